@@ -1,0 +1,5 @@
+import sys
+
+from seglib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,36 @@
+"""Typed errors raised by seglib.
+
+Every error a user can cause (bad folder, bad file, bad setting) is a
+``SeglibError`` whose message says what was wrong, where, and what to do.
+Pages catch ``SeglibError`` and show ``str(error)``; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class SeglibError(Exception):
+    """Base class of every error a user can cause."""
+
+
+class ConfigError(SeglibError, ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+class DatasetError(SeglibError):
+    """A dataset folder cannot be used (missing, empty, nothing readable)."""
+
+
+class ImageReadError(SeglibError):
+    """One image or mask file cannot be read."""
+
+
+class PathNotAllowedError(SeglibError, PermissionError):
+    """A path lies outside the configured data roots."""
+
+
+class ModelError(SeglibError):
+    """A model cannot be built or loaded (bad checkpoint, bad settings)."""
+
+
+class RunError(SeglibError):
+    """A run folder is missing, corrupt, or the action is not possible now."""

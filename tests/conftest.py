@@ -1,0 +1,147 @@
+"""Shared fixtures.
+
+Every test session gets its own data root, runs folder and cache under a
+temporary directory (set before seglib is imported), so tests never read or
+write the project's ``data/`` or ``runs/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="seglib-tests-"))
+os.environ["SEGLIB_DATA_ROOTS"] = str(_SESSION_TMP / "data")
+os.environ["SEGLIB_RUNS_DIR"] = str(_SESSION_TMP / "runs")
+os.environ["SEGLIB_CACHE_DIR"] = str(_SESSION_TMP / "cache")
+os.environ.pop("SEGLIB_INSTRUCTOR_PASSCODE", None)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+(_SESSION_TMP / "data").mkdir(parents=True, exist_ok=True)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: Tiny synthetic dataset used across the suite (<= 64 px).
+TINY = {"train": 12, "val": 4, "size": 64, "seed": 0}
+#: AppTest must wait for a TensorFlow import and a small model build.
+APPTEST_TIMEOUT = 180
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_tmp() -> Path:
+    return _SESSION_TMP
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    return _SESSION_TMP / "data"
+
+
+@pytest.fixture(scope="session")
+def runs_root() -> Path:
+    return _SESSION_TMP / "runs"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(data_root) -> Path:
+    """A 64 px synthetic CIHP-layout dataset under the data root, named 'synthetic'
+    so that it is also the default dataset the dashboard opens."""
+    from seglib.synth import generate_dataset
+
+    out = data_root / "synthetic"
+    if not (out / ".complete").exists():
+        generate_dataset(out, train=TINY["train"], val=TINY["val"], size=TINY["size"], seed=TINY["seed"])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Browser tests: a real dashboard server and Debian's Chromium via Playwright.
+# ---------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(tiny_dataset, session_tmp):
+    """Start ``streamlit run dashboard.py`` on a free port; yield its URL."""
+    port = _free_port()
+    log = open(session_tmp / "streamlit.log", "wb")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("streamlit exited:\n" + (session_tmp / "streamlit.log").read_text())
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        raise RuntimeError("streamlit did not become healthy in 120 s")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is missing; .ci/run installs it.")
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
