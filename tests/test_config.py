@@ -1,0 +1,86 @@
+"""The run configuration object and its presets."""
+
+import json
+
+import pytest
+
+from seglib.config import RunConfig, field_names, get_preset, preset_names
+from seglib.errors import ConfigError
+
+
+def test_presets_exist_and_validate():
+    assert preset_names() == ["lecture", "course", "keras-example"]
+    for name in preset_names():
+        assert get_preset(name).preset == name
+
+
+def test_course_preset_follows_the_lab():
+    course = get_preset("course")
+    assert course.model.backbone == "resnet50" and course.model.image_size == 512
+    assert course.train.batch_size == 4 and course.train.epochs == 25
+    assert (course.data.train_count, course.data.val_count) == (1000, 50)
+    assert course.train.optimizer == "adamw" and course.train.weight_decay > 0
+    assert course.train.learning_rate < 1e-3 and course.train.decay_rate < 1.0
+
+
+def test_keras_example_is_course_without_the_fixes():
+    course, example = get_preset("course"), get_preset("keras-example")
+    assert example.model == course.model and example.data == course.data
+    assert example.train.optimizer == "adam" and example.train.learning_rate == 1e-3
+    assert example.train.decay_rate == 1.0 and example.train.weight_decay == 0.0
+
+
+def test_json_round_trip(tmp_path):
+    config = get_preset("lecture").with_overrides({"train.epochs": 2, "model.atrous_rates": "2,4,6"})
+    config.save(tmp_path / "config.json")
+    loaded = RunConfig.load(tmp_path / "config.json")
+    assert loaded == config and loaded.model.atrous_rates == (2, 4, 6)
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["epochs"] == 2
+
+
+def test_overrides_coerce_cli_strings():
+    config = get_preset("lecture").with_overrides({
+        "train.epochs": "5", "train.learning_rate": "1e-4", "data.augment": "false",
+        "model.width": "0.5", "train.batch_size": None})
+    assert config.train.epochs == 5 and config.train.learning_rate == 1e-4
+    assert config.data.augment is False and config.model.width == 0.5
+    assert config.train.batch_size == get_preset("lecture").train.batch_size
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"train.epochs": 0}, "train.epochs must be at least 1"),
+    ({"train.batch_size": -4}, "train.batch_size must be at least 1"),
+    ({"train.learning_rate": 0}, "train.learning_rate must be between"),
+    ({"train.learning_rate": "fast"}, "wrong type"),
+    ({"model.image_size": 100}, "multiple of the output stride 16"),
+    ({"model.backbone": "vgg"}, "model.backbone must be one of"),
+    ({"train.optimizer": "sgd"}, "train.optimizer must be one of"),
+    ({"train.epochs": 2.5}, "wrong type"),
+    ({"train.nonsense": 1}, "Unknown config field 'train.nonsense'"),
+    ({"optim.lr": 1}, "Unknown config section"),
+])
+def test_bad_values_raise_clear_config_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        get_preset("lecture").with_overrides(overrides)
+
+
+def test_config_json_with_wrong_types_is_a_config_error(tmp_path):
+    raw = get_preset("lecture").to_dict()
+    raw["train"]["epochs"] = "many"
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(ConfigError, match="train.epochs"):
+        RunConfig.load(tmp_path / "config.json")
+    (tmp_path / "broken.json").write_text('{"preset": "lec')
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        RunConfig.load(tmp_path / "broken.json")
+
+
+def test_unknown_preset_lists_valid_names():
+    with pytest.raises(KeyError, match="lecture, course, keras-example"):
+        get_preset("huge")
+
+
+def test_field_names_cover_every_section():
+    names = field_names()
+    assert "learning_rate" in names["train"] and "image_size" in names["model"]
+    assert "root" in names["data"]
