@@ -1,17 +1,76 @@
-"""Home: what the lab is and which dataset is loaded."""
+"""Home: what semantic segmentation is, the lab's flow, and what is loaded."""
 
 import streamlit as st
 
+from pages import common
 from seglib import settings
+from seglib.classes import CLASS_NAMES
 
-st.title("Semantic segmentation lab")
-st.write(
-    "Label every pixel of a crowd photo with one of 20 body-part classes using DeepLabV3+. "
-    "Explore the data, look inside the model, train it live and inspect where it fails."
+common.page_header(
+    "Semantic segmentation lab",
+    "**Semantic segmentation** gives every pixel of an image a class. Here the classes are "
+    f"{len(CLASS_NAMES)} human body parts and clothes (hair, face, arms, shoes, ...) plus the "
+    "background, and the images are crowds of people. A DeepLabV3+ network reads the whole "
+    "image and returns, for each pixel, one score per class; the highest score is the label.",
 )
-dataset = settings.default_dataset_dir()
-if (dataset / ".complete").exists():
-    st.success(f"Dataset loaded: **{settings.display_path(dataset)}** (synthetic crowd, CIHP layout).")
-else:
-    st.warning("The synthetic dataset has not been generated yet: run `make run` or "
-               "`python -m seglib data synth --default`.")
+
+# The lab follows the data through the model: look at the data, look inside the model, train it,
+# then look at what it predicts and where it is wrong.
+st.subheader("How the lab flows")
+steps = [
+    ("dataset.py", "1 · Data", "Images and their colour-coded masks; how unbalanced the classes are; "
+                               "how big people and parts are."),
+    ("model.py", "2 · Model", "DeepLabV3+: a backbone (encoder), ASPP with atrous convolutions, a decoder "
+                              "and a 1×1 convolution giving H × W × 20 logits."),
+    ("atrous.py", "3 · Scales", "What atrous (dilated) convolutions at different rates see on a real image."),
+    ("training.py", "4 · Training", "A worker process trains the model; loss and accuracy curves update live."),
+    ("predictions.py", "5 · Predictions", "Ground truth, prediction and their difference; the logits of a pixel."),
+    ("exercises.py", "6 · Exercises", "The lab's questions and where each one is answered."),
+]
+columns = st.columns(3)
+for index, (file, title, text) in enumerate(steps):
+    info = common.page_info(file)
+    with columns[index % 3].container(border=True):
+        st.markdown(f"**{title}**")
+        st.caption(text)
+        if info is not None and info.exists:
+            common.page_link(file, label=f"Open {info.title}")
+            if info.exercises:
+                st.caption("Exercises " + ", ".join(info.exercises))
+        else:
+            st.caption(":material/schedule: This page is not part of the dashboard yet.")
+
+st.subheader("What is loaded")
+left, right = st.columns(2)
+with left.container(border=True):
+    st.markdown("**Dataset**")
+    try:
+        dataset = common.current_dataset()
+    except Exception as error:  # noqa: BLE001 - shown, never raised
+        common.show_error(error)
+        if not settings.default_dataset_dir().exists():
+            st.code("python -m seglib data synth --default", language="bash")
+    else:
+        counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
+        st.markdown(
+            f":material/check_circle: **{dataset.name}** "
+            f"({'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ folder'}), "
+            f"folder `{settings.display_path(dataset.root)}`"
+        )
+        st.markdown(" · ".join(f"{count:,} {name} images" for name, count in counts.items()))
+        if dataset.problems:
+            st.warning(f"{len(dataset.problems)} files were skipped; the Dataset explorer lists them.",
+                       icon=":material/warning:")
+
+with right.container(border=True):
+    st.markdown("**Model**")
+    choice = common.current_model_choice()
+    st.markdown(f":material/memory: **{choice.label}**")
+    st.caption(choice.note)
+    if choice.kind == "untrained":
+        st.info("No trained model is selected: predictions will be random until you train one "
+                "(Training page) or pick a checkpoint in the sidebar.", icon=":material/info:")
+
+st.caption(f"Palette: {common.PALETTE_LABELS[common.current_palette_name()]}. "
+           "Change the dataset, the model and the class colours in the sidebar; "
+           "the page address keeps your choices, so a copied link shows the same view.")

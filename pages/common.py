@@ -1,0 +1,621 @@
+"""The page toolkit: the shared sidebar, cached loaders and small drawing helpers.
+
+Every page imports this module. It only wires Streamlit to ``seglib``: the
+logic (datasets, statistics, models, figures) lives in the library, where it
+is tested without a browser.
+
+What a page typically looks like::
+
+    from pages import common
+
+    common.page_header("Dataset explorer", "Why this page exists ...", exercises=("13-1",))
+    with common.error_boundary():
+        dataset = common.current_dataset()
+    common.plot(figures.mask_figure(mask, image, palette=common.current_palette()))
+
+State is kept small: the sidebar's choices live in ``st.session_state`` under
+the keys ``dataset``, ``model`` and ``palette`` and are bound to the URL's query
+parameters of the same names, so a copied URL reproduces the view.
+``url_state`` / ``set_url_state`` do the same for any other small value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hmac
+import importlib
+import inspect
+import os
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import streamlit as st
+
+from seglib import figures, settings
+from seglib.classes import CLASS_NAMES, get_palette
+from seglib.errors import DatasetError, ModelError, SeglibError
+
+# ---------------------------------------------------------------------------
+# The pages of the dashboard
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PageInfo:
+    """One planned page: its file under ``pages/``, title, URL path and what it is for."""
+
+    file: str
+    title: str
+    url_path: str
+    icon: str
+    summary: str
+    exercises: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        return PAGES_DIR / self.file
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+
+PAGES_DIR = Path(__file__).resolve().parent
+DASHBOARD_DIR = PAGES_DIR.parent
+
+#: Every planned page, in navigation order. A page appears in the navigation
+#: as soon as its file exists, so new pages need no edit of ``dashboard.py``.
+PLANNED_PAGES: tuple[PageInfo, ...] = (
+    PageInfo("home.py", "Home", "home", ":material/home:",
+             "What semantic segmentation is and how this lab is organised."),
+    PageInfo("dataset.py", "Dataset explorer", "dataset", ":material/photo_library:",
+             "Images and colour masks, class imbalance and the scales of people and parts.",
+             ("13-1", "13-2", "13-4")),
+    PageInfo("model.py", "Model", "model", ":material/account_tree:",
+             "DeepLabV3+ layer by layer: backbone, ASPP, decoder and the H × W × 20 output.",
+             ("13-2", "13-3")),
+    PageInfo("atrous.py", "Atrous scales", "atrous", ":material/blur_on:",
+             "How atrous convolutions at rates 1, 6, 12 and 18 see a real image.", ("13-2",)),
+    PageInfo("training.py", "Training", "training", ":material/monitoring:",
+             "Start a run and watch loss and accuracy curves for training and validation.", ()),
+    PageInfo("predictions.py", "Predictions", "predictions", ":material/image_search:",
+             "Ground truth, prediction and their difference; logits of a single pixel.",
+             ("13-5", "13-6")),
+    PageInfo("exercises.py", "Exercises", "exercises", ":material/school:",
+             "The six questions of the lab and where the dashboard answers them."),
+)
+
+
+def available_pages() -> list[PageInfo]:
+    """The planned pages whose files exist, in navigation order."""
+    return [page for page in PLANNED_PAGES if page.exists]
+
+
+def page_info(file: str) -> PageInfo | None:
+    return next((page for page in PLANNED_PAGES if page.file == file), None)
+
+
+def navigation_pages() -> list:
+    """``st.Page`` objects for ``st.navigation`` (Home is the default page)."""
+    return [
+        st.Page(str(page.path.relative_to(DASHBOARD_DIR)), title=page.title, icon=page.icon,
+                url_path=page.url_path, default=(page.file == "home.py"))
+        for page in available_pages()
+    ]
+
+
+def page_link(file: str, label: str | None = None) -> None:
+    """A link to another page of the dashboard, only if that page exists."""
+    info = page_info(file)
+    if info is None or not info.exists:
+        return
+    st.page_link(str(info.path.relative_to(DASHBOARD_DIR)), label=label or info.title, icon=info.icon)
+
+
+# ---------------------------------------------------------------------------
+# URL state
+# ---------------------------------------------------------------------------
+
+#: Session-state keys of the shared sidebar, also the URL query parameters.
+DATASET_KEY = "dataset"
+MODEL_KEY = "model"
+PALETTE_KEY = "palette"
+
+PALETTE_LABELS = {"cihp": "CIHP", "colorblind": "Colour-blind safe"}
+
+
+def bound(key: str) -> dict[str, Any]:
+    """Widget keyword arguments that keep the widget's value in the URL under ``key``.
+
+    Use as ``st.selectbox("Split", ["train", "val"], **common.bound("split"))``:
+    the value lives in ``st.session_state[key]`` and in ``?key=value``; the
+    parameter disappears from the URL while the widget shows its default.
+    """
+    return {"key": key, "bind": "query-params"}
+
+
+def url_state(key: str, default: Any = None, cast: Callable[[str], Any] | None = None) -> Any:
+    """The value of ``key`` from the widget state, else the URL, else ``default``.
+
+    ``cast`` (default: the type of ``default``) turns the URL's text into a
+    value; a value that does not cast falls back to ``default``.
+    """
+    if key in st.session_state:
+        return st.session_state[key]
+    raw = st.query_params.get(key)
+    if raw is None:
+        return default
+    if cast is None:
+        cast = type(default) if default is not None and not isinstance(default, bool) else str
+    if isinstance(default, bool) and cast is bool:
+        return raw.lower() in ("1", "true", "yes", "on")
+    try:
+        return cast(raw)
+    except (TypeError, ValueError):
+        return default
+
+
+def set_url_state(key: str, value: Any, default: Any = None) -> None:
+    """Write a small value to the URL (removed again when it equals ``default``).
+
+    Only for values that are not widget-bound (``bound`` handles those).
+    """
+    if value is None or value == default:
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = str(value)
+
+
+# ---------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------
+
+def _looks_like_dataset(folder: Path) -> bool:
+    """CIHP layout (``Training/Images``) or a plain ``images/`` + ``masks/`` folder."""
+    return ((folder / "Training" / "Images").is_dir()
+            or ((folder / "images").is_dir() and (folder / "masks").is_dir()))
+
+
+def _dataset_key(folder: Path) -> str:
+    """A short, path-free name for a dataset folder (relative to its data root)."""
+    roots = settings.data_roots()
+    for index, root in enumerate(roots):
+        if folder == root or root in folder.parents:
+            relative = folder.relative_to(root).as_posix()
+            relative = relative if relative != "." else root.name
+            return relative if index == 0 else f"{root.name}/{relative}"
+    return folder.name
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _discover_datasets(roots: tuple[str, ...]) -> dict[str, str]:
+    """Dataset folders up to two levels below each data root, by key."""
+    found: dict[str, str] = {}
+    for root_text in roots:
+        root = Path(root_text)
+        candidates = [root]
+        with contextlib.suppress(OSError):
+            for child in sorted(root.iterdir()):
+                if child.is_dir() and not child.name.startswith("."):
+                    candidates.append(child)
+                    with contextlib.suppress(OSError):
+                        candidates.extend(sorted(g for g in child.iterdir()
+                                                 if g.is_dir() and not g.name.startswith(".")))
+        for folder in candidates:
+            if _looks_like_dataset(folder):
+                found.setdefault(_dataset_key(folder.resolve()), str(folder.resolve()))
+    return found
+
+
+def dataset_options() -> dict[str, Path]:
+    """Datasets the sidebar offers, by key: the synthetic default first, then
+    every folder under the allowed data roots that looks like a dataset."""
+    default = settings.default_dataset_dir()
+    options = {_dataset_key(default): default}
+    found = _discover_datasets(tuple(str(r) for r in settings.data_roots()))
+    for key, path in sorted(found.items()):
+        options.setdefault(key, Path(path))
+    return options
+
+
+def current_dataset_root() -> Path:
+    """The folder of the dataset chosen in the sidebar (checked against the data roots)."""
+    options = dataset_options()
+    key = url_state(DATASET_KEY, next(iter(options)), cast=str)
+    path = options.get(key)
+    if path is None:  # a stale or hand-written URL value: only folders under the roots
+        path = settings.check_data_path(key)
+    return path
+
+
+def _folder_stamp(folder: Path) -> tuple:
+    """Modification times of a dataset folder and its sub-folders (two levels):
+    they change when files are added, removed or the generator finishes."""
+    stamp = []
+    with contextlib.suppress(OSError):
+        stamp.append(folder.stat().st_mtime_ns)
+        for child in sorted(folder.iterdir()):
+            if child.is_dir():
+                stamp.append((child.name, child.stat().st_mtime_ns))
+                for grandchild in sorted(child.iterdir()):
+                    if grandchild.is_dir():
+                        stamp.append((child.name, grandchild.name, grandchild.stat().st_mtime_ns))
+            elif child.name == ".complete":
+                stamp.append((child.name, child.stat().st_mtime_ns))
+    return tuple(stamp)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _open_dataset(root: str, stamp: tuple):
+    from seglib.dataset import open_dataset
+
+    return open_dataset(root)
+
+
+def load_dataset(root: str | os.PathLike):
+    """``seglib.dataset.open_dataset`` through a shared cache keyed on the path
+    and the folder's modification times (a regenerated dataset is reopened)."""
+    root = settings.check_data_path(root)
+    if not root.is_dir():
+        raise DatasetError(
+            f"The dataset folder {settings.display_path(root)} does not exist. "
+            "Generate the synthetic default with `python -m seglib data synth --default` "
+            "(or `make run`), or pick another dataset in the sidebar.")
+    return _open_dataset(str(root), _folder_stamp(root))
+
+
+def current_dataset():
+    """The dataset chosen in the sidebar, opened through the cache (may raise SeglibError)."""
+    return load_dataset(current_dataset_root())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _stats(root: str, stamp: tuple, split: str, size: int | None):
+    from seglib.stats import dataset_stats
+
+    return dataset_stats(_open_dataset(root, stamp), split=split, size=size)
+
+
+def load_stats(root: str | os.PathLike, split: str = "train", size: int | None = None):
+    """``seglib.stats.dataset_stats`` for a split, cached in memory (and on disk by seglib)."""
+    root = settings.check_data_path(root)
+    return _stats(str(root), _folder_stamp(root), split, size)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _sample(root: str, stamp: tuple, split: str, index: int, size: int | None):
+    from seglib.dataset import load_pair
+
+    dataset = _open_dataset(root, stamp)
+    pairs = dataset.split(split)
+    if not 0 <= index < len(pairs):
+        raise DatasetError(f"The {split} split of {dataset.name} has {len(pairs)} images; "
+                           f"there is no image number {index}.")
+    pair = pairs[index]
+    image, mask = load_pair(pair, size=size)
+    return pair.stem, image, mask
+
+
+def load_sample(root: str | os.PathLike, split: str, index: int, size: int | None = None):
+    """``(stem, image, mask)`` of image ``index`` of a split (optionally resized), cached."""
+    root = settings.check_data_path(root)
+    return _sample(str(root), _folder_stamp(root), split, int(index), size)
+
+
+# ---------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """One entry of the sidebar's model picker (nothing is loaded yet)."""
+
+    key: str                 #: 'demo', 'run:<run id>' or 'untrained:<preset>'
+    label: str               #: what the picker shows
+    kind: str                #: 'demo', 'run' or 'untrained'
+    path: Path | None = None  #: the .keras file (demo and runs)
+    preset: str | None = None
+    note: str = ""           #: one line for people (what the model is, how it was trained)
+
+
+def _optional_module(name: str):
+    """Import a seglib module that another part of the project may not have written yet."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name == name:
+            return None
+        raise
+
+
+def _demo_choice() -> ModelChoice | None:
+    demo = _optional_module("seglib.demo")
+    if demo is None or not hasattr(demo, "demo_model_path"):
+        return None
+    with contextlib.suppress(SeglibError, OSError):
+        path = demo.demo_model_path()
+        if path and Path(path).is_file():
+            return ModelChoice("demo", "Demo model (pre-trained)", "demo", Path(path),
+                               note="A small model trained on the synthetic dataset, shipped with the project.")
+    return None
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, dict):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _run_choices(runs_dir: str) -> list[tuple[str, str, str, str]]:
+    runs = _optional_module("seglib.runs")
+    if runs is None or not hasattr(runs, "list_runs"):
+        return []
+    choices = []
+    try:
+        listed = runs.list_runs()
+    except (SeglibError, OSError):
+        return []
+    for run in listed:
+        run_id = str(_field(run, "run_id") or _field(run, "id") or _field(run, "name") or "")
+        if not run_id:
+            continue
+        folder = Path(_field(run, "path") or _field(run, "folder") or settings.runs_dir() / run_id)
+        status = str(_field(run, "status", "") or "")
+        checkpoint = next((folder / name for name in ("best.keras", "last.keras")
+                           if (folder / name).is_file()), None)
+        if checkpoint is None or status in ("queued", "running", "stopping"):
+            continue
+        title = str(_field(run, "name") or _field(run, "title") or run_id)
+        choices.append((run_id, title, str(checkpoint), status))
+    return choices
+
+
+def model_options() -> dict[str, ModelChoice]:
+    """The models the sidebar offers: the demo model (when shipped), the
+    checkpoints of finished or stopped runs, and an untrained model per preset."""
+    from seglib.config import get_preset, preset_names
+
+    options: dict[str, ModelChoice] = {}
+    demo = _demo_choice()
+    if demo is not None:
+        options[demo.key] = demo
+    for run_id, title, checkpoint, status in _run_choices(str(settings.runs_dir())):
+        key = f"run:{run_id}"
+        options[key] = ModelChoice(key, f"Run {title} ({Path(checkpoint).stem})", "run", Path(checkpoint),
+                                   note=f"Checkpoint {Path(checkpoint).name} of run {run_id} ({status or 'done'}).")
+    for preset in preset_names():
+        key = f"untrained:{preset}"
+        options[key] = ModelChoice(key, f"Untrained '{preset}' (random weights)", "untrained", preset=preset,
+                                   note="Random weights: " + get_preset(preset).summary()
+                                        + ". Its predictions are noise until trained.")
+    return options
+
+
+def current_model_choice() -> ModelChoice:
+    """The model chosen in the sidebar (not loaded)."""
+    options = model_options()
+    key = url_state(MODEL_KEY, next(iter(options)), cast=str)
+    return options.get(key) or next(iter(options.values()))
+
+
+def _file_stamp(path: Path) -> tuple:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_model_file(path: str, stamp: tuple):
+    from seglib.model import load_model as seglib_load_model
+
+    return seglib_load_model(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _build_untrained(preset: str, image_size: int | None):
+    from seglib.config import get_preset
+    from seglib.model import build_model
+
+    config = get_preset(preset)
+    if image_size:
+        config = config.with_overrides({"model.image_size": int(image_size)})
+    return build_model(config.model)
+
+
+def load_model(path: str | os.PathLike | None = None, *, preset: str | None = None,
+               image_size: int | None = None):
+    """A Keras model through a cache shared by every session.
+
+    Either ``path`` (a ``.keras`` file; reloaded when the file changes) or
+    ``preset`` (+ optional ``image_size``) for an untrained model. Never
+    mutate the returned model: it is shared.
+    """
+    if path is not None:
+        path = Path(path)
+        return _load_model_file(str(path), _file_stamp(path))
+    if preset is None:
+        raise ModelError("load_model needs a checkpoint path or a preset name.")
+    return _build_untrained(preset, int(image_size) if image_size else None)
+
+
+def current_model():
+    """``(model, choice)`` for the model chosen in the sidebar (may raise SeglibError)."""
+    choice = current_model_choice()
+    if choice.kind == "untrained":
+        return load_model(preset=choice.preset), choice
+    return load_model(choice.path), choice
+
+
+# ---------------------------------------------------------------------------
+# Palette and instructor mode
+# ---------------------------------------------------------------------------
+
+def current_palette_name() -> str:
+    name = url_state(PALETTE_KEY, "cihp", cast=str)
+    return name if name in PALETTE_LABELS else "cihp"
+
+
+def current_palette() -> np.ndarray:
+    """The (20, 3) uint8 palette chosen in the sidebar."""
+    return get_palette(current_palette_name())
+
+
+def instructor_passcode() -> str | None:
+    """The instructor passcode from Streamlit secrets or SEGLIB_INSTRUCTOR_PASSCODE (None: unlocked)."""
+    with contextlib.suppress(Exception):  # no secrets file at all is normal
+        value = st.secrets.get("instructor_passcode")
+        if value:
+            return str(value)
+    return settings.instructor_passcode()
+
+
+def is_instructor() -> bool:
+    """True on a laptop (no passcode configured) or once the passcode was entered."""
+    passcode = instructor_passcode()
+    return passcode is None or bool(st.session_state.get("instructor_unlocked"))
+
+
+def _instructor_box() -> None:
+    passcode = instructor_passcode()
+    if passcode is None:
+        return
+    if st.session_state.get("instructor_unlocked"):
+        st.caption(":material/lock_open: Instructor controls unlocked.")
+        if st.button("Lock", key="instructor_lock"):
+            st.session_state["instructor_unlocked"] = False
+            st.rerun()
+        return
+    with st.expander(":material/lock: Instructor"):
+        entered = st.text_input("Passcode", type="password", key="instructor_entry")
+        if entered:
+            if hmac.compare_digest(entered.encode(), passcode.encode()):
+                st.session_state["instructor_unlocked"] = True
+                st.rerun()
+            else:
+                st.error("Wrong passcode.")
+
+
+# ---------------------------------------------------------------------------
+# The shared sidebar
+# ---------------------------------------------------------------------------
+
+def sidebar() -> None:
+    """Dataset, model and palette pickers shared by every page (kept in the URL)."""
+    with st.sidebar:
+        st.subheader("Data and model")
+        datasets = dataset_options()
+        st.selectbox("Dataset", list(datasets), help="The synthetic default, or any dataset folder "
+                     "(CIHP layout or images/ + masks/) under the allowed data roots.", **bound(DATASET_KEY))
+        models = model_options()
+        st.selectbox("Model", list(models), format_func=lambda key: models[key].label if key in models else key,
+                     help="Used on the pages that predict. Untrained models have random weights.",
+                     **bound(MODEL_KEY))
+        choice = current_model_choice()
+        if choice.kind == "untrained":
+            st.caption(":material/info: Random weights: predictions are noise until a model is trained.")
+        st.radio("Palette", list(PALETTE_LABELS), format_func=PALETTE_LABELS.get, horizontal=True,
+                 help="Class colours of masks, legends and charts. The colour-blind-safe palette keeps "
+                      "classes apart under the common forms of colour blindness.", **bound(PALETTE_KEY))
+        _instructor_box()
+
+
+# ---------------------------------------------------------------------------
+# Drawing helpers
+# ---------------------------------------------------------------------------
+
+#: Plotly toolbar: no logo, only the buttons a student needs.
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+def page_header(title: str, intro: str, exercises: tuple[str, ...] = ()) -> None:
+    """Title, the exercises the page answers, and one paragraph saying why the page exists."""
+    st.title(title)
+    if exercises:
+        st.caption("Answers exercises " + ", ".join(exercises) + " of the lab.")
+    st.markdown(intro)
+
+
+def plot(figure, *, key: str | None = None, height: int | None = None) -> None:
+    """Draw a Plotly figure at the container's width with the project's toolbar settings."""
+    if height is not None:
+        figure.update_layout(height=height)
+    st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG, key=key, theme=None)
+
+
+def class_legend(palette: np.ndarray | str | None = None, classes=None, hidden=()) -> None:
+    """Colour chips with class ids and names (defaults to the sidebar's palette)."""
+    palette = current_palette() if palette is None else palette
+    st.markdown(figures.legend_html(palette, classes=classes, hidden=hidden), unsafe_allow_html=True)
+
+
+def mask_figure(mask, image=None, *, kind: str = "overlay", opacity: float = 0.5, visible=None,
+                palette=None, max_size: int = figures.DEFAULT_MAX_SIZE, title: str | None = None,
+                height: int | None = None):
+    """``seglib.figures.mask_figure`` with the sidebar's palette as default."""
+    palette = current_palette() if palette is None else palette
+    return figures.mask_figure(mask, image, kind=kind, palette=palette, opacity=opacity, visible=visible,
+                               max_size=max_size, title=title, height=height)
+
+
+def show_source(function: Callable, label: str | None = None) -> None:
+    """An expander with the source code of a library function (as Streamlit's hello demo does)."""
+    name = f"{function.__module__}.{function.__qualname__}"
+    with st.expander(label or f"Source of `{name}`", icon=":material/code:"):
+        try:
+            st.code(inspect.getsource(function), language="python")
+        except (OSError, TypeError):
+            st.info(f"The source of {name} is not available.")
+
+
+def show_error(error: BaseException, context: str | None = None) -> None:
+    """Show an error in the page: a SeglibError as its own message (it says what
+    to do); anything else as a short message, with the traceback for instructors."""
+    if isinstance(error, SeglibError):
+        st.error(str(error), icon=":material/error:")
+        return
+    lead = f"{context}: " if context else ""
+    st.error(f"{lead}something went wrong ({type(error).__name__}: {str(error)[:300]}). "
+             "This is a bug in the dashboard; please tell the instructor.", icon=":material/bug_report:")
+    if is_instructor():
+        with st.expander("Details for the instructor"):
+            st.code("".join(traceback.format_exception(error)), language="text")
+
+
+@contextlib.contextmanager
+def error_boundary(context: str | None = None, stop: bool = True) -> Iterator[None]:
+    """Run a block; on an exception show it with ``show_error`` and (by default) stop the page.
+
+    ``st.stop()`` and ``st.rerun()`` pass through untouched.
+    """
+    try:
+        yield
+    except SeglibError as error:
+        show_error(error, context)
+        if stop:
+            st.stop()
+    except Exception as error:  # noqa: BLE001 - a page must never show a raw traceback
+        if type(error).__module__.startswith("streamlit"):
+            raise
+        show_error(error, context)
+        if stop:
+            st.stop()
+
+
+def class_options() -> list[int]:
+    return list(range(len(CLASS_NAMES)))
+
+
+def format_class(class_id: int) -> str:
+    return f"{class_id} {figures.class_label(class_id)}"
