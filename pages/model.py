@@ -1,0 +1,155 @@
+"""Model: DeepLabV3+ layer by layer (exercises 13-2 part 3 and 13-3)."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from seglib import figures
+from seglib import model as seglib_model
+from seglib.config import get_preset, preset_names
+
+common.page_header(
+    "Model",
+    "DeepLabV3+ is *fully convolutional*: there is no dense layer, so the output keeps a spatial "
+    "layout. A **backbone** (encoder) turns the image into features at 1/16 of its size, the "
+    "**ASPP** block looks at those features at several scales at once, the **decoder** brings the "
+    "result back to 1/4 of the size and sharpens it with early, detailed features, and the **head** "
+    "upsamples to the input size and gives every pixel one score (logit) per class.",
+    exercises=("13-2", "13-3"),
+)
+
+# ---------------------------------------------------------------------------
+# Which model to look at: a preset, at an image size. Building is cached, so
+# a second visit (by anyone) costs nothing.
+# ---------------------------------------------------------------------------
+SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
+presets = preset_names()
+
+
+def _reset_size() -> None:
+    st.session_state["size"] = get_preset(st.session_state["preset"]).model.image_size
+
+
+picker, size_picker, about = st.columns([1, 1, 2], vertical_alignment="bottom")
+preset = picker.selectbox("Preset", presets, on_change=_reset_size, **common.bound("preset"),
+                          help="lecture: narrow MobileNetV2 for a laptop CPU; course and keras-example: "
+                               "ResNet50 at 512 px as in the Keras example.")
+base_config = get_preset(preset)
+# The size follows the preset unless the user (or the URL) picked another one.
+if st.session_state.get("size") not in SIZES:
+    from_url = common.url_state("size", base_config.model.image_size, cast=int)
+    st.session_state["size"] = from_url if from_url in SIZES else base_config.model.image_size
+image_size = size_picker.select_slider("Input size (pixels)", SIZES, key="size",
+                                       help="The model is built for square images of this size.")
+common.set_url_state("size", image_size, default=base_config.model.image_size)
+about.caption(base_config.description)
+
+with common.error_boundary("Building the model"):
+    config = base_config.with_overrides({"model.image_size": int(image_size)})
+    with st.spinner(f"Building DeepLabV3+ ({config.model.backbone}, {image_size} px)..."):
+        model = common.load_model(preset=preset, image_size=int(image_size))
+    rows = seglib_model.layer_table(model)
+    stage_rows = seglib_model.stages(model)
+
+weights_message = getattr(model, "weights_message", "")
+if weights_message:
+    st.caption(":material/info: " + weights_message)
+
+# ---------------------------------------------------------------------------
+# Totals
+# ---------------------------------------------------------------------------
+trainable = int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
+total = seglib_model.total_params(model)
+output_shape = tuple(model.output_shape)
+metrics = st.columns(5)
+metrics[0].metric("Parameters", f"{total:,}")
+metrics[1].metric("Trainable", f"{trainable:,}")
+metrics[2].metric("Non-trainable", f"{total - trainable:,}",
+                  help="Batch-normalisation moving means and variances: updated by statistics, not gradients.")
+metrics[3].metric("Layers", f"{len(rows):,}")
+metrics[4].metric("Output", " × ".join(str(d) for d in output_shape[1:]))
+
+# ---------------------------------------------------------------------------
+# Stages: backbone -> ASPP -> decoder -> head
+# ---------------------------------------------------------------------------
+st.subheader("Stages")
+st.markdown(
+    "Data flows left to right. Shapes are *height × width × channels* of each stage's output for "
+    f"one {image_size} × {image_size} image: the backbone shrinks the image 16 times, the decoder "
+    "works at 1/4 of the size, and the head is back at full size."
+)
+common.plot(figures.stages_figure(stage_rows, height=190))
+stage_table = pd.DataFrame([{
+    "stage": figures.STAGE_TITLES.get(row["stage"], row["stage"]),
+    "output shape": " × ".join("B" if d is None else str(d) for d in row["output_shape"][1:]),
+    "layers": row["layers"], "parameters": row["params"],
+    "first layer": row["first_layer"], "last layer": row["last_layer"],
+} for row in stage_rows])
+st.dataframe(stage_table, hide_index=True, width="stretch",
+             column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+
+# ---------------------------------------------------------------------------
+# The final layer (exercise 13-3)
+# ---------------------------------------------------------------------------
+logits_row = rows[-1]
+height, width, channels = logits_row["output_shape"][1:]
+st.subheader("The final layer")
+st.info(
+    f"The last layer, `{logits_row['name']}` ({logits_row['type']}, 1 × 1 kernel), outputs "
+    f"**{height} × {width} × {channels}** for a {image_size} × {image_size} input.\n\n"
+    f"- **{height} × {width}**: the same height and width as the input image, so there is one "
+    "answer *per pixel*: a segmentation must label every pixel, and a fully convolutional network "
+    "keeps the image's layout all the way through.\n"
+    f"- **{channels}** channels: one score (*logit*) per class, one for each of the "
+    f"{channels} labels in the masks. The predicted label of a pixel is the class with the largest "
+    "logit (argmax over the channels).\n"
+    "- **No softmax** in the model: the loss, sparse categorical cross-entropy with "
+    "`from_logits=True`, applies it internally (more stable), and the argmax is the same with or "
+    "without it.",
+    icon=":material/grid_on:",
+)
+
+# ---------------------------------------------------------------------------
+# The layer table, searchable
+# ---------------------------------------------------------------------------
+st.subheader("Layers")
+search_column, stage_column = st.columns([2, 3])
+search = search_column.text_input("Search layers", placeholder="e.g. aspp, Conv2D, block_13, (None, 8",
+                                  help="Matches layer name, type, stage or output shape.")
+stage_names = [row["stage"] for row in stage_rows]
+shown_stages = stage_column.pills("Stages", stage_names, selection_mode="multi", default=stage_names,
+                                  format_func=lambda s: figures.STAGE_TITLES.get(s, s))
+layers = pd.DataFrame([{
+    "#": index,
+    "name": row["name"],
+    "type": row["type"],
+    "output shape": "(" + ", ".join("None" if d is None else str(d) for d in row["output_shape"]) + ")",
+    "parameters": row["params"],
+    "stage": row["stage"],
+    "kernel": "×".join(map(str, row["kernel_size"])) if row.get("kernel_size") else "",
+    "dilation": str(row["dilation_rate"][0]) if row.get("dilation_rate") else "",
+} for index, row in enumerate(rows)])
+mask = layers["stage"].isin(shown_stages or stage_names)
+if search.strip():
+    needle = search.strip().lower()
+    text = (layers["name"] + " " + layers["type"] + " " + layers["stage"] + " " + layers["output shape"]).str.lower()
+    mask &= text.str.contains(needle, regex=False)
+st.caption(f"{int(mask.sum())} of {len(layers)} layers shown. The ASPP's atrous branches are the "
+           "Conv2D layers with a dilation above 1.")
+st.dataframe(layers[mask], hide_index=True, width="stretch", height=420,
+             column_config={"parameters": st.column_config.NumberColumn(format="localized"),
+                            "#": st.column_config.NumberColumn(width="small")})
+
+# ---------------------------------------------------------------------------
+# The code that builds it
+# ---------------------------------------------------------------------------
+st.subheader("How it is built")
+st.markdown("The same function builds the model for training, for predictions and for this page; "
+            "every number (size, classes, atrous rates, filters) comes from the run's configuration.")
+common.show_source(seglib_model.build_model)
+for name in ("_build_graph", "_aspp"):
+    function = getattr(seglib_model, name, None)
+    if callable(function):
+        common.show_source(function, label=f"Source of `seglib.model.{name}` "
+                           + ("(the DeepLabV3+ graph)" if name == "_build_graph" else "(the ASPP block)"))
