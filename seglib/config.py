@@ -60,6 +60,7 @@ class ModelConfig:
     aspp_filters: int = 256
     low_level_filters: int = 48
     decoder_filters: int = 256
+    separable: bool = False          #: depthwise-separable 3x3 convs in ASPP and decoder (as the DeepLabV3+ paper)
     bn_momentum: float = 0.9         #: 0.99 / 0.999 leave inference stats stale when training from scratch
     weights: str = "none"            #: 'none' (random init) or 'imagenet' (only if already cached)
     output_stride: int = 16          #: stride of the ASPP input (fixed by the backbone cut)
@@ -81,6 +82,8 @@ class ModelConfig:
         _check_int(self, "low_level_filters", minimum=1)
         _check_int(self, "decoder_filters", minimum=1)
         _check_number(self, "width", 0.05, 2.0)
+        if not isinstance(self.separable, bool):
+            raise ConfigError(f"model.separable must be true or false. Received: model.separable={self.separable!r}")
         _check_number(self, "bn_momentum", 0.0, 0.9999)
         if not self.atrous_rates or any(
             not isinstance(r, int) or isinstance(r, bool) or r < 1 for r in self.atrous_rates

@@ -1,0 +1,215 @@
+"""The DeepLabV3+ builder: exact Keras-example size, names, config round trips, safe loading."""
+
+import dataclasses
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seglib.config import ModelConfig, get_preset
+from seglib.errors import ConfigError, ModelError
+from seglib.model import (
+    aspp_branches, build_model, feature_layers, imagenet_weights_status, layer_table, load_model,
+    model_config_of, model_summary_text, save_model, stages,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def small_config(**changes) -> ModelConfig:
+    """The lecture model at test size (64 px)."""
+    return dataclasses.replace(get_preset("lecture").model, **{"image_size": 64, **changes})
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return build_model(small_config())
+
+
+def images(count=2, size=64, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (count, size, size, 3)).astype("float32")
+
+
+def test_resnet50_matches_the_keras_example_parameter_count():
+    """The Keras example's published total at 512 px and 20 classes."""
+    model = build_model(get_preset("course").model)
+    assert model.count_params() == 11_857_236
+    assert model.output_shape == (None, 512, 512, 20)
+    names = {layer.name for layer in model.layers}
+    assert {"conv4_block6_2_relu", "conv2_block3_2_relu"} <= names
+    assert "conv4_block6_3_conv" not in names  # the ASPP reads conv4_block6_2_relu, not the block output
+    assert feature_layers(model_config_of(model))["high"] == "conv4_block6_2_relu"
+
+
+def test_logits_out_with_image_size_and_classes_from_the_config(small_model):
+    assert small_model.input_shape == (None, 64, 64, 3)
+    assert small_model.output_shape == (None, 64, 64, 20)
+    assert small_model.layers[-1].name == "logits"
+    outputs = small_model(images(), training=False).numpy()
+    assert outputs.dtype == np.float32 and outputs.shape == (2, 64, 64, 20)
+    assert outputs.min() < 0 or not np.allclose(outputs.sum(-1), 1.0)  # no softmax
+    other = build_model(small_config(image_size=80, num_classes=7))
+    assert other.output_shape == (None, 80, 80, 7)
+
+
+def test_aspp_and_decoder_are_named_and_rates_are_readable(small_model):
+    names = [layer.name for layer in small_model.layers]
+    for name in ("aspp_pool", "aspp_pool_conv", "aspp_1x1", "aspp_rate6", "aspp_rate12", "aspp_rate18",
+                 "aspp_concat", "aspp_project", "decoder_concat", "logits"):
+        assert name in names
+    assert small_model.get_layer("aspp_rate12").dilation_rate == (12, 12)
+    branches = aspp_branches(small_model)
+    assert [b["rate"] for b in branches] == [None, 1, 6, 12, 18]
+    assert [b["layer_name"] for b in branches][:2] == ["aspp_pool", "aspp_1x1"]
+    model = build_model(small_config(atrous_rates=(2, 4)))
+    assert [b["rate"] for b in aspp_branches(model)][2:] == [2, 4]
+    assert model.get_layer("aspp_rate4").dilation_rate == (4, 4)
+
+
+def test_filter_widths_come_from_the_config():
+    model = build_model(small_config(aspp_filters=32, low_level_filters=8, decoder_filters=24))
+    assert model.get_layer("aspp_project").filters == 32
+    assert model.get_layer("decoder_low_level").filters == 8
+    assert model.get_layer("decoder_conv2").filters == 24
+
+
+def test_separable_convolutions_shrink_aspp_and_decoder():
+    plain = build_model(small_config())
+    separable = build_model(small_config(separable=True))
+    assert type(separable.get_layer("aspp_rate6")).__name__ == "SeparableConv2D"
+    assert separable.get_layer("aspp_rate6").dilation_rate == (6, 6)
+    assert type(separable.get_layer("decoder_conv1")).__name__ == "SeparableConv2D"
+    assert separable.count_params() < plain.count_params()
+
+
+def test_bn_momentum_is_set_on_every_batch_norm_layer():
+    model = build_model(small_config(bn_momentum=0.8))
+    batch_norms = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
+    assert len(batch_norms) > 20
+    assert {layer.momentum for layer in batch_norms} == {0.8}
+
+
+def test_layer_table_and_stages_add_up(small_model):
+    rows = layer_table(small_model)
+    assert rows[0]["name"] == "image" and rows[-1]["name"] == "logits"
+    assert set(rows[0]) >= {"name", "type", "output_shape", "params", "stage"}
+    assert [s["stage"] for s in stages(small_model)] == ["backbone", "aspp", "decoder", "head"]
+    assert sum(r["params"] for r in rows) == small_model.count_params()
+    assert sum(s["params"] for s in stages(small_model)) == small_model.count_params()
+    backbone = stages(small_model)[0]
+    assert backbone["last_layer"] == "block_13_expand_relu" and backbone["output_shape"][1:3] == (4, 4)
+    assert stages(small_model)[-1]["output_shape"] == (None, 64, 64, 20)
+    text = model_summary_text(small_model)
+    assert text.splitlines()[-1] == f"Total params: {small_model.count_params()}"
+
+
+def test_get_config_round_trips(small_model):
+    config = small_model.get_config()
+    rebuilt = type(small_model).from_config(config)
+    assert rebuilt.get_config() == config
+    assert model_config_of(rebuilt) == small_config()
+    assert rebuilt.count_params() == small_model.count_params()
+
+
+def test_saved_model_reloads_to_equal_outputs(small_model, tmp_path):
+    path = save_model(small_model, tmp_path / "model.keras")
+    loaded = load_model(path)
+    batch = images(seed=1)
+    np.testing.assert_allclose(loaded(batch, training=False).numpy(),
+                               small_model(batch, training=False).numpy(), rtol=1e-5, atol=1e-5)
+    assert model_config_of(loaded) == model_config_of(small_model)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temp file left behind
+
+
+def test_bad_model_files_are_model_errors_naming_the_file(small_model, tmp_path):
+    with pytest.raises(ModelError, match="No model file at .*missing.keras"):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "text.keras").write_text("not a model")
+    with pytest.raises(ModelError, match="text.keras"):
+        load_model(tmp_path / "text.keras")
+    good = save_model(small_model, tmp_path / "good.keras").read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(good[: len(good) // 2])
+    with pytest.raises(ModelError, match="truncated.keras"):
+        load_model(tmp_path / "truncated.keras")
+    with zipfile.ZipFile(tmp_path / "wrong.keras", "w") as archive:
+        archive.writestr("config.json", '{"class_name": "Nothing"}')
+    with pytest.raises(ModelError, match="wrong.keras"):
+        load_model(tmp_path / "wrong.keras")
+    for path in tmp_path.iterdir():
+        with pytest.raises(ModelError) as error:
+            load_model(path if path.name != "good.keras" else tmp_path / "x.h5")
+        assert str(tmp_path) not in str(error.value)  # no absolute server paths
+
+
+def test_lambda_layers_are_refused_by_safe_mode(tmp_path):
+    from seglib._tf import keras
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    model.save(str(tmp_path / "lambda.keras"))
+    with pytest.raises(ModelError, match="lambda.keras"):
+        load_model(tmp_path / "lambda.keras")
+
+
+def test_imagenet_weights_only_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    config = small_config(weights="imagenet")
+    status = imagenet_weights_status(config)
+    assert status["requested"] and not status["available"]
+    model = build_model(config)  # no download: random weights and a clear message
+    assert "not in the Keras cache" in model.weights_message and "random weights" in model.weights_message
+    assert "no ImageNet weights" in imagenet_weights_status(small_config(weights="imagenet", width=0.3))["message"]
+    # A damaged cached file is reported, not fatal.
+    cached = tmp_path / "keras-home" / "models" / status["file_name"]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"garbage")
+    assert imagenet_weights_status(config)["available"]
+    assert "could not be read" in build_model(config).weights_message
+
+
+def test_unusual_sizes_build_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert build_model(small_config(image_size=48, width=0.5)).output_shape == (None, 48, 48, 20)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"atrous_rates": (6, 6)}, "must not repeat"),
+    ({"atrous_rates": (1, 6)}, "greater than 1"),
+    ({"image_size": 72}, "multiple of the output stride"),
+])
+def test_unbuildable_settings_are_config_errors(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        build_model(small_config(**changes))
+
+
+def test_model_config_of_rejects_foreign_models():
+    from seglib._tf import keras
+
+    inputs = keras.Input((4,))
+    with pytest.raises(ModelError, match="not built by seglib"):
+        model_config_of(keras.Model(inputs, keras.layers.Dense(2)(inputs)))
+
+
+def test_cli_prints_the_layer_table_and_total(capsys):
+    from seglib.cli import main
+
+    assert main(["model", "--preset", "lecture", "--image-size", "64"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    expected = build_model(small_config()).count_params()
+    assert lines[-1] == f"Total params: {expected}"
+    assert any(line.startswith("aspp_rate6 ") and "(None, 4, 4," in line for line in lines)
+    assert main(["model", "--image-size", "65"]) == 1  # ConfigError -> "error: ..." and exit 1
+    assert "multiple of the output stride" in capsys.readouterr().err
+
+
+def test_importing_the_model_modules_stays_tensorflow_free():
+    code = ("import sys, seglib.model, seglib.metrics, seglib.inference\n"
+            "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
