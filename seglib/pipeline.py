@@ -1,0 +1,240 @@
+"""The ``tf.data`` input pipeline: decode, resize, cache, shuffle, augment, batch.
+
+``make_dataset`` is what training and evaluation use::
+
+    pairs -> parallel decode + resize (image: area/bilinear, mask: NEAREST only)
+          -> cache (uint8, after resizing: epoch 2+ never decodes again)
+          -> shuffle (seeded, reshuffled every epoch)            [training]
+          -> flip with left/right label swap, scale jitter + crop [augment]
+          -> batch -> prefetch
+
+It yields ``(images, masks)``: images float32 ``(B, S, S, 3)`` in 0..255 (the
+model normalises inside its graph, so a saved model needs nothing else), masks
+int32 ``(B, S, S)`` with 255 where the label is unknown (loss and metrics skip it).
+
+Why these choices:
+
+- Masks are resized with nearest neighbour. Bilinear resizing (what the Keras
+  example does) averages neighbouring class ids at every boundary and invents
+  labels that are not there, e.g. 9 (pants) between 5 and 13.
+- A horizontal flip turns a person's left arm into an arm on the *other* side
+  of the picture, so the labels left/right (14/15, 16/17, 18/19) are swapped too.
+- Files are decoded with OpenCV (``seglib.dataset.load_pair``) inside the
+  pipeline: the same reader as validation and the pages (16-bit, grayscale,
+  RGBA and colour-coded masks handled the same way everywhere), and on two CPU
+  cores it measured faster than ``tf.io.decode_*`` + ``tf.image.resize``
+  (see ``benchmarks/bench_data.py``). A pair that fails to load mid-training
+  yields an all-ignore mask (it teaches nothing) instead of stopping the run.
+- Everything random is seeded: the same seed gives the same batches in the
+  same order, epoch after epoch (and different ones in each epoch).
+
+``reference_dataset`` feeds the same files the way the Keras example does
+(bilinear image *and* mask, no cache, no prefetch), for benchmarks and for
+showing the invented labels.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from seglib._tf import tf
+from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS, NUM_CLASSES
+from seglib.dataset import Pair, load_pair
+
+#: Default range of the random zoom factor of the scale-jitter augmentation.
+SCALE_RANGE = (1.0, 1.5)
+#: Largest shuffle buffer (elements are uint8 images after resizing).
+MAX_SHUFFLE_BUFFER = 1024
+
+_warned: set[str] = set()
+
+
+def _check(pairs, image_size, batch_size) -> list[Pair]:
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("pairs must hold at least one image/mask pair. Received: pairs=[]")
+    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return pairs
+
+
+def _flip_table() -> np.ndarray:
+    table = np.arange(256, dtype=np.int32)
+    for left, right in LEFT_RIGHT_PAIRS:
+        table[left], table[right] = right, left
+    return table
+
+
+def _loader(image_size: int, num_classes: int):
+    """A Python function for ``tf.numpy_function``: paths -> resized uint8 image and mask."""
+
+    def load(image_path: bytes, mask_path: bytes):
+        image_path, mask_path = image_path.decode(), mask_path.decode()
+        pair = Pair("", _path(image_path), _path(mask_path))
+        try:
+            return load_pair(pair, size=image_size, num_classes=num_classes)
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop a training run
+            name = _path(image_path).name
+            if name not in _warned:
+                _warned.add(name)
+                print(f"warning: skipping {name} in training ({error}); it is fed as all-ignore.",
+                      file=sys.stderr, flush=True)
+            return (np.zeros((image_size, image_size, 3), np.uint8),
+                    np.full((image_size, image_size), IGNORE_LABEL, np.uint8))
+
+    return load
+
+
+def _path(text: str):
+    from pathlib import Path
+
+    return Path(text)
+
+
+def decode_dataset(pairs: Sequence[Pair], image_size: int, num_classes: int = NUM_CLASSES):
+    """Unbatched ``(image uint8 (S,S,3), mask uint8 (S,S))`` elements, decoded in parallel, in order."""
+    pairs = list(pairs)
+    paths = tf.data.Dataset.from_tensor_slices(
+        ([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
+    return _map_load(paths, image_size, num_classes)
+
+
+def _map_load(paths, image_size: int, num_classes: int):
+    load = _loader(image_size, num_classes)
+
+    def load_element(image_path, mask_path):
+        image, mask = tf.numpy_function(load, [image_path, mask_path], [tf.uint8, tf.uint8], stateful=False)
+        image.set_shape([image_size, image_size, 3])
+        mask.set_shape([image_size, image_size])
+        return image, mask
+
+    return paths.map(load_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def augment_pair(image, mask, seed, image_size: int, scale_range=SCALE_RANGE):
+    """Random flip (left/right labels swapped) and scale jitter + crop, from a stateless ``seed`` (2,).
+
+    ``image`` uint8/float (S, S, 3), ``mask`` uint8 (S, S). Returns float32 image and
+    uint8 mask of the same size. Image and mask get the same geometry; the mask is
+    resized with nearest neighbour, so no new label appears.
+    """
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=3)
+    image = tf.cast(image, tf.float32)
+    flip = tf.random.stateless_uniform([], seed=seeds[0]) < 0.5
+    flipped_mask = tf.gather(tf.constant(_flip_table(), tf.uint8), tf.cast(mask, tf.int32))
+    image = tf.where(flip, tf.reverse(image, axis=[1]), image)
+    mask = tf.where(flip, tf.reverse(flipped_mask, axis=[1]), mask)
+
+    low, high = float(scale_range[0]), float(scale_range[1])
+    if high > 1.0:
+        scale = tf.random.stateless_uniform([], seed=seeds[1], minval=max(low, 1.0), maxval=high)
+        new_size = tf.maximum(image_size, tf.cast(tf.round(image_size * scale), tf.int32))
+        image = tf.image.resize(image, [new_size, new_size], method="bilinear")
+        mask = tf.image.resize(mask[..., None], [new_size, new_size], method="nearest")[..., 0]
+        offset = tf.random.stateless_uniform([2], seed=seeds[2], minval=0, maxval=new_size - image_size + 1,
+                                             dtype=tf.int32)
+        image = tf.slice(image, [offset[0], offset[1], 0], [image_size, image_size, 3])
+        mask = tf.slice(mask, [offset[0], offset[1]], [image_size, image_size])
+    image.set_shape([image_size, image_size, 3])
+    mask.set_shape([image_size, image_size])
+    return image, mask
+
+
+def make_dataset(pairs: Sequence[Pair], image_size: int, batch_size: int, *, training: bool,
+                 augment: bool = False, cache: bool = True, seed: int = 0, num_classes: int = NUM_CLASSES,
+                 scale_range=SCALE_RANGE, drop_remainder: bool = False):
+    """Build the input pipeline for ``pairs`` (see the module docstring).
+
+    Args:
+        pairs: ``Pair`` objects, e.g. ``open_dataset(root).split("train")``.
+        image_size: square side S the model takes (``config.model.image_size``).
+        batch_size: images per batch (``config.train.batch_size``).
+        training: shuffle (seeded, every epoch anew). Validation keeps the file order.
+        augment: random flip with left/right label swap, scale jitter and crop.
+        cache: keep decoded, resized uint8 images in memory after the first epoch.
+        seed: shuffle and augmentation seed (``config.data.seed``).
+        num_classes: mask values >= this become 255 (ignored).
+    """
+    pairs = _check(pairs, image_size, batch_size)
+    image_size, batch_size = int(image_size), int(batch_size)
+    paths = tf.data.Dataset.from_tensor_slices(
+        ([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
+    count = len(pairs)
+    if cache:
+        dataset = _map_load(paths, image_size, num_classes).cache()
+        if training:
+            dataset = dataset.shuffle(min(count, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+    else:
+        if training:  # shuffling file names is cheaper than shuffling decoded images
+            paths = paths.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        dataset = _map_load(paths, image_size, num_classes)
+
+    if augment:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda pair, element_seed: augment_pair(pair[0], pair[1], element_seed, image_size, scale_range),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def to_model_types(image, mask):
+        return tf.cast(image, tf.float32), tf.cast(mask, tf.int32)
+
+    dataset = dataset.map(to_model_types, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    options = tf.data.Options()
+    options.deterministic = True
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def reference_dataset(pairs: Sequence[Pair], image_size: int, batch_size: int):
+    """The same files fed exactly as the Keras DeepLabV3+ example feeds them.
+
+    ``tf.image.decode_png`` (which also decodes JPEG), bilinear ``tf.image.resize``
+    of the image *and the mask*, batch with ``drop_remainder=True``; no cache, no
+    shuffle, no prefetch. Yields images float32 (B, S, S, 3) in 0..255 and masks
+    float32 (B, S, S, 1) - with non-integer values at class boundaries.
+    """
+    pairs = _check(pairs, image_size, batch_size)
+
+    def read(path, mask=False):
+        data = tf.io.read_file(path)
+        if mask:
+            image = tf.image.decode_png(data, channels=1)
+            image.set_shape([None, None, 1])
+        else:
+            image = tf.image.decode_png(data, channels=3)
+            image.set_shape([None, None, 3])
+        return tf.image.resize(images=image, size=[image_size, image_size])
+
+    dataset = tf.data.Dataset.from_tensor_slices(([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
+    dataset = dataset.map(lambda image, mask: (read(image), read(mask, mask=True)),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(int(batch_size), drop_remainder=True)
+
+
+def tf_native_dataset(pairs: Sequence[Pair], image_size: int, batch_size: int, *, cache: bool = True,
+                      num_classes: int = NUM_CLASSES):
+    """Decode with ``tf.io`` / ``tf.image`` instead of OpenCV (kept for the benchmark only).
+
+    Same output as ``make_dataset(training=False)`` for 8-bit JPEG/PNG files
+    (antialiased bilinear image, nearest mask), without the conversions of
+    ``seglib.dataset`` for unusual files.
+    """
+    pairs = _check(pairs, image_size, batch_size)
+
+    def load(image_path, mask_path):
+        image = tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, [image_size, image_size], antialias=True)
+        mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
+        mask = tf.image.resize(mask, [image_size, image_size], method="nearest")[..., 0]
+        mask = tf.where(mask >= num_classes, tf.constant(IGNORE_LABEL, tf.uint8), mask)
+        return tf.cast(image, tf.float32), tf.cast(mask, tf.int32)
+
+    dataset = tf.data.Dataset.from_tensor_slices(([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        dataset = dataset.cache()
+    return dataset.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
