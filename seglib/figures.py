@@ -266,6 +266,20 @@ def legend_html(palette: str | np.ndarray = "cihp", classes: Iterable[int] | Non
 # class fractions
 # ---------------------------------------------------------------------------
 
+def mask_fractions(mask: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel counts (int64) and fractions of each class in one mask.
+
+    Ignored pixels (label 255 or any id >= ``num_classes``) count in neither,
+    so the fractions sum to 1 over the labelled pixels.
+    """
+    labels = np.asarray(mask).ravel()
+    labels = labels[labels < num_classes]
+    counts = np.bincount(labels.astype(np.int64), minlength=num_classes)[:num_classes].astype(np.int64)
+    total = counts.sum()
+    fractions = counts / total if total else np.zeros(num_classes, dtype=np.float64)
+    return counts, fractions
+
+
 def fraction_table(fractions: Sequence[float], *, include_background: bool = True,
                    counts: Sequence[int] | None = None, class_names: Sequence[str] = CLASS_NAMES,
                    sort: bool = True):
