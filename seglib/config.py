@@ -236,7 +236,11 @@ def _lecture() -> RunConfig:
         preset="lecture",
         description="Live demo on a laptop CPU: narrow MobileNetV2, small images, AdamW + exponential decay.",
         data=DataConfig(root="synthetic", train_count=0, val_count=0),
-        model=ModelConfig(backbone="mobilenetv2", width=0.35, image_size=128),
+        # Separable 3x3 convs and 128 filters in ASPP and decoder: 0.36 M weights
+        # (1.4 MB) and ~55 training images/s at batch 16 on 2 CPU cores, against
+        # 3.2 M weights and ~10 images/s with the example's 256 full convs.
+        model=ModelConfig(backbone="mobilenetv2", width=0.35, image_size=128, aspp_filters=128,
+                          decoder_filters=128, separable=True),
         train=TrainConfig(epochs=12, batch_size=16, optimizer="adamw", learning_rate=3e-3,
                           decay_steps=100, decay_rate=0.9, weight_decay=1e-4),
     )

@@ -436,13 +436,22 @@ def model_config_of(model) -> ModelConfig:
 # Saving and loading
 # ---------------------------------------------------------------------------
 
-def save_model(model, path: str | os.PathLike) -> Path:
-    """Save ``model`` as a ``.keras`` file atomically (write a temp file, then rename)."""
+def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> Path:
+    """Save ``model`` as a ``.keras`` file atomically (write a temp file, then rename).
+
+    ``include_optimizer=False`` saves an uncompiled copy: architecture and
+    weights only, a third of the size of a model trained with Adam(W), which
+    keeps two extra values per weight (use it for shipped demo models).
+    """
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"Model files end in '.keras'. Received: path={path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    if not include_optimizer and getattr(model, "optimizer", None) is not None:
+        copy = type(model).from_config(model.get_config())
+        copy.set_weights(model.get_weights())
+        model = copy
     try:
         model.save(str(temporary))
         os.replace(temporary, path)

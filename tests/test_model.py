@@ -78,8 +78,9 @@ def test_filter_widths_come_from_the_config():
 
 
 def test_separable_convolutions_shrink_aspp_and_decoder():
-    plain = build_model(small_config())
+    plain = build_model(small_config(separable=False))
     separable = build_model(small_config(separable=True))
+    assert type(plain.get_layer("aspp_rate6")).__name__ == "Conv2D"
     assert type(separable.get_layer("aspp_rate6")).__name__ == "SeparableConv2D"
     assert separable.get_layer("aspp_rate6").dilation_rate == (6, 6)
     assert type(separable.get_layer("decoder_conv1")).__name__ == "SeparableConv2D"
@@ -123,6 +124,21 @@ def test_saved_model_reloads_to_equal_outputs(small_model, tmp_path):
                                small_model(batch, training=False).numpy(), rtol=1e-5, atol=1e-5)
     assert model_config_of(loaded) == model_config_of(small_model)
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temp file left behind
+
+
+def test_saving_without_the_optimizer_keeps_weights_and_drops_its_state(tmp_path):
+    from seglib._tf import keras
+
+    model = build_model(small_config())
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    batch, labels = images(), np.zeros((2, 64, 64), "int32")
+    model.train_on_batch(batch, labels)
+    full = save_model(model, tmp_path / "full.keras")
+    light = save_model(model, tmp_path / "light.keras", include_optimizer=False)
+    assert light.stat().st_size < 0.6 * full.stat().st_size
+    np.testing.assert_allclose(load_model(light)(batch, training=False).numpy(),
+                               model(batch, training=False).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_bad_model_files_are_model_errors_naming_the_file(small_model, tmp_path):
