@@ -253,13 +253,13 @@ def _draw_person(paint: _Painter, rng: np.random.Generator, cx: float, top: floa
         paint.ellipse(P(*foot), (0.042 * h * build, 0.026 * h), shoe_label[s], shoe_color)
 
     # ---- torso: skin first (neck and neckline), then clothes over it
-    paint.polygon([P(-0.024, neck_y - 0.01), P(0.024, neck_y - 0.01), P(0.028, shoulder_y + 0.02),
-                   P(-0.028, shoulder_y + 0.02)], TORSO_SKIN, _shade(skin, 0.9))
-    torso = [P(-shoulder_w, shoulder_y + 0.02), P(-shoulder_w * 0.8, shoulder_y), P(shoulder_w * 0.8, shoulder_y),
-             P(shoulder_w, shoulder_y + 0.02), P(hip_w * 1.05, hip_y + 0.02), P(-hip_w * 1.05, hip_y + 0.02)]
-    paint.polygon(torso, TORSO_SKIN, _shade(skin, 0.9))
     neckline = rng.uniform(0.2, 0.26)
     neck_w = rng.uniform(0.025, 0.045)
+    # The neck and the chest inside the neckline; the garment drawn next covers
+    # the rest, so no sliver of skin is left along its edges.
+    paint.polygon([P(-0.024, neck_y - 0.01), P(0.024, neck_y - 0.01), P(0.03, shoulder_y),
+                   P(neck_w + 0.01, shoulder_y + 0.005), P(0, neckline + 0.01),
+                   P(-neck_w - 0.01, shoulder_y + 0.005), P(-0.03, shoulder_y)], TORSO_SKIN, _shade(skin, 0.9))
     bottom = hip_y + 0.02
     if top_kind == "coat":
         bottom = rng.uniform(0.66, 0.82)

@@ -1,0 +1,432 @@
+"""Dataset statistics: class imbalance (exercise 13-4) and object scales (exercise 13-2).
+
+For one split of a dataset this counts
+
+- the pixels of every class over all masks (int64: 1,000 masks of 512x512 are
+  262 million pixels, past what float32 counts exactly),
+- each image's class fractions (how much the imbalance varies between images),
+- every connected region of every class (an "object": one shoe, one face) with
+  its area and bounding-box height, summarised per class (count, p10, median,
+  p90): the range of scales the encoder must handle,
+- the height in pixels of every person (from ``Human_ids`` when the dataset has
+  them, else from connected regions of the foreground).
+
+Masks are read with OpenCV, counted with ``np.bincount`` and split into regions
+with ``cv2.connectedComponentsWithStats``, in worker processes when there are
+many. The result is cached under ``settings.cache_dir()``, keyed by the dataset
+folder, its files (names, sizes, modification times), the split and the size, so
+a page opened by a whole class computes it once.
+
+>>> stats = dataset_stats(open_dataset("data/synthetic"), split="train")  # doctest: +SKIP
+>>> stats.fractions.argmax()                                              # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from seglib import settings
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
+from seglib.dataset import Dataset, open_dataset, read_mask
+from seglib.errors import DatasetError, ImageReadError
+from seglib.io import atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported inside the methods that build tables, so worker processes
+# (which only count) start without it.
+
+#: Bump when the computation changes, so old cache files are not reused.
+STATS_VERSION = 1
+#: Below this many images the work stays in this process (a worker costs ~0.5 s to start).
+PARALLEL_MINIMUM = 400
+#: Columns of ``DatasetStats.objects``.
+OBJECT_COLUMNS = ("image", "class_id", "area", "height", "width")
+
+
+@dataclass
+class DatasetStats:
+    """Statistics of one split. Arrays are the truth; DataFrames are views of them."""
+
+    dataset: str
+    split: str
+    size: int | None
+    num_classes: int
+    stems: list[str]
+    #: (N, C) int64 pixels per class per image.
+    image_counts: np.ndarray
+    #: (N, 2) int32 height and width of each analysed mask.
+    image_shapes: np.ndarray
+    #: int64 pixels per image that carry the ignore label (bad mask values).
+    image_ignored: np.ndarray
+    #: (M, 5) int32 rows of OBJECT_COLUMNS: one per connected region of a class.
+    object_rows: np.ndarray
+    #: Heights in pixels of every person (visible extent).
+    person_heights: np.ndarray
+    person_source: str = "human_ids"
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    from_cache: bool = False
+
+    # -- class imbalance -------------------------------------------------------
+    @property
+    def num_images(self) -> int:
+        return len(self.stems)
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Pixels per class over the split, int64 (C,)."""
+        return self.image_counts.sum(axis=0, dtype=np.int64)
+
+    @property
+    def ignored_pixels(self) -> int:
+        return int(self.image_ignored.sum())
+
+    @property
+    def total_pixels(self) -> int:
+        """Labelled pixels (the ignore label excluded)."""
+        return int(self.class_counts.sum())
+
+    @property
+    def fractions(self) -> np.ndarray:
+        """Share of each class among labelled pixels, float64 (C,), sums to 1."""
+        total = self.total_pixels
+        return self.class_counts / total if total else np.zeros(self.num_classes)
+
+    @property
+    def class_names(self) -> list[str]:
+        return [_class_name(i) for i in range(self.num_classes)]
+
+    def class_table(self) -> pd.DataFrame:
+        """One row per class: id, name, pixels, fraction, images it appears in."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "id": np.arange(self.num_classes), "name": self.class_names, "pixels": self.class_counts,
+            "fraction": self.fractions, "images": (self.image_counts > 0).sum(axis=0),
+        })
+
+    @property
+    def per_image(self) -> pd.DataFrame:
+        """Class fractions of each image: one row per image, one column per class name."""
+        import pandas as pd
+
+        totals = self.image_counts.sum(axis=1, keepdims=True)
+        fractions = np.divide(self.image_counts, totals, out=np.zeros(self.image_counts.shape),
+                              where=totals > 0)
+        table = pd.DataFrame(fractions, columns=self.class_names)
+        table.insert(0, "image", self.stems)
+        return table
+
+    # -- scales ----------------------------------------------------------------
+    @property
+    def objects(self) -> pd.DataFrame:
+        """Every connected region of every class (background excluded)."""
+        import pandas as pd
+
+        rows = self.object_rows.reshape(-1, len(OBJECT_COLUMNS))
+        table = pd.DataFrame(rows, columns=list(OBJECT_COLUMNS))
+        table.insert(2, "class_name", [_class_name(i) for i in table["class_id"]])
+        areas = self.image_shapes[table["image"].to_numpy(), 0] * self.image_shapes[table["image"].to_numpy(), 1] \
+            if len(table) else np.zeros(0)
+        table["image_fraction"] = table["area"] / np.maximum(areas, 1)
+        table["image"] = [self.stems[i] for i in table["image"]] if len(table) else []
+        return table
+
+    @property
+    def object_summary(self) -> pd.DataFrame:
+        """Per class: number of regions, p10/median/p90 of area and of bounding-box height."""
+        import pandas as pd
+
+        rows = self.object_rows.reshape(-1, len(OBJECT_COLUMNS))
+        records = []
+        for class_id in range(1, self.num_classes):
+            chosen = rows[rows[:, 1] == class_id]
+            record = {"id": class_id, "name": _class_name(class_id), "count": int(len(chosen))}
+            for column, index in (("area", 2), ("height", 3)):
+                values = chosen[:, index]
+                p10, median, p90 = (np.percentile(values, [10, 50, 90]) if len(values) else (np.nan,) * 3)
+                record.update({f"p10_{column}": float(p10), f"median_{column}": float(median),
+                               f"p90_{column}": float(p90)})
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+    def person_summary(self) -> dict:
+        heights = self.person_heights
+        if len(heights) == 0:
+            return {"count": 0, "source": self.person_source}
+        p10, median, p90 = np.percentile(heights, [10, 50, 90])
+        return {"count": int(len(heights)), "min": int(heights.min()), "p10": float(p10), "median": float(median),
+                "p90": float(p90), "max": int(heights.max()),
+                "max_over_min": float(heights.max() / max(int(heights.min()), 1)), "source": self.person_source}
+
+    # -- output ----------------------------------------------------------------
+    def to_json(self) -> dict:
+        """Class fractions and size statistics as plain JSON types (``data stats --json``)."""
+        summary = self.object_summary.replace({np.nan: None})
+        return {
+            "dataset": self.dataset, "split": self.split, "size": self.size, "images": self.num_images,
+            "total_pixels": self.total_pixels, "ignored_pixels": self.ignored_pixels,
+            "classes": [{"id": int(r.id), "name": r.name, "pixels": int(r.pixels), "fraction": float(r.fraction),
+                         "images": int(r.images)} for r in self.class_table().itertuples()],
+            "objects": summary.to_dict(orient="records"),
+            "person_heights": self.person_summary(),
+            "skipped": self.skipped, "seconds": round(self.seconds, 3), "from_cache": self.from_cache,
+        }
+
+    def format(self) -> str:
+        """A plain-text table for the terminal."""
+        lines = [f"{self.dataset} / {self.split}: {self.num_images} masks, {self.total_pixels:,} labelled pixels"
+                 + (f" (resized to {self.size} px)" if self.size else "")]
+        if self.ignored_pixels:
+            lines.append(f"ignored pixels (labels >= {self.num_classes}): {self.ignored_pixels:,}")
+        lines.append(f"\n{'id':>3} {'class':<14} {'fraction':>9} {'regions':>8} {'median area':>12} "
+                     f"{'median h':>9} {'p10-p90 h':>12}")
+        summary = self.object_summary.set_index("id")
+        for row in self.class_table().itertuples():
+            if row.id in summary.index:
+                s = summary.loc[row.id]
+                extra = (f"{int(s['count']):>8} {s['median_area']:>12.0f} {s['median_height']:>9.0f} "
+                         f"{s['p10_height']:>5.0f}-{s['p90_height']:<6.0f}") if s["count"] else f"{0:>8}"
+            else:
+                extra = ""
+            lines.append(f"{row.id:>3} {row.name:<14} {row.fraction:>8.2%} {extra}")
+        people = self.person_summary()
+        if people["count"]:
+            lines.append(f"\npeople: {people['count']}, heights {people['min']}-{people['max']} px "
+                         f"(median {people['median']:.0f}; from {people['source'].replace('_', ' ')})")
+        lines.append(f"\n{'cached' if self.from_cache else 'computed'} in {self.seconds:.2f} s")
+        return "\n".join(lines)
+
+
+def _class_name(class_id: int) -> str:
+    return CLASS_NAMES[class_id] if class_id < len(CLASS_NAMES) else f"class {class_id}"
+
+
+# ---------------------------------------------------------------------------
+# the per-image work (runs in worker processes)
+# ---------------------------------------------------------------------------
+
+def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_classes: int):
+    """Counts, regions and person heights of one mask; None when it cannot be read."""
+    try:
+        mask = read_mask(mask_path, num_classes)
+    except ImageReadError:
+        return None
+    if size:
+        mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+    counts = np.bincount(mask.ravel(), minlength=256).astype(np.int64)
+    regions = []
+    for class_id in np.flatnonzero(counts[1:num_classes]) + 1:
+        binary = (mask == class_id).view(np.uint8)
+        # Label only the class's bounding box: most parts are small, and this is
+        # ~100x faster than labelling the whole frame.
+        x0, y0, box_w, box_h = cv2.boundingRect(binary)
+        found, _, region_stats, _ = cv2.connectedComponentsWithStats(
+            binary[y0:y0 + box_h, x0:x0 + box_w], connectivity=8, ltype=cv2.CV_32S)
+        for x, y, width, height, area in region_stats[1:found]:
+            regions.append((class_id, area, height, width))
+    heights, source = [], "human_ids"
+    humans = None
+    if human_path:
+        humans = cv2.imread(human_path, cv2.IMREAD_UNCHANGED)
+        if humans is not None and humans.ndim == 3:
+            humans = humans[..., 0]
+        if humans is not None and size:
+            humans = cv2.resize(humans, (size, size), interpolation=cv2.INTER_NEAREST)
+        if humans is not None and humans.shape != mask.shape:
+            humans = None
+    if humans is not None:
+        present = np.flatnonzero(np.bincount(humans.ravel()))
+        for person in present[present > 0]:
+            heights.append(cv2.boundingRect((humans == person).view(np.uint8))[3])
+    else:
+        source = "components"
+        foreground = ((mask > 0) & (mask != IGNORE_LABEL)).view(np.uint8)
+        x0, y0, box_w, box_h = cv2.boundingRect(foreground)
+        foreground = foreground[y0:y0 + box_h, x0:x0 + box_w]
+        found, _, region_stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=cv2.CV_32S)
+        heights = [int(h) for h, area in zip(region_stats[1:found, 3], region_stats[1:found, 4]) if area >= 4]
+    return (counts[:num_classes], int(counts[IGNORE_LABEL]), mask.shape[:2],
+            np.asarray(regions, np.int32).reshape(-1, 4), np.asarray(heights, np.int32), source)
+
+
+def _chunk_stats(task):
+    indices, masks, humans, size, num_classes = task
+    return [(index, _image_stats(m, h, size, num_classes)) for index, m, h in zip(indices, masks, humans)]
+
+
+# ---------------------------------------------------------------------------
+# the public function
+# ---------------------------------------------------------------------------
+
+def _cache_key(dataset: Dataset, split: str, size: int | None, num_classes: int, pairs) -> str:
+    digest = hashlib.sha1()
+    digest.update(json.dumps([STATS_VERSION, str(dataset.root), dataset.fingerprint, split, size,
+                              num_classes]).encode())
+    for pair in pairs:
+        digest.update(f"{pair.stem}\0".encode())
+        if not dataset.fingerprint:  # a Dataset built by hand: look at the files themselves
+            for path in (pair.mask, pair.human):
+                if path is not None:
+                    with _suppress_os_error():
+                        info = os.stat(path)
+                        digest.update(f"{info.st_size}:{info.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
+
+
+class _suppress_os_error:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        return kind is not None and issubclass(kind, OSError)
+
+
+def cache_path(key: str) -> Path:
+    return settings.cache_dir() / "stats" / f"{key}.npz"
+
+
+def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", size: int | None = None, *,
+                  num_classes: int = NUM_CLASSES, workers: int | None = None,
+                  use_cache: bool = True) -> DatasetStats:
+    """Class pixel counts, per-image fractions, object sizes and person heights of one split.
+
+    Args:
+        dataset: a ``Dataset`` from ``open_dataset`` (or a folder path).
+        split: 'train' or 'val'.
+        size: resize masks (nearest neighbour) to ``size`` x ``size`` first, to
+            see the data at the resolution the model is trained on; None keeps
+            each mask's own size.
+        workers: processes (default: all cores, for 400 masks or more).
+        use_cache: read and write the on-disk cache.
+    """
+    if not isinstance(dataset, Dataset):
+        dataset = open_dataset(dataset, num_classes=num_classes)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
+        raise ValueError(f"size must be a positive integer or None. Received: size={size!r}")
+    size = int(size) if size is not None else None
+    pairs = dataset.split(split)
+    split = "val" if split.lower().startswith("val") else "train"
+    if not pairs:
+        raise DatasetError(f"The {split} split of {dataset.name!r} holds no image/mask pairs; "
+                           "choose another split or dataset.")
+    key = _cache_key(dataset, split, size, num_classes, pairs)
+    if use_cache:
+        cached = _load(cache_path(key))
+        if cached is not None:
+            return cached
+
+    started = time.perf_counter()
+    masks = [str(p.mask) for p in pairs]
+    humans = [str(p.human) if p.human is not None else None for p in pairs]
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    chunk = max(1, min(32, -(-len(pairs) // (4 * workers))))  # a few chunks per worker, at most 32 masks
+    tasks = [(list(range(i, min(i + chunk, len(pairs)))), masks[i:i + chunk], humans[i:i + chunk], size,
+              num_classes) for i in range(0, len(pairs), chunk)]
+    results = _run(tasks, workers if len(pairs) >= PARALLEL_MINIMUM else 1)
+
+    count = len(pairs)
+    image_counts = np.zeros((count, num_classes), np.int64)
+    image_shapes = np.zeros((count, 2), np.int32)
+    image_ignored = np.zeros(count, np.int64)
+    objects, heights, skipped, ok = [], [], [], np.zeros(count, bool)
+    sources = set()
+    for index, result in results:
+        if result is None:
+            skipped.append(pairs[index].stem)
+            continue
+        counts, ignored, shape, regions, person_heights, source = result
+        ok[index] = True
+        image_counts[index], image_ignored[index], image_shapes[index] = counts, ignored, shape
+        if len(regions):
+            objects.append(np.column_stack([np.full(len(regions), index, np.int32), regions]))
+        heights.append(person_heights)
+        sources.add(source)
+    # drop unreadable masks, renumbering image indices of the object rows
+    new_index = np.cumsum(ok) - 1
+    object_rows = np.concatenate(objects) if objects else np.zeros((0, 5), np.int32)
+    object_rows[:, 0] = new_index[object_rows[:, 0]]
+    stats = DatasetStats(
+        dataset=dataset.name, split=split, size=size, num_classes=num_classes,
+        stems=[p.stem for p, good in zip(pairs, ok) if good],
+        image_counts=image_counts[ok], image_shapes=image_shapes[ok], image_ignored=image_ignored[ok],
+        object_rows=object_rows.astype(np.int32), person_heights=np.concatenate(heights or [np.zeros(0, np.int32)]),
+        person_source="human_ids" if sources == {"human_ids"} else ("components" if sources else "human_ids"),
+        skipped=skipped, seconds=time.perf_counter() - started,
+    )
+    if stats.num_images == 0:
+        raise DatasetError(f"None of the {count} masks of the {split} split of {dataset.name!r} could be read. "
+                           "Run `python -m seglib data check` on the folder for details.")
+    if use_cache:
+        _save(cache_path(key), stats)
+    return stats
+
+
+def _run(tasks, workers: int):
+    if workers <= 1 or len(tasks) <= 1:
+        return [item for task in tasks for item in _chunk_stats(task)]
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
+    try:
+        # 'spawn': the caller may be a Streamlit server or hold TensorFlow threads,
+        # which a forked child must not inherit.
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn")) as pool:
+            return [item for chunk in pool.map(_chunk_stats, tasks) for item in chunk]
+    except (BrokenProcessPool, OSError, RuntimeError):
+        return [item for task in tasks for item in _chunk_stats(task)]
+
+
+# ---------------------------------------------------------------------------
+# the cache: one .npz per (dataset files, split, size)
+# ---------------------------------------------------------------------------
+
+_ARRAYS = ("image_counts", "image_shapes", "image_ignored", "object_rows", "person_heights")
+
+
+def _save(path: Path, stats: DatasetStats) -> None:
+    meta = {"version": STATS_VERSION, "dataset": stats.dataset, "split": stats.split, "size": stats.size,
+            "num_classes": stats.num_classes, "stems": stats.stems, "person_source": stats.person_source,
+            "skipped": stats.skipped, "seconds": stats.seconds}
+
+    def write(tmp: Path) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+                 **{name: getattr(stats, name) for name in _ARRAYS})
+        tmp.write_bytes(buffer.getvalue())
+
+    try:
+        atomic_write(path, write)
+    except OSError:  # a read-only cache folder only costs speed
+        pass
+
+
+def _load(path: Path) -> DatasetStats | None:
+    if not path.is_file():
+        return None
+    started = time.perf_counter()
+    try:
+        with np.load(path, allow_pickle=False) as content:
+            meta = json.loads(content["meta"].tobytes().decode())
+            arrays = {name: content[name] for name in _ARRAYS}
+    except (OSError, ValueError, KeyError):
+        return None
+    if meta.get("version") != STATS_VERSION:
+        return None
+    return DatasetStats(dataset=meta["dataset"], split=meta["split"], size=meta["size"],
+                        num_classes=meta["num_classes"], stems=meta["stems"], person_source=meta["person_source"],
+                        skipped=meta["skipped"], seconds=time.perf_counter() - started, from_cache=True, **arrays)

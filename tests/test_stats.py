@@ -1,0 +1,135 @@
+"""Dataset statistics: exact int64 counts, regions, person heights, the cache, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from seglib import stats as stats_module
+from seglib.classes import IGNORE_LABEL, NUM_CLASSES
+from seglib.dataset import open_dataset, read_mask
+from seglib.errors import DatasetError
+from seglib.stats import dataset_stats
+
+
+def test_counts_are_exact_int64_and_background_dominates(tiny_dataset):
+    dataset = open_dataset(tiny_dataset)
+    stats = dataset_stats(dataset, "train", use_cache=False)
+    expected = np.zeros(NUM_CLASSES, np.int64)
+    for pair in dataset.split("train"):
+        expected += np.bincount(read_mask(pair.mask).ravel(), minlength=256)[:NUM_CLASSES]
+    assert stats.class_counts.dtype == np.int64
+    np.testing.assert_array_equal(stats.class_counts, expected)
+    assert stats.total_pixels == 12 * 64 * 64 and stats.num_images == 12
+    assert stats.fractions.sum() == pytest.approx(1.0) and stats.fractions.argmax() == 0
+    per_image = stats.per_image
+    assert len(per_image) == 12 and list(per_image.columns[:2]) == ["image", "Background"]
+    assert np.allclose(per_image.iloc[:, 1:].sum(axis=1), 1.0)
+    table = stats.class_table()
+    assert table.loc[0, "name"] == "Background" and table.loc[0, "images"] == 12
+
+
+def test_regions_and_people_from_human_ids(tiny_dataset):
+    stats = dataset_stats(open_dataset(tiny_dataset), "val", use_cache=False)
+    summary = stats.object_summary
+    assert len(summary) == NUM_CLASSES - 1 and (summary["count"] >= 0).all()
+    assert summary.loc[summary["name"] == "Face", "count"].item() > 0
+    objects = stats.objects
+    assert {"image", "class_id", "class_name", "area", "height", "width", "image_fraction"} <= set(objects.columns)
+    assert (objects["class_id"] > 0).all() and (objects["area"] >= 1).all()
+    assert stats.person_source == "human_ids" and len(stats.person_heights) > 0
+    assert stats.person_heights.max() <= 64
+
+
+def _plain_dataset(root: Path) -> Path:
+    """Two hand-drawn 32 px masks whose regions and heights are known."""
+    mask = np.zeros((32, 32), np.uint8)
+    mask[2:6, 2:6] = 5        # a 4x4 upper-clothes region
+    mask[20:23, 20:23] = 5    # a separate 3x3 one
+    mask[10:20, 12:14] = 13   # a 10-tall face strip, touching nothing
+    mask[0, 31] = 42          # a bad label -> ignored
+    second = np.zeros((32, 32), np.uint8)
+    second[4:28, 8:10] = 16   # one 24-px-tall figure
+    for stem, array in (("a", mask), ("b", second)):
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        (root / "masks").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / f"{stem}.png"), np.zeros((32, 32, 3), np.uint8))
+        cv2.imwrite(str(root / "masks" / f"{stem}.png"), array)
+    return root
+
+
+def test_connected_regions_and_component_heights_on_known_masks(tmp_path):
+    stats = dataset_stats(open_dataset(_plain_dataset(tmp_path / "plain")), use_cache=False)
+    objects = stats.objects.sort_values(["image", "class_id", "area"]).reset_index(drop=True)
+    assert objects[["image", "class_id", "area", "height", "width"]].values.tolist() == [
+        ["a", 5, 9, 3, 3], ["a", 5, 16, 4, 4], ["a", 13, 20, 10, 2], ["b", 16, 48, 24, 2]]
+    assert stats.ignored_pixels == 1 and stats.total_pixels == 2 * 32 * 32 - 1
+    assert stats.person_source == "components"
+    assert sorted(stats.person_heights.tolist()) == [3, 4, 10, 24]
+    row = stats.object_summary.set_index("name").loc["UpperClothes"]
+    assert row["count"] == 2 and row["median_area"] == pytest.approx(12.5)
+
+
+def test_resizing_counts_at_the_training_size(tiny_dataset):
+    stats = dataset_stats(open_dataset(tiny_dataset), "train", size=32, use_cache=False)
+    assert stats.total_pixels == 12 * 32 * 32 and stats.size == 32
+    assert stats.person_heights.max() <= 32
+
+
+def test_cache_is_reused_and_invalidated_when_files_change(tiny_dataset, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, root)
+    first = dataset_stats(open_dataset(root), "train")
+    assert not first.from_cache
+    started = time.perf_counter()
+    again = dataset_stats(open_dataset(root), "train")
+    assert again.from_cache and time.perf_counter() - started < 0.5
+    np.testing.assert_array_equal(again.image_counts, first.image_counts)
+    np.testing.assert_array_equal(again.object_rows, first.object_rows)
+    assert again.stems == first.stems and again.objects.equals(first.objects)
+    mask_path = root / "Training/Category_ids/0000000.png"
+    cv2.imwrite(str(mask_path), np.zeros((64, 64), np.uint8))
+    os.utime(mask_path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    changed = dataset_stats(open_dataset(root), "train")
+    assert not changed.from_cache
+    assert changed.per_image.loc[0, "Background"] == 1.0
+
+
+def test_worker_processes_give_the_same_numbers(tiny_dataset, monkeypatch):
+    dataset = open_dataset(tiny_dataset)
+    serial = dataset_stats(dataset, "train", workers=1, use_cache=False)
+    monkeypatch.setattr(stats_module, "PARALLEL_MINIMUM", 1)
+    parallel = dataset_stats(dataset, "train", workers=2, use_cache=False)
+    np.testing.assert_array_equal(serial.image_counts, parallel.image_counts)
+    np.testing.assert_array_equal(serial.object_rows, parallel.object_rows)
+    np.testing.assert_array_equal(serial.person_heights, parallel.person_heights)
+
+
+def test_unreadable_masks_are_skipped_and_an_empty_split_is_an_error(tmp_path):
+    root = _plain_dataset(tmp_path / "plain")
+    (root / "masks/b.png").write_bytes(b"junk")
+    stats = dataset_stats(open_dataset(root), use_cache=False)
+    assert stats.stems == ["a"] and stats.skipped == ["b"]
+    with pytest.raises(DatasetError, match="val split"):
+        dataset_stats(open_dataset(root), split="val")
+
+
+def test_stats_cli_prints_json(tiny_dataset, capsys):
+    from seglib.cli import main
+
+    assert main(["data", "stats", str(tiny_dataset), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 12 and len(result["classes"]) == NUM_CLASSES
+    assert sum(row["fraction"] for row in result["classes"]) == pytest.approx(1.0)
+    assert {"count", "median_area", "p10_height", "p90_height"} <= set(result["objects"][0])
+    assert result["person_heights"]["count"] > 0
+    assert main(["data", "stats", str(tiny_dataset), "--split", "val"]) == 0
+    assert "Background" in capsys.readouterr().out
+    assert IGNORE_LABEL == 255
