@@ -240,8 +240,9 @@ def streaming_mean_iou_class():
             y_true = tf.reshape(y_true, [-1])
             y_pred = tf.reshape(y_pred, [-1])
             valid = (y_true >= 0) & (y_true < self.num_classes) & (y_true != self.ignore_label)
-            cm = tf.math.confusion_matrix(tf.boolean_mask(y_true, valid), tf.boolean_mask(y_pred, valid),
-                                          num_classes=self.num_classes, dtype=tf.int64)
+            # Weights instead of boolean_mask: static shapes, so XLA (jit_compile) can compile it.
+            cm = tf.math.confusion_matrix(tf.where(valid, y_true, 0), y_pred, num_classes=self.num_classes,
+                                          weights=tf.cast(valid, tf.int64), dtype=tf.int64)
             self.total_cm.assign_add(cm)
 
         def result(self):

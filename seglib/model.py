@@ -46,6 +46,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -596,7 +597,7 @@ def model_summary_text(model, stage: str | None = None) -> str:
     out = [line, "-" * len(line)]
     for row in table:
         out.append("  ".join(c.ljust(w) if i != 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-    trainable = sum(int(v.numpy().size) for v in model.trainable_weights)
+    trainable = sum(math.prod(int(d) for d in v.shape) for v in model.trainable_weights)
     total = total_params(model)
     out += ["-" * len(line),
             f"Trainable params: {trainable}",
