@@ -526,7 +526,28 @@ def layer_table(model) -> list[dict[str, Any]]:
             row["kernel_size"] = tuple(int(k) for k in layer.kernel_size)
             row["dilation_rate"] = tuple(int(d) for d in layer.dilation_rate)
         rows.append(row)
-    return rows
+    return _reading_order(rows)
+
+
+def _reading_order(rows: list[dict]) -> list[dict]:
+    """Order rows stage by stage, and each ASPP / decoder branch as one block.
+
+    Keras lists parallel branches interleaved (all convs, then all BNs, ...);
+    grouping ``aspp_rate6``, ``aspp_rate6_bn``, ``aspp_rate6_relu`` together
+    reads like the architecture. Blocks keep the order in which they finish.
+    """
+    def group(name: str, stage: str) -> str:
+        return name.split("_")[1] if stage in ("aspp", "decoder") and name.count("_") else name
+
+    last_index: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(rows):
+        last_index[(row["stage"], group(row["name"], row["stage"]))] = index
+    order = {stage: position for position, stage in enumerate(STAGES)}
+    keyed = sorted(enumerate(rows), key=lambda item: (
+        order.get(item[1]["stage"], len(order)),
+        last_index[(item[1]["stage"], group(item[1]["name"], item[1]["stage"]))],
+        item[0]))
+    return [row for _, row in keyed]
 
 
 def stages(model) -> list[dict[str, Any]]:
@@ -594,12 +615,13 @@ def model_summary_text(model, stage: str | None = None) -> str:
     widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h)
               for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) if i != 3 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))
-    out = [line, "-" * len(line)]
+    out = [line.rstrip(), "-" * len(line.rstrip())]
     for row in table:
-        out.append("  ".join(c.ljust(w) if i != 3 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        out.append("  ".join(c.ljust(w) if i != 3 else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(row, widths))).rstrip())
     trainable = sum(math.prod(int(d) for d in v.shape) for v in model.trainable_weights)
     total = total_params(model)
-    out += ["-" * len(line),
+    out += ["-" * len(line.rstrip()),
             f"Trainable params: {trainable}",
             f"Non-trainable params: {total - trainable}",
             f"Total params: {total}"]

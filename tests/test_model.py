@@ -97,6 +97,11 @@ def test_bn_momentum_is_set_on_every_batch_norm_layer():
 def test_layer_table_and_stages_add_up(small_model):
     rows = layer_table(small_model)
     assert rows[0]["name"] == "image" and rows[-1]["name"] == "logits"
+    names = [r["name"] for r in rows]  # parallel branches read as blocks, not interleaved
+    assert names.index("aspp_rate6_bn") == names.index("aspp_rate6") + 1
+    assert names.index("aspp_pool_upsample") < names.index("aspp_1x1") < names.index("aspp_concat")
+    assert [r["stage"] for r in rows] == sorted((r["stage"] for r in rows),
+                                                key=["backbone", "aspp", "decoder", "head"].index)
     assert set(rows[0]) >= {"name", "type", "output_shape", "params", "stage"}
     assert [s["stage"] for s in stages(small_model)] == ["backbone", "aspp", "decoder", "head"]
     assert sum(r["params"] for r in rows) == small_model.count_params()
