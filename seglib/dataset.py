@@ -486,9 +486,17 @@ def _deep_check(dataset: Dataset, num_classes: int, workers: int | None = None) 
     dataset.splits = keep
 
 
+def available_cpus() -> int:
+    """CPU cores this process may run on (respects taskset / container limits)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _map(function, items: list, workers: int | None = None, minimum_per_worker: int = 200) -> list:
     """Map in worker processes when there is enough work, else in this process."""
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cpus()
     if workers <= 1 or len(items) < 2 * minimum_per_worker:
         return [function(item) for item in items]
     from concurrent.futures import ProcessPoolExecutor

@@ -131,14 +131,17 @@ def augment_pair(image, mask, seed, image_size: int, scale_range=SCALE_RANGE):
 
     low, high = float(scale_range[0]), float(scale_range[1])
     if high > 1.0:
+        # Zoom in by ``scale``: crop a (S / scale) square at a random place and
+        # resize it to S. Same result as enlarging the whole image and cropping S,
+        # at 1 / scale**2 of the cost.
         scale = tf.random.stateless_uniform([], seed=seeds[1], minval=max(low, 1.0), maxval=high)
-        new_size = tf.maximum(image_size, tf.cast(tf.round(image_size * scale), tf.int32))
-        image = tf.image.resize(image, [new_size, new_size], method="bilinear")
-        mask = tf.image.resize(mask[..., None], [new_size, new_size], method="nearest")[..., 0]
-        offset = tf.random.stateless_uniform([2], seed=seeds[2], minval=0, maxval=new_size - image_size + 1,
+        crop = tf.clip_by_value(tf.cast(tf.round(image_size / scale), tf.int32), 1, image_size)
+        offset = tf.random.stateless_uniform([2], seed=seeds[2], minval=0, maxval=image_size - crop + 1,
                                              dtype=tf.int32)
-        image = tf.slice(image, [offset[0], offset[1], 0], [image_size, image_size, 3])
-        mask = tf.slice(mask, [offset[0], offset[1]], [image_size, image_size])
+        image = tf.slice(image, [offset[0], offset[1], 0], [crop, crop, 3])
+        mask = tf.slice(mask, [offset[0], offset[1]], [crop, crop])
+        image = tf.image.resize(image, [image_size, image_size], method="bilinear")
+        mask = tf.image.resize(mask[..., None], [image_size, image_size], method="nearest")[..., 0]
     image.set_shape([image_size, image_size, 3])
     mask.set_shape([image_size, image_size])
     return image, mask

@@ -38,7 +38,7 @@ import numpy as np
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
-from seglib.dataset import Dataset, open_dataset, read_mask
+from seglib.dataset import Dataset, available_cpus, open_dataset, read_mask
 from seglib.errors import DatasetError, ImageReadError
 from seglib.io import atomic_write
 
@@ -227,7 +227,10 @@ def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_c
         return None
     if size:
         mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-    counts = np.bincount(mask.ravel(), minlength=256).astype(np.int64)
+    if mask.size < 1 << 24:  # float32 histogram counts are exact below 2**24 pixels, and 3x faster
+        counts = cv2.calcHist([mask], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    else:
+        counts = np.bincount(mask.ravel(), minlength=256).astype(np.int64)
     regions = []
     for class_id in np.flatnonzero(counts[1:num_classes]) + 1:
         binary = (mask == class_id).view(np.uint8)
@@ -236,8 +239,10 @@ def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_c
         x0, y0, box_w, box_h = cv2.boundingRect(binary)
         found, _, region_stats, _ = cv2.connectedComponentsWithStats(
             binary[y0:y0 + box_h, x0:x0 + box_w], connectivity=8, ltype=cv2.CV_32S)
-        for x, y, width, height, area in region_stats[1:found]:
-            regions.append((class_id, area, height, width))
+        if found > 1:
+            found_stats = region_stats[1:found]
+            regions.append(np.column_stack([np.full(found - 1, class_id), found_stats[:, cv2.CC_STAT_AREA],
+                                            found_stats[:, cv2.CC_STAT_HEIGHT], found_stats[:, cv2.CC_STAT_WIDTH]]))
     heights, source = [], "human_ids"
     humans = None
     if human_path:
@@ -259,13 +264,21 @@ def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_c
         foreground = foreground[y0:y0 + box_h, x0:x0 + box_w]
         found, _, region_stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=cv2.CV_32S)
         heights = [int(h) for h, area in zip(region_stats[1:found, 3], region_stats[1:found, 4]) if area >= 4]
-    return (counts[:num_classes], int(counts[IGNORE_LABEL]), mask.shape[:2],
-            np.asarray(regions, np.int32).reshape(-1, 4), np.asarray(heights, np.int32), source)
+    regions = np.concatenate(regions).astype(np.int32) if regions else np.zeros((0, 4), np.int32)
+    return (counts[:num_classes], int(counts[IGNORE_LABEL]), mask.shape[:2], regions,
+            np.asarray(heights, np.int32), source)
 
 
 def _chunk_stats(task):
     indices, masks, humans, size, num_classes = task
-    return [(index, _image_stats(m, h, size, num_classes)) for index, m, h in zip(indices, masks, humans)]
+    # One OpenCV thread per process: the processes already fill the cores, and
+    # OpenCV's own threads only add overhead on these small labelling jobs.
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return [(index, _image_stats(m, h, size, num_classes)) for index, m, h in zip(indices, masks, humans)]
+    finally:
+        cv2.setNumThreads(threads)
 
 
 # ---------------------------------------------------------------------------
@@ -332,7 +345,7 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
     started = time.perf_counter()
     masks = [str(p.mask) for p in pairs]
     humans = [str(p.human) if p.human is not None else None for p in pairs]
-    workers = max(1, int(workers or os.cpu_count() or 1))
+    workers = max(1, int(workers or available_cpus()))
     chunk = max(1, min(32, -(-len(pairs) // (4 * workers))))  # a few chunks per worker, at most 32 masks
     tasks = [(list(range(i, min(i + chunk, len(pairs)))), masks[i:i + chunk], humans[i:i + chunk], size,
               num_classes) for i in range(0, len(pairs), chunk)]

@@ -37,6 +37,7 @@ the output does not depend on the number of worker processes.
 
 from __future__ import annotations
 
+import colorsys
 import json
 import math
 import os
@@ -51,6 +52,7 @@ import cv2
 import numpy as np
 
 from seglib.classes import CIHP_PALETTE, NUM_CLASSES
+from seglib.dataset import available_cpus
 from seglib.errors import DatasetError
 from seglib.io import atomic_write_json, atomic_write_text
 
@@ -132,23 +134,24 @@ class _Painter:
 
 
 def _bgr(color) -> tuple:
-    """Colours are kept as RGB floats; the picture buffer is RGB too (no swap)."""
+    """A colour for OpenCV: the picture buffer is RGB (no channel swap), values as floats."""
     return (float(color[0]), float(color[1]), float(color[2]))
 
 
-def _random_color(rng: np.random.Generator) -> np.ndarray:
+def _random_color(rng: np.random.Generator) -> tuple:
     """Any colour at all: hue, saturation and brightness drawn independently of the class."""
-    hsv = np.array([[[rng.uniform(0, 180), rng.uniform(0.05, 0.95) * 255, rng.uniform(0.12, 0.97) * 255]]],
-                   np.float32)
-    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    hue, saturation, value = rng.uniform(0, 1), rng.uniform(0.05, 0.95), rng.uniform(0.12, 0.97)
+    return tuple(255.0 * c for c in colorsys.hsv_to_rgb(hue, saturation, value))
 
 
-def _shade(color: np.ndarray, factor: float) -> np.ndarray:
-    return np.clip(color * factor, 0, 255)
+# Colours are plain (r, g, b) tuples of floats: numpy calls on 3-element arrays
+# cost more than the drawing itself.
+def _shade(color, factor: float) -> tuple:
+    return tuple(min(255.0, max(0.0, c * factor)) for c in color)
 
 
-def _jitter(rng: np.random.Generator, color: np.ndarray, amount: float = 12.0) -> np.ndarray:
-    return np.clip(color + rng.normal(0, amount, 3), 0, 255)
+def _jitter(rng: np.random.Generator, color, amount: float = 12.0) -> tuple:
+    return tuple(min(255.0, max(0.0, c + d)) for c, d in zip(color, rng.normal(0, amount, 3)))
 
 
 # ---------------------------------------------------------------------------
@@ -182,7 +185,7 @@ def _draw_person(paint: _Painter, rng: np.random.Generator, cx: float, top: floa
     top_label = {"upper": UPPER_CLOTHES, "coat": COAT, "dress": DRESS}[top_kind]
     top_color = _random_color(rng)
     lower_color = _random_color(rng)
-    shoe_color = _random_color(rng) if rng.random() < 0.4 else _jitter(rng, np.array([40.0, 35, 30]), 15)
+    shoe_color = _random_color(rng) if rng.random() < 0.4 else _jitter(rng, (40.0, 35.0, 30.0), 15)
     has_hat = rng.random() < 0.22
     has_glasses = rng.random() < 0.2
     has_gloves = rng.random() < 0.15
@@ -322,7 +325,7 @@ def _draw_person(paint: _Painter, rng: np.random.Generator, cx: float, top: floa
                       hair_color, start=180, end=360)
     eye_y = head_c[1] + 0.0
     if h > 45:  # facial features on the picture only
-        dark = np.array([30.0, 25, 25])
+        dark = (30.0, 25.0, 25.0)
         for s in (-1, 1):
             paint.dot(P(head_c[0] + s * 0.019, eye_y), max(0.6, 0.006 * h), dark)
         paint.stroke(P(head_c[0] - 0.014, head_c[1] + 0.04), P(head_c[0] + 0.014, head_c[1] + 0.04),
@@ -341,7 +344,7 @@ def _draw_person(paint: _Painter, rng: np.random.Generator, cx: float, top: floa
                            P(head_r[0] * 0.8, head_c[1] - 0.1), P(-head_r[0] * 0.8, head_c[1] - 0.1)], HAT,
                           _shade(hat_color, 0.9))
     if has_glasses:
-        lens = np.array([20.0, 20, 25]) + rng.uniform(0, 40)
+        lens = tuple(c + rng.uniform(0, 40) for c in (20.0, 20.0, 25.0))
         for s in (-1, 1):
             paint.ellipse(P(head_c[0] + s * 0.02, eye_y), (0.016 * h, 0.01 * h), SUNGLASSES, lens)
         paint.limb([P(head_c[0] - 0.006, eye_y), P(head_c[0] + 0.006, eye_y)], max(1.0, 0.004 * h), SUNGLASSES,
@@ -457,6 +460,17 @@ def _stems(split: str, count: int, offset: int) -> list[str]:
 def _write_chunk(task: tuple) -> list[dict]:
     """Worker: render and write samples ``indices`` of one split; return person boxes."""
     out, split, size, seed, indices, offset = task
+    # One OpenCV thread: worker processes already fill the cores, and on busy
+    # machines OpenCV's thread pool made blur and encoding several times slower.
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return _write_samples(out, split, size, seed, indices, offset)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _write_samples(out, split, size, seed, indices, offset) -> list[dict]:
     folder = Path(out) / SPLIT_FOLDERS[split]
     boxes = []
     jpeg = [cv2.IMWRITE_JPEG_QUALITY, 90]
@@ -506,7 +520,7 @@ def generate_dataset(out: str | os.PathLike, train: int, val: int, size: int, se
         train, val: number of image/mask pairs per split (``val`` may be 0).
         size: side of the square images in pixels.
         seed: the same seed always gives the same files.
-        workers: processes drawing in parallel (default: ``os.cpu_count()``;
+        workers: processes drawing in parallel (default: the available CPU cores;
             small datasets are drawn in this process).
         progress: called as ``progress(done, total)`` after each chunk.
 
@@ -551,12 +565,12 @@ def generate_dataset(out: str | os.PathLike, train: int, val: int, size: int, se
             (out / SPLIT_FOLDERS[split] / sub).mkdir(parents=True, exist_ok=True)
     offsets = {"train": 0, "val": train}
     tasks = []
-    chunk = max(1, min(64, (train + val) // (4 * max(1, workers or os.cpu_count() or 1)) or 1))
+    chunk = max(1, min(64, (train + val) // (4 * max(1, workers or available_cpus())) or 1))
     for split, count in (("train", train), ("val", val)):
         for start in range(0, count, chunk):
             tasks.append((str(out), split, size, seed, range(start, min(count, start + chunk)), offsets[split]))
 
-    workers = _check_positive_int("workers", workers if workers is not None else (os.cpu_count() or 1), minimum=1)
+    workers = _check_positive_int("workers", workers if workers is not None else available_cpus(), minimum=1)
     total = train + val
     done = 0
     people: dict[str, dict] = {"train": {}, "val": {}}

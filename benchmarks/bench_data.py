@@ -1,0 +1,124 @@
+"""Data-layer speed: synthetic generation, the input pipeline, dataset statistics.
+
+Three numbers the issue sets targets for, measured on this machine:
+
+- generation: image/mask pairs per second at 512 x 512 on ONE core (target >= 100),
+- statistics: seconds for 1,000 masks of 512 x 512 on all cores (target < 10 s),
+  and the cached second look (target < 0.5 s),
+
+and, for the record, the pipeline's images per second at the lecture (128 px)
+and course (512 px) sizes: the first epoch (decode + resize), a cached epoch
+with augmentation, and the Keras example's own feeding for comparison.
+
+    python benchmarks/bench_data.py                # 1,000 pairs (about a minute on 2 cores)
+    python benchmarks/bench_data.py --count 200    # quicker
+
+``run()`` returns the rows for ``benchmarks/run_all.py``. Everything is written
+to a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from seglib.dataset import available_cpus  # noqa: E402
+
+GENERATION_TARGET = 100.0      # pairs/s at 512 px on one core
+STATS_TARGET_SECONDS = 10.0    # per 1,000 masks at 512 px
+CACHED_TARGET_SECONDS = 0.5
+SIZE = 512
+
+
+def _row(benchmark: str, value: float, unit: str, target: str | None = None, ok: bool | None = None,
+         **extra) -> dict:
+    return {"benchmark": benchmark, "value": round(value, 3), "unit": unit, "target": target, "ok": ok,
+            "cpus": available_cpus(), **extra}
+
+
+def _images_per_second(dataset, epochs: int = 1) -> float:
+    count, started = 0, time.perf_counter()
+    for _ in range(epochs):
+        for images, _ in dataset:
+            count += int(images.shape[0])
+    return count / (time.perf_counter() - started)
+
+
+def run(count: int = 1000, pipeline_images: int = 200) -> list[dict]:
+    """Measure generation, statistics and pipeline speed; one row per measurement."""
+    work = Path(tempfile.mkdtemp(prefix="seglib-bench-data-"))
+    saved_cache = os.environ.get("SEGLIB_CACHE_DIR")
+    os.environ["SEGLIB_CACHE_DIR"] = str(work / "cache")
+    rows: list[dict] = []
+    try:
+        from seglib.dataset import open_dataset
+        from seglib.stats import dataset_stats
+        from seglib.synth import generate_dataset
+
+        # 1. generation on one core (in this process: no worker start-up in the number)
+        result = generate_dataset(work / "synthetic", train=count, val=0, size=SIZE, seed=0, workers=1)
+        rate = count / result["seconds"]
+        rows.append(_row("synth_generation_512px_1core", rate, "pairs/s", f">= {GENERATION_TARGET:g}",
+                         rate >= GENERATION_TARGET, pairs=count))
+
+        # 2. statistics over the split, then the cached second look
+        dataset = open_dataset(work / "synthetic")
+        started = time.perf_counter()
+        stats = dataset_stats(dataset, "train")
+        seconds = time.perf_counter() - started
+        per_thousand = seconds * 1000 / count
+        rows.append(_row("stats_per_1000_masks_512px", per_thousand, "s", f"< {STATS_TARGET_SECONDS:g}",
+                         per_thousand < STATS_TARGET_SECONDS, masks=count, regions=int(len(stats.object_rows))))
+        started = time.perf_counter()
+        cached = dataset_stats(open_dataset(work / "synthetic"), "train")
+        seconds = time.perf_counter() - started
+        rows.append(_row("stats_cached_reload", seconds, "s", f"< {CACHED_TARGET_SECONDS:g}",
+                         cached.from_cache and seconds < CACHED_TARGET_SECONDS, masks=count))
+
+        # 3. the input pipeline (images/s), ours and the Keras example's
+        from seglib.pipeline import make_dataset, reference_dataset
+
+        pairs = dataset.split("train")[:pipeline_images]
+        for size in (128, 512):
+            ours = make_dataset(pairs, size, 16, training=True, augment=True, cache=True, seed=0)
+            rows.append(_row(f"pipeline_{size}px_first_epoch", _images_per_second(ours), "images/s",
+                             images=len(pairs), note="decode + resize + augment, filling the cache"))
+            rows.append(_row(f"pipeline_{size}px_cached_epoch", _images_per_second(ours, epochs=2) , "images/s",
+                             images=len(pairs), note="from the cache, with augmentation"))
+            reference = reference_dataset(pairs, size, 16)
+            rows.append(_row(f"keras_example_feed_{size}px", _images_per_second(reference), "images/s",
+                             images=len(pairs), note="bilinear image and mask, no cache (every epoch)"))
+    finally:
+        if saved_cache is None:
+            os.environ.pop("SEGLIB_CACHE_DIR", None)
+        else:
+            os.environ["SEGLIB_CACHE_DIR"] = saved_cache
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    headers = ("benchmark", "value", "unit", "target", "ok")
+    lines = [(r["benchmark"], f"{r['value']:,.2f}", r["unit"], r["target"] or "-",
+              "-" if r["ok"] is None else ("ok" if r["ok"] else "MISSED")) for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)))
+    print(f"({rows[0]['cpus'] if rows else '?'} CPUs; images {SIZE} px)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=1000, help="pairs to generate and count (default 1000)")
+    parser.add_argument("--pipeline-images", type=int, default=200, help="images fed through the pipeline")
+    arguments = parser.parse_args()
+    print_table(run(arguments.count, arguments.pipeline_images))
