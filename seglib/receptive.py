@@ -60,6 +60,7 @@ __all__ = [
     "valid_tap_stats",
     "valid_tap_curve",
     "sampling_grid",
+    "branch_rows",
     "stack_receptive_field",
     "dilated_stack_coverage",
     "effective_receptive_field",
@@ -124,9 +125,9 @@ class LayerField:
     stride: int | None
     dilation: int | None
     effective_kernel: int | None
-    jump: float
-    receptive_field: float
-    start: float
+    jump: float | int
+    receptive_field: float | int
+    start: float | int
     global_field: bool
     note: str = ""
     field: Field | None = None
@@ -341,8 +342,8 @@ def _walk(model, input_fields: list[Field], rows: list[LayerField], prefix: str 
                     output_size=out_field.size,
                     kernel_size=details.get("kernel_size"), stride=details.get("stride"),
                     dilation=details.get("dilation"), effective_kernel=details.get("effective_kernel"),
-                    jump=out_field.jump[0], receptive_field=out_field.receptive_field[0],
-                    start=out_field.start[0], global_field=out_field.global_field,
+                    jump=_number(out_field.jump[0]), receptive_field=_number(out_field.receptive_field[0]),
+                    start=_number(out_field.start[0]), global_field=out_field.global_field,
                     note=details.get("note", ""), field=out_field))
     return [tensors.get(id(t)) for t in model.outputs], tensors
 
@@ -721,6 +722,30 @@ def sampling_grid(analysis: AsppAnalysis, point: tuple[float, float],
         squares.append({"branch": branch.name, "label": branch.label, "row0": box[0], "column0": box[1],
                         "row1": box[2], "column1": box[3], "whole_image": branch.whole_image})
     return {"unit": unit, "center": center, "taps": taps, "squares": squares}
+
+
+def branch_rows(analysis: AsppAnalysis, grid: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One table row per branch, for people: rate, spacing, receptive field,
+    valid taps over all positions and (with ``grid``) at the selected one."""
+    rows = []
+    for branch in analysis.branches:
+        row = {
+            "branch": branch.label,
+            "layer": branch.name,
+            "rate": branch.rate,
+            "kernel": f"{branch.kernel_size}×{branch.kernel_size}" if branch.kind == "conv" else "whole map",
+            "effective kernel (units)": branch.effective_kernel,
+            "spacing (px)": None if branch.kind != "conv" else _number(branch.spacing_px),
+            # Text, so one column can say "whole image" for image pooling.
+            "receptive field (px)": "whole image" if branch.whole_image else f"{branch.receptive_field_px:g}",
+            "valid-tap fraction": round(branch.valid_tap_fraction, 3),
+            "acts as 1×1 at": None if branch.center_only_fraction is None else round(branch.center_only_fraction, 3),
+        }
+        if grid is not None:
+            taps = [t for t in grid["taps"] if t.branch == branch.name]
+            row["valid taps here"] = f"{sum(t.valid for t in taps)} of {len(taps)}" if taps else "all"
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,412 @@
+"""Atrous scales: how the ASPP branches of DeepLabV3+ see an image (exercise 13-2)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
+
+from pages import common
+from seglib import receptive, receptive_figures
+from seglib.classes import CLASS_NAMES
+from seglib.config import get_preset, preset_names
+from seglib.errors import ImageReadError
+
+common.page_header(
+    "Atrous scales",
+    "People in a crowd photo range from a few pixels to the full image height. DeepLabV3+ copes "
+    "with that in its **ASPP** block: the same 3 × 3 kernel is applied to the backbone's features "
+    "with gaps (*atrous* or *dilated* convolution) of 6, 12 and 18 feature cells, next to a "
+    "1 × 1 convolution and an average over the whole image. Pick an image and a position: the "
+    "coloured dots are the pixels each branch reads, the dashed squares what each branch can see. "
+    "All numbers are read from the model's own layers.",
+    exercises=("13-2",),
+)
+
+SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
+MAX_UPLOAD_MB = 10
+
+# ---------------------------------------------------------------------------
+# Which model: the one in the sidebar, or a preset at a chosen size.
+# ---------------------------------------------------------------------------
+sidebar_choice = common.current_model_choice()
+sources = ["sidebar", *preset_names()]
+labels = {"sidebar": f"Sidebar model: {sidebar_choice.label}",
+          **{name: f"Preset '{name}' (random weights)" for name in preset_names()}}
+pick_column, size_column, note_column = st.columns([2, 1.4, 2], vertical_alignment="bottom")
+source = pick_column.selectbox("Model to analyse", sources, format_func=labels.get,
+                               help="The model picked in the sidebar, or a preset's architecture at any "
+                                    "input size (the numbers follow the size).", **common.bound("atrous_model"))
+
+with common.error_boundary("Loading the model"):
+    if source == "sidebar":
+        with st.spinner("Loading the model..."):
+            model, choice = common.current_model()
+        if choice.kind == "untrained":
+            model_token = ("preset", choice.preset, None)
+        else:
+            model_token = ("path", str(choice.path))
+        trained = choice.kind != "untrained"
+        note_column.caption(choice.note)
+    else:
+        default_size = get_preset(source).model.image_size
+        if st.session_state.get("atrous_size") not in SIZES:
+            from_url = common.url_state("atrous_size", default_size, cast=int)
+            st.session_state["atrous_size"] = from_url if from_url in SIZES else default_size
+        image_size = size_column.select_slider("Input size (pixels)", SIZES, key="atrous_size")
+        common.set_url_state("atrous_size", image_size, default=default_size)
+        with st.spinner(f"Building the '{source}' model at {image_size} px..."):
+            model = common.load_model(preset=source, image_size=int(image_size))
+        model_token = ("preset", source, int(image_size))
+        trained = False
+        note_column.caption(get_preset(source).description)
+    analysis = receptive.aspp_analysis(model)
+
+size = int(analysis.image_size[0])
+feature_rows, feature_columns = analysis.feature_size
+stride = analysis.stride
+
+# ---------------------------------------------------------------------------
+# Which image: a dataset sample or an upload, resized to the model's input.
+# ---------------------------------------------------------------------------
+
+
+def _read_upload(upload) -> np.ndarray:
+    """Decode an uploaded file with the dataset reader (grey, alpha and 16-bit handled)."""
+    data = upload.getvalue()
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        raise ImageReadError(f"{upload.name} is {len(data) / 1e6:.1f} MB; upload an image under "
+                             f"{MAX_UPLOAD_MB} MB.")
+    from seglib.dataset import read_image
+
+    suffix = Path(upload.name).suffix.lower() or ".png"
+    handle, temporary = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        try:
+            return read_image(temporary)
+        except ImageReadError:
+            raise ImageReadError(f"{upload.name} cannot be decoded: it is corrupt or not an image "
+                                 "(use JPEG or PNG).") from None
+    finally:
+        os.unlink(temporary)
+
+
+st.subheader("Where each branch looks")
+image_column, pixel_column = st.columns([2, 3])
+image_source = image_column.radio("Image", ["Dataset sample", "Upload"], horizontal=True,
+                                  **common.bound("atrous_image"))
+image = None
+image_name = ""
+if image_source == "Upload":
+    upload = image_column.file_uploader("An image (JPEG or PNG)", type=["jpg", "jpeg", "png", "bmp", "webp"],
+                                        key="atrous_upload",
+                                        help=f"At most {MAX_UPLOAD_MB} MB; it is resized to {size} × {size} px.")
+    if upload is not None:
+        with common.error_boundary("Reading the upload", stop=False):
+            picture = _read_upload(upload)
+            image = cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA)
+            image_name = upload.name
+else:
+    with common.error_boundary("Opening the dataset", stop=False):
+        dataset = common.current_dataset()
+        split = "val" if dataset.split("val") else "train"
+        count = len(dataset.split(split))
+        index = image_column.number_input(f"Sample of the {split} split (0 to {count - 1})", 0, max(count - 1, 0),
+                                          value=min(common.url_state("atrous_index", 0, cast=int), count - 1),
+                                          key="atrous_index")
+        common.set_url_state("atrous_index", int(index), default=0)
+        stem, image, _ = common.load_sample(dataset.root, split, int(index), size=size)
+        image_name = f"{dataset.name}/{split}/{stem}"
+if image is None:
+    image_column.info("No image yet: showing a plain grey picture. Upload one, or generate the dataset "
+                      "(`python -m seglib data synth --default`).", icon=":material/image:")
+    image = np.full((size, size, 3), 180, dtype=np.uint8)
+    image_name = "grey"
+
+# A click on the figure selects the nearest ASPP output position (the faint dots).
+try:
+    points = list(st.session_state["atrous_click"]["selection"]["points"])
+except (KeyError, TypeError):
+    points = []
+if points:
+    clicked = (int(round(points[0]["y"])), int(round(points[0]["x"])))
+    if 0 <= clicked[0] < size and 0 <= clicked[1] < size and clicked != st.session_state.get("atrous_clicked"):
+        st.session_state["atrous_clicked"] = clicked
+        st.session_state["atrous_row"], st.session_state["atrous_column"] = clicked
+for key in ("atrous_row", "atrous_column"):
+    if not 0 <= st.session_state.get(key, size // 2) < size:
+        st.session_state[key] = size // 2
+row_slider, column_slider = pixel_column.columns(2)
+row = row_slider.slider("Row (pixels)", 0, size - 1, size // 2, key="atrous_row")
+column = column_slider.slider("Column (pixels)", 0, size - 1, size // 2, key="atrous_column")
+options_column, outside_column = pixel_column.columns(2)
+show_squares = options_column.toggle("Receptive-field squares", value=True, key="atrous_squares")
+show_outside = outside_column.toggle("True place of off-image taps", value=False, key="atrous_outside",
+                                     help="Taps beyond the feature map read zero padding and are drawn hollow. "
+                                          "Off: pinned to a band around the image (hover tells where they "
+                                          "belong). On: drawn where they would be, which can shrink the image.")
+
+grid = receptive.sampling_grid(analysis, (row, column))
+unit = grid["unit"]
+center = grid["center"]
+
+figure_column, side_column = st.columns([3, 2])
+with figure_column:
+    figure = receptive_figures.sampling_figure(image, analysis, grid, show_outside=show_outside,
+                                               show_squares=show_squares, height=600)
+    st.plotly_chart(figure, width="stretch", config=common.PLOTLY_CONFIG, theme=None, key="atrous_click",
+                    on_select="rerun", selection_mode="points")
+    st.caption(f"{image_name}, at the model's input size {size} × {size} px. Click a faint dot (an ASPP "
+               "output position) or use the sliders. Click a legend entry to hide a branch.")
+
+with side_column:
+    metrics = st.columns(3)
+    metrics[0].metric("Stride", f"{stride:g} px", help="Output stride: input pixels between neighbouring "
+                                                        "ASPP positions.")
+    metrics[1].metric("ASPP map", f"{feature_rows} × {feature_columns}")
+    metrics[2].metric("Backbone RF", f"{analysis.receptive_field:g} px",
+                      help=f"Theoretical receptive field of one unit of '{analysis.input_layer}', the ASPP input.")
+    padding_taps = sum(not t.valid for t in grid["taps"])
+    st.markdown(
+        f"**Selected:** ASPP output ({unit[0]}, {unit[1]}) of {feature_rows} × {feature_columns}, "
+        f"centred on pixel ({center[0]:g}, {center[1]:g}).\n\n"
+        "- **Filled dots**: the pixels whose features a branch's 3 × 3 kernel reads, "
+        f"*rate × {stride:g} px* apart.\n"
+        f"- **Hollow dots** ({padding_taps} here): taps that fall off the {feature_rows} × {feature_columns} "
+        "feature map and read zero padding.\n"
+        "- **Dashed squares**: each branch's theoretical receptive field (everything that can change its "
+        "output); they often reach far beyond the image.\n"
+        "- **Orange frame**: image pooling averages the whole image, so it sees everything.")
+    st.caption(f"Rates and kernel sizes are read from the ASPP layers "
+               f"({', '.join(b.name for b in analysis.branches)}); the ASPP input is `{analysis.input_layer}`.")
+
+table_column, people_column = st.columns([3, 2])
+with table_column:
+    table = pd.DataFrame(receptive.branch_rows(analysis, grid))
+    st.dataframe(
+        table[["branch", "rate", "spacing (px)", "receptive field (px)", "valid-tap fraction", "acts as 1×1 at",
+               "valid taps here"]],
+        hide_index=True, width="stretch",
+        column_config={
+            "branch": st.column_config.TextColumn("branch", width="small"),
+            "rate": st.column_config.NumberColumn("rate", width="small"),
+            "spacing (px)": st.column_config.NumberColumn(
+                "spacing px", width="small",
+                help="Distance between neighbouring taps in input pixels: rate × output stride."),
+            "receptive field (px)": st.column_config.TextColumn(
+                "field px", width="small",
+                help="Theoretical receptive field in input pixels: everything that can influence the "
+                     "branch's output."),
+            "valid-tap fraction": st.column_config.ProgressColumn(
+                "valid taps", format="percent", min_value=0.0, max_value=1.0,
+                help="Share of the kernel's taps that land on the feature map rather than on zero padding, "
+                     "averaged over all positions."),
+            "acts as 1×1 at": st.column_config.NumberColumn(
+                "1×1 at", format="percent", width="small",
+                help="Share of positions where only the centre tap is on the map: the kernel is a 1 × 1 "
+                     "convolution there."),
+            "valid taps here": st.column_config.TextColumn(
+                "here", width="small", help="Valid taps at the selected position."),
+        })
+
+with people_column:
+    # People's heights, at the model's input size, next to the scales the branches read.
+    heights = None
+    if importlib.util.find_spec("seglib.stats") is not None:
+        with common.error_boundary("Dataset statistics", stop=False):
+            dataset = common.current_dataset()
+            with st.spinner("Measuring people in the dataset (once per dataset and size)..."):
+                stats = common.load_stats(dataset.root, "train", size=size)
+            heights = np.asarray(getattr(stats, "person_heights", []), dtype=np.float64)
+    if heights is not None and heights.size:
+        p10, median, p90 = np.percentile(heights, [10, 50, 90])
+        st.markdown(
+            f"**People in the training split**, at {size} px: {heights.size:,} people; "
+            f"10 % are under **{p10:.0f} px**, the median is **{median:.0f} px**, 10 % are over "
+            f"**{p90:.0f} px** (from {heights.min():.0f} to {heights.max():.0f}).")
+        common.plot(receptive_figures.scale_figure(heights, analysis, height=300))
+    else:
+        st.caption("Person-height statistics appear here once the dataset and its statistics are available "
+                   "(see the Dataset explorer).")
+
+# ---------------------------------------------------------------------------
+# Valid taps against the rate (DeepLab v3, figure 4)
+# ---------------------------------------------------------------------------
+st.subheader("Taps that land on padding")
+rates = sorted(b.rate for b in analysis.branches if b.kind == "conv" and b.kernel_size > 1)
+curve_column, text_column = st.columns([3, 2])
+with curve_column:
+    curve = receptive.valid_tap_curve(analysis.feature_size, range(1, max([*rates, feature_rows]) + 3))
+    common.plot(receptive_figures.valid_tap_figure(curve, rates))
+with text_column:
+    degenerate = [b for b in analysis.branches if b.center_only_fraction is not None and b.center_only_fraction >= 0.99]
+    st.markdown(
+        f"The ASPP works on a **{feature_rows} × {feature_columns}** map ({size} px ÷ {stride:g}). A 3 × 3 "
+        "kernel at rate *r* reads positions *r* cells away; when those fall off the map it multiplies "
+        "zeros (padding). Once the rate reaches the map size only the centre tap is left and the "
+        "kernel is just a 1 × 1 convolution: a larger rate then adds nothing.")
+    if degenerate:
+        st.warning(f"At {size} px, {', '.join(b.label for b in degenerate)} "
+                   f"{'is' if len(degenerate) == 1 else 'are'} pure 1 × 1 at every position: "
+                   f"the map is only {feature_rows} cells wide. The rates 6/12/18 were chosen for "
+                   "513 px inputs (a 33 × 33 map).", icon=":material/warning:")
+    else:
+        st.info(f"At {size} px every atrous branch still reads neighbours at some positions. Try a "
+                "small input size (the lecture preset's 128 px): rates 12 and 18 collapse to 1 × 1.",
+                icon=":material/info:")
+
+# ---------------------------------------------------------------------------
+# Dilated convolution on a grid
+# ---------------------------------------------------------------------------
+st.subheader("Dilated convolution on a grid")
+st.markdown(
+    "The same 9 weights, spread out: at rate *r* a 3 × 3 kernel covers (2*r* + 1)² cells with "
+    "no more parameters. Stacking layers whose rates double (1, 2, 4, ...) covers every cell of a "
+    "field that grows **exponentially** with depth; plain 3 × 3 layers grow it only linearly.")
+rate_column, depth_column = st.columns(2)
+demo_rate = rate_column.slider("Rate of one kernel", 1, 8, 2, key="atrous_demo_rate")
+depth = depth_column.slider("Layers in the stack", 1, 5, 3, key="atrous_demo_depth")
+doubling = [2 ** i for i in range(depth)]
+plain = [1] * depth
+grid_size = max(receptive.stack_receptive_field(doubling), receptive.stack_receptive_field([demo_rate]))
+panels = st.columns(3)
+for panel, rates_stack, title in (
+    (panels[0], [demo_rate], f"one 3×3 kernel, rate {demo_rate}"),
+    (panels[1], doubling, f"{depth} layers, rates {', '.join(map(str, doubling))}"),
+    (panels[2], plain, f"{depth} layers, rate 1"),
+):
+    with panel:
+        field_size = receptive.stack_receptive_field(rates_stack)
+        coverage = receptive.dilated_stack_coverage(rates_stack)
+        common.plot(receptive_figures.dilation_figure(coverage, grid_size=grid_size, title=title, height=300))
+        holes = int((coverage == 0).sum())
+        st.caption(f"Field **{field_size} × {field_size}** from {9 * len(rates_stack)} weights"
+                   + (f"; {holes} cells inside it are never read" if holes else "; no holes")
+                   + ". Darker = more paths to the centre output.")
+
+# ---------------------------------------------------------------------------
+# Effective receptive field (Luo et al., 2016)
+# ---------------------------------------------------------------------------
+st.subheader("Effective receptive field")
+st.markdown(
+    "The theoretical field says what *can* influence an output pixel; the gradient of that pixel's "
+    "logit with respect to the input image shows what *does*. It is brightest near the pixel and "
+    "fades fast, so the effective field is much smaller than the theoretical one; training "
+    "usually widens it.")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _untrained(token: tuple):
+    return receptive.untrained_copy(_model_for(token), seed=0)
+
+
+def _model_for(token: tuple):
+    if token[0] == "path":
+        return common.load_model(token[1])
+    if token[2] is None:
+        return common.load_model(preset=token[1])
+    return common.load_model(preset=token[1], image_size=token[2])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _erf(token: tuple, stamp: tuple, image: np.ndarray, pixel: tuple[int, int], untrained: bool):
+    model_ = _untrained(token) if untrained else _model_for(token)
+    return receptive.effective_receptive_field(model_, image, pixel)
+
+
+
+
+def _stamp(token: tuple) -> tuple:
+    """Modification time and size of a checkpoint, so a retrained file is not served from cache."""
+    if token[0] != "path":
+        return ()
+    try:
+        info = Path(token[1]).stat()
+    except OSError:
+        return ()
+    return (info.st_mtime_ns, info.st_size)
+
+
+stamp = _stamp(model_token)
+wanted = st.session_state.get("atrous_erf_on", False)
+if st.button("Compute the effective receptive fields" if not wanted else "Effective fields are on: recompute "
+             "for the selected pixel", icon=":material/calculate:", key="atrous_erf_button"):
+    st.session_state["atrous_erf_on"] = wanted = True
+if wanted:
+    with common.error_boundary("Computing the effective receptive field", stop=False):
+        with st.spinner("Back-propagating one logit to the image..."):
+            results = []
+            if trained:
+                results.append(("trained (" + sidebar_choice.label + ")",
+                                _erf(model_token, stamp, image, (row, column), False)))
+            results.append(("same architecture, random weights (seed 0)",
+                            _erf(model_token, stamp, image, (row, column), True)))
+        panels = st.columns(2)
+        for panel, (title, result) in zip(panels, results):
+            with panel:
+                common.plot(receptive_figures.erf_figure(
+                    result.gradient, result.pixel, theoretical_field=None, extent_50=result.extent_50,
+                    extent_90=result.extent_90, image=image, title=title, height=420))
+                st.caption(
+                    f"Logit of **{CLASS_NAMES[result.class_index] if result.class_index < len(CLASS_NAMES) else result.class_index}** "
+                    f"(the arg-max class) at pixel ({row}, {column}). Half of the gradient lies within "
+                    f"**{result.extent_50} px**, 90 % within **{result.extent_90} px**; theoretically up to "
+                    f"{analysis.branches[-1].receptive_field_px:g} px through the widest atrous branch, "
+                    "and the whole image through image pooling.")
+        if not trained:
+            st.info("This model has random weights. Pick the demo model or a trained run in the sidebar "
+                    "(and 'Sidebar model' above) to compare with a trained one.", icon=":material/info:")
+else:
+    st.caption("Computed on demand (a second or two for the lecture model, longer for ResNet50 at 512 px) "
+               "and cached for everyone.")
+
+# ---------------------------------------------------------------------------
+# Exercise 13-2, with the numbers it needs
+# ---------------------------------------------------------------------------
+st.subheader("Exercise 13-2")
+output_shape = tuple(model.output_shape)
+with st.container(border=True):
+    st.markdown(
+        "1. **Scales in the masks.** Look at the ground-truth masks: which sizes of people and of "
+        "body parts do you see? Give a few examples (a person in the background, a face, a shoe).\n"
+        "2. **How the encoder handles scale.** How do the backbone and the ASPP block cope with "
+        "those different sizes, and what range of scales do they cover?\n"
+        "3. **The final layer.** What are the dimensions of the output convolution, and how do they "
+        "match what a segmentation has to produce?")
+    heights_line = (f"- People in the training split: 10th / 50th / 90th percentile **{p10:.0f} / {median:.0f} / "
+                    f"{p90:.0f} px** tall at {size} px (range {heights.min():.0f} to {heights.max():.0f} px).\n"
+                    if heights is not None and heights.size else "")
+    st.markdown(
+        "**The numbers you need** (for the model above):\n\n"
+        + heights_line
+        + f"- Input: **{size} × {size} px**. The backbone reaches output stride **{stride:g}** "
+        f"(a {feature_rows} × {feature_columns} map) at `{analysis.input_layer}`, where one unit sees "
+        f"**{analysis.receptive_field:g} px**.\n"
+        "- ASPP: " + "; ".join(
+            f"{b.label}: " + ("the whole image" if b.whole_image else
+                              (f"taps {b.spacing_px:g} px apart, " if b.kernel_size > 1 else "")
+                              + f"field {b.receptive_field_px:g} px") for b in analysis.branches) + ".\n"
+        + f"- Final layer `{model.layers[-1].name}`: output **"
+        + " × ".join(str(d) for d in output_shape[1:]) + "** (height × width × classes).")
+    for file, label in (("dataset.py", "Object scales in the Dataset explorer"),
+                        ("model.py", "The layer table in the Model page")):
+        # Links need the dashboard's navigation; a page run on its own (AppTest) has none.
+        with contextlib.suppress(StreamlitPageNotFoundError):
+            common.page_link(file, label)
+
+# ---------------------------------------------------------------------------
+# The code behind the page
+# ---------------------------------------------------------------------------
+common.show_source(receptive.aspp_analysis)
+common.show_source(receptive.sampling_grid)
+common.show_source(receptive.effective_receptive_field)

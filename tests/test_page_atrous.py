@@ -1,0 +1,148 @@
+"""The atrous-scales page under Streamlit's AppTest, and its figure builders.
+
+The page is run on a small model (a preset at 64 px) against the tiny
+synthetic dataset; widgets are changed and the page re-run, as a student would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from seglib import receptive, receptive_figures
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "atrous.py")
+
+
+def _page(**state) -> AppTest:
+    """The page with some widgets preset (as a student's earlier clicks would leave them)."""
+    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    for key, value in state.items():
+        app.session_state[key] = value
+    return app
+
+
+def _no_exception(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+
+def _branch_table(app: AppTest):
+    tables = [frame.value for frame in app.dataframe if "valid-tap fraction" in frame.value.columns]
+    assert tables, "the branch table is missing"
+    return tables[0]
+
+
+def test_page_runs_on_a_small_preset_and_shows_the_table(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=64).run()
+    _no_exception(app)
+    table = _branch_table(app)
+    assert list(table["branch"]) == ["image pooling", "1x1 conv", "3x3 rate 6", "3x3 rate 12", "3x3 rate 18"]
+    assert list(table["spacing (px)"].dropna()) == [16, 96, 192, 288]
+    assert table.loc[table["branch"] == "image pooling", "receptive field (px)"].item() == "whole image"
+    # 64 px -> 4x4 map: every atrous branch is pure 1x1.
+    assert (table.loc[table["rate"] > 1, "acts as 1×1 at"] == 1.0).all()
+    assert any("pure 1 × 1" in w.value for w in app.warning)
+    assert any(m.label == "ASPP map" and m.value == "4 × 4" for m in app.metric)
+    assert app.slider(key="atrous_row").max == 63
+    text = " ".join(m.value for m in app.markdown)
+    assert "Scales in the masks" in text and "The final layer" in text
+    assert "output **64 × 64 × 20** (height × width × classes)" in text
+    assert "3x3 rate 18: taps 288 px apart" in text and "image pooling: the whole image" in text
+
+
+def test_sliders_move_the_sampling_grid(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=64).run()
+    app.slider(key="atrous_row").set_value(0)
+    app.slider(key="atrous_column").set_value(63).run()
+    _no_exception(app)
+    table = _branch_table(app)
+    # At a corner even the rate-6 kernel keeps only its centre tap on the 4x4 map.
+    assert table.loc[table["rate"] == 6, "valid taps here"].item() == "1 of 9"
+    assert table.loc[table["rate"] == 1, "valid taps here"].item() == "1 of 1"
+    assert "ASPP output (0, 3) of 4 × 4" in " ".join(m.value for m in app.markdown)
+
+
+def test_rate_slider_and_bigger_size(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=128).run()
+    _no_exception(app)
+    table = _branch_table(app)
+    assert table.loc[table["rate"] == 6, "valid-tap fraction"].item() == pytest.approx(0.25)
+    app.slider(key="atrous_demo_rate").set_value(4)
+    app.slider(key="atrous_demo_depth").set_value(4).run()
+    _no_exception(app)
+    captions = " ".join(c.value for c in app.caption)
+    assert "Field **9 × 9** from 9 weights; 72 cells inside it are never read" in captions
+    assert "Field **31 × 31** from 36 weights; no holes" in captions  # rates 1, 2, 4, 8
+    assert "Field **9 × 9** from 36 weights; no holes" in captions    # four plain 3x3 layers
+
+
+def test_effective_receptive_field_on_demand(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=64).run()
+    app.button(key="atrous_erf_button").click().run()
+    _no_exception(app)
+    captions = " ".join(c.value for c in app.caption)
+    assert "90 % within" in captions
+    assert any("random weights" in i.value for i in app.info)
+
+
+def test_bad_upload_is_a_clear_message(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=64, atrous_image="Upload").run()
+    _no_exception(app)
+    assert any("plain grey picture" in i.value for i in app.info)
+
+
+# ---------------------------------------------------------------------------
+# Figure builders (pure Plotly)
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def course_analysis():
+    from seglib.config import get_preset
+    from seglib.model import build_model
+
+    return receptive.aspp_analysis(build_model(get_preset("course").model))
+
+
+def test_sampling_figure_draws_every_branch(course_analysis):
+    grid = receptive.sampling_grid(course_analysis, (256, 256))
+    image = np.zeros((512, 512, 3), np.uint8)
+    figure = receptive_figures.sampling_figure(image, course_analysis, grid)
+    names = [trace.name for trace in figure.data]
+    assert "image pooling (the whole image)" in names
+    assert "3x3 rate 18 (288 px apart)" in names
+    padding = [t for t in figure.data if t.name == "3x3 rate 18: on padding"][0]
+    assert len(padding.x) == 8 and padding.marker.color == "rgba(0,0,0,0)"  # hollow
+    valid = [t for t in figure.data if t.name == "3x3 rate 6 (96 px apart)"][0]
+    assert len(valid.x) == 9 and valid.marker.line.color == "white"
+    assert figure.layout.xaxis.range[0] < -32 and figure.layout.xaxis.range[1] > 256 + 288  # padding taps shown
+    clipped = receptive_figures.sampling_figure(image, course_analysis, grid, show_outside=False)
+    low, high = clipped.layout.xaxis.range
+    assert -0.15 * 512 < low < -0.5 and 511.5 < high < 1.15 * 512  # the image plus a thin band
+    grid_dots = [t for t in figure.data if t.name == "ASPP output positions"][0]
+    assert len(grid_dots.x) == 32 * 32
+
+
+def test_other_figures(course_analysis):
+    curve = receptive.valid_tap_curve(32, range(1, 40))
+    figure = receptive_figures.valid_tap_figure(curve, [6, 12, 18])
+    assert len(figure.data) == 3 and list(figure.data[0].x) == list(range(1, 40))
+    heat = receptive_figures.dilation_figure(receptive.dilated_stack_coverage([2]), grid_size=15)
+    assert heat.data[0].z.shape == (15, 15) and np.isnan(heat.data[0].z[0, 0])
+    erf = receptive_figures.erf_figure(np.ones((16, 16)), (8, 8), theoretical_field=33, extent_50=3,
+                                       extent_90=9, image=np.zeros((16, 16, 3), np.uint8))
+    assert any("90 % of the gradient: 9 px" == t.name for t in erf.data)
+    scales = receptive_figures.scale_figure([40, 80, 120], course_analysis)
+    names = [trace.name for trace in scales.data[1:]]
+    assert names == ["image height: 512 px", "3x3 rate 6: taps span 192 px", "3x3 rate 12: taps span 384 px",
+                     "3x3 rate 18: taps span 576 px"]
+    grid = receptive.sampling_grid(course_analysis, (0, 0))
+    pinned = receptive_figures.sampling_figure(np.zeros((512, 512, 3), np.uint8), course_analysis, grid,
+                                               show_outside=False)
+    hollow = [t for t in pinned.data if t.name == "3x3 rate 18: on padding"][0]
+    assert min(hollow.x) >= pinned.layout.xaxis.range[0]  # pinned inside the view
+    assert hollow.customdata[0][2] == -288  # hover still tells the true place
