@@ -14,9 +14,11 @@ What a page typically looks like::
     common.plot(figures.mask_figure(mask, image, palette=common.current_palette()))
 
 State is kept small: the sidebar's choices live in ``st.session_state`` under
-the keys ``dataset``, ``model`` and ``palette`` and are bound to the URL's query
-parameters of the same names, so a copied URL reproduces the view.
-``url_state`` / ``set_url_state`` do the same for any other small value.
+the keys ``dataset``, ``model`` and ``palette`` and are mirrored to the URL's
+query parameters of the same names, so a copied URL reproduces the view.
+Any page widget can do the same: ``url_seed(key, default)`` before drawing it
+and ``url_sync(key, default)`` after; ``url_state`` / ``set_url_state`` read and
+write other small values.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import inspect
 import os
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import streamlit as st
@@ -128,13 +130,39 @@ PALETTE_LABELS = {"cihp": "CIHP", "colorblind": "Colour-blind safe"}
 
 
 def bound(key: str) -> dict[str, Any]:
-    """Widget keyword arguments that keep the widget's value in the URL under ``key``.
+    """Widget keyword arguments that keep the widget's value in the URL under ``key``
+    (Streamlit's own ``bind="query-params"``).
 
-    Use as ``st.selectbox("Split", ["train", "val"], **common.bound("split"))``:
-    the value lives in ``st.session_state[key]`` and in ``?key=value``; the
-    parameter disappears from the URL while the widget shows its default.
+    Use as ``st.selectbox("Split", ["train", "val"], **common.bound("split"))``.
+    The URL holds the option *as the widget shows it* (its ``format_func``
+    label); for clean values with a ``format_func`` use ``url_seed``/``url_sync``.
+    The parameter disappears from the URL while the widget shows its default.
     """
     return {"key": key, "bind": "query-params"}
+
+
+def url_seed(key: str, default: Any, options: Iterable[Any] | None = None,
+             cast: Callable[[str], Any] | None = None) -> None:
+    """Call before drawing the widget with ``key``: start it from the URL's value.
+
+    Only the first time in a session (or after the widget was forgotten), and
+    only with a valid value (one of ``options`` when given); otherwise the
+    widget starts at ``default``. Pair with ``url_sync`` after the widget.
+    URL values are the widget's own values (``?palette=colorblind``), not the
+    labels the widget shows.
+    """
+    if key in st.session_state:
+        return
+    value = url_state(key, default, cast=cast)
+    if options is not None and value not in list(options):
+        value = default
+    st.session_state[key] = value
+
+
+def url_sync(key: str, default: Any = None) -> None:
+    """Call after drawing the widget with ``key``: mirror its value into the URL
+    (the parameter is dropped while the value equals ``default``)."""
+    set_url_state(key, st.session_state.get(key), default)
 
 
 def url_state(key: str, default: Any = None, cast: Callable[[str], Any] | None = None) -> Any:
@@ -340,7 +368,7 @@ def _demo_choice() -> ModelChoice | None:
     with contextlib.suppress(SeglibError, OSError):
         path = demo.demo_model_path()
         if path and Path(path).is_file():
-            return ModelChoice("demo", "Demo model (pre-trained)", "demo", Path(path),
+            return ModelChoice("demo", "Demo model (trained)", "demo", Path(path),
                                note="A small model trained on the synthetic dataset, shipped with the project.")
     return None
 
@@ -387,11 +415,11 @@ def model_options() -> dict[str, ModelChoice]:
         options[demo.key] = demo
     for run_id, title, checkpoint, status in _run_choices(str(settings.runs_dir())):
         key = f"run:{run_id}"
-        options[key] = ModelChoice(key, f"Run {title} ({Path(checkpoint).stem})", "run", Path(checkpoint),
+        options[key] = ModelChoice(key, f"Run: {title} ({Path(checkpoint).stem})", "run", Path(checkpoint),
                                    note=f"Checkpoint {Path(checkpoint).name} of run {run_id} ({status or 'done'}).")
     for preset in preset_names():
         key = f"untrained:{preset}"
-        options[key] = ModelChoice(key, f"Untrained '{preset}' (random weights)", "untrained", preset=preset,
+        options[key] = ModelChoice(key, f"Untrained: {preset}", "untrained", preset=preset,
                                    note="Random weights: " + get_preset(preset).summary()
                                         + ". Its predictions are noise until trained.")
     return options
@@ -512,18 +540,27 @@ def sidebar() -> None:
     with st.sidebar:
         st.subheader("Data and model")
         datasets = dataset_options()
-        st.selectbox("Dataset", list(datasets), help="The synthetic default, or any dataset folder "
-                     "(CIHP layout or images/ + masks/) under the allowed data roots.", **bound(DATASET_KEY))
+        url_seed(DATASET_KEY, next(iter(datasets)), options=datasets)
+        st.selectbox("Dataset", list(datasets), key=DATASET_KEY,
+                     help="The synthetic default, or any dataset folder (CIHP layout or images/ + masks/) "
+                          "under the allowed data roots.")
+        url_sync(DATASET_KEY, next(iter(datasets)))
+
         models = model_options()
-        st.selectbox("Model", list(models), format_func=lambda key: models[key].label if key in models else key,
-                     help="Used on the pages that predict. Untrained models have random weights.",
-                     **bound(MODEL_KEY))
-        choice = current_model_choice()
-        if choice.kind == "untrained":
+        url_seed(MODEL_KEY, next(iter(models)), options=models)
+        st.selectbox("Model", list(models), key=MODEL_KEY,
+                     format_func=lambda key: models[key].label if key in models else key,
+                     help="Used on the pages that predict. Untrained models have random weights.")
+        url_sync(MODEL_KEY, next(iter(models)))
+        if current_model_choice().kind == "untrained":
             st.caption(":material/info: Random weights: predictions are noise until a model is trained.")
+
+        url_seed(PALETTE_KEY, "cihp", options=PALETTE_LABELS)
         st.radio("Palette", list(PALETTE_LABELS), format_func=PALETTE_LABELS.get, horizontal=True,
+                 key=PALETTE_KEY,
                  help="Class colours of masks, legends and charts. The colour-blind-safe palette keeps "
-                      "classes apart under the common forms of colour blindness.", **bound(PALETTE_KEY))
+                      "classes apart under the common forms of colour blindness.")
+        url_sync(PALETTE_KEY, "cihp")
         _instructor_box()
 
 
@@ -619,3 +656,32 @@ def class_options() -> list[int]:
 
 def format_class(class_id: int) -> str:
     return f"{class_id} {figures.class_label(class_id)}"
+
+
+# ---------------------------------------------------------------------------
+# Streamlit's "pages/ folder" mode
+# ---------------------------------------------------------------------------
+
+def _leave_pages_directory_mode() -> None:
+    """Make sure ``dashboard.py`` (and its ``st.navigation``) runs first.
+
+    Streamlit starts every server in its old multipage mode whenever a
+    ``pages/`` folder sits next to the main script, and leaves it only once
+    ``st.navigation`` has been called. If the very first visitor after a
+    restart opens a page URL directly (``/dataset``), Streamlit runs that page
+    file on its own: no shared sidebar, and a navigation listing every file in
+    ``pages/`` (even this one). Every page imports this module, so on the
+    first import we switch that mode off and rerun: the rerun executes
+    ``dashboard.py``, whose navigation resolves the same URL to the same page.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # pragma: no cover - a Streamlit without this class has no such mode
+        return
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_directory_mode()

@@ -27,10 +27,11 @@ steps = [
     ("predictions.py", "5 · Predictions", "Ground truth, prediction and their difference; the logits of a pixel."),
     ("exercises.py", "6 · Exercises", "The lab's questions and where each one is answered."),
 ]
-columns = st.columns(3)
 for index, (file, title, text) in enumerate(steps):
+    if index % 3 == 0:
+        columns = st.columns(3)
     info = common.page_info(file)
-    with columns[index % 3].container(border=True):
+    with columns[index % 3].container(border=True, height="stretch"):
         st.markdown(f"**{title}**")
         st.caption(text)
         if info is not None and info.exists:

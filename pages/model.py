@@ -32,9 +32,11 @@ def _reset_size() -> None:
 
 
 picker, size_picker, about = st.columns([1, 1, 2], vertical_alignment="bottom")
-preset = picker.selectbox("Preset", presets, on_change=_reset_size, **common.bound("preset"),
+common.url_seed("preset", presets[0], options=presets)
+preset = picker.selectbox("Preset", presets, on_change=_reset_size, key="preset",
                           help="lecture: narrow MobileNetV2 for a laptop CPU; course and keras-example: "
                                "ResNet50 at 512 px as in the Keras example.")
+common.url_sync("preset", presets[0])
 base_config = get_preset(preset)
 # The size follows the preset unless the user (or the URL) picked another one.
 if st.session_state.get("size") not in SIZES:
@@ -61,14 +63,12 @@ if weights_message:
 # ---------------------------------------------------------------------------
 trainable = int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
 total = seglib_model.total_params(model)
-output_shape = tuple(model.output_shape)
-metrics = st.columns(5)
+metrics = st.columns(4)
 metrics[0].metric("Parameters", f"{total:,}")
 metrics[1].metric("Trainable", f"{trainable:,}")
 metrics[2].metric("Non-trainable", f"{total - trainable:,}",
                   help="Batch-normalisation moving means and variances: updated by statistics, not gradients.")
 metrics[3].metric("Layers", f"{len(rows):,}")
-metrics[4].metric("Output", " × ".join(str(d) for d in output_shape[1:]))
 
 # ---------------------------------------------------------------------------
 # Stages: backbone -> ASPP -> decoder -> head

@@ -36,9 +36,18 @@ _TRANSPARENT = [[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]]
 _EDGE_COLOR = "rgba(60,60,60,0.55)"  # outlines keep white / black classes visible
 
 
+#: Plotly template of the charts (white background, light grid).
+CHART_TEMPLATE = "plotly_white"
+
+
 # ---------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------
+
+def _margin(title: str | None, bottom: int = 56) -> dict:
+    """Room for the axis titles and tick labels (``automargin`` adds more when needed)."""
+    return dict(l=72, r=16, t=48 if title else 16, b=bottom)
+
 
 def _palette_array(palette: str | np.ndarray) -> np.ndarray:
     return get_palette(palette) if isinstance(palette, str) else np.asarray(palette, np.uint8)
@@ -359,13 +368,15 @@ def class_fraction_figure(fractions: Sequence[float], *, palette: str | np.ndarr
     share = "share of all pixels" if include_background else "share of person pixels (background left out)"
     figure.update_layout(
         title=dict(text=title, x=0.0, xanchor="left") if title else None,
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), bargap=0.15,
+        height=height, margin=_margin(title, bottom=96), bargap=0.15, template=CHART_TEMPLATE,
         showlegend=reference is not None,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"),
+        legend=dict(yanchor="top", y=0.98, x=0.98, xanchor="right", bgcolor="rgba(255,255,255,0.8)",
+                    bordercolor="#ccc", borderwidth=1),
     )
-    figure.update_xaxes(title=None, tickangle=-45, categoryorder="array", categoryarray=list(table["name"]))
+    figure.update_xaxes(title=None, tickangle=-45, categoryorder="array", categoryarray=list(table["name"]),
+                        automargin=True)
     figure.update_yaxes(title=share + (" (log scale)" if log else ""), type="log" if log else "linear",
-                        tickformat=".1%" if not log else None)
+                        tickformat=".1%" if not log else None, automargin=True)
     return figure
 
 
@@ -390,10 +401,10 @@ def histogram_figure(values: Sequence[float], *, xaxis_title: str, title: str | 
                       + " %{y}<extra></extra>",
     ))
     figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
-                         margin=dict(l=10, r=10, t=40 if title else 10, b=10), bargap=0.05, showlegend=False)
+                         margin=_margin(title, bottom=56), bargap=0.05, showlegend=False, template=CHART_TEMPLATE)
     figure.update_xaxes(title=xaxis_title, type="log" if log_x else "linear",
-                        tickformat=".0%" if percent_axis else None)
-    figure.update_yaxes(title=yaxis_title)
+                        tickformat=".0%" if percent_axis else None, automargin=True)
+    figure.update_yaxes(title=yaxis_title, automargin=True)
     if values.size == 0:
         figure.add_annotation(text="no values", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure
@@ -429,9 +440,10 @@ def class_box_figure(values_by_class: Mapping[int, Sequence[float]], *, palette:
             hovertemplate="<b>" + html.escape(class_label(class_id, class_names)) + "</b><br>%{y:,.0f}<extra></extra>",
         ))
     figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
-                         margin=dict(l=10, r=10, t=40 if title else 10, b=10), showlegend=False)
-    figure.update_xaxes(tickangle=-45)
-    figure.update_yaxes(title=yaxis_title + (" (log scale)" if log_y else ""), type="log" if log_y else "linear")
+                         margin=_margin(title, bottom=96), showlegend=False, template=CHART_TEMPLATE)
+    figure.update_xaxes(tickangle=-45, automargin=True)
+    figure.update_yaxes(title=yaxis_title + (" (log scale)" if log_y else ""), type="log" if log_y else "linear",
+                        automargin=True)
     return figure
 
 
