@@ -1,0 +1,220 @@
+"""Dataset explorer: images and masks, class imbalance, object scales
+(exercises 13-1, 13-2 part 1 and 13-4 part 1)."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from seglib import figures, settings
+from seglib.classes import CLASS_NAMES
+
+common.page_header(
+    "Dataset explorer",
+    "Each training example is a photo and a **mask** of the same size in which every pixel holds a "
+    "class id (0 = background, 1 = hat, ... 19 = right shoe). The mask is drawn in colour, one colour "
+    "per class, so you can compare it with the people in the photo. Hover any pixel to read its class.",
+    exercises=("13-1", "13-2", "13-4"),
+)
+
+with common.error_boundary():
+    dataset = common.current_dataset()
+
+counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
+st.markdown(
+    f"**{dataset.name}** · {'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ layout'} · "
+    + " · ".join(f"{count:,} {name} images" for name, count in counts.items() if count)
+    + f" · folder `{settings.display_path(dataset.root)}`"
+)
+if dataset.problems:
+    skipped = sum(1 for problem in dataset.problems if getattr(problem, "skipped", True))
+    with st.expander(f":material/warning: {len(dataset.problems)} problems found "
+                     f"({skipped} files skipped)"):
+        st.dataframe(pd.DataFrame([{"file": p.path, "problem": p.kind, "details": p.message,
+                                    "skipped": getattr(p, "skipped", True)} for p in dataset.problems]),
+                     hide_index=True, width="stretch")
+
+splits = [name for name, count in counts.items() if count]
+palette = common.current_palette()
+
+# ---------------------------------------------------------------------------
+# 1. Samples: image | colour mask | overlay (exercise 13-1)
+# ---------------------------------------------------------------------------
+st.header("Images and masks", divider="gray")
+st.markdown(
+    "Do the colours mean something? Compare each coloured region with the body part under it, and "
+    "check that the same part has the same colour in every image: the model can only learn a class "
+    "that is labelled consistently."
+)
+
+
+def _reshuffle() -> None:
+    st.session_state["seed"] = int(st.session_state.get("seed", 0)) + 1
+
+
+if "seed" not in st.session_state:
+    st.session_state["seed"] = common.url_state("seed", 0, cast=int)
+
+controls = st.columns([1.1, 1, 1, 1.3], vertical_alignment="bottom")
+common.url_seed("split", splits[0], options=splits)
+split = controls[0].segmented_control("Split", splits, required=True, key="split",
+                                      format_func=lambda s: {"train": "Training", "val": "Validation"}.get(s, s)
+                                      ) or splits[0]
+common.url_sync("split", splits[0])
+pairs = dataset.split(split)
+count = controls[1].number_input("Images", min_value=1, max_value=min(8, len(pairs)),
+                                 value=min(3, len(pairs)), step=1, key="samples")
+seed = controls[2].number_input("Seed", min_value=0, max_value=10**6, step=1, key="seed",
+                                help="The same seed always shows the same images.")
+controls[3].button("Reshuffle", icon=":material/shuffle:", on_click=_reshuffle,
+                   help="Show other images (adds one to the seed).")
+common.set_url_state("seed", int(seed), default=0)
+
+ALL_CLASSES = list(range(len(CLASS_NAMES)))
+
+
+def _show_classes(classes: list[int]) -> None:
+    st.session_state["visible"] = list(classes)
+
+
+options = st.columns([1, 2.2], vertical_alignment="bottom")
+opacity = options[0].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity",
+                            help="0 shows only the photo, 1 only the mask colours.")
+with options[1]:
+    buttons = st.columns(3)
+    buttons[0].button("All classes", on_click=_show_classes, args=(ALL_CLASSES,), width="stretch")
+    buttons[1].button("People only", on_click=_show_classes, args=(ALL_CLASSES[1:],), width="stretch",
+                      help="Everything but the background.")
+    buttons[2].button("No class", on_click=_show_classes, args=([],), width="stretch")
+visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLASSES, selection_mode="multi",
+                   default=ALL_CLASSES, format_func=common.format_class, key="visible")
+hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
+common.class_legend(palette, hidden=hidden)
+
+rng = np.random.default_rng(int(seed))
+indices = sorted(int(i) for i in rng.choice(len(pairs), size=min(int(count), len(pairs)), replace=False))
+samples = []
+headings = st.columns(3)
+for column, heading in zip(headings, ("Image", "Colour mask", "Overlay")):
+    column.markdown(f"**{heading}**")
+for index in indices:
+    with common.error_boundary(f"Reading image {index}", stop=False):
+        stem, image, mask = common.load_sample(dataset.root, split, index)
+        samples.append((index, stem, image, mask))
+        row = st.columns(3)
+        for column, kind in zip(row, ("image", "mask", "overlay")):
+            with column:
+                common.plot(common.mask_figure(mask, image, kind=kind, opacity=opacity, visible=visible,
+                                               palette=palette, max_size=256, height=280),
+                            key=f"sample-{split}-{index}-{kind}")
+        st.caption(f"{split} image {index + 1} of {len(pairs)} · `{stem}` · {image.shape[1]} × {image.shape[0]} px")
+
+# ---------------------------------------------------------------------------
+# 2. Class imbalance (exercise 13-4)
+# ---------------------------------------------------------------------------
+st.header("Class imbalance", divider="gray")
+st.markdown(
+    "How many pixels belong to each class? Most pixels are background, and among the body parts a "
+    "few large ones (clothes, legs, hair) outnumber the small ones (sunglasses, gloves, socks) by "
+    "orders of magnitude. A model that only ever said *background* would already be right for most "
+    "pixels, so plain accuracy flatters it; the rare classes are the hard ones."
+)
+with st.spinner(f"Counting the pixels of every class in the {split} split (once; then cached)..."):
+    with common.error_boundary("Computing the statistics"):
+        stats = common.load_stats(dataset.root, split)
+
+chart_controls = st.columns([1, 1, 2], vertical_alignment="bottom")
+scale = chart_controls[0].segmented_control("Scale", ["linear", "log"], default="linear", required=True,
+                                            key="scale") or "linear"
+include_background = chart_controls[1].toggle("Include background", value=True, key="background")
+split_fractions = np.asarray(stats.fractions, dtype=np.float64)
+split_counts = np.asarray(stats.class_counts, dtype=np.int64)
+common.plot(figures.class_fraction_figure(
+    split_fractions, counts=split_counts, palette=palette, log=scale == "log",
+    include_background=include_background,
+    title=f"Share of pixels per class, {split} split ({len(pairs):,} images)"), key="split-fractions")
+foreground = split_fractions[1:].sum()
+rarest = int(np.argmin(np.where(split_fractions > 0, split_fractions, np.inf)))
+st.caption(
+    f"Background: {split_fractions[0]:.1%} of all pixels. The most frequent body part, "
+    f"{CLASS_NAMES[int(np.argmax(split_fractions[1:])) + 1]}, has "
+    f"{split_fractions[1:].max() / max(split_fractions[rarest], 1e-12):,.0f}× the pixels of the rarest class, "
+    f"{CLASS_NAMES[rarest]}. People cover {foreground:.1%} of the pixels."
+)
+
+st.subheader("One image")
+if samples:
+    chosen = st.selectbox("Image", [s[0] for s in samples], key="detail",
+                          format_func=lambda i: f"{split} image {i + 1} · {next(s[1] for s in samples if s[0] == i)}")
+    index, stem, image, mask = next(s for s in samples if s[0] == chosen)
+    image_counts, image_fractions = figures.mask_fractions(mask, len(CLASS_NAMES))
+    left, right = st.columns([1, 2])
+    with left:
+        common.plot(common.mask_figure(mask, image, kind="overlay", opacity=opacity, visible=visible,
+                                       palette=palette, max_size=384, height=340), key="detail-overlay")
+    with right:
+        common.plot(figures.class_fraction_figure(
+            image_fractions, counts=image_counts, palette=palette, log=scale == "log",
+            include_background=include_background, reference=split_fractions,
+            reference_name=f"{split} split", name="this image",
+            title=f"Share of pixels per class in {stem} (bars) and over the split (◆)"), key="image-fractions")
+    absent = [CLASS_NAMES[c] for c in range(1, len(CLASS_NAMES)) if image_counts[c] == 0]
+    st.caption(f"{len(absent)} of {len(CLASS_NAMES) - 1} part classes do not appear in this image"
+               + (f": {', '.join(absent)}." if absent else "."))
+
+# ---------------------------------------------------------------------------
+# 3. Object scales (exercise 13-2 part 1)
+# ---------------------------------------------------------------------------
+st.header("Object scales", divider="gray")
+st.markdown(
+    "People appear at very different sizes: a person close to the camera can fill the image, one "
+    "far away is a few dozen pixels tall, and their parts range from large regions (coats, legs) to "
+    "a handful of pixels (sunglasses, gloves). The model has to recognise all of them, which is what "
+    "the atrous (dilated) convolutions of the ASPP block are for."
+)
+heights = np.asarray(stats.person_heights, dtype=np.float64)
+image_heights = np.asarray(stats.image_shapes, dtype=np.float64).reshape(-1, 2)[:, 0]
+reference_height = float(np.median(image_heights)) if len(image_heights) else 1.0
+objects = stats.objects
+left, right = st.columns([3, 2], vertical_alignment="center")
+with left:
+    unit = st.segmented_control("Person height in", ["pixels", "fraction of the image height"],
+                                default="pixels", required=True, key="height_unit") or "pixels"
+    in_pixels = unit == "pixels"
+    common.plot(figures.histogram_figure(
+        heights if in_pixels else heights / reference_height,
+        xaxis_title="person height (pixels)" if in_pixels else "person height / image height",
+        percent_axis=not in_pixels, yaxis_title="people",
+        title=f"Heights of {len(heights):,} people ({split} split)"), key="heights")
+with right:
+    if len(heights):
+        p10, median, p90 = np.percentile(heights, [10, 50, 90])
+        numbers = st.columns(3)
+        numbers[0].metric("Small (10th percentile)", f"{p10:.0f} px")
+        numbers[1].metric("Median", f"{median:.0f} px")
+        numbers[2].metric("Large (90th percentile)", f"{p90:.0f} px")
+        st.markdown(
+            f"In images {reference_height:.0f} pixels high, the middle 80% of the people are between "
+            f"**{p10:.0f}** and **{p90:.0f}** pixels tall: a factor of **{p90 / max(p10, 1):.0f}** in scale, "
+            "before counting the partly hidden ones. A filter that covers a whole small person covers "
+            "only a hand of a large one.")
+    else:
+        st.info("No people were found in this split's masks.")
+
+measure = st.segmented_control("Part size as", ["height", "area"], default="height", required=True,
+                               format_func=lambda m: {"height": "height (pixels)", "area": "area (pixels)"}[m],
+                               key="part_measure") or "height"
+values_by_class = {int(class_id): group[measure].to_numpy()
+                   for class_id, group in objects.groupby("class_id")} if len(objects) else {}
+common.plot(figures.class_box_figure(
+    values_by_class, palette=palette,
+    yaxis_title="height of one region (pixels)" if measure == "height" else "area of one region (pixels)",
+    title="Sizes of the body-part regions, per class"), key="part-sizes")
+st.caption("Each box holds the middle half of the regions of one class (a region is one connected patch of "
+           "a class, e.g. one shoe); the line inside is the median, the whiskers reach the smallest and the "
+           "largest region. The y axis is logarithmic: each grid step is a factor of 10.")
+with st.expander("Region sizes per class as a table"):
+    summary = stats.object_summary
+    st.dataframe(summary, hide_index=True, width="stretch",
+                 column_config={"id": st.column_config.NumberColumn(width="small"),
+                                "count": st.column_config.NumberColumn("regions", format="localized")})

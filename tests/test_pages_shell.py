@@ -1,0 +1,216 @@
+"""The dashboard shell, Home, Dataset explorer and Model pages through Streamlit's AppTest.
+
+Each test runs the real page scripts against the tiny synthetic dataset (64 px)
+and real Keras models; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from seglib.classes import CLASS_NAMES, get_palette
+from conftest import APPTEST_TIMEOUT  # the same module pytest loaded (not a second copy)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _app(script: str = "dashboard.py", **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / script), default_timeout=APPTEST_TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return at
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [e.value for e in at.info] + [e.value for e in at.error] + [e.value for e in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _array(value) -> list:
+    """A Plotly data array from the figure JSON (plain list or base64 typed array)."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        import numpy as np
+
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if isinstance(shape, str):
+            shape = [int(part) for part in shape.split(",")]
+        return array.reshape(shape).tolist() if shape else array.tolist()
+    return list(value)
+
+
+def _bug_free(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    bugs = [e.value for e in at.error if "This is a bug" in e.value]
+    assert not bugs, bugs
+
+
+# ---------------------------------------------------------------------------
+# Shell and Home
+# ---------------------------------------------------------------------------
+
+def test_planned_pages_follow_the_files():
+    from pages import common
+
+    files = [page.file for page in common.available_pages()]
+    assert files[:3] == ["home.py", "dataset.py", "model.py"]
+    assert [p.url_path for p in common.PLANNED_PAGES] == [
+        "home", "dataset", "model", "atrous", "training", "predictions", "exercises"]
+    for page in common.PLANNED_PAGES:
+        assert page.exists == (ROOT / "pages" / page.file).is_file()
+
+
+def test_home_shows_the_lab_and_the_loaded_dataset(tiny_dataset):
+    at = _app()
+    at.run()
+    _bug_free(at)
+    assert at.title[0].value == "Semantic segmentation lab"
+    text = _text(at)
+    assert "12 train images" in text and "4 val images" in text
+    assert "Untrained: lecture" in text
+    sidebar_labels = [w.label for w in at.sidebar.selectbox] + [w.label for w in at.sidebar.radio]
+    assert sidebar_labels == ["Dataset", "Model", "Palette"]
+    assert at.sidebar.selectbox[0].value == "synthetic"
+    assert "untrained:lecture" in at.sidebar.selectbox[1].options or any(
+        "Untrained: lecture" in option for option in at.sidebar.selectbox[1].options)
+
+
+def test_url_sets_the_palette_and_the_palette_colours_the_legend(tiny_dataset):
+    at = _app(palette="colorblind")
+    at.run()
+    assert at.sidebar.radio[0].value == "colorblind"
+    at.switch_page("pages/dataset.py").run()
+    _bug_free(at)
+    legend = next(m.value for m in at.markdown if "seglib-legend" in m.value)
+    face = "#{:02x}{:02x}{:02x}".format(*get_palette("colorblind")[13])
+    assert face in legend
+
+
+def test_home_without_a_dataset_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGLIB_DATA_ROOTS", str(tmp_path))
+    at = _app()
+    at.run()
+    _bug_free(at)
+    assert any("does not exist" in e.value and "data synth" in e.value for e in at.error)
+
+
+def test_a_url_outside_the_data_roots_is_not_opened(tiny_dataset):
+    at = _app(dataset="../../etc")
+    at.run()
+    _bug_free(at)
+    assert at.sidebar.selectbox[0].value == "synthetic"
+
+
+# ---------------------------------------------------------------------------
+# Dataset explorer
+# ---------------------------------------------------------------------------
+
+@pytest.fixture()
+def dataset_page(tiny_dataset) -> AppTest:
+    at = _app("pages/dataset.py")
+    at.run()
+    _bug_free(at)
+    return at
+
+
+def test_dataset_page_draws_samples_with_legend_and_hover_names(dataset_page):
+    at = dataset_page
+    legend = next(m.value for m in at.markdown if "seglib-legend" in m.value)
+    for name in CLASS_NAMES:
+        assert name in legend
+    samples = [c for c in _charts(at) if c["data"] and c["data"][0]["type"] == "image"]
+    assert len(samples) == 3 * 3 + 1  # three rows of image | mask | overlay, plus the detail view
+    hover = samples[1]["data"][1]
+    assert hover["type"] == "heatmap"
+    names = {name for row in hover["text"] for name in row}
+    assert "Background" in names and names <= set(CLASS_NAMES) | {"Ignore"}
+    assert sum("train image" in c.value for c in at.caption) == 3
+
+
+def test_dataset_page_reshuffle_shows_other_images(dataset_page):
+    at = dataset_page
+    before = [c.value for c in at.caption if "train image" in c.value]
+    reshuffle = next(b for b in at.button if b.label == "Reshuffle")
+    reshuffle.click().run()
+    _bug_free(at)
+    after = [c.value for c in at.caption if "train image" in c.value]
+    assert at.number_input(key="seed").value == 1
+    assert before != after
+
+
+def test_dataset_page_class_chart_linear_log_and_background(dataset_page):
+    at = dataset_page
+    chart = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
+    bars = chart["data"][0]
+    assert len(bars["x"]) == 20
+    assert _array(bars["y"]) == sorted(_array(bars["y"]), reverse=True)
+    assert bars["x"][0] == "Background"
+    at.toggle(key="background").set_value(False).run()
+    at.segmented_control(key="scale").set_value("log").run()
+    _bug_free(at)
+    chart = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
+    assert len(chart["data"][0]["x"]) == 19
+    assert chart["layout"]["yaxis"]["type"] == "log"
+
+
+def test_dataset_page_hiding_classes_updates_the_legend(dataset_page):
+    at = dataset_page
+    next(b for b in at.button if b.label == "People only").click().run()
+    _bug_free(at)
+    legend = next(m.value for m in at.markdown if "seglib-legend" in m.value)
+    assert legend.count("line-through") == 1
+
+
+def test_dataset_page_object_scales(dataset_page):
+    at = dataset_page
+    charts = _charts(at)
+    histogram = next(c for c in charts if c["data"] and c["data"][0]["type"] == "histogram")
+    assert len(_array(histogram["data"][0]["x"])) > 0
+    boxes = [c for c in charts if c["data"] and c["data"][0]["type"] == "box"]
+    assert boxes and {trace["name"] for trace in boxes[0]["data"]} <= set(CLASS_NAMES)
+
+
+def test_dataset_page_validation_split(dataset_page):
+    at = dataset_page
+    at.segmented_control(key="split").set_value("val").run()
+    _bug_free(at)
+    assert sum("val image" in c.value for c in at.caption) == 3
+
+
+# ---------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------
+
+def test_model_page_layer_table_ends_with_per_pixel_logits(tiny_dataset):
+    at = _app("pages/model.py", size=64)
+    at.run()
+    _bug_free(at)
+    assert at.select_slider(key="size").value == 64
+    layers = at.dataframe[-1].value
+    assert layers["name"].iloc[-1] == "logits"
+    assert layers["output shape"].iloc[-1] in ("(None, 64, 64, 20)", "(1, 64, 64, 20)")
+    stages = at.dataframe[0].value
+    assert list(stages["stage"]) == ["Backbone (encoder)", "ASPP", "Decoder", "Head (logits)"]
+    assert stages["output shape"].iloc[0] == "4 × 4 × " + stages["output shape"].iloc[0].split(" × ")[-1]
+    callout = "\n".join(i.value for i in at.info)
+    assert "64 × 64 × 20" in callout and "one score" in callout
+    metrics = {m.label: m.value for m in at.metric}
+    total = int(metrics["Parameters"].replace(",", ""))
+    assert total == int(metrics["Trainable"].replace(",", "")) + int(metrics["Non-trainable"].replace(",", ""))
+    assert any("def build_model" in code.value for code in at.code)
+
+    at.text_input[0].input("aspp_rate").run()
+    _bug_free(at)
+    filtered = at.dataframe[-1].value
+    assert len(filtered) and all("aspp_rate" in name for name in filtered["name"])
