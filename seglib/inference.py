@@ -140,9 +140,11 @@ def _forward(model):
     with _functions_lock:
         function = _functions.get(model)
         if function is None:
+            model_ref = weakref.ref(model)  # the cache must not keep the model alive
+
             @tf.function(reduce_retracing=True)
             def function(images):
-                return tf.cast(model(images, training=False), tf.float32)
+                return tf.cast(model_ref()(images, training=False), tf.float32)
 
             _functions[model] = function
     return function

@@ -167,25 +167,63 @@ def imagenet_weights_status(model_config: ModelConfig) -> dict[str, Any]:
             "file_name": file_name, "message": message}
 
 
-def fetch_imagenet_weights(model_config: ModelConfig) -> Path:
-    """Ask Keras to download the backbone's ImageNet weights into its cache.
+def fetch_imagenet_weights(model_config: ModelConfig, progress=None, timeout: float = 60.0) -> Path:
+    """Download the backbone's ImageNet weights into the Keras cache, once.
 
-    This is the only function in seglib that may use the network, and only
-    when a person asks for it (CLI ``--fetch-weights`` or a button). Raises
-    ``ModelError`` with the reason when the download fails.
+    This is the only function in seglib that uses the network, and only when a
+    person asks for it (CLI ``--fetch-weights`` or a button on a machine with
+    internet). ``progress(done_bytes, total_bytes)`` is called as data arrives
+    (``total_bytes`` is 0 when unknown). The file is written under a temporary
+    name and renamed when complete, so an interrupted download leaves nothing
+    half-written. A stalled connection fails after ``timeout`` seconds; every
+    failure is a ``ModelError`` saying what happened.
     """
-    file_name = imagenet_weights_file(model_config)
-    if file_name is None:
-        raise ModelError(imagenet_weights_status(model_config)["message"])
-    _, keras = import_tf()
-    base = ("https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-            if model_config.backbone == "resnet50"
-            else "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/")
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    status = imagenet_weights_status(model_config)
+    if status["file_name"] is None:
+        raise ModelError(status["message"])
+    target = status["path"]
+    if target.is_file() and target.stat().st_size > 0:
+        return target
+    url = _WEIGHTS_BASE_URL[model_config.backbone] + status["file_name"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part-{os.getpid()}")
+    digest = hashlib.md5()
     try:
-        return Path(keras.utils.get_file(file_name, base + file_name, cache_subdir="models"))
-    except Exception as error:  # network errors come in many types
-        raise ModelError(f"Could not download {file_name}: {error}. Check the internet connection, "
-                         "or copy the file into the Keras cache folder (~/.keras/models).") from error
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        expected = _WEIGHTS_MD5.get(status["file_name"])
+        if expected and digest.hexdigest() != expected:
+            raise ModelError(f"The downloaded {status['file_name']} is damaged (checksum mismatch); try again.")
+        os.replace(partial, target)
+    except ModelError:
+        raise
+    except (OSError, urllib.error.URLError, ValueError) as error:
+        raise ModelError(f"Could not download {status['file_name']}: {error}. Check the internet connection, "
+                         "or copy the file into the Keras cache folder (.keras/models in the home "
+                         "folder).") from error
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return target
+
+
+_WEIGHTS_BASE_URL = {
+    "resnet50": "https://storage.googleapis.com/tensorflow/keras-applications/resnet/",
+    "mobilenetv2": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/",
+}
+#: Checksums Keras publishes (``keras.applications.resnet.WEIGHTS_HASHES``).
+_WEIGHTS_MD5 = {"resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5": "4d473c1dd8becc155b73f8504c6f6626"}
 
 
 # ---------------------------------------------------------------------------
@@ -656,7 +694,12 @@ def _cli(args) -> int:
         "model.image_size": args.image_size, "model.backbone": args.backbone,
         "model.width": args.width, "model.weights": args.weights})
     if args.fetch_weights:
-        path = fetch_imagenet_weights(config.model)
+        def show(done: int, total: int) -> None:
+            of = f" of {total / 1e6:.1f}" if total else ""
+            print(f"\r  {done / 1e6:.1f}{of} MB", end="", file=sys.stderr, flush=True)
+
+        path = fetch_imagenet_weights(config.model, progress=show)
+        print(file=sys.stderr)
         print(f"ImageNet weights cached: {path.name}")
         return 0
     model = build_model(config.model)

@@ -84,6 +84,20 @@ def test_bad_images_say_what_was_received(image, message):
         prepare_image(image)
 
 
+def test_the_function_cache_does_not_keep_models_alive():
+    import gc
+    import weakref
+
+    from seglib import inference
+
+    temporary = build_model(dataclasses.replace(get_preset("lecture").model, image_size=32))
+    predict(temporary, random_image(20, 20))
+    reference = weakref.ref(temporary)
+    del temporary
+    gc.collect()
+    assert reference() is None and len(inference._functions) <= 1
+
+
 def test_bad_arguments(model):
     with pytest.raises(ValueError, match="interpolation"):
         predict(model, random_image(8, 8), interpolation="cubic")

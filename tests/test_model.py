@@ -192,6 +192,45 @@ def test_imagenet_weights_only_from_the_cache(tmp_path, monkeypatch):
     assert "could not be read" in build_model(config).weights_message
 
 
+def test_fetching_weights_writes_the_cache_or_fails_clearly(tmp_path, monkeypatch):
+    """Against a local HTTP server: no internet needed."""
+    import functools
+    import http.server
+    import threading
+
+    from seglib import model as model_module
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    config = small_config(weights="imagenet")
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / model_module.imagenet_weights_file(config)).write_bytes(b"x" * 3_000_000)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        monkeypatch.setitem(model_module._WEIGHTS_BASE_URL, "mobilenetv2", base)
+        calls = []
+        path = model_module.fetch_imagenet_weights(config, progress=lambda done, total: calls.append((done, total)))
+        assert path.stat().st_size == 3_000_000 and calls[-1] == (3_000_000, 3_000_000)
+        assert imagenet_weights_status(config)["available"]
+        assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left
+        resnet = dataclasses.replace(get_preset("course").model, weights="imagenet")
+        (served / model_module.imagenet_weights_file(resnet)).write_bytes(b"not the real weights")
+        monkeypatch.setitem(model_module._WEIGHTS_BASE_URL, "resnet50", base)
+        with pytest.raises(ModelError, match="checksum"):
+            model_module.fetch_imagenet_weights(resnet)
+        monkeypatch.setitem(model_module._WEIGHTS_BASE_URL, "resnet50", base + "missing/")
+        with pytest.raises(ModelError, match="Could not download"):
+            model_module.fetch_imagenet_weights(resnet)
+        assert not imagenet_weights_status(resnet)["available"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_unusual_sizes_build_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
