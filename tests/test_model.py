@@ -137,8 +137,8 @@ def test_saving_without_the_optimizer_keeps_weights_and_drops_its_state(tmp_path
     model = build_model(small_config())
     model.compile(optimizer=keras.optimizers.AdamW(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    batch, labels = images(), np.zeros((2, 64, 64), "int32")
-    model.train_on_batch(batch, labels)
+    model.optimizer.build(model.trainable_variables)  # the slots a training step would create
+    batch = images()
     full = save_model(model, tmp_path / "full.keras")
     light = save_model(model, tmp_path / "light.keras", include_optimizer=False)
     assert light.stat().st_size < 0.6 * full.stat().st_size
