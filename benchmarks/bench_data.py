@@ -7,8 +7,9 @@ Three numbers the issue sets targets for, measured on this machine:
   and the cached second look (target < 0.5 s),
 
 and, for the record, the pipeline's images per second at the lecture (128 px)
-and course (512 px) sizes: the first epoch (decode + resize), a cached epoch
-with augmentation, and the Keras example's own feeding for comparison.
+and course (512 px) sizes: decoding with OpenCV (what ``make_dataset`` uses)
+against ``tf.io`` + ``tf.image.resize``, the first epoch with augmentation,
+a cached epoch, and the Keras example's own feeding for comparison.
 
     python benchmarks/bench_data.py                # 1,000 pairs (about a minute on 2 cores)
     python benchmarks/bench_data.py --count 200    # quicker
@@ -52,6 +53,25 @@ def _images_per_second(dataset, epochs: int = 1) -> float:
     return count / (time.perf_counter() - started)
 
 
+def _tf_native_feed(pairs, image_size: int, batch_size: int):
+    """The alternative to OpenCV decoding: ``tf.io`` decode + antialiased ``tf.image.resize``.
+
+    Same output as ``make_dataset(training=False, cache=False)`` for 8-bit files;
+    measured here to justify the pipeline's choice of OpenCV.
+    """
+    from seglib._tf import tf
+
+    def load(image_path, mask_path):
+        image = tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, [image_size, image_size], antialias=True)
+        mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
+        mask = tf.image.resize(mask, [image_size, image_size], method="nearest")[..., 0]
+        return image, tf.cast(mask, tf.int32)
+
+    dataset = tf.data.Dataset.from_tensor_slices(([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
+    return dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def run(count: int = 1000, pipeline_images: int = 200) -> list[dict]:
     """Measure generation, statistics and pipeline speed; one row per measurement."""
     work = Path(tempfile.mkdtemp(prefix="seglib-bench-data-"))
@@ -88,6 +108,11 @@ def run(count: int = 1000, pipeline_images: int = 200) -> list[dict]:
 
         pairs = dataset.split("train")[:pipeline_images]
         for size in (128, 512):
+            decode_only = make_dataset(pairs, size, 16, training=False, cache=False)
+            rows.append(_row(f"decode_opencv_{size}px", _images_per_second(decode_only), "images/s",
+                             images=len(pairs), note="make_dataset's decoder: OpenCV, area/nearest resize"))
+            rows.append(_row(f"decode_tf_native_{size}px", _images_per_second(_tf_native_feed(pairs, size, 16)),
+                             "images/s", images=len(pairs), note="tf.io decode + antialiased tf.image.resize"))
             ours = make_dataset(pairs, size, 16, training=True, augment=True, cache=True, seed=0)
             rows.append(_row(f"pipeline_{size}px_first_epoch", _images_per_second(ours), "images/s",
                              images=len(pairs), note="decode + resize + augment, filling the cache"))

@@ -23,7 +23,7 @@ Why these choices:
   pipeline: the same reader as validation and the pages (16-bit, grayscale,
   RGBA and colour-coded masks handled the same way everywhere), and on two CPU
   cores it measured faster than ``tf.io.decode_*`` + ``tf.image.resize``
-  (see ``benchmarks/bench_data.py``). A pair that fails to load mid-training
+  (``benchmarks/bench_data.py`` measures both). A pair that fails to load mid-training
   yields an all-ignore mask (it teaches nothing) instead of stopping the run.
 - Everything random is seeded: the same seed gives the same batches in the
   same order, epoch after epoch (and different ones in each epoch).
@@ -36,6 +36,7 @@ showing the invented labels.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -74,11 +75,11 @@ def _loader(image_size: int, num_classes: int):
 
     def load(image_path: bytes, mask_path: bytes):
         image_path, mask_path = image_path.decode(), mask_path.decode()
-        pair = Pair("", _path(image_path), _path(mask_path))
+        pair = Pair("", Path(image_path), Path(mask_path))
         try:
             return load_pair(pair, size=image_size, num_classes=num_classes)
         except Exception as error:  # noqa: BLE001 - one bad file must not stop a training run
-            name = _path(image_path).name
+            name = Path(image_path).name
             if name not in _warned:
                 _warned.add(name)
                 print(f"warning: skipping {name} in training ({error}); it is fed as all-ignore.",
@@ -87,20 +88,6 @@ def _loader(image_size: int, num_classes: int):
                     np.full((image_size, image_size), IGNORE_LABEL, np.uint8))
 
     return load
-
-
-def _path(text: str):
-    from pathlib import Path
-
-    return Path(text)
-
-
-def decode_dataset(pairs: Sequence[Pair], image_size: int, num_classes: int = NUM_CLASSES):
-    """Unbatched ``(image uint8 (S,S,3), mask uint8 (S,S))`` elements, decoded in parallel, in order."""
-    pairs = list(pairs)
-    paths = tf.data.Dataset.from_tensor_slices(
-        ([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
-    return _map_load(paths, image_size, num_classes)
 
 
 def _map_load(paths, image_size: int, num_classes: int):
@@ -216,28 +203,3 @@ def reference_dataset(pairs: Sequence[Pair], image_size: int, batch_size: int):
     dataset = dataset.map(lambda image, mask: (read(image), read(mask, mask=True)),
                           num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(int(batch_size), drop_remainder=True)
-
-
-def tf_native_dataset(pairs: Sequence[Pair], image_size: int, batch_size: int, *, cache: bool = True,
-                      num_classes: int = NUM_CLASSES):
-    """Decode with ``tf.io`` / ``tf.image`` instead of OpenCV (kept for the benchmark only).
-
-    Same output as ``make_dataset(training=False)`` for 8-bit JPEG/PNG files
-    (antialiased bilinear image, nearest mask), without the conversions of
-    ``seglib.dataset`` for unusual files.
-    """
-    pairs = _check(pairs, image_size, batch_size)
-
-    def load(image_path, mask_path):
-        image = tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, [image_size, image_size], antialias=True)
-        mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
-        mask = tf.image.resize(mask, [image_size, image_size], method="nearest")[..., 0]
-        mask = tf.where(mask >= num_classes, tf.constant(IGNORE_LABEL, tf.uint8), mask)
-        return tf.cast(image, tf.float32), tf.cast(mask, tf.int32)
-
-    dataset = tf.data.Dataset.from_tensor_slices(([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
-    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        dataset = dataset.cache()
-    return dataset.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
