@@ -19,5 +19,7 @@ st.set_page_config(
 from pages import common  # noqa: E402  (set_page_config must come first)
 
 page = st.navigation(common.navigation_pages())
+# The browser tab names the page, so several open tabs stay apart.
+st.set_page_config(page_title=f"{page.title} · Segmentation lab")
 common.sidebar()
 page.run()

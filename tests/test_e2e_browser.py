@@ -1,0 +1,144 @@
+"""Headless Chromium walks through every page of the running dashboard.
+
+The dashboard is the real ``streamlit run dashboard.py`` (fixture
+``dashboard_url``) on the tiny synthetic dataset. The test follows the links
+of the sidebar navigation, so pages added later are visited without editing
+this file. On each page it waits until the script has finished, then checks
+that Streamlit shows no exception, that no error reports a bug, and that the
+browser logged no JavaScript error. A screenshot of each page is saved under
+the session's temporary folder (or ``SEGLIB_SCREENSHOTS_DIR`` when set, to
+keep them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+#: Seconds a page may take to finish its first run (TF import + model build on 2 cores).
+PAGE_TIMEOUT = 150
+#: The script must stay finished this long before the page counts as settled.
+SETTLE_SECONDS = 1.5
+
+
+def _script_state(page) -> str | None:
+    return page.evaluate(
+        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return app ? app.getAttribute('data-test-script-state') : null; }")
+
+
+def wait_until_settled(page, timeout: float = PAGE_TIMEOUT) -> float:
+    """Wait until Streamlit's script has finished and stayed finished; return the seconds waited.
+
+    ``stApp``'s ``data-test-script-state`` goes initial -> running -> notRunning;
+    a rerun (e.g. ``st.rerun``) flips it back, hence the settle period.
+    """
+    start = time.monotonic()
+    settled_since = None
+    while time.monotonic() - start < timeout:
+        state = _script_state(page)
+        if state == "notRunning" and page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            settled_since = settled_since or time.monotonic()
+            if time.monotonic() - settled_since >= SETTLE_SECONDS:
+                return time.monotonic() - start
+        else:
+            settled_since = None
+        time.sleep(0.25)
+    raise AssertionError(f"The page {page.url} was still running after {timeout:.0f} s "
+                         f"(script state {_script_state(page)!r}).")
+
+
+def _screenshot_dir(session_tmp: Path) -> Path:
+    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _problems(page) -> list[str]:
+    problems = []
+    exceptions = page.locator('[data-testid="stException"]')
+    for index in range(exceptions.count()):
+        problems.append("exception: " + exceptions.nth(index).inner_text()[:500])
+    bugs = page.get_by_text("This is a bug in the dashboard")
+    for index in range(bugs.count()):
+        problems.append("error: " + bugs.nth(index).inner_text()[:500])
+    problems += [f"javascript: {error}" for error in page.js_errors]
+    return problems
+
+
+def _navigation_links(page) -> list[tuple[str, str]]:
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    found = []
+    for index in range(links.count()):
+        link = links.nth(index)
+        # The text starts with the material icon's name; the title is the last line.
+        title = link.inner_text().strip().splitlines()[-1].strip()
+        found.append((title, link.get_attribute("href")))
+    return found
+
+
+def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
+    shots = _screenshot_dir(session_tmp)
+    page.goto(dashboard_url, wait_until="domcontentloaded")
+    wait_until_settled(page)
+    links = _navigation_links(page)
+    titles = [title for title, _ in links]
+    assert titles[:3] == ["Home", "Dataset explorer", "Model"], titles
+    # The shared sidebar is on every page.
+    assert page.locator('[data-testid="stSidebar"]').get_by_text("Data and model").count() == 1
+
+    timings = {}
+    for title, href in links:
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+        page.wait_for_url(re.compile(re.escape(href.rstrip("/")) + r"/?(\?.*)?$"), timeout=30_000,
+                          wait_until="commit")
+        page.wait_for_function("title => document.title.startsWith(title)", arg=title, timeout=30_000)
+        timings[title] = wait_until_settled(page)
+        heading = page.locator('[data-testid="stMainBlockContainer"] h1').first
+        heading.wait_for(timeout=30_000)
+        name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        page.screenshot(path=str(shots / f"{name}.png"))
+        problems = _problems(page)
+        assert not problems, f"{title}: {problems}"
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("Data and model").count() == 1, title
+    print("seconds per page:", {k: round(v, 1) for k, v in timings.items()})
+
+
+def test_a_page_url_opened_directly_keeps_the_shared_sidebar(dashboard_url, page):
+    """A shared link to a sub-page (with its URL state) opens that page with the sidebar."""
+    page.goto(dashboard_url + "/dataset?palette=colorblind", wait_until="domcontentloaded")
+    wait_until_settled(page)
+    assert page.locator('[data-testid="stMainBlockContainer"] h1').first.inner_text() == "Dataset explorer"
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_text("Data and model").count() == 1
+    assert sidebar.get_by_role("radio", name="Colour-blind safe").is_checked()
+    # The navigation lists pages, never the toolkit module.
+    assert "common" not in [title.lower() for title, _ in _navigation_links(page)]
+    assert not _problems(page)
+
+
+def test_dataset_page_hover_names_the_class_under_the_mouse(dashboard_url, page):
+    page.goto(dashboard_url + "/dataset", wait_until="domcontentloaded")
+    wait_until_settled(page)
+    mask_chart = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+    mask_chart.scroll_into_view_if_needed()
+    box = mask_chart.locator(".nsewdrag").first.bounding_box()
+    assert box, "the mask figure has no plot area"
+    # Sweep across the plot until a hover label appears; it must name a class.
+    from seglib.classes import CLASS_NAMES
+
+    label_text = ""
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + box["width"] * step / 12, box["y"] + box["height"] / 2)
+        label = page.locator(".hoverlayer .hovertext")
+        if label.count():
+            label_text = label.first.text_content() or ""
+            break
+        time.sleep(0.1)
+    assert any(name in label_text for name in CLASS_NAMES + ("Ignore",)), label_text
