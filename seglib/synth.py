@@ -370,14 +370,13 @@ def _noise_tiles(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _background(rng: np.random.Generator, size: int, horizon: float) -> np.ndarray:
     """Wall above the horizon, floor below, both smooth gradients, then clutter."""
-    wall = cv2.resize(rng.uniform(40, 230, (3, 3, 3)).astype(np.float32), (size, size),
-                      interpolation=cv2.INTER_CUBIC)
-    floor = cv2.resize(rng.uniform(30, 200, (2, 3, 3)).astype(np.float32), (size, size),
-                       interpolation=cv2.INTER_LINEAR)
     split = int(horizon * size)
-    image = wall
-    image[split:] = floor[split:]
-    image = np.clip(image, 0, 255).astype(np.uint8)
+    image = cv2.resize(rng.uniform(40, 230, (3, 3, 3)).astype(np.uint8), (size, size),
+                       interpolation=cv2.INTER_CUBIC)
+    floor = cv2.resize(rng.uniform(30, 200, (2, 3, 3)).astype(np.uint8), (size, size - split),
+                       interpolation=cv2.INTER_LINEAR) if split < size else None
+    if floor is not None:
+        image[split:] = floor
     # clutter: windows, posters, lamps, poles, plants; colours as random as the clothes
     for _ in range(rng.integers(6, 22)):
         kind = rng.random()
@@ -491,7 +490,7 @@ def _write_samples(out, split, size, seed, indices, offset) -> list[dict]:
 def _person_boxes(humans: np.ndarray) -> list[list[int]]:
     """Visible bounding box ``[x0, y0, x1, y1]`` (inclusive) of each person id."""
     result = []
-    present = np.flatnonzero(np.bincount(humans.ravel(), minlength=256))
+    present = np.flatnonzero(cv2.calcHist([humans], [0], None, [256], [0, 256]).ravel())
     for pid in present[present > 0]:
         x, y, w, h = cv2.boundingRect((humans == pid).view(np.uint8))
         result.append([int(pid), x, y, x + w - 1, y + h - 1])
