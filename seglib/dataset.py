@@ -136,6 +136,8 @@ def _decode(path: Path) -> np.ndarray:
         raise ImageReadError(f"{path.name} cannot be read: {error.strerror or error}.") from None
     if data.size == 0:
         raise ImageReadError(f"{path.name} is empty (0 bytes). Replace or remove the file.")
+    # IMREAD_UNCHANGED keeps bit depth and alpha, and ignores EXIF rotation:
+    # a mask has no EXIF, so rotating only the photo would misalign the pair.
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None or array.size == 0:
         raise ImageReadError(f"{path.name} cannot be decoded: it is corrupt or not an image file.")
