@@ -214,3 +214,52 @@ def test_model_page_layer_table_ends_with_per_pixel_logits(tiny_dataset):
     _bug_free(at)
     filtered = at.dataframe[-1].value
     assert len(filtered) and all("aspp_rate" in name for name in filtered["name"])
+
+
+# ---------------------------------------------------------------------------
+# Other datasets and models
+# ---------------------------------------------------------------------------
+
+def test_a_dataset_with_problems_lists_them(tiny_dataset, tmp_path, monkeypatch):
+    import shutil
+
+    broken = tmp_path / "broken"
+    (broken / "images").mkdir(parents=True)
+    (broken / "masks").mkdir()
+    pairs = sorted((tiny_dataset / "Training" / "Images").glob("*.jpg"))[:4]
+    for image in pairs:
+        shutil.copy(image, broken / "images" / image.name)
+        shutil.copy(tiny_dataset / "Training" / "Category_ids" / f"{image.stem}.png", broken / "masks")
+    (broken / "images" / "lonely.jpg").write_bytes(pairs[0].read_bytes())  # an image without a mask
+    monkeypatch.setenv("SEGLIB_DATA_ROOTS", str(tmp_path))
+
+    at = _app(dataset="broken")
+    at.run()
+    assert at.sidebar.selectbox[0].value == "broken"
+    at.switch_page("pages/dataset.py").run()
+    _bug_free(at)
+    assert "4 train images" in _text(at)
+    problems = next(e for e in at.expander if "problem" in e.label)
+    assert "lonely" in problems.dataframe[0].value.to_string()
+
+
+def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, monkeypatch):
+    from seglib import runs
+    from seglib.config import get_preset
+    from seglib.model import build_model, save_model
+
+    monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path))
+    config = get_preset("lecture").with_overrides({"model.image_size": 64})
+    folder = runs.create_run(config, name="tiny run", status="finished")
+    save_model(build_model(config.model), folder / "best.keras")
+
+    at = _app(model=f"run:{folder.name}")
+    at.run()
+    _bug_free(at)
+    assert at.sidebar.selectbox[1].value == f"run:{folder.name}"
+    assert "Run: tiny run (best)" in _text(at)
+
+    from pages import common
+
+    model = common.load_model(folder / "best.keras")
+    assert tuple(model.output_shape) == (None, 64, 64, 20)
