@@ -166,22 +166,23 @@ with figure_column:
                                                show_squares=show_squares, height=600)
     st.plotly_chart(figure, width="stretch", config=common.PLOTLY_CONFIG, theme=None, key="atrous_click",
                     on_select="rerun", selection_mode="points")
+    beyond = (" Every receptive field is larger than the image at this size, so the dashed squares lie "
+              "outside the view (zoom out with the toolbar)." if analysis.receptive_field > size else "")
     st.caption(f"{image_name}, at the model's input size {size} × {size} px. Click a faint dot (an ASPP "
-               "output position) or use the sliders. Click a legend entry to hide a branch.")
+               "output position) or use the sliders. Click a legend entry to hide a branch." + beyond)
 
 with side_column:
-    metrics = st.columns(3)
-    metrics[0].metric("Stride", f"{stride:g} px", help="Output stride: input pixels between neighbouring "
-                                                        "ASPP positions.")
-    metrics[1].metric("ASPP map", f"{feature_rows} × {feature_columns}")
-    metrics[2].metric("Backbone RF", f"{analysis.receptive_field:g} px",
-                      help=f"Theoretical receptive field of one unit of '{analysis.input_layer}', the ASPP input.")
+    st.markdown(f"**Output stride** {stride:g} px · **ASPP map** {feature_rows} × {feature_columns} · "
+                f"**Backbone field** {analysis.receptive_field:g} px",
+                help=f"The backbone shrinks the image {stride:g} times; one unit of '{analysis.input_layer}' "
+                     f"(the ASPP input) can see {analysis.receptive_field:g} input pixels (theoretical "
+                     "receptive field).")
     padding_taps = sum(not t.valid for t in grid["taps"])
     st.markdown(
         f"**Selected:** ASPP output ({unit[0]}, {unit[1]}) of {feature_rows} × {feature_columns}, "
         f"centred on pixel ({center[0]:g}, {center[1]:g}).\n\n"
         "- **Filled dots**: the pixels whose features a branch's 3 × 3 kernel reads, "
-        f"*rate × {stride:g} px* apart.\n"
+        f"*rate × {stride:g} px* apart; all branches share the centre tap (the rings).\n"
         f"- **Hollow dots** ({padding_taps} here): taps that fall off the {feature_rows} × {feature_columns} "
         "feature map and read zero padding.\n"
         "- **Dashed squares**: each branch's theoretical receptive field (everything that can change its "
@@ -194,12 +195,11 @@ table_column, people_column = st.columns([3, 2])
 with table_column:
     table = pd.DataFrame(receptive.branch_rows(analysis, grid))
     st.dataframe(
-        table[["branch", "rate", "spacing (px)", "receptive field (px)", "valid-tap fraction", "acts as 1×1 at",
+        table[["branch", "spacing (px)", "receptive field (px)", "valid-tap fraction", "acts as 1×1 at",
                "valid taps here"]],
         hide_index=True, width="stretch",
         column_config={
             "branch": st.column_config.TextColumn("branch", width="small"),
-            "rate": st.column_config.NumberColumn("rate", width="small"),
             "spacing (px)": st.column_config.NumberColumn(
                 "spacing px", width="small",
                 help="Distance between neighbouring taps in input pixels: rate × output stride."),
@@ -207,8 +207,8 @@ with table_column:
                 "field px", width="small",
                 help="Theoretical receptive field in input pixels: everything that can influence the "
                      "branch's output."),
-            "valid-tap fraction": st.column_config.ProgressColumn(
-                "valid taps", format="percent", min_value=0.0, max_value=1.0,
+            "valid-tap fraction": st.column_config.NumberColumn(
+                "valid taps", format="percent", width="small",
                 help="Share of the kernel's taps that land on the feature map rather than on zero padding, "
                      "averaged over all positions."),
             "acts as 1×1 at": st.column_config.NumberColumn(
@@ -319,9 +319,10 @@ def _model_for(token: tuple):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _erf(token: tuple, stamp: tuple, image: np.ndarray, pixel: tuple[int, int], untrained: bool):
+def _erf(token: tuple, stamp: tuple, image: np.ndarray, pixel: tuple[int, int], untrained: bool,
+         class_index: int | None = None):
     model_ = _untrained(token) if untrained else _model_for(token)
-    return receptive.effective_receptive_field(model_, image, pixel)
+    return receptive.effective_receptive_field(model_, image, pixel, class_index=class_index)
 
 
 
@@ -349,8 +350,11 @@ if wanted:
             if trained:
                 results.append(("trained (" + sidebar_choice.label + ")",
                                 _erf(model_token, stamp, image, (row, column), False)))
-            results.append(("same architecture, random weights (seed 0)",
-                            _erf(model_token, stamp, image, (row, column), True)))
+                # The same class's logit in both, so the two maps answer the same question.
+                results.append(("same architecture, random weights (seed 0)",
+                                _erf(model_token, stamp, image, (row, column), True, results[0][1].class_index)))
+            else:  # the model already has random weights
+                results.append(("random weights", _erf(model_token, stamp, image, (row, column), False)))
         panels = st.columns(2)
         for panel, (title, result) in zip(panels, results):
             with panel:
@@ -359,12 +363,13 @@ if wanted:
                     extent_90=result.extent_90, image=image, title=title, height=420))
                 st.caption(
                     f"Logit of **{CLASS_NAMES[result.class_index] if result.class_index < len(CLASS_NAMES) else result.class_index}** "
-                    f"(the arg-max class) at pixel ({row}, {column}). Half of the gradient lies within "
+                    f"({'the arg-max class' if title != results[-1][0] or len(results) == 1 else 'as on the left'}) "
+                    f"at pixel ({row}, {column}). Half of the gradient lies within "
                     f"**{result.extent_50} px**, 90 % within **{result.extent_90} px**; theoretically up to "
                     f"{analysis.branches[-1].receptive_field_px:g} px through the widest atrous branch, "
                     "and the whole image through image pooling.")
         if not trained:
-            st.info("This model has random weights. Pick the demo model or a trained run in the sidebar "
+            panels[1].info("This model has random weights. Pick the demo model or a trained run in the sidebar "
                     "(and 'Sidebar model' above) to compare with a trained one.", icon=":material/info:")
 else:
     st.caption("Computed on demand (a second or two for the lecture model, longer for ResNet50 at 512 px) "

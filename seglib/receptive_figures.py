@@ -35,6 +35,11 @@ def branch_colors(analysis: AsppAnalysis) -> dict[str, str]:
             for index, branch in enumerate(analysis.branches)}
 
 
+#: Inferno-like, transparent at zero so the picture shows where the gradient vanishes.
+_HEAT = [[0.0, "rgba(0,0,4,0)"], [0.08, "rgba(40,11,84,0.45)"], [0.3, "rgba(137,34,106,0.85)"],
+         [0.6, "rgb(229,92,48)"], [1.0, "rgb(252,255,164)"]]
+
+
 def _band(height_px: int, width_px: int) -> float:
     """Distance outside the image where off-image padding taps are pinned."""
     return 0.06 * max(height_px, width_px)
@@ -87,8 +92,14 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
                           "centre row %{y:.0f}, column %{x:.0f} px<extra>click to select</extra>"))
 
     whole_image_drawn = False
+    conv_branches = [b for b in analysis.branches if b.kind == "conv"]
+    rings = 0
     for branch in analysis.branches:
         color = colors[branch.name]
+        # Every branch's centre tap is the same pixel: decreasing sizes draw them as
+        # concentric rings, and each branch pins its off-image taps on its own band.
+        order = conv_branches.index(branch) if branch in conv_branches else 0
+        marker_size = max(24 - 4 * order, 8)
         group = branch.name
         legend_name = branch.label + (f" ({branch.spacing_px:g} px apart)" if branch.kind == "conv"
                                       and branch.kernel_size > 1 else "")
@@ -108,12 +119,13 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
         figure.add_trace(go.Scatter(
             x=[t.column for t in valid], y=[t.row for t in valid], mode="markers", name=legend_name,
             legendgroup=group,
-            marker=dict(size=13, color=color, symbol="circle", line=dict(color="white", width=2)),
+            marker=dict(size=marker_size, color=color, symbol="circle", line=dict(color="white", width=2)),
             customdata=[[t.feature_row, t.feature_column] for t in valid],
             hovertemplate=f"{branch.label}: tap at row %{{y:.0f}}, column %{{x:.0f}} px<br>"
                           "feature position (%{customdata[0]}, %{customdata[1]})<extra></extra>"))
         if padding:
-            band = _band(height_px, width_px)
+            rings += 1
+            band = _band(height_px, width_px) * (0.5 + 0.5 * rings)
             shown_rows = [t.row if show_outside else float(np.clip(t.row, -band, height_px - 1 + band))
                           for t in padding]
             shown_columns = [t.column if show_outside else float(np.clip(t.column, -band, width_px - 1 + band))
@@ -121,7 +133,7 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
             figure.add_trace(go.Scatter(
                 x=shown_columns, y=shown_rows, mode="markers",
                 name=f"{branch.label}: on padding", legendgroup=group, showlegend=False,
-                marker=dict(size=13, color="rgba(0,0,0,0)", symbol="circle",
+                marker=dict(size=12, color="rgba(0,0,0,0)", symbol="circle",
                             line=dict(color=color, width=3)),
                 customdata=[[t.feature_row, t.feature_column, t.row, t.column] for t in padding],
                 hovertemplate=f"{branch.label}: tap on zero padding<br>feature position "
@@ -139,13 +151,13 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
     center = grid["center"]
     figure.add_trace(go.Scatter(
         x=[center[1]], y=[center[0]], mode="markers", name="selected output position",
-        marker=dict(size=16, symbol="x-thin", color="white", line=dict(color="white", width=3)),
+        marker=dict(size=9, symbol="x-thin", color="black", line=dict(color="black", width=2)),
         hovertemplate="selected ASPP output position<br>row %{y:.0f}, column %{x:.0f} px<extra></extra>"))
 
     row_low, row_high = -0.5, height_px - 0.5
     column_low, column_high = -0.5, width_px - 0.5
     if any(not t.valid for t in grid["taps"]):
-        band = _band(height_px, width_px) + 0.04 * max(height_px, width_px)
+        band = _band(height_px, width_px) * (0.5 + 0.5 * max(rings, 1)) + 0.04 * max(height_px, width_px)
         row_low, row_high = -band, height_px - 1 + band
         column_low, column_high = -band, width_px - 1 + band
     if show_outside and grid["taps"]:
@@ -160,7 +172,7 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
     figure.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=14)) if title else None,
         height=height, margin=dict(l=4, r=4, t=36 if title else 8, b=4), plot_bgcolor="#e9ecef",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, font=dict(size=12),
+        legend=dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0.0, font=dict(size=12),
                     bgcolor="rgba(255,255,255,0.8)"),
         dragmode="pan", hovermode="closest", clickmode="event+select",
     )
@@ -263,8 +275,8 @@ def erf_figure(gradient: np.ndarray, pixel: tuple[int, int], *, theoretical_fiel
         faint = (np.asarray(image, dtype=np.float32) * 0.35 + 255 * 0.65).astype(np.uint8)
         figure.add_trace(go.Image(source=png_data_uri(faint), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
     figure.add_trace(go.Heatmap(
-        z=np.sqrt(np.clip(gradient, 0, None)), customdata=gradient, colorscale="Inferno", zmin=0, zmax=1,
-        opacity=0.85 if image is not None else 1.0, showscale=False,
+        z=np.sqrt(np.clip(gradient, 0, None)), customdata=gradient, zmin=0, zmax=1, showscale=False,
+        colorscale=_HEAT if image is not None else "Inferno",
         hovertemplate="row %{y}, column %{x}<br>|gradient| (max = 1): %{customdata:.3g}<extra></extra>"))
     row, column = pixel
     squares = []

@@ -45,9 +45,9 @@ def test_page_runs_on_a_small_preset_and_shows_the_table(tiny_dataset):
     assert list(table["spacing (px)"].dropna()) == [16, 96, 192, 288]
     assert table.loc[table["branch"] == "image pooling", "receptive field (px)"].item() == "whole image"
     # 64 px -> 4x4 map: every atrous branch is pure 1x1.
-    assert (table.loc[table["rate"] > 1, "acts as 1×1 at"] == 1.0).all()
+    assert (table.loc[table["branch"].str.startswith("3x3"), "acts as 1×1 at"] == 1.0).all()
     assert any("pure 1 × 1" in w.value for w in app.warning)
-    assert any(m.label == "ASPP map" and m.value == "4 × 4" for m in app.metric)
+    assert "**ASPP map** 4 × 4" in " ".join(m.value for m in app.markdown)
     assert app.slider(key="atrous_row").max == 63
     text = " ".join(m.value for m in app.markdown)
     assert "Scales in the masks" in text and "The final layer" in text
@@ -62,8 +62,8 @@ def test_sliders_move_the_sampling_grid(tiny_dataset):
     _no_exception(app)
     table = _branch_table(app)
     # At a corner even the rate-6 kernel keeps only its centre tap on the 4x4 map.
-    assert table.loc[table["rate"] == 6, "valid taps here"].item() == "1 of 9"
-    assert table.loc[table["rate"] == 1, "valid taps here"].item() == "1 of 1"
+    assert table.loc[table["branch"] == "3x3 rate 6", "valid taps here"].item() == "1 of 9"
+    assert table.loc[table["branch"] == "1x1 conv", "valid taps here"].item() == "1 of 1"
     assert "ASPP output (0, 3) of 4 × 4" in " ".join(m.value for m in app.markdown)
 
 
@@ -71,7 +71,7 @@ def test_rate_slider_and_bigger_size(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=128).run()
     _no_exception(app)
     table = _branch_table(app)
-    assert table.loc[table["rate"] == 6, "valid-tap fraction"].item() == pytest.approx(0.25)
+    assert table.loc[table["branch"] == "3x3 rate 6", "valid-tap fraction"].item() == pytest.approx(0.25)
     app.slider(key="atrous_demo_rate").set_value(4)
     app.slider(key="atrous_demo_depth").set_value(4).run()
     _no_exception(app)
