@@ -1,0 +1,385 @@
+"""How good is a prediction? One image compared with its truth, a whole split
+evaluated at once, and the numbers behind the pixel inspector.
+
+The predictions page answers exercises 13-5 and 13-6 from these functions;
+they take arrays and models and return arrays and tables, so they are tested
+without a browser and never import Streamlit.
+
+>>> import numpy as np
+>>> truth = np.array([[0, 0, 13, 13]], np.uint8)
+>>> predicted = np.array([[0, 2, 13, 13]], np.uint8)
+>>> comparison = compare_masks(truth, predicted, num_classes=20)
+>>> comparison.wrong_pixels, comparison.misclassified_rate
+(1, 0.25)
+>>> round(comparison.average_error, 4)      # |0 - 2| / 19 / 4 pixels
+0.0263
+
+Over a split (``evaluate_split``) the confusion matrix is summed in int64 and
+every image gets its own row (average error, misclassified rate, pixel
+accuracy, mean IoU), so the hardest images can be ranked and opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from seglib import metrics
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.errors import ImageReadError
+
+__all__ = [
+    "ImageComparison", "compare_masks", "SplitEvaluation", "evaluate_split", "PER_IMAGE_COLUMNS",
+    "RANKING_METRICS", "pixel_table", "read_image_bytes", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS",
+    "ERROR_DIFFERENCE_SENTENCE",
+]
+
+#: One sentence the page shows next to the two error numbers.
+ERROR_DIFFERENCE_SENTENCE = (
+    "The average error weighs every wrong pixel by how far apart the two label ids are "
+    "(calling a face 'hair' costs |13 − 2| = 11, calling a left arm 'right arm' costs 1), a distance "
+    "that means nothing for categories; the misclassified rate counts every wrong pixel once, "
+    "however wrong it is."
+)
+
+#: Largest upload the pages accept, in bytes and in decoded pixels (a small
+#: compressed file can decode to gigabytes).
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+# ---------------------------------------------------------------------------
+# One image
+# ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ImageComparison:
+    """A predicted mask next to its ground truth: every number and map of the
+    "truth | prediction | difference" view.
+
+    ``difference``: uint8 ``|truth - prediction|`` on label ids (0 where the
+    truth is ignored); ``wrong``: bool map of misclassified pixels;
+    ``ignored``: bool map of pixels without a label; ``confusion``: int64
+    ``(C, C)``, rows = truth; ``truth_counts`` / ``predicted_counts``: int64
+    pixels per class over the labelled pixels.
+    """
+
+    difference: np.ndarray
+    wrong: np.ndarray
+    ignored: np.ndarray
+    confusion: np.ndarray
+    truth_counts: np.ndarray
+    predicted_counts: np.ndarray
+    average_error: float
+    misclassified_rate: float
+    pixel_accuracy: float
+    per_class_iou: np.ndarray
+    mean_iou: float
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.confusion.shape[0])
+
+    @property
+    def labelled_pixels(self) -> int:
+        return int(self.truth_counts.sum())
+
+    @property
+    def wrong_pixels(self) -> int:
+        return int(self.wrong.sum())
+
+    @property
+    def ignored_pixels(self) -> int:
+        return int(self.ignored.sum())
+
+    @property
+    def truth_fractions(self) -> np.ndarray:
+        total = self.truth_counts.sum()
+        return self.truth_counts / total if total else np.zeros(self.num_classes)
+
+    @property
+    def predicted_fractions(self) -> np.ndarray:
+        total = self.predicted_counts.sum()
+        return self.predicted_counts / total if total else np.zeros(self.num_classes)
+
+    @property
+    def missed_classes(self) -> list[int]:
+        """Classes in the truth that the prediction never uses (they vanished)."""
+        return [int(c) for c in np.flatnonzero((self.truth_counts > 0) & (self.predicted_counts == 0))]
+
+    @property
+    def invented_classes(self) -> list[int]:
+        """Classes the prediction uses that are not in the truth."""
+        return [int(c) for c in np.flatnonzero((self.truth_counts == 0) & (self.predicted_counts > 0))]
+
+
+def compare_masks(truth: np.ndarray, predicted: np.ndarray, num_classes: int = len(CLASS_NAMES),
+                  ignore_label: int = IGNORE_LABEL) -> ImageComparison:
+    """Compare a predicted mask with the truth (same shape; ignored pixels skipped).
+
+    Raises ``ValueError`` when the shapes differ or an id is outside
+    ``0..num_classes-1`` (other than the ignore label).
+    """
+    truth = np.asarray(truth)
+    predicted = np.asarray(predicted)
+    if truth.shape != predicted.shape or truth.ndim != 2:
+        raise ValueError("truth and predicted must be 2-D masks of the same shape. "
+                         f"Received: truth.shape={truth.shape}, predicted.shape={predicted.shape}")
+    confusion = metrics.confusion_matrix(truth, predicted, num_classes, ignore_label)
+    ignored = truth == ignore_label
+    return ImageComparison(
+        difference=metrics.absolute_difference(truth, predicted, ignore_label),
+        wrong=metrics.misclassified_map(truth, predicted, ignore_label),
+        ignored=ignored,
+        confusion=confusion,
+        truth_counts=confusion.sum(axis=1),
+        predicted_counts=confusion.sum(axis=0),
+        average_error=metrics.average_error(truth, predicted, num_classes, ignore_label),
+        misclassified_rate=metrics.misclassified_rate(truth, predicted, ignore_label),
+        pixel_accuracy=metrics.pixel_accuracy(confusion),
+        per_class_iou=metrics.per_class_iou(confusion),
+        mean_iou=metrics.mean_iou(confusion),
+    )
+
+
+# ---------------------------------------------------------------------------
+# A split
+# ---------------------------------------------------------------------------
+
+#: Columns of ``SplitEvaluation.per_image``.
+PER_IMAGE_COLUMNS = ("index", "stem", "average_error", "misclassified_rate", "pixel_accuracy", "mean_iou",
+                     "height", "width")
+#: Metrics the hardest images can be ranked by, and whether larger is worse.
+RANKING_METRICS = {"average_error": True, "misclassified_rate": True, "pixel_accuracy": False,
+                   "mean_iou": False}
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitEvaluation:
+    """A model evaluated on (the first ``count`` images of) a split.
+
+    ``confusion``: int64 ``(C, C)`` summed over the images, rows = truth.
+    ``per_image``: one row per image (see ``PER_IMAGE_COLUMNS``); ``index`` is
+    the image's position in the split, so a row can be opened again.
+    ``average_error`` here is pixel-weighted over the split.
+    """
+
+    confusion: np.ndarray
+    per_image: "object"  # pandas.DataFrame (pandas is imported lazily)
+    total_images: int
+    seconds: float
+    average_error: float
+
+    @property
+    def count(self) -> int:
+        return int(len(self.per_image))
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.confusion.shape[0])
+
+    @property
+    def pixel_accuracy(self) -> float:
+        return metrics.pixel_accuracy(self.confusion)
+
+    @property
+    def per_class_iou(self) -> np.ndarray:
+        return metrics.per_class_iou(self.confusion)
+
+    @property
+    def mean_iou(self) -> float:
+        return metrics.mean_iou(self.confusion)
+
+    @property
+    def misclassified_rate(self) -> float:
+        total = self.confusion.sum()
+        return float(1.0 - np.trace(self.confusion) / total) if total else float("nan")
+
+    def hardest(self, count: int | None = 10, by: str = "average_error"):
+        """The ``count`` worst images by ``by`` (worst first), ranked 1, 2, ...
+
+        ``by`` is one of ``RANKING_METRICS``; ties keep the split order.
+        """
+        if by not in RANKING_METRICS:
+            raise ValueError(f"by must be one of {tuple(RANKING_METRICS)}. Received: by={by!r}")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise ValueError(f"count must be a positive integer or None. Received: count={count!r}")
+        table = self.per_image.sort_values([by, "index"], ascending=[not RANKING_METRICS[by], True],
+                                           kind="stable", na_position="last")
+        table = table.head(count) if count is not None else table
+        table = table.reset_index(drop=True)
+        table.insert(0, "rank", np.arange(1, len(table) + 1))
+        return table
+
+
+def evaluate_split(model, pairs: Sequence, image_size: int | None = None, limit: int | None = None,
+                   batch_size: int = 4, num_classes: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> SplitEvaluation:
+    """Predict the first ``limit`` pairs of a split and compare each with its truth.
+
+    Args:
+        model: a Keras segmentation model (logits out).
+        pairs: ``seglib.dataset.Pair`` objects (``Dataset.split(name)``).
+        image_size: size at which images and masks are compared (masks
+            resized nearest); ``None`` keeps each image at its own size, so
+            the numbers match the single-image view of the page.
+        limit: evaluate only the first ``limit`` pairs (``None``: all).
+        batch_size: images per forward pass (predictions at full size take
+            memory: 20 float32 channels per pixel).
+        num_classes: defaults to the model's output channels.
+        progress: called as ``progress(done, total)`` after every batch (a
+            progress bar).
+
+    Raises ``ValueError`` for bad arguments and ``ImageReadError`` (naming the
+    file) when a pair cannot be read.
+    """
+    import pandas as pd
+
+    from seglib.dataset import load_pair
+    from seglib.inference import predict_batch
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("There are no images to evaluate. Received: pairs=[] (an empty split)")
+    if num_classes is None:
+        num_classes = int(model.output_shape[-1])
+    chosen = pairs[:int(limit)] if limit is not None else pairs
+    total = len(chosen)
+    start = time.perf_counter()
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    absolute_error = 0
+    rows = []
+    for first in range(0, total, int(batch_size)):
+        batch = chosen[first:first + int(batch_size)]
+        loaded = [load_pair(pair, size=image_size, num_classes=num_classes) for pair in batch]
+        predictions = predict_batch(model, [image for image, _ in loaded], batch_size=int(batch_size))
+        for offset, (pair, (image, truth), prediction) in enumerate(zip(batch, loaded, predictions)):
+            image_confusion = metrics.confusion_matrix(truth, prediction.mask, num_classes)
+            confusion += image_confusion
+            valid = truth != IGNORE_LABEL
+            distance = np.abs(truth[valid].astype(np.int64) - prediction.mask[valid].astype(np.int64))
+            absolute_error += int(distance.sum())
+            labelled = int(valid.sum())
+            rows.append({
+                "index": first + offset,
+                "stem": pair.stem,
+                "average_error": float(distance.sum() / labelled / (num_classes - 1)) if labelled else np.nan,
+                "misclassified_rate": metrics.misclassified_rate(truth, prediction.mask),
+                "pixel_accuracy": metrics.pixel_accuracy(image_confusion),
+                "mean_iou": metrics.mean_iou(image_confusion),
+                "height": int(truth.shape[0]),
+                "width": int(truth.shape[1]),
+            })
+        if progress is not None:
+            progress(min(first + len(batch), total), total)
+    labelled_total = int(confusion.sum())
+    per_image = pd.DataFrame(rows, columns=list(PER_IMAGE_COLUMNS))
+    return SplitEvaluation(
+        confusion=confusion,
+        per_image=per_image,
+        total_images=len(pairs),
+        seconds=time.perf_counter() - start,
+        average_error=(absolute_error / labelled_total / (num_classes - 1)) if labelled_total else float("nan"),
+    )
+
+
+# ---------------------------------------------------------------------------
+# The pixel inspector
+# ---------------------------------------------------------------------------
+
+def pixel_table(logits: np.ndarray, class_names: Sequence[str] = CLASS_NAMES):
+    """The scores of one pixel as a table: ``id, name, logit, probability, chosen``.
+
+    ``logits``: the ``C`` raw scores of the pixel; the probabilities are their
+    softmax and ``chosen`` marks the argmax, the class the mask shows.
+    """
+    import pandas as pd
+
+    from seglib.inference import softmax
+
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.ndim != 1 or logits.size < 2:
+        raise ValueError(f"logits must be a 1-D array of the class scores of one pixel. "
+                         f"Received: logits.shape={logits.shape}")
+    names = [class_names[i] if i < len(class_names) else f"id {i}" for i in range(logits.size)]
+    chosen = int(np.argmax(logits))
+    return pd.DataFrame({
+        "id": np.arange(logits.size),
+        "name": names,
+        "logit": logits.astype(np.float64),
+        "probability": softmax(logits).astype(np.float64),
+        "chosen": np.arange(logits.size) == chosen,
+    })
+
+
+# ---------------------------------------------------------------------------
+# Uploaded images
+# ---------------------------------------------------------------------------
+
+def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
+                     max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarray:
+    """Decode an uploaded file with the dataset reader (``seglib.dataset.read_image``):
+    uint8 RGB ``(H, W, 3)``; grey, alpha and 16-bit are handled as for datasets.
+
+    Raises ``ImageReadError`` naming the file when it is too large (in bytes,
+    or in pixels once decoded), empty, or not an image.
+    """
+    from seglib.dataset import read_image
+
+    data = bytes(data)
+    shown = Path(str(name)).name or "upload"
+    if not data:
+        raise ImageReadError(f"{shown} is empty (0 bytes). Upload a JPEG or PNG image.")
+    if len(data) > max_bytes:
+        raise ImageReadError(f"{shown} is {len(data) / 1e6:.1f} MB; upload an image under "
+                             f"{max_bytes / 1e6:.0f} MB.")
+    size = _declared_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageReadError(f"{shown} is {size[0]} × {size[1]} pixels; upload an image of at most "
+                             f"{max_pixels / 1e6:.0f} megapixels (shrink it first).")
+    suffix = Path(shown).suffix.lower()
+    suffix = suffix if suffix in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff") else ".img"
+    handle, temporary = tempfile.mkstemp(suffix=suffix, prefix="seglib-upload-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        try:
+            image = read_image(temporary)
+        except ImageReadError:
+            raise ImageReadError(f"{shown} cannot be decoded: it is corrupt or not an image "
+                                 "(upload a JPEG or PNG).") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise ImageReadError(f"{shown} is {image.shape[1]} × {image.shape[0]} pixels; upload an image of at "
+                             f"most {max_pixels / 1e6:.0f} megapixels.")
+    return image
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the file header without decoding the pixels (Pillow), if readable."""
+    try:
+        import io
+
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with Streamlit
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return int(picture.width), int(picture.height)
+    except Image.DecompressionBombError:
+        return (2**31, 1)  # Pillow itself refuses it: far too many pixels
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: let OpenCV decide
+        return None
