@@ -1,0 +1,453 @@
+"""Predictions: ground truth, prediction and their difference; the logits of one
+pixel; a whole split evaluated (exercises 13-5 and 13-6)."""
+
+import collections
+import hashlib
+import inspect
+import os
+import threading
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from seglib import evaluate, figures, inference
+from seglib import prediction_figures as pf
+from seglib.classes import CLASS_NAMES
+
+common.page_header(
+    "Predictions",
+    "The model gives every pixel one score (**logit**) per class; the class with the highest score "
+    "becomes the pixel's label in the predicted mask. Here you compare that mask with the ground truth "
+    "the way the course does, **truth | prediction | difference**, measure how wrong it is, find out "
+    "which classes it loses, look inside a single pixel, and rank a whole split by difficulty.",
+    exercises=("13-5", "13-6"),
+)
+
+SOURCE_LABELS = {"val": "Validation sample", "train": "Training sample", "upload": "Upload"}
+HARDEST_ROWS = "pred_hardest_rows"      # [(split, index), ...] of the table drawn last
+HARDEST_TABLE = "pred_hardest_table"    # the key of that table (changes with the evaluation)
+
+
+# ---------------------------------------------------------------------------
+# The model (from the sidebar) and the dataset
+# ---------------------------------------------------------------------------
+
+with common.error_boundary("Loading the model"):
+    with st.spinner("Loading the model (once per server)..."):
+        model, choice = common.current_model()
+    input_size = inference.model_input_size(model)
+num_classes = int(model.output_shape[-1])
+palette = common.current_palette()
+
+
+def _model_identity() -> tuple:
+    """What makes a cached prediction stale: the model choice and its file's version."""
+    if choice.path is None:
+        return (choice.key, id(model))
+    try:
+        stat = os.stat(choice.path)
+        return (choice.key, stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return (choice.key, id(model))
+
+
+model_id = _model_identity()
+st.caption(f":material/model_training: Model: **{choice.label}** (change it in the sidebar). {choice.note} "
+           + (f"It sees images at {input_size} × {input_size} px; " if input_size else "")
+           + "every prediction comes back at the image's own size.")
+if choice.kind == "untrained":
+    st.warning("This model has random weights: its predictions are noise. Pick the demo model or a "
+               "trained run in the sidebar.", icon=":material/warning:")
+
+dataset = None
+dataset_error = None
+try:
+    dataset = common.current_dataset()
+except Exception as error:  # noqa: BLE001 - shown below; uploads still work without a dataset
+    dataset_error = error
+sources = [s for s in ("val", "train") if dataset is not None and dataset.split(s)] + ["upload"]
+
+
+# ---------------------------------------------------------------------------
+# State: the chosen image (and pixel) live in the URL, so a copied link
+# reproduces the view. A row picked in the hardest-images table opens that image.
+# ---------------------------------------------------------------------------
+
+def _selected_rows(state) -> list[int]:
+    try:
+        return [int(row) for row in state["selection"]["rows"]]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def _open_picked_row() -> None:
+    """Apply a new selection in the hardest-images table (drawn further down, last run)."""
+    table_key = st.session_state.get(HARDEST_TABLE)
+    rows = _selected_rows(st.session_state.get(table_key) if table_key else None)
+    listed = st.session_state.get(HARDEST_ROWS, [])
+    marker = (st.session_state.get(HARDEST_TABLE), tuple(rows))
+    if not rows:
+        st.session_state.pop("pred_hardest_applied", None)
+        return
+    if marker == st.session_state.get("pred_hardest_applied") or rows[0] >= len(listed):
+        return
+    st.session_state["pred_hardest_applied"] = marker
+    split, index = listed[rows[0]]
+    st.session_state["pred_split"] = split
+    st.session_state["pred_image"] = int(index)
+
+
+_open_picked_row()
+if st.session_state.get("pred_split") not in sources:
+    wanted = common.url_state("split", sources[0], cast=str)
+    st.session_state["pred_split"] = wanted if wanted in sources else sources[0]
+
+st.header("One image", divider="gray")
+picker, chooser, opacity_column = st.columns([1.3, 2, 1], vertical_alignment="bottom")
+source = picker.segmented_control("Image from", sources, format_func=SOURCE_LABELS.get, required=True,
+                                  key="pred_split") or sources[0]
+common.set_url_state("split", source, default=sources[0])
+opacity = opacity_column.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="pred_opacity",
+                                help="0 shows only the photo, 1 only the colours of the predicted mask.")
+if dataset_error is not None:
+    common.show_error(dataset_error, "Opening the dataset")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _predict_sample(model_key: tuple, root: str, stamp: tuple, split: str, index: int, _model):
+    """One dataset sample, its truth and the prediction (shared by every session; never mutated)."""
+    stem, image, mask = common.load_sample(root, split, index)
+    return stem, image, mask, inference.predict(_model, image)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _predict_upload(model_key: tuple, digest: str, name: str, data: bytes, _model):
+    image = evaluate.read_image_bytes(data, name)
+    return image, inference.predict(_model, image)
+
+
+truth = None
+stem = None
+image = prediction = None
+if source == "upload":
+    upload = chooser.file_uploader(
+        "An image of any size (JPEG or PNG)", type=["jpg", "jpeg", "png"], key="pred_upload",
+        help=f"At most {evaluate.MAX_UPLOAD_BYTES // (1024 * 1024)} MB. The prediction comes back at the "
+             "image's own size.")
+    if upload is None:
+        st.info("Upload a photo to segment it, or pick a validation or training sample.",
+                icon=":material/upload:")
+        st.stop()
+    data = upload.getvalue()
+    with common.error_boundary(f"Reading {upload.name}"):
+        with st.spinner("Predicting..."):
+            image, prediction = _predict_upload(model_id, hashlib.sha1(data).hexdigest(), upload.name, data, model)
+    stem = upload.name
+    image_id = "upload-" + hashlib.sha1(data).hexdigest()[:12]
+else:
+    pairs = dataset.split(source)
+    if "pred_image" not in st.session_state or not 0 <= int(st.session_state["pred_image"]) < len(pairs):
+        wanted = common.url_state("image", 0, cast=int)
+        st.session_state["pred_image"] = wanted if 0 <= wanted < len(pairs) else 0
+    index = chooser.selectbox(f"Image ({len(pairs):,} in this split)", range(len(pairs)), key="pred_image",
+                              format_func=lambda i: f"{i + 1} · {pairs[i].stem}")
+    common.set_url_state("image", int(index), default=0)
+    with common.error_boundary(f"Predicting image {index + 1}"):
+        with st.spinner("Predicting..."):
+            stem, image, truth, prediction = _predict_sample(
+                model_id, str(dataset.root), common._folder_stamp(dataset.root), source, int(index), model)
+    image_id = f"{source}-{index}"
+
+height, width = prediction.mask.shape
+st.caption(f"`{stem}` · {width} × {height} px · predicted at {prediction.input_size} × {prediction.input_size} "
+           f"px and resized back to {width} × {height}.")
+common.class_legend(palette)
+
+# ---------------------------------------------------------------------------
+# Side by side (exercise 13-6)
+# ---------------------------------------------------------------------------
+PANEL_HEIGHT = 300
+comparison = None
+if truth is not None:
+    comparison = evaluate.compare_masks(truth, prediction.mask, num_classes)
+    top = st.columns(3)
+    with top[0]:
+        common.plot(common.mask_figure(truth, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE,
+                                       title="Ground truth", height=PANEL_HEIGHT), key="pred-truth")
+    with top[1]:
+        common.plot(common.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE,
+                                       title="Prediction", height=PANEL_HEIGHT), key="pred-prediction")
+    with top[2]:
+        common.plot(pf.difference_figure(truth, prediction.mask, num_classes, title="|truth − prediction| (label ids)",
+                                         height=PANEL_HEIGHT), key="pred-difference")
+    bottom = st.columns(3)
+    with bottom[0]:
+        common.plot(common.mask_figure(truth, image, kind="image", max_size=pf.PANEL_MAX_SIZE, title="Image",
+                                       height=PANEL_HEIGHT), key="pred-image")
+    with bottom[1]:
+        common.plot(common.mask_figure(prediction.mask, image, kind="overlay", opacity=opacity, palette=palette,
+                                       max_size=pf.PANEL_MAX_SIZE, title="Prediction over the image",
+                                       height=PANEL_HEIGHT), key="pred-overlay")
+    with bottom[2]:
+        common.plot(pf.correctness_figure(truth, prediction.mask, title="Right (black) and wrong (white) pixels",
+                                          height=PANEL_HEIGHT + 40), key="pred-correct")
+    st.caption("The difference panel is the course's view: brighter means the two label ids are further apart "
+               "(white = 19), so a left/right mix-up (ids 1 apart) is almost black. The right/wrong map "
+               "shows every mistake alike. Pixels without a label (if any) are blue-grey in both.")
+
+    metric_columns = st.columns(4)
+    metric_columns[0].metric(
+        "Average error (course)", f"{comparison.average_error:.3f}",
+        help="mean |true id − predicted id| / 19 over the labelled pixels: 0 = no error, 1 = every pixel "
+             "as far off as possible.")
+    metric_columns[1].metric("Misclassified pixels", f"{comparison.misclassified_rate:.1%}",
+                             help=f"{comparison.wrong_pixels:,} of {comparison.labelled_pixels:,} labelled pixels "
+                                  "have the wrong class.")
+    metric_columns[2].metric("Pixel accuracy", f"{comparison.pixel_accuracy:.1%}",
+                             help="1 − misclassified rate: dominated by the background.")
+    metric_columns[3].metric("Mean IoU (this image)", f"{comparison.mean_iou:.3f}",
+                             help="Mean over the classes present in the truth or the prediction of "
+                                  "overlap / union.")
+    st.markdown(evaluate.ERROR_DIFFERENCE_SENTENCE)
+else:
+    row = st.columns(3)
+    with row[0]:
+        common.plot(common.mask_figure(prediction.mask, image, kind="image", max_size=pf.PANEL_MAX_SIZE,
+                                       title="Image", height=PANEL_HEIGHT), key="pred-image")
+    with row[1]:
+        common.plot(common.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE,
+                                       title="Prediction", height=PANEL_HEIGHT), key="pred-prediction")
+    with row[2]:
+        common.plot(common.mask_figure(prediction.mask, image, kind="overlay", opacity=opacity, palette=palette,
+                                       max_size=pf.PANEL_MAX_SIZE, title="Prediction over the image",
+                                       height=PANEL_HEIGHT), key="pred-overlay")
+    st.info("An uploaded image has no ground truth: the difference, the right/wrong map, the error numbers and "
+            "the per-class IoU need a dataset sample (pick *Validation sample* above).", icon=":material/info:")
+
+# ---------------------------------------------------------------------------
+# Per class: IoU, and which classes vanish from the prediction
+# ---------------------------------------------------------------------------
+st.subheader("Per class")
+scale_column, background_column, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
+scale = scale_column.segmented_control("Fraction scale", ["linear", "log"], default="linear", required=True,
+                                       key="pred_scale",
+                                       help="On a log scale the rare classes become visible, and so does their "
+                                            "absence from the prediction.") or "linear"
+include_background = background_column.toggle("Include background", value=True, key="pred_background")
+predicted_counts, _ = figures.mask_fractions(prediction.mask, num_classes)
+if comparison is not None:
+    left, right = st.columns([1, 1.6])
+    with left:
+        common.plot(pf.class_iou_figure(comparison.per_class_iou, comparison.truth_counts,
+                                        comparison.predicted_counts, palette=palette,
+                                        title="IoU per class, this image"), key="pred-iou")
+    with right:
+        common.plot(pf.fraction_comparison_figure(
+            comparison.truth_counts, comparison.predicted_counts, palette=palette, log=scale == "log",
+            include_background=include_background,
+            title="Share of pixels per class: truth (solid) vs prediction (hatched)"), key="pred-fractions")
+    missed = [CLASS_NAMES[c] if c < len(CLASS_NAMES) else f"id {c}" for c in comparison.missed_classes]
+    invented = [CLASS_NAMES[c] if c < len(CLASS_NAMES) else f"id {c}" for c in comparison.invented_classes]
+    absent = int(np.isnan(comparison.per_class_iou).sum())
+    st.caption(
+        (f"In the truth but never predicted: **{', '.join(missed)}**. " if missed
+         else "Every class of the truth appears in the prediction. ")
+        + (f"Predicted but not in the truth: {', '.join(invented)}. " if invented else "")
+        + f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")
+else:
+    common.plot(figures.class_fraction_figure(
+        figures.mask_fractions(prediction.mask, num_classes)[1], counts=predicted_counts, palette=palette,
+        log=scale == "log", include_background=include_background, name="prediction",
+        title="Share of pixels per class in the prediction"), key="pred-fractions")
+
+
+# ---------------------------------------------------------------------------
+# Pixel inspector (exercise 13-5): a fragment, so a click reruns only this part
+# ---------------------------------------------------------------------------
+
+def _clamp(value, low: int, high: int) -> int:
+    try:
+        return min(max(int(value), low), high)
+    except (TypeError, ValueError):
+        return (low + high) // 2
+
+
+def _apply_click(chart_key: str, grid_curve: int) -> None:
+    """A new click on the inspector figure (last run) moves the inspected pixel."""
+    state = st.session_state.get(chart_key)
+    try:
+        points = list(state["selection"]["points"])
+    except (KeyError, TypeError):
+        points = []
+    points = [p for p in points if int(p.get("curve_number", -1)) == grid_curve]
+    marker = (chart_key, tuple((p.get("x"), p.get("y")) for p in points))
+    if not points:
+        st.session_state.pop("pred_click_applied", None)
+        return
+    if marker == st.session_state.get("pred_click_applied"):
+        return
+    st.session_state["pred_click_applied"] = marker
+    st.session_state["pred_px"] = int(round(float(points[-1]["x"])))
+    st.session_state["pred_py"] = int(round(float(points[-1]["y"])))
+
+
+@st.fragment
+def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Prediction, opacity: float) -> None:
+    height, width = prediction.mask.shape
+    chart_key = f"pred-inspector-{image_id}"
+    grid_curve = 1  # inspector_figure: the picture, then the clickable grid
+    _apply_click(chart_key, grid_curve)
+    for key, axis_size, url_key in (("pred_px", width, "px"), ("pred_py", height, "py")):
+        if key not in st.session_state:
+            st.session_state[key] = common.url_state(url_key, axis_size // 2, cast=int)
+        st.session_state[key] = _clamp(st.session_state[key], 0, axis_size - 1)
+
+    left, right = st.columns([1, 1.25])
+    with left:
+        inputs = st.columns(2)
+        column = inputs[0].number_input("x (column)", 0, width - 1, step=1, key="pred_px")
+        row = inputs[1].number_input("y (row)", 0, height - 1, step=1, key="pred_py")
+        common.set_url_state("px", int(column), default=width // 2)
+        common.set_url_state("py", int(row), default=height // 2)
+        figure = pf.inspector_figure(prediction.mask, image, palette=palette, opacity=opacity,
+                                     selected=(int(row), int(column)), height=420,
+                                     title="Click a pixel of the prediction")
+        st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", width="stretch",
+                        config=common.PLOTLY_CONFIG, theme=None)
+    scores = evaluate.pixel_table(prediction.logits[int(row), int(column)], CLASS_NAMES)
+    chosen = scores.loc[scores["chosen"]].iloc[0]
+    with right:
+        common.plot(pf.logits_figure(scores["logit"].to_numpy(), palette=palette,
+                                     title=f"Pixel x {column}, y {row}: argmax = {chosen['id']} {chosen['name']}"),
+                    key="pred-logits")
+    runner_up = scores.sort_values("probability", ascending=False).iloc[1]
+    st.markdown(
+        f"At this pixel the highest logit is **{chosen['logit']:.2f}** for **{chosen['name']}**, so the mask says "
+        f"{chosen['name']} (class {chosen['id']}), with probability {chosen['probability']:.1%}; the runner-up is "
+        f"{runner_up['name']} ({runner_up['probability']:.1%}). Softmax never changes which class wins: it only "
+        "turns the scores into probabilities that sum to 1.")
+    values = ", ".join(f"{value:.2f}" for value in scores["logit"])
+    walk = st.columns(2)
+    with walk[0]:
+        st.markdown("**The same steps on this pixel**")
+        st.code(
+            f"logits = model(image_batch)          # (1, {prediction.input_size}, {prediction.input_size}, "
+            f"{num_classes}): one score per class\n"
+            f"logits = resize(logits, ({height}, {width}))  # back to the image size\n"
+            f"logits[{row}, {column}]  # [{values}]\n"
+            f"probabilities = softmax(logits, axis=-1)\n"
+            f"probabilities[{row}, {column}, {chosen['id']}]  # {chosen['probability']:.4f}\n"
+            f"mask = argmax(logits, axis=-1)\n"
+            f"mask[{row}, {column}]  # {chosen['id']} = {chosen['name']}",
+            language="python", wrap_lines=True)
+    with walk[1]:
+        st.markdown("**The lines of `seglib.inference` that do it**")
+        st.code(inspect.getsource(inference._finish), language="python")
+    common.show_source(inference.predict_batch)
+
+
+st.header("Inside one pixel", divider="gray")
+st.markdown(
+    "How does the model's output become a mask? For each pixel it produces "
+    f"{num_classes} numbers, the **logits**. **Softmax** turns them into probabilities, and **argmax** picks "
+    "the class with the largest one. Click the picture (or type a position) to see the numbers of one pixel.")
+pixel_inspector(image_id, image, prediction, opacity)
+
+
+# ---------------------------------------------------------------------------
+# Over a split: confusion matrix and the hardest images (computed on demand,
+# once per server, shared by every session)
+# ---------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _evaluation_store() -> dict:
+    return {"lock": threading.Lock(), "results": collections.OrderedDict()}
+
+
+st.header("Over a split", divider="gray")
+st.markdown(
+    "One image can be lucky or unlucky. Evaluating many images gives the **confusion matrix**: for the pixels "
+    "of each true class (a row), the share given each predicted class (the columns). The diagonal holds the "
+    "correctly labelled share; bright cells off the diagonal are the classes the model mixes up. The table ranks "
+    "the images by error: select a row to open that image above.")
+if dataset is None or not any(dataset.split(s) for s in ("val", "train")):
+    st.info("The split evaluation needs a dataset (see the message above).", icon=":material/info:")
+    st.stop()
+eval_splits = [s for s in ("val", "train") if dataset.split(s)]
+controls = st.columns([1.2, 1, 1.1, 1], vertical_alignment="bottom")
+eval_split = controls[0].segmented_control("Split", eval_splits, format_func={"val": "Validation", "train": "Training"}.get,
+                                           required=True, key="pred_eval_split") or eval_splits[0]
+eval_pairs = dataset.split(eval_split)
+limit = int(controls[1].number_input("Images", 1, len(eval_pairs), min(50, len(eval_pairs)), step=10,
+                                     key="pred_eval_limit",
+                                     help="The first images of the split. Each takes a model pass on this "
+                                          "server's CPU."))
+rank_by = controls[2].selectbox("Rank by", list(evaluate.RANKING_METRICS), key="pred_rank_by",
+                                format_func=lambda m: m.replace("_", " ").replace("iou", "IoU"))
+evaluation_key = (model_id, str(dataset.root), common._folder_stamp(dataset.root), eval_split, limit)
+store = _evaluation_store()
+evaluation = store["results"].get(evaluation_key)
+if controls[3].button("Evaluate", icon=":material/play_arrow:", key="pred_eval_button", type="primary",
+                      disabled=evaluation is not None, width="stretch"):
+    bar = st.progress(0.0, text=f"Waiting for the model (another evaluation may be running)...")
+    with store["lock"], common.error_boundary("Evaluating the split"):
+        evaluation = store["results"].get(evaluation_key)
+        if evaluation is None:
+            evaluation = evaluate.evaluate_split(
+                model, eval_pairs, None, limit=limit, num_classes=num_classes,
+                progress=lambda done, total: bar.progress(done / total, text=f"Predicted {done} of {total} images"))
+            store["results"][evaluation_key] = evaluation
+            while len(store["results"]) > 8:
+                store["results"].popitem(last=False)
+    bar.empty()
+
+if evaluation is None:
+    st.caption(f"Press **Evaluate** to predict the first {limit} images of the {eval_split} split "
+               "(a few seconds on a CPU for the lecture model). The result is kept for everyone.")
+    st.stop()
+
+st.caption(f"{evaluation.count} of {evaluation.total_images:,} {eval_split} images, evaluated in "
+           f"{evaluation.seconds:.1f} s, each at its own size.")
+summary = st.columns(4)
+summary[0].metric("Average error (course)", f"{evaluation.average_error:.3f}")
+summary[1].metric("Misclassified pixels", f"{evaluation.misclassified_rate:.1%}")
+summary[2].metric("Pixel accuracy", f"{evaluation.pixel_accuracy:.1%}")
+summary[3].metric("Mean IoU (split)", f"{evaluation.mean_iou:.3f}",
+                  help="From the confusion matrix summed over the images, not the mean of the per-image IoUs.")
+matrix_column, table_column = st.columns([1.35, 1])
+with matrix_column:
+    common.plot(pf.confusion_figure(evaluation.confusion,
+                                    title=f"Confusion matrix, {eval_split} split (rows sum to 100%)"),
+                key="pred-confusion")
+with table_column:
+    hardest = evaluation.hardest(min(20, evaluation.count), by=rank_by)
+    table_key = f"pred-hardest-{abs(hash(evaluation_key)) % 10**8}-{rank_by}"
+    st.session_state[HARDEST_TABLE] = table_key
+    st.session_state[HARDEST_ROWS] = [(eval_split, int(i)) for i in hardest["index"]]
+    st.markdown(f"**The {len(hardest)} hardest images** by {rank_by.replace('_', ' ')} (select a row to open it)")
+    shown = hardest.assign(image=hardest["index"] + 1)[["rank", "image", "stem", "average_error",
+                                                        "misclassified_rate", "pixel_accuracy", "mean_iou"]]
+    st.dataframe(shown, key=table_key, on_select="rerun", selection_mode="single-row", hide_index=True,
+                 width="stretch", height=min(38 + 35 * len(shown), 560),
+                 column_config={
+                     "rank": st.column_config.NumberColumn("#", width="small"),
+                     "image": st.column_config.NumberColumn("image", width="small"),
+                     "stem": st.column_config.TextColumn("file"),
+                     "average_error": st.column_config.NumberColumn("avg error", format="%.3f"),
+                     "misclassified_rate": st.column_config.ProgressColumn("misclassified", format="percent",
+                                                                           min_value=0.0, max_value=1.0),
+                     "pixel_accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+                     "mean_iou": st.column_config.NumberColumn("mean IoU", format="%.3f"),
+                 })
+per_class = pd.DataFrame({"class": [f"{i} {CLASS_NAMES[i]}" if i < len(CLASS_NAMES) else f"id {i}"
+                                    for i in range(num_classes)],
+                          "IoU": evaluation.per_class_iou,
+                          "true pixels": evaluation.confusion.sum(axis=1),
+                          "predicted pixels": evaluation.confusion.sum(axis=0)})
+with st.expander("IoU per class over the split"):
+    st.dataframe(per_class, hide_index=True, width="stretch",
+                 column_config={"IoU": st.column_config.NumberColumn(format="%.3f"),
+                                "true pixels": st.column_config.NumberColumn(format="localized"),
+                                "predicted pixels": st.column_config.NumberColumn(format="localized")})
