@@ -41,6 +41,27 @@ for index, (file, title, text) in enumerate(steps):
         else:
             st.caption(":material/schedule: This page is not part of the dashboard yet.")
 
+st.subheader("Where each exercise is answered")
+questions = {
+    "13-1": "Do the colour-coded labels follow the structure of the people, and are they the same in every image?",
+    "13-2": "Which scales appear in the data, how does the encoder cover them, and what shape is the last layer?",
+    "13-3": "Why does the output have the input's height and width, and 20 channels?",
+    "13-4": "How unbalanced are the classes, and why does the loss suit that?",
+    "13-5": "How are the logits of a pixel turned into one class?",
+    "13-6": "How large are the regions with high error compared with the whole image?",
+}
+for exercise, question in questions.items():
+    pages = [page for page in common.available_pages() if exercise in page.exercises]
+    row = st.columns([0.6, 4, 2.4], vertical_alignment="center")
+    row[0].markdown(f"**{exercise}**")
+    row[1].markdown(question)
+    with row[2]:
+        if pages:
+            for page in pages:
+                common.page_link(page.file)
+        else:
+            st.caption("Its page is not part of the dashboard yet.")
+
 st.subheader("What is loaded")
 left, right = st.columns(2)
 with left.container(border=True):
