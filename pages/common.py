@@ -277,6 +277,11 @@ def _folder_stamp(folder: Path) -> tuple:
     return tuple(stamp)
 
 
+def folder_stamp(folder: str | os.PathLike) -> tuple:
+    """A cheap cache key for a dataset folder: changes when its files change."""
+    return _folder_stamp(Path(folder))
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _open_dataset(root: str, stamp: tuple):
     from seglib.dataset import open_dataset
@@ -402,6 +407,11 @@ def _run_choices(runs_dir: str) -> list[tuple[str, str, str, str]]:
         title = str(_field(run, "name") or _field(run, "title") or run_id)
         choices.append((run_id, title, str(checkpoint), status))
     return choices
+
+
+def refresh_model_options() -> None:
+    """Forget the cached list of run checkpoints (call after a run finishes or is deleted)."""
+    _run_choices.clear()
 
 
 def model_options() -> dict[str, ModelChoice]:
