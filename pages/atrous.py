@@ -128,8 +128,10 @@ else:
         stem, image, _ = common.load_sample(dataset.root, split, int(index), size=size)
         image_name = f"{dataset.name}/{split}/{stem}"
 if image is None:
-    image_column.info("No image yet: showing a plain grey picture. Upload one, or generate the dataset "
-                      "(`python -m seglib data synth --default`).", icon=":material/image:")
+    image_column.info("No image yet: showing a plain grey picture. "
+                      + ("Upload a JPEG or PNG above." if image_source == "Upload" else
+                         "Generate the dataset (`python -m seglib data synth --default`) or upload an image."),
+                      icon=":material/image:")
     image = np.full((size, size, 3), 180, dtype=np.uint8)
     image_name = "grey"
 
