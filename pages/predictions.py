@@ -25,7 +25,7 @@ common.page_header(
     exercises=("13-5", "13-6"),
 )
 
-SOURCE_LABELS = {"val": "Validation sample", "train": "Training sample", "upload": "Upload"}
+SOURCE_LABELS = {"val": "Validation", "train": "Training", "upload": "Upload"}
 HARDEST_ROWS = "pred_hardest_rows"      # [(split, index), ...] of the table drawn last
 HARDEST_TABLE = "pred_hardest_table"    # the key of that table (changes with the evaluation)
 
@@ -105,7 +105,7 @@ if st.session_state.get("pred_split") not in sources:
     st.session_state["pred_split"] = wanted if wanted in sources else sources[0]
 
 st.header("One image", divider="gray")
-picker, chooser, opacity_column = st.columns([1.3, 2, 1], vertical_alignment="bottom")
+picker, chooser, opacity_column = st.columns([1.5, 2, 1], vertical_alignment="bottom")
 source = picker.segmented_control("Image from", sources, format_func=SOURCE_LABELS.get, required=True,
                                   key="pred_split") or sources[0]
 common.set_url_state("split", source, default=sources[0])
@@ -137,7 +137,7 @@ if source == "upload":
         help=f"At most {evaluate.MAX_UPLOAD_BYTES // (1024 * 1024)} MB. The prediction comes back at the "
              "image's own size.")
     if upload is None:
-        st.info("Upload a photo to segment it, or pick a validation or training sample.",
+        st.info("Upload a photo to segment it, or pick a validation or training image.",
                 icon=":material/upload:")
         st.stop()
     data = upload.getvalue()
@@ -168,7 +168,8 @@ common.class_legend(palette)
 # ---------------------------------------------------------------------------
 # Side by side (exercise 13-6)
 # ---------------------------------------------------------------------------
-PANEL_HEIGHT = 300
+# Pictures are a third of the page wide: a wide image gets a shorter figure (no empty band above it).
+PANEL_HEIGHT = 36 + int(264 * min(1.0, height / width))
 comparison = None
 if truth is not None:
     comparison = evaluate.compare_masks(truth, prediction.mask, num_classes)
@@ -181,7 +182,7 @@ if truth is not None:
                                        title="Prediction", height=PANEL_HEIGHT), key="pred-prediction")
     with top[2]:
         common.plot(pf.difference_figure(truth, prediction.mask, num_classes, title="|truth − prediction| (label ids)",
-                                         height=PANEL_HEIGHT), key="pred-difference")
+                                         height=PANEL_HEIGHT + 56), key="pred-difference")
     bottom = st.columns(3)
     with bottom[0]:
         common.plot(common.mask_figure(truth, image, kind="image", max_size=pf.PANEL_MAX_SIZE, title="Image",
@@ -224,7 +225,7 @@ else:
                                        max_size=pf.PANEL_MAX_SIZE, title="Prediction over the image",
                                        height=PANEL_HEIGHT), key="pred-overlay")
     st.info("An uploaded image has no ground truth: the difference, the right/wrong map, the error numbers and "
-            "the per-class IoU need a dataset sample (pick *Validation sample* above).", icon=":material/info:")
+            "the per-class IoU need a dataset sample (pick *Validation* above).", icon=":material/info:")
 
 # ---------------------------------------------------------------------------
 # Per class: IoU, and which classes vanish from the prediction
@@ -328,23 +329,24 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
         f"{chosen['name']} (class {chosen['id']}), with probability {chosen['probability']:.1%}; the runner-up is "
         f"{runner_up['name']} ({runner_up['probability']:.1%}). Softmax never changes which class wins: it only "
         "turns the scores into probabilities that sum to 1.")
-    values = ", ".join(f"{value:.2f}" for value in scores["logit"])
+    values = [f"{value:.2f}" for value in scores["logit"]]
+    rows_of_values = ",\n#   ".join(", ".join(values[i:i + 5]) for i in range(0, len(values), 5))
     walk = st.columns(2)
     with walk[0]:
-        st.markdown("**The same steps on this pixel**")
+        st.markdown("**The same steps, on this pixel**")
         st.code(
-            f"logits = model(image_batch)          # (1, {prediction.input_size}, {prediction.input_size}, "
-            f"{num_classes}): one score per class\n"
-            f"logits = resize(logits, ({height}, {width}))  # back to the image size\n"
-            f"logits[{row}, {column}]  # [{values}]\n"
+            f"# one pass: a score per class for every pixel\n"
+            f"logits = model(image_batch)[0]     # {prediction.input_size} x {prediction.input_size} x {num_classes}\n"
+            f"logits = resize(logits, ({height}, {width}))  # image size\n"
             f"probabilities = softmax(logits, axis=-1)\n"
+            f"mask = argmax(logits, axis=-1)\n\n"
+            f"logits[{row}, {column}]\n# [{rows_of_values}]\n"
             f"probabilities[{row}, {column}, {chosen['id']}]  # {chosen['probability']:.4f}\n"
-            f"mask = argmax(logits, axis=-1)\n"
             f"mask[{row}, {column}]  # {chosen['id']} = {chosen['name']}",
-            language="python", wrap_lines=True)
+            language="python")
     with walk[1]:
         st.markdown("**The lines of `seglib.inference` that do it**")
-        st.code(inspect.getsource(inference._finish), language="python")
+        st.code(inspect.getsource(inference._finish), language="python", wrap_lines=True)
     common.show_source(inference.predict_batch)
 
 
@@ -377,14 +379,15 @@ if dataset is None or not any(dataset.split(s) for s in ("val", "train")):
     st.stop()
 eval_splits = [s for s in ("val", "train") if dataset.split(s)]
 controls = st.columns([1.2, 1, 1.1, 1], vertical_alignment="bottom")
-eval_split = controls[0].segmented_control("Split", eval_splits, format_func={"val": "Validation", "train": "Training"}.get,
+eval_split = controls[0].segmented_control("Split", eval_splits, format_func=SOURCE_LABELS.get,
+                                           default=eval_splits[0],
                                            required=True, key="pred_eval_split") or eval_splits[0]
 eval_pairs = dataset.split(eval_split)
 limit = int(controls[1].number_input("Images", 1, len(eval_pairs), min(50, len(eval_pairs)), step=10,
                                      key="pred_eval_limit",
                                      help="The first images of the split. Each takes a model pass on this "
                                           "server's CPU."))
-rank_by = controls[2].selectbox("Rank by", list(evaluate.RANKING_METRICS), key="pred_rank_by",
+rank_by = controls[2].selectbox("Rank by", ["average_error", "misclassified_rate", "mean_iou"], key="pred_rank_by",
                                 format_func=lambda m: m.replace("_", " ").replace("iou", "IoU"))
 evaluation_key = (model_id, str(dataset.root), common._folder_stamp(dataset.root), eval_split, limit)
 store = _evaluation_store()
@@ -416,38 +419,32 @@ summary[1].metric("Misclassified pixels", f"{evaluation.misclassified_rate:.1%}"
 summary[2].metric("Pixel accuracy", f"{evaluation.pixel_accuracy:.1%}")
 summary[3].metric("Mean IoU (split)", f"{evaluation.mean_iou:.3f}",
                   help="From the confusion matrix summed over the images, not the mean of the per-image IoUs.")
-matrix_column, table_column = st.columns([1.35, 1])
-with matrix_column:
-    common.plot(pf.confusion_figure(evaluation.confusion,
-                                    title=f"Confusion matrix, {eval_split} split (rows sum to 100%)"),
-                key="pred-confusion")
+common.plot(pf.confusion_figure(evaluation.confusion,
+                                title=f"Confusion matrix, {eval_split} split (each row sums to 100%)"),
+            key="pred-confusion")
+table_column, class_column = st.columns([1.5, 1])
 with table_column:
     hardest = evaluation.hardest(min(20, evaluation.count), by=rank_by)
     table_key = f"pred-hardest-{abs(hash(evaluation_key)) % 10**8}-{rank_by}"
     st.session_state[HARDEST_TABLE] = table_key
     st.session_state[HARDEST_ROWS] = [(eval_split, int(i)) for i in hardest["index"]]
-    st.markdown(f"**The {len(hardest)} hardest images** by {rank_by.replace('_', ' ')} (select a row to open it)")
-    shown = hardest.assign(image=hardest["index"] + 1)[["rank", "image", "stem", "average_error",
-                                                        "misclassified_rate", "pixel_accuracy", "mean_iou"]]
+    st.markdown(f"**The {len(hardest)} hardest images** by {rank_by.replace('_', ' ').replace('iou', 'IoU')} "
+                "(select a row to open it above)")
+    shown = hardest.assign(image=hardest["index"] + 1)[["image", "stem", "average_error", "misclassified_rate",
+                                                        "mean_iou"]]
     st.dataframe(shown, key=table_key, on_select="rerun", selection_mode="single-row", hide_index=True,
                  width="stretch", height=min(38 + 35 * len(shown), 560),
                  column_config={
-                     "rank": st.column_config.NumberColumn("#", width="small"),
                      "image": st.column_config.NumberColumn("image", width="small"),
                      "stem": st.column_config.TextColumn("file"),
                      "average_error": st.column_config.NumberColumn("avg error", format="%.3f"),
-                     "misclassified_rate": st.column_config.ProgressColumn("misclassified", format="percent",
-                                                                           min_value=0.0, max_value=1.0),
-                     "pixel_accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+                     "misclassified_rate": st.column_config.NumberColumn("misclassified", format="percent"),
                      "mean_iou": st.column_config.NumberColumn("mean IoU", format="%.3f"),
                  })
-per_class = pd.DataFrame({"class": [f"{i} {CLASS_NAMES[i]}" if i < len(CLASS_NAMES) else f"id {i}"
-                                    for i in range(num_classes)],
-                          "IoU": evaluation.per_class_iou,
-                          "true pixels": evaluation.confusion.sum(axis=1),
-                          "predicted pixels": evaluation.confusion.sum(axis=0)})
-with st.expander("IoU per class over the split"):
-    st.dataframe(per_class, hide_index=True, width="stretch",
-                 column_config={"IoU": st.column_config.NumberColumn(format="%.3f"),
-                                "true pixels": st.column_config.NumberColumn(format="localized"),
-                                "predicted pixels": st.column_config.NumberColumn(format="localized")})
+with class_column:
+    st.markdown("**IoU per class over the split**")
+    per_class = pd.DataFrame({"class": [f"{i} {CLASS_NAMES[i]}" if i < len(CLASS_NAMES) else f"id {i}"
+                                        for i in range(num_classes)],
+                              "IoU": evaluation.per_class_iou})
+    st.dataframe(per_class, hide_index=True, width="stretch", height=min(38 + 35 * len(per_class), 560),
+                 column_config={"IoU": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0)})

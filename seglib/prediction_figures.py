@@ -182,9 +182,9 @@ def difference_figure(truth: np.ndarray, predicted: np.ndarray, num_classes: int
         x=[None, None], y=[None, None], mode="markers", hoverinfo="skip", showlegend=False,
         name="|truth − prediction|",
         marker=dict(color=[0, top], cmin=0, cmax=top, colorscale=_GREYS, showscale=True,
-                    colorbar=dict(title=dict(text="|true − predicted|<br>label id", side="right",
-                                             font=dict(size=11)),
-                                  thickness=12, tickvals=ticks, outlinewidth=1, outlinecolor="#888", len=0.9)),
+                    colorbar=dict(title=dict(text="|true − predicted| id", side="top", font=dict(size=11)),
+                                  orientation="h", x=0.5, xanchor="center", y=-0.02, yanchor="top", len=0.9,
+                                  thickness=10, tickvals=ticks, outlinewidth=1, outlinecolor="#888")),
     ))
     legend = bool(ignored_full.any())
     if legend:
@@ -281,8 +281,8 @@ def fraction_comparison_figure(truth_counts: Sequence[int], predicted_counts: Se
     """Grouped bars: the share of pixels of each class in the truth (solid) and
     in the prediction (hatched), largest truth class first.
 
-    Classes in the truth that the prediction never uses are marked "✗ missed"
-    above their bar: with a log axis their predicted bar is simply gone, which
+    Classes in the truth that the prediction never uses are marked with a red
+    ✗ at the top of their truth bar: with a log axis their predicted bar is simply gone, which
     is how rare classes vanish from a prediction. Without background, shares
     are over the person pixels of each mask.
     """
@@ -323,10 +323,9 @@ def fraction_comparison_figure(truth_counts: Sequence[int], predicted_counts: Se
     if missed:
         figure.add_trace(go.Scatter(
             x=[class_label(i, class_names) for i in missed], y=[truth_share[i] for i in missed],
-            mode="markers+text", text=["✗ missed"] * len(missed), textposition="top center",
-            textfont=dict(size=11, color="#b00020"), marker=dict(symbol="x-thin-open", size=10, color="#b00020",
-                                                                line=dict(width=2, color="#b00020")),
-            name="in the truth, absent from the prediction", cliponaxis=False,
+            mode="markers", marker=dict(symbol="x-thin-open", size=11, color="#b00020",
+                                        line=dict(width=2.5, color="#b00020")),
+            name="✗ in the truth, never predicted", cliponaxis=False,
             hovertemplate="<b>%{x}</b>: in the truth, never predicted<extra></extra>",
         ))
     share_title = "share of labelled pixels" if include_background else "share of person pixels"
@@ -334,8 +333,8 @@ def fraction_comparison_figure(truth_counts: Sequence[int], predicted_counts: Se
         title=dict(text=title, x=0.0, xanchor="left") if title else None, template=CHART_TEMPLATE,
         height=height, barmode="group", bargap=0.18, bargroupgap=0.04,
         margin=dict(l=72, r=16, t=48 if title else 16, b=96),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1.0, xanchor="right",
-                    bgcolor="rgba(255,255,255,0.8)"),
+        legend=dict(yanchor="top", y=0.99, x=0.99, xanchor="right", bgcolor="rgba(255,255,255,0.85)",
+                    bordercolor="#ccc", borderwidth=1),
     )
     figure.update_xaxes(tickangle=-45, automargin=True, categoryorder="array", categoryarray=names)
     if log:
@@ -353,7 +352,7 @@ def fraction_comparison_figure(truth_counts: Sequence[int], predicted_counts: Se
 # ---------------------------------------------------------------------------
 
 def confusion_figure(confusion: np.ndarray, *, class_names: Sequence[str] = CLASS_NAMES,
-                     title: str | None = None, height: int | None = 640, min_text: float = 0.05):
+                     title: str | None = None, height: int | None = 720, min_text: float = 0.05):
     """The confusion matrix, each row divided by its total (the share of the
     pixels of a true class given each predicted class), class names on both
     axes, pixel counts on hover. The diagonal is the per-class recall.
@@ -384,10 +383,10 @@ def confusion_figure(confusion: np.ndarray, *, class_names: Sequence[str] = CLAS
     figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
                          margin=dict(l=8, r=8, t=48 if title else 16, b=8), template=CHART_TEMPLATE,
                          plot_bgcolor="#f4f4f4")
-    figure.update_xaxes(title="predicted class (cell numbers: % of the row)", tickangle=-45, automargin=True,
-                        side="bottom", showgrid=False)
+    figure.update_xaxes(title="predicted class (numbers in the cells: % of the row)", tickangle=-45,
+                        automargin=True, side="bottom", showgrid=False, constrain="domain", dtick=1)
     figure.update_yaxes(title="true class", autorange="reversed", automargin=True, scaleanchor="x",
-                        showgrid=False)
+                        showgrid=False, constrain="domain", dtick=1)
     return figure
 
 
@@ -397,9 +396,10 @@ def confusion_figure(confusion: np.ndarray, *, class_names: Sequence[str] = CLAS
 
 def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None = None, height: int | None = 520,
                   class_names: Sequence[str] = CLASS_NAMES):
-    """The scores of one pixel: its ``C`` logits (left) and their softmax
-    probabilities (right), one bar per class in the class colours. The argmax
-    (the class the mask shows) has a thick black outline and an "◀ argmax" label.
+    """The scores of one pixel: its ``C`` logits (left, values on hover) and
+    their softmax probabilities (right, written beside the bars), one bar per
+    class in the class colours. The argmax (the class the mask shows) has a
+    thick black outline and an "◀ argmax" label.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -417,12 +417,9 @@ def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None 
                    width=[3.5 if i == chosen else 1 for i in range(logits.size)])
     bar_colors = [_hex(colors[i]) if i < len(colors) else "#ff00ff" for i in range(logits.size)]
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
-                           subplot_titles=("logits (raw scores out of the model)",
-                                           "softmax probabilities (sum to 1)"))
+                           subplot_titles=("logit (raw score)", "softmax probability"))
     figure.add_trace(go.Bar(
         x=logits, y=names, orientation="h", name="logit", marker=dict(color=bar_colors, line=outline),
-        text=[f"{value:.2f}" + ("  ◀ max" if i == chosen else "") for i, value in enumerate(logits)],
-        textposition="outside", cliponaxis=False,
         hovertemplate="<b>%{y}</b><br>logit %{x:.3f}<extra></extra>"), row=1, col=1)
     figure.add_trace(go.Bar(
         x=probabilities, y=names, orientation="h", name="probability", marker=dict(color=bar_colors, line=outline),
@@ -431,9 +428,9 @@ def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None 
         cliponaxis=False, hovertemplate="<b>%{y}</b><br>probability %{x:.2%}<extra></extra>"), row=1, col=2)
     spread = float(logits.max() - logits.min()) or 1.0
     figure.update_xaxes(range=[min(0.0, float(logits.min())) - 0.08 * spread,
-                               max(0.0, float(logits.max())) + 0.25 * spread],
+                               max(0.0, float(logits.max())) + 0.08 * spread],
                         zeroline=True, zerolinecolor="#888", title="logit", row=1, col=1)
-    figure.update_xaxes(range=[0, 1.3], tickformat=".0%", tickvals=[0, 0.25, 0.5, 0.75, 1], title="probability",
+    figure.update_xaxes(range=[0, 1.55], tickformat=".0%", tickvals=[0, 0.5, 1], title="probability",
                         row=1, col=2)
     figure.update_yaxes(autorange="reversed", automargin=True, categoryorder="array", categoryarray=names)
     figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,

@@ -397,7 +397,7 @@ def test_per_class_figures():
     truth_bars, predicted_bars, missed = figure.data
     assert list(truth_bars.x) == ["Background", "Face", "Sunglasses"]
     assert predicted_bars.marker.pattern.shape == "/" and truth_bars.marker.pattern.shape == ""
-    assert list(missed.x) == ["Sunglasses"] and missed.text[0] == "✗ missed"
+    assert list(missed.x) == ["Sunglasses"] and missed.name == "✗ in the truth, never predicted"
     assert figure.layout.yaxis.type == "log"
     people = pf.fraction_comparison_figure(truth_counts, predicted_counts, include_background=False)
     assert "Background" not in list(people.data[0].x)

@@ -1,0 +1,117 @@
+"""The predictions page in headless Chromium: a dataset sample shows truth,
+prediction and difference; an uploaded PNG of an odd size is segmented at its
+own size; a click on the prediction opens the pixel inspector at that pixel.
+
+Runs the real dashboard (fixture ``dashboard_url``) on the tiny synthetic
+dataset with the sidebar's default model (the demo model when shipped).
+Screenshots go to the session's temporary folder, or ``SEGLIB_SCREENSHOTS_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PAGE_TIMEOUT = 150
+
+
+def _settled(page, timeout: float = PAGE_TIMEOUT) -> None:
+    """Wait until Streamlit's script has finished and stayed finished for a moment."""
+    start = time.monotonic()
+    since = None
+    while time.monotonic() - start < timeout:
+        state = page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')"
+                              "?.getAttribute('data-test-script-state')")
+        if state == "notRunning" and page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            since = since or time.monotonic()
+            if time.monotonic() - since >= 1.5:
+                return
+        else:
+            since = None
+        time.sleep(0.25)
+    raise AssertionError(f"{page.url} was still running after {timeout:.0f} s")
+
+
+def _chart_titles(page) -> list[str]:
+    titles = page.locator('[data-testid="stPlotlyChart"] .gtitle')
+    return [titles.nth(i).text_content() for i in range(titles.count())]
+
+
+def _no_problems(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, \
+        page.locator('[data-testid="stException"]').first.inner_text()
+    assert page.get_by_text("This is a bug in the dashboard").count() == 0
+    assert not page.js_errors, page.js_errors
+
+
+def _screenshot(page, session_tmp: Path, name: str) -> None:
+    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=False)
+
+
+def _png(height: int, width: int) -> bytes:
+    import cv2
+
+    rng = np.random.default_rng(1)
+    picture = np.full((height, width, 3), 200, np.uint8)
+    picture[height // 4: 3 * height // 4, width // 3: 2 * width // 3] = rng.integers(0, 256, 3)
+    ok, encoded = cv2.imencode(".png", picture)
+    assert ok
+    return encoded.tobytes()
+
+
+def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
+    page.goto(f"{dashboard_url}/predictions")
+    _settled(page)
+    _no_problems(page)
+    titles = _chart_titles(page)
+    for title in ("Ground truth", "Prediction", "|truth − prediction| (label ids)",
+                  "Right (black) and wrong (white) pixels"):
+        assert title in titles, titles
+    assert page.get_by_text("Average error (course)").count() >= 1
+    _screenshot(page, session_tmp, "predictions-sample.png")
+
+    # A click on the clickable prediction moves the inspected pixel (fragment rerun).
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Click a pixel of the prediction")
+    chart.scroll_into_view_if_needed()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    x, y = area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.7
+    page.mouse.move(x - 4, y - 4)
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    _settled(page)
+    column = int(page.get_by_label("x (column)").input_value())
+    row = int(page.get_by_label("y (row)").input_value())
+    assert abs(column - 0.2 * 64) <= 3 and abs(row - 0.7 * 64) <= 3, (column, row)
+    assert any(title.startswith(f"Pixel x {column}, y {row}") for title in _chart_titles(page))
+    _no_problems(page)
+
+    # Upload a PNG of an odd size: the prediction comes back at that size.
+    page.locator('[data-testid="stMain"]').get_by_role("radio", name="Upload", exact=True).click()
+    _settled(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        files=[{"name": "odd size.png", "mimeType": "image/png", "buffer": _png(90, 150)}])
+    _settled(page)
+    _no_problems(page)
+    titles = _chart_titles(page)
+    for title in ("Image", "Prediction", "Prediction over the image"):
+        assert title in titles, titles
+    assert "Ground truth" not in titles
+    assert page.get_by_text("150 × 90 px", exact=False).count() >= 1
+    assert page.get_by_text("An uploaded image has no ground truth", exact=False).count() == 1
+    assert any(title.startswith("Pixel x ") for title in titles)  # the inspector works on uploads too
+    _screenshot(page, session_tmp, "predictions-upload.png")
+
+    # A file that is not an image is a clear message, not a traceback.
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"not a png at all"}])
+    _settled(page)
+    assert page.get_by_text("broken.png cannot be decoded", exact=False).count() == 1
+    _no_problems(page)
