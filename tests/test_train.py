@@ -1,0 +1,228 @@
+"""The training worker on real TensorFlow: a run to the end, a stop and a resume
+through the real CLI, a NaN loss and crashes. Tiny model (64 px, 16 filters) on
+the 64 px synthetic fixture, so the whole file takes about a minute on 2 cores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seglib import runs
+from seglib.classes import CLASS_NAMES
+from seglib.config import get_preset
+from seglib.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Overrides that make the lecture preset tiny: 8 training images in 2 steps.
+TINY_MODEL = {
+    "model.image_size": 64, "model.width": 0.35, "model.aspp_filters": 16, "model.decoder_filters": 16,
+    "model.low_level_filters": 8, "train.batch_size": 4, "train.epochs": 2,
+    "data.train_count": 8, "data.val_count": 4, "data.root": "synthetic",
+}
+
+
+def tiny_config(**overrides):
+    return get_preset("lecture").with_overrides({**TINY_MODEL, **overrides})
+
+
+class Fault:
+    """Inject a fault into the loop at a given point (the worker's callbacks hook)."""
+
+    def __init__(self, on_train_begin=None, on_batch_end=None):
+        self._begin, self._batch = on_train_begin, on_batch_end
+
+    def on_train_begin(self, worker):
+        if self._begin:
+            self._begin(worker)
+
+    def on_batch_end(self, worker, epoch, step, loss):
+        if self._batch:
+            self._batch(worker, epoch, step, loss)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_dataset):
+    folder = runs.create_run(tiny_config(), name="tiny", status="running")
+    status = train(folder)
+    return folder, status
+
+
+def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
+    from seglib.model import load_model
+
+    folder, status = finished_run
+    run_id = folder.name
+    assert status == "finished"
+    progress = runs.read_progress(run_id)
+    assert progress["status"] == "finished" and progress["phase"] == "done"
+    assert progress["steps_per_epoch"] == 2 and progress["epoch"] == 2
+    assert progress["first_batch_at"] >= progress["started_at"]
+
+    history = runs.read_history(run_id)
+    assert list(history.columns[:9]) == list(runs.HISTORY_COLUMNS)
+    assert history["epoch"].tolist() == [1, 2]
+    assert history[["loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds"]].notna().all().all()
+    assert ((history["val_mean_iou"] >= 0) & (history["val_mean_iou"] <= 1)).all()
+    # The learning rate follows the schedule the page draws (ExponentialDecay per step).
+    schedule = runs.lr_schedule(runs.read_config(run_id), steps=5)
+    assert history["lr"].tolist() == pytest.approx([schedule[2], schedule[4]], rel=1e-5)
+
+    steps = runs.read_steps(run_id)
+    assert steps[["epoch", "step"]].values.tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
+    class_iou = runs.read_class_iou(run_id)
+    assert class_iou["epoch"].tolist() == [1, 2] and list(class_iou.columns[1:]) == list(CLASS_NAMES)
+
+    previews = runs.read_previews(run_id)
+    assert previews["images"].shape == (4, 64, 64, 3) and previews["truth"].shape == (4, 64, 64)
+    assert previews["epochs"] == [1, 2] and previews["predictions"][2].shape == (4, 64, 64)
+    assert previews["predictions"][2].max() < len(CLASS_NAMES)
+
+    for which in ("best", "last"):
+        model = load_model(runs.checkpoint_path(run_id, which))
+        assert model.output_shape == (None, 64, 64, len(CLASS_NAMES))
+    info = [r for r in runs.list_runs() if r.id == run_id][0]
+    assert info.status == "finished" and info.epochs_done == 2 and info.name == "tiny"
+    assert info.best_val_mean_iou == pytest.approx(history["val_mean_iou"].max())
+    log = (folder / runs.LOG_FILE).read_text()
+    assert "First batch done" in log and "epoch 2/2" in log
+
+
+def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_dataset, runs_root):
+    folder = runs_root / "cli-stop-resume"
+    command = [sys.executable, "-m", "seglib", "train", "--preset", "lecture", "--epochs", "3",
+               "--batch-size", "4", "--image-size", "64", "--train", "8", "--val", "4", "--lr", "0.002",
+               "--decay-steps", "2", "--decay-rate", "0.5", "--set", "model.aspp_filters=16",
+               "--set", "model.decoder_filters=16", "--set", "model.low_level_filters=8",
+               "--data", str(tiny_dataset), "--run-dir", str(folder), "--name", "from the CLI"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and process.poll() is None:
+            if len(runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)) >= 1:
+                (folder / runs.STOP_FILE).write_text("stop\n")
+                break
+            time.sleep(0.2)
+        stdout, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    # stdout: one line per epoch and the final status, no TensorFlow noise on stderr.
+    lines = stdout.strip().splitlines()
+    assert lines[0].startswith("epoch 1/3  loss ")
+    assert lines[-2].startswith("stopped: Stopped at epoch") and lines[-1].startswith("run folder:")
+    assert stderr.strip() == ""
+
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "stopped" and "last.keras saved" in progress["message"]
+    assert (folder / runs.LAST_CHECKPOINT).exists()
+    config = json.loads((folder / runs.CONFIG_FILE).read_text())
+    assert config["data"]["root"] == "synthetic"  # under the data folder: stored relative
+    assert config["train"]["learning_rate"] == 0.002 and config["model"]["aspp_filters"] == 16
+    assert json.loads((folder / runs.META_FILE).read_text())["name"] == "from the CLI"
+    done = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    assert done["epoch"].tolist() == [1]
+
+    # Resume (in-process): continues the epochs, the history and the learning-rate schedule.
+    assert train(folder, resume=True) == "finished"
+    history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert history.loc[0].tolist() == done.loc[0].tolist()  # the first row is kept as it was
+    lr = history["lr"].tolist()
+    # 2 steps per epoch, lr halves every 2 steps: a schedule restarted at 0 would repeat lr[0].
+    assert lr[1] <= 0.002 * 0.5 ** 2 + 1e-9 and lr[2] < lr[1] < lr[0]
+    assert json.loads((folder / runs.PROGRESS_FILE).read_text())["status"] == "finished"
+
+
+def test_a_nan_loss_fails_the_run_with_a_message_that_says_what_to_do(tiny_dataset):
+    def poison(worker, epoch, step, loss):
+        if step == 1:
+            layer = worker.model.get_layer("logits")
+            layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
+
+    folder = runs.create_run(tiny_config(), status="running")
+    assert train(folder, callbacks=[Fault(on_batch_end=poison)]) == "failed"
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "failed" and progress["phase"] == "done"
+    assert "loss became NaN at epoch 1, step 2" in progress["message"]
+    assert "Lower the learning rate" in progress["message"]
+    assert not (folder / runs.LAST_CHECKPOINT).exists()
+
+
+def test_an_exception_fails_the_run_with_the_error_text_and_the_traceback_in_the_log(tiny_dataset):
+    def crash(worker):
+        raise RuntimeError("injected failure")
+
+    folder = runs.create_run(tiny_config(), status="running")
+    assert train(folder, callbacks=[Fault(on_train_begin=crash)]) == "failed"
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "failed"
+    assert progress["error"] == "RuntimeError: injected failure"
+    assert "Traceback" not in progress["message"]
+    assert "Traceback" in (folder / runs.LOG_FILE).read_text()
+
+
+def test_a_missing_dataset_fails_fast_with_a_clear_message(data_root):
+    folder = runs.create_run(tiny_config(**{"data.root": "no-such-dataset"}), status="running")
+    started = time.time()
+    assert train(folder) == "failed"
+    assert time.time() - started < 30
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert "no-such-dataset" in progress["message"] and "does not exist" in progress["message"]
+
+
+def test_a_stop_requested_before_training_ends_the_run_as_stopped(tiny_dataset):
+    folder = runs.create_run(tiny_config(), status="running")
+    (folder / runs.STOP_FILE).write_text("stop\n")
+    assert train(folder) == "stopped"
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "stopped" and "before training started" in progress["message"]
+
+
+def test_cli_rejects_config_flags_with_resume(tiny_dataset, finished_run):
+    from seglib.cli import main
+
+    folder, _ = finished_run
+    assert main(["train", "--resume", str(folder), "--lr", "0.1"]) == 1
+
+
+def test_cli_overrides_map_to_config_fields(tiny_dataset):
+    import argparse
+
+    from seglib.train import config_from_args, register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--preset", "course", "--epochs", "7", "--batch-size", "2",
+                              "--image-size", "256", "--train", "100", "--val", "10", "--lr", "1e-4",
+                              "--weight-decay", "0.001", "--decay-steps", "500", "--decay-rate", "0.8",
+                              "--optimizer", "adam", "--width", "0.5", "--early-stopping", "3",
+                              "--set", "model.atrous_rates=2,4,6", "--data", "synthetic"])
+    config = config_from_args(args)
+    assert (config.preset, config.train.epochs, config.train.batch_size, config.model.image_size) == \
+        ("course", 7, 2, 256)
+    assert (config.data.train_count, config.data.val_count, config.data.root) == (100, 10, "synthetic")
+    assert (config.train.learning_rate, config.train.weight_decay, config.train.decay_steps,
+            config.train.decay_rate, config.train.optimizer) == (1e-4, 0.001, 500, 0.8, "adam")
+    assert config.model.width == 0.5 and config.model.atrous_rates == (2, 4, 6)
+    assert config.train.early_stopping_patience == 3
+
+
+def test_make_optimizer_follows_the_presets():
+    from seglib._tf import keras
+    from seglib.train import make_optimizer
+
+    lecture = make_optimizer(get_preset("lecture").train)
+    assert isinstance(lecture, keras.optimizers.AdamW)
+    assert lecture.weight_decay == pytest.approx(get_preset("lecture").train.weight_decay)
+    example = make_optimizer(get_preset("keras-example").train)
+    assert type(example) is keras.optimizers.Adam
+    assert float(example.learning_rate) == pytest.approx(1e-3)
