@@ -38,6 +38,8 @@ RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", 
               "#332288", "#999933")
 #: Metrics the overlay can compare: column of history.csv -> axis title.
 OVERLAY_METRICS = {"loss": "loss (cross-entropy)", "accuracy": "pixel accuracy", "mean_iou": "mean IoU"}
+#: Runs up to this many epochs get an x axis over all of them from the first epoch on.
+FULL_SPAN_EPOCHS = 50
 #: What an empty chart says.
 WAITING_FOR_EPOCH = "Waiting for the first epoch"
 
@@ -166,10 +168,12 @@ def waiting_figure(message: str = WAITING_FOR_EPOCH, *, title: str | None = None
 
 
 def _epoch_axis(figure, epochs: int | None, last_epoch: int) -> None:
-    """Integer epoch ticks; with ``epochs`` the axis spans the whole run, so the curve grows across it."""
-    end = max(int(epochs or 0), int(last_epoch), 1)
-    figure.update_xaxes(range=[0.7, end + 0.3], tickmode="linear" if end <= 20 else "auto", dtick=1 if end <= 20 else None,
-                        tick0=1, rangemode="normal")
+    """Integer epoch ticks. With ``epochs`` (up to ``FULL_SPAN_EPOCHS``) the axis spans the whole run,
+    so the room sees the curve grow across it; longer runs zoom on the epochs done so far."""
+    end = int(epochs) if epochs and int(epochs) <= FULL_SPAN_EPOCHS else 0
+    end = max(end, int(last_epoch), 1)
+    figure.update_xaxes(range=[0.7, end + 0.3], tickmode="linear" if end <= 20 else "auto",
+                        dtick=1 if end <= 20 else None, tick0=1, rangemode="normal")
 
 
 def _has_rows(history, column: str) -> bool:

@@ -33,6 +33,8 @@ def test_loss_figure_draws_train_solid_and_validation_dashed_in_one_colour():
     # The x axis spans the whole run, so the curve grows across it.
     assert figure.layout.xaxis.range[1] == pytest.approx(10.3)
     assert figure.layout.showlegend
+    # A very long run zooms on the epochs done instead of squeezing them into a corner.
+    assert tf_figures.loss_figure(_history(), epochs=400).layout.xaxis.range[1] == pytest.approx(3.3)
 
 
 def test_accuracy_figure_shares_axes_and_colours_per_metric_family():

@@ -1,0 +1,260 @@
+"""The Training page under Streamlit's AppTest, with real training workers.
+
+The page starts the real worker process (``python -m seglib train``) on the
+tiny synthetic dataset with a tiny model, exactly as a click on Start does;
+AppTest never fires ``run_every`` by itself, so the tests re-run the page in a
+loop until the run gets where they want it (with a deadline). Every worker
+still alive at the end of a test is stopped, then killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from seglib import runs
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "training.py")
+LIVE = ("queued", "running", "stopping")
+
+#: A tiny run: 64 px, 8 training / 4 validation images, batch 4, a narrow model.
+TINY_FORM = {
+    "form_model_image_size": 64, "form_train_batch_size": 4, "form_train_epochs": 2,
+    "form_data_train_count": 8, "form_data_val_count": 4, "form_model_width": 0.35,
+    "form_model_aspp_filters": 16, "form_model_decoder_filters": 16, "form_data_augment": False,
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left(tiny_dataset):
+    """Stop (then kill) every worker a test leaves running; a test never leaks a process."""
+    yield
+    for info in runs.list_runs():
+        if info.status in LIVE:
+            try:
+                runs.request_stop(info.id)
+            except Exception:  # noqa: BLE001 - it may have ended meanwhile
+                pass
+    deadline = time.time() + 10
+    while time.time() < deadline and any(info.status in runs.ACTIVE_STATUSES for info in runs.list_runs()):
+        time.sleep(0.5)
+    for info in runs.list_runs():
+        if info.status in runs.ACTIVE_STATUSES:
+            pid = runs.read_progress(info.id).get("pid")
+            if isinstance(pid, int):
+                try:
+                    os.killpg(pid, signal.SIGKILL)  # the worker leads its own session
+                except OSError:
+                    pass
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    at.run()
+    _bug_free(at)
+    return at
+
+
+def _bug_free(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    bugs = [e.value for e in at.error if "This is a bug" in e.value]
+    assert not bugs, bugs
+
+
+def _fill(at: AppTest, name: str, **fields) -> None:
+    for key, value in {**TINY_FORM, **fields}.items():
+        widget = at.checkbox(key=key) if isinstance(value, bool) else at.number_input(key=key)
+        widget.set_value(value)
+    at.text_input(key="form_name").set_value(name)
+
+
+def _start(at: AppTest) -> str:
+    at.button(key="training_start").click().run()
+    _bug_free(at)
+    run_id = at.session_state["training_run"]
+    assert at.query_params["run"] == [run_id] or at.query_params["run"] == run_id
+    return run_id
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def _charts(at: AppTest) -> dict[str, dict]:
+    charts = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = ((spec.get("layout") or {}).get("title") or {}).get("text") or ""
+        charts[title] = spec
+    return charts
+
+
+def _progress(at: AppTest) -> tuple[int, str]:
+    bar = at.get("progress")[0].proto
+    return bar.value, bar.text
+
+
+def _rerun_until(at: AppTest, run_id: str, done, seconds: float, every: float = 2.0) -> dict:
+    """Re-run the page (as run_every would) until ``done(progress)`` or the deadline."""
+    deadline = time.time() + seconds
+    while True:
+        at.run()
+        _bug_free(at)
+        progress = runs.read_progress(run_id)
+        if done(progress):
+            at.run()  # one more run draws the page as of that state
+            _bug_free(at)
+            return progress
+        if time.time() > deadline:
+            raise AssertionError(f"run {run_id} did not get there in {seconds} s: {progress}\n"
+                                 f"{runs.read_log(run_id)[-3000:]}")
+        time.sleep(every)
+
+
+def test_a_tiny_run_trains_to_finished_with_a_second_run_queued_and_taken_out(tiny_dataset):
+    at = _page()
+    _fill(at, "apptest tiny")
+    run_id = _start(at)
+    text = _text(at)
+    assert "Started." in text
+    assert "Starting" in text or "Compiling" in text  # the page says what happens before step 1
+
+    # A second Start while the first trains is queued, and its position shown.
+    at.text_input(key="form_name").set_value("apptest queued")
+    queued_id = _start(at)
+    assert queued_id != run_id
+    assert runs.read_progress(queued_id)["status"] == "queued"
+    assert "queued (position 1)" in _text(at)
+    assert _progress(at)[1] == "Queued (position 1)"
+    at.button(key=f"stop_{queued_id}").click().run()  # take it out of the queue
+    _bug_free(at)
+    assert runs.read_progress(queued_id)["status"] == "stopped"
+
+    at.selectbox(key="training_run").set_value(run_id).run()
+    _bug_free(at)
+    assert at.query_params["run"] in (run_id, [run_id])
+    progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=150)
+    assert progress["status"] == "finished", progress
+
+    history = runs.read_history(run_id)
+    assert len(history) == 2
+    value, label = _progress(at)
+    assert value == 100 and "finished" in label
+    charts = _charts(at)
+    loss = charts["Loss"]
+    assert [trace["name"] for trace in loss["data"]] == ["training loss", "validation loss"]
+    assert [trace["line"]["dash"] for trace in loss["data"]] == ["solid", "dash"]
+    assert len(loss["data"][0]["x"]) == 2
+    assert len(charts["Pixel accuracy and mean IoU"]["data"]) == 4
+    assert "Running loss in epoch 2" in charts
+    assert "Learning rate" in charts
+    iou_title = next(title for title in charts if title.startswith("Validation IoU per class, epoch 2"))
+    assert len(charts[iou_title]["data"][0]["x"]) == 20
+    previews = next(spec for spec in charts.values()
+                    if any(a.get("text") == "<b>prediction, epoch 2</b>" for a in spec["layout"].get("annotations", [])))
+    assert sum(trace["type"] == "image" for trace in previews["data"]) == 3 * 4
+    assert any(m.label == "Best val mean IoU" and m.value != "—" for m in at.metric)
+
+    table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
+    statuses = dict(zip(table["run id"], table["status"]))
+    assert statuses[run_id] == "finished" and statuses[queued_id] == "stopped"
+    assert not at.button(key=f"use_{run_id}").disabled  # the checkpoint can go to the other pages
+    at.button(key=f"use_{run_id}").click().run()
+    _bug_free(at)
+    assert at.session_state["model"] == f"run:{run_id}"
+
+
+def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dataset):
+    at = _page()
+    _fill(at, "apptest stop", form_train_epochs=500, form_model_image_size=32)
+    run_id = _start(at)
+    _rerun_until(at, run_id, lambda p: p["status"] not in LIVE or int(p.get("step") or 0) > 0 or
+                 int(p.get("epoch") or 0) > 1, seconds=150)
+    assert runs.read_progress(run_id)["status"] == "running"
+    at.button(key=f"stop_{run_id}").click().run()
+    _bug_free(at)
+    progress = runs.read_progress(run_id)
+    assert progress["status"] in ("stopping", "stopped") or progress["stop_requested"], progress
+    assert any(":orange-badge[stopping]" in m.value or ":orange-badge[stopped]" in m.value for m in at.markdown)
+    progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=60, every=1.0)
+    assert progress["status"] == "stopped", progress
+    assert (runs.run_dir(run_id) / runs.LAST_CHECKPOINT).exists()
+    assert "last.keras saved" in _text(at)
+    assert "stopped" in _progress(at)[1]
+
+    at.button(key=f"resume_{run_id}").click().run()
+    _bug_free(at)
+    assert "Resumed from last.keras" in _text(at)
+    assert runs.read_progress(run_id)["status"] in ("queued", "running")
+
+
+def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
+    at = _page()
+    before = {info.id for info in runs.list_runs()}
+    at.number_input(key="form_model_image_size").set_value(100).run()
+    _bug_free(at)
+    errors = [e.value for e in at.error]
+    assert any("multiple of the output stride" in e and "Received: model.image_size=100" in e for e in errors), errors
+    at.button(key="training_start").click().run()
+    _bug_free(at)
+    assert any(e.startswith("The run was not started") for e in (x.value for x in at.error))
+    assert {info.id for info in runs.list_runs()} == before
+
+
+def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
+    at = _page()
+    assert at.selectbox(key="form_preset").value == "lecture"
+    assert at.number_input(key="form_model_image_size").value == 128
+    at.selectbox(key="form_preset").set_value("keras-example").run()
+    _bug_free(at)
+    assert at.number_input(key="form_model_image_size").value == 512
+    assert at.selectbox(key="form_train_optimizer").value == "adam"
+    assert at.number_input(key="form_train_decay_rate").value == 1.0
+    estimate = next(m for m in at.metric if m.label == "Estimated time on this machine")
+    assert estimate.value not in ("", "—")
+    assert "Planned learning rate" in _charts(at)
+
+
+def test_a_configured_passcode_locks_the_controls_for_viewers(tiny_dataset, monkeypatch):
+    monkeypatch.setenv("SEGLIB_INSTRUCTOR_PASSCODE", "lecture-hall")
+    at = _page()
+    assert at.button(key="training_start").disabled
+    assert at.number_input(key="form_train_epochs").disabled
+    assert "is for the instructor" in _text(at)
+    at.session_state["instructor_unlocked"] = True
+    at.run()
+    assert not at.button(key="training_start").disabled
+
+
+def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
+    from seglib.config import get_preset
+
+    config = get_preset("lecture").with_overrides({"data.root": "no-such-dataset", "train.epochs": 1})
+    run_id = runs.start_run(config, name="apptest failing")
+    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    at.query_params["run"] = run_id
+    progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=90, every=1.0)
+    assert progress["status"] == "failed", progress
+    assert at.session_state["training_run"] == run_id
+    assert any("no-such-dataset" in e.value for e in at.error), [e.value for e in at.error]
+    assert "failed" in _progress(at)[1]
+    assert at.button(key=f"resume_{run_id}") is not None
+    log = next(code.value for code in at.code if "Training failed" in code.value or "failed" in code.value)
+    assert settings_free(log)
+
+
+def settings_free(text: str) -> bool:
+    """No absolute folder of this machine (runs, data, project) in text shown to people."""
+    from seglib import settings
+
+    return all(str(folder) not in text for folder in (settings.runs_dir(), settings.PROJECT_ROOT,
+                                                      *settings.data_roots()))
