@@ -31,6 +31,8 @@ common.page_header(
 
 #: Seconds between two refreshes of the live view while a run is queued or training.
 POLL_SECONDS = 2.0
+#: Seconds between two refreshes of the runs table while a run is live.
+TABLE_POLL_SECONDS = 5.0
 #: Seconds between two checks for a newly started run, for a viewer who follows the active run.
 IDLE_WATCH_SECONDS = 15.0
 #: Statuses during which the live view refreshes itself.
@@ -655,23 +657,33 @@ def _file_reader(path: Path):
     return lambda: path.read_bytes()
 
 
-def runs_section(infos: list[runs.RunInfo], shown: str | None) -> None:
-    st.subheader("Runs on this machine")
+def runs_table(polling: bool) -> None:
+    """The table of runs; a fragment that refreshes itself while any run is live."""
+    current = runs.list_runs()
+    if polling and not any(info.status in LIVE_STATUSES for info in current):
+        st.rerun(scope="app")  # the last live run ended: stop polling, redraw the page
+    names = {**labels, **_run_labels(current)}
     table = pd.DataFrame([{
-        "name": labels[info.id],
+        "name": names[info.id],
         "status": info.status + (f" (#{info.queue_position})" if info.queue_position else ""),
         "preset": info.preset,
         "created": datetime.fromtimestamp(info.created_at),
         "epochs": f"{info.epochs_done} / {info.epochs}",
         "best val mIoU": info.best_val_mean_iou,
         "run id": info.id,
-    } for info in infos])
+    } for info in current])
     st.dataframe(table, hide_index=True, width="stretch", key="runs_table",
                  column_config={
                      "created": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm"),
                      "best val mIoU": st.column_config.ProgressColumn(format="%.3f", min_value=0.0,
                                                                       max_value=1.0),
                  })
+
+
+def runs_section(infos: list[runs.RunInfo], shown: str | None) -> None:
+    st.subheader("Runs on this machine")
+    any_live = any(info.status in LIVE_STATUSES for info in infos)
+    st.fragment(runs_table, run_every=TABLE_POLL_SECONDS if any_live else None)(any_live)
 
     st.markdown("**Compare runs.** Curves of several runs on the same axes: one colour per run, training "
                 "solid, validation dashed. Against the `course` settings, the `keras-example` baseline "
