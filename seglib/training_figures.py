@@ -404,7 +404,10 @@ def overlay_figure(histories: Mapping[str, Any], *, metric: str = "loss", title:
                 hovertemplate=f"{html.escape(label)}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
             ))
     _layout(figure, title=title, height=height, xaxis_title="epoch", yaxis_title=axis_title)
-    figure.update_layout(hovermode="closest")
+    # Two legend entries per run, about two per line: room under the axis for all of them.
+    legend_rows = math.ceil(len(figure.data) / 2)
+    figure.update_layout(hovermode="closest", margin=dict(b=80 + 24 * legend_rows),
+                         height=(height or 440) + max(0, legend_rows - 2) * 24)
     _epoch_axis(figure, None, last_epoch)
     if metric != "loss":
         figure.update_yaxes(range=[0, 1.02])
