@@ -115,9 +115,9 @@ _RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: Fallback throughput (training images/s) when no earlier run on this machine
 #: says better: measured for the lecture preset on 2 CPU cores, and a
 #: conservative CPU figure for ResNet50 at 512 px. Scaled by pixel count.
-_DEFAULT_THROUGHPUT = {"mobilenetv2": (128, 30.0), "resnet50": (512, 0.5)}
+_DEFAULT_THROUGHPUT = {"mobilenetv2": (128, 50.0), "resnet50": (512, 0.5)}
 #: Graph tracing + first batch, seconds, before any measurement exists.
-_DEFAULT_STARTUP_SECONDS = {"mobilenetv2": 40.0, "resnet50": 90.0}
+_DEFAULT_STARTUP_SECONDS = {"mobilenetv2": 20.0, "resnet50": 90.0}
 
 
 # ---------------------------------------------------------------------------
@@ -637,7 +637,7 @@ def queue_position(run_id: str) -> int | None:
 def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
     """Start ``python -m seglib train`` detached; record its pid (caller holds the lock)."""
     command = [sys.executable, "-m", "seglib", "train"]
-    command += ["--resume", str(folder)] if resume else ["--run-dir", str(folder)]
+    command += ["--resume", str(folder)] if resume else ["--run-dir", str(folder), "--from-queue"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     pythonpath = env.get("PYTHONPATH", "")
     if str(settings.PROJECT_ROOT) not in pythonpath.split(os.pathsep):

@@ -1,0 +1,157 @@
+"""Training benchmark: the ``lecture`` preset on the synthetic default, as a lecture runs it.
+
+Starts the real worker (``python -m seglib train --preset lecture ...``) in a
+subprocess with its own temporary runs folder, watches its run folder like the
+dashboard does, and reports against the targets for 2 CPU cores:
+
+* time from the worker's start (process spawn) to the first finished batch: <= 30 s;
+* training throughput (images/s, measured by the worker over whole epochs,
+  graph tracing excluded): >= 25;
+* validation pixel accuracy >= 0.80 and mean IoU >= 0.30 within 5 minutes of
+  wall time from the worker's start (the best epoch finished by then).
+
+    python benchmarks/bench_training.py                 # lecture preset, 5 minutes
+    python benchmarks/bench_training.py --minutes 3 --set train.batch_size=8
+
+The worker is stopped (STOP file) once the time is up. The machine may be
+shared: the table prints the load average next to the figures, as measured
+throughput is pessimistic when other jobs use the cores. ``run()`` returns the
+rows for ``benchmarks/run_all.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+from seglib import runs, settings  # noqa: E402
+from seglib.io import read_json  # noqa: E402
+
+TARGETS = {"first_batch_s": 30.0, "images_per_second": 25.0, "val_accuracy": 0.80, "val_mean_iou": 0.30}
+WALL_SECONDS = 300.0
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: list[str] | None = None,
+        data: str | None = None, keep: str | None = None) -> list[dict]:
+    """Train for ``minutes`` of wall time and return one row of measured figures."""
+    data = data or str(settings.default_dataset_dir())
+    if not (Path(data) / ".complete").exists() and not Path(data, "Training").is_dir():
+        raise SystemExit(f"No dataset at {settings.display_path(data)}: run "
+                         "`python -m seglib data synth --out data/synthetic --default` first.")
+    temporary = Path(tempfile.mkdtemp(prefix="seglib-bench-train-"))
+    folder = temporary / "run"
+    command = [sys.executable, "-m", "seglib", "train", "--preset", preset, "--data", data,
+               "--run-dir", str(folder)]
+    for item in overrides or []:
+        command += ["--set", item]
+    env = dict(os.environ, SEGLIB_RUNS_DIR=str(temporary), PYTHONUNBUFFERED="1")
+    load_before = _load()
+    wall = minutes * 60.0
+    started = time.time()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    seen_epochs: dict[int, float] = {}
+    first_batch = None
+    try:
+        while process.poll() is None:
+            now = time.time()
+            progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+            if first_batch is None and progress.get("first_batch_at"):
+                first_batch = float(progress["first_batch_at"]) - started
+            history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+            for epoch in history["epoch"].tolist():
+                seen_epochs.setdefault(int(epoch), now - started)
+            if now - started >= wall and not (folder / runs.STOP_FILE).exists():
+                (folder / runs.STOP_FILE).write_text("benchmark time is up\n")
+            time.sleep(0.5)
+        output = process.stdout.read() if process.stdout else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+    history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    for epoch in history["epoch"].tolist():  # rows written in the last half second
+        seen_epochs.setdefault(int(epoch), time.time() - started)
+    in_time = history[history["epoch"].map(lambda e: seen_epochs.get(int(e), 1e9) <= wall)]
+    progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+    config = json.loads((folder / runs.CONFIG_FILE).read_text())
+    best = in_time.loc[in_time["val_mean_iou"].idxmax()] if len(in_time) else None
+    row = {
+        "benchmark": "training_lecture_5min",
+        "preset": preset,
+        "overrides": " ".join(overrides or []),
+        "image_size": config["model"]["image_size"],
+        "batch_size": config["train"]["batch_size"],
+        "train_images": progress.get("train_images"),
+        "first_batch_s": None if first_batch is None else round(first_batch, 1),
+        "images_per_second": progress.get("measured_images_per_second"),
+        "epochs_in_time": len(in_time),
+        "wall_s": round(wall, 0),
+        "best_epoch": None if best is None else int(best["epoch"]),
+        "val_accuracy": None if best is None else round(float(best["val_accuracy"]), 4),
+        "val_mean_iou": None if best is None else round(float(best["val_mean_iou"]), 4),
+        "epoch_times_s": {e: round(t, 1) for e, t in sorted(seen_epochs.items())},
+        "status": progress.get("status"),
+        "load_before": load_before,
+        "load_after": _load(),
+        "cpus": os.cpu_count(),
+    }
+    row["ok"] = all(row[k] is not None and (row[k] <= v if k == "first_batch_s" else row[k] >= v)
+                    for k, v in TARGETS.items())
+    if process.returncode not in (0, None):
+        row["error"] = output[-2000:]
+    if keep:
+        shutil.copytree(folder, keep, dirs_exist_ok=True)
+    shutil.rmtree(temporary, ignore_errors=True)
+    return [row]
+
+
+def print_table(rows: list[dict]) -> None:
+    for row in rows:
+        print(f"training benchmark: {row['preset']} {row['overrides']}".rstrip())
+        print(f"  {'measure':<34}{'value':>10}   target")
+        items = [
+            ("first batch after worker start (s)", row["first_batch_s"], f"<= {TARGETS['first_batch_s']:g}"),
+            ("training images / s", row["images_per_second"], f">= {TARGETS['images_per_second']:g}"),
+            (f"val pixel accuracy at {row['wall_s'] / 60:g} min", row["val_accuracy"],
+             f">= {TARGETS['val_accuracy']:g}"),
+            (f"val mean IoU at {row['wall_s'] / 60:g} min", row["val_mean_iou"], f">= {TARGETS['val_mean_iou']:g}"),
+        ]
+        for name, value, target in items:
+            print(f"  {name:<34}{'-' if value is None else value:>10}   {target}")
+        print(f"  epochs done in time: {row['epochs_in_time']} (best epoch {row['best_epoch']}), "
+              f"{row['train_images']} train images at {row['image_size']} px, batch {row['batch_size']}; "
+              f"status {row['status']}")
+        print(f"  epoch finished at (s): {row['epoch_times_s']}")
+        print(f"  load average before: {row['load_before']}, after: {row['load_after']} ({row['cpus']} CPUs)"
+              f"  -> {'all targets met' if row['ok'] else 'TARGET MISSED'}")
+        if row.get("error"):
+            print(row["error"])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="lecture")
+    parser.add_argument("--minutes", type=float, default=WALL_SECONDS / 60)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--data", help="dataset folder (default: the synthetic default)")
+    parser.add_argument("--keep", help="copy the run folder here afterwards")
+    arguments = parser.parse_args()
+    print_table(run(arguments.preset, arguments.minutes, arguments.overrides, arguments.data, arguments.keep))

@@ -1,0 +1,217 @@
+"""Run folders and the one-job queue: what the pages call.
+
+The queue tests start real detached workers (``python -m seglib train``) on a
+dataset folder that does not exist, so each worker fails within seconds without
+training, which is enough to watch the scheduling."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seglib import runs
+from seglib.config import get_preset
+from seglib.errors import PathNotAllowedError, RunError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_config(**overrides):
+    base = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
+            "train.batch_size": 4, "train.epochs": 2, "data.root": "synthetic"}
+    return get_preset("lecture").with_overrides({**base, **overrides})
+
+
+def _set_progress(folder: Path, **fields) -> None:
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress.update(fields)
+    (folder / runs.PROGRESS_FILE).write_text(json.dumps(progress))
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _wait_final(run_ids, timeout=180.0, watch_active=True) -> int:
+    """Wait until every run is in a final state; return the largest number seen active at once."""
+    deadline = time.time() + timeout
+    most_active = 0
+    while time.time() < deadline:
+        infos = {info.id: info for info in runs.list_runs()}
+        active = sum(1 for info in infos.values() if info.status in runs.ACTIVE_STATUSES)
+        most_active = max(most_active, active)
+        if all(infos[run_id].status in runs.FINAL_STATUSES for run_id in run_ids):
+            return most_active
+        time.sleep(0.1)
+    raise AssertionError(f"runs did not end in {timeout} s: {[runs.read_progress(r) for r in run_ids]}")
+
+
+def test_create_run_writes_config_meta_and_a_queued_progress(runs_root):
+    config = tiny_config()
+    folder = runs.create_run(config, name="  my run  ")
+    assert folder.parent == runs_root
+    assert runs.read_config(folder.name) == config
+    assert runs.read_meta(folder.name)["name"] == "my run"
+    progress = runs.read_progress(folder.name)
+    assert progress["status"] == "queued" and progress["epochs"] == 2
+    second = runs.create_run(config)
+    assert second.name != folder.name and second.name.startswith(folder.name[:15])
+    runs.delete_run(folder.name)
+    runs.delete_run(second.name)
+
+
+def test_run_ids_are_readable_sortable_slugs():
+    run_id = runs.new_run_id("keras-example", now=time.mktime((2026, 11, 25, 9, 30, 12, 0, 0, -1)))
+    assert run_id == "20261125-093012-keras-example"
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 200])
+def test_bad_run_ids_are_refused(bad):
+    with pytest.raises(RunError):
+        runs.read_progress(bad)
+
+
+def test_history_cut_mid_line_drops_only_the_partial_row(runs_root):
+    folder = runs.create_run(tiny_config(), status="finished")
+    (folder / runs.HISTORY_FILE).write_text(
+        "epoch,loss,val_loss,accuracy,val_accuracy,mean_iou,val_mean_iou,lr,seconds\n"
+        "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n"
+        "2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n"
+        "3,1.9,1.")
+    history = runs.read_history(folder.name)
+    assert history["epoch"].tolist() == [1, 2]
+    assert history["val_mean_iou"].tolist() == [0.12, 0.22]
+    assert runs.read_steps(folder.name).empty and runs.read_previews(folder.name) is None
+    info = [i for i in runs.list_runs() if i.id == folder.name][0]
+    assert info.epochs_done == 2 and info.best_val_mean_iou == pytest.approx(0.22)
+    runs.delete_run(folder.name)
+
+
+def test_a_running_run_whose_worker_is_gone_is_reported_interrupted(runs_root):
+    folder = runs.create_run(tiny_config(), status="running")
+    _set_progress(folder, status="running", pid=_dead_pid(), epoch=3)
+    assert runs.read_progress(folder.name)["status"] == "interrupted"
+    assert "Resume it" in runs.read_progress(folder.name)["message"]
+    assert [i.status for i in runs.list_runs() if i.id == folder.name] == ["interrupted"]
+    runs.schedule()  # persists the verdict
+    assert json.loads((folder / runs.PROGRESS_FILE).read_text())["status"] == "interrupted"
+    runs.delete_run(folder.name)
+
+
+def test_actions_on_a_running_run(runs_root):
+    folder = runs.create_run(tiny_config(), status="running")
+    # This test process plays the worker: alive, and never sent SIGTERM (it is our own pid).
+    _set_progress(folder, status="running", pid=os.getpid(), pid_start=runs._process_start_time(os.getpid()))
+    try:
+        assert runs.read_progress(folder.name)["status"] == "running"
+        assert runs.active_run() == folder.name
+        with pytest.raises(RunError, match="stop it first"):
+            runs.delete_run(folder.name)
+        with pytest.raises(RunError, match="only a stopped"):
+            runs.resume_run(folder.name)
+        with pytest.raises(RunError, match="no best checkpoint yet"):
+            runs.checkpoint_path(folder.name, "best")
+        progress = runs.request_stop(folder.name)
+        assert progress["status"] == "stopping" and progress["stop_requested"]
+        assert (folder / runs.STOP_FILE).exists()
+        runs.rename_run(folder.name, "renamed")
+        assert runs.read_meta(folder.name)["name"] == "renamed"
+        with pytest.raises(RunError):
+            runs.rename_run(folder.name, "   ")
+    finally:
+        _set_progress(folder, status="stopped")
+    runs.delete_run(folder.name)
+    assert not folder.exists()
+    with pytest.raises(RunError, match="no run"):
+        runs.read_progress(folder.name)
+
+
+def test_stopping_a_queued_run_takes_it_out_of_the_queue(runs_root):
+    folder = runs.create_run(tiny_config())
+    assert runs.queue_position(folder.name) is not None
+    assert runs.request_stop(folder.name)["status"] == "stopped"
+    assert runs.queue_position(folder.name) is None
+    with pytest.raises(RunError, match="nothing to stop"):
+        runs.request_stop(folder.name)
+    runs.delete_run(folder.name)
+
+
+def test_start_run_refuses_a_dataset_outside_the_data_roots(runs_root, tmp_path):
+    with pytest.raises(PathNotAllowedError):
+        runs.start_run(tiny_config(**{"data.root": str(tmp_path)}))
+
+
+def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(runs_root, data_root):
+    config = tiny_config(**{"data.root": "missing-dataset"})
+    first = runs.start_run(config, name="first")
+    second = runs.start_run(config, name="second")
+    early = runs.read_progress(second)
+    if runs.read_progress(first)["status"] == "running":
+        assert early["status"] == "queued" and early["queue_position"] == 1
+    assert _wait_final([first, second]) <= 1
+    one, two = runs.read_progress(first), runs.read_progress(second)
+    assert one["status"] == two["status"] == "failed"
+    assert "missing-dataset" in two["message"]  # the worker really ran, and said why it failed
+    assert two["started_at"] >= one["finished_at"]
+    for run_id in (first, second):
+        runs.delete_run(run_id)
+
+
+def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(runs_root, data_root):
+    go = time.time() + 4.0
+    code = ("import time, sys; from seglib import runs; from seglib.config import get_preset\n"
+            "config = get_preset('lecture').with_overrides({'data.root': 'missing-dataset'})\n"
+            f"time.sleep(max(0, {go} - time.time()))\n"
+            "print(runs.start_run(config))\n")
+    processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    run_ids = [process.communicate(timeout=120)[0].strip() for process in processes]
+    assert all(run_ids) and len(set(run_ids)) == 2
+    assert _wait_final(run_ids) <= 1
+    spans = sorted((runs.read_progress(r)["started_at"], runs.read_progress(r)["finished_at"]) for r in run_ids)
+    assert spans[1][0] >= spans[0][1], f"the two workers overlapped: {spans}"
+    for run_id in run_ids:
+        runs.delete_run(run_id)
+
+
+def test_resume_requeues_an_interrupted_run_and_starts_a_worker(runs_root, data_root):
+    folder = runs.create_run(tiny_config(**{"data.root": "missing-dataset"}), status="running")
+    _set_progress(folder, status="running", pid=_dead_pid())
+    with pytest.raises(RunError, match="epochs must be more"):
+        runs.resume_run(folder.name, epochs=0)
+    runs.resume_run(folder.name, epochs=5)
+    assert runs.read_config(folder.name).train.epochs == 5
+    _wait_final([folder.name])
+    progress = runs.read_progress(folder.name)
+    assert progress["status"] == "failed" and "missing-dataset" in progress["message"]
+    assert "(resume)" in runs.read_log(folder.name)  # the worker was started with --resume
+    runs.delete_run(folder.name)
+
+
+def test_lr_schedule_is_the_exponential_decay_of_the_config():
+    config = get_preset("lecture").with_overrides({"train.learning_rate": 1e-3, "train.decay_steps": 10,
+                                                   "train.decay_rate": 0.5})
+    schedule = runs.lr_schedule(config, steps=21)
+    assert schedule[0] == pytest.approx(1e-3) and schedule[10] == pytest.approx(5e-4)
+    assert schedule[20] == pytest.approx(2.5e-4)
+    constant = runs.lr_schedule(get_preset("keras-example"), steps=50)
+    assert np.allclose(constant, 1e-3)
+
+
+def test_estimate_seconds_grows_with_epochs_and_image_size(tiny_dataset):
+    lecture = get_preset("lecture")
+    short = runs.estimate_seconds(lecture.with_overrides({"train.epochs": 2}))
+    long = runs.estimate_seconds(lecture.with_overrides({"train.epochs": 20}))
+    big = runs.estimate_seconds(lecture.with_overrides({"train.epochs": 2, "model.image_size": 256}))
+    assert 0 < short < long and short < big
+    images_per_second, startup, basis = runs.throughput_basis(lecture)
+    assert images_per_second > 0 and startup > 0 and basis
