@@ -97,6 +97,8 @@ def _open_picked_row() -> None:
     split, index = listed[rows[0]]
     st.session_state["pred_split"] = split
     st.session_state["pred_image"] = int(index)
+    st.toast(f"Opened {SOURCE_LABELS.get(split, split).lower()} image {int(index) + 1} in the view at the top.",
+             icon=":material/image:")
 
 
 _open_picked_row()
@@ -257,7 +259,8 @@ if comparison is not None:
         (f"In the truth but never predicted: **{', '.join(missed)}**. " if missed
          else "Every class of the truth appears in the prediction. ")
         + (f"Predicted but not in the truth: {', '.join(invented)}. " if invented else "")
-        + f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")
+        + ({0: "", 1: "1 class appears in neither mask and has no IoU (left out of the mean)."}.get(
+            absent, f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")))
 else:
     common.plot(figures.class_fraction_figure(
         figures.mask_fractions(prediction.mask, num_classes)[1], counts=predicted_counts, palette=palette,

@@ -399,7 +399,7 @@ def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None 
     """The scores of one pixel: its ``C`` logits (left, values on hover) and
     their softmax probabilities (right, written beside the bars), one bar per
     class in the class colours. The argmax (the class the mask shows) has a
-    thick black outline and an "◀ argmax" label.
+    thick black outline and an "argmax" label.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -423,20 +423,29 @@ def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None 
         hovertemplate="<b>%{y}</b><br>logit %{x:.3f}<extra></extra>"), row=1, col=1)
     figure.add_trace(go.Bar(
         x=probabilities, y=names, orientation="h", name="probability", marker=dict(color=bar_colors, line=outline),
-        text=[(f"{value:.1%}" if value >= 0.001 else "") + ("  ◀ argmax" if i == chosen else "")
-              for i, value in enumerate(probabilities)], textposition="outside",
-        cliponaxis=False, hovertemplate="<b>%{y}</b><br>probability %{x:.2%}<extra></extra>"), row=1, col=2)
+        text=[_probability_text(value, i == chosen) for i, value in enumerate(probabilities)],
+        textposition=["inside" if i == chosen and value > 0.6 else "outside" for i, value in enumerate(probabilities)],
+        insidetextanchor="end", cliponaxis=False, hovertemplate="<b>%{y}</b><br>probability %{x:.2%}<extra></extra>"), row=1, col=2)
     spread = float(logits.max() - logits.min()) or 1.0
     figure.update_xaxes(range=[min(0.0, float(logits.min())) - 0.08 * spread,
                                max(0.0, float(logits.max())) + 0.08 * spread],
                         zeroline=True, zerolinecolor="#888", title="logit", row=1, col=1)
-    figure.update_xaxes(range=[0, 1.55], tickformat=".0%", tickvals=[0, 0.5, 1], title="probability",
+    figure.update_xaxes(range=[0, 1.6], tickformat=".0%", tickvals=[0, 0.5, 1], title="probability",
                         row=1, col=2)
     figure.update_yaxes(autorange="reversed", automargin=True, categoryorder="array", categoryarray=names)
     figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
                          template=CHART_TEMPLATE, showlegend=False, bargap=0.25,
+                         uniformtext=dict(minsize=11, mode="show"),  # inside labels never shrink to specks
                          margin=dict(l=8, r=16, t=64 if title else 40, b=40))
     return figure
+
+
+def _probability_text(value: float, chosen: bool) -> str:
+    """The label of one probability bar; the argmax's says so (inside a long bar, so it is never cut)."""
+    number = f"{value:.1%}" if value >= 0.001 else ""
+    if not chosen:
+        return number
+    return f"<b>argmax {number}</b>" if value > 0.6 else f"{number} ◀ <b>argmax</b>"
 
 
 def inspector_grid(height: int, width: int, max_points: int = 64) -> tuple[np.ndarray, np.ndarray]:

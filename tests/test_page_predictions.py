@@ -157,7 +157,7 @@ def test_the_pixel_inspector_shows_twenty_logits_and_follows_the_inputs(page_mod
     widths = logits["data"][0]["marker"]["line"]["width"]
     chosen = int(np.argmax(widths))
     assert argmax == f"{chosen} {CLASS_NAMES[chosen]}"  # the outlined bar is the argmax
-    assert any("◀ argmax" in text for text in logits["data"][1]["text"])
+    assert sum("argmax" in text for text in logits["data"][1]["text"]) == 1
     assert app.query_params["px"] == "5" and app.query_params["py"] == "60"
     code = " ".join(c.value for c in app.code)
     assert "np.argmax(logits, axis=-1)" in code  # the source of seglib.inference
@@ -428,7 +428,10 @@ def test_logits_and_inspector_figures():
     figure = pf.logits_figure(logits)
     assert len(figure.data) == 2 and all(len(trace.x) == 20 for trace in figure.data)
     assert figure.data[0].marker.line.width[5] == 3.5 and figure.data[0].marker.line.width[0] == 1
-    assert figure.data[1].text[5].endswith("◀ argmax")
+    assert "argmax" in figure.data[1].text[5] and figure.data[1].textposition[5] == "inside"
+    assert sum("argmax" in text for text in figure.data[1].text) == 1
+    unsure = pf.logits_figure(np.zeros(20, np.float32))  # a tie: the first class wins, the label sits outside
+    assert unsure.data[1].text[0] == "5.0% ◀ <b>argmax</b>" and unsure.data[1].textposition[0] == "outside"
     assert sum(figure.data[1].x) == pytest.approx(1.0, abs=1e-5)
     mask = np.zeros((300, 200), np.uint8)
     image = np.zeros((300, 200, 3), np.uint8)
