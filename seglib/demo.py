@@ -172,6 +172,7 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
         "size_bytes": (out / MODEL_FILE).stat().st_size,
         "parameters": int(model.count_params()),
         "preset": config.preset,
+        "differs_from_preset": _differences(config),
         "config": config.to_dict(),
         "dataset": {"name": dataset_root.name, "generator": synth.get("generator"),
                     "synth_seed": synth.get("seed"), "train": synth.get("train"), "val": synth.get("val"),
@@ -220,6 +221,10 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "",
         "## Model",
         "",
+        f"The `{card['preset']}` preset with: "
+        + (", ".join(f"{key} = {value}" for key, value in card.get("differs_from_preset", {}).items()) or "no changes")
+        + ".",
+        "",
         f"- backbone {model['backbone']} (width {model['width']:g}), input {model['image_size']} px, "
         f"{model['num_classes']} classes",
         f"- ASPP rates {tuple(model['atrous_rates'])}, {model['aspp_filters']} filters, decoder "
@@ -251,9 +256,26 @@ def model_card_markdown(card: dict[str, Any]) -> str:
     ]
     for name, value in card["per_class_iou"].items():
         lines.append(f"| {name} | {'-' if value is None else f'{value:.3f}'} |")
-    lines += ["", "Small, rare parts (sunglasses, gloves, socks) have the lowest IoU: they cover few pixels",
-              "at 128 px input, and the loss is dominated by the background (exercise 13-4).", ""]
+    lines += ["", "Small, rare parts (gloves, sunglasses, socks) have the lowest IoU: they cover few pixels",
+              f"at {model['image_size']} px input, and the loss is dominated by the background (exercise 13-4).",
+              ""]
     return "\n".join(lines)
+
+
+def _differences(config: RunConfig) -> dict[str, Any]:
+    """Dotted fields where ``config`` differs from its preset (what the demo changed)."""
+    try:
+        preset = get_preset(config.preset).to_dict()
+    except KeyError:
+        return {}
+    changed = {}
+    for section, values in config.to_dict().items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            if preset[section].get(name) != value:
+                changed[f"{section}.{name}"] = list(value) if isinstance(value, tuple) else value
+    return changed
 
 
 def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
