@@ -3,7 +3,7 @@
 Examples::
 
     python -m seglib data synth --out data/synthetic --default
-    python -m seglib data synth --out /tmp/tiny --train 12 --val 4 --size 64 --seed 0
+    python -m seglib data synth --out data/tiny --train 12 --val 4 --size 64 --seed 0
     python -m seglib data check data/synthetic
     python -m seglib data stats data/synthetic --json
 """
