@@ -78,10 +78,12 @@ def test_home_shows_the_lab_and_the_loaded_dataset(tiny_dataset):
     assert at.title[0].value == "Semantic segmentation lab"
     text = _text(at)
     assert "12 train images" in text and "4 val images" in text
-    assert "Untrained: lecture" in text
+    # The shipped demo model is the default model in use; untrained presets stay on offer.
+    assert "Demo model (trained)" in text
     sidebar_labels = [w.label for w in at.sidebar.selectbox] + [w.label for w in at.sidebar.radio]
     assert sidebar_labels == ["Dataset", "Model", "Palette"]
     assert at.sidebar.selectbox[0].value == "synthetic"
+    assert at.sidebar.selectbox[1].value == "demo"
     assert "untrained:lecture" in at.sidebar.selectbox[1].options or any(
         "Untrained: lecture" in option for option in at.sidebar.selectbox[1].options)
 
@@ -110,6 +112,7 @@ def test_a_url_outside_the_data_roots_is_not_opened(tiny_dataset):
     at.run()
     _bug_free(at)
     assert at.sidebar.selectbox[0].value == "synthetic"
+    assert at.sidebar.selectbox[1].value == "demo"
 
 
 # ---------------------------------------------------------------------------
