@@ -36,6 +36,11 @@ from seglib.errors import DatasetError, ImageReadError, SeglibError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff")
 SPLITS = ("train", "val")
+#: Largest image (width x height) any reader decodes: 40 megapixels, about 120 MB
+#: as RGB. The header is read first, so a huge file is refused before its pixels
+#: are allocated (one student's 10,000 x 10,000 file must not exhaust the memory
+#: every other viewer shares).
+MAX_IMAGE_PIXELS = 40_000_000
 _CIHP_SPLITS = {"train": "Training", "val": "Validation"}
 _IMAGE_DIRS = ("Images", "images", "JPEGImages", "imgs")
 _MASK_DIRS = ("Category_ids", "category_ids", "masks", "Masks", "labels", "Labels", "annotations",
@@ -136,12 +141,41 @@ def _decode(path: Path) -> np.ndarray:
         raise ImageReadError(f"{path.name} cannot be read: {error.strerror or error}.") from None
     if data.size == 0:
         raise ImageReadError(f"{path.name} is empty (0 bytes). Replace or remove the file.")
+    declared = declared_size(data)
+    if declared is not None and declared[0] * declared[1] > MAX_IMAGE_PIXELS:
+        raise ImageReadError(
+            f"{path.name} is {declared[0]} x {declared[1]} pixels, more than the limit of "
+            f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; shrink it (or remove it) and reopen the dataset.")
     # IMREAD_UNCHANGED keeps bit depth and alpha, and ignores EXIF rotation:
     # a mask has no EXIF, so rotating only the photo would misalign the pair.
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None or array.size == 0:
         raise ImageReadError(f"{path.name} cannot be decoded: it is corrupt or not an image file.")
     return array
+
+
+def declared_size(data) -> tuple[int, int] | None:
+    """(width, height) read from an image file's header, without decoding the pixels.
+
+    Returns None when the header is not one Pillow knows (OpenCV then decides).
+    """
+    import io
+
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with Streamlit
+        return None
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(memoryview(data))) as picture:
+                return int(picture.width), int(picture.height)
+    except Image.DecompressionBombError:
+        return (2**31, 1)  # Pillow itself refuses it: far too many pixels
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: let OpenCV decide
+        return None
 
 
 def _to_uint8(array: np.ndarray) -> tuple[np.ndarray, str | None]:
