@@ -109,12 +109,26 @@ def navigation_pages() -> list:
     ]
 
 
-def page_link(file: str, label: str | None = None) -> None:
-    """A link to another page of the dashboard, only if that page exists."""
+def page_link(file: str, label: str | None = None, params: dict[str, str] | None = None) -> None:
+    """A link to another page of the dashboard, only if that page exists.
+
+    ``params`` become the target's query parameters, which preselect the view
+    there (``{"image": "3"}`` on Predictions); the sidebar's dataset, model and
+    palette follow from the session. When the page runs outside the navigation
+    (a page script on its own), the link is plain Markdown to the same URL.
+    """
     info = page_info(file)
     if info is None or not info.exists:
         return
-    st.page_link(str(info.path.relative_to(DASHBOARD_DIR)), label=label or info.title, icon=info.icon)
+    label = label or info.title
+    try:
+        st.page_link(str(info.path.relative_to(DASHBOARD_DIR)), label=label, icon=info.icon,
+                     query_params=params or None)
+    except st.errors.StreamlitAPIException:
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(params)}" if params else ""
+        st.markdown(f"[{label}](/{info.url_path}{query})")
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +535,81 @@ def is_instructor() -> bool:
     return passcode is None or bool(st.session_state.get("instructor_unlocked"))
 
 
+#: URL parameter of the presentation toggle ("?present=1").
+PRESENT_KEY = "present"
+
+#: Markdown notes for the instructor, one ``## <page url path>`` section per page.
+INSTRUCTOR_NOTES = DASHBOARD_DIR / "assets" / "instructor_notes.md"
+
+#: How much taller figures are drawn in presentation mode.
+PRESENT_SCALE = 1.4
+
+_PRESENT_CSS = """
+<style>
+/* Presentation mode: larger text for a projector, secondary controls hidden. */
+html, body, [data-testid="stAppViewContainer"] { font-size: 21px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.2rem; }
+h1 { font-size: 2.8rem !important; }
+h2, h3 { font-size: 2.0rem !important; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"], [data-testid="stMain"] [data-testid="stExpander"],
+[data-testid="stMain"] [data-testid="stDownloadButton"], [data-testid="stToolbar"],
+.modebar-container { display: none !important; }
+.block-container { padding-top: 1.5rem; max-width: 100% !important; }
+</style>
+"""
+
+
+def presentation_mode() -> bool:
+    """True while the presentation toggle is on (kept in the URL as ``present=1``)."""
+    return bool(url_state(PRESENT_KEY, False, cast=bool))
+
+
+def apply_presentation_style() -> None:
+    """Inject the projector CSS when presentation mode is on (called by ``page_header``)."""
+    if presentation_mode():
+        st.markdown(_PRESENT_CSS, unsafe_allow_html=True)
+
+
+def _presentation_toggle() -> None:
+    """The sidebar switch; shown to instructors only (anyone when no passcode is set)."""
+    if not is_instructor():
+        return
+    url_seed(PRESENT_KEY, False, cast=bool)
+    st.toggle("Presentation mode", key=PRESENT_KEY,
+              help="Larger fonts and figures for a projector; captions, expanders and secondary "
+                   "controls are hidden. The URL keeps it (present=1), so the link can be shared.")
+    set_url_state(PRESENT_KEY, "1" if st.session_state.get(PRESENT_KEY) else None)
+
+
+def instructor_notes_for(page: str, path: Path | None = None) -> str:
+    """The section ``## <page>`` of the instructor notes file ('' when absent)."""
+    path = INSTRUCTOR_NOTES if path is None else Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip().lower()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    return "\n".join(sections.get(page.lower(), [])).strip()
+
+
+def instructor_notes(page: str) -> None:
+    """Show the instructor's notes for ``page`` (a url path such as 'dataset'),
+    only in instructor mode and only when the notes file has a section for it."""
+    if not is_instructor():
+        return
+    notes = instructor_notes_for(page)
+    if notes:
+        with st.sidebar.expander(":material/co_present: Instructor notes", expanded=presentation_mode()):
+            st.markdown(notes)
+
+
 def _instructor_box() -> None:
     passcode = instructor_passcode()
     if passcode is None:
@@ -572,6 +661,7 @@ def sidebar() -> None:
                       "classes apart under the common forms of colour blindness.")
         url_sync(PALETTE_KEY, "cihp")
         _instructor_box()
+        _presentation_toggle()
 
 
 # ---------------------------------------------------------------------------
@@ -587,7 +677,15 @@ PLOTLY_CONFIG = {
 
 
 def page_header(title: str, intro: str, exercises: tuple[str, ...] = ()) -> None:
-    """Title, the exercises the page answers, and one paragraph saying why the page exists."""
+    """Title, the exercises the page answers, and one paragraph saying why the page exists.
+
+    Also applies presentation mode and shows the instructor notes of the page,
+    so every page gets both by calling this one function.
+    """
+    apply_presentation_style()
+    info = next((page for page in PLANNED_PAGES if page.title == title), None)
+    if info is not None:
+        instructor_notes(info.url_path)
     st.title(title)
     if exercises:
         st.caption("Answers exercises " + ", ".join(exercises) + " of the lab.")
@@ -598,6 +696,9 @@ def plot(figure, *, key: str | None = None, height: int | None = None) -> None:
     """Draw a Plotly figure at the container's width with the project's toolbar settings."""
     if height is not None:
         figure.update_layout(height=height)
+    if presentation_mode():
+        current = figure.layout.height or 450
+        figure.update_layout(height=int(current * PRESENT_SCALE), font={"size": 18})
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG, key=key, theme=None)
 
 
