@@ -244,7 +244,8 @@ def read_progress(run_id: str) -> dict[str, Any]:
     """The run's ``progress.json`` as a dict, with two computed corrections.
 
     A ``running``/``stopping`` run whose worker process is gone is reported
-    ``interrupted`` (the machine rebooted, the worker was killed), and a
+    ``failed`` when the worker alone was killed (the dashboard that started it
+    is still up), ``interrupted`` when the machine or the dashboard restarted; a
     ``queued`` run gets ``queue_position`` (1 = next to start).
     """
     folder = run_dir(run_id)
@@ -312,7 +313,7 @@ def checkpoint_path(run_id: str, which: str = "best") -> Path:
 
 
 def list_runs() -> list[RunInfo]:
-    """All runs, newest first, with dead workers reported as ``interrupted``."""
+    """All runs, newest first, with dead workers reported as ``failed`` or ``interrupted``."""
     root = settings.runs_dir()
     if not root.exists():
         return []
@@ -625,8 +626,13 @@ def claim_foreground(folder: str | os.PathLike) -> None:
                         "finish, or stop it from the dashboard or by creating a STOP file in its folder.")
                 _mark_interrupted(other, progress)
         (folder / STOP_FILE).unlink(missing_ok=True)
+        known = read_json(folder / PROGRESS_FILE, default={}) or {}
+        spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
+        # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
+        spawner = known.get("spawner") if spawned_here else _process_identity(os.getppid())
         _update_progress(folder, status="running", phase="starting", pid=os.getpid(),
-                         pid_start=_process_start_time(os.getpid()), started_at=time.time(), error=None)
+                         pid_start=_process_start_time(os.getpid()), started_at=time.time(), error=None,
+                         boot_id=_boot_id(), spawner=spawner)
 
 
 def queue_position(run_id: str) -> int | None:
@@ -648,12 +654,27 @@ def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
     now = time.time()
     _update_progress(folder, status="running", phase="starting", pid=process.pid,
                      pid_start=_process_start_time(process.pid), started_at=now, error=None,
+                     boot_id=_boot_id(), spawner=_process_identity(os.getpid()),
                      message="Starting the training worker (importing TensorFlow).")
     # Reap the child when it exits so it never lingers as a zombie (which
-    # would look alive to the pid check).
+    # would look alive to the pid check), and record a kill at once.
     _children.append(process)
-    threading.Thread(target=process.wait, name=f"reap-{folder.name}", daemon=True).start()
+    threading.Thread(target=_reap, args=(process, folder), name=f"reap-{folder.name}", daemon=True).start()
     return process
+
+
+def _reap(process: subprocess.Popen, folder: Path) -> None:
+    """Wait for a spawned worker; a worker ended by a signal before writing its
+    final status is marked ``failed`` (killed) at once, then the queue moves on."""
+    code = process.wait()
+    if code >= 0:
+        return
+    with contextlib.suppress(OSError, RunError), _scheduler_lock():
+        progress = read_json(folder / PROGRESS_FILE, default={}) or {}
+        if progress.get("status") in ACTIVE_STATUSES and progress.get("pid") == process.pid:
+            _mark_dead(folder, progress, signal_number=-code)
+    with contextlib.suppress(Exception):  # the next queued run, if any
+        schedule()
 
 
 def _queued_order() -> dict[str, int]:
@@ -672,8 +693,7 @@ def _effective_progress(folder: Path, queued_order: dict[str, int]) -> dict[str,
                     "message": "progress.json is missing or damaged.", "error": "progress.json unreadable"}
     status = progress.get("status")
     if status in ACTIVE_STATUSES and not _worker_alive(progress):
-        progress = {**progress, "status": "interrupted", "phase": "done",
-                    "message": _interrupted_message(progress)}
+        progress = {**progress, **_dead_worker_fields(progress)}
     if progress.get("status") == "queued":
         progress["queue_position"] = queued_order.get(folder.name)
     else:
@@ -687,8 +707,53 @@ def _interrupted_message(progress: dict[str, Any]) -> str:
             f"was at epoch {progress.get('epoch', 0)}. Resume it to continue from the last checkpoint.")
 
 
+def _killed_message(progress: dict[str, Any], signal_number: int | None = None) -> str:
+    how = f" by signal {signal_number}" if signal_number else ""
+    return (f"The training process was killed{how} (for example by `kill -9` or the out-of-memory killer) "
+            f"while the run was at epoch {progress.get('epoch', 0)}. The last checkpoint is kept: resume the run "
+            "to continue from it, or start a new one.")
+
+
+def _dead_worker_fields(progress: dict[str, Any], signal_number: int | None = None) -> dict[str, Any]:
+    """What a run whose worker is gone now reads as.
+
+    ``failed`` ("the training process was killed") when the machine and the
+    process that started the worker (the dashboard, or the terminal's shell)
+    are still up: the worker alone died. ``interrupted`` when the machine
+    rebooted or the dashboard restarted as well (nothing wrong with the run).
+    """
+    if progress.get("status") == "stopping":  # asked to stop, and it did (perhaps before saving)
+        return {"status": "stopped", "phase": "done",
+                "message": f"Stopped at epoch {progress.get('epoch', 0)} (the worker ended on the stop request)."}
+    boot = progress.get("boot_id")
+    spawner = progress.get("spawner") or {}
+    same_boot = boot is not None and boot == _boot_id()
+    spawner_alive = (isinstance(spawner, dict) and isinstance(spawner.get("pid"), int)
+                     and _pid_alive(spawner["pid"], spawner.get("start")))
+    if signal_number or (same_boot and spawner_alive):
+        message = _killed_message(progress, signal_number)
+        return {"status": "failed", "phase": "done", "message": message, "error": "worker killed"}
+    return {"status": "interrupted", "phase": "done", "message": _interrupted_message(progress)}
+
+
+def _mark_dead(folder: Path, progress: dict[str, Any], signal_number: int | None = None) -> None:
+    _update_progress(folder, **_dead_worker_fields(progress, signal_number), finished_at=time.time())
+
+
 def _mark_interrupted(folder: Path, progress: dict[str, Any]) -> None:
-    _update_progress(folder, status="interrupted", phase="done", message=_interrupted_message(progress))
+    _mark_dead(folder, progress)
+
+
+def _boot_id() -> str | None:
+    """This machine's boot id (Linux): it changes when the machine restarts."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _process_identity(pid: int) -> dict[str, Any]:
+    return {"pid": int(pid), "start": _process_start_time(pid)}
 
 
 def _update_progress(folder: Path, **fields: Any) -> dict[str, Any]:
