@@ -1,0 +1,225 @@
+"""Faults on a shared machine: a killed worker, an interrupted checkpoint write,
+a restarted dashboard, two start requests at the same moment.
+
+Real workers (``python -m seglib train``) train a very small model on the
+tiny 64 px dataset; the worker is killed with a real SIGKILL. The module has
+its own runs folder, so no other test's run is "the machine's running job".
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from seglib import runs
+from seglib.config import get_preset
+from seglib.errors import SeglibError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_runs_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fault-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+        yield folder
+
+
+def tiny_config(**overrides):
+    base = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
+            "train.batch_size": 4, "train.epochs": 200, "data.root": "synthetic"}
+    return get_preset("lecture").with_overrides({**base, **overrides})
+
+
+def _wait(predicate, timeout: float, step: float = 0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def _stop_and_wait(run_ids, timeout: float = 120.0) -> None:
+    for run_id in run_ids:
+        if runs.read_progress(run_id)["status"] in ("queued", "running", "stopping"):
+            try:
+                runs.request_stop(run_id)
+            except SeglibError:
+                pass
+    assert _wait(lambda: all(runs.read_progress(r)["status"] in runs.FINAL_STATUSES for r in run_ids), timeout), \
+        [runs.read_progress(r) for r in run_ids]
+
+
+def _set_progress(folder: Path, **fields) -> None:
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress.update(fields)
+    (folder / runs.PROGRESS_FILE).write_text(json.dumps(progress))
+
+
+def _dead_process() -> dict:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    identity = runs._process_identity(process.pid)
+    process.wait()
+    return identity
+
+
+# ---------------------------------------------------------------------------
+# two start requests at the same moment
+# ---------------------------------------------------------------------------
+
+def test_two_simultaneous_starts_one_runs_the_other_is_queued(tiny_dataset):
+    barrier = threading.Barrier(2)
+    started: list[str] = []
+
+    def start(name):
+        barrier.wait()  # both sessions press "Start" at the same moment
+        started.append(runs.start_run(tiny_config(), name=name))
+
+    threads = [threading.Thread(target=start, args=(f"session {i}",)) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert len(started) == 2 and len(set(started)) == 2
+        progress = {run_id: runs.read_progress(run_id) for run_id in started}
+        statuses = sorted(p["status"] for p in progress.values())
+        assert statuses == ["queued", "running"], progress
+        queued = next(p for p in progress.values() if p["status"] == "queued")
+        assert queued["queue_position"] == 1
+        assert runs.active_run() in started
+    finally:
+        _stop_and_wait(sorted(started, key=lambda r: runs.read_progress(r)["status"] != "queued"))
+    assert runs.active_run() is None
+
+
+# ---------------------------------------------------------------------------
+# the worker killed with SIGKILL mid-epoch
+# ---------------------------------------------------------------------------
+
+def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny_dataset):
+    from seglib.model import load_model
+
+    run_id = runs.start_run(tiny_config(), name="to be killed")
+    folder = runs.run_dir(run_id)
+    last = folder / runs.LAST_CHECKPOINT
+    try:
+        # Wait for the first epoch's checkpoint, then for the next epoch to be under way.
+        assert _wait(lambda: last.exists() and runs.read_progress(run_id)["epoch"] >= 2, 150), \
+            runs.read_progress(run_id)
+        progress = runs.read_progress(run_id)
+        assert progress["status"] == "running"
+        killed_at = time.time()
+        os.kill(progress["pid"], signal.SIGKILL)
+        seen = _wait(lambda: runs.read_progress(run_id)["status"] == "failed", 5.0, step=0.1)
+        assert seen, runs.read_progress(run_id)
+        assert time.time() - killed_at < 5.0
+        final = runs.read_progress(run_id)
+        assert "the training process was killed" in final["message"].lower()
+        assert [i.status for i in runs.list_runs() if i.id == run_id] == ["failed"]
+    except BaseException:
+        _stop_and_wait([run_id])
+        raise
+
+    model = load_model(last)  # the last checkpoint is intact and loads
+    assert tuple(model.output_shape) == (None, 64, 64, 20)
+
+    # A new run can start at once (the dead worker holds nothing).
+    new = runs.start_run(tiny_config(), name="after the kill")
+    try:
+        assert runs.read_progress(new)["status"] == "running"
+    finally:
+        _stop_and_wait([new])
+    # The killed run can be resumed from its checkpoint (queued, then stopped here).
+    assert runs.resume_run(run_id) == run_id
+    _stop_and_wait([run_id])
+
+
+def test_a_dead_worker_whose_dashboard_is_alive_reads_failed(own_runs_dir):
+    folder = runs.create_run(tiny_config(), name="killed", status="running")
+    _set_progress(folder, status="running", epoch=3, pid=_dead_process()["pid"], boot_id=runs._boot_id(),
+                  spawner=runs._process_identity(os.getpid()))  # this process plays the dashboard
+    progress = runs.read_progress(folder.name)
+    assert progress["status"] == "failed" and "training process was killed" in progress["message"]
+    runs.schedule()  # persists the verdict
+    assert json.loads((folder / runs.PROGRESS_FILE).read_text())["status"] == "failed"
+    runs.delete_run(folder.name)
+
+
+# ---------------------------------------------------------------------------
+# the dashboard (or the machine) restarted
+# ---------------------------------------------------------------------------
+
+def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
+    created = {}
+    for status in ("finished", "stopped", "failed", "interrupted", "queued"):
+        created[status] = runs.create_run(tiny_config(), name=f"was {status}", status=status).name
+    # Running when the dashboard died: its worker and the dashboard that started it are both gone.
+    folder = runs.create_run(tiny_config(), name="was running", status="running")
+    _set_progress(folder, status="running", epoch=4, pid=_dead_process()["pid"], boot_id=runs._boot_id(),
+                  spawner=_dead_process())
+    created["running"] = folder.name
+    # Running when the machine rebooted: another boot id.
+    folder = runs.create_run(tiny_config(), name="was running at reboot", status="running")
+    _set_progress(folder, status="running", epoch=1, pid=_dead_process()["pid"], boot_id="an-earlier-boot",
+                  spawner=runs._process_identity(os.getpid()))
+    created["reboot"] = folder.name
+
+    # A "restarted dashboard": a fresh Python process lists the runs.
+    code = ("import json; from seglib import runs\n"
+            "print(json.dumps({i.id: i.status for i in runs.list_runs()}))\n")
+    output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True,
+                            text=True, timeout=120, check=True).stdout
+    listed = json.loads(output.strip().splitlines()[-1])
+    expected = {"finished": "finished", "stopped": "stopped", "failed": "failed", "interrupted": "interrupted",
+                "queued": "queued", "running": "interrupted", "reboot": "interrupted"}
+    assert {key: listed[run_id] for key, run_id in created.items()} == expected
+    assert "Resume it" in runs.read_progress(created["running"])["message"]
+    runs.request_stop(created["queued"])
+    for run_id in created.values():
+        runs.delete_run(run_id)
+
+
+# ---------------------------------------------------------------------------
+# a checkpoint write interrupted (full disk, exception mid-write)
+# ---------------------------------------------------------------------------
+
+def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
+    from seglib.model import build_model, load_model, save_model
+
+    config = tiny_config()
+    model = build_model(config.model)
+    path = save_model(model, tmp_path / "last.keras")
+    before = path.read_bytes()
+
+    def disk_full(target, *args, **kwargs):
+        Path(target).write_bytes(b"PK\x03\x04 half a checkpoint")  # some bytes reached the disk...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ...then the disk was full
+
+    model.save = disk_full
+    with pytest.raises(OSError, match="No space left"):
+        save_model(model, path)
+    assert path.read_bytes() == before  # the previous checkpoint is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.keras"]  # no half file left behind
+    assert tuple(load_model(path).output_shape) == (None, 64, 64, 20)
+
+    def crash(target, *args, **kwargs):
+        Path(target).write_bytes(b"PK")
+        raise KeyboardInterrupt  # the process interrupted mid-write
+
+    model.save = crash
+    with pytest.raises(KeyboardInterrupt):
+        save_model(model, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.keras"]
