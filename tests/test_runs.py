@@ -23,6 +23,16 @@ from seglib.errors import PathNotAllowedError, RunError
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_runs_dir(tmp_path_factory):
+    """A runs folder for this module only: a run that another test file (a page test)
+    left running never counts as 'the machine's running job' here, and ours never block theirs."""
+    folder = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+        yield folder
+
+
 def tiny_config(**overrides):
     base = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
             "train.batch_size": 4, "train.epochs": 2, "data.root": "synthetic"}
@@ -55,10 +65,10 @@ def _wait_final(run_ids, timeout=180.0, watch_active=True) -> int:
     raise AssertionError(f"runs did not end in {timeout} s: {[runs.read_progress(r) for r in run_ids]}")
 
 
-def test_create_run_writes_config_meta_and_a_queued_progress(runs_root):
+def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir):
     config = tiny_config()
     folder = runs.create_run(config, name="  my run  ")
-    assert folder.parent == runs_root
+    assert folder.parent == own_runs_dir
     assert runs.read_config(folder.name) == config
     assert runs.read_meta(folder.name)["name"] == "my run"
     progress = runs.read_progress(folder.name)
@@ -80,7 +90,7 @@ def test_bad_run_ids_are_refused(bad):
         runs.read_progress(bad)
 
 
-def test_history_cut_mid_line_drops_only_the_partial_row(runs_root):
+def test_history_cut_mid_line_drops_only_the_partial_row(own_runs_dir):
     folder = runs.create_run(tiny_config(), status="finished")
     (folder / runs.HISTORY_FILE).write_text(
         "epoch,loss,val_loss,accuracy,val_accuracy,mean_iou,val_mean_iou,lr,seconds\n"
@@ -96,7 +106,7 @@ def test_history_cut_mid_line_drops_only_the_partial_row(runs_root):
     runs.delete_run(folder.name)
 
 
-def test_a_running_run_whose_worker_is_gone_is_reported_interrupted(runs_root):
+def test_a_running_run_whose_worker_is_gone_is_reported_interrupted(own_runs_dir):
     folder = runs.create_run(tiny_config(), status="running")
     _set_progress(folder, status="running", pid=_dead_pid(), epoch=3)
     assert runs.read_progress(folder.name)["status"] == "interrupted"
@@ -107,7 +117,7 @@ def test_a_running_run_whose_worker_is_gone_is_reported_interrupted(runs_root):
     runs.delete_run(folder.name)
 
 
-def test_actions_on_a_running_run(runs_root):
+def test_actions_on_a_running_run(own_runs_dir):
     folder = runs.create_run(tiny_config(), status="running")
     # This test process plays the worker: alive, and never sent SIGTERM (it is our own pid).
     _set_progress(folder, status="running", pid=os.getpid(), pid_start=runs._process_start_time(os.getpid()))
@@ -135,7 +145,7 @@ def test_actions_on_a_running_run(runs_root):
         runs.read_progress(folder.name)
 
 
-def test_stopping_a_queued_run_takes_it_out_of_the_queue(runs_root):
+def test_stopping_a_queued_run_takes_it_out_of_the_queue(own_runs_dir):
     folder = runs.create_run(tiny_config())
     assert runs.queue_position(folder.name) is not None
     assert runs.request_stop(folder.name)["status"] == "stopped"
@@ -145,12 +155,12 @@ def test_stopping_a_queued_run_takes_it_out_of_the_queue(runs_root):
     runs.delete_run(folder.name)
 
 
-def test_start_run_refuses_a_dataset_outside_the_data_roots(runs_root, tmp_path):
+def test_start_run_refuses_a_dataset_outside_the_data_roots(own_runs_dir, tmp_path):
     with pytest.raises(PathNotAllowedError):
         runs.start_run(tiny_config(**{"data.root": str(tmp_path)}))
 
 
-def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(runs_root, data_root):
+def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(own_runs_dir, data_root):
     config = tiny_config(**{"data.root": "missing-dataset"})
     first = runs.start_run(config, name="first")
     second = runs.start_run(config, name="second")
@@ -166,7 +176,7 @@ def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(runs_ro
         runs.delete_run(run_id)
 
 
-def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(runs_root, data_root):
+def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_dir, data_root):
     go = time.time() + 4.0
     code = ("import time, sys; from seglib import runs; from seglib.config import get_preset\n"
             "config = get_preset('lecture').with_overrides({'data.root': 'missing-dataset'})\n"
@@ -183,7 +193,7 @@ def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(runs_root,
         runs.delete_run(run_id)
 
 
-def test_resume_requeues_an_interrupted_run_and_starts_a_worker(runs_root, data_root):
+def test_resume_requeues_an_interrupted_run_and_starts_a_worker(own_runs_dir, data_root):
     folder = runs.create_run(tiny_config(**{"data.root": "missing-dataset"}), status="running")
     _set_progress(folder, status="running", pid=_dead_pid())
     with pytest.raises(RunError, match="epochs must be more"):

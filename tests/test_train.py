@@ -29,6 +29,16 @@ TINY_MODEL = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_runs_dir(tmp_path_factory):
+    """A runs folder for this module only: a run that another test file (a page test)
+    left running never counts as 'the machine's running job' here, and ours never block theirs."""
+    folder = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+        yield folder
+
+
 def tiny_config(**overrides):
     return get_preset("lecture").with_overrides({**TINY_MODEL, **overrides})
 
@@ -95,8 +105,8 @@ def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
     assert "First batch done" in log and "epoch 2/2" in log
 
 
-def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_dataset, runs_root):
-    folder = runs_root / "cli-stop-resume"
+def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_dataset, own_runs_dir):
+    folder = own_runs_dir / "cli-stop-resume"
     command = [sys.executable, "-m", "seglib", "train", "--preset", "lecture", "--epochs", "6",
                "--batch-size", "4", "--image-size", "64", "--train", "8", "--val", "4", "--lr", "0.002",
                "--decay-steps", "2", "--decay-rate", "0.5", "--set", "model.aspp_filters=16",
