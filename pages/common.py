@@ -248,8 +248,13 @@ def _discover_datasets(roots: tuple[str, ...]) -> dict[str, str]:
                         candidates.extend(sorted(g for g in child.iterdir()
                                                  if g.is_dir() and not g.name.startswith(".")))
         for folder in candidates:
-            if _looks_like_dataset(folder):
-                found.setdefault(_dataset_key(folder.resolve()), str(folder.resolve()))
+            with contextlib.suppress(OSError, RuntimeError):
+                resolved = folder.resolve()
+                # A symlink inside a root may lead outside every root: never offer it.
+                if not any(resolved == r or r in resolved.parents for r in settings.data_roots()):
+                    continue
+                if _looks_like_dataset(folder):
+                    found.setdefault(_dataset_key(resolved), str(resolved))
     return found
 
 
@@ -560,8 +565,12 @@ h2, h3 { font-size: 2.0rem !important; }
 
 
 def presentation_mode() -> bool:
-    """True while the presentation toggle is on (kept in the URL as ``present=1``)."""
-    return bool(url_state(PRESENT_KEY, False, cast=bool))
+    """True while the presentation toggle is on (kept in the URL as ``present=1``).
+
+    Instructors only: a student opening a projector link sees the normal page,
+    with its controls (they have no toggle to switch the mode off).
+    """
+    return is_instructor() and bool(url_state(PRESENT_KEY, False, cast=bool))
 
 
 def apply_presentation_style() -> None:
@@ -683,7 +692,10 @@ def page_header(title: str, intro: str, exercises: tuple[str, ...] = ()) -> None
     so every page gets both by calling this one function.
     """
     apply_presentation_style()
-    info = next((page for page in PLANNED_PAGES if page.title == title), None)
+    import sys
+
+    caller = Path(sys._getframe(1).f_code.co_filename).name  # the page that called us
+    info = page_info(caller) or next((page for page in PLANNED_PAGES if page.title == title), None)
     if info is not None:
         instructor_notes(info.url_path)
     st.title(title)
