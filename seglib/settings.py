@@ -75,12 +75,14 @@ def check_data_path(path: str | os.PathLike) -> Path:
     try:
         resolved = candidate.resolve(strict=False)
     except (OSError, RuntimeError) as error:  # symlink loops
-        raise PathNotAllowedError(f"Cannot resolve the path {str(path)!r}: {error}.") from error
+        raise PathNotAllowedError(f"Cannot resolve the path {Path(path).name!r} (a symlink loop?).") from error
     for root in data_roots():
         if resolved == root or root in resolved.parents:
             return resolved
+    # Echo a relative path as typed; of an absolute one only its name (never a server path).
+    shown = str(path) if not Path(path).expanduser().is_absolute() else (Path(path).name or str(path))
     raise PathNotAllowedError(
-        f"The folder {str(path)!r} is outside the allowed data roots. "
+        f"The folder {shown!r} is outside the allowed data roots. "
         "Put the dataset under the project's data folder, or ask the machine's owner to add "
         "its parent to SEGLIB_DATA_ROOTS."
     )
