@@ -1,0 +1,209 @@
+"""Security on a shared machine: data roots, uploads, safe model loading,
+destructive actions confined to ``runs/``, no server paths shown to students.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seglib import evaluate, runs, settings
+from seglib.config import get_preset
+from seglib.errors import DatasetError, ImageReadError, ModelError, PathNotAllowedError, RunError
+
+from conftest import APPTEST_TIMEOUT  # the same module pytest loaded
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _app(script: str = "dashboard.py", **query):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()  # listings cached by earlier tests in this process
+    at = AppTest.from_file(str(ROOT / script), default_timeout=APPTEST_TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return at
+
+
+def _all_text(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [e.value for e in at.info] + [e.value for e in at.error] + [e.value for e in at.warning]
+    parts += [str(o) for box in at.selectbox for o in box.options]
+    return "\n".join(str(p) for p in parts)
+
+
+# ---------------------------------------------------------------------------
+# data roots: one documented setting, nothing outside can be listed or read
+# ---------------------------------------------------------------------------
+
+def test_data_roots_come_from_one_documented_setting(tmp_path, monkeypatch):
+    assert "SEGLIB_DATA_ROOTS" in settings.__doc__
+    monkeypatch.delenv("SEGLIB_DATA_ROOTS")
+    assert settings.data_roots() == [settings.PROJECT_ROOT / "data"]  # default: the project's data folder
+    monkeypatch.setenv("SEGLIB_DATA_ROOTS", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    assert settings.data_roots() == [(tmp_path / "a").resolve(), (tmp_path / "b").resolve()]
+    assert settings.check_data_path(tmp_path / "b" / "set") == (tmp_path / "b" / "set").resolve()
+    with pytest.raises(PathNotAllowedError):
+        settings.check_data_path(tmp_path / "c")
+
+
+@pytest.mark.parametrize("outside", ["/etc", "/", "~", "../..", "synthetic/../../..", "/proc/self"])
+def test_nothing_outside_the_roots_can_be_opened(tiny_dataset, outside):
+    with pytest.raises(PathNotAllowedError):
+        settings.check_data_path(outside)
+
+
+def test_the_sidebar_never_offers_or_opens_a_folder_outside_the_roots(tiny_dataset, data_root, tmp_path):
+    # A dataset outside the roots, reachable through a symlink placed inside them.
+    outside = tmp_path / "private"
+    (outside / "images").mkdir(parents=True)
+    (outside / "masks").mkdir()
+    link = data_root / "sneaky"
+    os.symlink(outside, link)
+    try:
+        from pages import common
+
+        common._discover_datasets.clear()
+        offered = common.dataset_options()
+        assert all(settings.check_data_path(path) for path in offered.values())
+        assert "sneaky" not in offered
+        with pytest.raises(PathNotAllowedError):
+            common.load_dataset(link)
+
+        for value in ("/etc", "../../etc", "sneaky", str(outside)):
+            at = _app(dataset=value)
+            at.run()
+            assert not at.exception
+            assert at.sidebar.selectbox[0].value == "synthetic" or at.error
+            assert str(outside) not in _all_text(at) and "/etc" not in _all_text(at)
+    finally:
+        link.unlink()
+
+
+# ---------------------------------------------------------------------------
+# uploads: type and size limits in the config and in code
+# ---------------------------------------------------------------------------
+
+def test_upload_limits_in_the_streamlit_config_and_in_code():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == evaluate.MAX_UPLOAD_BYTES // (1024 * 1024) == 20
+    page = (ROOT / "pages" / "predictions.py").read_text()
+    assert 'type=["jpg", "jpeg", "png"]' in page and "evaluate.read_image_bytes" in page
+    with pytest.raises(ImageReadError, match="under"):
+        evaluate.read_image_bytes(b"\xff" * (evaluate.MAX_UPLOAD_BYTES + 1), "big.jpg")
+    with pytest.raises(ImageReadError, match="megapixels"):
+        from PIL import Image
+        import io
+
+        buffer = io.BytesIO()
+        Image.new("L", (8000, 6000)).save(buffer, format="PNG")
+        evaluate.read_image_bytes(buffer.getvalue(), "wide.png")
+    with pytest.raises(ImageReadError, match="cannot be decoded"):
+        evaluate.read_image_bytes(b"#!/bin/sh\nrm -rf /\n", "script.png")
+
+
+# ---------------------------------------------------------------------------
+# models: Keras safe mode, a .keras file cannot run code
+# ---------------------------------------------------------------------------
+
+def test_a_keras_file_with_lambda_code_is_refused_and_the_code_never_runs(tmp_path):
+    from seglib._tf import keras
+    from seglib.model import load_model
+
+    marker = tmp_path / "pwned.txt"
+    payload = f"lambda x: (open({str(marker)!r}, 'w').write('code ran'), x)[1]"
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Lambda(eval(payload), name="evil")(inputs)  # noqa: S307 - the attack under test
+    path = tmp_path / "evil.keras"
+    keras.Model(inputs, outputs).save(path)
+    marker.unlink(missing_ok=True)  # building the model ran it once, here, on purpose
+    with pytest.raises(ModelError, match="evil.keras.*(unsafe|safe_mode|Lambda)"):
+        load_model(path)
+    assert not marker.exists(), "loading the .keras file executed its code"
+
+
+def test_load_model_uses_safe_mode():
+    import inspect
+
+    from seglib import model
+
+    assert "safe_mode=True" in inspect.getsource(model.load_model)
+
+
+# ---------------------------------------------------------------------------
+# destructive actions: confirmed, and only inside runs/
+# ---------------------------------------------------------------------------
+
+def test_delete_run_only_touches_the_runs_folder(runs_root, data_root, tiny_dataset, tmp_path):
+    runs_root.mkdir(parents=True, exist_ok=True)
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "progress.json").write_text(json.dumps({"status": "finished"}))
+    (victim / "thesis.txt").write_text("do not delete")
+    link = runs_root / "linked-run"
+    os.symlink(victim, link)
+    try:
+        with pytest.raises(RunError):
+            runs.delete_run("linked-run")
+        for bad in ("..", "../data", "../../etc", str(victim), "synthetic/../..", ".scheduler.lock"):
+            with pytest.raises(RunError):
+                runs.delete_run(bad)
+        assert (victim / "thesis.txt").read_text() == "do not delete"
+        assert (tiny_dataset / ".complete").exists()
+    finally:
+        link.unlink()
+
+    folder = runs.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), status="finished")
+    runs.delete_run(folder.name)
+    assert not folder.exists() and runs_root.exists()
+
+
+def test_the_training_page_asks_for_confirmation_before_deleting():
+    page = (ROOT / "pages" / "training.py").read_text()
+    assert "confirm_delete_" in page and "Tick the confirmation box first" in page
+
+
+# ---------------------------------------------------------------------------
+# no server paths shown to students
+# ---------------------------------------------------------------------------
+
+def test_messages_never_show_absolute_server_paths(tiny_dataset, data_root, runs_root, tmp_path):
+    from seglib.dataset import check_dataset, open_dataset
+    from seglib.model import load_model
+
+    messages = []
+    for action in (lambda: open_dataset(data_root / "nope"),
+                   lambda: load_model(runs_root / "x" / "best.keras"),
+                   lambda: load_model(tiny_dataset / "human_colormap.mat"),
+                   lambda: runs.read_progress("missing-run"),
+                   lambda: settings.check_data_path(tmp_path / "elsewhere")):
+        with pytest.raises((DatasetError, ModelError, RunError, PathNotAllowedError)) as caught:
+            action()
+        messages.append(str(caught.value))
+    report = check_dataset(tiny_dataset).format()
+    for text in [*messages, report]:
+        for secret in (str(data_root), str(runs_root), str(settings.PROJECT_ROOT), str(tmp_path)):
+            assert secret not in text, text
+    assert settings.display_path(tiny_dataset / "Training") == f"{data_root.name}/synthetic/Training"
+    assert not settings.display_path("/etc/passwd").startswith("/")
+
+
+def test_pages_show_no_server_paths(tiny_dataset, data_root, runs_root):
+    at = _app()
+    at.run()
+    assert not at.exception
+    for page in ("pages/dataset.py", "pages/training.py"):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        text = _all_text(at)
+        for secret in (str(data_root), str(runs_root), str(settings.PROJECT_ROOT)):
+            assert secret not in text, (page, secret)
