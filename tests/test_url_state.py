@@ -1,0 +1,130 @@
+"""Instructor mode: every page's view state lives in the URL, so a shared link
+reproduces the view; presentation mode is one more URL parameter.
+
+Round trips through the real dashboard (``dashboard.py`` with its navigation
+and shared sidebar) under AppTest: a URL sets the widgets, a changed widget
+writes the URL, and the URL written by one session reproduces the view in a
+fresh one (the student's screen).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from pages import common
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _param(at: AppTest, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def _open(page: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT)
+    at.query_params["model"] = "untrained:lecture"
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _shared_link(at: AppTest) -> dict[str, str]:
+    """The query parameters a copied address bar would carry."""
+    return {key: _param(at, key) for key in at.query_params}
+
+
+def test_palette_from_the_url(tiny_dataset):
+    at = _open(palette="colorblind")
+    assert at.session_state[common.PALETTE_KEY] == "colorblind"
+    assert _param(at, "palette") == "colorblind"
+
+
+def test_dataset_page_split_and_seed_round_trip(tiny_dataset):
+    at = _open("pages/dataset.py")
+    at.segmented_control(key="split").set_value("val").run()
+    at.number_input(key="seed").set_value(7).run()
+    link = _shared_link(at)
+    assert link["split"] == "val" and link["seed"] == "7"
+
+    student = _open("pages/dataset.py", **link)
+    assert student.session_state["split"] == "val" and student.session_state["seed"] == 7
+    captions = " ".join(c.value for c in student.caption)
+    assert "val image" in captions and "train image" not in captions
+
+
+def test_model_page_preset_and_size_round_trip(tiny_dataset):
+    at = _open("pages/model.py", size=64)
+    assert at.session_state["size"] == 64
+    assert _param(at, "size") == "64"
+    student = _open("pages/model.py", **_shared_link(at))
+    assert student.session_state["size"] == 64
+    assert student.session_state["preset"] == at.session_state["preset"]
+
+
+def test_exercise_round_trip(tiny_dataset):
+    at = _open("pages/exercises.py")
+    at.segmented_control(key="exercise").set_value("13-4").run()
+    assert _param(at, "exercise") == "13-4"
+    student = _open("pages/exercises.py", **_shared_link(at))
+    assert student.session_state["exercise"] == "13-4"
+    assert any("13-4" in s.value for s in student.subheader)
+    student.segmented_control(key="exercise").set_value("13-1").run()
+    assert "exercise" not in student.query_params  # the default keeps the link short
+
+
+def _home(session: dict | None = None, **query) -> AppTest:
+    """Home through the navigation, in one run (AppTest draws the shared sidebar
+    on the first run of ``dashboard.py``; a widget state set beforehand stands
+    for the click a person would make)."""
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_presentation_mode_is_in_the_url(tiny_dataset):
+    at = _home()
+    assert at.toggle(key=common.PRESENT_KEY).value is False
+    assert not any("<style>" in m.value for m in at.markdown)
+    assert common.PRESENT_KEY not in at.query_params
+
+    switched_on = _home({common.PRESENT_KEY: True})
+    assert _param(switched_on, common.PRESENT_KEY) == "1"
+    css = [m.value for m in switched_on.markdown if "<style>" in m.value]
+    assert css and "font-size" in css[0]
+
+    student = _home(**_shared_link(switched_on))
+    assert student.toggle(key=common.PRESENT_KEY).value is True
+    assert any("<style>" in m.value for m in student.markdown)
+
+
+def test_presentation_and_notes_are_for_instructors_only(tiny_dataset, monkeypatch):
+    monkeypatch.setenv("SEGLIB_INSTRUCTOR_PASSCODE", "s3cret")
+    student = _home(present=1)
+    assert all(t.key != common.PRESENT_KEY for t in student.get("toggle"))
+    assert not any("<style>" in m.value for m in student.markdown)
+    assert not any("Instructor notes" in e.proto.label for e in student.expander)
+    assert student.text_input(key="instructor_entry") is not None
+
+    teacher = _home({"instructor_unlocked": True}, present=1)
+    assert teacher.toggle(key=common.PRESENT_KEY).value is True
+    assert any("<style>" in m.value for m in teacher.markdown)
+    assert any("Instructor notes" in e.proto.label for e in teacher.expander)
+
+
+def test_instructor_notes_sections():
+    notes = common.instructor_notes_for("exercises")
+    assert "exercise=13-4" in notes
+    assert common.instructor_notes_for("no-such-page") == ""
