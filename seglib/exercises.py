@@ -221,6 +221,9 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
     rate = get("widest_rate")
     run_params = {"run": facts["run_id"]} if get("run_id") else {}
     rate_text = f"rate-{rate}" if rate else "widest atrous"
+    # The Model page rebuilds the architecture of the model in use (its preset at its input size).
+    model_params = {key: str(value) for key, value in
+                    (("preset", get("model_preset")), ("size", size)) if value}
 
     exercises = [
         Exercise(
@@ -276,7 +279,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          hint="The last row of the layer table on the Model page."),
             ),
             (Link("atrous.py", "Atrous taps on a real image"), Link("dataset.py", "Person heights"),
-             Link("model.py", "Layer table")),
+             Link("model.py", "Layer table", model_params)),
         ),
         Exercise(
             "13-3", "Why this output shape",
@@ -290,7 +293,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "In a sentence or two: why must the output have the input's height and width, "
                          "and why this many channels?"),
             ),
-            (Link("model.py", "Layer table and stages"),),
+            (Link("model.py", "Layer table and stages", model_params),),
         ),
         Exercise(
             "13-4", "Class imbalance and the loss",

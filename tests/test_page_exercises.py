@@ -97,3 +97,10 @@ def test_links_open_the_right_pages_with_state(tiny_dataset):
     targets = {link.proto.page: link.proto.query_string for link in at.get("page_link")}
     assert "predictions" in targets, targets
     assert "image=0" in targets["predictions"]
+
+
+def test_model_link_rebuilds_the_model_in_use(tiny_dataset):
+    at = _exercises(exercise="13-3")
+    targets = {link.proto.page: link.proto.query_string for link in at.get("page_link")}
+    size = get_preset("lecture").model.image_size
+    assert targets["model"] in (f"preset=lecture&size={size}", f"size={size}&preset=lecture"), targets
