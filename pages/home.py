@@ -61,6 +61,7 @@ for exercise, question in questions.items():
                 common.page_link(page.file)
         else:
             st.caption("Its page is not part of the dashboard yet.")
+        common.page_link("exercises.py", "Answer it", {"exercise": exercise})
 
 st.subheader("What is loaded")
 left, right = st.columns(2)
