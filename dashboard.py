@@ -5,7 +5,19 @@ file exists, in the order of ``pages.common.PLANNED_PAGES``), draws the shared
 sidebar (dataset, model, palette) and runs the selected page.
 """
 
+import sys
+from pathlib import Path
+
 import streamlit as st
+
+# Keep the project folder on sys.path for the whole server process. Streamlit
+# adds the script's folder only for the duration of a run and removes it when
+# that run ends, so with two sessions starting at once one session's run could
+# remove it while the other was importing ``pages.common``; ``pages`` (a
+# namespace package) then had no location ("cannot import name 'common'").
+if not getattr(sys, "_seglib_project_on_path", False):
+    sys.path.append(str(Path(__file__).resolve().parent))
+    sys._seglib_project_on_path = True
 
 st.set_page_config(
     page_title="Semantic segmentation lab",
@@ -16,7 +28,13 @@ st.set_page_config(
                          "on CIHP-style human-part data (20 classes)."},
 )
 
-from pages import common  # noqa: E402  (set_page_config must come first)
+# The first import of the page toolkit happens in several sessions' threads at once
+# when a lecture hall opens the dashboard together; one process-wide lock makes it
+# happen once, so no session sees a half-imported ``pages.common``.
+import threading  # noqa: E402
+
+with sys.__dict__.setdefault("_seglib_import_lock", threading.Lock()):
+    from pages import common  # noqa: E402  (set_page_config must come first)
 
 page = st.navigation(common.navigation_pages())
 # The browser tab names the page, so several open tabs stay apart.
