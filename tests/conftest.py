@@ -36,6 +36,18 @@ TINY = {"train": 12, "val": 4, "size": 64, "seed": 0}
 APPTEST_TIMEOUT = 180
 
 
+_MAIN_MODULE = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest runs page scripts as ``__main__`` and leaves that module behind;
+    a process pool started later (spawn) would then re-run a page script in its
+    workers. Put the real ``__main__`` back after every test."""
+    yield
+    sys.modules["__main__"] = _MAIN_MODULE
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_TMP, ignore_errors=True)
 

@@ -97,9 +97,13 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     page.get_by_text("Start a new run").first.wait_for(timeout=120_000)
     _idle(page, 120)
     _no_problems(page)
-    if not page.get_by_role("button", name="Start training").is_visible():
-        page.get_by_text("Start a new run").first.click()
-    page.get_by_role("button", name="Start training").wait_for()
+    start = page.get_by_role("button", name="Start training")
+    # The form's expander is open while no run exists; open it only if it is closed
+    # (a blind click would close it again).
+    form = page.locator('[data-testid="stExpander"] details').filter(has_text="Start a new run").first
+    if form.get_attribute("open") is None:
+        form.locator("summary").click()
+    start.wait_for(timeout=60_000)
 
     for label, value in TINY.items():
         _set(page, label, value)
