@@ -166,8 +166,8 @@ figure_column, side_column = st.columns([3, 2])
 with figure_column:
     figure = receptive_figures.sampling_figure(image, analysis, grid, show_outside=show_outside,
                                                show_squares=show_squares, height=600)
-    st.plotly_chart(figure, width="stretch", config=common.PLOTLY_CONFIG, theme=None, key="atrous_click",
-                    on_select="rerun", selection_mode="points")
+    st.plotly_chart(common.for_presentation(figure), width="stretch", config=common.PLOTLY_CONFIG, theme=None,
+                    key="atrous_click", on_select="rerun", selection_mode="points")
     beyond = (" Every receptive field is larger than the image at this size, so the dashed squares lie "
               "outside the view (zoom out with the toolbar)." if analysis.receptive_field > size else "")
     st.caption(f"{image_name}, at the model's input size {size} × {size} px. Click a faint dot (an ASPP "

@@ -707,13 +707,23 @@ def page_header(title: str, intro: str, exercises: tuple[str, ...] = ()) -> None
     st.markdown(intro)
 
 
+def for_presentation(figure):
+    """In presentation mode, a taller figure with larger text (for a projector); else unchanged.
+
+    ``plot`` calls it; pages that draw with ``st.plotly_chart`` themselves
+    (clickable figures) call it before drawing.
+    """
+    if presentation_mode():
+        current = figure.layout.height or 450
+        figure.update_layout(height=int(current * PRESENT_SCALE), font={"size": 18})
+    return figure
+
+
 def plot(figure, *, key: str | None = None, height: int | None = None) -> None:
     """Draw a Plotly figure at the container's width with the project's toolbar settings."""
     if height is not None:
         figure.update_layout(height=height)
-    if presentation_mode():
-        current = figure.layout.height or 450
-        figure.update_layout(height=int(current * PRESENT_SCALE), font={"size": 18})
+    for_presentation(figure)
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG, key=key, theme=None)
 
 

@@ -319,8 +319,8 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
         figure = pf.inspector_figure(prediction.mask, image, palette=palette, opacity=opacity,
                                      selected=(int(row), int(column)), height=420,
                                      title="Click a pixel of the prediction")
-        st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", width="stretch",
-                        config=common.PLOTLY_CONFIG, theme=None)
+        st.plotly_chart(common.for_presentation(figure), key=chart_key, on_select="rerun", selection_mode="points",
+                        width="stretch", config=common.PLOTLY_CONFIG, theme=None)
     scores = evaluate.pixel_table(prediction.logits[int(row), int(column)], CLASS_NAMES)
     chosen = scores.loc[scores["chosen"]].iloc[0]
     with right:
