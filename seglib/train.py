@@ -312,21 +312,29 @@ class Worker:
         tf, keras = import_tf()
         keras.utils.set_random_seed(train_config.seed)
         on_gpu = bool(tf.config.list_physical_devices("GPU"))
-        if not on_gpu:
+        # The strategy comes first: the batch scales with the replicas. train.batch_size
+        # is per replica, the pipeline yields global batches that the strategy splits.
+        strategy = _strategy(tf, train_config.strategy)
+        replicas = strategy.num_replicas_in_sync
+        if not on_gpu and _is_default_strategy(tf, strategy):
             # Grappler's graph rewrites add ~2 s (20%) to the first-batch wait on a
-            # 2-core CPU and measured no faster steps there; GPUs keep them (layout, fusion).
+            # 2-core CPU and measured no faster steps there; GPUs keep them (layout, fusion),
+            # and so do distributed steps (not measured without them).
             tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
         self._check_stop()
 
-        size, batch_size, num_classes = model_config.image_size, train_config.batch_size, model_config.num_classes
+        size, num_classes = model_config.image_size, model_config.num_classes
+        batch_size = train_config.batch_size * replicas
         train_data = make_dataset(train_pairs, size, batch_size, training=True, augment=config.data.augment,
                                   cache=config.data.cache, seed=config.data.seed, num_classes=num_classes)
         val_data = make_dataset(val_pairs, size, batch_size, training=False, augment=False,
                                 cache=config.data.cache, seed=config.data.seed, num_classes=num_classes)
         steps_per_epoch = _cardinality(train_data, math.ceil(len(train_pairs) / batch_size))
         report(steps_per_epoch=steps_per_epoch, train_images=len(train_pairs), val_images=len(val_pairs))
-        logger.info("Data: %d training and %d validation images at %d px, batch %d, %d steps per epoch. %s",
-                    len(train_pairs), len(val_pairs), size, batch_size, steps_per_epoch, data_note)
+        report(replicas=replicas, global_batch_size=batch_size)
+        logger.info("Data: %d training and %d validation images at %d px, batch %d (%d per replica x %d), "
+                    "%d steps per epoch. %s", len(train_pairs), len(val_pairs), size, batch_size,
+                    train_config.batch_size, replicas, steps_per_epoch, data_note)
 
         # -- model and optimiser ----------------------------------------------------
         report(phase="compiling", message="Building the model and tracing the training graph "
@@ -334,8 +342,6 @@ class Worker:
         mixed = train_config.mixed_precision == "on" or (train_config.mixed_precision == "auto" and on_gpu)
         jit = train_config.jit_compile == "on" or (train_config.jit_compile == "auto" and on_gpu)
         keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
-        strategy = _strategy(tf, train_config.strategy)
-        replicas = strategy.num_replicas_in_sync
         with strategy.scope():
             self.model, self.optimizer, done_epochs = self._model_and_optimizer(keras, mixed)
         history_rows = self._prepare_resume(done_epochs)
@@ -546,6 +552,11 @@ class Worker:
             else:
                 logger.info("Resume asked, but there is no last.keras yet: starting from scratch.")
                 done = 0
+        if not optimizer.built:
+            # Create the slots now (inside the strategy's scope, mirrored on every replica),
+            # not lazily in the first traced step: a tf.distribute step that creates
+            # variables fails with "You must feed a value for placeholder".
+            optimizer.build(model.trainable_variables)
         return model, optimizer, done
 
     def _prepare_resume(self, done_epochs: int) -> list[dict[str, Any]]:
@@ -666,6 +677,12 @@ def _strategy(tf, name: str):
     """The tf.distribute strategy for ``train.strategy`` (the run folder is the same for all)."""
     gpus = tf.config.list_physical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        # Every GPU; without one, every logical CPU device (a CPU split with
+        # tf.config.set_logical_device_configuration, as the tests do), since
+        # MirroredStrategy() alone would take only the first CPU.
+        cpus = tf.config.list_logical_devices("CPU")
+        if not gpus and len(cpus) > 1:
+            return tf.distribute.MirroredStrategy(devices=[device.name for device in cpus])
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()

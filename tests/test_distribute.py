@@ -1,0 +1,92 @@
+"""Scale-out with TensorFlow's own tf.distribute: ``train.strategy = 'mirrored'`` on two
+logical CPU devices.
+
+Logical devices must be configured before TensorFlow initialises, so the run
+happens in a fresh Python process that splits the CPU in two and then calls the
+real worker (``seglib.train.train``) on a run folder made here. The same tiny
+model and data as ``tests/test_train.py`` (64 px, 8 training images): about
+half a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seglib import runs
+from seglib.config import get_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY_MODEL = {
+    "model.image_size": 64, "model.width": 0.35, "model.aspp_filters": 16, "model.decoder_filters": 16,
+    "model.low_level_filters": 8, "train.batch_size": 2, "train.epochs": 1,
+    "data.train_count": 8, "data.val_count": 4, "data.root": "synthetic",
+}
+
+#: Run in a fresh interpreter: two logical CPUs, then the real worker.
+TWO_CPU_WORKER = """
+import json, sys
+from seglib._tf import import_tf
+tf, keras = import_tf()
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from seglib.train import train
+status = train(sys.argv[1])
+print("RESULT " + json.dumps({"status": status, "logical_cpus": len(tf.config.list_logical_devices("CPU"))}))
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_runs_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs-distribute")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(tiny_dataset):
+    config = get_preset("lecture").with_overrides({**TINY_MODEL, "train.strategy": "mirrored"})
+    folder = runs.create_run(config, name="mirrored", status="running")
+    result = subprocess.run([sys.executable, "-c", TWO_CPU_WORKER, str(folder)], cwd=ROOT, env=dict(os.environ),
+                            capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    outcome = json.loads(lines[-1][len("RESULT "):])
+    assert outcome["status"] == "finished", runs.read_log(folder.name)[-4000:]
+    return folder, outcome
+
+
+def test_mirrored_strategy_trains_on_two_logical_cpus_with_the_batch_scaled(mirrored_run):
+    folder, result = mirrored_run
+    assert result == {"status": "finished", "logical_cpus": 2}
+    progress = runs.read_progress(folder.name)
+    assert progress["status"] == "finished"
+    # 2 per replica x 2 replicas = global batch 4: 8 images in 2 steps, not 4
+    assert progress["replicas"] == 2 and progress["global_batch_size"] == 4
+    assert progress["steps_per_epoch"] == 2
+    log = runs.read_log(folder.name)
+    assert "MirroredStrategy (2 replicas)" in log
+
+
+def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
+    from seglib.model import load_model
+
+    folder, _ = mirrored_run
+    for name in (runs.CONFIG_FILE, runs.HISTORY_FILE, runs.PROGRESS_FILE, "best.keras", "last.keras"):
+        assert (folder / name).is_file(), name
+    history = runs.read_history(folder.name)
+    assert len(history) == 1
+    row = history.iloc[0]
+    assert 0.0 <= row["accuracy"] <= 1.0 and 0.0 <= row["val_mean_iou"] <= 1.0
+    assert row["loss"] > 0 and row["val_loss"] > 0
+    # the checkpoint loads on one device, with float32 logits of the configured shape
+    model = load_model(folder / "last.keras")
+    assert tuple(model.output.shape[1:]) == (64, 64, 20)
+    assert str(model.output.dtype) == "float32"
