@@ -136,29 +136,50 @@ def stop_run(run_id: str) -> dict:
 # one viewer
 # ---------------------------------------------------------------------------
 
-async def _state(page) -> str | None:
-    return await page.evaluate(
-        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-        " return app ? app.getAttribute('data-test-script-state') : null; }")
+#: Records every change of Streamlit's script state with the page's clock, so a
+#: short run between two polls is never missed (a poll-only check under load
+#: may look "finished" before the click's rerun has even reached the server).
+_STATE_HOOK = """
+() => {
+  if (window.__seglibStates) return;
+  window.__seglibStates = [];
+  const watch = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) { setTimeout(watch, 50); return; }
+    const push = () => window.__seglibStates.push(
+      {state: app.getAttribute('data-test-script-state'), t: performance.now()});
+    push();
+    new MutationObserver(push).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  };
+  watch();
+}
+"""
 
 
-async def wait_settled(page, timeout: float, started: float | None = None) -> float | None:
-    """Seconds from ``started`` until the script finished (and stayed finished); None when stuck."""
-    started = time.monotonic() if started is None else started
-    await asyncio.sleep(0.15)  # let the rerun request reach the server
-    settled_since = None
+async def _now(page) -> float:
+    await page.evaluate(_STATE_HOOK)
+    return await page.evaluate("() => performance.now()")
+
+
+async def wait_settled(page, timeout: float, since_ms: float | None = None) -> float | None:
+    """Seconds from ``since_ms`` (the page's clock, taken just before the action)
+    until the rerun it caused finished and stayed finished; None when stuck.
+
+    With ``since_ms`` None (first load) any finished state counts.
+    """
+    started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            state = await _state(page)
-            running_widget = await page.locator('[data-testid="stStatusWidget"]').count()
+            states = await page.evaluate("() => window.__seglibStates || []")
+            now_ms = await page.evaluate("() => performance.now()")
+            busy = await page.locator('[data-testid="stStatusWidget"]').count()
         except Exception:  # noqa: BLE001 - navigation in progress
-            state, running_widget = None, 1
-        if state == "notRunning" and running_widget == 0:
-            settled_since = settled_since or time.monotonic()
-            if time.monotonic() - settled_since >= SETTLE_SECONDS:
-                return settled_since - started
-        else:
-            settled_since = None
+            states, now_ms, busy = [], 0.0, 1
+        after = [s for s in states if since_ms is None or s["t"] >= since_ms]
+        saw_run = since_ms is None or any(s["state"] == "running" for s in after)
+        if saw_run and after and after[-1]["state"] == "notRunning" and not busy:
+            if now_ms - after[-1]["t"] >= SETTLE_SECONDS * 1000:
+                return (after[-1]["t"] - (since_ms if since_ms is not None else after[0]["t"])) / 1000
         await asyncio.sleep(0.1)
     return None
 
@@ -185,8 +206,10 @@ async def viewer(index: int, browser, url: str, args, records: list, errors: lis
     try:
         started = time.monotonic()
         await page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+        await _now(page)
         # The very first view waits for TensorFlow imports; it is recorded but not a page switch.
-        await record("first load", "home", await wait_settled(page, 180, started))
+        seconds = await wait_settled(page, 180)
+        await record("first load", "home", None if seconds is None else time.monotonic() - started)
         end = time.monotonic() + args.seconds
         step = index  # viewers start on different pages
         while time.monotonic() < end:
@@ -199,9 +222,9 @@ async def viewer(index: int, browser, url: str, args, records: list, errors: lis
             link = links.nth(step % count)
             step += 1
             title = (await link.inner_text()).strip().splitlines()[-1].strip()
-            started = time.monotonic()
+            since = await _now(page)
             await link.click()
-            await record("switch page", title, await wait_settled(page, args.stuck_after, started))
+            await record("switch page", title, await wait_settled(page, args.stuck_after, since))
             # Streamlit's slider thumb is a visually hidden range input (react-aria) inside stSlider.
             sliders = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stSlider"] '
                                    'input[type="range"], [data-testid="stMainBlockContainer"] [role="slider"]')
@@ -209,9 +232,9 @@ async def viewer(index: int, browser, url: str, args, records: list, errors: lis
                 slider = sliders.first
                 try:
                     await slider.focus(timeout=5_000)
-                    started = time.monotonic()
+                    since = await _now(page)
                     await page.keyboard.press("ArrowRight" if step % 2 else "ArrowLeft")
-                    await record("move slider", title, await wait_settled(page, args.stuck_after, started))
+                    await record("move slider", title, await wait_settled(page, args.stuck_after, since))
                 except Exception as error:  # noqa: BLE001 - a slider that vanished on a rerun
                     errors.append({"viewer": index, "kind": "slider", "page": title, "text": str(error)[:200]})
             await asyncio.sleep(0.5)  # a student reads for a moment
