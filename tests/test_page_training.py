@@ -213,7 +213,7 @@ def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
 def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
     at = _page()
     assert at.selectbox(key="form_preset").value == "lecture"
-    assert at.number_input(key="form_model_image_size").value == 128
+    assert at.number_input(key="form_model_image_size").value == 160
     at.selectbox(key="form_preset").set_value("keras-example").run()
     _bug_free(at)
     assert at.number_input(key="form_model_image_size").value == 512

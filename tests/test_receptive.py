@@ -221,7 +221,10 @@ def course_model():
 def lecture_model():
     from seglib.model import build_model
 
-    return build_model(get_preset("lecture").model)
+    # The Keras example's rates on a 128 px input (an 8x8 map): what the lecture preset
+    # avoids by scaling its rates to the map.
+    config = get_preset("lecture").with_overrides({"model.image_size": 128, "model.atrous_rates": "6,12,18"})
+    return build_model(config.model)
 
 
 def test_course_preset_at_512(course_model):
@@ -267,7 +270,7 @@ def test_course_sampling_grid_at_the_centre(course_model):
     assert len([t for t in grid["taps"] if t.rate == 1]) == 1
 
 
-def test_lecture_preset_at_128_degenerates_to_1x1(lecture_model):
+def test_example_rates_at_128_degenerate_to_1x1(lecture_model):
     analysis = receptive.aspp_analysis(lecture_model)
     assert analysis.image_size == (128, 128) and analysis.feature_size == (8, 8) and analysis.stride == 16
     by_rate = {b.rate: b for b in analysis.branches if b.kind == "conv"}
@@ -275,6 +278,17 @@ def test_lecture_preset_at_128_degenerates_to_1x1(lecture_model):
     assert by_rate[12].center_only_fraction == 1.0 and by_rate[18].center_only_fraction == 1.0
     assert by_rate[12].valid_tap_fraction == pytest.approx(1 / 9)
     assert by_rate[1].center_only_fraction is None  # a 1x1 kernel is not "degenerate"
+
+
+def test_lecture_preset_rates_fit_its_feature_map():
+    from seglib.model import build_model
+
+    analysis = receptive.aspp_analysis(build_model(get_preset("lecture").model))
+    assert analysis.feature_size == (10, 10)
+    for branch in analysis.branches:
+        if branch.kind == "conv" and branch.rate > 1:
+            assert branch.center_only_fraction < 0.5  # every rate reads real features somewhere
+            assert branch.valid_tap_fraction > 1 / 3
 
 
 def test_numbers_follow_the_config():
@@ -341,7 +355,7 @@ def test_cli_table_and_bad_size(capsys):
 
     assert main(["receptive", "--preset", "lecture", "--image-size", "64"]) == 0
     out = capsys.readouterr().out
-    assert "stride 16 px" in out and "3x3 rate 18" in out
+    assert "stride 16 px" in out and "3x3 rate 6" in out
     assert main(["receptive", "--preset", "lecture", "--image-size", "70"]) == 1
     assert "multiple of the output stride" in capsys.readouterr().err
 
