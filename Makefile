@@ -18,7 +18,7 @@ help:
 	@echo "make run    - install (first time), generate the synthetic dataset, start the dashboard"
 	@echo "make test   - install test needs (first time) and run the whole test suite"
 	@echo "make bench  - run the benchmarks and print their table"
-	@echo "make demo-model - retrain the demo model in assets/ (about 10 minutes on 2 cores)"
+	@echo "make demo-model - retrain the demo model in assets/ (about 20 minutes on 2 cores)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
