@@ -90,3 +90,51 @@ def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
     model = load_model(folder / "last.keras")
     assert tuple(model.output.shape[1:]) == (64, 64, 20)
     assert str(model.output.dtype) == "float32"
+
+
+def test_auto_settings_on_a_cpu_keep_float32_and_xla_off(mirrored_run):
+    folder, _ = mirrored_run
+    assert "mixed precision off; XLA off" in runs.read_log(folder.name)
+
+
+ONE_DEVICE_WORKER = """
+import json, sys
+from seglib.train import train
+print("RESULT " + json.dumps({"status": train(sys.argv[1])}))
+"""
+
+
+def test_mixed_precision_on_trains_with_float16_compute_and_float32_logits(tiny_dataset):
+    """The GPU path's policy, forced on a CPU: float16 layers, loss scaling, float32 logits in the checkpoint.
+
+    In a subprocess: the worker sets Keras' global dtype policy, which must not leak into other tests.
+    """
+    from seglib.model import load_model
+
+    config = get_preset("lecture").with_overrides({**TINY_MODEL, "train.mixed_precision": "on"})
+    folder = runs.create_run(config, name="mixed", status="running")
+    result = subprocess.run([sys.executable, "-c", ONE_DEVICE_WORKER, str(folder)], cwd=ROOT, env=dict(os.environ),
+                            capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    log = runs.read_log(folder.name)
+    assert json.loads(lines[-1][len("RESULT "):])["status"] == "finished", log[-4000:]
+    assert "mixed precision on" in log
+    history = runs.read_history(folder.name)
+    assert len(history) == 1 and history.iloc[0]["loss"] > 0
+    model = load_model(folder / "last.keras")
+    assert str(model.output.dtype) == "float32"
+
+
+def test_under_the_mixed_policy_layers_compute_in_float16_and_logits_stay_float32():
+    from seglib._tf import keras
+    from seglib.model import build_model
+
+    config = get_preset("lecture").with_overrides(TINY_MODEL).model
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(config)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert any(layer.compute_dtype == "float16" for layer in model.layers)
+    assert str(model.output.dtype) == "float32"
