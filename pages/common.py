@@ -552,11 +552,11 @@ PRESENT_SCALE = 1.4
 _PRESENT_CSS = """
 <style>
 /* Presentation mode: larger text for a projector, secondary controls hidden. */
-[data-testid="stMain"] { font-size: 21px; }
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input,
-[data-testid="stMain"] textarea, [data-testid="stMain"] button p { font-size: 1.25rem !important; }
+[data-testid="stMain"] textarea { font-size: 1.25rem !important; }
+[data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1rem !important; }
 [data-testid="stMain"] h1 { font-size: 3rem !important; }
 [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2rem !important; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"], [data-testid="stMain"] [data-testid="stExpander"],
