@@ -24,7 +24,8 @@ common.page_header(
     "Atrous scales",
     "People in a crowd photo range from a few pixels to the full image height. DeepLabV3+ copes "
     "with that in its **ASPP** block: the same 3 × 3 kernel is applied to the backbone's features "
-    "with gaps (*atrous* or *dilated* convolution) of 6, 12 and 18 feature cells, next to a "
+    "with gaps (*atrous* or *dilated* convolution) of several feature cells (6, 12 and 18 in the "
+    "Keras example at 512 px; smaller rates for the smaller lecture model), next to a "
     "1 × 1 convolution and an average over the whole image. Pick an image and a position: the "
     "coloured dots are the pixels each branch reads, the dashed squares what each branch can see. "
     "All numbers are read from the model's own layers.",

@@ -80,7 +80,7 @@ PLANNED_PAGES: tuple[PageInfo, ...] = (
              "DeepLabV3+ layer by layer: backbone, ASPP, decoder and the H × W × 20 output.",
              ("13-2", "13-3")),
     PageInfo("atrous.py", "Atrous scales", "atrous", ":material/blur_on:",
-             "How atrous convolutions at rates 1, 6, 12 and 18 see a real image.", ("13-2",)),
+             "How atrous (dilated) convolutions at several rates see a real image.", ("13-2",)),
     PageInfo("training.py", "Training", "training", ":material/monitoring:",
              "Start a run and watch loss and accuracy curves for training and validation.", ()),
     PageInfo("predictions.py", "Predictions", "predictions", ":material/image_search:",
