@@ -19,6 +19,13 @@ pays that once per run), then timed epochs alternate between the two feeds so a
 change in the machine's load hits both alike. ``os.getloadavg()`` is recorded
 with each figure: other jobs on the cores make both numbers pessimistic.
 
+What bounds the ratio on a CPU: feeding costs ~0.9 ms of CPU per image with our
+cached, augmented pipeline and ~1.6 ms with the reference's decode + resize
+(160 px from 512 px files, measured on a quiet machine), while the lecture model's
+training step costs ~25 ms per image. Whatever the pipeline does, the step sets
+the pace; the difference shows when cores are busy (the reference decodes on the
+same two cores as the step) and grows with slower disks and larger files.
+
     python benchmarks/bench_pipeline_vs_reference.py            # lecture, 192 images, 3 epochs each
     python benchmarks/bench_pipeline_vs_reference.py --quick    # 64 images, 2 epochs each
     python benchmarks/bench_pipeline_vs_reference.py --preset course --images 16
