@@ -97,7 +97,7 @@ class TrainConfig:
     """Optimisation."""
 
     epochs: int = 12
-    batch_size: int = 16
+    batch_size: int = 16             #: per replica; under tf.distribute the global batch is batch x replicas
     optimizer: str = "adamw"         #: 'adamw' (with weight decay) or 'adam'
     learning_rate: float = 3e-3      #: initial learning rate
     decay_steps: int = 100           #: exponential decay: lr * decay_rate ** (step / decay_steps)
