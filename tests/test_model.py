@@ -56,7 +56,8 @@ def test_logits_out_with_image_size_and_classes_from_the_config(small_model):
     assert other.output_shape == (None, 80, 80, 7)
 
 
-def test_aspp_and_decoder_are_named_and_rates_are_readable(small_model):
+def test_aspp_and_decoder_are_named_and_rates_are_readable():
+    small_model = build_model(small_config(atrous_rates=(6, 12, 18)))  # the Keras example's rates
     names = [layer.name for layer in small_model.layers]
     for name in ("aspp_pool", "aspp_pool_conv", "aspp_1x1", "aspp_rate6", "aspp_rate12", "aspp_rate18",
                  "aspp_concat", "aspp_project", "decoder_concat", "logits"):
