@@ -148,7 +148,10 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     assert runs.read_progress(run_id)["status"] == "running"
 
     # Stop: the page shows the run stopped, and the worker is gone.
-    stop = page.get_by_role("button", name="Stop", exact=True)
+    # Scoped to the page body: Streamlit's own header shows a "Stop" button while
+    # a script run is in progress, and an unscoped locator would match both.
+    main = page.get_by_test_id("stMainBlockContainer")
+    stop = main.get_by_role("button", name="Stop", exact=True)
     stop.wait_for(timeout=30_000)
     stop.click()
     deadline = time.time() + 90
@@ -156,6 +159,6 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
         time.sleep(0.5)
     assert "stopped" in _progress_text(page), _progress_text(page)
     assert runs.read_progress(run_id)["status"] == "stopped"
-    assert page.get_by_role("button", name="Resume", exact=True).count() == 1
+    assert main.get_by_role("button", name="Resume", exact=True).count() == 1
     _no_problems(page)
     _screenshot(page, session_tmp, "training-stopped.png")
