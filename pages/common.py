@@ -34,11 +34,74 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from seglib import figures, settings
 from seglib.classes import CLASS_NAMES, get_palette
 from seglib.errors import DatasetError, ModelError, SeglibError
+
+# ---------------------------------------------------------------------------
+# Server-side run times (for benchmarks/load_viewers.py)
+# ---------------------------------------------------------------------------
+
+
+def record_run_time(page_title: str, seconds: float) -> None:
+    """Append ``{"page", "seconds", "time"}`` as a JSON line to ``SEGLIB_RUN_TIMES`` (if set).
+
+    The wall time of one whole script run in the server (sidebar and page, waits for
+    other sessions included): the server's part of a page view, without the browser's
+    drawing. Never raises; off unless the variable is set.
+    """
+    path = settings.run_times_file()
+    if path is None:
+        return
+    import json
+    import time
+
+    line = json.dumps({"page": page_title, "seconds": round(float(seconds), 4), "time": time.time()}) + "\n"
+    with contextlib.suppress(OSError):
+        with open(path, "a", encoding="utf-8") as handle:  # one short append: whole lines
+            handle.write(line)
+
+
+# ---------------------------------------------------------------------------
+# Streamlit's Keras clean-up
+# ---------------------------------------------------------------------------
+
+
+def keep_keras_state_between_reruns() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every rerun.
+
+    Streamlit's script runner calls it (``_clean_problem_modules``) whenever
+    ``keras`` is imported, after *every* script run of *every* session: a full
+    garbage collection plus a flush of TensorFlow's kernel cache, while other
+    sessions' threads are using the shared, cached models. Profiled with 20
+    viewers (``benchmarks/load_viewers.py`` under ``py-spy``) it was 14 % of the
+    server's CPU. The dashboard never builds models in a loop (models come from
+    ``st.cache_resource``), so there is nothing to clear; any other caller still
+    gets the real ``clear_session``.
+    """
+    import sys
+
+    keras = sys.modules.get("keras")
+    backend = getattr(keras, "backend", None)
+    original = getattr(backend, "clear_session", None)
+    if original is None or getattr(original, "_seglib_wrapped", False):
+        return
+
+    def clear_session(*args, **kwargs):
+        caller = sys._getframe(1).f_code
+        if caller.co_name == "_clean_problem_modules" and "streamlit" in caller.co_filename:
+            return None
+        return original(*args, **kwargs)
+
+    clear_session._seglib_wrapped = True
+    clear_session.__wrapped__ = original
+    clear_session.__doc__ = original.__doc__
+    backend.clear_session = clear_session
+
+
 
 # ---------------------------------------------------------------------------
 # The pages of the dashboard
@@ -503,6 +566,18 @@ def load_model(path: str | os.PathLike | None = None, *, preset: str | None = No
     return _build_untrained(preset, int(image_size) if image_size else None)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def model_description(preset: str, image_size: int) -> dict:
+    """``seglib.model.describe`` of the untrained preset at ``image_size``, cached as plain data.
+
+    The Model page's size slider visits up to 3 presets x 11 sizes; keeping the
+    small description (not the model) means each is built once per server.
+    """
+    from seglib.model import describe
+
+    return describe(load_model(preset=preset, image_size=image_size))
+
+
 def current_model():
     """``(model, choice)`` for the model chosen in the sidebar (may raise SeglibError)."""
     choice = current_model_choice()
@@ -527,10 +602,14 @@ def current_palette() -> np.ndarray:
 
 def instructor_passcode() -> str | None:
     """The instructor passcode from Streamlit secrets or SEGLIB_INSTRUCTOR_PASSCODE (None: unlocked)."""
-    with contextlib.suppress(Exception):  # no secrets file at all is normal
-        value = st.secrets.get("instructor_passcode")
-        if value:
-            return str(value)
+    # Only ask st.secrets when a secrets file exists: without one, Streamlit re-reads and fails
+    # on every access (5 % of the server's CPU with 20 viewers, profiled).
+    loaded = getattr(st.secrets, "_secrets", None) is not None  # parsed already (or given by AppTest)
+    if loaded or any(os.path.exists(path) for path in st.get_option("secrets.files")):
+        with contextlib.suppress(Exception):  # an unreadable secrets file: fall back to the setting
+            value = st.secrets.get("instructor_passcode")
+            if value:
+                return str(value)
     return settings.instructor_passcode()
 
 
@@ -720,10 +799,16 @@ def for_presentation(figure):
 
 
 def plot(figure, *, key: str | None = None, height: int | None = None) -> None:
-    """Draw a Plotly figure at the container's width with the project's toolbar settings."""
-    if height is not None:
-        figure.update_layout(height=height)
-    for_presentation(figure)
+    """Draw a Plotly figure at the container's width with the project's toolbar settings.
+
+    The figure itself is never changed (a copy takes the height or the presentation
+    size), so figures cached with ``st.cache_resource`` can be shared by all viewers.
+    """
+    if height is not None or presentation_mode():
+        figure = go.Figure(figure)
+        if height is not None:
+            figure.update_layout(height=height)
+        for_presentation(figure)
     st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG, key=key, theme=None)
 
 

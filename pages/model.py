@@ -50,19 +50,18 @@ about.caption(base_config.description)
 with common.error_boundary("Building the model"):
     config = base_config.with_overrides({"model.image_size": int(image_size)})
     with st.spinner(f"Building DeepLabV3+ ({config.model.backbone}, {image_size} px)..."):
-        model = common.load_model(preset=preset, image_size=int(image_size))
-    rows = seglib_model.layer_table(model)
-    stage_rows = seglib_model.stages(model)
+        description = common.model_description(preset, int(image_size))
+    rows = description["layers"]
+    stage_rows = description["stages"]
 
-weights_message = getattr(model, "weights_message", "")
-if weights_message:
-    st.caption(":material/info: " + weights_message)
+if description["weights_message"]:
+    st.caption(":material/info: " + description["weights_message"])
 
 # ---------------------------------------------------------------------------
 # Totals
 # ---------------------------------------------------------------------------
-trainable = int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
-total = seglib_model.total_params(model)
+trainable = description["trainable"]
+total = description["total"]
 metrics = st.columns(4)
 metrics[0].metric("Parameters", f"{total:,}")
 metrics[1].metric("Trainable", f"{trainable:,}")

@@ -637,6 +637,18 @@ def total_params(model) -> int:
     return int(model.count_params())
 
 
+def describe(model) -> dict[str, Any]:
+    """Everything the Model page shows of a model, as plain data (no Keras objects).
+
+    ``layers`` (``layer_table``), ``stages``, ``total`` and ``trainable``
+    parameter counts and ``weights_message`` (how the backbone was initialised).
+    Plain data can be cached and shared without keeping the model alive.
+    """
+    trainable = sum(math.prod(int(d) for d in weight.shape) for weight in model.trainable_weights)
+    return {"layers": layer_table(model), "stages": stages(model), "total": total_params(model),
+            "trainable": int(trainable), "weights_message": str(getattr(model, "weights_message", "") or "")}
+
+
 def _format_shape(shape: tuple) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 

@@ -12,6 +12,14 @@ All settings are environment variables, documented here and in the README:
 ``SEGLIB_INSTRUCTOR_PASSCODE``
     When set (or ``instructor_passcode`` in Streamlit secrets), starting,
     stopping and deleting runs needs this passcode.
+``SEGLIB_WORKER_NICE``
+    The niceness (0-19) of training workers the dashboard starts. Default 10:
+    the pages a lecture hall is looking at come first, training takes what is
+    left (on an idle machine it still gets every core). 0 = same priority.
+``SEGLIB_RUN_TIMES``
+    A file to which the dashboard appends one JSON line per page run (page,
+    seconds): the server's side of a page view. Unset (the default): nothing
+    is written. ``benchmarks/load_viewers.py`` sets it.
 """
 
 from __future__ import annotations
@@ -55,6 +63,26 @@ def runs_dir() -> Path:
 def cache_dir() -> Path:
     raw = os.environ.get("SEGLIB_CACHE_DIR")
     return (Path(raw).expanduser() if raw else PROJECT_ROOT / ".cache").resolve()
+
+
+#: Niceness of the dashboard's training workers unless SEGLIB_WORKER_NICE says otherwise.
+DEFAULT_WORKER_NICE = 10
+
+
+def worker_nice() -> int:
+    """``SEGLIB_WORKER_NICE`` as an int in 0..19 (default 10; not a number: the default)."""
+    raw = os.environ.get("SEGLIB_WORKER_NICE", "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_WORKER_NICE
+    except ValueError:
+        value = DEFAULT_WORKER_NICE
+    return max(0, min(19, value))
+
+
+def run_times_file() -> Path | None:
+    """``SEGLIB_RUN_TIMES`` as a path, or None when unset."""
+    raw = os.environ.get("SEGLIB_RUN_TIMES", "").strip()
+    return Path(raw).expanduser() if raw else None
 
 
 def instructor_passcode() -> str | None:

@@ -95,6 +95,20 @@ def test_bn_momentum_is_set_on_every_batch_norm_layer():
     assert {layer.momentum for layer in batch_norms} == {0.8}
 
 
+def test_describe_is_the_layer_table_stages_and_counts_as_plain_data(small_model):
+    import pickle
+
+    from seglib.model import describe
+
+    description = describe(small_model)
+    assert description["layers"] == layer_table(small_model)
+    assert description["stages"] == stages(small_model)
+    assert description["total"] == small_model.count_params()
+    assert 0 < description["trainable"] < description["total"]  # BN moving statistics are not trainable
+    assert isinstance(description["weights_message"], str)
+    pickle.dumps(description)  # cacheable without the model
+
+
 def test_layer_table_and_stages_add_up(small_model):
     rows = layer_table(small_model)
     assert rows[0]["name"] == "image" and rows[-1]["name"] == "logits"

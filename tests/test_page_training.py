@@ -235,6 +235,14 @@ def test_a_configured_passcode_locks_the_controls_for_viewers(tiny_dataset, monk
     assert not at.button(key="training_start").disabled
 
 
+def test_a_passcode_in_streamlit_secrets_locks_the_controls_too(tiny_dataset):
+    at = _page()
+    at.secrets["instructor_passcode"] = "from-secrets"
+    at.run()
+    assert at.button(key="training_start").disabled
+    assert "is for the instructor" in _text(at)
+
+
 def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
     from seglib.config import get_preset
 

@@ -99,6 +99,22 @@ def test_url_sets_the_palette_and_the_palette_colours_the_legend(tiny_dataset):
     assert face in legend
 
 
+def test_run_times_are_recorded_only_when_asked(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.delenv("SEGLIB_RUN_TIMES", raising=False)
+    at = _app()
+    at.run()
+    assert not at.exception
+    assert not list(tmp_path.iterdir())  # off by default: nothing written anywhere here
+    log = tmp_path / "times" / "run_times.jsonl"
+    log.parent.mkdir()
+    monkeypatch.setenv("SEGLIB_RUN_TIMES", str(log))
+    for _ in range(2):  # two page views (fresh sessions: AppTest reruns an unchanged session lazily)
+        _app().run()
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(rows) == 2 and {row["page"] for row in rows} == {"Home"}
+    assert all(0 < row["seconds"] < 120 and row["time"] > 0 for row in rows)
+
+
 def test_home_without_a_dataset_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGLIB_DATA_ROOTS", str(tmp_path))
     at = _app()
