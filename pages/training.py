@@ -45,7 +45,6 @@ STATUS_COLORS = {"queued": "gray", "running": "blue", "stopping": "orange", "sto
                  "finished": "green", "failed": "red", "interrupted": "orange"}
 
 can_control = common.is_instructor()
-palette = common.current_palette()
 
 
 # ---------------------------------------------------------------------------
@@ -121,13 +120,40 @@ def load_steps(run_id: str) -> pd.DataFrame:
     return _steps(run_id, _stamp(runs.run_dir(run_id) / runs.STEPS_FILE))
 
 
-def load_class_iou(run_id: str) -> pd.DataFrame:
-    return _class_iou(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE))
-
-
-def load_previews(run_id: str):
+def _previews_stamp(run_id: str) -> tuple:
     folder = runs.run_dir(run_id) / runs.PREVIEWS_DIR
-    return _previews(run_id, (_stamp(folder), _stamp(folder / runs.PREVIEW_INPUTS)))
+    return (_stamp(folder), _stamp(folder / runs.PREVIEW_INPUTS))
+
+
+# Figures of the files above, built once per change and shared by every viewer: with a
+# lecture hall on this page, each viewer's live view reruns every POLL_SECONDS, and
+# rebuilding the preview strip (~0.1 s) for each of them is what filled the CPU.
+# ``common.plot`` never mutates a figure, so sharing the objects is safe.
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _history_figures(run_id: str, stamp: tuple, epochs: int):
+    history = _history(run_id, stamp)
+    return (training_figures.loss_figure(history, epochs=epochs),
+            training_figures.accuracy_figure(history, epochs=epochs))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _class_iou_figure(run_id: str, stamp: tuple, palette_name: str):
+    class_iou = _class_iou(run_id, stamp)
+    shown = common.get_palette(palette_name)
+    if not len(class_iou):
+        return training_figures.class_iou_figure([], palette=shown)
+    last = class_iou.iloc[-1]
+    values = np.array([last.get(name, np.nan) for name in CLASS_NAMES], dtype=np.float64)
+    return training_figures.class_iou_figure(values, palette=shown, epoch=int(last["epoch"]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _preview_figure(run_id: str, stamp: tuple, epoch: int | None, palette_name: str):
+    previews = _previews(run_id, stamp)
+    prediction = previews["predictions"][epoch] if epoch is not None else None
+    return training_figures.preview_figure(previews["images"], previews["truth"], prediction,
+                                           palette=common.get_palette(palette_name),
+                                           stems=previews["stems"], epoch=epoch)
 
 
 def _clean_log(text: str) -> str:
@@ -446,11 +472,13 @@ def _controls(run_id: str, progress: dict, config) -> None:
 
 def _charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
     epochs = int(progress.get("epochs") or (config.train.epochs if config else 0))
+    loss_figure, accuracy_figure = _history_figures(run_id, _stamp(runs.run_dir(run_id) / runs.HISTORY_FILE),
+                                                    epochs)
     left, right = st.columns(2)
     with left:
-        common.plot(training_figures.loss_figure(history, epochs=epochs), key="live_loss")
+        common.plot(loss_figure, key="live_loss")
     with right:
-        common.plot(training_figures.accuracy_figure(history, epochs=epochs), key="live_accuracy")
+        common.plot(accuracy_figure, key="live_accuracy")
     st.caption("Training solid, validation dashed, on the same axes. When the validation loss turns up "
                "while the training loss keeps falling, the model is memorising its training images "
                "(over-fitting). Pixel accuracy is dominated by the background, which covers most pixels; "
@@ -475,20 +503,15 @@ def _charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
             common.plot(training_figures.lr_figure(schedule, steps_per_epoch=spe, history=history,
                                                    position=position), key="live_lr")
 
-    class_iou = load_class_iou(run_id)
-    if len(class_iou):
-        last = class_iou.iloc[-1]
-        values = np.array([last.get(name, np.nan) for name in CLASS_NAMES], dtype=np.float64)
-        figure = training_figures.class_iou_figure(values, palette=palette, epoch=int(last["epoch"]))
-    else:
-        figure = training_figures.class_iou_figure([], palette=palette)
-    common.plot(figure, key="live_class_iou")
+    common.plot(_class_iou_figure(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE),
+                                  common.current_palette_name()), key="live_class_iou")
 
 
 def _preview_strip(run_id: str) -> None:
     st.markdown("**Validation previews**: the same images after every epoch (image, ground truth, "
                 "prediction). Hover a mask for class names.")
-    previews = load_previews(run_id)
+    stamp = _previews_stamp(run_id)
+    previews = _previews(run_id, stamp)
     if previews is None:
         st.caption("The preview images appear once the worker has read the dataset.")
         return
@@ -505,10 +528,7 @@ def _preview_strip(run_id: str) -> None:
             epoch = st.select_slider("Epoch of the predictions", epochs, key=slider_key)
         else:
             epoch = epochs[0]
-        prediction = previews["predictions"][epoch]
-    common.plot(training_figures.preview_figure(previews["images"], previews["truth"], prediction,
-                                                palette=palette, stems=previews["stems"], epoch=epoch),
-                key="live_previews")
+    common.plot(_preview_figure(run_id, stamp, epoch, common.current_palette_name()), key="live_previews")
 
 
 def live_view(run_id: str, polling: bool) -> None:

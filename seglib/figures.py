@@ -32,6 +32,9 @@ from seglib.classes import CLASS_NAMES, IGNORE_LABEL, colorize, get_palette, ove
 MASK_KINDS = ("image", "mask", "overlay")
 #: Largest side, in pixels, of a picture sent to the browser by default.
 DEFAULT_MAX_SIZE = 512
+#: Hover cells a side of the class-name layer of ``mask_figure``: the hover
+#: text is one string per cell, so it is coarser than the picture.
+DEFAULT_HOVER_SIZE = 128
 _TRANSPARENT = [[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]]
 _EDGE_COLOR = "rgba(60,60,60,0.55)"  # outlines keep white / black classes visible
 
@@ -138,7 +141,8 @@ def mask_figure(mask: np.ndarray, image: np.ndarray | None = None, *, kind: str 
                 palette: str | np.ndarray = "cihp", opacity: float = 0.5,
                 visible: Iterable[int] | None = None, max_size: int = DEFAULT_MAX_SIZE,
                 title: str | None = None, height: int | None = None,
-                class_names: Sequence[str] = CLASS_NAMES, hover: bool = True):
+                class_names: Sequence[str] = CLASS_NAMES, hover: bool = True,
+                hover_size: int = DEFAULT_HOVER_SIZE):
     """A picture of an image, its colour mask, or the mask blended over the image,
     with the class name of the pixel under the mouse.
 
@@ -161,6 +165,9 @@ def mask_figure(mask: np.ndarray, image: np.ndarray | None = None, *, kind: str 
         height: figure height in pixels (``None``: Plotly's default).
         class_names: names for the hover text.
         hover: add the hover layer (switch off for very many small figures).
+        hover_size: at most this many hover cells a side. The hover text is a
+            string per cell: at 512 x 512 it made a 4 MB figure, at 128 x 128
+            it is ~0.3 MB, and a cell is still a few screen pixels.
     """
     import plotly.graph_objects as go
 
@@ -202,9 +209,12 @@ def mask_figure(mask: np.ndarray, image: np.ndarray | None = None, *, kind: str 
                               hoverinfo="skip", name=kind))
     if hover:
         lookup = np.array([class_label(i, class_names) for i in range(256)], dtype=object)
+        _, hover_mask, hover_scale = downscale_for_display(None, mask.astype(np.uint8), hover_size)
+        hover_step = 1.0 / hover_scale
+        hover_origin = 0.5 * hover_step - 0.5
         figure.add_trace(go.Heatmap(
-            z=small_mask, x0=origin, y0=origin, dx=step, dy=step,
-            text=lookup[small_mask], colorscale=_TRANSPARENT, showscale=False,
+            z=hover_mask, x0=hover_origin, y0=hover_origin, dx=hover_step, dy=hover_step,
+            text=lookup[hover_mask], colorscale=_TRANSPARENT, showscale=False,
             hovertemplate="<b>%{text}</b> (id %{z})<br>x %{x:.0f}, y %{y:.0f}<extra></extra>",
             name="classes",
         ))

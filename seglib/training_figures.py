@@ -42,6 +42,8 @@ OVERLAY_METRICS = {"loss": "loss (cross-entropy)", "accuracy": "pixel accuracy",
 FULL_SPAN_EPOCHS = 50
 #: What an empty chart says.
 WAITING_FOR_EPOCH = "Waiting for the first epoch"
+#: Hover cells a side of each mask in the validation preview strip.
+PREVIEW_HOVER_SIZE = 48
 
 _LINE_WIDTH = 3
 _FONT = dict(size=15)
@@ -457,21 +459,25 @@ def preview_figure(images: np.ndarray, truth: np.ndarray, prediction: np.ndarray
     figure = make_subplots(rows=3, cols=count, horizontal_spacing=0.01, vertical_spacing=0.03,
                            column_titles=[html.escape(str(s)) for s in stems[:count]])
     lookup = np.array([class_label(i, class_names) for i in range(256)], dtype=object)
-    hover_step = max(1, max(size_h, size_w) // 96)  # hover grid of at most ~96 x 96 cells per mask
+    # The hover text is a string per cell: a grid of at most PREVIEW_HOVER_SIZE cells a side per
+    # mask (each mask is ~200 screen pixels wide) keeps the strip near 0.5 MB; at one cell per
+    # pixel a 160 px strip was 8 MB, sent to every viewer on every poll.
+    hover_step = max(1, math.ceil(max(size_h, size_w) / PREVIEW_HOVER_SIZE))
+    offset = hover_step // 2  # sample the centre pixel of each cell
     for column in range(count):
         pictures = [images[column], colorize(truth[column], colors)]
         if prediction is not None:
             pictures.append(colorize(prediction[column], colors))
         for row, picture in enumerate(pictures, start=1):
             figure.add_trace(go.Image(source=png_data_uri(picture), hoverinfo="skip"), row=row, col=column + 1)
-        sub_truth = truth[column, ::hover_step, ::hover_step]
-        grid = dict(x0=(hover_step - 1) / 2.0, dx=hover_step, y0=(hover_step - 1) / 2.0, dy=hover_step)
+        sub_truth = truth[column, offset::hover_step, offset::hover_step]
+        grid = dict(x0=offset, dx=hover_step, y0=offset, dy=hover_step)
         figure.add_trace(go.Heatmap(z=sub_truth, text=lookup[sub_truth], colorscale=[[0, "rgba(0,0,0,0)"],
                                     [1, "rgba(0,0,0,0)"]], showscale=False, **grid,
                                     hovertemplate="truth: <b>%{text}</b><extra></extra>"),
                          row=2, col=column + 1)
         if prediction is not None:
-            sub_prediction = prediction[column, ::hover_step, ::hover_step]
+            sub_prediction = prediction[column, offset::hover_step, offset::hover_step]
             both = np.char.add(np.char.add(lookup[sub_prediction].astype(str), "</b><br>truth: "),
                                lookup[sub_truth].astype(str))
             figure.add_trace(go.Heatmap(z=sub_prediction, text=both, colorscale=[[0, "rgba(0,0,0,0)"],

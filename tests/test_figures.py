@@ -36,7 +36,7 @@ def test_mask_figure_names_the_class_of_every_pixel(kind):
 def test_mask_figure_downscales_large_pictures_with_nearest_labels():
     mask = np.zeros((600, 300), np.uint8)
     mask[:, 150:] = 16
-    figure = figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=200)
+    figure = figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=200, hover_size=200)
     hover = figure.data[1]
     text = np.asarray(hover.text)
     assert text.shape == (200, 100)
@@ -44,6 +44,19 @@ def test_mask_figure_downscales_large_pictures_with_nearest_labels():
     # axes stay in pixels of the original image
     assert hover.dx == pytest.approx(3.0)
     assert figure.layout.xaxis.range[1] == pytest.approx(299.5)
+
+
+def test_mask_figure_hover_grid_is_coarser_than_the_picture_and_still_names_the_right_class():
+    mask = np.zeros((600, 300), np.uint8)
+    mask[:, 150:] = 16
+    figure = figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=512)
+    hover = figure.data[1]
+    text = np.asarray(hover.text)
+    assert max(text.shape) == figures.DEFAULT_HOVER_SIZE  # one string per cell, not per pixel
+    # every cell names the class at its centre, in pixels of the original image
+    centres = hover.x0 + hover.dx * np.arange(text.shape[1])
+    assert all(text[0, j] == ("Left-leg" if x >= 150 else "Background") for j, x in enumerate(centres))
+    assert hover.y0 + hover.dy * (text.shape[0] - 1) == pytest.approx(599.5 - hover.dy / 2, abs=0.5)
 
 
 def test_mask_figure_visible_classes_and_palette_change_the_picture():
