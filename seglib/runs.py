@@ -644,6 +644,8 @@ def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
     """Start ``python -m seglib train`` detached; record its pid (caller holds the lock)."""
     command = [sys.executable, "-m", "seglib", "train"]
     command += ["--resume", str(folder)] if resume else ["--run-dir", str(folder), "--from-queue"]
+    if settings.worker_nice():
+        command += ["--nice", str(settings.worker_nice())]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     pythonpath = env.get("PYTHONPATH", "")
     if str(settings.PROJECT_ROOT) not in pythonpath.split(os.pathsep):

@@ -300,7 +300,9 @@ class Worker:
         self.config = config = RunConfig.load(self.folder / runs.CONFIG_FILE)
         train_config, model_config = config.train, config.model
         report(epochs=train_config.epochs)
-        logger.info("Run %s: %s%s", self.folder.name, config.summary(), " (resume)" if self.resume else "")
+        niceness = os.nice(0) if hasattr(os, "nice") else 0
+        logger.info("Run %s: %s%s%s", self.folder.name, config.summary(), " (resume)" if self.resume else "",
+                    f" (CPU priority lowered: nice {niceness})" if niceness else "")
 
         # -- data (listed before TensorFlow is imported: a wrong folder fails in a second) --
         train_pairs, val_pairs, data_note = self._pairs()
@@ -915,6 +917,8 @@ def register(subparsers) -> None:
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     parser.add_argument("--config", help="start from this config.json instead of a preset")
     parser.add_argument("--from-queue", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--nice", type=int, default=0, metavar="N",
+                        help="lower this worker's CPU priority by N (the dashboard passes SEGLIB_WORKER_NICE)")
     parser.set_defaults(func=_cli)
 
 
@@ -955,6 +959,9 @@ def _cli(args) -> int:
     from seglib._tf import quiet_environment
 
     quiet_environment()
+    if args.nice > 0 and hasattr(os, "nice"):
+        with contextlib.suppress(OSError):  # a lower priority is a courtesy, never a reason to fail
+            os.nice(min(int(args.nice), 19))
     config_flags = [flag for flag in (*CLI_FIELDS, "data", "config") if getattr(args, flag, None) is not None]
     config_flags += ["set"] if args.overrides else []
     if args.resume:

@@ -176,6 +176,23 @@ def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(own_run
         runs.delete_run(run_id)
 
 
+@pytest.mark.parametrize("nice", ["", "5", "0"])
+def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_runs_dir, data_root, monkeypatch,
+                                                                         nice):
+    """The pages a lecture hall looks at come first: spawned workers are niced (default 10)."""
+    monkeypatch.setenv("SEGLIB_WORKER_NICE", nice)
+    run_id = runs.start_run(tiny_config(**{"data.root": "missing-dataset"}))
+    _wait_final([run_id])
+    log = runs.read_log(run_id)
+    expected = os.nice(0) + {"": 10, "5": 5, "0": 0}[nice]
+    assert runs.read_progress(run_id)["status"] == "failed"
+    if expected:
+        assert f"(CPU priority lowered: nice {min(expected, 19)})" in log, log[-2000:]
+    else:
+        assert "CPU priority lowered" not in log, log[-2000:]
+    runs.delete_run(run_id)
+
+
 def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_dir, data_root):
     go = time.time() + 4.0
     code = ("import time, sys; from seglib import runs; from seglib.config import get_preset\n"
