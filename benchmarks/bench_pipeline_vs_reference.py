@@ -22,9 +22,13 @@ with each figure: other jobs on the cores make both numbers pessimistic.
 What bounds the ratio on a CPU: feeding costs ~0.9 ms of CPU per image with our
 cached, augmented pipeline and ~1.6 ms with the reference's decode + resize
 (160 px from 512 px files, measured on a quiet machine), while the lecture model's
-training step costs ~25 ms per image. Whatever the pipeline does, the step sets
+training step costs 25-36 ms per image. Whatever the pipeline does, the step sets
 the pace; the difference shows when cores are busy (the reference decodes on the
 same two cores as the step) and grows with slower disks and larger files.
+Measured on 2 cores: 1.16x with other jobs on the machine (load 3.2-3.6), 1.03x on
+an idle one (27.97 vs 27.03 images/s, step 286 ms per batch of 8). The 1.2x target
+needs a device whose step is short next to the feeding (a GPU). Neither bfloat16
+(AMX: 424 vs 269 ms per step) nor other TF thread-pool sizes made the CPU step faster.
 
     python benchmarks/bench_pipeline_vs_reference.py            # lecture, 192 images, 3 epochs each
     python benchmarks/bench_pipeline_vs_reference.py --quick    # 64 images, 2 epochs each
