@@ -43,6 +43,7 @@ page = st.navigation(common.navigation_pages())
 # The browser tab names the page, so several open tabs stay apart.
 st.set_page_config(page_title=f"{page.title} · Segmentation lab")
 common.sidebar()
+common.start_prewarm()  # once per server: the shared models and statistics load while Home is read
 try:
     page.run()
 finally:

@@ -29,6 +29,7 @@ import hmac
 import importlib
 import inspect
 import os
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -101,6 +102,75 @@ def keep_keras_state_between_reruns() -> None:
     clear_session.__doc__ = original.__doc__
     backend.clear_session = clear_session
 
+
+
+# ---------------------------------------------------------------------------
+# Warming the shared caches before a lecture hall arrives
+# ---------------------------------------------------------------------------
+
+_prewarm_lock = threading.Lock()
+_prewarm_thread: threading.Thread | None = None
+
+
+def start_prewarm() -> threading.Thread | None:
+    """Once per server process, start :func:`prewarm` in a background thread.
+
+    Measured with ``benchmarks/load_viewers.py`` (20 viewers, 2 cores): every slow
+    server run (10-21 s) was a first visit waiting for TensorFlow's import, the
+    default model or the dataset statistics, all at once when the hall switched
+    from Home to the other pages; afterwards every run took under 1.5 s. Loading
+    them while the first visitor reads the Home page takes that wait away.
+    Off with ``SEGLIB_PREWARM=0``. Returns the thread (None if already started or off).
+    """
+    global _prewarm_thread
+    if not settings.prewarm():
+        return None
+    with _prewarm_lock:
+        if _prewarm_thread is not None:
+            return None
+        from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+        thread = threading.Thread(target=prewarm, name="seglib-prewarm", daemon=True)
+        # The starting session's context: the cached functions run as they would in a page.
+        add_script_run_ctx(thread, get_script_run_ctx(suppress_warning=True))
+        _prewarm_thread = thread
+    thread.start()
+    return thread
+
+
+def prewarm() -> list[str]:
+    """Fill the shared caches the first visit of each page needs; the names of the steps done.
+
+    TensorFlow, the sidebar's default model, the default preset's untrained model and
+    its Model-page description, the default dataset and its training statistics. A
+    step that fails (no dataset yet, no demo model) is skipped quietly: the page that
+    needs it shows the error itself when visited.
+    """
+    from seglib.config import get_preset, preset_names
+
+    def default_model():
+        choice = next(iter(model_options().values()))
+        return load_model(choice.path) if choice.path else load_model(preset=choice.preset)
+
+    def default_stats():
+        root = next(iter(dataset_options().values()))
+        dataset = load_dataset(root)
+        return load_stats(root, "train" if dataset.split("train") else next(iter(dataset.splits)))
+
+    preset = preset_names()[0]
+    steps = [("tensorflow", lambda: importlib.import_module("seglib._tf").import_tf()),
+             ("default model", default_model),
+             ("untrained model", lambda: load_model(preset=preset)),
+             ("model description", lambda: model_description(preset, get_preset(preset).model.image_size)),
+             ("dataset statistics", default_stats)]
+    done = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - a cache not warmed is a slower first visit, nothing more
+            continue
+        done.append(name)
+    return done
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,11 @@ All settings are environment variables, documented here and in the README:
     The niceness (0-19) of training workers the dashboard starts. Default 10:
     the pages a lecture hall is looking at come first, training takes what is
     left (on an idle machine it still gets every core). 0 = same priority.
+``SEGLIB_PREWARM``
+    ``1`` (the default): when the first browser connects, the dashboard loads
+    TensorFlow, the default model and the default dataset's statistics in a
+    background thread, so a lecture hall arriving together does not all wait
+    for them. ``0``: load each on first use (the tests do).
 ``SEGLIB_RUN_TIMES``
     A file to which the dashboard appends one JSON line per page run (page,
     seconds): the server's side of a page view. Unset (the default): nothing
@@ -77,6 +82,11 @@ def worker_nice() -> int:
     except ValueError:
         value = DEFAULT_WORKER_NICE
     return max(0, min(19, value))
+
+
+def prewarm() -> bool:
+    """``SEGLIB_PREWARM``: anything but 0/false/no/off means on (the default)."""
+    return os.environ.get("SEGLIB_PREWARM", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def run_times_file() -> Path | None:

@@ -282,3 +282,44 @@ def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, 
 
     model = common.load_model(folder / "best.keras")
     assert tuple(model.output_shape) == (None, 64, 64, 20)
+
+
+def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkeypatch):
+    import seglib.model
+    import seglib.stats
+    from pages import common
+    from seglib.config import get_preset, preset_names
+
+    for cached in (common._load_model_file, common._build_untrained, common.model_description, common._stats):
+        cached.clear()
+    assert common.prewarm() == ["tensorflow", "default model", "untrained model", "model description",
+                                "dataset statistics"]
+
+    # Every page's first visit now finds them: nothing is loaded, built or counted again.
+    def refuse(*args, **kwargs):
+        raise AssertionError("loaded again: the cache was not warm")
+
+    for module, name in ((seglib.model, "load_model"), (seglib.model, "build_model"),
+                         (seglib.stats, "dataset_stats")):
+        monkeypatch.setattr(module, name, refuse)
+    choice = next(iter(common.model_options().values()))
+    assert common.load_model(choice.path) if choice.path else common.load_model(preset=choice.preset)
+    preset = preset_names()[0]
+    assert common.load_model(preset=preset).count_params() > 0
+    assert common.model_description(preset, get_preset(preset).model.image_size)["total"] > 0
+    root = next(iter(common.dataset_options().values()))
+    assert common.load_stats(root, "train") is not None
+
+
+def test_prewarm_starts_once_per_server_and_only_when_on(monkeypatch):
+    from pages import common
+
+    monkeypatch.setattr(common, "_prewarm_thread", None)
+    monkeypatch.setattr(common, "prewarm", lambda: None)  # the thread itself: tested above
+    monkeypatch.setenv("SEGLIB_PREWARM", "0")
+    assert common.start_prewarm() is None
+    monkeypatch.setenv("SEGLIB_PREWARM", "1")
+    thread = common.start_prewarm()
+    assert thread is not None and thread.daemon and thread.name == "seglib-prewarm"
+    thread.join(10)
+    assert common.start_prewarm() is None  # a second session does not start another
