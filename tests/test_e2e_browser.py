@@ -85,6 +85,8 @@ def _navigation_links(page) -> list[tuple[str, str]]:
 
 def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
     shots = _screenshot_dir(session_tmp)
+    server_log = session_tmp / "streamlit.log"
+    log_start = server_log.stat().st_size
     page.goto(dashboard_url, wait_until="domcontentloaded")
     wait_until_settled(page)
     links = _navigation_links(page)
@@ -108,6 +110,11 @@ def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
         assert not problems, f"{title}: {problems}"
         assert page.locator('[data-testid="stSidebar"]').get_by_text("Data and model").count() == 1, title
     print("seconds per page:", {k: round(v, 1) for k, v in timings.items()})
+    # What the person who started the server sees in their terminal: no tracebacks, no warnings.
+    with open(server_log, "rb") as handle:
+        handle.seek(log_start)
+        written = handle.read().decode("utf-8", "replace")
+    assert "Traceback" not in written and "WARNING" not in written, written[-3000:]
 
 
 def test_a_page_url_opened_directly_keeps_the_shared_sidebar(dashboard_url, page):

@@ -323,3 +323,15 @@ def test_prewarm_starts_once_per_server_and_only_when_on(monkeypatch):
     assert thread is not None and thread.daemon and thread.name == "seglib-prewarm"
     thread.join(10)
     assert common.start_prewarm() is None  # a second session does not start another
+
+
+def test_a_multiprocessing_child_importing_the_dashboard_draws_nothing():
+    """A 'spawn' process pool (dataset statistics) re-imports the main file as __mp_main__."""
+    import subprocess
+    import sys
+
+    code = "import runpy; runpy.run_path('dashboard.py', run_name='__mp_main__'); print('imported')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "imported"
+    assert "Traceback" not in result.stderr and "ScriptRunContext" not in result.stderr, result.stderr[-3000:]
