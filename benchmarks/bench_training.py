@@ -4,7 +4,8 @@ Starts the real worker (``python -m seglib train --preset lecture ...``) in a
 subprocess with its own temporary runs folder, watches its run folder like the
 dashboard does, and reports against the targets for 2 CPU cores:
 
-* time from the worker's start (process spawn) to the first finished batch: <= 30 s;
+* time from the worker's start (process spawn) to the first finished batch: <= 20 s
+  (issue I; DESIGN.md's card asks for 30 s);
 * training throughput (images/s, measured by the worker over whole epochs,
   graph tracing excluded): >= 25;
 * validation pixel accuracy >= 0.80 and mean IoU >= 0.30 within 5 minutes of
@@ -38,7 +39,7 @@ if __package__ in (None, ""):
 from seglib import runs, settings  # noqa: E402
 from seglib.io import read_json  # noqa: E402
 
-TARGETS = {"first_batch_s": 30.0, "images_per_second": 25.0, "val_accuracy": 0.80, "val_mean_iou": 0.30}
+TARGETS = {"first_batch_s": 20.0, "images_per_second": 25.0, "val_accuracy": 0.80, "val_mean_iou": 0.30}
 WALL_SECONDS = 300.0
 
 
