@@ -43,6 +43,17 @@ def _chart_titles(page) -> list[str]:
     return [titles.nth(i).text_content() for i in range(titles.count())]
 
 
+def _titles_showing(page, expected: tuple[str, ...], timeout: float = 30.0) -> list[str]:
+    """The chart titles once all of ``expected`` are drawn: Plotly draws after the script
+    has finished, and under load a chart can still show its previous figure for a moment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        titles = _chart_titles(page)
+        if all(title in titles for title in expected) or time.monotonic() > deadline:
+            return titles
+        time.sleep(0.25)
+
+
 def _no_problems(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, \
         page.locator('[data-testid="stException"]').first.inner_text()
@@ -71,9 +82,10 @@ def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
     page.goto(f"{dashboard_url}/predictions")
     _settled(page)
     _no_problems(page)
-    titles = _chart_titles(page)
-    for title in ("Ground truth", "Prediction", "|truth − prediction| (label ids)",
-                  "Right (black) and wrong (white) pixels"):
+    expected = ("Ground truth", "Prediction", "|truth − prediction| (label ids)",
+                "Right (black) and wrong (white) pixels")
+    titles = _titles_showing(page, expected)
+    for title in expected:
         assert title in titles, titles
     assert page.get_by_text("Average error (course)").count() >= 1
     _screenshot(page, session_tmp, "predictions-sample.png")
@@ -100,7 +112,7 @@ def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
         files=[{"name": "odd size.png", "mimeType": "image/png", "buffer": _png(90, 150)}])
     _settled(page)
     _no_problems(page)
-    titles = _chart_titles(page)
+    titles = _titles_showing(page, ("Image", "Prediction", "Prediction over the image"))
     for title in ("Image", "Prediction", "Prediction over the image"):
         assert title in titles, titles
     assert "Ground truth" not in titles
