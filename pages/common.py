@@ -103,7 +103,6 @@ def keep_keras_state_between_reruns() -> None:
     backend.clear_session = clear_session
 
 
-
 # ---------------------------------------------------------------------------
 # Warming the shared caches before a lecture hall arrives
 # ---------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """Model: DeepLabV3+ layer by layer (exercises 13-2 part 3 and 13-3)."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 

@@ -516,7 +516,7 @@ def _preview_strip(run_id: str) -> None:
         st.caption("The preview images appear once the worker has read the dataset.")
         return
     epochs = previews["epochs"]
-    prediction, epoch = None, None
+    epoch = None
     if epochs:
         slider_key, latest_key = f"preview_epoch_{run_id}", f"preview_latest_{run_id}"
         # Follow the newest epoch unless the viewer moved the slider back.
