@@ -398,7 +398,7 @@ store = _evaluation_store()
 evaluation = store["results"].get(evaluation_key)
 if controls[3].button("Evaluate", icon=":material/play_arrow:", key="pred_eval_button", type="primary",
                       disabled=evaluation is not None, width="stretch"):
-    bar = st.progress(0.0, text=f"Waiting for the model (another evaluation may be running)...")
+    bar = st.progress(0.0, text="Waiting for the model (another evaluation may be running)...")
     with store["lock"], common.error_boundary("Evaluating the split"):
         evaluation = store["results"].get(evaluation_key)
         if evaluation is None:

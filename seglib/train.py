@@ -47,7 +47,6 @@ import logging
 import math
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
