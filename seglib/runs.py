@@ -41,7 +41,38 @@ Files of a run folder (every whole-file write is atomic: temp file + rename):
     The worker's log (tracebacks land here, never in the UI) and, for runs
     started from the dashboard, the worker process's stdout/stderr.
 ``STOP``
-    Present when a stop was requested; the worker ends at the next batch.
+    Present when a stop was requested; the worker ends at the next batch and
+    removes it when it ends.
+
+**Run files are untrusted input.** A file may be damaged (a disk filled up,
+someone edited it, a bug of an older version), and one damaged run must never
+break the runs list or a page. Every reader here validates what it reads, by
+one rule:
+
+* **A damaged row or entry is skipped and counted.** A CSV row whose field
+  count is wrong, or whose value is not a number or impossible, is dropped:
+  ``epoch`` an integer in 1..``MAX_EPOCHS``, ``step`` in 1..``MAX_STEPS``,
+  losses finite and >= 0, accuracies and IoUs in [0, 1], ``lr`` finite and
+  > 0, ``seconds`` finite and >= 0. An empty or ``nan`` metric is kept as
+  NaN: it is undefined (for example an IoU over no pixels), never a number.
+  A repeated key (epoch; epoch and step) keeps its last row. The frame's
+  ``attrs["skipped_rows"]`` says how many were dropped (``damage_note``
+  words it). A preview epoch file with the wrong shape or ids is skipped
+  the same way (``read_previews(...)["skipped"]``); a ``progress.json``
+  field with an impossible value (an epoch of 10**30, a negative step, a
+  string where a number goes) reads as ``None`` and is named in
+  ``progress["damaged"]``.
+* **A file that is unusable as a whole is damaged**: the reader raises
+  ``DamagedRunError`` (a ``RunError``) naming the run, the file and why: no
+  header line, repeated column names, binary data, a file larger than the
+  bound read (``MAX_CSV_BYTES``, ``MAX_JSON_BYTES``, ``MAX_NPZ_BYTES``: a
+  file is never read whole when it is larger), preview inputs of the wrong
+  shape. A ``progress.json`` that is not a JSON object, or holds an unknown
+  status, makes the run read as ``failed`` with that reason.
+* ``list_runs`` never raises because of one run's files: each run's
+  ``RunInfo.damaged`` says what is damaged ("" when nothing), and its
+  numbers (epochs done, best validation mean IoU) come from the rows that
+  passed.
 
 One training job runs per machine. ``start_run`` queues a run and starts it
 when nothing else is running (FIFO); a worker that ends starts the next queued
@@ -60,6 +91,7 @@ import contextlib
 import csv
 import dataclasses
 import io
+import json
 import math
 import os
 import re
@@ -78,7 +110,11 @@ from seglib import settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig
 from seglib.errors import ConfigError, RunError
-from seglib.io import atomic_write_json, read_json
+from seglib.io import atomic_write_json
+
+
+class DamagedRunError(RunError):
+    """A file of a run folder is unusable as a whole; the run's other files may be fine."""
 
 # ---------------------------------------------------------------------------
 # Names of things in a run folder
@@ -108,6 +144,14 @@ ACTIVE_STATUSES = ("running", "stopping")
 #: The run is over; it can be resumed (or, when finished, extended).
 FINAL_STATUSES = ("stopped", "finished", "failed", "interrupted")
 PHASES = ("starting", "compiling", "training", "validating", "saving", "done")
+
+#: Largest epoch and step number a run file may hold (the config allows 10,000 epochs).
+MAX_EPOCHS = 10_000
+MAX_STEPS = 10_000_000
+#: Bounds on what is read of one run file; a larger file is reported damaged, unread.
+MAX_CSV_BYTES = {HISTORY_FILE: 16 << 20, CLASS_IOU_FILE: 16 << 20, STEPS_FILE: 64 << 20}
+MAX_JSON_BYTES = 1 << 20
+MAX_NPZ_BYTES = 256 << 20
 
 _LOCK_FILE = ".scheduler.lock"
 _RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -140,6 +184,8 @@ class RunInfo:
     phase: str = ""
     message: str = ""
     queue_position: int | None = None
+    #: What is damaged in this run's files ("" when nothing); see the module docstring.
+    damaged: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -223,68 +269,114 @@ def _unique_folder(run_id: str) -> Path:
 # ---------------------------------------------------------------------------
 
 def read_config(run_id: str) -> RunConfig:
-    """The run's ``RunConfig``; RunError if ``config.json`` is missing or broken."""
+    """The run's ``RunConfig``; ``DamagedRunError`` if ``config.json`` is missing or broken."""
     path = run_dir(run_id) / CONFIG_FILE
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise _damaged(path, f"too large ({_size_text(path.stat().st_size)}; a config is a few kB)")
+    except OSError:
+        pass  # missing: RunConfig.load says so
     try:
         return RunConfig.load(path)
     except ConfigError as error:
-        raise RunError(f"Run {run_id!r}: {error} The run folder is damaged; delete the run.") from error
+        raise DamagedRunError(f"Run {run_id!r}: {error} The run folder is damaged; delete the run.") from error
 
 
 def read_meta(run_id: str) -> dict[str, Any]:
-    folder = run_dir(run_id)
-    meta = read_json(folder / META_FILE, default={}) or {}
-    meta.setdefault("name", run_id)
-    meta.setdefault("preset", "")
-    meta.setdefault("created_at", _mtime(folder))
-    return meta
+    """``{"name", "preset", "created_at"}`` of a run; damaged values fall back to the run id and folder time."""
+    return _read_meta_file(run_dir(run_id))[0]
 
 
 def read_progress(run_id: str) -> dict[str, Any]:
-    """The run's ``progress.json`` as a dict, with two computed corrections.
+    """The run's ``progress.json`` as a validated dict, with two computed corrections.
 
     A ``running``/``stopping`` run whose worker process is gone is reported
     ``failed`` when the worker alone was killed (the dashboard that started it
     is still up), ``interrupted`` when the machine or the dashboard restarted; a
-    ``queued`` run gets ``queue_position`` (1 = next to start).
+    ``queued`` run gets ``queue_position`` (1 = next to start). Fields with an
+    impossible value read as ``None`` and are named in ``damaged`` ("" when
+    none); a file that is not a JSON object reads as a ``failed`` run.
     """
     folder = run_dir(run_id)
     return _effective_progress(folder, _queued_order())
 
 
 def read_history(run_id: str) -> "pd.DataFrame":
-    """``history.csv`` as a DataFrame with ``HISTORY_COLUMNS`` (empty before epoch 1)."""
-    return _read_csv(run_dir(run_id) / HISTORY_FILE, HISTORY_COLUMNS)
+    """``history.csv`` as a DataFrame with ``HISTORY_COLUMNS`` (empty before epoch 1).
+
+    ``epoch`` is int64, the rest float64 (NaN = undefined). Damaged rows are
+    skipped and counted in ``attrs["skipped_rows"]``; ``DamagedRunError`` when
+    the file is unusable as a whole (see the module docstring).
+    """
+    return _read_table(run_dir(run_id) / HISTORY_FILE)
 
 
 def read_steps(run_id: str) -> "pd.DataFrame":
-    """``steps.csv`` (epoch, step, loss, accuracy) for the running-loss curve."""
-    return _read_csv(run_dir(run_id) / STEPS_FILE, STEP_COLUMNS)
+    """``steps.csv`` (epoch, step, loss, accuracy) for the running-loss curve; validated as ``read_history``."""
+    return _read_table(run_dir(run_id) / STEPS_FILE)
 
 
 def read_class_iou(run_id: str) -> "pd.DataFrame":
-    """``class_iou.csv``: ``epoch`` + one validation-IoU column per class name."""
-    return _read_csv(run_dir(run_id) / CLASS_IOU_FILE, ("epoch", *CLASS_NAMES))
+    """``class_iou.csv``: ``epoch`` + one validation-IoU column per class name; validated as ``read_history``."""
+    return _read_table(run_dir(run_id) / CLASS_IOU_FILE)
+
+
+def damage_note(frame: "pd.DataFrame") -> str:
+    """``"history.csv: 2 damaged rows skipped"`` for a frame read here, "" when nothing was skipped."""
+    count = int(frame.attrs.get("skipped_rows") or 0)
+    if not count:
+        return ""
+    return f"{frame.attrs.get('file', 'file')}: {count} damaged row{'' if count == 1 else 's'} skipped"
 
 
 def read_previews(run_id: str) -> dict[str, Any] | None:
     """The preview strip of a run, or None before the worker wrote it.
 
     Returns ``{"stems": [...], "images": uint8 (K,H,W,3), "truth": uint8 (K,H,W),
-    "epochs": [1, 2, ...], "predictions": {epoch: uint8 (K,H,W)}}``.
+    "epochs": [1, 2, ...], "predictions": {epoch: uint8 (K,H,W)}, "skipped": n}``:
+    an epoch file that is unreadable or whose masks do not match the inputs
+    is skipped and counted; ``DamagedRunError`` when ``inputs.npz`` is unusable.
     """
     folder = run_dir(run_id) / PREVIEWS_DIR
-    inputs = _load_npz(folder / PREVIEW_INPUTS)
+    path = folder / PREVIEW_INPUTS
+    try:
+        inputs = _load_npz(path)
+    except _FileProblem as problem:
+        raise _damaged(path, str(problem)) from None
     if inputs is None:
         return None
+    images, truth = inputs.get("images"), inputs.get("truth")
+    if images is None or truth is None:
+        missing = "images" if images is None else "truth"
+        raise _damaged(path, f"it has no {missing!r} array")
+    if (images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3 or not images.shape[0]
+            or truth.dtype != np.uint8 or truth.shape != images.shape[:3] or not _valid_ids(truth)):
+        raise _damaged(path, f"its arrays do not hold images (K, H, W, 3) and ground-truth masks (K, H, W) "
+                             f"of class ids (images {images.dtype} {images.shape}, truth {truth.dtype} "
+                             f"{truth.shape})")
+    count = images.shape[0]
+    stems = inputs.get("stems")
+    if stems is not None and stems.ndim == 1 and len(stems) == count and stems.dtype.kind == "U":
+        stems = [str(stem)[:200] for stem in stems]
+    else:
+        stems = [f"image {index + 1}" for index in range(count)]
     predictions: dict[int, np.ndarray] = {}
-    for path in sorted(folder.glob("epoch_*.npz")):
-        match = re.fullmatch(r"epoch_(\d+)\.npz", path.name)
-        data = _load_npz(path) if match else None
-        if data is not None and "masks" in data:
-            predictions[int(match.group(1))] = data["masks"]
-    return {"stems": [str(s) for s in inputs.get("stems", [])], "images": inputs["images"],
-            "truth": inputs["truth"], "epochs": sorted(predictions), "predictions": predictions}
+    skipped = 0
+    for epoch_path in sorted(folder.glob("epoch_*.npz")):
+        match = re.fullmatch(r"epoch_(\d{1,9})\.npz", epoch_path.name)
+        epoch = int(match.group(1)) if match else 0
+        try:
+            data = _load_npz(epoch_path) if 1 <= epoch <= MAX_EPOCHS else None
+        except _FileProblem:
+            data = None
+        masks = None if data is None else data.get("masks")
+        if (masks is None or masks.shape != truth.shape or masks.dtype.kind not in "ui"
+                or not _valid_ids(masks)):
+            skipped += 1
+            continue
+        predictions[epoch] = masks.astype(np.uint8, copy=False)
+    return {"stems": stems, "images": images, "truth": truth, "epochs": sorted(predictions),
+            "predictions": predictions, "skipped": skipped}
 
 
 def read_log(run_id: str, max_chars: int = 20_000) -> str:
@@ -313,37 +405,60 @@ def checkpoint_path(run_id: str, which: str = "best") -> Path:
 
 
 def list_runs() -> list[RunInfo]:
-    """All runs, newest first, with dead workers reported as ``failed`` or ``interrupted``."""
+    """All runs, newest first, with dead workers reported as ``failed`` or ``interrupted``.
+
+    Never raises because of one run's files: a damaged file is named in that
+    run's ``RunInfo.damaged`` and the other runs read as usual.
+    """
     root = settings.runs_dir()
     if not root.exists():
         return []
     order = _queued_order()
     infos = []
-    for folder in root.iterdir():
-        if not folder.is_dir() or folder.name.startswith(".") or not (folder / PROGRESS_FILE).exists():
-            continue
-        progress = _effective_progress(folder, order)
-        meta = read_json(folder / META_FILE, default={}) or {}
-        history = _read_csv(folder / HISTORY_FILE, HISTORY_COLUMNS)
-        best = None
-        if len(history) and history["val_mean_iou"].notna().any():
-            best = float(history["val_mean_iou"].max())
-        infos.append(RunInfo(
-            id=folder.name,
-            name=str(meta.get("name") or folder.name),
-            status=str(progress.get("status", "")),
-            preset=str(meta.get("preset", "")),
-            created_at=float(meta.get("created_at") or progress.get("created_at") or _mtime(folder)),
-            epochs_done=int(history["epoch"].max()) if len(history) else 0,
-            epochs=int(progress.get("epochs") or 0),
-            best_val_mean_iou=best,
-            path=folder,
-            phase=str(progress.get("phase") or ""),
-            message=str(progress.get("message") or ""),
-            queue_position=progress.get("queue_position"),
-        ))
+    for folder in _run_folders():
+        try:
+            infos.append(_run_info(folder, order))
+        except Exception as error:  # noqa: BLE001 - the last guard: one run never breaks the list
+            infos.append(RunInfo(id=folder.name, name=folder.name, status="failed", preset="",
+                                 created_at=_mtime(folder), epochs_done=0, epochs=0, best_val_mean_iou=None,
+                                 path=folder, phase="done", message="This run folder cannot be read.",
+                                 damaged=f"unreadable ({type(error).__name__}: {str(error)[:200]})"))
     infos.sort(key=lambda info: (info.created_at, info.id), reverse=True)
     return infos
+
+
+def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
+    progress = _effective_progress(folder, order)
+    meta, meta_notes = _read_meta_file(folder)
+    notes = [progress["damaged"]] if progress.get("damaged") else []
+    notes += meta_notes
+    try:
+        history = _read_table(folder / HISTORY_FILE)
+    except DamagedRunError as error:
+        history = _empty_table(HISTORY_FILE)
+        notes.append(error.reason)
+    if damage_note(history):
+        notes.append(damage_note(history))
+    valid_iou = history["val_mean_iou"].dropna()
+    epochs = progress.get("epochs")
+    if epochs is None:
+        with contextlib.suppress(Exception):
+            epochs = RunConfig.load(folder / CONFIG_FILE).train.epochs
+    return RunInfo(
+        id=folder.name,
+        name=meta["name"],
+        status=str(progress.get("status") or ""),
+        preset=meta["preset"],
+        created_at=meta["created_at"],
+        epochs_done=int(history["epoch"].max()) if len(history) else 0,
+        epochs=int(epochs or 0),
+        best_val_mean_iou=float(valid_iou.max()) if len(valid_iou) else None,
+        path=folder,
+        phase=str(progress.get("phase") or ""),
+        message=str(progress.get("message") or ""),
+        queue_position=progress.get("queue_position"),
+        damaged="; ".join(notes),
+    )
 
 
 def active_run() -> str | None:
@@ -504,7 +619,7 @@ def throughput_basis(config: RunConfig) -> tuple[float, float, str]:
     model = config.model
     best: tuple[int, float, float, str] | None = None
     for folder in _run_folders():
-        progress = read_json(folder / PROGRESS_FILE, default={}) or {}
+        progress = _stored_progress(folder)
         measured = progress.get("measured_images_per_second")
         if not measured:
             continue
@@ -591,7 +706,7 @@ def schedule() -> str | None:
     with _scheduler_lock():
         queued = []
         for folder in _run_folders():
-            progress = read_json(folder / PROGRESS_FILE, default={}) or {}
+            progress = _stored_progress(folder)
             status = progress.get("status")
             if status in ACTIVE_STATUSES:
                 if _worker_alive(progress):
@@ -618,7 +733,7 @@ def claim_foreground(folder: str | os.PathLike) -> None:
         for other in _run_folders():
             if other.resolve() == folder:
                 continue
-            progress = read_json(other / PROGRESS_FILE, default={}) or {}
+            progress = _stored_progress(other)
             if progress.get("status") in ACTIVE_STATUSES:
                 if _worker_alive(progress):
                     raise RunError(
@@ -626,7 +741,7 @@ def claim_foreground(folder: str | os.PathLike) -> None:
                         "finish, or stop it from the dashboard or by creating a STOP file in its folder.")
                 _mark_interrupted(other, progress)
         (folder / STOP_FILE).unlink(missing_ok=True)
-        known = read_json(folder / PROGRESS_FILE, default={}) or {}
+        known = _stored_progress(folder)
         spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
         # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
         spawner = known.get("spawner") if spawned_here else _process_identity(os.getppid())
@@ -672,7 +787,7 @@ def _reap(process: subprocess.Popen, folder: Path) -> None:
     if code >= 0:
         return
     with contextlib.suppress(OSError, RunError), _scheduler_lock():
-        progress = read_json(folder / PROGRESS_FILE, default={}) or {}
+        progress = _stored_progress(folder)
         if progress.get("status") in ACTIVE_STATUSES and progress.get("pid") == process.pid:
             _mark_dead(folder, progress, signal_number=-code)
     with contextlib.suppress(Exception):  # the next queued run, if any
@@ -682,17 +797,20 @@ def _reap(process: subprocess.Popen, folder: Path) -> None:
 def _queued_order() -> dict[str, int]:
     queued = []
     for folder in _run_folders():
-        progress = read_json(folder / PROGRESS_FILE, default={}) or {}
+        progress = _stored_progress(folder)
         if progress.get("status") == "queued":
             queued.append((float(progress.get("queued_at") or 0), folder.name))
     return {name: index + 1 for index, (_, name) in enumerate(sorted(queued))}
 
 
 def _effective_progress(folder: Path, queued_order: dict[str, int]) -> dict[str, Any]:
-    progress = read_json(folder / PROGRESS_FILE, default=None)
-    if not isinstance(progress, dict):
-        progress = {"status": "failed", "phase": "done",
-                    "message": "progress.json is missing or damaged.", "error": "progress.json unreadable"}
+    progress, problems = _load_progress(folder)
+    if progress is None:
+        reason = problems[0]
+        progress = {"status": "failed", "phase": "done", "error": f"progress.json {reason}",
+                    "message": f"progress.json {reason}: the state of this run is unknown. Its checkpoints "
+                               "and history are still readable; delete the run if it is of no use."}
+    progress["damaged"] = f"progress.json: {'; '.join(problems)}" if problems else ""
     status = progress.get("status")
     if status in ACTIVE_STATUSES and not _worker_alive(progress):
         progress = {**progress, **_dead_worker_fields(progress)}
@@ -706,13 +824,13 @@ def _effective_progress(folder: Path, queued_order: dict[str, int]) -> dict[str,
 
 def _interrupted_message(progress: dict[str, Any]) -> str:
     return ("The training worker is gone (the process was killed or the machine restarted) while the run "
-            f"was at epoch {progress.get('epoch', 0)}. Resume it to continue from the last checkpoint.")
+            f"was at epoch {progress.get('epoch') or 0}. Resume it to continue from the last checkpoint.")
 
 
 def _killed_message(progress: dict[str, Any], signal_number: int | None = None) -> str:
     how = f" by signal {signal_number}" if signal_number else ""
     return (f"The training process was killed{how} (for example by `kill -9` or the out-of-memory killer) "
-            f"while the run was at epoch {progress.get('epoch', 0)}. The last checkpoint is kept: resume the run "
+            f"while the run was at epoch {progress.get('epoch') or 0}. The last checkpoint is kept: resume the run "
             "to continue from it, or start a new one.")
 
 
@@ -726,7 +844,7 @@ def _dead_worker_fields(progress: dict[str, Any], signal_number: int | None = No
     """
     if progress.get("status") == "stopping":  # asked to stop, and it did (perhaps before saving)
         return {"status": "stopped", "phase": "done",
-                "message": f"Stopped at epoch {progress.get('epoch', 0)} (the worker ended on the stop request)."}
+                "message": f"Stopped at epoch {progress.get('epoch') or 0} (the worker ended on the stop request)."}
     boot = progress.get("boot_id")
     spawner = progress.get("spawner") or {}
     same_boot = boot is not None and boot == _boot_id()
@@ -759,7 +877,7 @@ def _process_identity(pid: int) -> dict[str, Any]:
 
 
 def _update_progress(folder: Path, **fields: Any) -> dict[str, Any]:
-    progress = read_json(folder / PROGRESS_FILE, default={}) or {}
+    progress = _stored_progress(folder)
     progress.update(fields)
     progress["updated_at"] = time.time()
     atomic_write_json(folder / PROGRESS_FILE, progress)
@@ -826,49 +944,313 @@ def _run_folders() -> list[Path]:
 
 
 def _epochs_done(folder: Path) -> int:
-    history = _read_csv(folder / HISTORY_FILE, HISTORY_COLUMNS)
+    history = _read_table(folder / HISTORY_FILE)
     return int(history["epoch"].max()) if len(history) else 0
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> "pd.DataFrame":
-    """Read a CSV another process may be appending to: a line cut mid-write is dropped."""
+# -- validating readers (the rule is in the module docstring) -------------------
+
+class _FileProblem(Exception):
+    """Why a run file is unusable as a whole (internal; surfaces as DamagedRunError)."""
+
+
+def _damaged(path: Path, reason: str) -> DamagedRunError:
+    error = DamagedRunError(f"Run {path.parent.name!r}: {path.name} is damaged ({reason}), so it is not shown. "
+                            "The run's other files are read as usual; delete the run if it is of no use.")
+    error.reason = f"{path.name} is damaged ({reason})"  # type: ignore[attr-defined]
+    return error
+
+
+def _size_text(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MB" if size >= 1 << 20 else f"{size} bytes"
+
+
+def _read_bounded(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path`` (None when it does not exist); ``_FileProblem`` past ``limit`` bytes."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise _FileProblem(f"too large: {_size_text(size)}, at most {_size_text(limit)} is read")
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise _FileProblem(f"cannot be read: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise _FileProblem(f"too large: more than {_size_text(limit)}, the most that is read")
+    return data
+
+
+#: Columns of each CSV: the key columns (required) and all known columns, in order.
+_TABLES = {
+    HISTORY_FILE: (("epoch",), HISTORY_COLUMNS),
+    STEPS_FILE: (("epoch", "step"), STEP_COLUMNS),
+    CLASS_IOU_FILE: (("epoch",), ("epoch", *CLASS_NAMES)),
+}
+#: Valid values of a column, by name (class-name columns are IoUs, in [0, 1]).
+_LOSS_COLUMNS = ("loss", "val_loss")
+_BOUNDED_COLUMNS = {"epoch": MAX_EPOCHS, "step": MAX_STEPS}
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
+def _empty_table(name: str) -> "pd.DataFrame":
     import pandas as pd
 
+    keys, columns = _TABLES[name]
+    frame = pd.DataFrame({column: pd.Series(dtype="int64" if column in keys else "float64")
+                          for column in columns})
+    frame.attrs.update(file=name, skipped_rows=0)
+    return frame
+
+
+def _column_ok(column: str, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Rows whose ``column`` value is valid (``values`` float64, NaN where not a number)."""
+    finite = np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        if column in _BOUNDED_COLUMNS:  # a key: required, an integer in 1..max
+            return finite & (values >= 1) & (values <= _BOUNDED_COLUMNS[column]) & (np.mod(values, 1) == 0)
+        if column in _LOSS_COLUMNS or column == "seconds":
+            valid = finite & (values >= 0)
+        elif column == "lr":
+            valid = finite & (values > 0)
+        else:  # accuracies and IoUs
+            valid = finite & (values >= 0) & (values <= 1)
+    return valid | missing
+
+
+def _read_table(path: Path) -> "pd.DataFrame":
+    """Read one of the run's CSVs (another process may be appending to it) and validate it.
+
+    A line cut mid-write (no newline yet) is not a row yet: it is left out,
+    not counted. See the module docstring for the rule.
+    """
+    import pandas as pd
+
+    name = path.name
+    keys, columns = _TABLES[name]
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return pd.DataFrame(columns=list(columns))
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    lines = text.splitlines()
-    if len(lines) < 1:
-        return pd.DataFrame(columns=list(columns))
-    header = next(csv.reader([lines[0]]))
+        data = _read_bounded(path, MAX_CSV_BYTES[name])
+    except _FileProblem as problem:
+        raise _damaged(path, str(problem)) from None
+    if not data or not data.strip():
+        return _empty_table(name)
+    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    if _JUNK.search(first_line.rstrip("\r")):
+        raise _damaged(path, "not a CSV text file: binary data in its first line")
+    complete = data[: data.rfind(b"\n") + 1] if b"\n" in data else b""
+    lines = complete.decode("utf-8", errors="replace").split("\n")[:-1]
+    if not lines:
+        return _empty_table(name)
+    header = [field.strip() for field in lines[0].rstrip("\r").split(",")]
+    repeated = sorted({field for field in header if header.count(field) > 1})
+    if repeated:
+        raise _damaged(path, f"repeated column names: {', '.join(repeated)}")
+    if all(_is_number(field) for field in header):
+        raise _damaged(path, "no header line: its first line holds numbers")
+    for key in keys:
+        if key not in header:
+            raise _damaged(path, f"no {key!r} column")
     width = len(header)
-    rows = [row for row in csv.reader(lines[1:]) if len(row) == width]
-    frame = pd.DataFrame(rows, columns=header)
-    for column in frame.columns:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    body = [line.rstrip("\r") for line in lines[1:] if line.strip()]
+    fields = [line.split(",") for line in body]
+    rows = [row for row in fields if len(row) == width]
+    skipped = len(fields) - len(rows)
+    raw = pd.DataFrame(rows, columns=header)
+    frame = pd.DataFrame(index=raw.index)
+    ok = np.ones(len(raw), dtype=bool)
     for column in columns:
-        if column not in frame.columns:
+        if column not in raw.columns:
             frame[column] = np.nan
-    if "epoch" in frame.columns:
-        frame = frame[frame["epoch"].notna()]
-        frame["epoch"] = frame["epoch"].astype(int)
-    if "step" in frame.columns:
-        frame = frame[frame["step"].notna()]
-        frame["step"] = frame["step"].astype(int)
-    return frame.reset_index(drop=True)
+            continue
+        text = raw[column].str.strip()
+        missing = (text.eq("") | text.str.lower().eq("nan")).to_numpy()
+        values = pd.to_numeric(text.where(~missing, None), errors="coerce").astype("float64").to_numpy()
+        ok &= _column_ok(column, values, missing)
+        frame[column] = values
+    skipped += int((~ok).sum())
+    frame = frame[ok]
+    for key in keys:
+        frame[key] = frame[key].astype("int64")
+    repeated_rows = frame.duplicated(list(keys), keep="last")
+    skipped += int(repeated_rows.sum())
+    frame = frame[~repeated_rows].sort_values(list(keys), kind="stable").reset_index(drop=True)
+    frame.attrs.update(file=name, skipped_rows=skipped)
+    return frame
+
+
+def _read_csv(path: Path, columns: tuple[str, ...] | None = None) -> "pd.DataFrame":
+    """Compatibility name of ``_read_table`` (``columns`` follow from the file name)."""
+    return _read_table(Path(path))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_ids(masks: np.ndarray) -> bool:
+    """True when ``masks`` holds only class ids and the ignore label."""
+    from seglib.classes import IGNORE_LABEL
+
+    if masks.dtype.kind not in "ui":
+        return False
+    values = np.unique(masks)
+    return bool(np.all((values < len(CLASS_NAMES)) | (values == IGNORE_LABEL)))
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of an ``.npz`` (None when it does not exist); ``_FileProblem`` when unusable.
+
+    Bounded: the file and the sum of its arrays' uncompressed sizes must stay
+    under ``MAX_NPZ_BYTES``; no pickled objects are loaded.
+    """
+    try:
+        if path.stat().st_size > MAX_NPZ_BYTES:
+            raise _FileProblem(f"too large: {_size_text(path.stat().st_size)}")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise _FileProblem(f"cannot be read: {error.strerror or error}") from None
     try:
         with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "zip"):
+                raise _FileProblem("not an .npz archive")
+            unpacked = sum(info.file_size for info in data.zip.infolist())
+            if unpacked > MAX_NPZ_BYTES:
+                raise _FileProblem(f"too large once unpacked: {_size_text(unpacked)}")
             return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError):
-        return None
-    except Exception:  # noqa: BLE001 - zipfile.BadZipFile and friends: treat as not yet written
-        return None
+    except _FileProblem:
+        raise
+    except Exception as error:  # noqa: BLE001 - zipfile.BadZipFile, ValueError, EOFError, ...: all damage
+        raise _FileProblem(f"not a readable .npz archive ({type(error).__name__})") from None
+
+
+# -- progress.json and meta.json --------------------------------------------------
+
+#: Valid ranges of progress.json's numeric fields: (integer?, minimum, maximum, minimum excluded?).
+_TIMESTAMP = (False, 0.0, 1e11, False)
+_PROGRESS_NUMBERS: dict[str, tuple[bool, float, float, bool]] = {
+    "epoch": (True, 0, MAX_EPOCHS, False), "epochs": (True, 1, MAX_EPOCHS, False),
+    "step": (True, 0, MAX_STEPS, False), "steps_per_epoch": (True, 0, MAX_STEPS, False),
+    "pid": (True, 1, 1 << 22, False), "pid_start": (True, 0, 1 << 62, False),
+    "train_images": (True, 0, 1 << 40, False), "val_images": (True, 0, 1 << 40, False),
+    "replicas": (True, 1, 1 << 20, False), "global_batch_size": (True, 1, 1 << 30, False),
+    "images_per_second": (False, 0.0, math.inf, False), "eta_seconds": (False, 0.0, math.inf, False),
+    "measured_images_per_second": (False, 0.0, math.inf, True), "startup_seconds": (False, 0.0, math.inf, False),
+    "running_loss": (False, 0.0, math.inf, False), "running_accuracy": (False, 0.0, 1.0, False),
+    "best_val_mean_iou": (False, 0.0, 1.0, False),
+    **{name: _TIMESTAMP for name in ("created_at", "queued_at", "started_at", "updated_at", "finished_at",
+                                     "first_batch_at")},
+}
+_PROGRESS_TEXTS = ("message", "error", "boot_id")
+#: Keys computed on reading, never stored.
+_COMPUTED_KEYS = ("queue_position", "stop_requested", "damaged")
+
+
+def _number_ok(value: Any, integer: bool, low: float, high: float, open_low: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and (not math.isfinite(value) or (integer and not value.is_integer())):
+        return False
+    return (value > low if open_low else value >= low) and value <= high
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _load_progress(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """``(validated progress, problems)``; ``(None, [why])`` when the file is unusable as a whole."""
+    path = folder / PROGRESS_FILE
+    try:
+        data = _read_bounded(path, MAX_JSON_BYTES)
+    except _FileProblem as problem:
+        return None, [f"is damaged ({problem})"]
+    if data is None:
+        return None, ["is missing"]
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, ["is damaged (not valid JSON)"]
+    if not isinstance(raw, dict):
+        return None, [f"is damaged (a JSON {type(raw).__name__}, not an object)"]
+    progress = {key: value for key, value in raw.items() if key not in _COMPUTED_KEYS}
+    problems = []
+    for key, (integer, low, high, open_low) in _PROGRESS_NUMBERS.items():
+        value = progress.get(key)
+        if value is not None and not _number_ok(value, integer, low, high, open_low):
+            problems.append(f"{key} {_short(value)} refused")
+            progress[key] = None
+        elif value is not None and integer:
+            progress[key] = int(value)
+    for key in _PROGRESS_TEXTS:
+        value = progress.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{key} {_short(value)} refused")
+            progress[key] = "" if key == "message" else None
+        elif isinstance(value, str):
+            progress[key] = value[:5000]
+    if progress.get("phase") not in (None, "", *PHASES):
+        problems.append(f"phase {_short(progress['phase'])} refused")
+        progress["phase"] = ""
+    if not isinstance(progress.get("resume", False), bool):
+        problems.append(f"resume {_short(progress['resume'])} refused")
+        progress["resume"] = False
+    spawner = progress.get("spawner")
+    if spawner is not None and not (isinstance(spawner, dict)
+                                    and _number_ok(spawner.get("pid"), True, 1, 1 << 22, False)
+                                    and (spawner.get("start") is None
+                                         or _number_ok(spawner.get("start"), True, 0, 1 << 62, False))):
+        problems.append(f"spawner {_short(spawner)} refused")
+        progress["spawner"] = None
+    status = progress.get("status")
+    if status not in STATUSES:
+        problems.append(f"status {_short(status)} is not a run status")
+        progress.update(status="failed", phase="done", error=f"progress.json: unknown status {_short(status)}",
+                        message=f"progress.json is damaged (status {_short(status)} is not a run status): the "
+                                "state of this run is unknown. Its checkpoints and history are still readable; "
+                                "delete the run if it is of no use.")
+    return progress, problems
+
+
+def _stored_progress(folder: Path) -> dict[str, Any]:
+    """The validated progress as stored ({} when the file is unusable): for the scheduler's own reads."""
+    return _load_progress(folder)[0] or {}
+
+
+def _read_meta_file(folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """``({"name", "preset", "created_at"}, problems)``: damaged values fall back to the id and folder time."""
+    path = folder / META_FILE
+    problems: list[str] = []
+    raw: Any = {}
+    try:
+        data = _read_bounded(path, MAX_JSON_BYTES)
+        raw = {} if data is None else json.loads(data.decode("utf-8"))
+    except _FileProblem as problem:
+        problems.append(f"meta.json is damaged ({problem})")
+    except (UnicodeDecodeError, ValueError):
+        problems.append("meta.json is damaged (not valid JSON)")
+    if not isinstance(raw, dict):
+        problems.append(f"meta.json is damaged (a JSON {type(raw).__name__}, not an object)")
+        raw = {}
+    meta = {key: value for key, value in raw.items() if key not in ("name", "preset", "created_at")}
+    name = raw.get("name")
+    meta["name"] = name.strip()[:200] if isinstance(name, str) and name.strip() else folder.name
+    preset = raw.get("preset")
+    meta["preset"] = preset[:100] if isinstance(preset, str) else ""
+    created = raw.get("created_at")
+    if not _number_ok(created, False, 0.0, 1e11, True):
+        if created is not None:
+            problems.append(f"meta.json: created_at {_short(created)} refused")
+        progress = _stored_progress(folder)
+        created = progress.get("created_at") or _mtime(folder)
+    meta["created_at"] = float(created)
+    return meta, problems
 
 
 def _mtime(path: Path) -> float:
