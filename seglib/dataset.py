@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seglib.classes import CIHP_PALETTE, IGNORE_LABEL, NUM_CLASSES, load_colormap
+from seglib.classes import CIHP_PALETTE, COLORBLIND_PALETTE, IGNORE_LABEL, NUM_CLASSES, load_colormap
 from seglib.errors import DatasetError, ImageReadError, SeglibError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -88,8 +88,13 @@ PROBLEM_KINDS = {
     "empty-file": "a zero-byte file",
     "unreadable": "a file that cannot be decoded (corrupt or not an image)",
     "size-mismatch": "image and mask sizes differ",
-    "bad-labels": "mask values >= the number of classes (mapped to the ignore label)",
-    "converted": "grayscale, RGBA, 16-bit or colour-coded file converted on reading",
+    "bad-labels": "a few mask values >= the number of classes, or colours outside the palette (mapped to the "
+                  "ignore label)",
+    "unknown-colours": "a colour mask whose colours are not the palette's (another palette, or JPEG): refused",
+    "lossy-mask": "a mask saved as JPEG, or damaged by lossy compression: refused (masks must be PNG)",
+    "unlabelled-mask": "a mask in which most or all pixels carry no label: refused",
+    "empty-split": "a split in which no usable mask is left",
+    "converted": "grayscale, RGBA, 16-bit, EXIF-rotated or colour-coded file converted on reading",
     "bad-colormap": "human_colormap.mat cannot be read (the CIHP palette is used)",
 }
 
@@ -131,8 +136,7 @@ class Dataset:
 # reading single files
 # ---------------------------------------------------------------------------
 
-def _decode(path: Path) -> np.ndarray:
-    path = Path(path)
+def _read_bytes(path: Path) -> np.ndarray:
     try:
         data = np.fromfile(str(path), dtype=np.uint8)  # works for non-ASCII names too
     except FileNotFoundError:
@@ -141,41 +145,114 @@ def _decode(path: Path) -> np.ndarray:
         raise ImageReadError(f"{path.name} cannot be read: {error.strerror or error}.") from None
     if data.size == 0:
         raise ImageReadError(f"{path.name} is empty (0 bytes). Replace or remove the file.")
-    declared = declared_size(data)
+    return data
+
+
+def _decode_data(data: np.ndarray, path: Path, declared: tuple[int, int] | None) -> np.ndarray:
+    """Decode file bytes whose declared size is known to be within the limit (or unknown)."""
     if declared is not None and declared[0] * declared[1] > MAX_IMAGE_PIXELS:
         raise ImageReadError(
             f"{path.name} is {declared[0]} x {declared[1]} pixels, more than the limit of "
             f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels; shrink it (or remove it) and reopen the dataset.")
-    # IMREAD_UNCHANGED keeps bit depth and alpha, and ignores EXIF rotation:
-    # a mask has no EXIF, so rotating only the photo would misalign the pair.
+    # IMREAD_UNCHANGED keeps bit depth and alpha and does not apply the EXIF
+    # orientation: photos get it applied by ``read_image_with_notes`` (and say
+    # so); masks never do (a mask drawn on the upright photo has no EXIF tag).
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None or array.size == 0:
         raise ImageReadError(f"{path.name} cannot be decoded: it is corrupt or not an image file.")
     return array
 
 
-def declared_size(data) -> tuple[int, int] | None:
-    """(width, height) read from an image file's header, without decoding the pixels.
+def _decode(path: Path) -> np.ndarray:
+    """Decode a file as stored (no EXIF orientation), refusing huge ones from their header."""
+    path = Path(path)
+    data = _read_bytes(path)
+    return _decode_data(data, path, declared_size(data))
 
-    Returns None when the header is not one Pillow knows (OpenCV then decides).
-    """
+
+#: EXIF orientation -> (what it means, how to turn the stored pixels upright),
+#: as Pillow's ``ImageOps.exif_transpose`` does.
+_ORIENTATIONS = {
+    2: ("mirrored", lambda a: a[:, ::-1]),
+    3: ("rotated 180 degrees", lambda a: a[::-1, ::-1]),
+    4: ("flipped upside down", lambda a: a[::-1]),
+    5: ("mirrored and rotated", lambda a: a.swapaxes(0, 1)),
+    6: ("rotated 90 degrees clockwise", lambda a: np.rot90(a, -1)),
+    7: ("mirrored and rotated", lambda a: a[::-1, ::-1].swapaxes(0, 1)),
+    8: ("rotated 90 degrees counter-clockwise", lambda a: np.rot90(a, 1)),
+}
+
+
+def _header(data) -> tuple[tuple[int, int] | None, int]:
+    """((width, height) or None, EXIF orientation 1..8) from a file's header, no pixels decoded."""
     import io
+    import warnings
 
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow comes with Streamlit
-        return None
-    import warnings
-
+        return None, 1
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(memoryview(data))) as picture:
-                return int(picture.width), int(picture.height)
+                size = int(picture.width), int(picture.height)
+                try:
+                    # Image.getexif, not the PNG plugin's own (which decodes the pixels to find a late tag)
+                    orientation = int(Image.Image.getexif(picture).get(0x0112, 1))
+                except Exception:  # noqa: BLE001 - a broken EXIF block: no orientation
+                    orientation = 1
+                return size, orientation if orientation in _ORIENTATIONS else 1
     except Image.DecompressionBombError:
-        return (2**31, 1)  # Pillow itself refuses it: far too many pixels
+        return _size_beyond_pillow_limit(data), 1
     except Exception:  # noqa: BLE001 - not an image Pillow knows: let OpenCV decide
-        return None
+        return None, 1
+
+
+def declared_size(data) -> tuple[int, int] | None:
+    """(width, height) read from an image file's header, without decoding the pixels.
+
+    Also for files Pillow itself refuses as decompression bombs: the size the
+    header declares, so a message can say how big the file claims to be.
+    Returns None when the header is not one Pillow knows (OpenCV then decides).
+    """
+    return _header(data)[0]
+
+
+def _size_beyond_pillow_limit(data) -> tuple[int, int]:
+    """The declared size of a file ``Image.open`` refused as a decompression bomb.
+
+    Pillow checks the size only in ``Image.open``; its format plugins read the
+    header without that check, so ask the plugin whose signature matches.
+    """
+    import io
+    import warnings
+
+    from PIL import Image
+
+    Image.init()
+    prefix = bytes(memoryview(data)[:16])
+    for name in list(Image.ID):
+        factory, accept = Image.OPEN[name]
+        try:
+            if accept is not None:
+                accepted = accept(prefix)
+                if not accepted or isinstance(accepted, str):
+                    continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                picture = factory(io.BytesIO(memoryview(data)), "")
+            try:
+                return int(picture.width), int(picture.height)
+            finally:
+                picture.close()
+        except Exception:  # noqa: BLE001 - not this format: try the next
+            continue
+    raw = bytes(memoryview(data)[:24])
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and raw[12:16] == b"IHDR":
+        return int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    # Pillow found it too large but no plugin says how large: at least over any limit.
+    return (2**31, 1)
 
 
 def _to_uint8(array: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -190,16 +267,30 @@ def _to_uint8(array: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.clip(array, 0, 255).astype(np.uint8), f"{array.dtype} clipped to 8-bit"
 
 
+def _exif_note(orientation: int) -> str:
+    return (f"EXIF orientation {orientation} applied ({_ORIENTATIONS[orientation][0]} to stand upright, "
+            "as photo viewers show it; its mask must be drawn on the upright photo)")
+
+
 def read_image_with_notes(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
     """Like ``read_image``, also returning what was converted (for the check report)."""
-    array = _decode(Path(path))
+    path = Path(path)
+    data = _read_bytes(path)
+    declared, orientation = _header(data)
+    array = _decode_data(data, path, declared)
     notes: list[str] = []
+    if orientation != 1:
+        array = np.ascontiguousarray(_ORIENTATIONS[orientation][1](array))
+        notes.append(_exif_note(orientation))
     array, note = _to_uint8(array)
     if note:
         notes.append(note)
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        notes.append(f"{array.shape[2]} channels: the first read as grayscale")
+        array = array[..., 0]
     if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
         notes.append("grayscale replicated to RGB")
-        return cv2.cvtColor(array.reshape(array.shape[:2]), cv2.COLOR_GRAY2RGB), notes
+        return cv2.cvtColor(np.ascontiguousarray(array.reshape(array.shape[:2])), cv2.COLOR_GRAY2RGB), notes
     if array.shape[2] == 4:
         alpha = array[..., 3:4].astype(np.float32) / 255.0
         if alpha.min() < 1.0:
@@ -209,54 +300,229 @@ def read_image_with_notes(path: str | os.PathLike) -> tuple[np.ndarray, list[str
         else:
             notes.append("alpha channel dropped")
             array = np.ascontiguousarray(array[..., :3])
-    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB), notes
+    return cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_BGR2RGB), notes
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as uint8 RGB (H, W, 3).
+    """Read an image as uint8 RGB (H, W, 3), turned upright by its EXIF orientation.
 
     Grayscale is replicated, transparency composited on white, 16-bit scaled to
-    8-bit. Raises ``ImageReadError`` (naming the file) for missing, empty or
-    corrupt files.
+    8-bit, and a photo's EXIF orientation (phone photos) applied, as photo
+    viewers and browsers show it. Raises ``ImageReadError`` (naming the file)
+    for missing, empty or corrupt files.
     """
     return read_image_with_notes(path)[0]
+
+
+# ---------------------------------------------------------------------------
+# masks: label ids, and the files that only look like them
+# ---------------------------------------------------------------------------
+
+#: A colour mask is refused when more than this share of its pixels (or more than
+#: half of its non-background pixels) are not exact palette colours ...
+UNKNOWN_COLOUR_SHARE = 0.01
+#: ... and at least this many: a handful of stray pixels only become "ignore".
+UNKNOWN_COLOUR_MINIMUM = 8
+#: A mask is refused when more than this share of its pixels carry no label
+#: (the ignore label, or values >= the number of classes), or none has a label.
+IGNORE_SHARE_LIMIT = 0.5
+#: Lossy-compression score (see ``_lossy_score``) above which a grey mask is
+#: refused. Clean masks, even small synthetic ones, stay below ~0.55; masks
+#: that went through JPEG (any quality) score ~0.5-1.3.
+LOSSY_SCORE_LIMIT = 0.6
+#: Fewer label edges than this is too little evidence to call a mask lossy.
+LOSSY_MINIMUM_EDGES = 32
+#: Masks with these extensions are reported (not read): masks must be PNG.
+LOSSY_MASK_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+class MaskRefusedError(ImageReadError):
+    """A mask file decodes, but its values are not trustworthy label ids.
+
+    ``kind`` is the ``Problem`` kind the dataset check lists it under.
+    """
+
+    def __init__(self, message: str, kind: str = "lossy-mask"):
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):
+        return type(self), (str(self), self.kind)
+
+
+@dataclass
+class _Mask:
+    ids: np.ndarray
+    #: pixels mapped to the ignore label: values >= the classes, or unknown colours
+    bad: int
+    notes: list[str]
+    colour: bool = False
+
+
+def _fix(num_classes: int, palette_name: str = "CIHP palette") -> str:
+    return (f"Masks must be PNG files that hold one class id (0..{num_classes - 1}) per pixel, or the exact "
+            f"colours of the {palette_name}; re-export it as PNG from the original label ids (never "
+            "through JPEG), or remove the pair.")
+
+
+def _is_jpeg(data: np.ndarray) -> bool:
+    return data.size >= 3 and data[0] == 0xFF and data[1] == 0xD8 and data[2] == 0xFF
+
+
+def _lossy_score(ids: np.ndarray) -> tuple[float, int]:
+    """(score, edges): how much a grey mask looks like lossy (JPEG) compression went over it.
+
+    In a label mask, a 2 x 2 block holds at most two ids except where three
+    regions meet, and a pixel is rarely an island of one. JPEG smears every
+    edge into ramps of intermediate ids and specks: ``score`` is the number of
+    2 x 2 blocks with three or more ids plus the one-pixel islands, over the
+    number of blocks that straddle an edge.
+    """
+    if ids.shape[0] < 3 or ids.shape[1] < 3:
+        return 0.0, 0
+    a, b, c, d = ids[:-1, :-1], ids[:-1, 1:], ids[1:, :-1], ids[1:, 1:]
+    ab, ac, bc, cd, bd, ad = a != b, a != c, b != c, c != d, b != d, a != d
+    edges = int(np.count_nonzero(ab | ac | bd | cd))
+    if edges == 0:
+        return 0.0, 0
+    distinct = ab.view(np.uint8) + (ac & bc).view(np.uint8) + (ad & bd & cd).view(np.uint8)
+    triples = int(np.count_nonzero(distinct >= 2))
+    centre = ids[1:-1, 1:-1]
+    islands = int(np.count_nonzero((centre != ids[:-2, 1:-1]) & (centre != ids[2:, 1:-1])
+                                   & (centre != ids[1:-1, :-2]) & (centre != ids[1:-1, 2:])))
+    return (triples + islands) / edges, edges
+
+
+def _colour_examples(rgb: np.ndarray, unknown: np.ndarray, limit: int = 3) -> list[tuple[int, int, int]]:
+    pixels = rgb[unknown].reshape(-1, 3)
+    if len(pixels) > 100_000:
+        pixels = pixels[:: len(pixels) // 100_000]
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    return [tuple(int(v) for v in colours[i]) for i in np.argsort(-counts)[:limit]]
+
+
+def _palette_name(palette: np.ndarray) -> str:
+    if len(palette) <= len(CIHP_PALETTE) and np.array_equal(palette, CIHP_PALETTE[:len(palette)]):
+        return "CIHP palette"
+    return "dataset's palette (human_colormap.mat)"
+
+
+def _colour_mask(bgr: np.ndarray, path: Path, num_classes: int, palette: np.ndarray) -> _Mask:
+    if bgr.dtype != np.uint8:
+        bgr, _ = _to_uint8(bgr)
+    rgb = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2RGB)
+    ids = _colors_to_ids(rgb, palette)
+    unknown = ids == IGNORE_LABEL
+    count = int(np.count_nonzero(unknown))
+    notes = ["colour-coded mask converted to ids with the palette"]
+    if count:
+        foreground = ids.size - int(np.count_nonzero(ids == 0))
+        if count >= UNKNOWN_COLOUR_MINIMUM and (count > UNKNOWN_COLOUR_SHARE * ids.size or 2 * count > foreground):
+            examples = _colour_examples(rgb, unknown)
+            shown = ", ".join(str(c) for c in examples)
+            name = _palette_name(palette)
+            message = (f"{path.name}: {count / ids.size:.0%} of its pixels are colours outside the {name} "
+                       f"(e.g. {shown}).")
+            colourblind = {tuple(int(v) for v in c) for c in COLORBLIND_PALETTE[1:]}
+            if all(c in colourblind for c in examples):
+                message += (" They are the dashboard's colour-blind palette: this is a picture of a mask, "
+                            "not its label ids.")
+            elif len(np.unique(rgb[unknown].reshape(-1, 3)[:: max(1, count // 20_000)], axis=0)) > 2 * num_classes:
+                message += " So many different colours mean lossy compression (JPEG) went over it."
+            raise MaskRefusedError(f"{message} {_fix(num_classes, name)}", "unknown-colours")
+    return _Mask(ids, count, notes, colour=True)
+
+
+def _grey_mask(values: np.ndarray, path: Path, num_classes: int, notes: list[str]) -> _Mask:
+    if values.dtype != np.uint8:
+        if not np.issubdtype(values.dtype, np.integer):
+            values = np.rint(np.nan_to_num(values.astype(np.float64), nan=IGNORE_LABEL, posinf=IGNORE_LABEL,
+                                           neginf=-1))
+        notes.append(f"{values.dtype} mask read as 8-bit ids")
+        out_of_range = ((values < 0) | (values >= num_classes)) & (values != IGNORE_LABEL)
+        ids = np.where(out_of_range | (values == IGNORE_LABEL), IGNORE_LABEL, values).astype(np.uint8)
+    else:
+        out_of_range = (values >= num_classes) & (values != IGNORE_LABEL)
+        ids = values
+    bad = int(np.count_nonzero(out_of_range))
+    if bad:
+        ids = ids.copy()
+        ids[out_of_range] = IGNORE_LABEL
+    if ids.size >= 16:
+        score, edges = _lossy_score(values if values.dtype == np.uint8 else ids)
+        if edges >= LOSSY_MINIMUM_EDGES and score > LOSSY_SCORE_LIMIT:
+            raise MaskRefusedError(
+                f"{path.name} looks damaged by lossy compression (JPEG) or noise: its label edges are "
+                f"ramps of in-between ids and one-pixel specks (score {score:.2f}; clean masks stay "
+                f"below {LOSSY_SCORE_LIMIT}), so many pixels hold wrong but valid class ids. "
+                f"{_fix(num_classes)}", "lossy-mask")
+    return _Mask(np.ascontiguousarray(ids), bad, notes)
+
+
+def _refuse_unlabelled(mask: _Mask, path: Path, num_classes: int) -> None:
+    ignored = int(np.count_nonzero(mask.ids == IGNORE_LABEL))
+    if ignored == 0 or (ignored <= IGNORE_SHARE_LIMIT * mask.ids.size and ignored < mask.ids.size):
+        return
+    share = ignored / mask.ids.size
+    relabel = f"Label its pixels with class ids 0..{num_classes - 1} (0 = background), or remove the pair."
+    if mask.colour and mask.bad * 2 >= ignored:
+        message = f"{path.name}: {share:.0%} of its pixels are colours outside the palette. {_fix(num_classes)}"
+    elif mask.bad * 2 >= ignored:
+        message = (f"{path.name}: {share:.0%} of its pixels have values >= {num_classes} (class ids are "
+                   f"0..{num_classes - 1}, {IGNORE_LABEL} = ignore), so it is not a mask of these {num_classes} "
+                   f"classes (an instance map, or another dataset's ids?). {relabel}")
+    elif ignored == mask.ids.size:
+        message = (f"{path.name} has no labelled pixel: every pixel carries the ignore label {IGNORE_LABEL}, "
+                   f"so it teaches and measures nothing. {relabel}")
+    else:
+        message = (f"{path.name}: {share:.0%} of its pixels carry the ignore label {IGNORE_LABEL} (no label), "
+                   f"so it teaches and measures little. {relabel}")
+    raise MaskRefusedError(message, "unlabelled-mask")
+
+
+def _read_mask(path: str | os.PathLike, num_classes: int = NUM_CLASSES,
+               palette: np.ndarray | None = None) -> _Mask:
+    path = Path(path)
+    data = _read_bytes(path)
+    if _is_jpeg(data):
+        named = "" if path.suffix.lower() in LOSSY_MASK_EXTENSIONS else \
+            f" although its name ends in {path.suffix or 'nothing'}"
+        raise MaskRefusedError(
+            f"{path.name} is a JPEG file{named}: JPEG is lossy and changes the class ids along every "
+            f"edge, so the mask cannot be trusted. {_fix(num_classes)}", "lossy-mask")
+    array = _decode_data(data, path, declared_size(data))
+    notes: list[str] = []
+    if array.ndim == 3 and array.shape[2] >= 3:
+        bgr = array[..., :3]
+        if np.array_equal(bgr[..., 0], bgr[..., 1]) and np.array_equal(bgr[..., 1], bgr[..., 2]):
+            notes.append("3-channel mask with equal channels read as ids")
+            mask = _grey_mask(np.ascontiguousarray(bgr[..., 0]), path, num_classes, notes)
+        else:
+            mask = _colour_mask(bgr, path, num_classes, CIHP_PALETTE if palette is None else palette)
+    else:
+        values = array[..., 0] if array.ndim == 3 else array
+        mask = _grey_mask(np.ascontiguousarray(values), path, num_classes, notes)
+    _refuse_unlabelled(mask, path, num_classes)
+    return mask
 
 
 def read_mask_with_notes(path: str | os.PathLike, num_classes: int = NUM_CLASSES,
                          palette: np.ndarray | None = None) -> tuple[np.ndarray, int, list[str]]:
     """Like ``read_mask``; also returns the number of pixels mapped to the ignore label and notes."""
-    array = _decode(Path(path))
-    notes: list[str] = []
-    if array.ndim == 3 and array.shape[2] >= 3:
-        bgr = array[..., :3]
-        if np.array_equal(bgr[..., 0], bgr[..., 1]) and np.array_equal(bgr[..., 1], bgr[..., 2]):
-            array = bgr[..., 0]
-            notes.append("3-channel mask with equal channels read as ids")
-        else:
-            array = _colors_to_ids(cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2RGB),
-                                   CIHP_PALETTE if palette is None else palette)
-            notes.append("colour-coded mask converted to ids with the palette")
-    elif array.ndim == 3:
-        array = array[..., 0]
-    if array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.integer):
-            array = np.rint(np.nan_to_num(array.astype(np.float64), nan=IGNORE_LABEL))
-        notes.append(f"{array.dtype} mask read as 8-bit ids")
-        array = np.where((array < 0) | (array >= num_classes), IGNORE_LABEL, array).astype(np.uint8)
-    bad = (array >= num_classes) & (array != IGNORE_LABEL)
-    bad_count = int(np.count_nonzero(bad))
-    if bad_count:
-        array = array.copy()
-        array[bad] = IGNORE_LABEL
-    return np.ascontiguousarray(array), bad_count, notes
+    mask = _read_mask(path, num_classes, palette)
+    return mask.ids, mask.bad, mask.notes
 
 
 def read_mask(path: str | os.PathLike, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Read a label mask as uint8 (H, W).
+    """Read a label mask as uint8 (H, W); never rotated (masks carry no EXIF meaning).
 
     Values ``>= num_classes`` become ``IGNORE_LABEL`` (255), which loss and
     metrics skip. 16-bit masks are read as ids (not scaled); a colour-coded RGB
-    mask is converted with the CIHP palette (unknown colours -> ignore).
+    mask is converted with the CIHP palette. Raises ``ImageReadError`` naming the
+    file when it cannot be read, and its subclass ``MaskRefusedError`` when its
+    values cannot be trusted as labels: JPEG content, colours outside the
+    palette (another palette, or lossy compression), JPEG-like artefacts, or
+    more than half of its pixels (or all) without a label.
     """
     return read_mask_with_notes(path, num_classes)[0]
 
@@ -290,15 +556,28 @@ def load_pair(pair: Pair, size=None, num_classes: int = NUM_CLASSES) -> tuple[np
     always with nearest neighbour, so no label is invented at boundaries.
     Raises ``ImageReadError`` when a file is unreadable or the sizes differ.
     """
-    image = read_image(pair.image)
+    image, notes = read_image_with_notes(pair.image)
     mask = read_mask(pair.mask, num_classes)
     if image.shape[:2] != mask.shape[:2]:
         raise ImageReadError(
             f"{pair.image.name} is {image.shape[1]}x{image.shape[0]} px but its mask {pair.mask.name} is "
-            f"{mask.shape[1]}x{mask.shape[0]} px. Fix or remove the pair.")
+            f"{mask.shape[1]}x{mask.shape[0]} px. "
+            + _transposed_hint(image.shape, mask.shape, notes) + "Fix or remove the pair.")
     if size is not None:
         image, mask = resize_pair(image, mask, size)
     return image, mask
+
+
+def _transposed_hint(image_shape, mask_shape, image_notes) -> str:
+    """Why an image and its mask may have swapped width and height, or ''."""
+    if image_shape[:2] != tuple(mask_shape[:2])[::-1]:
+        return ""
+    if any(note.startswith("EXIF orientation") for note in image_notes):
+        return ("The photo has an EXIF orientation (a phone photo?), which is applied so that it stands "
+                "upright as photo viewers show it; the mask must be drawn on that upright view. ")
+    return ("Width and height are swapped: one of the two was probably turned, e.g. by a phone photo's EXIF "
+            "orientation that an editor applied to one file and not the other; turn the mask to match the "
+            "photo as the dashboard shows it. ")
 
 
 def _size_hw(size) -> tuple[int, int]:
@@ -367,14 +646,21 @@ def _pair_folder(image_dir: Path, mask_dir: Path, human_dir: Path | None, root: 
                  problems: list[Problem], digest) -> list[Pair]:
     images = _list_files(image_dir, IMAGE_EXTENSIONS, root, problems, digest)
     masks = _list_files(mask_dir, MASK_EXTENSIONS, root, problems, digest)
+    lossy = _list_files(mask_dir, LOSSY_MASK_EXTENSIONS, root, [], digest)
     humans = _list_files(human_dir, MASK_EXTENSIONS, root, [], digest) if human_dir else {}
+    for stem in sorted(set(lossy) - set(masks)):
+        name = lossy[stem].name
+        problems.append(Problem(_rel(lossy[stem], root), "lossy-mask",
+                                f"{name} is not used: masks must be PNG (one class id per pixel). JPEG is lossy "
+                                f"and changes the ids along every edge; re-export it as {stem}.png from the "
+                                "original label ids (not by converting this JPEG). Its pair is skipped."))
     if not images:
         problems.append(Problem(_rel(image_dir, root), "empty-folder", f"{_rel(image_dir, root)} holds no images."))
-    elif not masks:
+    elif not masks and not lossy:
         problems.append(Problem(_rel(mask_dir, root), "empty-folder", f"{_rel(mask_dir, root)} holds no masks."))
-    # A stem that only exists because its partner was an empty/duplicate file is
-    # reported once (as that file), not again as unpaired.
-    already = {Path(p.path).stem for p in problems if p.kind in ("empty-file", "duplicate")}
+    # A stem that only exists because its partner was an empty/duplicate/JPEG file
+    # is reported once (as that file), not again as unpaired.
+    already = {Path(p.path).stem for p in problems if p.kind in ("empty-file", "duplicate", "lossy-mask")}
     pairs = []
     for stem in sorted(images):
         if stem in masks:
@@ -485,14 +771,18 @@ def _check_pair(task: tuple) -> tuple[list[tuple[str, str, str, bool]], bool, in
         return [(rel_image, "empty-file" if "0 bytes" in str(error) else "unreadable", f"{error} Skipped.", True)], \
             False, 0, 0
     try:
-        mask, bad_pixels, mask_notes = read_mask_with_notes(mask_path, num_classes, palette)
+        read = _read_mask(mask_path, num_classes, palette)
+    except MaskRefusedError as error:
+        return [(rel_mask, error.kind, f"{error} Skipped.", True)], False, 0, 0
     except ImageReadError as error:
         return [(rel_mask, "empty-file" if "0 bytes" in str(error) else "unreadable", f"{error} Skipped.", True)], \
             False, 0, 0
+    mask, bad_pixels, mask_notes = read.ids, read.bad, read.notes
     if image.shape[:2] != mask.shape[:2]:
         return [(rel_image, "size-mismatch",
                  f"{Path(image_path).name} is {image.shape[1]}x{image.shape[0]} px but its mask is "
-                 f"{mask.shape[1]}x{mask.shape[0]} px; skipped.", True)], False, 0, 0
+                 f"{mask.shape[1]}x{mask.shape[0]} px; skipped. "
+                 + _transposed_hint(image.shape, mask.shape, image_notes).strip(), True)], False, 0, 0
     converted = 0
     if image_notes:
         found.append((rel_image, "converted", f"{Path(image_path).name}: {', '.join(image_notes)}.", False))
@@ -501,8 +791,9 @@ def _check_pair(task: tuple) -> tuple[list[tuple[str, str, str, bool]], bool, in
         found.append((rel_mask, "converted", f"{Path(mask_path).name}: {', '.join(mask_notes)}.", False))
         converted = 1
     if bad_pixels:
+        what = "are colours outside the palette" if read.colour else f"have labels >= {num_classes}"
         found.append((rel_mask, "bad-labels",
-                      f"{Path(mask_path).name}: {bad_pixels} pixels have labels >= {num_classes}; they are "
+                      f"{Path(mask_path).name}: {bad_pixels} pixels {what}; they are "
                       f"mapped to the ignore label {IGNORE_LABEL} (skipped by loss and metrics).", False))
     return found, True, bad_pixels, converted
 
@@ -519,6 +810,14 @@ def _deep_check(dataset: Dataset, num_classes: int, workers: int | None = None) 
         dataset.problems.extend(Problem(*row) for row in found)
         if ok:
             keep[split].append(pair)
+    for split, pairs in dataset.splits.items():
+        if pairs and not keep[split] and any(keep.values()):  # (nothing left at all: DatasetError says it)
+            where = _rel(pairs[0].mask.parent, dataset.root)
+            dataset.problems.append(Problem(
+                where, "empty-split",
+                f"The {split} split has no usable mask left: all {len(pairs)} were refused or unreadable (listed "
+                f"above), so it has no labelled pixel to {'learn from' if split == 'train' else 'measure with'}. "
+                f"Fix the masks in {where}, or remove that split's folder."))
     dataset.splits = keep
 
 
@@ -536,11 +835,18 @@ def _map(function, items: list, workers: int | None = None, minimum_per_worker: 
     if workers <= 1 or len(items) < 2 * minimum_per_worker:
         return [function(item) for item in items]
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             return list(pool.map(function, items, chunksize=max(1, len(items) // (8 * workers))))
+    except BrokenProcessPool:
+        # A worker died (a native crash in a decoder): doing the same work in
+        # this process would take it down too.
+        raise DatasetError("A worker process died while decoding the files (a crash in a native decoder). "
+                           "Check the folder in smaller parts to find the file, and remove or re-export it."
+                           ) from None
     except (OSError, RuntimeError):  # no processes allowed here: do it serially
         return [function(item) for item in items]
 

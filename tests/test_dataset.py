@@ -53,7 +53,8 @@ def test_plain_layout_with_non_square_images(tmp_path):
     rng = np.random.default_rng(0)
     for stem, (h, w) in {"a": (40, 56), "b": (50, 30)}.items():
         _write(root / "images" / f"{stem}.png", rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
-        _write(root / "masks" / f"{stem}.png", rng.integers(0, 20, (h, w), dtype=np.uint8))
+        blocks = rng.integers(0, 20, (h // 5 + 1, w // 5 + 1), dtype=np.uint8)  # 5 x 5 px regions of ids
+        _write(root / "masks" / f"{stem}.png", np.kron(blocks, np.ones((5, 5), np.uint8))[:h, :w])
     dataset = open_dataset(root)
     assert dataset.layout == "plain" and [p.stem for p in dataset.split("train")] == ["a", "b"]
     assert dataset.split("val") == []
@@ -114,7 +115,10 @@ def test_bad_files_are_skipped_and_listed(dataset_copy):
     (train / "Category_ids/0000002.png").write_bytes(b"\x89PNG broken")       # corrupt
     (train / "Category_ids/0000003.png").unlink()                            # unpaired image
     _write(train / "Category_ids/9999999.png", np.zeros((64, 64), np.uint8))  # unpaired mask
-    _write(train / "Category_ids/0000004.png", np.full((64, 64), 42, np.uint8))  # labels >= 20
+    few_bad = cv2.imread(str(train / "Category_ids/0000004.png"), cv2.IMREAD_UNCHANGED)
+    few_bad[:2, :32] = 42
+    _write(train / "Category_ids/0000004.png", few_bad)                       # a few labels >= 20
+    _write(train / "Category_ids/0000007.png", np.full((64, 64), 42, np.uint8))  # only labels >= 20
     _write(train / "Category_ids/0000005.png", np.zeros((32, 64), np.uint8))  # size mismatch
     (train / "Images/0000006.jpg").unlink()
     _write(train / "Images/0000006.png", np.full((64, 64), 9000, np.uint16))  # 16-bit gray
@@ -129,11 +133,13 @@ def test_bad_files_are_skipped_and_listed(dataset_copy):
     for problem in report.problems:
         by_kind.setdefault(problem.kind, []).append(problem)
     assert set(by_kind) == {"empty-file", "unpaired-image", "unpaired-mask", "unreadable", "size-mismatch",
-                            "bad-labels", "converted"}
+                            "bad-labels", "converted", "unlabelled-mask"}
     assert by_kind["unreadable"][0].path == "Training/Category_ids/0000002.png"
-    assert "4096 pixels" in by_kind["bad-labels"][0].message
+    assert "64 pixels" in by_kind["bad-labels"][0].message
+    assert [p.path for p in by_kind["unlabelled-mask"]] == ["Training/Category_ids/0000007.png"]
+    assert "100% of its pixels have values >= 20" in by_kind["unlabelled-mask"][0].message
     assert [p.stem for p in report.dataset.split("train")] == \
-        ["0000000", "0000004", "0000006", "0000007", "0000008", "0000009", "0000010", "0000011"]
+        ["0000000", "0000004", "0000006", "0000008", "0000009", "0000010", "0000011"]
     assert len(report.dataset.split("val")) == 4
     text = report.format()
     assert "size-mismatch" in text and "Training/Category_ids/0000002.png" in text
@@ -176,3 +182,222 @@ def test_check_cli_prints_the_report(dataset_copy, capsys):
 def test_pair_is_a_small_value_object(tiny_dataset):
     pair = open_dataset(tiny_dataset).split("val")[0]
     assert isinstance(pair, Pair) and pair == Pair(pair.stem, pair.image, pair.mask, pair.human)
+
+
+# ---------------------------------------------------------------------------
+# masks that are not label ids are refused (issue M, item 4)
+# ---------------------------------------------------------------------------
+
+def _plain_pairs(root: Path, masks: dict[str, np.ndarray], writer=None) -> Path:
+    """images/<stem>.png (black, the mask's size) and masks/<stem>.png for each mask."""
+    for stem, mask in masks.items():
+        _write(root / "images" / f"{stem}.png", np.zeros((*mask.shape[:2], 3), np.uint8))
+        (writer or _write)(root / "masks" / f"{stem}.png", mask)
+    return root
+
+
+def _jpeg_bytes_as(path: Path, array: np.ndarray, quality: int = 90) -> Path:
+    """JPEG content under whatever name ``path`` has (e.g. a .png)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".jpg", array, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    path.write_bytes(encoded.tobytes())
+    return path
+
+
+def _synthetic_mask(size: int = 64, index: int = 0) -> np.ndarray:
+    from seglib.synth import render_sample
+
+    for offset in range(50):  # a mask with a fair share of people in it
+        mask = render_sample(size=size, seed=3, split="train", index=index + offset)[1]
+        if (mask > 0).mean() > 0.15:
+            return mask
+    raise AssertionError("no crowded synthetic mask")
+
+
+def _as_bgr(ids: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(palette[ids][..., ::-1])
+
+
+def _problems(report, kind: str) -> list:
+    return [p for p in report.problems if p.kind == kind]
+
+
+def test_colour_masks_in_another_palette_are_refused(tmp_path):
+    from seglib.classes import COLORBLIND_PALETTE
+
+    ids = _synthetic_mask()
+    path = _write(tmp_path / "blind.png", _as_bgr(ids, COLORBLIND_PALETTE))
+    with pytest.raises(ImageReadError, match=r"blind\.png.*outside the CIHP palette.*PNG") as caught:
+        read_mask(path)
+    assert "colour-blind" in str(caught.value)
+    root = _plain_pairs(tmp_path / "blind", {"ok": ids, "blind": _as_bgr(ids, COLORBLIND_PALETTE)})
+    report = check_dataset(root)
+    (refused,) = _problems(report, "unknown-colours")
+    assert refused.path == "masks/blind.png" and refused.skipped
+    assert [p.stem for p in report.dataset.split("train")] == ["ok"]
+    # exact CIHP colours are still read as ids, and say so
+    assert (read_mask(_write(tmp_path / "cihp.png", _as_bgr(ids, CIHP_PALETTE))) == ids).all()
+
+
+def test_cihp_colour_masks_saved_as_jpeg_are_refused(tmp_path):
+    ids = _synthetic_mask()
+    colour = _as_bgr(ids, CIHP_PALETTE)
+    lossy = cv2.imdecode(cv2.imencode(".jpg", colour)[1], cv2.IMREAD_COLOR)
+    with pytest.raises(ImageReadError, match=r"again\.png: \d+% of its pixels are colours outside"):
+        read_mask(_write(tmp_path / "again.png", lossy))            # JPEG once, then saved as PNG
+    with pytest.raises(ImageReadError, match=r"named\.png is a JPEG file.*re-export it as PNG"):
+        read_mask(_jpeg_bytes_as(tmp_path / "named.png", colour))    # JPEG content, .png name
+
+
+def test_grey_masks_saved_as_lossy_jpeg_are_refused(tmp_path):
+    ids = _synthetic_mask()
+    with pytest.raises(ImageReadError, match=r"grey\.png is a JPEG file.*lossy.*re-export it as PNG"):
+        read_mask(_jpeg_bytes_as(tmp_path / "grey.png", ids))
+    lossy = cv2.imdecode(cv2.imencode(".jpg", ids, [cv2.IMWRITE_JPEG_QUALITY, 90])[1], cv2.IMREAD_UNCHANGED)
+    assert (lossy != ids).mean() > 0.05 and lossy.max() < 40  # wrong but mostly valid ids
+    with pytest.raises(ImageReadError, match=r"resaved\.png.*lossy.*re-export"):
+        read_mask(_write(tmp_path / "resaved.png", lossy))
+    root = _plain_pairs(tmp_path / "lossy", {"clean": ids})
+    _write(root / "images" / "grey.png", np.zeros((64, 64, 3), np.uint8))
+    _jpeg_bytes_as(root / "masks" / "grey.png", ids)
+    report = check_dataset(root)
+    assert [p.path for p in _problems(report, "lossy-mask")] == ["masks/grey.png"]
+    assert _problems(report, "bad-labels") == []
+    assert [p.stem for p in report.dataset.split("train")] == ["clean"]
+
+
+def test_jpg_masks_are_reported_as_not_png(tmp_path):
+    ids = _synthetic_mask()
+    root = _plain_pairs(tmp_path / "jpgmasks", {"good": ids})
+    _write(root / "images" / "photo.png", np.zeros((64, 64, 3), np.uint8))
+    _write(root / "masks" / "photo.jpg", ids)
+    dataset = open_dataset(root)
+    (problem,) = [p for p in dataset.problems if p.path == "masks/photo.jpg"]
+    assert problem.kind == "lossy-mask" and "must be PNG" in problem.message and problem.skipped
+    assert not [p for p in dataset.problems if p.kind == "unpaired-image"], "reported once, as the .jpg mask"
+    assert [p.stem for p in dataset.split("train")] == ["good"]
+
+
+def test_masks_without_labelled_pixels_are_refused_and_an_empty_split_is_named(tmp_path):
+    ids = _synthetic_mask()
+    mostly = ids.copy()
+    mostly[:48] = IGNORE_LABEL
+    with pytest.raises(ImageReadError, match=r"void\.png.*no labelled pixel"):
+        read_mask(_write(tmp_path / "void.png", np.full((64, 64), IGNORE_LABEL, np.uint8)))
+    with pytest.raises(ImageReadError, match=r"high\.png: 100% of its pixels have values >= 20"):
+        read_mask(_write(tmp_path / "high.png", np.full((64, 64), 42, np.uint8)))
+    with pytest.raises(ImageReadError, match=r"mostly\.png: 7\d% of its pixels carry the ignore label"):
+        read_mask(_write(tmp_path / "mostly.png", mostly))
+
+    root = tmp_path / "cihp"
+    for split, mask in (("Training", ids), ("Validation", np.full((64, 64), IGNORE_LABEL, np.uint8))):
+        _write(root / split / "Images" / "a.png", np.zeros((64, 64, 3), np.uint8))
+        _write(root / split / "Category_ids" / "a.png", mask)
+    report = check_dataset(root)
+    (empty,) = _problems(report, "empty-split")
+    assert "val split" in empty.message and "no labelled" in empty.message
+    assert report.dataset.split("val") == [] and len(report.dataset.split("train")) == 1
+    (root / "Training/Category_ids/a.png").write_bytes(
+        (root / "Validation/Category_ids/a.png").read_bytes())
+    with pytest.raises(DatasetError, match="No usable image/mask pairs"):
+        check_dataset(root)
+
+
+# ---------------------------------------------------------------------------
+# phone photos: EXIF orientation (issue M, item 5)
+# ---------------------------------------------------------------------------
+
+def _exif_image(path: Path, array_rgb: np.ndarray, orientation: int, fmt: str | None = None) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(array_rgb).save(path, format=fmt, exif=exif.tobytes())
+    return path
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_to_images_like_pillow_does(tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    raw = np.random.default_rng(orientation).integers(0, 255, (6, 10, 3), dtype=np.uint8)
+    path = _exif_image(tmp_path / "phone.png", raw, orientation)
+    with Image.open(path) as picture:
+        expected = np.asarray(ImageOps.exif_transpose(picture).convert("RGB"))
+    from seglib.dataset import read_image_with_notes
+
+    image, notes = read_image_with_notes(path)
+    np.testing.assert_array_equal(image, expected)
+    assert any("EXIF orientation" in note for note in notes) == (orientation != 1)
+
+
+def test_phone_photos_pair_with_masks_drawn_on_the_upright_view(tmp_path):
+    raw = np.zeros((120, 128, 3), np.uint8)           # stored 128 wide, 120 high
+    raw[:10, :, 0] = 255                              # a red band along the top of the stored pixels
+    upright_mask = np.zeros((128, 120), np.uint8)     # drawn on the upright photo: 120 wide, 128 high
+    upright_mask[20:60, 30:90] = 5
+    root = tmp_path / "phone"
+    _exif_image(root / "images" / "phone.jpg", raw, 6, "JPEG")  # 6: rotate 90 degrees clockwise to view
+    _write(root / "masks" / "phone.png", upright_mask)
+    report = check_dataset(root)
+    assert _problems(report, "size-mismatch") == []
+    assert any("EXIF orientation" in p.message for p in _problems(report, "converted"))
+    image, mask = load_pair(report.dataset.split("train")[0])
+    assert image.shape == (128, 120, 3) and mask.shape == (128, 120)
+    assert image[:, -10:, 0].mean() > 200, "the top band is on the right after a clockwise turn"
+    # masks are never rotated, even if they carry an orientation tag
+    tagged = _exif_image(tmp_path / "tagged_mask.png", np.dstack([upright_mask] * 3), 6)
+    assert read_mask(tagged).shape == (128, 120)
+
+
+def test_transposed_sizes_name_exif_orientation_as_the_likely_cause(tmp_path):
+    root = tmp_path / "sideways"
+    _write(root / "images" / "side.png", np.zeros((12, 16, 3), np.uint8))
+    _write(root / "masks" / "side.png", np.zeros((16, 12), np.uint8))
+    report = check_dataset_allowing_empty(root)
+    (problem,) = _problems(report, "size-mismatch")
+    assert "16x12 px but its mask is 12x16 px" in problem.message and "EXIF orientation" in problem.message
+    pair = Pair("side", root / "images/side.png", root / "masks/side.png")
+    with pytest.raises(ImageReadError, match="EXIF orientation"):
+        load_pair(pair)
+
+
+def check_dataset_allowing_empty(root: Path):
+    """check_dataset, or the problems of the DatasetError when nothing is left."""
+    from seglib.dataset import CheckReport, Dataset
+
+    try:
+        return check_dataset(root)
+    except DatasetError as error:
+        return CheckReport(Dataset(root=root, layout="plain", splits={}, problems=error.problems))
+
+
+# ---------------------------------------------------------------------------
+# decompression bombs: the real declared size (issue M, item 7)
+# ---------------------------------------------------------------------------
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_declared_size_of_a_decompression_bomb_is_its_real_size(tmp_path):
+    from seglib.dataset import declared_size
+
+    path = _png_header_only(tmp_path / "bomb20000.png", 20000, 20000)
+    assert declared_size(path.read_bytes()) == (20000, 20000)
+    assert declared_size(np.fromfile(str(path), np.uint8)) == (20000, 20000)
+    assert declared_size(_png_header_only(tmp_path / "wide.png", 300000, 1000).read_bytes()) == (300000, 1000)
+    with pytest.raises(ImageReadError, match=r"bomb20000\.png is 20000 x 20000 pixels"):
+        read_image(path)
+    assert declared_size(b"not an image") is None
