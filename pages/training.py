@@ -52,12 +52,23 @@ can_control = common.is_instructor()
 # ---------------------------------------------------------------------------
 
 def _notice(area: str, kind: str, text: str) -> None:
-    """Leave a message for the next run of the page, shown in ``area`` ('start', 'live' or 'actions')."""
+    """Leave a message, shown in ``area`` ('start', 'live' or 'actions') until the user moves on.
+
+    It replaces any earlier message: the live view's refreshes keep it, the
+    user's next action on this page (a button, picking a run) or leaving the
+    page clears it.
+    """
+    _clear_notices()
     st.session_state[f"{NOTICE_KEY}_{area}"] = (kind, text)
 
 
+def _clear_notices() -> None:
+    for area in ("start", "live", "actions"):
+        st.session_state.pop(f"{NOTICE_KEY}_{area}", None)
+
+
 def _show_notice(area: str) -> None:
-    kind, text = st.session_state.pop(f"{NOTICE_KEY}_{area}", (None, None))
+    kind, text = st.session_state.get(f"{NOTICE_KEY}_{area}", (None, None))
     if kind == "error":
         st.error(text, icon=":material/error:")
     elif kind == "success":
@@ -80,6 +91,7 @@ def _show_run(run_id: str | None) -> None:
 
 
 def _on_pick_run() -> None:
+    _clear_notices()  # the user moved on to another run
     _show_run(st.session_state.get(RUN_KEY))
 
 
@@ -91,25 +103,38 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (stat.st_mtime_ns, stat.st_size)
 
 
+def _table_or_empty(reader, run_id: str, name: str) -> pd.DataFrame:
+    """A run's CSV; an empty one that says why (``attrs["damaged"]``) when the file is damaged."""
+    try:
+        return reader(run_id)
+    except runs.DamagedRunError as error:
+        table = runs.empty_table(name)
+        table.attrs["damaged"] = getattr(error, "reason", str(error))
+        return table
+
+
 # Run files change only when the worker writes them: cache on their stamp, shared by all viewers.
 @st.cache_data(show_spinner=False, max_entries=64)
 def _history(run_id: str, stamp: tuple) -> pd.DataFrame:
-    return runs.read_history(run_id)
+    return _table_or_empty(runs.read_history, run_id, runs.HISTORY_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _steps(run_id: str, stamp: tuple) -> pd.DataFrame:
-    return runs.read_steps(run_id)
+    return _table_or_empty(runs.read_steps, run_id, runs.STEPS_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _class_iou(run_id: str, stamp: tuple) -> pd.DataFrame:
-    return runs.read_class_iou(run_id)
+    return _table_or_empty(runs.read_class_iou, run_id, runs.CLASS_IOU_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _previews(run_id: str, stamp: tuple):
-    return runs.read_previews(run_id)
+    try:
+        return runs.read_previews(run_id)
+    except runs.DamagedRunError as error:
+        return {"damaged": getattr(error, "reason", str(error))}
 
 
 def load_history(run_id: str) -> pd.DataFrame:
@@ -515,6 +540,9 @@ def _preview_strip(run_id: str) -> None:
     if previews is None:
         st.caption("The preview images appear once the worker has read the dataset.")
         return
+    if "damaged" in previews:
+        st.warning(f"No previews: {previews['damaged']}.", icon=":material/broken_image:")
+        return
     epochs = previews["epochs"]
     epoch = None
     if epochs:
@@ -553,6 +581,12 @@ def live_view(run_id: str, polling: bool) -> None:
     except SeglibError as error:
         common.show_error(error)
     history = load_history(run_id)
+    class_iou = _class_iou(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE))
+    damage = [progress.get("damaged")] + [table.attrs.get("damaged") or runs.damage_note(table)
+                                          for table in (history, load_steps(run_id), class_iou)]
+    if any(damage):
+        st.warning("Some of this run's files are damaged; what can be read is shown: "
+                   + "; ".join(text for text in damage if text) + ".", icon=":material/broken_image:")
 
     _status_line(run_id, progress, config)
     _progress_block(progress)
@@ -575,6 +609,11 @@ def watch_for_new_run(shown: str | None) -> None:
 # ---------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------
+
+if "training_start" not in st.session_state:
+    # Streamlit forgets a widget's state once a run of another page did not draw it: the
+    # Start button (drawn on every run of this page) is gone, so the user left and came back.
+    _clear_notices()
 
 with common.error_boundary("Reading the runs folder"):
     infos = runs.list_runs()
@@ -691,6 +730,7 @@ def runs_table(polling: bool) -> None:
         "epochs": f"{info.epochs_done} / {info.epochs}",
         "best val mIoU": info.best_val_mean_iou,
         "run id": info.id,
+        **({"damaged": info.damaged} if any(i.damaged for i in current) else {}),
     } for info in current])
     st.dataframe(table, hide_index=True, width="stretch", key="runs_table",
                  column_config={

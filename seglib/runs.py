@@ -435,7 +435,7 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
     try:
         history = _read_table(folder / HISTORY_FILE)
     except DamagedRunError as error:
-        history = _empty_table(HISTORY_FILE)
+        history = empty_table(HISTORY_FILE)
         notes.append(error.reason)
     if damage_note(history):
         notes.append(damage_note(history))
@@ -994,7 +994,8 @@ _BOUNDED_COLUMNS = {"epoch": MAX_EPOCHS, "step": MAX_STEPS}
 _JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 
 
-def _empty_table(name: str) -> "pd.DataFrame":
+def empty_table(name: str) -> "pd.DataFrame":
+    """An empty, typed frame of one of the run's CSVs (``HISTORY_FILE``, ``STEPS_FILE``, ``CLASS_IOU_FILE``)."""
     import pandas as pd
 
     keys, columns = _TABLES[name]
@@ -1034,14 +1035,14 @@ def _read_table(path: Path) -> "pd.DataFrame":
     except _FileProblem as problem:
         raise _damaged(path, str(problem)) from None
     if not data or not data.strip():
-        return _empty_table(name)
+        return empty_table(name)
     first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     if _JUNK.search(first_line.rstrip("\r")):
         raise _damaged(path, "not a CSV text file: binary data in its first line")
     complete = data[: data.rfind(b"\n") + 1] if b"\n" in data else b""
     lines = complete.decode("utf-8", errors="replace").split("\n")[:-1]
     if not lines:
-        return _empty_table(name)
+        return empty_table(name)
     header = [field.strip() for field in lines[0].rstrip("\r").split(",")]
     repeated = sorted({field for field in header if header.count(field) > 1})
     if repeated:

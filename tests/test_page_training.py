@@ -266,3 +266,75 @@ def settings_free(text: str) -> bool:
 
     return all(str(folder) not in text for folder in (settings.runs_dir(), settings.PROJECT_ROOT,
                                                       *settings.data_roots()))
+
+
+def _fake_run(status: str, name: str, history: str | None = None) -> Path:
+    """A run folder written by hand (no worker): ``running`` runs name this test process as their worker."""
+    from seglib.config import get_preset
+
+    config = get_preset("lecture").with_overrides({"data.root": "synthetic", "train.epochs": 3})
+    folder = runs.create_run(config, name=name, status=status)
+    if status in runs.ACTIVE_STATUSES:
+        progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+        progress.update(pid=os.getpid(), pid_start=runs._process_start_time(os.getpid()), epoch=1, step=1,
+                        steps_per_epoch=2, phase="training")
+        (folder / runs.PROGRESS_FILE).write_text(json.dumps(progress))
+    if history is not None:
+        (folder / runs.HISTORY_FILE).write_text(history)
+    return folder
+
+
+HISTORY_HEADER = ",".join(runs.HISTORY_COLUMNS) + "\n"
+HISTORY_ROWS = "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n"
+
+
+def test_damaged_runs_show_what_is_damaged_and_the_page_keeps_working(tiny_dataset):
+    broken = _fake_run("finished", "apptest broken header",
+                       "epoch,loss,loss,accuracy,val_accuracy,mean_iou,val_mean_iou,lr,seconds\n" + HISTORY_ROWS)
+    bad_row = _fake_run("finished", "apptest bad row", HISTORY_HEADER + HISTORY_ROWS + "inf,x,y,z,,,,,\n"
+                        "3,1.9,1.8,0.7,0.7,0.3,7.5,0.002,28.0\n")
+    try:
+        for folder, shown in ((broken, "history.csv is damaged (repeated column names: loss)"),
+                              (bad_row, "history.csv: 2 damaged rows skipped")):
+            at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+            at.query_params["run"] = folder.name
+            at.run()
+            _bug_free(at)
+            assert at.session_state["training_run"] == folder.name
+            assert shown in _text(at), _text(at)
+            table = at.dataframe[0].value
+            row = table[table["run id"] == folder.name].iloc[0]
+            assert shown in row["damaged"]
+            best = row["best val mIoU"]
+            assert best is None or best != best or best <= 1.0  # never the 7.5 of the bad row
+        assert "7.500" not in _text(at)
+    finally:
+        runs.delete_run(broken.name)
+        runs.delete_run(bad_row.name)
+
+
+def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
+    other = _fake_run("finished", "apptest other", HISTORY_HEADER + HISTORY_ROWS)
+    live = _fake_run("running", "apptest notice")
+    notice = "Stop requested: the worker finishes the current batch and saves last.keras."
+    try:
+        at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+        at.query_params["run"] = live.name
+        at.run()
+        _bug_free(at)
+        at.button(key=f"stop_{live.name}").click().run()
+        _bug_free(at)
+        assert notice in _text(at)
+        for _ in range(3):  # the live view's refreshes (run_every) keep it
+            at.run()
+            _bug_free(at)
+            assert notice in _text(at)
+        at.selectbox(key="training_run").set_value(other.name).run()  # the user moves on
+        _bug_free(at)
+        assert notice not in _text(at)
+    finally:
+        progress = json.loads((live / runs.PROGRESS_FILE).read_text())
+        progress.update(status="stopped", pid=None)
+        (live / runs.PROGRESS_FILE).write_text(json.dumps(progress))
+        runs.delete_run(live.name)
+        runs.delete_run(other.name)
