@@ -24,6 +24,10 @@ only one of the two has IoU 0 and counts: missing a small part, or inventing
 one, lowers the mean.
 
 Pixels whose truth is the ignore label (255) are skipped by every metric.
+**No labelled pixel at all** (every pixel ignored): nothing was measured, so
+every metric is ``nan`` (undefined), never 0 or 1; a page shows it as
+undefined, and a training run whose validation split has no labelled pixel
+fails before it starts (``seglib.train``).
 The course's **average error** is ``mean(|truth - prediction|) / (C - 1)`` on
 label ids, in [0, 1]: 0 when every pixel is right, 1 when every pixel is off by
 the largest possible id distance. It measures id distance, not semantic
@@ -219,7 +223,8 @@ def streaming_mean_iou_class():
         logits or probabilities ``(B, H, W, C)`` (argmax is taken). Pixels whose
         truth is ``ignore_label`` or outside ``0..C-1`` are skipped. Classes
         absent from both truth and prediction over the whole epoch are left out
-        of the mean, as in ``seglib.metrics.mean_iou``.
+        of the mean, as in ``seglib.metrics.mean_iou``; with no labelled pixel
+        at all the result is NaN (undefined).
         """
 
         def __init__(self, num_classes: int = 20, ignore_label: int = IGNORE_LABEL, name: str = "mean_iou",
@@ -253,6 +258,8 @@ def streaming_mean_iou_class():
             iou = tf.math.divide_no_nan(true_positive, union)
             count = tf.reduce_sum(tf.cast(present, tf.float64))
             value = tf.math.divide_no_nan(tf.reduce_sum(tf.where(present, iou, 0.0)), count)
+            # No class present (no labelled pixel seen): undefined, never a score of 0 or 1.
+            value = tf.where(count > 0, value, tf.constant(float("nan"), tf.float64))
             return tf.cast(value, tf.float32)
 
         def reset_state(self):

@@ -126,3 +126,29 @@ def test_streaming_mean_iou_inside_fit():
     y = np.random.default_rng(1).integers(0, 3, (8, 4, 4))
     history = model.fit(x, y, validation_data=(x, y), epochs=1, batch_size=4, verbose=0).history
     assert 0.0 <= history["mean_iou"][0] <= 1.0 and 0.0 <= history["val_mean_iou"][0] <= 1.0
+
+
+def test_metrics_over_no_labelled_pixels_are_undefined_never_perfect():
+    """Every pixel ignored (255): nothing was measured, so no metric may read as a score."""
+    truth = np.full((2, 4, 4), 255, np.uint8)
+    prediction = np.zeros((2, 4, 4), np.uint8)
+    cm = confusion_matrix(truth, prediction, num_classes=3)
+    assert cm.sum() == 0
+    assert math.isnan(pixel_accuracy(cm)) and math.isnan(mean_iou(cm))
+    assert np.isnan(per_class_iou(cm)).all()
+    assert math.isnan(average_error(truth, prediction, 3)) and math.isnan(misclassified_rate(truth, prediction))
+    everything = evaluate(truth, prediction, 3)
+    assert all(math.isnan(everything[name]) for name in
+               ("pixel_accuracy", "mean_iou", "average_error", "misclassified_rate"))
+
+
+def test_streaming_mean_iou_over_no_labelled_pixels_is_undefined():
+    from seglib.metrics import StreamingMeanIoU
+
+    metric = StreamingMeanIoU(num_classes=3)
+    assert math.isnan(float(metric.result()))  # nothing seen yet
+    metric.update_state(np.full((2, 4, 4), 255), np.random.default_rng(0).normal(size=(2, 4, 4, 3)))
+    assert metric.confusion_matrix().sum() == 0
+    assert math.isnan(float(metric.result()))
+    metric.update_state(np.zeros((1, 4, 4), int), np.eye(3)[np.zeros((1, 4, 4), int)])
+    assert float(metric.result()) == 1.0  # one class, all right: a real 1.0
