@@ -12,8 +12,11 @@ For one split of a dataset this counts
   them, else from connected regions of the foreground).
 
 Masks are read with OpenCV, counted with ``np.bincount`` and split into regions
-with ``cv2.connectedComponentsWithStats``, in worker processes when there are
-many. The result is cached under ``settings.cache_dir()``, keyed by the dataset
+with ``cv2.connectedComponentsWithStats`` (never on an empty crop: a mask with no
+people, or whose foreground is all ignore, has no regions). The counting runs
+in a child process ('spawn'; several when there are many masks), so that even a
+native crash on some file cannot take the caller (the dashboard's server) down:
+it becomes a ``DatasetError`` naming the file. The result is cached under ``settings.cache_dir()``, keyed by the dataset
 folder, its files (names, sizes, modification times), the split and the size, so
 a page opened by a whole class computes it once.
 
@@ -38,7 +41,7 @@ import numpy as np
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
-from seglib.dataset import Dataset, available_cpus, open_dataset, read_mask
+from seglib.dataset import Dataset, _decode, available_cpus, open_dataset, read_mask
 from seglib.errors import DatasetError, ImageReadError
 from seglib.io import atomic_write
 
@@ -49,7 +52,8 @@ if TYPE_CHECKING:
 # (which only count) start without it.
 
 #: Bump when the computation changes, so old cache files are not reused.
-STATS_VERSION = 1
+#: 2: masks the reader refuses (not label ids) are skipped, with their reasons.
+STATS_VERSION = 2
 #: Below this many images the work stays in this process (a worker costs ~0.5 s to start).
 PARALLEL_MINIMUM = 400
 #: Columns of ``DatasetStats.objects``.
@@ -77,6 +81,8 @@ class DatasetStats:
     person_heights: np.ndarray
     person_source: str = "human_ids"
     skipped: list[str] = field(default_factory=list)
+    #: Why each skipped mask was skipped (the reader's message), in the order of ``skipped``.
+    skipped_reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
     from_cache: bool = False
 
@@ -183,7 +189,8 @@ class DatasetStats:
                          "images": int(r.images)} for r in self.class_table().itertuples()],
             "objects": summary.to_dict(orient="records"),
             "person_heights": self.person_summary(),
-            "skipped": self.skipped, "seconds": round(self.seconds, 3), "from_cache": self.from_cache,
+            "skipped": self.skipped, "skipped_reasons": self.skipped_reasons,
+            "seconds": round(self.seconds, 3), "from_cache": self.from_cache,
         }
 
     def format(self) -> str:
@@ -207,6 +214,13 @@ class DatasetStats:
         if people["count"]:
             lines.append(f"\npeople: {people['count']}, heights {people['min']}-{people['max']} px "
                          f"(median {people['median']:.0f}; from {people['source'].replace('_', ' ')})")
+        if self.skipped:
+            lines.append(f"\nskipped {len(self.skipped)} masks (unreadable or refused; "
+                         "`python -m seglib data check` lists them all):")
+            reasons = self.skipped_reasons or self.skipped
+            lines.extend(f"  - {reason}" for reason in reasons[:5])
+            if len(reasons) > 5:
+                lines.append(f"  ... and {len(reasons) - 5} more")
         lines.append(f"\n{'cached' if self.from_cache else 'computed'} in {self.seconds:.2f} s")
         return "\n".join(lines)
 
@@ -219,12 +233,47 @@ def _class_name(class_id: int) -> str:
 # the per-image work (runs in worker processes)
 # ---------------------------------------------------------------------------
 
-def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_classes: int):
-    """Counts, regions and person heights of one mask; None when it cannot be read."""
+def _regions(binary: np.ndarray) -> np.ndarray:
+    """(K, 3) area, height, width of the 8-connected regions of a 0/1 uint8 image.
+
+    Labels only the bounding box of the ones (most parts are small, and this is
+    ~100x faster than labelling the whole frame). No ones, no call: OpenCV's
+    labelling crashes the process (a segmentation fault) on an empty crop.
+    """
+    x0, y0, box_w, box_h = cv2.boundingRect(binary)
+    if box_w < 1 or box_h < 1:
+        return np.zeros((0, 3), np.int32)
+    crop = np.ascontiguousarray(binary[y0:y0 + box_h, x0:x0 + box_w])
+    found, _, region_stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8, ltype=cv2.CV_32S)
+    if found <= 1:
+        return np.zeros((0, 3), np.int32)
+    chosen = region_stats[1:found]
+    return np.column_stack([chosen[:, cv2.CC_STAT_AREA], chosen[:, cv2.CC_STAT_HEIGHT],
+                            chosen[:, cv2.CC_STAT_WIDTH]]).astype(np.int32)
+
+
+def _read_humans(path: str, shape: tuple[int, int], size: int | None) -> np.ndarray | None:
+    """A person-id map matching the (resized) mask, or None when it is unusable."""
     try:
-        mask = read_mask(mask_path, num_classes)
+        humans = _decode(Path(path))  # the size check of the dataset reader: no huge decode
     except ImageReadError:
         return None
+    if humans.ndim == 3:
+        humans = humans[..., 0]
+    if humans.dtype not in (np.uint8, np.uint16):
+        return None
+    humans = np.ascontiguousarray(humans)
+    if size:
+        humans = cv2.resize(humans, (size, size), interpolation=cv2.INTER_NEAREST)
+    return humans if humans.shape == shape else None
+
+
+def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_classes: int):
+    """Counts, regions and person heights of one mask; the reader's message when it cannot be used."""
+    try:
+        mask = read_mask(mask_path, num_classes)
+    except ImageReadError as error:
+        return str(error)
     if size:
         mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
     if mask.size < 1 << 24:  # float32 histogram counts are exact below 2**24 pixels, and 3x faster
@@ -233,26 +282,11 @@ def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_c
         counts = np.bincount(mask.ravel(), minlength=256).astype(np.int64)
     regions = []
     for class_id in np.flatnonzero(counts[1:num_classes]) + 1:
-        binary = (mask == class_id).view(np.uint8)
-        # Label only the class's bounding box: most parts are small, and this is
-        # ~100x faster than labelling the whole frame.
-        x0, y0, box_w, box_h = cv2.boundingRect(binary)
-        found, _, region_stats, _ = cv2.connectedComponentsWithStats(
-            binary[y0:y0 + box_h, x0:x0 + box_w], connectivity=8, ltype=cv2.CV_32S)
-        if found > 1:
-            found_stats = region_stats[1:found]
-            regions.append(np.column_stack([np.full(found - 1, class_id), found_stats[:, cv2.CC_STAT_AREA],
-                                            found_stats[:, cv2.CC_STAT_HEIGHT], found_stats[:, cv2.CC_STAT_WIDTH]]))
+        found = _regions((mask == class_id).view(np.uint8))
+        if len(found):
+            regions.append(np.column_stack([np.full(len(found), class_id, np.int32), found]))
     heights, source = [], "human_ids"
-    humans = None
-    if human_path:
-        humans = cv2.imread(human_path, cv2.IMREAD_UNCHANGED)
-        if humans is not None and humans.ndim == 3:
-            humans = humans[..., 0]
-        if humans is not None and size:
-            humans = cv2.resize(humans, (size, size), interpolation=cv2.INTER_NEAREST)
-        if humans is not None and humans.shape != mask.shape:
-            humans = None
+    humans = _read_humans(human_path, mask.shape, size) if human_path else None
     if humans is not None:
         present = np.flatnonzero(np.bincount(humans.ravel()))
         for person in present[present > 0]:
@@ -260,23 +294,32 @@ def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_c
     else:
         source = "components"
         foreground = ((mask > 0) & (mask != IGNORE_LABEL)).view(np.uint8)
-        x0, y0, box_w, box_h = cv2.boundingRect(foreground)
-        foreground = foreground[y0:y0 + box_h, x0:x0 + box_w]
-        found, _, region_stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=cv2.CV_32S)
-        heights = [int(h) for h, area in zip(region_stats[1:found, 3], region_stats[1:found, 4]) if area >= 4]
+        heights = [int(h) for area, h, _w in _regions(foreground) if area >= 4]
     regions = np.concatenate(regions).astype(np.int32) if regions else np.zeros((0, 4), np.int32)
     return (counts[:num_classes], int(counts[IGNORE_LABEL]), mask.shape[:2], regions,
             np.asarray(heights, np.int32), source)
 
 
+def _mark(trail: str | None, index: int | None) -> None:
+    """Leave the index of the mask this process is reading (None: none) where the parent finds it."""
+    if trail:
+        with _suppress_os_error(), open(os.path.join(trail, str(os.getpid())), "w") as file:
+            file.write("" if index is None else str(index))
+
+
 def _chunk_stats(task):
-    indices, masks, humans, size, num_classes = task
+    indices, masks, humans, size, num_classes, trail = task
     # One OpenCV thread per process: the processes already fill the cores, and
     # OpenCV's own threads only add overhead on these small labelling jobs.
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return [(index, _image_stats(m, h, size, num_classes)) for index, m, h in zip(indices, masks, humans)]
+        results = []
+        for index, mask, human in zip(indices, masks, humans):
+            _mark(trail, index)
+            results.append((index, _image_stats(mask, human, size, num_classes)))
+        _mark(trail, None)
+        return results
     finally:
         cv2.setNumThreads(threads)
 
@@ -314,7 +357,7 @@ def cache_path(key: str) -> Path:
 
 def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", size: int | None = None, *,
                   num_classes: int = NUM_CLASSES, workers: int | None = None,
-                  use_cache: bool = True) -> DatasetStats:
+                  use_cache: bool = True, isolate: bool = True) -> DatasetStats:
     """Class pixel counts, per-image fractions, object sizes and person heights of one split.
 
     Args:
@@ -325,6 +368,13 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
             each mask's own size.
         workers: processes (default: all cores, for 400 masks or more).
         use_cache: read and write the on-disk cache.
+        isolate: count in child processes even when there are few masks, so
+            that a native crash cannot take this process down (it raises
+            ``DatasetError`` naming the file instead). False counts small
+            splits in this process (faster; for tests and scripts).
+
+    Masks the reader refuses (unreadable, or not label ids) are skipped and
+    listed in ``skipped`` with their reasons in ``skipped_reasons``.
     """
     if not isinstance(dataset, Dataset):
         dataset = open_dataset(dataset, num_classes=num_classes)
@@ -348,18 +398,21 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
     workers = max(1, int(workers or available_cpus()))
     chunk = max(1, min(32, -(-len(pairs) // (4 * workers))))  # a few chunks per worker, at most 32 masks
     tasks = [(list(range(i, min(i + chunk, len(pairs)))), masks[i:i + chunk], humans[i:i + chunk], size,
-              num_classes) for i in range(0, len(pairs), chunk)]
-    results = _run(tasks, workers if len(pairs) >= PARALLEL_MINIMUM else 1)
+              num_classes, None) for i in range(0, len(pairs), chunk)]
+    results = _run(tasks, workers if len(pairs) >= PARALLEL_MINIMUM else 1, isolate=isolate,
+                   describe=lambda index: _rel_mask(dataset, pairs[index]), where=f"the {split} split of "
+                   f"{dataset.name!r}")
 
     count = len(pairs)
     image_counts = np.zeros((count, num_classes), np.int64)
     image_shapes = np.zeros((count, 2), np.int32)
     image_ignored = np.zeros(count, np.int64)
-    objects, heights, skipped, ok = [], [], [], np.zeros(count, bool)
+    objects, heights, skipped, reasons, ok = [], [], [], [], np.zeros(count, bool)
     sources = set()
     for index, result in results:
-        if result is None:
+        if result is None or isinstance(result, str):
             skipped.append(pairs[index].stem)
+            reasons.append(result or f"{pairs[index].mask.name} cannot be read.")
             continue
         counts, ignored, shape, regions, person_heights, source = result
         ok[index] = True
@@ -378,30 +431,107 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
         image_counts=image_counts[ok], image_shapes=image_shapes[ok], image_ignored=image_ignored[ok],
         object_rows=object_rows.astype(np.int32), person_heights=np.concatenate(heights or [np.zeros(0, np.int32)]),
         person_source="human_ids" if sources == {"human_ids"} else ("components" if sources else "human_ids"),
-        skipped=skipped, seconds=time.perf_counter() - started,
+        skipped=skipped, skipped_reasons=reasons, seconds=time.perf_counter() - started,
     )
     if stats.num_images == 0:
-        raise DatasetError(f"None of the {count} masks of the {split} split of {dataset.name!r} could be read. "
-                           "Run `python -m seglib data check` on the folder for details.")
+        first = f" The first: {reasons[0]}" if reasons else ""
+        raise DatasetError(f"None of the {count} masks of the {split} split of {dataset.name!r} could be used "
+                           f"(unreadable, or not label ids).{first} Run `python -m seglib data check` on the "
+                           "folder for the full list.")
     if use_cache:
         _save(cache_path(key), stats)
     return stats
 
 
-def _run(tasks, workers: int):
-    if workers <= 1 or len(tasks) <= 1:
+def _rel_mask(dataset: Dataset, pair) -> str:
+    try:
+        return str(Path(pair.mask).relative_to(dataset.root))
+    except ValueError:
+        return Path(pair.mask).name
+
+
+def _run(tasks, workers: int, *, isolate: bool = True, describe=str, where: str = "the split"):
+    """Run the chunks: in this process (small, not isolated) or in 'spawn' child processes.
+
+    'spawn', not fork: the caller may be a Streamlit server or hold TensorFlow
+    threads, which a forked child must not inherit. When a child dies (a
+    native crash: nothing a Python ``except`` can catch), the mask it was
+    reading is found from the marks the children leave, and a ``DatasetError``
+    names it; the caller lives on.
+    """
+    if not isolate and (workers <= 1 or len(tasks) <= 1):
         return [item for task in tasks for item in _chunk_stats(task)]
-    from concurrent.futures import ProcessPoolExecutor
+    import shutil
+    import tempfile
     from concurrent.futures.process import BrokenProcessPool
+
+    trail = tempfile.mkdtemp(prefix="seglib-stats-")
+    try:
+        marked = [(*task[:5], trail) for task in tasks]
+        try:
+            return _pool_map(marked, workers)
+        except BrokenProcessPool:
+            reading = _marks(trail)
+            if not reading:  # never doing the same work in this process: it might die the same way
+                raise DatasetError(
+                    f"Computing the statistics of {where} failed: its worker process died before it read a "
+                    "mask (out of memory, or killed?). Try again; if it keeps failing, tell the machine's "
+                    "owner.") from None
+            culprits = _culprits(tasks, reading)
+            shown = ", ".join(describe(index) for index in culprits[:5])
+            which = f"while reading {shown}" if len(culprits) == 1 else f"while reading one of {shown}"
+            raise DatasetError(
+                f"Computing the statistics of {where} crashed in a worker process {which} (a native crash "
+                "in the image decoder or analysis). The dashboard is unharmed. Run `python -m seglib data check` "
+                "on the folder, then re-export or remove that file.") from None
+        except (OSError, RuntimeError):  # no processes allowed here: count in this process
+            return [item for task in tasks for item in _chunk_stats(task)]
+    finally:
+        shutil.rmtree(trail, ignore_errors=True)
+
+
+def _pool_map(tasks, workers: int):
+    from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    try:
-        # 'spawn': the caller may be a Streamlit server or hold TensorFlow threads,
-        # which a forked child must not inherit.
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn")) as pool:
-            return [item for chunk in pool.map(_chunk_stats, tasks) for item in chunk]
-    except (BrokenProcessPool, OSError, RuntimeError):
-        return [item for task in tasks for item in _chunk_stats(task)]
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=get_context("spawn")) as pool:
+        return [item for chunk in pool.map(_chunk_stats, tasks) for item in chunk]
+
+
+def _marks(trail: str) -> list[int]:
+    """Indices of the masks the children were reading when the pool broke."""
+    found = []
+    for name in os.listdir(trail):
+        with _suppress_os_error(), open(os.path.join(trail, name)) as file:
+            text = file.read().strip()
+            if text.isdigit():
+                found.append(int(text))
+    return sorted(set(found))
+
+
+def _culprits(tasks, reading: list[int], limit: int = 4) -> list[int]:
+    """Of the masks being read when a child died, the ones that crash a child on their own.
+
+    With one child that is the mask it was reading; with several, the others
+    were stopped mid-mask, so each (up to ``limit``) is tried alone.
+    """
+    if len(reading) == 1 or len(reading) > limit:
+        return reading
+    from concurrent.futures.process import BrokenProcessPool
+
+    by_index = {}
+    for task in tasks:
+        for position, index in enumerate(task[0]):
+            by_index[index] = ([index], [task[1][position]], [task[2][position]], *task[3:5], None)
+    crashing = []
+    for index in reading:
+        try:
+            _pool_map([by_index[index]], 1)
+        except BrokenProcessPool:
+            crashing.append(index)
+        except (OSError, RuntimeError):
+            return reading
+    return crashing or reading
 
 
 # ---------------------------------------------------------------------------
@@ -414,7 +544,7 @@ _ARRAYS = ("image_counts", "image_shapes", "image_ignored", "object_rows", "pers
 def _save(path: Path, stats: DatasetStats) -> None:
     meta = {"version": STATS_VERSION, "dataset": stats.dataset, "split": stats.split, "size": stats.size,
             "num_classes": stats.num_classes, "stems": stats.stems, "person_source": stats.person_source,
-            "skipped": stats.skipped, "seconds": stats.seconds}
+            "skipped": stats.skipped, "skipped_reasons": stats.skipped_reasons, "seconds": stats.seconds}
 
     def write(tmp: Path) -> None:
         buffer = io.BytesIO()
@@ -442,4 +572,5 @@ def _load(path: Path) -> DatasetStats | None:
         return None
     return DatasetStats(dataset=meta["dataset"], split=meta["split"], size=meta["size"],
                         num_classes=meta["num_classes"], stems=meta["stems"], person_source=meta["person_source"],
-                        skipped=meta["skipped"], seconds=time.perf_counter() - started, from_cache=True, **arrays)
+                        skipped=meta["skipped"], skipped_reasons=meta.get("skipped_reasons", []),
+                        seconds=time.perf_counter() - started, from_cache=True, **arrays)

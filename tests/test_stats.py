@@ -133,3 +133,83 @@ def test_stats_cli_prints_json(tiny_dataset, capsys):
     assert main(["data", "stats", str(tiny_dataset), "--split", "val"]) == 0
     assert "Background" in capsys.readouterr().out
     assert IGNORE_LABEL == 255
+
+
+# ---------------------------------------------------------------------------
+# masks with no foreground, and native crashes (issue M, item 1)
+# ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _no_foreground_dataset(root: Path) -> Path:
+    """A plain dataset: one ordinary mask, one all background (a photo with no
+    people) and one whose only foreground is the ignore label."""
+    ordinary = np.zeros((32, 32), np.uint8)
+    ordinary[4:20, 8:14] = 5
+    ignored_foreground = np.zeros((32, 32), np.uint8)
+    ignored_foreground[10:14, 10:14] = IGNORE_LABEL
+    for stem, mask in (("people", ordinary), ("nobody", np.zeros((32, 32), np.uint8)),
+                       ("ignored", ignored_foreground)):
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        (root / "masks").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / f"{stem}.png"), np.zeros((32, 32, 3), np.uint8))
+        cv2.imwrite(str(root / "masks" / f"{stem}.png"), mask)
+    return root
+
+
+def _seglib_env(tmp_path: Path) -> dict:
+    return dict(os.environ, SEGLIB_DATA_ROOTS=str(tmp_path), SEGLIB_CACHE_DIR=str(tmp_path / "cache"),
+                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+
+
+def test_stats_of_masks_without_foreground_do_not_crash(tmp_path):
+    """An all-background mask used to send an empty crop to OpenCV: exit 139."""
+    import subprocess
+    import sys
+
+    root = _no_foreground_dataset(tmp_path / "nobody")
+    result = subprocess.run([sys.executable, "-m", "seglib", "data", "stats", str(root), "--json"],
+                            env=_seglib_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    stats = json.loads(result.stdout)
+    assert stats["images"] == 3 and stats["total_pixels"] == 3 * 32 * 32 - 16
+    assert stats["person_heights"]["count"] == 1
+
+
+def crash_on_nobody(task):
+    """A stand-in for the per-chunk work that dies like a native crash on one mask."""
+    import signal
+
+    for index, mask in zip(task[0], task[1]):
+        if Path(mask).stem == "nobody":
+            stats_module._mark(task[5], index)  # as the real work does before reading each mask
+            os.kill(os.getpid(), signal.SIGSEGV)
+    return _REAL_CHUNK_STATS(task)
+
+
+_REAL_CHUNK_STATS = stats_module._chunk_stats
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_native_crash_while_counting_is_a_typed_error_not_a_dead_caller(tmp_path, workers):
+    """The dashboard's server calls dataset_stats: a crash in the counting must
+    come back as a DatasetError naming the file, and the caller lives on."""
+    import subprocess
+    import sys
+
+    root = _no_foreground_dataset(tmp_path / "crashing")
+    script = (
+        "import seglib.stats as s, test_stats\n"
+        "from seglib.errors import DatasetError\n"
+        "s._chunk_stats = test_stats.crash_on_nobody\n"
+        f"s.PARALLEL_MINIMUM = {1 if workers > 1 else 400}\n"
+        f"try:\n    s.dataset_stats({str(root)!r}, use_cache=False, workers={workers})\n"
+        "except DatasetError as error:\n    print('TYPED:', error)\n"
+        "print('caller alive')\n")
+    result = subprocess.run([sys.executable, "-c", script], env=_seglib_env(tmp_path), capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert "caller alive" in result.stdout
+    typed = next(line for line in result.stdout.splitlines() if line.startswith("TYPED:"))
+    assert "crashed" in typed and "while reading masks/nobody.png " in typed and "data check" in typed
