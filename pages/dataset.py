@@ -120,8 +120,20 @@ st.markdown(
     "pixels, so plain accuracy flatters it; the rare classes are the hard ones."
 )
 with st.spinner(f"Counting the pixels of every class in the {split} split (once; then cached)..."):
+    # seglib counts in a child process: a file that crashes a native decoder comes
+    # back as a DatasetError naming it (shown here), never as a dead server.
     with common.error_boundary("Computing the statistics"):
         stats = common.load_stats(dataset.root, split)
+if stats.skipped:
+    reasons = list(getattr(stats, "skipped_reasons", None) or [])
+    reasons += ["cannot be read"] * (len(stats.skipped) - len(reasons))
+    st.warning(f"{len(stats.skipped):,} of the {len(pairs):,} masks of the {split} split are left out of these "
+               "statistics: they cannot be read, or they are not label ids (see why below). Training feeds "
+               "them as unlabelled. Fix or remove them; `python -m seglib data check` lists every problem.",
+               icon=":material/warning:")
+    with st.expander(f"Masks left out ({len(reasons):,})"):
+        st.dataframe(pd.DataFrame({"mask": list(stats.skipped), "why": reasons[:len(stats.skipped)]}).head(500),
+                     hide_index=True, width="stretch")
 
 chart_controls = st.columns([1, 1, 2], vertical_alignment="bottom")
 scale = chart_controls[0].segmented_control("Scale", ["linear", "log"], default="linear", required=True,
@@ -135,12 +147,16 @@ common.plot(figures.class_fraction_figure(
     title=f"Share of pixels per class, {split} split ({len(pairs):,} images)"), key="split-fractions")
 foreground = split_fractions[1:].sum()
 rarest = int(np.argmin(np.where(split_fractions > 0, split_fractions, np.inf)))
-st.caption(
-    f"Background: {split_fractions[0]:.1%} of all pixels. The most frequent body part, "
-    f"{CLASS_NAMES[int(np.argmax(split_fractions[1:])) + 1]}, has "
-    f"{split_fractions[1:].max() / max(split_fractions[rarest], 1e-12):,.0f}× the pixels of the rarest class, "
-    f"{CLASS_NAMES[rarest]}. People cover {foreground:.1%} of the pixels."
-)
+if foreground > 0:
+    st.caption(
+        f"Background: {split_fractions[0]:.1%} of all pixels. The most frequent body part, "
+        f"{CLASS_NAMES[int(np.argmax(split_fractions[1:])) + 1]}, has "
+        f"{split_fractions[1:].max() / max(split_fractions[rarest], 1e-12):,.0f}× the pixels of the rarest class, "
+        f"{CLASS_NAMES[rarest]}. People cover {foreground:.1%} of the pixels."
+    )
+else:
+    st.caption("No mask of this split labels any body part: every labelled pixel is background, so there is "
+               "no person for a model to learn.")
 
 st.subheader("One image")
 if samples:

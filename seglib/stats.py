@@ -14,9 +14,9 @@ For one split of a dataset this counts
 Masks are read with OpenCV, counted with ``np.bincount`` and split into regions
 with ``cv2.connectedComponentsWithStats`` (never on an empty crop: a mask with no
 people, or whose foreground is all ignore, has no regions). The counting runs
-in a child process ('spawn'; several when there are many masks), so that even a
-native crash on some file cannot take the caller (the dashboard's server) down:
-it becomes a ``DatasetError`` naming the file. The result is cached under ``settings.cache_dir()``, keyed by the dataset
+in a child process (several when there are many masks), so that even a native
+crash on some file cannot take the caller (the dashboard's server) down: it
+becomes a ``DatasetError`` naming the file. The result is cached under ``settings.cache_dir()``, keyed by the dataset
 folder, its files (names, sizes, modification times), the split and the size, so
 a page opened by a whole class computes it once.
 
@@ -399,7 +399,7 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
     chunk = max(1, min(32, -(-len(pairs) // (4 * workers))))  # a few chunks per worker, at most 32 masks
     tasks = [(list(range(i, min(i + chunk, len(pairs)))), masks[i:i + chunk], humans[i:i + chunk], size,
               num_classes, None) for i in range(0, len(pairs), chunk)]
-    results = _run(tasks, workers if len(pairs) >= PARALLEL_MINIMUM else 1, isolate=isolate,
+    results = _run(tasks, max(1, min(workers if len(pairs) >= PARALLEL_MINIMUM else 1, len(tasks))), isolate=isolate,
                    describe=lambda index: _rel_mask(dataset, pairs[index]), where=f"the {split} split of "
                    f"{dataset.name!r}")
 
@@ -451,87 +451,128 @@ def _rel_mask(dataset: Dataset, pair) -> str:
 
 
 def _run(tasks, workers: int, *, isolate: bool = True, describe=str, where: str = "the split"):
-    """Run the chunks: in this process (small, not isolated) or in 'spawn' child processes.
+    """Run the chunks: in this process (one worker, not isolated) or in child processes.
 
-    'spawn', not fork: the caller may be a Streamlit server or hold TensorFlow
-    threads, which a forked child must not inherit. When a child dies (a
+    The children are plain ``python -c`` processes (not a multiprocessing
+    pool): they never re-import the caller's main file (a Streamlit page), and
+    inherit no threads (TensorFlow's, the server's). When a child dies (a
     native crash: nothing a Python ``except`` can catch), the mask it was
-    reading is found from the marks the children leave, and a ``DatasetError``
-    names it; the caller lives on.
+    reading is known from the mark it leaves before each mask, and a
+    ``DatasetError`` names it; the caller lives on.
     """
-    if not isolate and (workers <= 1 or len(tasks) <= 1):
+    if not isolate and workers <= 1:
         return [item for task in tasks for item in _chunk_stats(task)]
     import shutil
     import tempfile
-    from concurrent.futures.process import BrokenProcessPool
 
     trail = tempfile.mkdtemp(prefix="seglib-stats-")
     try:
-        marked = [(*task[:5], trail) for task in tasks]
+        marked = [(*task[:5], trail) for task in tasks]  # children mark each mask before reading it
+        groups = [marked[i::workers] for i in range(min(workers, len(marked)))]
         try:
-            return _pool_map(marked, workers)
-        except BrokenProcessPool:
-            reading = _marks(trail)
-            if not reading:  # never doing the same work in this process: it might die the same way
-                raise DatasetError(
-                    f"Computing the statistics of {where} failed: its worker process died before it read a "
-                    "mask (out of memory, or killed?). Try again; if it keeps failing, tell the machine's "
-                    "owner.") from None
-            culprits = _culprits(tasks, reading)
-            shown = ", ".join(describe(index) for index in culprits[:5])
-            which = f"while reading {shown}" if len(culprits) == 1 else f"while reading one of {shown}"
-            raise DatasetError(
-                f"Computing the statistics of {where} crashed in a worker process {which} (a native crash "
-                "in the image decoder or analysis). The dashboard is unharmed. Run `python -m seglib data check` "
-                "on the folder, then re-export or remove that file.") from None
-        except (OSError, RuntimeError):  # no processes allowed here: count in this process
+            children = [_start_child(trail, number, group) for number, group in enumerate(groups)]
+        except OSError:  # no processes allowed here: count in this process
             return [item for task in tasks for item in _chunk_stats(task)]
+        results, died = [], []
+        try:
+            for number, child in enumerate(children):
+                child.wait()
+                if child.returncode != 0:
+                    died.append((child, _marks(trail, child.pid)))
+                    continue
+                status, value = _read_result(os.path.join(trail, f"{number}.out"))
+                if status == "error":
+                    raise value
+                results.extend(value)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+        if died:
+            child, reading = died[0]
+            signal_name = _signal_name(child.returncode)
+            if reading is None:
+                raise DatasetError(
+                    f"Computing the statistics of {where} failed: its worker process died ({signal_name}) before "
+                    "it read a mask (out of memory, or killed?). Try again; if it keeps failing, tell the "
+                    "machine's owner.")
+            raise DatasetError(
+                f"Computing the statistics of {where} crashed in a worker process ({signal_name}) while reading "
+                f"{describe(reading)}: a native crash in the image decoder or analysis. The dashboard is "
+                "unharmed. Run `python -m seglib data check` on the folder, then re-export or remove that file.")
+        return sorted(results, key=lambda item: item[0])  # the children took every n-th chunk
     finally:
         shutil.rmtree(trail, ignore_errors=True)
 
 
-def _pool_map(tasks, workers: int):
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=get_context("spawn")) as pool:
-        return [item for chunk in pool.map(_chunk_stats, tasks) for item in chunk]
+#: What a child runs: the parent's import path first, then ``_child``.
+_CHILD_CODE = ("import sys; sys.path[:0] = [p for p in sys.argv[3:] if p not in sys.path]; "
+               "from seglib.stats import _child; _child(sys.argv[1], sys.argv[2])")
 
 
-def _marks(trail: str) -> list[int]:
-    """Indices of the masks the children were reading when the pool broke."""
-    found = []
-    for name in os.listdir(trail):
-        with _suppress_os_error(), open(os.path.join(trail, name)) as file:
-            text = file.read().strip()
-            if text.isdigit():
-                found.append(int(text))
-    return sorted(set(found))
+def _start_child(trail: str, number: int, tasks):
+    import pickle
+    import subprocess
+    import sys
+
+    job = os.path.join(trail, f"{number}.in")
+    with open(job, "wb") as file:
+        # _chunk_stats is looked up now, so a test may stand in for it (pickled by name).
+        pickle.dump((_chunk_stats, tasks), file, protocol=pickle.HIGHEST_PROTOCOL)
+    paths = [str(Path(p).resolve()) if p else os.getcwd() for p in sys.path]
+    return subprocess.Popen([sys.executable, "-c", _CHILD_CODE, job, os.path.join(trail, f"{number}.out"), *paths],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
 
 
-def _culprits(tasks, reading: list[int], limit: int = 4) -> list[int]:
-    """Of the masks being read when a child died, the ones that crash a child on their own.
+def _child(job: str, out: str) -> None:
+    """The child's side: run the chunks of ``job``, write ("ok", results) or ("error", exception)."""
+    import pickle
 
-    With one child that is the mask it was reading; with several, the others
-    were stopped mid-mask, so each (up to ``limit``) is tried alone.
-    """
-    if len(reading) == 1 or len(reading) > limit:
-        return reading
-    from concurrent.futures.process import BrokenProcessPool
+    try:
+        with open(job, "rb") as file:
+            function, tasks = pickle.load(file)
+        outcome = ("ok", [item for task in tasks for item in function(task)])
+    except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
+        outcome = ("error", error)
+    try:
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: keep its words
+        data = pickle.dumps(("error", RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
+    with open(out + ".tmp", "wb") as file:
+        file.write(data)
+    os.replace(out + ".tmp", out)
 
-    by_index = {}
-    for task in tasks:
-        for position, index in enumerate(task[0]):
-            by_index[index] = ([index], [task[1][position]], [task[2][position]], *task[3:5], None)
-    crashing = []
-    for index in reading:
+
+def _read_result(path: str):
+    import pickle
+
+    try:
+        with open(path, "rb") as file:
+            return pickle.load(file)
+    except (OSError, EOFError, pickle.UnpicklingError) as error:
+        return "error", DatasetError(f"The statistics worker left no readable result ({error}); try again.")
+
+
+def _signal_name(returncode: int) -> str:
+    if returncode < 0:
+        import signal
+
         try:
-            _pool_map([by_index[index]], 1)
-        except BrokenProcessPool:
-            crashing.append(index)
-        except (OSError, RuntimeError):
-            return reading
-    return crashing or reading
+            return signal.Signals(-returncode).name
+        except ValueError:
+            return f"signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def _marks(trail: str, pid: int) -> int | None:
+    """The index of the mask child ``pid`` was reading when it died (None: none)."""
+    try:
+        with open(os.path.join(trail, str(pid))) as file:
+            text = file.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 # ---------------------------------------------------------------------------

@@ -212,4 +212,47 @@ def test_a_native_crash_while_counting_is_a_typed_error_not_a_dead_caller(tmp_pa
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert "caller alive" in result.stdout
     typed = next(line for line in result.stdout.splitlines() if line.startswith("TYPED:"))
-    assert "crashed" in typed and "while reading masks/nobody.png " in typed and "data check" in typed
+    assert "crashed" in typed and "while reading masks/nobody.png:" in typed and "data check" in typed
+
+
+def test_counting_children_never_run_the_callers_main_file(tmp_path, monkeypatch):
+    """A page run as __main__ (Streamlit, AppTest) must not be run again in the
+    counting process: a 'spawn' pool does that, and the page would count again."""
+    import sys
+    import types
+
+    marker = tmp_path / "main-ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    stats = dataset_stats(open_dataset(_no_foreground_dataset(tmp_path / "main")), use_cache=False)
+    assert stats.num_images == 3 and not marker.exists()
+
+
+def test_dataset_page_draws_a_split_with_people_free_and_refused_masks(tiny_dataset, data_root):
+    """The Dataset explorer on such a folder: statistics, no traceback, the refused mask named."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APPTEST_TIMEOUT
+
+    root = _no_foreground_dataset(data_root / "nobody-page")
+    blind = np.zeros((32, 32, 3), np.uint8)
+    blind[4:20, 4:20] = (178, 114, 0)  # the colour-blind palette's UpperClothes, as BGR
+    cv2.imwrite(str(root / "images" / "blind.png"), np.zeros((32, 32, 3), np.uint8))
+    cv2.imwrite(str(root / "masks" / "blind.png"), blind)
+    try:
+        st.cache_data.clear()
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT)
+        at.query_params["dataset"] = "nobody-page"
+        at.run()
+        at.switch_page("pages/dataset.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not [e.value for e in at.error if "This is a bug" in e.value or "Traceback" in e.value]
+        assert any("1 of the 4 masks" in w.value for w in at.warning), [w.value for w in at.warning]
+        left_out = next(e for e in at.expander if "Masks left out" in e.label).dataframe[0].value
+        assert left_out["mask"].tolist() == ["blind"] and "outside the CIHP palette" in left_out["why"][0]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
