@@ -327,9 +327,13 @@ UNKNOWN_COLOUR_MINIMUM = 8
 #: (the ignore label, or values >= the number of classes), or none has a label.
 IGNORE_SHARE_LIMIT = 0.5
 #: Lossy-compression score (see ``_lossy_score``) above which a grey mask is
-#: refused. Clean masks, even small synthetic ones, stay below ~0.55; masks
-#: that went through JPEG (any quality) score ~0.5-1.3.
+#: refused. Clean synthetic masks of 128 px and more stay below 0.45 (512 px:
+#: below 0.16); masks that went through JPEG score about 0.5-1.3.
 LOSSY_SCORE_LIMIT = 0.6
+#: Only masks at least this many pixels high and wide are scored: in smaller
+#: ones whole people are a few pixels tall, and thin parts score like artefacts.
+#: (JPEG content is refused at any size, from the file's first bytes.)
+LOSSY_MINIMUM_SIDE = 128
 #: Fewer label edges than this is too little evidence to call a mask lossy.
 LOSSY_MINIMUM_EDGES = 32
 #: Masks with these extensions are reported (not read): masks must be PNG.
@@ -380,17 +384,24 @@ def _lossy_score(ids: np.ndarray) -> tuple[float, int]:
     """
     if ids.shape[0] < 3 or ids.shape[1] < 3:
         return 0.0, 0
-    a, b, c, d = ids[:-1, :-1], ids[:-1, 1:], ids[1:, :-1], ids[1:, 1:]
-    ab, ac, bc, cd, bd, ad = a != b, a != c, b != c, c != d, b != d, a != d
-    edges = int(np.count_nonzero(ab | ac | bd | cd))
-    if edges == 0:
+    ids = np.ascontiguousarray(ids)
+    across = ids[:, 1:] != ids[:, :-1]  # (H, W-1): differs from the right neighbour
+    down = ids[1:, :] != ids[:-1, :]    # (H-1, W): differs from the one below
+    # block (i, j) = a b / c d with a = ids[i, j]: a!=b, c!=d, a!=c, b!=d
+    edge = across[:-1] | across[1:] | down[:, :-1] | down[:, 1:]
+    at = np.flatnonzero(edge)
+    if at.size == 0:
         return 0.0, 0
-    distinct = ab.view(np.uint8) + (ac & bc).view(np.uint8) + (ad & bd & cd).view(np.uint8)
+    width = ids.shape[1]
+    first = at // (width - 1) * width + at % (width - 1)  # a's index in the flat mask
+    flat = ids.ravel()
+    a, b, c, d = flat[first], flat[first + 1], flat[first + width], flat[first + width + 1]
+    # distinct ids in the block = 1 + (b new) + (c new) + (d new)
+    distinct = (a != b).view(np.uint8) + ((c != a) & (c != b)).view(np.uint8) \
+        + ((d != a) & (d != b) & (d != c)).view(np.uint8)
     triples = int(np.count_nonzero(distinct >= 2))
-    centre = ids[1:-1, 1:-1]
-    islands = int(np.count_nonzero((centre != ids[:-2, 1:-1]) & (centre != ids[2:, 1:-1])
-                                   & (centre != ids[1:-1, :-2]) & (centre != ids[1:-1, 2:])))
-    return (triples + islands) / edges, edges
+    islands = int(np.count_nonzero(across[1:-1, :-1] & across[1:-1, 1:] & down[:-1, 1:-1] & down[1:, 1:-1]))
+    return (triples + islands) / at.size, int(at.size)
 
 
 def _colour_examples(rgb: np.ndarray, unknown: np.ndarray, limit: int = 3) -> list[tuple[int, int, int]]:
@@ -448,7 +459,7 @@ def _grey_mask(values: np.ndarray, path: Path, num_classes: int, notes: list[str
     if bad:
         ids = ids.copy()
         ids[out_of_range] = IGNORE_LABEL
-    if ids.size >= 16:
+    if min(ids.shape[:2]) >= LOSSY_MINIMUM_SIDE:
         score, edges = _lossy_score(values if values.dtype == np.uint8 else ids)
         if edges >= LOSSY_MINIMUM_EDGES and score > LOSSY_SCORE_LIMIT:
             raise MaskRefusedError(
