@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "seglib.train",         # train
     "seglib.receptive",     # receptive
     "seglib.demo",          # demo-model
+    "seglib.pretrain",      # pretrain
 )
 
 
