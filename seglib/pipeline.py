@@ -2,9 +2,9 @@
 
 ``make_dataset`` is what training and evaluation use::
 
-    pairs -> parallel decode + resize (image: area/bilinear, mask: NEAREST only)
-          -> cache (uint8, after resizing: epoch 2+ never decodes again)
-          -> shuffle (seeded, reshuffled every epoch)            [training]
+    shuffled indices (seeded, a new permutation every epoch)    [training]
+          -> parallel decode + resize (image: area/bilinear, mask: NEAREST only)
+          -> cache (uint8, after resizing, by index: epoch 2+ never decodes again)
           -> flip with left/right label swap, scale jitter + crop [augment]
           -> batch -> prefetch
 
@@ -48,8 +48,6 @@ from seglib.dataset import Pair, load_pair
 
 #: Default range of the random zoom factor of the scale-jitter augmentation.
 SCALE_RANGE = (1.0, 1.5)
-#: Largest shuffle buffer (elements are uint8 images after resizing).
-MAX_SHUFFLE_BUFFER = 1024
 
 _warned: set[str] = set()
 
@@ -101,6 +99,35 @@ def _map_load(paths, image_size: int, num_classes: int):
         return image, mask
 
     return paths.map(load_element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+class _DecodedStore:
+    """Decoded, resized uint8 pairs kept in memory by index (the training cache).
+
+    ``element(index)`` decodes a pair the first time it is asked for and keeps
+    it; later epochs never decode again. Calls come from several tf.data threads
+    at once; OpenCV releases the GIL while decoding, and a pair decoded twice by
+    a race is merely stored twice.
+    """
+
+    def __init__(self, pairs: Sequence[Pair], image_size: int, num_classes: int):
+        self.paths = [(str(p.image).encode(), str(p.mask).encode()) for p in pairs]
+        self.image_size = image_size
+        self.load = _loader(image_size, num_classes)
+        self.decoded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _get(self, index) -> tuple[np.ndarray, np.ndarray]:
+        index = int(index)
+        pair = self.decoded.get(index)
+        if pair is None:
+            pair = self.decoded[index] = self.load(*self.paths[index])
+        return pair
+
+    def element(self, index):
+        image, mask = tf.numpy_function(self._get, [index], [tf.uint8, tf.uint8], stateful=False)
+        image.set_shape([self.image_size, self.image_size, 3])
+        mask.set_shape([self.image_size, self.image_size])
+        return image, mask
 
 
 def augment_pair(image, mask, seed, image_size: int, scale_range=SCALE_RANGE):
@@ -155,10 +182,16 @@ def make_dataset(pairs: Sequence[Pair], image_size: int, batch_size: int, *, tra
     paths = tf.data.Dataset.from_tensor_slices(
         ([str(p.image) for p in pairs], [str(p.mask) for p in pairs]))
     count = len(pairs)
-    if cache:
+    if cache and training:
+        # Shuffle indices (a full permutation, anew every epoch) and look the decoded
+        # pairs up in memory: the first batch needs only its own images decoded, where
+        # a shuffle buffer after a cache would wait for the whole buffer (all the images,
+        # seconds on a laptop) before the first step.
+        store = _DecodedStore(pairs, image_size, num_classes)
+        dataset = tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.map(store.element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    elif cache:
         dataset = _map_load(paths, image_size, num_classes).cache()
-        if training:
-            dataset = dataset.shuffle(min(count, MAX_SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
     else:
         if training:  # shuffling file names is cheaper than shuffling decoded images
             paths = paths.shuffle(count, seed=seed, reshuffle_each_iteration=True)
