@@ -109,7 +109,7 @@ import numpy as np
 from seglib import settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig
-from seglib.errors import ConfigError, RunError
+from seglib.errors import ConfigError, DatasetError, RunError
 from seglib.io import atomic_write_json
 
 
@@ -229,6 +229,7 @@ def create_run(config: RunConfig, name: str | None = None, *, path: str | os.Pat
     if not isinstance(config, RunConfig):
         raise ConfigError(f"create_run needs a RunConfig. Received: config={type(config).__name__}")
     config.validate()
+    _refuse_a_file_as_dataset(config)
     if path is None:
         folder = _unique_folder(new_run_id(config.preset))
     else:
@@ -249,6 +250,22 @@ def create_run(config: RunConfig, name: str | None = None, *, path: str | os.Pat
         "updated_at": now,
     })
     return folder
+
+
+def _refuse_a_file_as_dataset(config: RunConfig) -> None:
+    """DatasetError, before any run folder exists, when ``data.root`` names a file.
+
+    (A folder that does not exist yet is left to the worker, which says so in
+    the run's status.)
+    """
+    path = Path(config.data.root).expanduser()
+    if not path.is_absolute():
+        path = settings.data_dir() / path
+    if path.exists() and not path.is_dir():
+        from seglib.dataset import EXPECTED_LAYOUT
+
+        raise DatasetError(f"{path.name!r} is a file, not a dataset folder; no run was created. "
+                           f"{EXPECTED_LAYOUT}")
 
 
 def _unique_folder(run_id: str) -> Path:
@@ -691,6 +708,26 @@ def _scheduler_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def ending_lock() -> Iterator[None]:
+    """The scheduler lock, for a worker's final status write (no lock when the runs folder cannot be locked).
+
+    ``request_stop`` writes its STOP file under the same lock, so a stop request
+    either lands before the worker's end (which removes the STOP file) or
+    finds the run already ended.
+    """
+    lock = _scheduler_lock()
+    try:
+        lock.__enter__()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 _thread_lock = threading.RLock()

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seglib import runs
@@ -223,3 +224,99 @@ def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         save_model(model, path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.keras"]
+
+
+# ---------------------------------------------------------------------------
+# messages that tell the truth: a stop at the very end, data that cannot be used
+# ---------------------------------------------------------------------------
+
+#: One tiny epoch (8 training images in 2 steps, 4 validation images).
+ONE_EPOCH = {"train.epochs": 1, "model.width": 0.35, "model.low_level_filters": 8,
+             "data.train_count": 8, "data.val_count": 4}
+
+
+class _StopAt:
+    """Ask for a stop (the STOP file, as the dashboard writes it) at one point of the training loop."""
+
+    def __init__(self, batch=None, epoch_end=False):
+        self.batch, self.epoch_end = batch, epoch_end
+
+    def _stop(self, worker):
+        (worker.folder / runs.STOP_FILE).write_text("stop\n")
+        worker._reporter.write()  # the progress thread's next tick sees it at once
+
+    def on_batch_end(self, worker, epoch, step, loss):
+        if self.batch is not None and (epoch, step) == self.batch:
+            self._stop(worker)
+
+    def on_epoch_end(self, worker, epoch, row):
+        if self.epoch_end:  # the request lands while the last epoch's results are being written
+            (worker.folder / runs.STOP_FILE).write_text("stop\n")
+            reporter, update = worker._reporter, worker._reporter.update
+
+            def update_then_tick(**fields):  # the progress thread ticks right after each update
+                update(**fields)
+                reporter.write()
+
+            reporter.update = update_then_tick
+
+
+def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset):
+    from seglib.train import train
+
+    folder = runs.create_run(tiny_config(**ONE_EPOCH), status="running")
+    assert train(folder, callbacks=[_StopAt(epoch_end=True)]) == "finished"
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "finished", progress
+    assert "finishing the current batch" not in progress["message"]
+    assert "Finished" in progress["message"] and "nothing was left to stop" in progress["message"]
+    assert not (folder / runs.STOP_FILE).exists()
+    assert runs.read_progress(folder.name)["stop_requested"] is False
+    runs.delete_run(folder.name)
+
+
+def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset):
+    from seglib.train import train
+
+    folder = runs.create_run(tiny_config(**ONE_EPOCH), status="running")
+    assert train(folder, callbacks=[_StopAt(batch=(1, 2))]) == "stopped"
+    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "stopped" and progress["message"].startswith("Stopped at epoch 1")
+    assert not (folder / runs.STOP_FILE).exists()
+    runs.delete_run(folder.name)
+
+
+def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_dataset, data_root):
+    import shutil
+
+    import cv2
+
+    from seglib.train import train
+
+    root = data_root / "unlabelled-validation"
+    if not root.exists():
+        shutil.copytree(tiny_dataset, root)
+        for mask in (root / "Validation" / "Category_ids").glob("*.png"):
+            shape = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED).shape[:2]
+            cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))  # every pixel "ignore"
+    folder = runs.create_run(tiny_config(**ONE_EPOCH, **{"data.root": root.name}), status="running")
+    started = time.time()
+    assert train(folder) == "failed"
+    assert time.time() - started < 30  # before TensorFlow builds anything
+    message = json.loads((folder / runs.PROGRESS_FILE).read_text())["message"]
+    assert "validation split" in message and "no labelled pixel" in message, message
+    assert not (folder / runs.HISTORY_FILE).exists()
+    runs.delete_run(folder.name)
+
+
+def test_train_on_a_file_instead_of_a_dataset_folder_creates_no_run_folder(own_runs_dir, tmp_path, capsys):
+    from seglib.cli import main
+
+    not_a_folder = tmp_path / "dataset.zip"
+    not_a_folder.write_bytes(b"PK\x03\x04")
+    before = sorted(p.name for p in own_runs_dir.iterdir())
+    assert main(["train", "--data", str(not_a_folder), "--epochs", "1"]) == 1
+    assert main(["train", "--data", str(not_a_folder), "--run-dir", str(own_runs_dir / "named")]) == 1
+    assert sorted(p.name for p in own_runs_dir.iterdir()) == before
+    error = capsys.readouterr().err
+    assert "dataset.zip" in error and "is a file, not a dataset folder" in error
