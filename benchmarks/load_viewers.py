@@ -95,7 +95,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workdir: Path, size: int) -> tuple[str, subprocess.Popen]:
+def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tuple[str, subprocess.Popen]:
     os.environ["SEGLIB_DATA_ROOTS"] = str(workdir / "data")
     os.environ["SEGLIB_RUNS_DIR"] = str(workdir / "runs")
     os.environ["SEGLIB_CACHE_DIR"] = str(workdir / "cache")
@@ -104,7 +104,7 @@ def start_server(workdir: Path, size: int) -> tuple[str, subprocess.Popen]:
     sys.path.insert(0, str(ROOT))
     from seglib.synth import generate_dataset
 
-    generate_dataset(workdir / "data" / "synthetic", train=48, val=12, size=size, seed=0)
+    generate_dataset(workdir / "data" / "synthetic", train=train, val=val, size=size, seed=0)
     port = _free_port()
     log = open(workdir / "streamlit.log", "wb")
     process = subprocess.Popen(
