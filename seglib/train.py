@@ -207,6 +207,9 @@ class Worker:
             self._train()
             status = "finished"
             final = {"message": self._reporter.get("message") or "Finished."}
+            if self.stop_requested():  # asked for after the last batch: say so, not "finishing the batch"
+                final = {"message": _finished_after_stop(final["message"], self._reporter.get("epoch"),
+                                                         self._reporter.get("epochs"))}
         except StopRequested:
             status = "stopped"
             final = self._save_on_stop()
@@ -225,8 +228,11 @@ class Worker:
             logger.error("Training crashed:\n%s", traceback.format_exc())
         finally:
             restore()
-        self._reporter.close(status=status, phase="done", eta_seconds=0 if status == "finished" else None,
-                             finished_at=time.time(), **final)
+        with runs.ending_lock():  # a stop request lands before the end (and its STOP file goes) or sees it
+            self._reporter.close(status=status, phase="done", eta_seconds=0 if status == "finished" else None,
+                                 finished_at=time.time(), **final)
+            with contextlib.suppress(OSError):
+                (self.folder / runs.STOP_FILE).unlink(missing_ok=True)
         logger.info("Run ended: %s. %s", status, final.get("message", ""))
         self._close_log()
         if self.verbose:
@@ -353,11 +359,16 @@ class Worker:
         if done_epochs >= train_config.epochs:
             report(epoch=done_epochs, message=f"All {train_config.epochs} epochs were already done.")
             return
+        start = getattr(self.model, "weights_message", "")
+        if not self.resume:
+            report(start=start)
+        logger.info("Start: %s", start)
         logger.info("Model: %s parameters; optimiser %s; strategy %s (%d replica%s); mixed precision %s; "
                     "XLA %s.", f"{self.model.count_params():,}", type(self.optimizer).__name__,
                     type(strategy).__name__, replicas, "" if replicas == 1 else "s",
                     "on" if mixed else "off", "on" if jit else "off")
 
+        frozen = self._freeze_backbone(done_epochs + 1)
         step_function = _make_train_step(tf, keras, self.model, self.optimizer, strategy, num_classes,
                                          size, jit, train_config.steps_per_execution)
         eval_function = _make_eval_step(tf, self.model, num_classes, size, jit)
@@ -378,6 +389,14 @@ class Worker:
         for epoch in range(done_epochs + 1, train_config.epochs + 1):
             self.epoch, self.step = epoch, 0
             epoch_started = time.time()
+            if frozen and not self._freeze_backbone(epoch):
+                # The backbone joins in: a new graph with its variables (traced again, ~5-10 s).
+                frozen = False
+                report(phase="compiling", message=f"Epoch {epoch}: the backbone is trained from now on; "
+                                                  "tracing the new training graph.")
+                with strategy.scope():
+                    step_function = _make_train_step(tf, keras, self.model, self.optimizer, strategy,
+                                                     num_classes, size, jit, train_config.steps_per_execution)
             if first_batch_seen:
                 report(phase="training", message=f"Training epoch {epoch}/{train_config.epochs}.")
             report(epoch=epoch, step=0, running_loss=None)
@@ -523,6 +542,7 @@ class Worker:
             val_pairs = val_pairs[:config.data.val_count]
         if not train_pairs:
             raise DatasetError(f"The dataset {settings.display_path(root)} has no training images.")
+        _require_labelled(val_pairs, config.model.num_classes, held_out=not dataset.split("val"))
         return train_pairs, val_pairs, " ".join(notes)
 
     def _model_and_optimizer(self, keras, mixed: bool):
@@ -559,6 +579,26 @@ class Worker:
             # variables fails with "You must feed a value for placeholder".
             optimizer.build(model.trainable_variables)
         return model, optimizer, done
+
+    def _freeze_backbone(self, epoch: int) -> bool:
+        """Fix the backbone during the first ``train.freeze_backbone_epochs`` epochs; return whether it is fixed.
+
+        A fixed backbone keeps its (pretrained) weights and its BatchNorm layers
+        run in inference mode with their stored statistics (Keras runs a
+        ``trainable=False`` BatchNormalization that way), so the new ASPP,
+        decoder and head learn on stable features, and each step skips the
+        backbone's backward pass.
+        """
+        from seglib.pretrain import backbone_layers
+
+        frozen = epoch <= self.config.train.freeze_backbone_epochs
+        for layer in backbone_layers(self.model, self.config.model):
+            layer.trainable = not frozen
+        if frozen:
+            logger.info("Epoch %d: backbone fixed (train.freeze_backbone_epochs=%d); %s trainable weights.",
+                        epoch, self.config.train.freeze_backbone_epochs,
+                        f"{sum(int(np.prod(v.shape)) for v in self.model.trainable_variables):,}")
+        return frozen
 
     def _prepare_resume(self, done_epochs: int) -> list[dict[str, Any]]:
         """Keep the history of the epochs done; drop partial rows of a later, interrupted epoch."""
@@ -826,6 +866,41 @@ def dataset_root(root: str) -> Path:
     """A config's ``data.root``: relative paths are under ``settings.data_dir()``."""
     path = Path(root).expanduser()
     return path if path.is_absolute() else settings.data_dir() / path
+
+
+def _require_labelled(val_pairs, num_classes: int, held_out: bool) -> None:
+    """DatasetError unless a validation mask has a labelled pixel (reads masks until the first one).
+
+    Without one, validation loss, accuracy and IoU are undefined: the run would
+    train for hours and measure nothing. A normal dataset costs one mask read.
+    """
+    from seglib.dataset import read_mask
+
+    first_problem = ""
+    for pair in val_pairs:
+        try:
+            mask = read_mask(pair.mask, num_classes)
+        except SeglibError as error:
+            first_problem = first_problem or str(error)
+            continue
+        if np.any(mask != IGNORE_LABEL):
+            return
+    what = (f"the {len(val_pairs)} training images held out for it (the dataset has no Validation split)"
+            if held_out else f"its {len(val_pairs)} masks")
+    fix = (f"Label the masks with class ids 0..{num_classes - 1}." if held_out else
+           f"Label the validation masks with class ids 0..{num_classes - 1}, or remove the Validation folder "
+           "so that part of the training images is held out for validation instead.")
+    example = f" The first mask: {first_problem}" if first_problem else ""
+    raise DatasetError(f"The validation split has no labelled pixel: in {what}, every pixel is the ignore label "
+                       f"{IGNORE_LABEL} or the mask is refused, so validation loss, accuracy and IoU would be "
+                       f"undefined.{example} {fix}")
+
+
+def _finished_after_stop(message: str, epoch: Any, epochs: Any) -> str:
+    """The final message of a run that ended normally while a stop request was pending."""
+    if message.startswith("Stop requested"):  # the progress writer's note of the request, not how it ended
+        message = f"Finished epoch {epoch} of {epochs}." if epoch else "Finished."
+    return f"{message} A stop was requested after the last batch, so nothing was left to stop."
 
 
 def _finite(value: Any) -> bool:
