@@ -77,8 +77,12 @@ def _valid(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, ignore_labe
     for name, array in (("y_true", y_true), ("y_pred", y_pred)):
         if array.size and (array.min() < 0 or array.max() >= num_classes):
             bad = array[(array < 0) | (array >= num_classes)][0]
-            raise ValueError(f"{name} holds the label {bad}, outside 0..{num_classes - 1} "
-                             f"(and not the ignore label {ignore_label}). Received: num_classes={num_classes}")
+            if ignore_label is not None and bad == ignore_label:
+                raise ValueError(f"{name} holds the ignore label {bad}, which only the truth (y_true) may hold; "
+                                 f"predictions are class ids 0..{num_classes - 1}.")
+            allowed = f" (the ignore label {ignore_label} is allowed in y_true only)" if ignore_label is not None else ""
+            raise ValueError(f"{name} holds the label {bad}, outside 0..{num_classes - 1}{allowed}. "
+                             f"Received: num_classes={num_classes}")
     return y_true, y_pred
 
 

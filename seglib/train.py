@@ -121,7 +121,8 @@ class ProgressReporter:
         self.stop_file = folder / runs.STOP_FILE
         self.interval = interval
         self._lock = threading.Lock()
-        self._state = dict(read_json(self.path, default={}) or {})
+        stored = read_json(self.path, default={})
+        self._state = dict(stored) if isinstance(stored, dict) else {}  # a damaged file is rewritten
         self._state.update(initial)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress-writer", daemon=True)
@@ -1029,6 +1030,14 @@ def _data_root_value(value: str) -> str:
     return str(path)
 
 
+def _check_dataset_before_creating(config: RunConfig) -> None:
+    """Open the dataset a command-line run names before its folder exists, so a wrong
+    ``--data`` is an error on the terminal and never a failed run left behind."""
+    from seglib.dataset import open_dataset
+
+    open_dataset(dataset_root(config.data.root), num_classes=config.model.num_classes)
+
+
 def _cli(args) -> int:
     from seglib._tf import quiet_environment
 
@@ -1058,6 +1067,7 @@ def _cli(args) -> int:
                 raise RunError("This run folder already has its config; do not pass config flags.")
         else:
             config = config_from_args(args)
+            _check_dataset_before_creating(config)
             folder = runs.create_run(config, args.name, path=folder, status="interrupted")
             try:
                 runs.claim_foreground(folder)

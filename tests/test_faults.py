@@ -320,3 +320,16 @@ def test_train_on_a_file_instead_of_a_dataset_folder_creates_no_run_folder(own_r
     assert sorted(p.name for p in own_runs_dir.iterdir()) == before
     error = capsys.readouterr().err
     assert "dataset.zip" in error and "is a file, not a dataset folder" in error
+
+
+def test_train_on_a_missing_or_unusable_folder_creates_no_run_folder(own_runs_dir, tmp_path, capsys):
+    from seglib.cli import main
+
+    empty = tmp_path / "empty_dataset"
+    empty.mkdir()
+    before = sorted(p.name for p in own_runs_dir.iterdir())
+    assert main(["train", "--data", str(tmp_path / "no_such_folder"), "--epochs", "1"]) == 1
+    assert main(["train", "--data", str(empty), "--epochs", "1"]) == 1
+    assert sorted(p.name for p in own_runs_dir.iterdir()) == before
+    error = capsys.readouterr().err
+    assert "no_such_folder" in error and "empty_dataset" in error

@@ -152,3 +152,12 @@ def test_streaming_mean_iou_over_no_labelled_pixels_is_undefined():
     assert math.isnan(float(metric.result()))
     metric.update_state(np.zeros((1, 4, 4), int), np.eye(3)[np.zeros((1, 4, 4), int)])
     assert float(metric.result()) == 1.0  # one class, all right: a real 1.0
+
+
+def test_a_predicted_ignore_label_is_named_as_such_not_as_out_of_range():
+    truth = np.array([[0, 1]], np.uint8)
+    with pytest.raises(ValueError, match="y_pred holds the ignore label 255, which only the truth"):
+        confusion_matrix(truth, np.array([[0, 255]], np.uint8), num_classes=3)
+    with pytest.raises(ValueError, match=r"y_true holds the label 7, outside 0..2 \(the ignore label 255 is "
+                                         r"allowed in y_true only\)"):
+        confusion_matrix(np.array([[7, 1]], np.uint8), truth, num_classes=3)
