@@ -8,6 +8,7 @@ therefore see the same run, and a crash of training cannot take the page down.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +19,9 @@ import streamlit as st
 
 from pages import common
 from seglib import runs, settings, training_figures
+from seglib.pretrain import start_explanation
 from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset, preset_names
+from seglib.config import WEIGHT_LABELS, WEIGHTS, get_preset, preset_names
 from seglib.errors import SeglibError
 
 common.page_header(
@@ -212,7 +214,7 @@ def _default_run(infos: list[runs.RunInfo]) -> str | None:
 FORM_FIELDS = ("train.epochs", "train.batch_size", "model.image_size", "data.train_count", "data.val_count",
                "train.optimizer", "train.learning_rate", "train.decay_steps", "train.decay_rate",
                "train.weight_decay", "train.early_stopping_patience", "model.width", "model.aspp_filters",
-               "model.decoder_filters", "data.augment")
+               "model.decoder_filters", "data.augment", "model.weights", "train.freeze_backbone_epochs")
 PRESET_KEY = "form_preset"
 NAME_KEY = "form_name"
 
@@ -306,6 +308,20 @@ def start_form() -> None:
     row[4].number_input("Validation images", min_value=0, step=10, key=_key("data.val_count"),
                         disabled=disabled, help="0 = all validation images.")
 
+    st.markdown("**Where the backbone starts**")
+    row = st.columns([1.2, 1, 2.6], vertical_alignment="bottom")
+    row[0].selectbox("Backbone start", list(WEIGHTS), key=_key("model.weights"), disabled=disabled,
+                     format_func=lambda name: WEIGHT_LABELS[name].capitalize(),
+                     help="Pretrained: the project's own backbone (assets/pretrained), trained on another task. "
+                          "Random weights: everything learns from scratch. ImageNet: Keras's weights, only if "
+                          "they are already in this machine's Keras cache.")
+    row[1].number_input("Backbone fixed for (epochs)", min_value=0, max_value=10_000, step=1,
+                        key=_key("train.freeze_backbone_epochs"), disabled=disabled,
+                        help="During these first epochs only the new ASPP, decoder and head learn; the backbone "
+                             "keeps its weights. 0 = the backbone learns from the first step.")
+    row[2].caption(start_explanation(dataclasses.replace(preset_config.model,
+                                                         weights=st.session_state[_key("model.weights")])))
+
     st.markdown("**Optimizer**")
     row = st.columns(6)
     row[0].selectbox("Optimizer", ["adamw", "adam"], key=_key("train.optimizer"), disabled=disabled,
@@ -336,8 +352,6 @@ def start_form() -> None:
                             disabled=disabled, help="Channels of the decoder's 3 × 3 convolutions.")
         row[3].checkbox("Augment (flip + scale)", key=_key("data.augment"), disabled=disabled,
                         help="Random horizontal flips (left/right labels swapped) and scale jitter.")
-        st.caption(f"Backbone: {preset_config.model.backbone}, starting from random weights "
-                   f"({preset_config.model.weights}).")
 
     data_root = _dataset_root_value(common.current_dataset_root()) if dataset is not None else ""
     config = None
@@ -420,6 +434,8 @@ def _status_line(run_id: str, progress: dict, config) -> None:
         parts[-1] += " · " + config.summary().split(": ", 1)[-1]
     text_column, button_column = st.columns([5, 1], vertical_alignment="center")
     text_column.markdown(" ".join(parts))
+    if progress.get("start"):  # the worker's own words for the start it used (from the run folder)
+        text_column.caption(":material/model_training: " + common.md_text(progress["start"], limit=400))
     if status in LIVE_STATUSES:
         button_column.button("Stop", key=f"stop_{run_id}", icon=":material/stop_circle:", on_click=_on_stop,
                              args=(run_id,), disabled=not can_control or status == "stopping", width="stretch",
@@ -729,6 +745,7 @@ def runs_table(polling: bool) -> None:
         "created": datetime.fromtimestamp(info.created_at),
         "epochs": f"{info.epochs_done} / {info.epochs}",
         "best val mIoU": info.best_val_mean_iou,
+        "start": info.start,
         "run id": info.id,
         **({"damaged": info.damaged} if any(i.damaged for i in current) else {}),
     } for info in current])

@@ -27,6 +27,8 @@ from seglib.errors import ConfigError
 BACKBONES = ("mobilenetv2", "resnet50")
 OPTIMIZERS = ("adamw", "adam")
 WEIGHTS = ("pretrained", "none", "imagenet")
+#: How each backbone start reads in the UI and in run summaries.
+WEIGHT_LABELS = {"pretrained": "pretrained backbone", "none": "random weights", "imagenet": "ImageNet backbone"}
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 
 
@@ -216,10 +218,18 @@ class RunConfig:
             raw[section][name] = value
         return RunConfig.from_dict(raw)
 
+    def start_summary(self) -> str:
+        """Where the backbone starts, in words: "pretrained backbone, fixed for 1 epoch"."""
+        text = WEIGHT_LABELS.get(self.model.weights, self.model.weights)
+        frozen = self.train.freeze_backbone_epochs
+        if frozen:
+            text += ", fixed for " + (f"{frozen} epoch" if frozen == 1 else f"{frozen} epochs")
+        return text
+
     def summary(self) -> str:
         m, t = self.model, self.train
         backbone = f"{m.backbone}" + (f" x{m.width:g}" if m.backbone == "mobilenetv2" else "")
-        return (f"{self.preset}: {backbone}, {m.image_size} px, batch {t.batch_size}, "
+        return (f"{self.preset}: {backbone} ({self.start_summary()}), {m.image_size} px, batch {t.batch_size}, "
                 f"{t.epochs} epochs, {t.optimizer} lr {t.learning_rate:g}")
 
 
@@ -247,7 +257,8 @@ def _lecture() -> RunConfig:
         # it (2/4/6 instead of 6/12/18, which at this size read mostly padding: rates 12
         # and 18 would act as 1x1 convs everywhere; the Atrous page shows both).
         model=ModelConfig(backbone="mobilenetv2", width=0.35, image_size=160, atrous_rates=(2, 4, 6),
-                          aspp_filters=128, decoder_filters=128, separable=True),
+                          aspp_filters=128, decoder_filters=128, separable=True, upsample_logits=True,
+                          weights="pretrained"),
         # Tuned on 2 CPU cores (benchmarks/bench_training.py): batch 8 gives twice the
         # updates of batch 16 at about the same images/s, and from random weights a
         # higher initial rate (6e-3, x0.9 every 250 steps = 2 epochs of 1,000 images)

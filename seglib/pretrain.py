@@ -94,6 +94,28 @@ def pretrained_status(model_config: ModelConfig) -> dict[str, Any]:
     return {"available": available, "path": path, "message": message, "card": card}
 
 
+def start_explanation(model_config: ModelConfig) -> str:
+    """One or two sentences (Markdown) an instructor can read out: what the backbone starts from, and what
+    follows for the curves. For the Training form, the Model page and run summaries."""
+    if model_config.weights == "pretrained":
+        status = pretrained_status(model_config)
+        if not status["available"]:
+            return status["message"]
+        images = (status["card"] or {}).get("data", {}).get("train_images")
+        count = f"{images:,}" if isinstance(images, int) else "several thousand"
+        return ("**Transfer learning**, as the Keras example starts from ImageNet: the backbone was pretrained by "
+                f"this project on {count} synthetic images (other seeds than the lab's data) to say which parts "
+                "appear in each tile of an image and how many people it shows, never on masks. It already "
+                "responds to skin, hair, clothes and people, so only the new ASPP, decoder and head start from "
+                "scratch, and the curves move within the first epoch.")
+    if model_config.weights == "imagenet":
+        from seglib.model import imagenet_weights_status
+
+        return imagenet_weights_status(model_config)["message"]
+    return ("**From scratch**: every layer starts from random weights, so the backbone must learn to see before "
+            "the head can learn to label; expect many epochs before the small parts appear.")
+
+
 def load_card(path: str | os.PathLike) -> dict[str, Any] | None:
     """The card beside a pretrained ``.npz`` (``<name>.json``), or None."""
     card = read_json(Path(path).with_suffix(".json"), default=None)

@@ -186,6 +186,8 @@ class RunInfo:
     queue_position: int | None = None
     #: What is damaged in this run's files ("" when nothing); see the module docstring.
     damaged: str = ""
+    #: Where the backbone started (``RunConfig.start_summary``), e.g. "pretrained backbone".
+    start: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -457,10 +459,11 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
     if damage_note(history):
         notes.append(damage_note(history))
     valid_iou = history["val_mean_iou"].dropna()
-    epochs = progress.get("epochs")
-    if epochs is None:
-        with contextlib.suppress(Exception):
-            epochs = RunConfig.load(folder / CONFIG_FILE).train.epochs
+    epochs, start = progress.get("epochs"), ""
+    with contextlib.suppress(Exception):  # a damaged config is reported where the run is opened
+        config = RunConfig.load(folder / CONFIG_FILE)
+        start = config.start_summary()
+        epochs = config.train.epochs if epochs is None else epochs
     return RunInfo(
         id=folder.name,
         name=meta["name"],
@@ -475,6 +478,7 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
         message=str(progress.get("message") or ""),
         queue_position=progress.get("queue_position"),
         damaged="; ".join(notes),
+        start=start,
     )
 
 

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
 from seglib import runs
+from seglib.config import get_preset
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "training.py")
 LIVE = ("queued", "running", "stopping")
@@ -338,3 +339,19 @@ def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
         (live / runs.PROGRESS_FILE).write_text(json.dumps(progress))
         runs.delete_run(live.name)
         runs.delete_run(other.name)
+
+
+def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tiny_dataset):
+    at = _page()
+    assert at.selectbox(key="form_model_weights").value == "pretrained"   # the lecture preset's start
+    assert "Transfer learning" in _text(at) and "never on masks" in _text(at)
+    at.selectbox(key="form_model_weights").set_value("none").run()
+    _bug_free(at)
+    assert "From scratch" in _text(at) and "Transfer learning" not in _text(at)
+    at.number_input(key="form_train_freeze_backbone_epochs").set_value(2).run()
+    _bug_free(at)
+    assert "(random weights, fixed for 2 epochs)" in _text(at)   # the config summary under the estimate
+    folder = runs.create_run(get_preset("lecture"), status="finished")
+    at = _page()
+    table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
+    assert table.loc[table["run id"] == folder.name, "start"].item() == "pretrained backbone"
