@@ -47,6 +47,10 @@ def main() -> None:
     common.start_prewarm()  # once per server: the shared models and statistics load while Home is read
     try:
         page.run()
+    except Exception as error:  # noqa: BLE001 - last guard: a message, never Streamlit's exception box
+        # (st.stop and st.rerun are not Exceptions and pass through). Pages catch what they expect;
+        # anything reaching here is shown without a traceback or server paths for students.
+        common.show_error(error, page.title)
     finally:
         # Once a page has imported Keras, keep Streamlit from resetting it after each run
         # (see the function's docstring: it cost 14 % of the server's CPU with 20 viewers).

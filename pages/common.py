@@ -29,8 +29,11 @@ import hmac
 import importlib
 import inspect
 import os
+import re
+import string
 import threading
 import traceback
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -342,6 +345,81 @@ def set_url_state(key: str, value: Any, default: Any = None) -> None:
             del st.query_params[key]
     else:
         st.query_params[key] = str(value)
+
+
+def clamp_int(value: Any, low: int, high: int, default: int | None = None) -> int:
+    """``value`` as an int within ``[low, high]``; ``default`` (itself clamped) when it is not a number."""
+    low, high = int(low), int(max(low, high))
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        number = low if default is None else int(default)
+    return min(max(number, low), high)
+
+
+def url_int(key: str, default: int, low: int, high: int) -> int:
+    """An integer from the widget state, else the URL, else ``default``: always within ``[low, high]``.
+
+    Every numeric URL parameter goes through here: ``?atrous_index=-1``,
+    ``?px=1e9`` or ``?image=abc`` give a valid value, never a widget error.
+    """
+    return clamp_int(url_state(key, default, cast=int), low, high, default)
+
+
+def seed_int(key: str, default: int, low: int, high: int, url_key: str | None = None) -> int:
+    """Before drawing a number widget with ``key``: put a valid start value in its state.
+
+    The widget's own value when it has one (clamped: the range may have
+    shrunk, e.g. another dataset), else the URL's ``url_key`` (default: ``key``),
+    else ``default``. Draw the widget without ``value=`` afterwards.
+    """
+    if key in st.session_state:
+        value = clamp_int(st.session_state[key], low, high, default)
+    else:
+        value = clamp_int(url_state(url_key or key, default, cast=int), low, high, default)
+    st.session_state[key] = value
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Text from users (names, ids, file names) written into Markdown
+# ---------------------------------------------------------------------------
+
+#: Longest user string (a run id or name, a file name) a page writes out; longer ones are cut with "…".
+MAX_SHOWN_CHARS = 80
+_MARKDOWN_PUNCTUATION = frozenset(string.punctuation)  # CommonMark lets a backslash escape each of these
+
+
+def shorten(text: Any, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text`` on one line (control and format characters become spaces), cut to ``limit`` characters."""
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in str(text))
+    return text if len(text) <= limit else text[:max(1, limit - 1)] + "…"
+
+
+def md_text(text: Any, limit: int | None = MAX_SHOWN_CHARS) -> str:
+    r"""A user string as literal text inside Markdown (``st.markdown``, ``st.error``, captions, labels).
+
+    Every ASCII punctuation character is backslash-escaped, so nothing in it can
+    become emphasis, a link, an image, code, a heading, a list, LaTeX (``$``) or
+    a coloured ``:red[...]`` span: ``*.jpg`` stays ``*.jpg``. Cut to ``limit``
+    characters (``None``: whole).
+
+    >>> print(md_text("**bold** [x](http://e.org)"))
+    \*\*bold\*\* \[x\]\(http\:\/\/e\.org\)
+    """
+    text = shorten(text, limit) if limit is not None else shorten(text, 10**9)
+    return "".join("\\" + ch if ch in _MARKDOWN_PUNCTUATION else ch for ch in text)
+
+
+def md_code(text: Any, limit: int = MAX_SHOWN_CHARS) -> str:
+    """A user string as inline code in Markdown, fenced with more backticks than it contains
+    (a backslash does not escape inside code, so ``f"`{name}`"`` is not safe)."""
+    text = shorten(text, limit)
+    if not text.strip():
+        return md_text(text, limit)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # ---------------------------------------------------------------------------
@@ -794,11 +872,72 @@ def _instructor_box() -> None:
 # The shared sidebar
 # ---------------------------------------------------------------------------
 
+#: Session key of a dataset or model named in the URL that was not opened (shown until another is picked).
+REFUSED_KEY = "url_refused"
+
+
+def _dataset_refusal(value: str) -> str:
+    """Why a dataset named in the URL is not one the sidebar offers (no server path in it)."""
+    from seglib.errors import PathNotAllowedError
+
+    try:
+        path = settings.check_data_path(value)
+    except PathNotAllowedError:
+        return "it is not inside the folders this dashboard may read"
+    except (SeglibError, OSError, ValueError, RuntimeError):
+        return "it is not a dataset folder"
+    if path.is_file():
+        return "it is a file, not a dataset folder"
+    if not path.is_dir():
+        return "there is no such dataset"
+    return ("the folder has neither the CIHP layout (Training/Images/*.jpg with Training/Category_ids/*.png) "
+            "nor images/ with masks/")
+
+
+def _note_refused_url_value(key: str, options, reason: Callable[[str], str]) -> None:
+    """Call before ``url_seed``: remember a URL value for ``key`` that is not one of ``options``."""
+    if key in st.session_state:
+        return
+    raw = st.query_params.get(key)
+    if raw is None or raw in options:
+        return
+    refused = st.session_state.setdefault(REFUSED_KEY, {})
+    refused[key] = (raw, reason(raw), next(iter(options)))
+
+
+def _refused_url_values_notice() -> None:
+    """Say which dataset or model from the link was replaced, while the replacement is shown."""
+    refused = st.session_state.get(REFUSED_KEY) or {}
+    for key, (value, why, replacement) in list(refused.items()):
+        if st.session_state.get(key) != replacement:  # the user picked another one: done
+            del refused[key]
+            continue
+        # A path-like value is not repeated (it may be a path of someone's machine); a name is.
+        named = "" if value.startswith(("/", "~", "\\")) or ".." in value else f" {md_code(value)}"
+        what = {DATASET_KEY: "dataset", MODEL_KEY: "model"}.get(key, key)
+        shown = replacement if key == DATASET_KEY else model_options().get(replacement, replacement)
+        shown = getattr(shown, "label", shown)
+        st.warning(f"The {what}{named} named in the link was not opened: {md_text(why, limit=300)}. "
+                   f"Showing {md_code(shown)} instead (pick another one in the sidebar).",
+                   icon=":material/link_off:")
+
+
+def _model_refusal(value: str) -> str:
+    if value.startswith("run:"):
+        return "no finished run with a checkpoint has this id (it may have been deleted, or still be training)"
+    return "it is not one of the models this dashboard offers"
+
+
 def sidebar() -> None:
-    """Dataset, model and palette pickers shared by every page (kept in the URL)."""
+    """Dataset, model and palette pickers shared by every page (kept in the URL).
+
+    A dataset or model named in the URL that cannot be used is replaced by the
+    default, and the page says so (``_refused_url_values_notice``).
+    """
     with st.sidebar:
         st.subheader("Data and model")
         datasets = dataset_options()
+        _note_refused_url_value(DATASET_KEY, datasets, _dataset_refusal)
         url_seed(DATASET_KEY, next(iter(datasets)), options=datasets)
         st.selectbox("Dataset", list(datasets), key=DATASET_KEY,
                      help="The synthetic default, or any dataset folder (CIHP layout or images/ + masks/) "
@@ -806,6 +945,7 @@ def sidebar() -> None:
         url_sync(DATASET_KEY, next(iter(datasets)))
 
         models = model_options()
+        _note_refused_url_value(MODEL_KEY, models, _model_refusal)
         url_seed(MODEL_KEY, next(iter(models)), options=models)
         st.selectbox("Model", list(models), key=MODEL_KEY,
                      format_func=lambda key: models[key].label if key in models else key,
@@ -822,6 +962,7 @@ def sidebar() -> None:
         url_sync(PALETTE_KEY, "cihp")
         _instructor_box()
         _presentation_toggle()
+    _refused_url_values_notice()
 
 
 # ---------------------------------------------------------------------------
@@ -906,18 +1047,36 @@ def show_source(function: Callable, label: str | None = None) -> None:
             st.info(f"The source of {name} is not available.")
 
 
+_ABSOLUTE_PATH = re.compile(r"""(?<![\w/:.~-])/[^\s'"<>|,;()\[\]{}]+""")
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute path of this machine shown as ``settings.display_path``
+    does (relative to its data root or the project, else only its name)."""
+    def shown(match: re.Match) -> str:
+        try:
+            return settings.display_path(match.group(0))
+        except (OSError, RuntimeError, ValueError):
+            return Path(match.group(0)).name
+    return _ABSOLUTE_PATH.sub(shown, str(text))
+
+
 def show_error(error: BaseException, context: str | None = None) -> None:
     """Show an error in the page: a SeglibError as its own message (it says what
-    to do); anything else as a short message, with the traceback for instructors."""
+    to do); anything else as a short message, with the traceback for instructors.
+
+    Messages are shown as literal text (file names and ids in them cannot
+    become Markdown) and without absolute server paths.
+    """
     if isinstance(error, SeglibError):
-        st.error(str(error), icon=":material/error:")
+        st.error(md_text(scrub_paths(str(error)), limit=2000), icon=":material/error:")
         return
-    lead = f"{context}: " if context else ""
-    st.error(f"{lead}something went wrong ({type(error).__name__}: {str(error)[:300]}). "
+    lead = f"{md_text(context, limit=200)}: " if context else ""
+    st.error(f"{lead}something went wrong ({type(error).__name__}: {md_text(scrub_paths(str(error)), limit=300)}). "
              "This is a bug in the dashboard; please tell the instructor.", icon=":material/bug_report:")
     if is_instructor():
         with st.expander("Details for the instructor"):
-            st.code("".join(traceback.format_exception(error)), language="text")
+            st.code(scrub_paths("".join(traceback.format_exception(error))), language="text")
 
 
 @contextlib.contextmanager
