@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -15,10 +14,9 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from pages import common
-from seglib import receptive, receptive_figures
+from seglib import evaluate, receptive, receptive_figures
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset, preset_names
-from seglib.errors import ImageReadError
 
 common.page_header(
     "Atrous scales",
@@ -33,14 +31,13 @@ common.page_header(
 )
 
 SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
-MAX_UPLOAD_MB = 10
 
 # ---------------------------------------------------------------------------
 # Which model: the one in the sidebar, or a preset at a chosen size.
 # ---------------------------------------------------------------------------
 sidebar_choice = common.current_model_choice()
 sources = ["sidebar", *preset_names()]
-labels = {"sidebar": f"Sidebar model: {sidebar_choice.label}",
+labels = {"sidebar": f"Sidebar model: {common.shorten(sidebar_choice.label)}",
           **{name: f"Preset '{name}' (random weights)" for name in preset_names()}}
 pick_column, size_column, note_column = st.columns([2, 1.4, 2], vertical_alignment="bottom")
 source = pick_column.selectbox("Model to analyse", sources, format_func=labels.get,
@@ -56,7 +53,7 @@ with common.error_boundary("Loading the model"):
         else:
             model_token = ("path", str(choice.path))
         trained = choice.kind != "untrained"
-        note_column.caption(choice.note)
+        note_column.caption(common.md_text(choice.note, limit=300))
     else:
         default_size = get_preset(source).model.image_size
         if st.session_state.get("atrous_size") not in SIZES:
@@ -80,28 +77,6 @@ stride = analysis.stride
 # ---------------------------------------------------------------------------
 
 
-def _read_upload(upload) -> np.ndarray:
-    """Decode an uploaded file with the dataset reader (grey, alpha and 16-bit handled)."""
-    data = upload.getvalue()
-    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        raise ImageReadError(f"{upload.name} is {len(data) / 1e6:.1f} MB; upload an image under "
-                             f"{MAX_UPLOAD_MB} MB.")
-    from seglib.dataset import read_image
-
-    suffix = Path(upload.name).suffix.lower() or ".png"
-    handle, temporary = tempfile.mkstemp(suffix=suffix)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        try:
-            return read_image(temporary)
-        except ImageReadError:
-            raise ImageReadError(f"{upload.name} cannot be decoded: it is corrupt or not an image "
-                                 "(use JPEG or PNG).") from None
-    finally:
-        os.unlink(temporary)
-
-
 st.subheader("Where each branch looks")
 image_column, pixel_column = st.columns([2, 3])
 image_source = image_column.radio("Image", ["Dataset sample", "Upload"], horizontal=True,
@@ -109,28 +84,30 @@ image_source = image_column.radio("Image", ["Dataset sample", "Upload"], horizon
 image = None
 image_name = ""
 if image_source == "Upload":
-    upload = image_column.file_uploader("An image (JPEG or PNG)", type=["jpg", "jpeg", "png", "bmp", "webp"],
-                                        key="atrous_upload",
-                                        help=f"At most {MAX_UPLOAD_MB} MB; it is resized to {size} × {size} px.")
+    upload = image_column.file_uploader(
+        f"An image ({evaluate.UPLOAD_TYPES_TEXT})", type=list(evaluate.UPLOAD_TYPES), key="atrous_upload",
+        help=f"{evaluate.UPLOAD_TYPES_TEXT}; at most {evaluate.MAX_UPLOAD_BYTES // (1024 * 1024)} MB and "
+             f"{evaluate.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. It is resized to {size} × {size} px.")
     if upload is not None:
         with common.error_boundary("Reading the upload", stop=False):
-            picture = _read_upload(upload)
+            picture = evaluate.read_image_bytes(upload.getvalue(), upload.name)  # the same reader and limits
             image = cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA)
+            del picture
             image_name = upload.name
 else:
     with common.error_boundary("Opening the dataset", stop=False):
         dataset = common.current_dataset()
         split = "val" if dataset.split("val") else "train"
         count = len(dataset.split(split))
+        common.seed_int("atrous_index", 0, 0, max(count - 1, 0))
         index = image_column.number_input(f"Sample of the {split} split (0 to {count - 1})", 0, max(count - 1, 0),
-                                          value=min(common.url_state("atrous_index", 0, cast=int), count - 1),
                                           key="atrous_index")
         common.set_url_state("atrous_index", int(index), default=0)
         stem, image, _ = common.load_sample(dataset.root, split, int(index), size=size)
         image_name = f"{dataset.name}/{split}/{stem}"
 if image is None:
     image_column.info("No image yet: showing a plain grey picture. "
-                      + ("Upload a JPEG or PNG above." if image_source == "Upload" else
+                      + (f"Upload an image above ({evaluate.UPLOAD_TYPES_TEXT})." if image_source == "Upload" else
                          "Generate the dataset (`python -m seglib data synth --default`) or upload an image."),
                       icon=":material/image:")
     image = np.full((size, size, 3), 180, dtype=np.uint8)
@@ -171,7 +148,7 @@ with figure_column:
                     key="atrous_click", on_select="rerun", selection_mode="points")
     beyond = (" Every receptive field is larger than the image at this size, so the dashed squares lie "
               "outside the view (zoom out with the toolbar)." if analysis.receptive_field > size else "")
-    st.caption(f"{image_name}, at the model's input size {size} × {size} px. Click a faint dot (an ASPP "
+    st.caption(f"{common.md_code(image_name)}, at the model's input size {size} × {size} px. Click a faint dot (an ASPP "
                "output position) or use the sliders. Click a legend entry to hide a branch." + beyond)
 
 with side_column:
@@ -351,7 +328,7 @@ if wanted:
         with st.spinner("Back-propagating one logit to the image..."):
             results = []
             if trained:
-                results.append(("trained (" + sidebar_choice.label + ")",
+                results.append(("trained (" + html.escape(common.shorten(sidebar_choice.label)) + ")",
                                 _erf(model_token, stamp, image, (row, column), False)))
                 # The same class's logit in both, so the two maps answer the same question.
                 results.append(("same architecture, random weights (seed 0)",

@@ -54,7 +54,8 @@ def _model_identity() -> tuple:
 
 
 model_id = _model_identity()
-st.caption(f":material/model_training: Model: **{choice.label}** (change it in the sidebar). {choice.note} "
+st.caption(f":material/model_training: Model: **{common.md_text(choice.label)}** (change it in the sidebar). "
+           f"{common.md_text(choice.note, limit=300)} "
            + (f"It sees images at {input_size} × {input_size} px; " if input_size else "")
            + "every prediction comes back at the image's own size.")
 if choice.kind == "untrained":
@@ -125,9 +126,9 @@ def _predict_sample(model_key: tuple, root: str, stamp: tuple, split: str, index
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _predict_upload(model_key: tuple, digest: str, name: str, data: bytes, _model):
-    image = evaluate.read_image_bytes(data, name)
-    return image, inference.predict(_model, image)
+def _predict_upload(model_key: tuple, digest: str, name: str, _data: bytes, _model):
+    """An upload's picture and prediction, kept small (display-size image and mask, model-size logits)."""
+    return evaluate.predict_upload(_model, _data, name)
 
 
 truth = None
@@ -135,24 +136,26 @@ stem = None
 image = prediction = None
 if source == "upload":
     upload = chooser.file_uploader(
-        "An image of any size (JPEG or PNG)", type=["jpg", "jpeg", "png"], key="pred_upload",
-        help=f"At most {evaluate.MAX_UPLOAD_BYTES // (1024 * 1024)} MB. The prediction comes back at the "
-             "image's own size.")
+        f"An image of any size ({evaluate.UPLOAD_TYPES_TEXT})", type=list(evaluate.UPLOAD_TYPES),
+        key="pred_upload",
+        help=f"{evaluate.UPLOAD_TYPES_TEXT}; at most {evaluate.MAX_UPLOAD_BYTES // (1024 * 1024)} MB and "
+             f"{evaluate.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. The prediction comes back at the image's "
+             "own size.")
     if upload is None:
         st.info("Upload a photo to segment it, or pick a validation or training image.",
                 icon=":material/upload:")
         st.stop()
     data = upload.getvalue()
+    digest = hashlib.sha1(data).hexdigest()
     with common.error_boundary(f"Reading {upload.name}"):
         with st.spinner("Predicting..."):
-            image, prediction = _predict_upload(model_id, hashlib.sha1(data).hexdigest(), upload.name, data, model)
+            image, prediction = _predict_upload(model_id, digest, upload.name, data, model)
+    del data
     stem = upload.name
-    image_id = "upload-" + hashlib.sha1(data).hexdigest()[:12]
+    image_id = "upload-" + digest[:12]
 else:
     pairs = dataset.split(source)
-    if "pred_image" not in st.session_state or not 0 <= int(st.session_state["pred_image"]) < len(pairs):
-        wanted = common.url_state("image", 0, cast=int)
-        st.session_state["pred_image"] = wanted if 0 <= wanted < len(pairs) else 0
+    common.seed_int("pred_image", 0, 0, len(pairs) - 1, url_key="image")
     index = chooser.selectbox(f"Image ({len(pairs):,} in this split)", range(len(pairs)), key="pred_image",
                               format_func=lambda i: f"{i + 1} · {pairs[i].stem}")
     common.set_url_state("image", int(index), default=0)
@@ -162,9 +165,12 @@ else:
                 model_id, str(dataset.root), common._folder_stamp(dataset.root), source, int(index), model)
     image_id = f"{source}-{index}"
 
-height, width = prediction.mask.shape
-st.caption(f"`{stem}` · {width} × {height} px · predicted at {prediction.input_size} × {prediction.input_size} "
-           f"px and resized back to {width} × {height}.")
+height, width = prediction.image_size
+st.caption(f"{common.md_code(stem)} · {width} × {height} px · predicted at {prediction.input_size} × "
+           f"{prediction.input_size} px and resized back to {width} × {height}"
+           + ("." if prediction.full_size else
+              f" (the pictures below are drawn from a {prediction.mask.shape[1]} × {prediction.mask.shape[0]} "
+              "copy; the class shares and the pixel inspector use every pixel)."))
 common.class_legend(palette)
 
 # ---------------------------------------------------------------------------
@@ -218,15 +224,17 @@ if truth is not None:
 else:
     row = st.columns(3)
     with row[0]:
-        common.plot(figures.mask_figure(prediction.mask, image, kind="image", max_size=pf.PANEL_MAX_SIZE,
-                                        title="Image", height=PANEL_HEIGHT, hover=False), key="pred-image")
+        common.plot(pf.in_image_pixels(figures.mask_figure(
+            prediction.mask, image, kind="image", max_size=pf.PANEL_MAX_SIZE, title="Image", height=PANEL_HEIGHT,
+            hover=False), prediction.image_size), key="pred-image")
     with row[1]:
-        common.plot(common.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE,
-                                       title="Prediction", height=PANEL_HEIGHT), key="pred-prediction")
+        common.plot(pf.in_image_pixels(common.mask_figure(
+            prediction.mask, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE, title="Prediction",
+            height=PANEL_HEIGHT), prediction.image_size), key="pred-prediction")
     with row[2]:
-        common.plot(common.mask_figure(prediction.mask, image, kind="overlay", opacity=opacity, palette=palette,
-                                       max_size=pf.PANEL_MAX_SIZE, title="Prediction over the image",
-                                       height=PANEL_HEIGHT), key="pred-overlay")
+        common.plot(pf.in_image_pixels(common.mask_figure(
+            prediction.mask, image, kind="overlay", opacity=opacity, palette=palette, max_size=pf.PANEL_MAX_SIZE,
+            title="Prediction over the image", height=PANEL_HEIGHT), prediction.image_size), key="pred-overlay")
     st.info("An uploaded image has no ground truth: the difference, the right/wrong map, the error numbers and "
             "the per-class IoU need a dataset sample (pick *Validation* above).", icon=":material/info:")
 
@@ -240,7 +248,7 @@ scale = scale_column.segmented_control("Fraction scale", ["linear", "log"], defa
                                        help="On a log scale the rare classes become visible, and so does their "
                                             "absence from the prediction.") or "linear"
 include_background = background_column.toggle("Include background", value=True, key="pred_background")
-predicted_counts, _ = figures.mask_fractions(prediction.mask, num_classes)
+predicted_counts = prediction.class_counts  # every pixel of the image, even when the mask kept is smaller
 if comparison is not None:
     left, right = st.columns([1, 1.6])
     with left:
@@ -263,7 +271,7 @@ if comparison is not None:
             absent, f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")))
 else:
     common.plot(figures.class_fraction_figure(
-        figures.mask_fractions(prediction.mask, num_classes)[1], counts=predicted_counts, palette=palette,
+        predicted_counts / max(1, int(predicted_counts.sum())), counts=predicted_counts, palette=palette,
         log=scale == "log", include_background=include_background, name="prediction",
         title="Share of pixels per class in the prediction"), key="pred-fractions")
 
@@ -271,13 +279,6 @@ else:
 # ---------------------------------------------------------------------------
 # Pixel inspector (exercise 13-5): a fragment, so a click reruns only this part
 # ---------------------------------------------------------------------------
-
-def _clamp(value, low: int, high: int) -> int:
-    try:
-        return min(max(int(value), low), high)
-    except (TypeError, ValueError):
-        return (low + high) // 2
-
 
 def _apply_click(chart_key: str, grid_curve: int) -> None:
     """A new click on the inspector figure (last run) moves the inspected pixel."""
@@ -300,14 +301,12 @@ def _apply_click(chart_key: str, grid_curve: int) -> None:
 
 @st.fragment
 def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Prediction, opacity: float) -> None:
-    height, width = prediction.mask.shape
+    height, width = prediction.image_size
     chart_key = f"pred-inspector-{image_id}"
     grid_curve = 1  # inspector_figure: the picture, then the clickable grid
     _apply_click(chart_key, grid_curve)
     for key, axis_size, url_key in (("pred_px", width, "px"), ("pred_py", height, "py")):
-        if key not in st.session_state:
-            st.session_state[key] = common.url_state(url_key, axis_size // 2, cast=int)
-        st.session_state[key] = _clamp(st.session_state[key], 0, axis_size - 1)
+        common.seed_int(key, axis_size // 2, 0, axis_size - 1, url_key=url_key)
 
     left, right = st.columns([1, 1.25])
     with left:
@@ -318,10 +317,10 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
         common.set_url_state("py", int(row), default=height // 2)
         figure = pf.inspector_figure(prediction.mask, image, palette=palette, opacity=opacity,
                                      selected=(int(row), int(column)), height=420,
-                                     title="Click a pixel of the prediction")
+                                     title="Click a pixel of the prediction", image_size=prediction.image_size)
         st.plotly_chart(common.for_presentation(figure), key=chart_key, on_select="rerun", selection_mode="points",
                         width="stretch", config=common.PLOTLY_CONFIG, theme=None)
-    scores = evaluate.pixel_table(prediction.logits[int(row), int(column)], CLASS_NAMES)
+    scores = evaluate.pixel_table(prediction.logits_at(int(row), int(column)), CLASS_NAMES)
     chosen = scores.loc[scores["chosen"]].iloc[0]
     with right:
         common.plot(pf.logits_figure(scores["logit"].to_numpy(), palette=palette,
@@ -350,7 +349,8 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
             language="python")
     with walk[1]:
         st.markdown("**The lines of `seglib.inference` that do it**")
-        st.code(inspect.getsource(inference._finish), language="python", wrap_lines=True)
+        st.code(inspect.getsource(inference._finish) + "\n\n" + inspect.getsource(inference._resize_band),
+                language="python", wrap_lines=True)
     common.show_source(inference.predict_batch)
 
 

@@ -37,8 +37,8 @@ from seglib.errors import ImageReadError
 
 __all__ = [
     "ImageComparison", "compare_masks", "SplitEvaluation", "evaluate_split", "PER_IMAGE_COLUMNS",
-    "RANKING_METRICS", "pixel_table", "read_image_bytes", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS",
-    "ERROR_DIFFERENCE_SENTENCE",
+    "RANKING_METRICS", "pixel_table", "read_image_bytes", "predict_upload", "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_PIXELS", "UPLOAD_TYPES", "UPLOAD_TYPES_TEXT", "UPLOAD_DISPLAY_SIZE", "ERROR_DIFFERENCE_SENTENCE",
 ]
 
 #: One sentence the page shows next to the two error numbers.
@@ -50,9 +50,19 @@ ERROR_DIFFERENCE_SENTENCE = (
 )
 
 #: Largest upload the pages accept, in bytes and in decoded pixels (a small
-#: compressed file can decode to gigabytes).
+#: compressed file can decode to gigabytes). 40 megapixels decode to 120 MB of
+#: RGB while the upload is read; what stays cached is small (``predict_upload``).
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
+#: The file types every upload widget accepts: what ``read_image_bytes`` decodes
+#: (the dataset reader: OpenCV; an animated GIF gives its first frame).
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff")
+#: The same list for people: "JPEG, PNG, BMP, GIF, WebP or TIFF".
+UPLOAD_TYPES_TEXT = "JPEG, PNG, BMP, GIF, WebP or TIFF"
+#: Longest side of the image and mask an upload keeps for display (the pictures
+#: of the pages are at most 384 px; the class counts and the pixel inspector
+#: still use every pixel of the upload).
+UPLOAD_DISPLAY_SIZE = 1024
 
 
 # ---------------------------------------------------------------------------
@@ -330,56 +340,66 @@ def pixel_table(logits: np.ndarray, class_names: Sequence[str] = CLASS_NAMES):
 def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
                      max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarray:
     """Decode an uploaded file with the dataset reader (``seglib.dataset.read_image``):
-    uint8 RGB ``(H, W, 3)``; grey, alpha and 16-bit are handled as for datasets.
+    uint8 RGB ``(H, W, 3)``; grey, alpha, 16-bit and EXIF orientation are handled as
+    for datasets.
 
     Raises ``ImageReadError`` naming the file when it is too large (in bytes,
-    or in pixels once decoded), empty, or not an image.
+    or in pixels as its header declares them), empty, or not an image; the
+    reader's own explanation is passed on, with the upload's name in it.
     """
-    from seglib.dataset import read_image
+    from seglib.dataset import declared_size, read_image
 
     data = bytes(data)
-    shown = Path(str(name)).name or "upload"
+    shown = Path(str(name).replace("\\", "/")).name or "upload"
     if not data:
-        raise ImageReadError(f"{shown} is empty (0 bytes). Upload a JPEG or PNG image.")
+        raise ImageReadError(f"{shown} is empty (0 bytes). Upload a {UPLOAD_TYPES_TEXT} image.")
     if len(data) > max_bytes:
         raise ImageReadError(f"{shown} is {len(data) / 1e6:.1f} MB; upload an image under "
                              f"{max_bytes / 1e6:.0f} MB.")
-    size = _declared_size(data)
+    size = declared_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise ImageReadError(f"{shown} is {size[0]} × {size[1]} pixels; upload an image of at most "
                              f"{max_pixels / 1e6:.0f} megapixels (shrink it first).")
     suffix = Path(shown).suffix.lower()
-    suffix = suffix if suffix in (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff") else ".img"
-    handle, temporary = tempfile.mkstemp(suffix=suffix, prefix="seglib-upload-")
+    suffix = suffix if suffix.lstrip(".") in UPLOAD_TYPES else ".img"
+    folder = tempfile.mkdtemp(prefix="seglib-upload-")
+    temporary = Path(folder) / f"upload{suffix}"
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
+        temporary.write_bytes(data)
         try:
             image = read_image(temporary)
-        except ImageReadError:
-            raise ImageReadError(f"{shown} cannot be decoded: it is corrupt or not an image "
-                                 "(upload a JPEG or PNG).") from None
+        except ImageReadError as error:
+            # The reader names the file it read: say the upload's name instead of the temporary one.
+            raise ImageReadError(str(error).replace(temporary.name, shown)) from None
     finally:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            temporary.unlink()
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
     if image.shape[0] * image.shape[1] > max_pixels:
         raise ImageReadError(f"{shown} is {image.shape[1]} × {image.shape[0]} pixels; upload an image of at "
                              f"most {max_pixels / 1e6:.0f} megapixels.")
     return image
 
 
-def _declared_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the file header without decoding the pixels (Pillow), if readable."""
-    try:
-        import io
+def predict_upload(model, data: bytes, name: str = "upload", max_size: int = UPLOAD_DISPLAY_SIZE,
+                   interpolation: str = "bilinear"):
+    """Read an uploaded file and segment it, keeping only what a page needs to show it.
 
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow comes with Streamlit
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as picture:
-            return int(picture.width), int(picture.height)
-    except Image.DecompressionBombError:
-        return (2**31, 1)  # Pillow itself refuses it: far too many pixels
-    except Exception:  # noqa: BLE001 - not an image Pillow knows: let OpenCV decide
-        return None
+    Returns ``(image, prediction)``: the image shrunk (area) so its longer side
+    is at most ``max_size`` (as is ``prediction.mask``, nearest, same shape),
+    and the ``seglib.inference.Prediction`` (model-size logits for the pixel
+    inspector, class counts over every pixel, ``image_size`` = the upload's
+    own size). A 4000 x 4000 upload keeps about 6 MB instead of 2.5 GB.
+    Raises ``ImageReadError`` as ``read_image_bytes``.
+    """
+    import cv2
+
+    from seglib.inference import predict
+
+    image = read_image_bytes(data, name)
+    prediction = predict(model, image, interpolation=interpolation, max_mask_size=max_size)
+    if image.shape[:2] != prediction.mask.shape:
+        height, width = prediction.mask.shape
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return image, prediction

@@ -31,7 +31,7 @@ from seglib.figures import (CHART_TEMPLATE, class_label, display_scale, downscal
 __all__ = [
     "difference_figure", "correctness_figure", "class_iou_figure", "fraction_comparison_figure",
     "confusion_figure", "logits_figure", "inspector_figure", "inspector_grid", "INSPECTOR_GRID_NAME",
-    "IGNORE_COLOR", "PANEL_MAX_SIZE",
+    "IGNORE_COLOR", "PANEL_MAX_SIZE", "in_image_pixels",
 ]
 
 #: Colour of pixels without a label (ignore label) in the difference and right/wrong maps:
@@ -459,24 +459,54 @@ def inspector_grid(height: int, width: int, max_points: int = 64) -> tuple[np.nd
     return rows, columns
 
 
+def in_image_pixels(figure, image_size: tuple[int, int]):
+    """A picture figure drawn from a shrunk mask/image (``seglib.figures.mask_figure``),
+    moved to the pixel coordinates of the original image of ``image_size`` = (H, W).
+
+    The pictures, hover cells and axis ranges are stretched (in place), so hover and
+    clicks read original pixels, as for a full-size mask. Returns the figure.
+    """
+    height, width = int(image_size[0]), int(image_size[1])
+    shown_width = figure.layout.xaxis.range[1] + 0.5
+    shown_height = figure.layout.yaxis.range[0] + 0.5
+    factor_x, factor_y = width / shown_width, height / shown_height
+    if factor_x == 1 and factor_y == 1:
+        return figure
+    for trace in figure.data:
+        if trace.type in ("image", "heatmap"):
+            trace.update(x0=((trace.x0 or 0) + 0.5) * factor_x - 0.5, dx=(trace.dx or 1) * factor_x,
+                         y0=((trace.y0 or 0) + 0.5) * factor_y - 0.5, dy=(trace.dy or 1) * factor_y)
+    figure.update_xaxes(range=[-0.5, width - 0.5])
+    figure.update_yaxes(range=[height - 0.5, -0.5])
+    return figure
+
+
 def inspector_figure(mask: np.ndarray, image: np.ndarray, *, palette="cihp", opacity: float = 0.5,
                      selected: tuple[int, int] | None = None, max_size: int = 384, max_points: int = 64,
                      title: str | None = None, height: int | None = None,
-                     class_names: Sequence[str] = CLASS_NAMES):
+                     class_names: Sequence[str] = CLASS_NAMES, image_size: tuple[int, int] | None = None):
     """The predicted mask over the image, clickable: an invisible grid of points
     (``INSPECTOR_GRID_NAME``, at most ``max_points`` a side) gives a click a
     pixel position (``x`` = column, ``y`` = row, original pixels); ``selected``
     (row, column) is marked with a ring.
+
+    ``image_size``: the (H, W) of the original image when ``mask`` and ``image``
+    were shrunk for display (``seglib.evaluate.predict_upload``); positions are
+    then still in original pixels.
     """
     import plotly.graph_objects as go
 
     mask = np.asarray(mask)
+    full_height, full_width = (int(v) for v in (image_size or mask.shape))
     figure = mask_figure(mask, image, kind="overlay", palette=palette, opacity=opacity, max_size=max_size,
                          title=title, height=height, class_names=class_names, hover=False)
-    rows, columns = inspector_grid(mask.shape[0], mask.shape[1], max_points)
+    in_image_pixels(figure, (full_height, full_width))
+    rows, columns = inspector_grid(full_height, full_width, max_points)
     grid_rows, grid_columns = np.meshgrid(rows, columns, indexing="ij")
     lookup = np.array([class_label(i, class_names) for i in range(256)], dtype=object)
-    labels = lookup[mask[grid_rows, grid_columns].astype(np.int64)]
+    shown_rows = np.minimum(grid_rows * mask.shape[0] // full_height, mask.shape[0] - 1)
+    shown_columns = np.minimum(grid_columns * mask.shape[1] // full_width, mask.shape[1] - 1)
+    labels = lookup[mask[shown_rows, shown_columns].astype(np.int64)]
     figure.add_trace(go.Scatter(
         x=grid_columns.ravel(), y=grid_rows.ravel(), mode="markers", name=INSPECTOR_GRID_NAME,
         marker=dict(size=6, color="#ffffff", opacity=0.0), text=labels.ravel(),

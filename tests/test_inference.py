@@ -1,4 +1,4 @@
-"""predict(): logits, probabilities and mask at the image's own size, for any image."""
+"""predict(): the mask at the image's own size, the logits of any pixel, and small memory, for any image."""
 
 import dataclasses
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seglib.config import get_preset
-from seglib.inference import Prediction, predict, predict_batch, prepare_image, softmax
+from seglib.inference import Prediction, mask_grid, predict, predict_batch, prepare_image, softmax
 from seglib.model import build_model
 
 
@@ -26,29 +26,45 @@ def random_image(height, width, channels=3, seed=0):
 def test_outputs_are_at_the_original_size(model, shape, channels):
     prediction = predict(model, random_image(*shape, channels=channels))
     assert isinstance(prediction, Prediction) and prediction.input_size == 64
-    assert prediction.logits.shape == (*shape, 20) and prediction.logits.dtype == np.float32
-    assert prediction.probabilities.shape == (*shape, 20)
+    assert prediction.model_logits.shape == (64, 64, 20) and prediction.model_logits.dtype == np.float32
+    assert prediction.image_size == shape and prediction.full_size
     assert prediction.mask.shape == shape and prediction.mask.dtype == np.uint8
-    np.testing.assert_allclose(prediction.probabilities.sum(-1), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(prediction.mask, prediction.logits.argmax(-1))
-    chosen = np.take_along_axis(prediction.probabilities, prediction.mask[..., None].astype(int), -1)[..., 0]
-    np.testing.assert_allclose(chosen, prediction.probabilities.max(-1), rtol=1e-6)  # ties aside
+    logits = prediction.image_logits()
+    assert logits.shape == (*shape, 20) and logits.dtype == np.float32
+    np.testing.assert_array_equal(prediction.mask, logits.argmax(-1))
+    np.testing.assert_array_equal(prediction.class_counts, np.bincount(prediction.mask.ravel(), minlength=20))
+
+
+def test_resized_logits_are_opencv_bilinear(model):
+    prediction = predict(model, random_image(150, 110, seed=2))
+    expected = cv2.resize(prediction.model_logits, (110, 150), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(prediction.image_logits(), expected, rtol=1e-4, atol=1e-4)
+    assert (prediction.mask == expected.argmax(-1)).mean() > 0.999  # ties aside
 
 
 def test_model_size_images_give_the_model_output_unchanged(model):
     image = random_image(64, 64, seed=3)
     expected = model(image[None].astype("float32"), training=False).numpy()[0]
     prediction = predict(model, image)
-    np.testing.assert_allclose(prediction.logits, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(prediction.model_logits, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(prediction.image_logits(), prediction.model_logits)
 
 
 def test_nearest_mode_resizes_the_model_mask_nearest(model):
     image = random_image(150, 110, seed=4)
-    small_mask = predict(model, cv2.resize(image.astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)).mask
     prediction = predict(model, image, interpolation="nearest")
+    small_mask = prediction.model_logits.argmax(-1).astype(np.uint8)
     np.testing.assert_array_equal(prediction.mask,
                                   cv2.resize(small_mask, (110, 150), interpolation=cv2.INTER_NEAREST))
     assert set(np.unique(prediction.mask)) <= set(np.unique(small_mask))  # no invented labels
+    assert prediction.pixel(149, 0)["label"] == prediction.mask[149, 0]
+
+
+def test_the_model_sees_the_image_resized_as_for_training(model):
+    image = random_image(150, 110, seed=4)
+    resized = cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(predict(model, image).model_logits, predict(model, resized).model_logits,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_predict_batch_matches_predict(model):
@@ -57,14 +73,53 @@ def test_predict_batch_matches_predict(model):
     assert len(batch) == 3
     for image, prediction in zip(images, batch):
         single = predict(model, image)
-        np.testing.assert_allclose(prediction.logits, single.logits, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(prediction.model_logits, single.model_logits, rtol=1e-4, atol=1e-4)
+        assert prediction.mask.shape == image.shape[:2]
 
 
-def test_pixel_inspector_values(model):
-    prediction = predict(model, random_image(30, 30, seed=8))
+def test_pixel_inspector_values_agree_with_the_mask_everywhere(model):
+    prediction = predict(model, random_image(30, 45, seed=8))
     pixel = prediction.pixel(3, 4)
     assert pixel["label"] == int(np.argmax(pixel["logits"]))
     np.testing.assert_allclose(pixel["probabilities"], softmax(pixel["logits"]), rtol=1e-5)
+    np.testing.assert_array_equal(pixel["logits"], prediction.image_logits()[3, 4])
+    labels = np.array([[prediction.pixel(r, c)["label"] for c in range(45)] for r in range(30)])
+    np.testing.assert_array_equal(labels, prediction.mask)  # bit for bit the same arithmetic
+    with pytest.raises(ValueError, match="inside"):
+        prediction.pixel(30, 0)
+
+
+def test_a_display_sized_mask_samples_the_full_mask(model):
+    image = random_image(300, 170, seed=10)
+    full = predict(model, image)
+    small = predict(model, image, max_mask_size=100)
+    assert small.mask.shape == (100, 57) and not small.full_size and small.image_size == (300, 170)
+    np.testing.assert_array_equal(small.mask, cv2.resize(full.mask, (57, 100), interpolation=cv2.INTER_NEAREST))
+    np.testing.assert_array_equal(small.class_counts, full.class_counts)  # counted at the image's size
+    rows, columns = mask_grid(300, 170, 100)
+    assert small.mask[7, 9] == full.mask[rows[7], columns[9]] == small.pixel(rows[7], columns[9])["label"]
+    assert predict(model, random_image(40, 30), max_mask_size=100).full_size
+    with pytest.raises(ValueError, match="max_mask_size"):
+        predict(model, image, max_mask_size=0)
+
+
+def test_a_large_image_takes_little_memory(model):
+    """2000 x 2000 px: the old full-size float32 logits and probabilities took 640 MB; now the
+    work is done in bands of rows and the result keeps the model-size logits and the mask."""
+    import tracemalloc
+
+    image = random_image(2000, 2000, channels=None, seed=11)
+    predict(model, random_image(8, 8))  # trace the model outside the measurement
+    tracemalloc.start()
+    try:
+        prediction = predict(model, image, max_mask_size=1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 80e6, f"peak {peak / 1e6:.0f} MB"
+    kept = prediction.model_logits.nbytes + prediction.mask.nbytes + prediction.class_counts.nbytes
+    assert prediction.mask.shape == (1024, 1024) and kept < 2e6
+    assert prediction.class_counts.sum() == 2000 * 2000
 
 
 def test_paths_are_read_like_dataset_images(model, tmp_path):

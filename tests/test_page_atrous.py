@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
+from markdown_check import plain
 from seglib import receptive, receptive_figures
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "atrous.py")
@@ -95,6 +96,66 @@ def test_bad_upload_is_a_clear_message(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=64, atrous_image="Upload").run()
     _no_exception(app)
     assert any("plain grey picture" in i.value for i in app.info)
+
+
+@pytest.mark.parametrize("value, expected", [("-1", 0), ("999999", 3), ("abc", 0), ("1e9", 0), ("2", 2)])
+def test_a_sample_index_from_the_url_is_clamped(tiny_dataset, value, expected):
+    # /atrous?atrous_index=-1 showed Streamlit's exception box, with server paths in its traceback.
+    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    app.query_params["atrous_index"] = value
+    app.session_state["atrous_model"], app.session_state["atrous_size"] = "lecture", 64
+    app.run()
+    _no_exception(app)
+    assert app.number_input(key="atrous_index").value == expected  # the tiny val split has 4 images
+
+
+def _one_bit_png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (width, height), 1).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _upload(name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    app = _page(atrous_model="lecture", atrous_size=64, atrous_image="Upload").run()
+    app.file_uploader(key="atrous_upload").set_value((name, data, mime)).run()
+    return app
+
+
+def test_uploads_use_the_shared_reader_types_and_limits(tiny_dataset):
+    from seglib import evaluate
+
+    app = _page(atrous_model="lecture", atrous_size=64, atrous_image="Upload").run()
+    uploader = app.file_uploader(key="atrous_upload")
+    assert sorted(t.lstrip(".") for t in uploader.allowed_type) == sorted(evaluate.UPLOAD_TYPES)
+    assert evaluate.UPLOAD_TYPES_TEXT in uploader.label
+    # A decompression bomb (81 megapixels in ~10 kB) is refused from its header, by the shared reader.
+    bomb = _upload("bomb.png", _one_bit_png(9000, 9000))
+    assert not bomb.exception
+    messages = [plain(e.value) for e in bomb.error]
+    assert any("bomb.png is 9000 × 9000 pixels" in m and "40 megapixels" in m for m in messages), messages
+    broken = _upload("notes.png", b"just some text")
+    assert any("notes.png cannot be decoded" in plain(e.value) for e in broken.error)
+    small = _upload("photo.png", _one_bit_png(50, 40))
+    _no_exception(small)
+    assert any("photo.png" in plain(c.value) and "64 × 64 px" in c.value for c in small.caption)
+
+
+def test_a_read_error_is_shown_as_the_reader_says_it(tiny_dataset, monkeypatch):
+    # The page used to rewrite every read error to "cannot be decoded".
+    from seglib import dataset
+    from seglib.errors import ImageReadError
+
+    def refuse(path):
+        raise ImageReadError(f"{Path(path).name} uses a colour mode this reader does not know (CMYK).")
+
+    monkeypatch.setattr(dataset, "read_image", refuse)
+    app = _upload("print.png", _one_bit_png(30, 20))
+    messages = [plain(e.value) for e in app.error]
+    assert any("print.png uses a colour mode this reader does not know (CMYK)." in m for m in messages), messages
 
 
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
+from markdown_check import inline_kinds, plain
 from seglib import evaluate, metrics
 from seglib import prediction_figures as pf
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
@@ -112,6 +113,11 @@ def _metric(app: AppTest, label: str, occurrence: int = 0) -> float:
 def _text(app: AppTest) -> str:
     return "\n".join([m.value for m in app.markdown] + [c.value for c in app.caption]
                      + [i.value for i in app.info] + [w.value for w in app.warning])
+
+
+def _shown(app: AppTest) -> str:
+    """What the text elements show once rendered (user strings are written escaped)."""
+    return "\n".join(plain(element.value) for element in [*app.markdown, *app.caption, *app.info, *app.warning])
 
 
 # ---------------------------------------------------------------------------
@@ -229,12 +235,99 @@ def test_split_evaluation_ranks_the_hardest_images_and_opens_one(page_model):
 def test_a_run_checkpoint_can_be_used_and_upload_mode_waits_for_a_file(run_checkpoint):
     app = _page(run_checkpoint).run()
     _ok(app)
-    assert "Run: tiny checkpoint" in _text(app)
+    assert "Run: tiny checkpoint" in _shown(app)
     assert 0.0 <= _metric(app, "Average error (course)") <= 1.0
     app.segmented_control(key="pred_split").set_value("upload").run()
     _ok(app)
     assert any("Upload a photo" in i.value for i in app.info)
     assert app.query_params["split"] == "upload"
+
+
+def _upload(app: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    app.run()
+    app.segmented_control(key="pred_split").set_value("upload").run()
+    app.file_uploader(key="pred_upload").set_value((name, data, mime)).run()
+    return app
+
+
+def _array(field) -> np.ndarray:
+    """A Plotly JSON array: a list, or a typed array ``{"dtype", "bdata"}``."""
+    if isinstance(field, dict) and "bdata" in field:
+        import base64
+
+        return np.frombuffer(base64.b64decode(field["bdata"]), dtype=field["dtype"])
+    return np.asarray(field)
+
+
+def _one_bit_png(width: int, height: int) -> bytes:
+    """A large but cheap 1-bit PNG (a few kB): a dark rectangle on white."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("1", (width, height), 1)
+    ImageDraw.Draw(picture).rectangle([width // 4, height // 4, width // 2, height // 2], fill=0)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_large_upload_is_drawn_small_and_inspected_in_its_own_pixels(page_model):
+    # A link to the far corner of the upload: px and py are checked against the upload's own size.
+    app = _upload(_page(page_model, query={"split": "upload", "px": 2999, "py": 1999}), "wide.png",
+                  _one_bit_png(3000, 2000))
+    _ok(app)
+    shown = _shown(app)
+    assert "wide.png · 3000 × 2000 px" in shown and "1024 × 683 copy" in shown
+    charts = _charts(app)
+    for key in ("pred-image", "pred-prediction", "pred-overlay"):
+        assert charts[key]["layout"]["xaxis"]["range"] == [-0.5, 2999.5]  # hover reads the upload's pixels
+    inspector = next(chart for key, chart in charts.items() if key.startswith("pred-inspector-upload-"))
+    grid = next(trace for trace in inspector["data"] if trace.get("name") == pf.INSPECTOR_GRID_NAME)
+    columns, rows = _array(grid["x"]), _array(grid["y"])
+    assert 2900 < columns.max() < 3000 and 1900 < rows.max() < 2000
+    assert "Pixel x 2999, y 1999" in charts["pred-logits"]["layout"]["title"]["text"]
+    # What the browser gets stays small: every picture is at most a few hundred pixels.
+    payload = sum(len(chart.proto.spec) for chart in app.get("plotly_chart"))
+    assert payload < 1_500_000, payload
+    fractions = charts["pred-fractions"]
+    assert fractions["data"], "the class shares of the upload are drawn"
+
+
+def test_every_upload_widget_takes_the_same_file_types(page_model):
+    app = _page(page_model).run()
+    app.segmented_control(key="pred_split").set_value("upload").run()
+    uploader = app.file_uploader(key="pred_upload")
+    assert sorted(t.lstrip(".") for t in uploader.allowed_type) == sorted(evaluate.UPLOAD_TYPES)
+    assert evaluate.UPLOAD_TYPES_TEXT in uploader.label and "GIF" in uploader.label
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, format="GIF")
+    app.file_uploader(key="pred_upload").set_value(("red.gif", buffer.getvalue(), "image/gif")).run()
+    _ok(app)
+    assert "red.gif · 40 × 30 px" in _shown(app)
+
+
+HOSTILE_NAME = "**b** `c` [l](http://evil.example) ![i](http://evil.example/i.png) $x$.png"
+
+
+def test_an_upload_name_is_shown_as_text_never_as_markdown(page_model):
+    app = _upload(_page(page_model), HOSTILE_NAME, _png_bytes(20, 30))
+    _ok(app)
+    caption = next(c.value for c in app.caption if "30 × 20 px" in c.value)
+    assert inline_kinds(caption) <= {"text", "code_inline", "softbreak"}, caption  # no link, image or bold
+    assert HOSTILE_NAME in plain(caption)
+    long_name = "x" * 20_000 + ".png"
+    app = _upload(_page(page_model), long_name, _png_bytes(20, 30))
+    _ok(app)
+    caption = next(c.value for c in app.caption if "30 × 20 px" in c.value)
+    assert len(caption) < 400 and "…" in caption
+
+
+def test_a_decompression_bomb_upload_is_refused_with_a_message(page_model):
+    app = _upload(_page(page_model), "bomb.png", _one_bit_png(9000, 9000))  # 81 megapixels, ~10 kB
+    assert not app.exception, [e.value for e in app.exception]
+    messages = [plain(e.value) for e in app.error]
+    assert any("bomb.png is 9000 × 9000 pixels" in m and "40 megapixels" in m for m in messages), messages
 
 
 # ---------------------------------------------------------------------------
