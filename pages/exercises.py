@@ -72,7 +72,8 @@ def _gather_facts() -> dict:
 def _key_numbers(facts: dict) -> None:
     rows = ex.key_number_rows(facts)
     if rows:
-        st.markdown(" · ".join(f"**{label}:** {value}" for label, value in rows))
+        # Values name the dataset, model and run in use: shown as text, never as Markdown.
+        st.markdown(" · ".join(f"**{label}:** {common.md_text(value)}" for label, value in rows))
 
 
 def _answer_box(question: ex.Question, answers: dict) -> None:

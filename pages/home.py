@@ -76,9 +76,9 @@ with left.container(border=True):
     else:
         counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
         st.markdown(
-            f":material/check_circle: **{dataset.name}** "
+            f":material/check_circle: **{common.md_text(dataset.name)}** "
             f"({'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ folder'}), "
-            f"folder `{settings.display_path(dataset.root)}`"
+            f"folder {common.md_code(settings.display_path(dataset.root), limit=160)}"
         )
         st.markdown(" · ".join(f"{count:,} {name} images" for name, count in counts.items()))
         if dataset.problems:
@@ -88,8 +88,8 @@ with left.container(border=True):
 with right.container(border=True):
     st.markdown("**Model**")
     choice = common.current_model_choice()
-    st.markdown(f":material/memory: **{choice.label}**")
-    st.caption(choice.note)
+    st.markdown(f":material/memory: **{common.md_text(choice.label)}**")
+    st.caption(common.md_text(choice.note, limit=300))
     if choice.kind == "untrained":
         st.info("No trained model is selected: predictions will be random until you train one "
                 "(Training page) or pick a checkpoint in the sidebar.", icon=":material/info:")

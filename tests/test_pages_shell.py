@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from seglib.classes import CLASS_NAMES, get_palette
 from conftest import APPTEST_TIMEOUT  # the same module pytest loaded (not a second copy)
+from markdown_check import plain
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +29,8 @@ def _app(script: str = "dashboard.py", **query) -> AppTest:
 def _text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
     parts += [e.value for e in at.info] + [e.value for e in at.error] + [e.value for e in at.warning]
-    return "\n".join(str(p) for p in parts)
+    # The Markdown as written and as a reader sees it (names of runs and datasets are written escaped).
+    return "\n".join([str(p) for p in parts] + [plain(str(p)) for p in parts])
 
 
 def _charts(at: AppTest) -> list[dict]:

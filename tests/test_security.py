@@ -96,8 +96,11 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == evaluate.MAX_UPLOAD_BYTES // (1024 * 1024) == 20
-    page = (ROOT / "pages" / "predictions.py").read_text()
-    assert 'type=["jpg", "jpeg", "png"]' in page and "evaluate.read_image_bytes" in page
+    for name in ("predictions.py", "atrous.py"):  # one accepted list, one reader with its limits
+        page = (ROOT / "pages" / name).read_text()
+        assert "type=list(evaluate.UPLOAD_TYPES)" in page and "evaluate.UPLOAD_TYPES_TEXT" in page, name
+        assert "read_image_bytes" in page or "predict_upload" in page, name
+        assert "tempfile" not in page and "read_image(" not in page, name
     with pytest.raises(ImageReadError, match="under"):
         evaluate.read_image_bytes(b"\xff" * (evaluate.MAX_UPLOAD_BYTES + 1), "big.jpg")
     with pytest.raises(ImageReadError, match="megapixels"):
@@ -207,3 +210,92 @@ def test_pages_show_no_server_paths(tiny_dataset, data_root, runs_root):
         text = _all_text(at)
         for secret in (str(data_root), str(runs_root), str(settings.PROJECT_ROOT)):
             assert secret not in text, (page, secret)
+
+
+# ---------------------------------------------------------------------------
+# text from users: written into Markdown as text, cut when long
+# ---------------------------------------------------------------------------
+
+HOSTILE = "x` **bold** [link](http://evil.example) ![img](http://evil.example/i.png) `y $a$ :red[red]"
+
+
+def test_user_strings_are_escaped_and_shortened_for_markdown():
+    from markdown_check import inline_kinds, plain
+    from pages import common
+
+    for markdown in (common.md_text(HOSTILE), f"Run {common.md_code(HOSTILE)} was not found",
+                     common.md_code("``a`b"), common.md_text("Training/Images/*.jpg and *.png")):
+        assert inline_kinds(markdown) <= {"text", "code_inline", "softbreak"}, markdown
+    assert plain(common.md_text(HOSTILE, limit=None)) == HOSTILE
+    assert plain(common.md_code(HOSTILE, limit=200)) == HOSTILE
+    assert plain(common.md_code("``a`b")) == "``a`b"
+    assert plain(common.md_text("Training/Images/*.jpg and *.png")) == "Training/Images/*.jpg and *.png"
+    long = "a" * 20_000
+    assert len(common.md_text(long)) == common.MAX_SHOWN_CHARS and common.md_text(long).endswith("…")
+    assert "\n" not in common.md_text("two\n\n# lines") and plain(common.md_text("two\n\n# lines")) == "two  # lines"
+
+
+def test_error_messages_keep_their_asterisks_and_lose_server_paths(tiny_dataset):
+    from streamlit.testing.v1 import AppTest
+
+    from markdown_check import plain
+
+    def script():
+        from pages import common
+        from seglib.dataset import EXPECTED_LAYOUT
+        from seglib.errors import DatasetError
+        from seglib.settings import PROJECT_ROOT
+
+        common.show_error(DatasetError("x is not a dataset. " + EXPECTED_LAYOUT))
+        common.show_error(FileNotFoundError(f"[Errno 2] No such file: '{PROJECT_ROOT / 'secret' / 'a.txt'}'"),
+                          "Reading **it**")
+
+    at = AppTest.from_function(script, default_timeout=APPTEST_TIMEOUT).run()
+    assert not at.exception
+    shown = [plain(e.value) for e in at.error]
+    assert "Training/Images/*.jpg with Training/Category_ids/*.png" in shown[0]
+    assert shown[1].startswith("Reading **it**: something went wrong (FileNotFoundError")
+    assert str(settings.PROJECT_ROOT) not in shown[1] and "secret/a.txt" in shown[1]
+    details = "".join(c.value for c in at.code)
+    assert str(settings.PROJECT_ROOT) not in details
+
+
+def test_scrub_paths_keeps_relative_paths_and_urls():
+    from pages import common
+
+    text = f"File \"{settings.PROJECT_ROOT / 'pages' / 'x.py'}\", /usr/lib/python3/os.py, http://a.b/c, 3/4, a/b/*.jpg"
+    assert common.scrub_paths(text) == (f"File \"{settings.PROJECT_ROOT.name}/pages/x.py\", os.py, http://a.b/c, "
+                                        "3/4, a/b/*.jpg")
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("/etc", "not inside the folders"),
+    ("../../etc", "not inside the folders"),
+    ("synthetic/Training/Images/FIRST", "a file, not a dataset folder"),
+    ("no-such-set", "there is no such dataset"),
+    ("synthetic/Training", "neither the CIHP layout (Training/Images/*.jpg"),
+])
+def test_a_refused_dataset_from_the_url_is_named_and_replaced(tiny_dataset, value, reason):
+    from markdown_check import plain
+
+    if "FIRST" in value:
+        value = value.replace("FIRST", sorted(p.name for p in (tiny_dataset / "Training" / "Images").iterdir())[0])
+    at = _app(dataset=value)
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox[0].value == "synthetic"
+    warnings = [plain(w.value) for w in at.warning if "named in the link" in w.value]
+    assert len(warnings) == 1 and reason in warnings[0] and "Showing synthetic instead" in warnings[0], warnings
+    assert ("/etc" not in warnings[0]) and (value in warnings[0]) == (not value.startswith(("/", "..")))
+
+
+def test_a_model_from_the_url_that_is_not_offered_is_said_as_text(tiny_dataset):
+    from markdown_check import inline_kinds, plain
+
+    at = _app(model=f"run:{HOSTILE}")
+    at.run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning if "named in the link" in w.value]
+    assert len(warnings) == 1, [w.value for w in at.warning]
+    assert inline_kinds(warnings[0]) <= {"text", "code_inline", "softbreak"}, warnings[0]
+    assert f"run:{HOSTILE}"[:40] in plain(warnings[0]) and "no finished run" in plain(warnings[0])

@@ -128,3 +128,34 @@ def test_instructor_notes_sections():
     notes = common.instructor_notes_for("exercises")
     assert "exercise=13-4" in notes
     assert common.instructor_notes_for("no-such-page") == ""
+
+
+HOSTILE_NUMBERS = [
+    ("pages/predictions.py", {"image": "-5", "px": "-1", "py": "99999999999999999999", "split": "zzz"}),
+    ("pages/predictions.py", {"image": "1e9", "px": "nan", "py": "0x10"}),
+    ("pages/atrous.py", {"atrous_index": "-1", "atrous_size": "-64"}),
+    ("pages/atrous.py", {"atrous_index": "99999999999999999999999", "atrous_size": "abc"}),
+    ("pages/model.py", {"size": "-1", "preset": "zzz"}),
+    ("pages/exercises.py", {"exercise": "13-99"}),
+]
+
+
+def test_hostile_numbers_in_the_url_are_clamped_not_raised(tiny_dataset):
+    """``/atrous?atrous_index=-1`` showed Streamlit's exception box with server paths in it;
+    every numeric URL parameter is now brought into its widget's range."""
+    for page, query in HOSTILE_NUMBERS:
+        at = _open(page, **query)  # asserts: no exception
+        assert not [e.value for e in at.error if "This is a bug" in e.value], (page, query)
+        if page == "pages/atrous.py":
+            index = at.number_input(key="atrous_index")
+            assert index.min <= index.value <= index.max
+        if page == "pages/predictions.py":
+            for key in ("pred_px", "pred_py"):
+                widget = at.number_input(key=key)
+                assert widget.min <= widget.value <= widget.max, (query, key, widget.value)
+
+
+def test_url_int_clamps_and_falls_back():
+    assert [common.clamp_int(v, 0, 9, default=4) for v in ("-3", "12", "abc", None, "7", 3.9, "1e3")] == \
+        [0, 9, 4, 4, 7, 3, 4]
+    assert common.clamp_int("5", 0, -1) == 0  # an empty range keeps its lower end
