@@ -1,13 +1,16 @@
 """Dataset explorer: images and masks, class imbalance, object scales
 (exercises 13-1, 13-2 part 1 and 13-4 part 1)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from pages import common
-from seglib import figures, settings
-from seglib.classes import CLASS_NAMES
+from seglib import figures, inference, losses, settings
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.config import field_names, get_preset
 
 common.page_header(
     "Dataset explorer",
@@ -36,6 +39,7 @@ if dataset.problems:
 
 splits = [name for name, count in counts.items() if count]
 palette = common.current_palette()
+LOSS_IMAGES = [4, 8, 16, 32, 64]
 
 # ---------------------------------------------------------------------------
 # 1. Samples: image | colour mask | overlay (exercise 13-1)
@@ -157,6 +161,12 @@ if foreground > 0:
 else:
     st.caption("No mask of this split labels any body part: every labelled pixel is background, so there is "
                "no person for a model to learn.")
+ignored = int(getattr(stats, "ignored_pixels", 0))
+st.caption(
+    f"**The ignore label, {IGNORE_LABEL}.** A mask pixel holding {IGNORE_LABEL} has no class: it marks a pixel "
+    "nobody could label (a blurred boundary, a region the annotator skipped). It is drawn magenta, left out of "
+    f"these shares ({ignored:,} such pixels in this split), and counts nowhere in training or evaluation: not in "
+    "the loss, not in accuracy, not in IoU. Better an unlabelled pixel than a wrong label the model would learn.")
 
 st.subheader("One image")
 if samples:
@@ -177,6 +187,106 @@ if samples:
     absent = [CLASS_NAMES[c] for c in range(1, len(CLASS_NAMES)) if image_counts[c] == 0]
     st.caption(f"{len(absent)} of {len(CLASS_NAMES) - 1} part classes do not appear in this image"
                + (f": {', '.join(absent)}." if absent else "."))
+
+# ---------------------------------------------------------------------------
+# 2b. Where the loss puts its weight (exercise 13-4 part 2)
+# ---------------------------------------------------------------------------
+st.subheader("Imbalance and the loss", anchor="imbalance-and-the-loss")
+st.markdown(
+    "Does the usual loss correct this imbalance? **Plain cross-entropy does not.** It is the mean of one "
+    "number per labelled pixel, so every pixel counts once and each class weighs in proportion to its pixel "
+    "count (times how wrong the model is on it). The chart measures it for the sidebar model: the grey bars "
+    "are each class's share of the pixels, the blue bars its share of the cross-entropy. Two common changes "
+    "move weight towards the rare classes: **weighted** cross-entropy multiplies each pixel's loss by a class "
+    "weight (here *median frequency*: the median class frequency divided by the class's own, so rare classes "
+    "count many times more and the background much less), and **focal** loss multiplies it by (1 − *p*)^γ, "
+    "which is close to 0 for pixels the model already gets right, mostly background. Look at the right-hand "
+    "side of the chart, where the rare classes are: blue follows grey, orange and green rise above it, and "
+    "the IoU row below shows that those rare classes are where the model is weakest. Cross-entropy remains "
+    "the sound default for other reasons: it reads the integer masks as they are (no one-hot tensor), it is "
+    "computed from the logits in one numerically stable step, and it is a proper scoring rule, so the "
+    "softmax of a trained model means something."
+)
+
+
+def _file_stamp(path) -> tuple:
+    try:
+        info = Path(path).stat()
+    except (OSError, TypeError):
+        return ()
+    return (info.st_mtime_ns, info.st_size)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _loss_table(_model, model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str,
+                size: int, limit: int, class_counts: tuple):
+    """``seglib.losses.loss_shares`` of one model on one split, once per model file, dataset and split
+    (the model is not hashed: ``model_key`` and its file's stamp stand for it)."""
+    pairs = common.load_dataset(root).split(split)
+    return losses.loss_shares(_model, pairs, size, len(CLASS_NAMES),
+                              losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
+
+
+loss_controls = st.columns([1.2, 1, 1, 2.2], vertical_alignment="bottom")
+common.url_seed("loss_images", 16, options=LOSS_IMAGES, cast=int)
+loss_images = loss_controls[0].select_slider("Images measured", LOSS_IMAGES, key="loss_images",
+                                             help="The first images of the split; more is slower (forward "
+                                                  "passes only, once per model, split and count).")
+common.url_sync("loss_images", 16)
+common.url_seed("loss_scale", "linear", options=["linear", "log"])
+loss_scale = loss_controls[1].segmented_control("Share axis", ["linear", "log"], required=True,
+                                                key="loss_scale") or "linear"
+common.url_sync("loss_scale", "linear")
+loss_background = loss_controls[2].toggle("Background", value=True, key="loss_background",
+                                          help="Hide the background to see the small classes on a linear axis.")
+with common.error_boundary("Measuring the losses", stop=False):
+    with st.spinner("Running the model on the split's first images (once per model and split)..."):
+        loss_model, loss_choice = common.current_model()
+        loss_size = inference.model_input_size(loss_model) or get_preset("lecture").model.image_size
+        loss_table = _loss_table(loss_model, loss_choice.key, _file_stamp(loss_choice.path), str(dataset.root),
+                                 common.folder_stamp(dataset.root), split, int(loss_size),
+                                 int(min(loss_images, len(pairs))), tuple(int(c) for c in split_counts))
+    loss_controls[3].caption(f"Model: {common.md_text(loss_choice.label)} · the first "
+                             f"{loss_table.attrs['images']} images of the {split} split, at "
+                             f"{loss_table.attrs['image_size']} px.")
+    common.plot(losses.loss_share_figure(
+        loss_table, log=loss_scale == "log", include_background=loss_background, palette=palette,
+        title=f"Share of the pixels and of each loss per class, and the model's IoU ({split} split)"),
+        key="loss-shares")
+    present = loss_table[loss_table["pixels"] > 0]
+    if len(present):
+        background_row = loss_table.iloc[0]
+        rarest_row = present.sort_values("pixels", kind="stable").iloc[0]
+
+        def _shares(row) -> str:
+            return (f"{row['pixel share']:.1%} of the pixels, {row['cross-entropy share']:.1%} of the "
+                    f"cross-entropy, {row['weighted-cross-entropy share']:.1%} of the weighted cross-entropy "
+                    f"and {row['focal share']:.1%} of the focal loss")
+
+        iou = rarest_row["IoU"]
+        st.caption(
+            f"On these images the background holds {_shares(background_row)}. The rarest class present, "
+            f"{rarest_row['class']}, holds {_shares(rarest_row)}; its median-frequency weight is "
+            f"{rarest_row['class weight']:,.1f} and the model's IoU on it "
+            + ("is undefined." if pd.isna(iou) else f"{iou:.2f}.")
+            + f" Weights come from the pixel counts of the whole {split} split; classes without pixels get "
+            "weight 0. Focal loss with γ = 2.")
+    if loss_choice.kind == "untrained":
+        st.info("This model has random weights, so every pixel's loss is about the same and the loss shares "
+                "simply repeat the pixel shares (apart from the weighting). Pick the demo model or a trained "
+                "run in the sidebar to see where a trained model's loss lies.", icon=":material/info:")
+    if "loss" in field_names().get("train", []):
+        st.caption("A training run can use the other losses too: the loss choice of the Training form "
+                   "(`train.loss`), so you can test whether weighting or focal loss lifts the rare classes' IoU.")
+    with st.expander("The numbers as a table"):
+        st.dataframe(loss_table, hide_index=True, width="stretch", column_config={
+            "pixels": st.column_config.NumberColumn(format="localized"),
+            **{column: st.column_config.NumberColumn(format="percent")
+               for column in ("pixel share", *losses.SHARE_COLUMNS.values())},
+            "class weight": st.column_config.NumberColumn(format="%.2f"),
+            "mean cross-entropy": st.column_config.NumberColumn(format="%.3f"),
+            "IoU": st.column_config.NumberColumn(format="%.2f")})
+    common.show_source(losses.make_loss)
 
 # ---------------------------------------------------------------------------
 # 3. Object scales (exercise 13-2 part 1)

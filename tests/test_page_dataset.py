@@ -1,0 +1,108 @@
+"""The Dataset explorer's answers to exercise 13-4 under AppTest: where the loss puts its
+weight (pixel share against loss share per class, next to IoU) and the ignore label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from markdown_check import plain
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "dataset.py")
+
+
+def _run(**query) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def _loss_chart(at: AppTest) -> dict:
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    found = [c for c in charts if any(t.get("name") == "IoU of the model" for t in c["data"])]
+    assert len(found) == 1, "the loss-share chart is missing"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def counted(tiny_dataset):
+    """The page once, with every call of seglib.losses.loss_shares counted."""
+    from seglib import losses
+
+    calls = []
+    original = losses.loss_shares
+
+    def counting(*args, **kwargs):
+        calls.append(args[1:4])
+        return original(*args, **kwargs)
+
+    losses.loss_shares = counting
+    import streamlit as st
+
+    st.cache_data.clear()  # an earlier test may have measured this model and split already
+    try:
+        yield _run(), calls
+    finally:
+        losses.loss_shares = original
+
+
+def test_the_section_has_its_anchor_and_says_cross_entropy_does_not_rebalance(counted):
+    at, _ = counted
+    assert any(h.proto.anchor == "imbalance-and-the-loss" and h.value == "Imbalance and the loss"
+               for h in at.subheader)
+    text = "\n".join(plain(m.value) for m in at.markdown)
+    assert "Plain cross-entropy does not." in text
+    assert "in proportion to its pixel count" in text
+    assert "proper scoring rule" in text
+    assert "suits the imbalance" not in text
+
+
+def test_the_chart_sets_pixel_shares_against_three_losses_and_iou(counted):
+    at, calls = counted
+    chart = _loss_chart(at)
+    names = [trace["name"] for trace in chart["data"]]
+    assert names == ["pixels", "cross-entropy", "weighted cross-entropy (median frequency)", "focal",
+                     "IoU of the model"]
+    assert chart["data"][0]["x"][0] == "Background"        # sorted by pixel share
+    assert len(chart["data"][0]["x"]) == 20
+    captions = "\n".join(plain(c.value) for c in at.caption)
+    assert "the background holds" in captions and "of the weighted cross-entropy" in captions
+    assert "the first 12 images of the train split, at 160 px" in captions  # all 12 (of 16 asked), at the demo model's input size
+    assert len(calls) == 1
+
+
+def test_log_scale_hidden_background_and_the_cache(counted, tiny_dataset):
+    at, calls = counted
+    at.segmented_control(key="loss_scale").set_value("log").run()
+    at.toggle(key="loss_background").set_value(False).run()
+    assert not at.exception
+    chart = _loss_chart(at)
+    assert chart["layout"]["yaxis"]["type"] == "log"
+    assert "Background" not in chart["data"][0]["x"]
+    assert len(calls) == 1                                   # the same model and split: from the cache
+    assert at.query_params["loss_scale"] in ("log", ["log"])
+    at.segmented_control(key="split").set_value("val").run()
+    assert not at.exception
+    assert len(calls) == 2 and "the first 4 images of the val split" in "\n".join(c.value for c in at.caption)
+
+
+def test_the_log_scale_and_image_count_come_from_the_url(tiny_dataset):
+    at = _run(loss_scale="log", loss_images=4)
+    assert at.segmented_control(key="loss_scale").value == "log"
+    assert _loss_chart(at)["layout"]["yaxis"]["type"] == "log"
+    assert "the first 4 images of the train split" in "\n".join(c.value for c in at.caption)
+
+
+def test_the_ignore_label_is_explained_next_to_the_class_chart(counted):
+    at, _ = counted
+    caption = next(plain(c.value) for c in at.caption if "ignore label" in c.value)
+    assert "255" in caption and "not in the loss" in caption and "0 such pixels" in caption
