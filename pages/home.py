@@ -5,6 +5,64 @@ import streamlit as st
 from pages import common
 from seglib import settings
 from seglib.classes import CLASS_NAMES
+from seglib.config import RunConfig, get_preset
+
+
+def _rate(config: RunConfig) -> str:
+    train = config.train
+    decay = ("constant" if train.decay_rate >= 1.0 else
+             f"× {train.decay_rate:g} every {train.decay_steps:,} steps")
+    optimizer = ("AdamW, weight decay " + f"{train.weight_decay:g}" if train.optimizer == "adamw" and train.weight_decay
+                 else "Adam, no weight decay" if train.optimizer == "adam" else train.optimizer)
+    return f"{optimizer}, learning rate {train.learning_rate:g} ({decay})"
+
+
+def _start(config: RunConfig) -> str:
+    from seglib import pretrain
+
+    weights = config.model.weights
+    if weights == "pretrained":
+        available = pretrain.pretrained_status(config.model)["available"]
+        return ("a backbone this project pretrained itself on image-level labels of synthetic images (which parts "
+                "and how many people an image shows; other seeds than the lab's data), never on masks"
+                + ("" if available else " (its file is missing here, so it falls back to random weights)"))
+    if weights == "imagenet":
+        return "ImageNet weights when they are already in the Keras cache, random weights otherwise"
+    return "random weights"
+
+
+def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConfig) -> str:
+    """The bullets of 'Where this differs from the Keras example', from the three presets."""
+    lower = "lower" if course.train.learning_rate < example.train.learning_rate else "not lower"
+    lecture_vs = ("higher than the example's" if lecture.train.learning_rate > example.train.learning_rate
+                  else "lower than the example's")
+    return "\n".join([
+        f"- **Optimizer and learning rate.** The example trains with {_rate(example)}; its curves jump "
+        f"around and over-fit. The `course` preset, as the lab asks, uses {_rate(course)}: a {lower} start "
+        "that keeps shrinking, and weight decay against over-fitting. The `lecture` preset, made for a few "
+        f"minutes on a laptop CPU, uses {_rate(lecture)}: a start {lecture_vs}, tuned on two CPU cores, where a "
+        f"small network given {lecture.train.epochs} short epochs with batches of {lecture.train.batch_size} "
+        "got further from a higher start; the decay then steadies it.",
+        f"- **Where the backbone starts.** The example's {example.model.backbone.replace('resnet50', 'ResNet50')} "
+        "starts from ImageNet weights (transfer learning). Nothing can be downloaded here, so the `lecture` "
+        f"preset's MobileNetV2 starts from {_start(lecture)} (`model.weights='{lecture.model.weights}'`). "
+        f"The `course` and `keras-example` presets start from {_start(course)} "
+        f"(`model.weights='{course.model.weights}'`); every run records which start it used.",
+        "- **Masks are resized with nearest neighbour.** The example resizes masks like photos, with bilinear "
+        "interpolation, which averages neighbouring label ids into ids that are in neither: along every edge "
+        "between Background (0) and Hair (2) it writes Hat (1). Nearest neighbour keeps every pixel's label "
+        "one of the labels that were there.",
+        f"- **A model for a CPU.** The `lecture` preset is a narrow MobileNetV2 (width "
+        f"{lecture.model.width:g}) at {lecture.model.image_size} px with atrous rates "
+        f"{'/'.join(map(str, lecture.model.atrous_rates))}, scaled to its "
+        f"{lecture.model.image_size // lecture.model.output_stride} × "
+        f"{lecture.model.image_size // lecture.model.output_stride} feature map; the example's ResNet50 at "
+        f"{example.model.image_size} px uses rates {'/'.join(map(str, example.model.atrous_rates))} on a "
+        f"{example.model.image_size // example.model.output_stride} × "
+        f"{example.model.image_size // example.model.output_stride} map (the Model and Atrous pages set the "
+        "two side by side).",
+    ])
+
 
 common.page_header(
     "Semantic segmentation lab",
@@ -46,7 +104,8 @@ questions = {
     "13-1": "Do the colour-coded labels follow the structure of the people, and are they the same in every image?",
     "13-2": "Which scales appear in the data, how does the encoder cover them, and what shape is the last layer?",
     "13-3": "Why does the output have the input's height and width, and 20 channels?",
-    "13-4": "How unbalanced are the classes, and why does the loss suit that?",
+    "13-4": "How unbalanced are the classes? How much does each class weigh in plain cross-entropy (a mean over "
+            "pixels), what would shift weight to the rare ones, and what else makes cross-entropy the default?",
     "13-5": "How are the logits of a pixel turned into one class?",
     "13-6": "How large are the regions with high error compared with the whole image?",
 }
@@ -62,6 +121,14 @@ for exercise, question in questions.items():
         else:
             st.caption("Its page is not part of the dashboard yet.")
         common.page_link("exercises.py", "Answer it", {"exercise": exercise})
+
+# Where this dashboard departs from the Keras example, with the numbers read from the presets.
+example, course, lecture = get_preset("keras-example"), get_preset("course"), get_preset("lecture")
+st.subheader("Where this differs from the Keras example")
+st.markdown(
+    "The lab is built on the Keras example *Multiclass semantic segmentation using DeepLabV3+* "
+    "(the `keras-example` preset reproduces its settings). What this dashboard does differently, and why:")
+st.markdown(differences_markdown(example, course, lecture))
 
 st.subheader("What is loaded")
 left, right = st.columns(2)

@@ -1,0 +1,62 @@
+"""Home under AppTest: exercise 13-4 is asked so that students reach the right answer, and
+the page says where the dashboard departs from the Keras example, with the presets' numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from markdown_check import plain
+from seglib.classes import CLASS_NAMES
+from seglib.config import get_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def home(tiny_dataset) -> str:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return "\n".join(plain(m.value) for m in at.markdown)
+
+
+def test_exercise_13_4_asks_how_much_each_class_weighs_in_cross_entropy(home):
+    assert "why does the loss suit that" not in home  # the handout's premise, answered for the student
+    assert "How much does each class weigh in plain cross-entropy (a mean over pixels)" in home
+    assert "what would shift weight to the rare ones" in home
+
+
+def test_the_differences_from_the_keras_example_follow_the_presets(home):
+    example, course, lecture = get_preset("keras-example"), get_preset("course"), get_preset("lecture")
+    assert f"Adam, no weight decay, learning rate {example.train.learning_rate:g} (constant)" in home
+    assert (f"AdamW, weight decay {course.train.weight_decay:g}, learning rate {course.train.learning_rate:g} "
+            f"(× {course.train.decay_rate:g} every {course.train.decay_steps:,} steps)") in home
+    assert f"learning rate {lecture.train.learning_rate:g}" in home
+    assert course.train.learning_rate < example.train.learning_rate and "a lower start" in home
+    assert (("a start higher than the example's" in home)
+            == (lecture.train.learning_rate > example.train.learning_rate))
+    assert f"model.weights='{lecture.model.weights}'" in home
+    assert "starts from ImageNet weights" in home
+    if lecture.model.weights == "pretrained":
+        assert "a backbone this project pretrained itself on image-level labels of synthetic images" in home
+    assert "Masks are resized with nearest neighbour." in home
+    rates = "/".join(map(str, lecture.model.atrous_rates))
+    assert f"at {lecture.model.image_size} px with atrous rates {rates}" in home
+
+
+def test_the_mask_resizing_facts_hold():
+    # What the Home page says: bilinear resizing writes Hat (1) between Background (0) and Hair (2) ...
+    from seglib.dataset import resize_pair
+
+    assert (CLASS_NAMES[0], CLASS_NAMES[1], CLASS_NAMES[2]) == ("Background", "Hat", "Hair")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, 4:] = 2
+    assert 1 in cv2.resize(mask, (13, 13), interpolation=cv2.INTER_LINEAR)
+    # ... and the project's resizing keeps only the labels that were there.
+    _, resized = resize_pair(np.zeros((8, 8, 3), np.uint8), mask, 13)
+    assert set(np.unique(resized)) == {0, 2}
