@@ -148,7 +148,8 @@ with figure_column:
                     key="atrous_click", on_select="rerun", selection_mode="points")
     beyond = (" Every receptive field is larger than the image at this size, so the dashed squares lie "
               "outside the view (zoom out with the toolbar)." if analysis.receptive_field > size else "")
-    st.caption(f"{common.md_code(image_name)}, at the model's input size {size} × {size} px. Click a faint dot (an ASPP "
+    st.caption(f"{common.md_code(image_name)}, at the model's input size {size} × {size} px. "
+               "Click a faint dot (an ASPP "
                "output position) or use the sliders. Click a legend entry to hide a branch." + beyond)
 
 with side_column:
