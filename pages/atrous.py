@@ -21,16 +21,18 @@ from seglib.config import get_preset, preset_names
 common.page_header(
     "Atrous scales",
     "People in a crowd photo range from a few pixels to the full image height. DeepLabV3+ copes "
-    "with that in its **ASPP** block: the same 3 × 3 kernel is applied to the backbone's features "
-    "with gaps (*atrous* or *dilated* convolution) of several feature cells (6, 12 and 18 in the "
-    "Keras example at 512 px; smaller rates for the smaller lecture model), next to a "
-    "1 × 1 convolution and an average over the whole image. Pick an image and a position: the "
+    "with that in its **ASPP** block: parallel 3 × 3 convolutions read the backbone's features with "
+    "gaps (*atrous* or *dilated* convolution) of several feature cells (6, 12 and 18 in the Keras "
+    "example at 512 px; smaller rates for the smaller lecture model). Each branch has its own 3 × 3 "
+    "weights, learned separately; only the kernel size is shared. Next to them sit a 1 × 1 "
+    "convolution and an average over the whole image. Pick an image and a position: the "
     "coloured dots are the pixels each branch reads, the dashed squares what each branch can see. "
     "All numbers are read from the model's own layers.",
     exercises=("13-2",),
 )
 
 SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
+BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
 
 # ---------------------------------------------------------------------------
 # Which model: the one in the sidebar, or a preset at a chosen size.
@@ -123,12 +125,13 @@ if points:
     if 0 <= clicked[0] < size and 0 <= clicked[1] < size and clicked != st.session_state.get("atrous_clicked"):
         st.session_state["atrous_clicked"] = clicked
         st.session_state["atrous_row"], st.session_state["atrous_column"] = clicked
-for key in ("atrous_row", "atrous_column"):
-    if not 0 <= st.session_state.get(key, size // 2) < size:
-        st.session_state[key] = size // 2
+for key in ("atrous_row", "atrous_column"):  # from the URL too, so a link can point at one person
+    common.seed_int(key, size // 2, 0, size - 1)
 row_slider, column_slider = pixel_column.columns(2)
-row = row_slider.slider("Row (pixels)", 0, size - 1, size // 2, key="atrous_row")
-column = column_slider.slider("Column (pixels)", 0, size - 1, size // 2, key="atrous_column")
+row = row_slider.slider("Row (pixels)", 0, size - 1, key="atrous_row")
+column = column_slider.slider("Column (pixels)", 0, size - 1, key="atrous_column")
+common.set_url_state("atrous_row", int(row), default=size // 2)
+common.set_url_state("atrous_column", int(column), default=size // 2)
 options_column, outside_column = pixel_column.columns(2)
 show_squares = options_column.toggle("Receptive-field squares", value=True, key="atrous_squares")
 show_outside = outside_column.toggle("True place of off-image taps", value=False, key="atrous_outside",
@@ -221,10 +224,113 @@ with people_column:
                    "(see the Dataset explorer).")
 
 # ---------------------------------------------------------------------------
+# The same numbers for the Keras example (ResNet50, 512 px, rates 6/12/18)
+# ---------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def _keras_example_fields() -> dict:
+    """The Keras example's ASPP input layer and receptive fields, once per server.
+
+    Receptive fields depend on kernels, strides and dilations, not on the input size, so the
+    preset is built at 4 cells of output stride (64 px) rather than at 512 px, and only plain
+    numbers are kept (the ResNet50 itself is dropped).
+    """
+    from seglib.model import build_model
+
+    config = get_preset("keras-example")
+    small = config.with_overrides({"model.image_size": 4 * config.model.output_stride})
+    found = receptive.aspp_analysis(build_model(small.model))
+    return {"input_layer": found.input_layer, "backbone_field": float(found.receptive_field),
+            "fields": {int(b.rate): float(b.receptive_field_px) for b in found.branches if b.kind == "conv"}}
+
+
+def _column(size: int, stride: float, layer: str, backbone_field: float | None, rates: list[int],
+            fields: dict[int, float]) -> dict[str, str]:
+    """One column of the comparison: everything but the receptive fields follows from size, stride
+    and rates (``receptive.valid_tap_stats``)."""
+    cells = int(size // stride)
+    taps = [receptive.valid_tap_stats(cells, rate) for rate in rates]
+    collapsed = [str(rate) for rate, stat in zip(rates, taps) if stat["center_only_fraction"] >= 0.99]
+    return {
+        "input": f"{size} × {size} px",
+        "ASPP input (layer)": layer,
+        "output stride · ASPP map": f"{stride:g} · {cells} × {cells}",
+        "backbone field": "?" if backbone_field is None else f"{backbone_field:g} px",
+        "atrous rates": " / ".join(map(str, rates)),
+        "tap spacing": " / ".join(f"{rate * stride:g}" for rate in rates) + " px",
+        "atrous branch fields": " / ".join(f"{fields[rate]:g}" if rate in fields else "?" for rate in rates)
+                                + " px",
+        "valid taps (mean over positions)": " / ".join(f"{stat['valid_tap_fraction']:.0%}" for stat in taps),
+        "rates that act as 1 × 1 everywhere": ", ".join(collapsed) or "none",
+    }
+
+
+st.subheader("Next to the Keras example")
+rates = sorted(b.rate for b in analysis.branches if b.kind == "conv" and b.kernel_size > 1)
+example = get_preset("keras-example").model
+with common.error_boundary("Measuring the Keras example's ResNet50", stop=False):
+    with st.spinner("Measuring the Keras example's ResNet50 (once per server)..."):
+        example_fields = _keras_example_fields()
+    model_name = labels.get(source, source).replace("Sidebar model: ", "").replace(" (random weights)", "")
+    this_column = _column(size, stride, analysis.input_layer, analysis.receptive_field, rates,
+                          {int(b.rate): b.receptive_field_px for b in analysis.branches if b.kind == "conv"})
+    example_column = _column(example.image_size, float(example.output_stride), example_fields["input_layer"],
+                             example_fields["backbone_field"], list(example.atrous_rates), example_fields["fields"])
+    comparison = pd.DataFrame({"": list(this_column), f"this model ({model_name})": list(this_column.values()),
+                               f"Keras example ({BACKBONE_NAMES.get(example.backbone, example.backbone)}, "
+                               f"{example.image_size} px)":
+                                   list(example_column.values())})
+    compare_column, compare_text = st.columns([3, 2])
+    compare_column.dataframe(comparison, hide_index=True, width="stretch")
+    example_cells = example.image_size // example.output_stride
+    widest = max(example.atrous_rates)
+    example_kept = receptive.valid_tap_stats(example_cells, widest)["valid_tap_fraction"]
+    this_kept = receptive.valid_tap_stats(analysis.feature_size, max(rates))["valid_tap_fraction"] if rates else None
+    compare_text.markdown(
+        f"The Keras example reads {example.image_size} px images on a {example_cells} × {example_cells} map: "
+        f"its widest rate, {widest}, keeps {example_kept:.0%} of its taps on the map, and its taps lie "
+        f"{min(example.atrous_rates) * example.output_stride} to {widest * example.output_stride} px apart."
+        + (f" This model's widest rate, {max(rates)}, keeps {this_kept:.0%} of its taps on its "
+           f"{feature_rows} × {feature_columns} map." if rates else "")
+        + " Whether a branch sees context depends on its rate compared with the width of the map, not on "
+        "the rate alone: a smaller model on smaller images needs smaller rates for the same job.")
+    compare_text.caption("The Keras example's column is computed from its configuration (map size, spacing and "
+                         "valid taps from the stride and the rates); its receptive fields are read from its "
+                         "layers, built once at a small size, since fields do not depend on the input size.")
+
+# ---------------------------------------------------------------------------
 # Valid taps against the rate (DeepLab v3, figure 4)
 # ---------------------------------------------------------------------------
+
+
+def _rates_need(rates: list[int], stride: float) -> str:
+    """What this model's rates need (true for any rates): a rate-r branch reads a neighbour somewhere
+    only while the map is wider than r cells."""
+    if not rates:
+        return ""
+    cells = max(rates) + 1
+    text = (f"Rate {max(rates)} reads a neighbour only on maps of at least {cells} × {cells} cells, "
+            f"so this model's rates {'/'.join(map(str, rates))} need inputs of {cells * stride:g} px or more.")
+    if list(rates) == [6, 12, 18] and stride == 16:
+        text += " DeepLab chose 6/12/18 for 513 px crops (a 33 × 33 map)."
+    return text
+
+
+def _collapse_hint(rates: list[int], stride: float, size: int, fixed_size: bool) -> str:
+    """The largest smaller input size of the size slider at which some of these rates act as 1 × 1."""
+    for smaller in sorted((s for s in SIZES if s < size), reverse=True):
+        cells = int(smaller // stride)
+        collapsed = [rate for rate in rates if rate >= cells]
+        if collapsed:
+            how = (" (pick this model's preset above to change the size)" if fixed_size else
+                   " (move the size slider)")
+            return (f"At {smaller} px (a {cells} × {cells} map) rate{'s' if len(collapsed) > 1 else ''} "
+                    f"{' and '.join(map(str, collapsed))} would act as 1 × 1 everywhere{how}.")
+    return "No smaller size on offer turns one of them into a 1 × 1 convolution."
+
+
 st.subheader("Taps that land on padding")
-rates = sorted(b.rate for b in analysis.branches if b.kind == "conv" and b.kernel_size > 1)
 curve_column, text_column = st.columns([3, 2])
 with curve_column:
     curve = receptive.valid_tap_curve(analysis.feature_size, range(1, max([*rates, feature_rows]) + 3))
@@ -239,11 +345,11 @@ with text_column:
     if degenerate:
         st.warning(f"At {size} px, {', '.join(b.label for b in degenerate)} "
                    f"{'is' if len(degenerate) == 1 else 'are'} pure 1 × 1 at every position: "
-                   f"the map is only {feature_rows} cells wide. The rates 6/12/18 were chosen for "
-                   "513 px inputs (a 33 × 33 map).", icon=":material/warning:")
+                   f"the map is only {feature_rows} cells wide. " + _rates_need(rates, stride),
+                   icon=":material/warning:")
     else:
-        st.info(f"At {size} px every atrous branch still reads neighbours at some positions. Try a "
-                "small input size (the lecture preset's 128 px): rates 12 and 18 collapse to 1 × 1.",
+        st.info(f"At {size} px every atrous branch still reads neighbours at some positions. "
+                + _collapse_hint(rates, stride, size, source == "sidebar"),
                 icon=":material/info:")
 
 # ---------------------------------------------------------------------------
@@ -251,7 +357,7 @@ with text_column:
 # ---------------------------------------------------------------------------
 st.subheader("Dilated convolution on a grid")
 st.markdown(
-    "The same 9 weights, spread out: at rate *r* a 3 × 3 kernel covers (2*r* + 1)² cells with "
+    "Nine weights, spread out: at rate *r* one 3 × 3 kernel covers (2*r* + 1)² cells with "
     "no more parameters. Stacking layers whose rates double (1, 2, 4, ...) covers every cell of a "
     "field that grows **exponentially** with depth; plain 3 × 3 layers grow it only linearly.")
 rate_column, depth_column = st.columns(2)

@@ -1,9 +1,10 @@
 """Receptive fields, atrous sampling grids and effective receptive fields.
 
-DeepLab handles scale with atrous (dilated) convolutions: the same 3x3 kernel
-reads feature-map positions ``rate`` units apart, so at output stride 16 the
-ASPP branches at rates 6, 12 and 18 sample the input image 96, 192 and 288
-pixels apart. This module measures that on the model itself, never from
+DeepLab handles scale with atrous (dilated) convolutions: each ASPP branch has
+its own 3x3 kernel (the size is shared, the weights are not) that reads
+feature-map positions ``rate`` units apart, so at output stride 16 the
+branches at rates 6, 12 and 18 sample the input image 96, 192 and 288 pixels
+apart. This module measures that on the model itself, never from
 constants, so changing the backbone, the rates or the image size shows at once:
 
 * ``layer_fields(model)`` walks the Keras functional graph (residual branches

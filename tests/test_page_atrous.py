@@ -159,6 +159,98 @@ def test_a_read_error_is_shown_as_the_reader_says_it(tiny_dataset, monkeypatch):
 
 
 # ---------------------------------------------------------------------------
+# What the page says about rates, sizes and kernels is true for the model shown (issue K item 4)
+# ---------------------------------------------------------------------------
+
+def _notes(app: AppTest) -> str:
+    return "\n".join([w.value for w in app.warning] + [i.value for i in app.info])
+
+
+def test_the_rate_notes_hold_for_the_lecture_model(tiny_dataset):
+    # The lecture preset (rates 2/4/6) was told "6/12/18 were chosen for 513 px" and "try 128 px".
+    small = _page(atrous_model="lecture", atrous_size=64).run()
+    _no_exception(small)
+    notes = _notes(small)
+    assert "3x3 rate 4, 3x3 rate 6 are pure 1 × 1" in notes
+    assert "rates 2/4/6 need inputs of 112 px or more" in notes  # rate 6 needs a 7 x 7 map
+    assert "513" not in notes and "6/12/18" not in notes
+    assert receptive.valid_tap_stats(7, 6)["center_only_fraction"] < 1.0 == receptive.valid_tap_stats(6, 6)[
+        "center_only_fraction"]
+    lecture = _page(atrous_model="lecture", atrous_size=160).run()
+    notes = _notes(lecture)
+    assert "128 px" not in notes and "rates 12 and 18" not in notes
+    assert "At 96 px (a 6 × 6 map) rate 6 would act as 1 × 1 everywhere (move the size slider)." in notes
+
+
+def test_the_513_px_note_is_shown_for_the_rates_6_12_18_only(tiny_dataset):
+    app = _page(atrous_model="course", atrous_size=64).run()
+    _no_exception(app)
+    assert "DeepLab chose 6/12/18 for 513 px crops" in _notes(app)
+    assert "rates 6/12/18 need inputs of 304 px or more" in _notes(app)
+
+
+def test_each_branch_has_its_own_kernel(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=64).run()
+    intro = " ".join(m.value for m in app.markdown)
+    assert "the same 3 × 3 kernel" not in intro
+    assert "Each branch has its own 3 × 3 weights" in intro
+    assert "its own 3x3 kernel (the size is shared, the weights are not)" in receptive.__doc__
+    from seglib.config import get_preset
+    from seglib.model import build_model
+
+    model = build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
+    analysis = receptive.aspp_analysis(model)
+    atrous = [model.get_layer(name) for b in analysis.branches if b.kind == "conv" and b.rate > 1
+              for name in b.layers if getattr(model.get_layer(name), "dilation_rate", (1, 1))[0] > 1]
+    assert len(atrous) == 3 and len({id(v) for layer in atrous for v in layer.weights}) == \
+        sum(len(layer.weights) for layer in atrous)  # no weight is shared between the branches
+
+
+def test_a_keras_example_column_beside_the_model(tiny_dataset):
+    app = _page(atrous_model="lecture", atrous_size=160).run()
+    _no_exception(app)
+    table = next(frame.value for frame in app.dataframe if "Keras example (ResNet50, 512 px)" in frame.value.columns)
+    rows = dict(zip(table[""], zip(table.iloc[:, 1], table.iloc[:, 2])))
+    assert rows["output stride · ASPP map"] == ("16 · 10 × 10", "16 · 32 × 32")
+    assert rows["atrous rates"] == ("2 / 4 / 6", "6 / 12 / 18")
+    assert rows["tap spacing"] == ("32 / 64 / 96 px", "96 / 192 / 288 px")
+    assert rows["ASPP input (layer)"][1] == "conv4_block6_2_relu"
+    assert rows["rates that act as 1 × 1 everywhere"] == ("none", "none")
+    branch_table = _branch_table(app)
+    mine = branch_table.loc[branch_table["branch"].str.startswith("3x3"), "receptive field (px)"]
+    assert rows["atrous branch fields"][0] == " / ".join(mine) + " px"
+    # The example's fields: its backbone field plus 2 x rate x 16 px per branch.
+    backbone = int(rows["backbone field"][1].split()[0])
+    assert rows["atrous branch fields"][1] == " / ".join(str(backbone + 32 * r) for r in (6, 12, 18)) + " px"
+    assert rows["valid taps (mean over positions)"][1] == " / ".join(
+        f"{receptive.valid_tap_stats(32, r)['valid_tap_fraction']:.0%}" for r in (6, 12, 18))
+
+
+def test_receptive_fields_do_not_depend_on_the_input_size():
+    # Why the page may measure the Keras example's fields on a 64 px build of it.
+    from seglib.config import get_preset
+    from seglib.model import build_model
+
+    def fields(size):
+        model = build_model(get_preset("lecture").with_overrides({"model.image_size": size}).model)
+        analysis = receptive.aspp_analysis(model)
+        return analysis.receptive_field, [b.receptive_field_px for b in analysis.branches if b.kind == "conv"]
+
+    assert fields(64) == fields(96)
+
+
+def test_the_selected_pixel_is_in_the_url(tiny_dataset):
+    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    app.query_params["atrous_row"], app.query_params["atrous_column"] = "10", "999"
+    app.session_state["atrous_model"], app.session_state["atrous_size"] = "lecture", 64
+    app.run()
+    _no_exception(app)
+    assert (app.slider(key="atrous_row").value, app.slider(key="atrous_column").value) == (10, 63)
+    app.slider(key="atrous_row").set_value(20).run()
+    assert app.query_params["atrous_row"] in ("20", ["20"])
+
+
+# ---------------------------------------------------------------------------
 # Figure builders (pure Plotly)
 # ---------------------------------------------------------------------------
 
