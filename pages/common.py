@@ -996,6 +996,22 @@ def page_header(title: str, intro: str, exercises: tuple[str, ...] = ()) -> None
     st.markdown(intro)
 
 
+def exercise_panel(page: str | None = None) -> None:
+    """The sidebar panel with the questions of every exercise that links to this page
+    (answer boxes shared with the Exercises page, kept in the browser), and the scroll
+    to the section an exercise link named (``?section=<heading id>``).
+
+    Call once per page, right after ``page_header``; ``page`` defaults to the calling
+    file ('dataset.py'). Draws nothing on a page no exercise links to, and never stops
+    the page. See ``seglib_components.lab.exercise_panel``.
+    """
+    import sys
+
+    from seglib_components import lab
+
+    lab.exercise_panel(page or Path(sys._getframe(1).f_code.co_filename).name)
+
+
 def for_presentation(figure):
     """In presentation mode, a taller figure with larger text (for a projector); else unchanged.
 

@@ -1,72 +1,37 @@
-"""Exercises 13-1 ... 13-6: the questions, links to the figures that answer them,
-an answer box per question, immediate feedback on checkable questions, and a
-Markdown download of the answers with the numbers they were checked against.
+"""Exercises 13-1 ... 13-6: the questions, links to the sections that answer them,
+an answer box per question, immediate feedback on checkable questions, model
+answers, and a Markdown file of the answers that can be loaded back.
 
-The questions and the checking live in ``seglib.exercises``; this page only
-gathers the dataset, model and run in use and draws what the library returns.
+The questions and the checking live in ``seglib.exercises``; the facts, the
+answer boxes and the browser storage in ``seglib_components.lab`` (shared with
+the side panel of the linked pages). This page gathers and draws.
 """
 
 from __future__ import annotations
+
+import datetime
 
 import streamlit as st
 
 from pages import common
 from seglib import exercises as ex
+from seglib_components import lab
 
 common.page_header(
     "Exercises",
-    "Six short exercises, one per part of the lab. Each links to the page whose figures answer it. "
-    "Questions with a number or a class for an answer are checked at once against values computed from "
-    "**the dataset and model chosen in the sidebar**, so switching either changes the expected answers. "
-    "Your answers stay in this browser session; download them as Markdown before you close the tab.",
+    "Six short exercises, one per part of the lab. Each links to the sections whose figures answer it, and "
+    "those pages show the same questions in their sidebar. Questions with a number, a class or a list for an "
+    "answer are checked at once against values computed from **the dataset and model chosen in the sidebar**; "
+    "shape and scale questions also accept the Keras example's answer and say which one yours matches. "
+    "Your answers stay in this browser (also after a reload or a closed tab); download them as Markdown to "
+    "hand them in, and load such a file back to continue elsewhere.",
 )
 
-ANSWERS_KEY = "exercise_answers"
-EXERCISE_KEY = "exercise"
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _model_numbers(key: str, path: str | None, preset: str | None, stamp: tuple) -> dict:
-    """Shape and scale numbers of a sidebar model (cached per model file)."""
-    if path is not None:
-        model = common.load_model(path)
-    else:
-        model = common.load_model(preset=preset)
-    return ex.model_numbers(model)
-
-
-def _file_stamp(path) -> tuple:
-    try:
-        stat = path.stat()
-    except OSError:
-        return ()
-    return (stat.st_mtime_ns, stat.st_size)
-
-
-def _gather_facts() -> dict:
-    """The key numbers of the dataset (train split), model and run in use.
-
-    A part that cannot be computed (no dataset yet, a broken checkpoint) shows
-    its error and leaves its questions open instead of stopping the page.
-    """
-    facts: dict = {}
-    with common.error_boundary("Reading the dataset statistics", stop=False):
-        root = common.current_dataset_root()
-        dataset = common.load_dataset(root)
-        split = "train" if dataset.split("train") else next(iter(dataset.splits))
-        facts.update(ex.dataset_numbers(common.load_stats(root, split)))
-        facts["dataset"] = dataset.name
-    with common.error_boundary("Analysing the model", stop=False):
-        choice = common.current_model_choice()
-        facts["model_label"] = choice.label
-        facts["model_preset"] = choice.preset
-        with st.spinner("Reading the model's shapes and receptive fields..."):
-            facts.update(_model_numbers(choice.key, str(choice.path) if choice.path else None, choice.preset,
-                                        _file_stamp(choice.path) if choice.path else ()))
-        if choice.kind == "run":
-            facts.update(ex.run_numbers(choice.key.split(":", 1)[1]))
-            facts["model_preset"] = facts.get("run_preset")
-    return facts
+EXERCISE_KEY = ex.EXERCISE_PARAM
+UPLOAD_KEY = "answers_upload"
+UPLOAD_MESSAGE_KEY = "answers_upload_message"
+STUDENT_BOX = "exercise_student_box"
+MAX_UPLOAD_BYTES = 1_000_000
 
 
 def _key_numbers(facts: dict) -> None:
@@ -76,31 +41,48 @@ def _key_numbers(facts: dict) -> None:
         st.markdown(" · ".join(f"**{label}:** {common.md_text(value)}" for label, value in rows))
 
 
-def _answer_box(question: ex.Question, answers: dict) -> None:
-    """One question: the text, an input kept in the session, and feedback."""
-    widget_key = f"answer_{question.key}"
-    if widget_key not in st.session_state:  # back on this exercise: restore the saved answer
-        st.session_state[widget_key] = answers.get(question.key, "")
-    if question.checkable:
-        st.text_input(question.text, key=widget_key, placeholder="Type your answer and press Enter")
-    else:
-        st.text_area(question.text, key=widget_key, height=90, placeholder="Your answer, in a sentence or two")
-    answers[question.key] = st.session_state.get(widget_key, "")
-    feedback = ex.check_answer(question, answers[question.key])
-    if feedback.status == "correct":
-        st.success(feedback.message, icon=":material/check_circle:")
-    elif feedback.status in ("not_yet", "unreadable"):
-        st.warning(feedback.message, icon=":material/lightbulb:")
-    elif question.kind != "text" and not question.checkable:
-        st.caption("Not checked: the number it needs could not be computed for this dataset or model.")
+def _keep_student() -> None:
+    st.session_state[lab.STUDENT_KEY] = st.session_state.get(STUDENT_BOX, "")
 
 
-facts = _gather_facts()
+def _load_file() -> None:
+    """The uploader's callback: answers from an exported file replace those in the session."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ValueError(f"The file has {len(data):,} bytes; an answers file is far smaller "
+                             f"(at most {MAX_UPLOAD_BYTES:,}).")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("The file is not UTF-8 text: load the Markdown file this page downloaded.") from None
+        saved = ex.parse_answers_markdown(text)
+    except ValueError as error:
+        st.session_state[UPLOAD_MESSAGE_KEY] = ("error", f"{upload.name}: {error}")
+        return
+    changed = lab.set_answers(saved, replace=True)
+    who = f" of {saved.student}" if saved.student else ""
+    st.session_state[UPLOAD_MESSAGE_KEY] = (
+        "success", f"Loaded {len(saved.answers)} answers{who} from {upload.name} ({changed} changed).")
+
+
+lab.load_from_browser()
+facts = lab.gather_facts()
 exercise_list = ex.build_exercises(facts)
 keys = [exercise.key for exercise in exercise_list]
-answers: dict = st.session_state.setdefault(ANSWERS_KEY, {})
+answers = lab.answers()
 
-_key_numbers(facts)
+if st.session_state.get(STUDENT_BOX) != lab.student():
+    st.session_state[STUDENT_BOX] = lab.student()
+name_column, numbers_column = st.columns([1, 3], vertical_alignment="bottom")
+name_column.text_input("Your name (goes into the exported file)", key=STUDENT_BOX, on_change=_keep_student,
+                       max_chars=ex.MAX_NAME_CHARS)
+_keep_student()
+with numbers_column:
+    _key_numbers(facts)
 
 common.url_seed(EXERCISE_KEY, keys[0], options=keys)
 st.segmented_control("Exercise", keys, key=EXERCISE_KEY, required=True,
@@ -110,30 +92,58 @@ current = next(e for e in exercise_list if e.key == st.session_state.get(EXERCIS
 
 st.subheader(f"Exercise {current.key}: {current.title}")
 st.markdown(current.intro)
+if any(question.alternatives for question in current.questions):
+    st.caption(f"Numbers of {ex.sidebar_label(facts)} beside {ex.keras_label(facts['keras'])}: "
+               "an answer that matches either is accepted.")
+    st.dataframe(lab.page_numbers(facts), hide_index=True, width="stretch",
+                 column_config={"quantity": "", "sidebar model": "Sidebar model", "Keras example": "Keras example"})
+for note in current.notes:
+    st.markdown(note)
 if current.links:
+    st.markdown("**Where to look** (each link opens the section, with these questions in its sidebar):")
     columns = st.columns(len(current.links))
-    for column, link in zip(columns, current.links):
+    for column, (link, params) in zip(columns, lab.page_links(current)):
         with column:
-            common.page_link(link.page, link.label, link.params)
+            common.page_link(link.page, link.label, params)
 
 for question in current.questions:
-    _answer_box(question, answers)
+    lab.answer_box(question)
 
-checkable = [q for q in ex.all_questions(exercise_list) if q.checkable]
+questions = ex.all_questions(exercise_list)
+checkable = [q for q in questions if q.checkable]
 right = sum(ex.check_answer(q, answers.get(q.key)).correct for q in checkable)
-answered = sum(bool((answers.get(q.key) or "").strip()) for q in ex.all_questions(exercise_list))
+answered = sum(bool((answers.get(q.key) or "").strip()) for q in questions)
 st.divider()
-st.markdown(f"**Progress:** {answered} of {len(ex.all_questions(exercise_list))} questions answered; "
+st.markdown(f"**Progress:** {answered} of {len(questions)} questions answered; "
             f"{right} of {len(checkable)} checkable answers correct.")
 # Kept in the session too: the file a student downloads is exactly this text.
-st.session_state["exercise_answers_markdown"] = ex.answers_markdown(exercise_list, answers, facts)
-st.download_button(
-    "Download my answers (Markdown)", data=st.session_state["exercise_answers_markdown"],
-    file_name="segmentation-lab-answers.md", mime="text/markdown", on_click="ignore",
-    icon=":material/download:", key="download_answers",
-)
+st.session_state["exercise_answers_markdown"] = ex.answers_markdown(
+    exercise_list, answers, facts, student=lab.student(), date=datetime.date.today())
+save_column, load_column = st.columns(2)
+with save_column:
+    st.download_button(
+        "Download my answers (Markdown)", data=st.session_state["exercise_answers_markdown"],
+        file_name="segmentation-lab-answers.md", mime="text/markdown", on_click="ignore",
+        icon=":material/download:", key="download_answers",
+    )
+with load_column:
+    st.file_uploader("Load answers from a file you downloaded here", type=["md", "markdown", "txt"],
+                     key=UPLOAD_KEY, on_change=_load_file,
+                     help="Its answers replace the ones in this browser (questions it leaves empty keep yours).")
+    message = st.session_state.get(UPLOAD_MESSAGE_KEY)
+    if message:
+        level, text = message
+        (st.success if level == "success" else st.error)(common.md_text(text, limit=600))
+lab.save_to_browser()
 
-if common.instructor_passcode() is not None and common.is_instructor():
-    with st.expander(":material/key: Answer key (instructor)"):
-        st.table([{"exercise": q.exercise, "question": q.text, "computed answer": q.answer_text()}
-                  for q in checkable])
+if common.is_instructor():
+    with st.expander(":material/key: For the instructor"):
+        if st.session_state.get("hide_model_answers") != lab.model_answers_hidden():
+            st.session_state["hide_model_answers"] = lab.model_answers_hidden()  # another instructor's choice
+        st.toggle("Hide the model answers from students", key="hide_model_answers",
+                  on_change=lambda: lab.set_model_answers_hidden(st.session_state["hide_model_answers"]),
+                  help="For everyone on this server until it restarts (start value: "
+                       f"{lab.HIDE_MODEL_ANSWERS_ENV}=1).")
+        if common.instructor_passcode() is not None:
+            st.table([{"exercise": q.exercise, "question": q.text, "computed answer": q.answer_text()}
+                      for q in checkable])

@@ -1,0 +1,55 @@
+"""Two custom components that run in the reader's browser (``st.components.v2``).
+
+Their JavaScript sits next to this file and is passed inline, so they work
+offline and need no build step or package:
+
+* ``answer_store``: keeps the lab's answers in ``localStorage`` (per browser:
+  they survive a reload and a closed tab, not a change of browser).
+* ``scroll_to_section``: brings the heading with a given id into view (the
+  section an exercise link points to).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+_FOLDER = Path(__file__).resolve().parent
+
+#: The ``localStorage`` key of the answers (one set of answers per browser and dashboard address).
+STORAGE_KEY = "seglib-lab-answers"
+
+
+def _component(name: str, script: str):
+    return st.components.v2.component(name, js=(_FOLDER / script).read_text(encoding="utf-8"))
+
+
+_answer_store = _component("seglib_answer_store", "answer_store.js")
+_scroll_to_section = _component("seglib_scroll_to_section", "scroll_to_section.js")
+
+
+def _ignore() -> None:
+    """State changes are read from the session at the start of the next run."""
+
+
+def answer_store(key: str, payload: str | None) -> Any:
+    """Mount the store: ``payload`` None asks the browser for what it keeps (the reply,
+    ``{"value": text or None, "available": bool}``, arrives in ``st.session_state[key]["stored"]``
+    on the next run); a string is written to the browser."""
+    data = ({"mode": "load", "storage_key": STORAGE_KEY} if payload is None
+            else {"mode": "save", "storage_key": STORAGE_KEY, "payload": payload})
+    return _answer_store(key=key, data=data, on_stored_change=_ignore, height=0)
+
+
+def stored_reply(key: str) -> dict | None:
+    """The browser's reply to a load request (None until it came)."""
+    state = st.session_state.get(key)
+    stored = state.get("stored") if hasattr(state, "get") else None
+    return stored if isinstance(stored, dict) else None
+
+
+def scroll_to_section(anchor: str, key: str) -> None:
+    """Scroll to the heading with id ``anchor`` once it is drawn (no-op without JavaScript)."""
+    _scroll_to_section(key=key, data={"anchor": str(anchor)}, height=0)

@@ -1,0 +1,283 @@
+"""The lab's answers in Streamlit: the facts the checks need, the answer boxes,
+the answers kept in the session and the browser, and the exercise side panel.
+
+The Exercises page and ``common.exercise_panel`` (called by every page an
+exercise links to) both draw through here, so an answer typed beside a view
+and one typed on the Exercises page are the same answer.
+
+State (small, in ``st.session_state``): ``exercise_answers`` {question key:
+text}, ``exercise_student`` (the name in the export) and
+``exercise_answers_loaded`` (the browser's copy has been read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import streamlit as st
+
+from pages import common
+from seglib import exercises as ex
+from seglib import lab_checks
+from seglib_components import browser
+
+ANSWERS_KEY = "exercise_answers"
+STUDENT_KEY = "exercise_student"
+LOADED_KEY = "exercise_answers_loaded"
+STORE_KEY = "exercise_answer_store"
+#: Widget key prefixes: the Exercises page and the side panel draw separate widgets for one answer.
+PAGE_PREFIX = "answer_"
+PANEL_PREFIX = "panel_answer_"
+#: Server-wide switch (instructors): model answers hidden from students. Starts from this variable.
+HIDE_MODEL_ANSWERS_ENV = "SEGLIB_HIDE_MODEL_ANSWERS"
+
+
+# ---------------------------------------------------------------------------
+# Facts (cached, shared by every session)
+# ---------------------------------------------------------------------------
+
+def _file_stamp(path: Path | None) -> tuple:
+    if path is None:
+        return ()
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return ()
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _model(path: str | None, preset: str | None):
+    return common.load_model(path) if path is not None else common.load_model(preset=preset)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _model_numbers(key: str, path: str | None, preset: str | None, stamp: tuple) -> dict:
+    """Shape and scale numbers of a sidebar model (cached per model file)."""
+    return ex.model_numbers(_model(path, preset))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _sample_numbers(key: str, path: str | None, preset: str | None, stamp: tuple,
+                    root: str, data_stamp: tuple) -> dict:
+    """The numbers of the image the Predictions page opens first: the first image with a
+    left or right part of its first split (validation when there is one), and the
+    model's logits at its centre pixel (the inspector's default)."""
+    from seglib import inference
+
+    dataset = common.load_dataset(root)
+    split = "val" if dataset.split("val") else next(name for name, pairs in dataset.splits.items() if pairs)
+    stats = common.load_stats(root, split)
+    chosen = lab_checks.left_right_image(stats.image_counts)
+    stems = [pair.stem for pair in dataset.split(split)]
+    index = stems.index(stats.stems[chosen]) if chosen < len(stats.stems) and stats.stems[chosen] in stems else 0
+    _, image, mask = common.load_sample(root, split, index)
+    model = _model(path, preset)
+    prediction = inference.predict(model, image)
+    height, width = prediction.image_size
+    pixel = (height // 2, width // 2)
+    return ex.sample_numbers(split, index, mask, prediction.logits_at(*pixel), pixel,
+                             num_classes=int(model.output.shape[-1]))
+
+
+@contextlib.contextmanager
+def _part(context: str, quiet: bool):
+    """One part of the facts: its error is shown (page) or swallowed (side panel); the rest goes on."""
+    if quiet:
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - the side panel must never break the page it sits on
+            if type(error).__module__.startswith("streamlit"):
+                raise
+        return
+    with common.error_boundary(context, stop=False):
+        yield
+
+
+def gather_facts(quiet: bool = False) -> dict:
+    """The key numbers of the dataset (train split), the image the Predictions page
+    opens, the sidebar model and its run, and the Keras example's.
+
+    A part that cannot be computed (no dataset yet, a broken checkpoint) leaves
+    its questions open; ``quiet`` (the side panel) hides its error, the page
+    shows it.
+    """
+    facts: dict = {"keras": ex.keras_example_numbers()}
+    root = None
+    with _part("Reading the dataset statistics", quiet):
+        root = common.current_dataset_root()
+        dataset = common.load_dataset(root)
+        split = "train" if dataset.split("train") else next(iter(dataset.splits))
+        facts.update(ex.dataset_numbers(common.load_stats(root, split)))
+        facts["dataset"] = dataset.name
+    choice = None
+    with _part("Analysing the model", quiet):
+        choice = common.current_model_choice()
+        facts["model_label"] = choice.label
+        facts["model_preset"] = choice.preset
+        path = str(choice.path) if choice.path else None
+        with st.spinner("Reading the model's shapes and receptive fields..."):
+            facts.update(_model_numbers(choice.key, path, choice.preset, _file_stamp(choice.path)))
+        if choice.kind == "run":
+            facts.update(ex.run_numbers(choice.key.split(":", 1)[1]))
+            facts["model_preset"] = facts.get("run_preset")
+    if root is not None and choice is not None:
+        with _part("Predicting the first image", quiet):
+            path = str(choice.path) if choice.path else None
+            with st.spinner("Predicting the image of exercises 13-5 and 13-6..."):
+                facts.update(_sample_numbers(choice.key, path, choice.preset, _file_stamp(choice.path),
+                                             str(root), common.folder_stamp(root)))
+    return facts
+
+
+# ---------------------------------------------------------------------------
+# Answers in the session and in the browser
+# ---------------------------------------------------------------------------
+
+def answers() -> dict:
+    """The student's answers in this session, {question key: text} (the one truth the widgets follow)."""
+    return st.session_state.setdefault(ANSWERS_KEY, {})
+
+
+def student() -> str:
+    return st.session_state.get(STUDENT_KEY, "")
+
+
+def set_answers(saved: ex.SavedAnswers, *, replace: bool) -> int:
+    """Take saved answers into the session (``replace``: a saved answer wins; otherwise it
+    only fills empty questions) and update the answer widgets. Call before any answer
+    widget is drawn in this run (at the top of a page, or in a callback). Returns how
+    many answers changed."""
+    current = answers()
+    merged = ex.merge_answers(current, saved.answers, replace=replace)
+    changed = [key for key, value in merged.items() if current.get(key) != value]
+    current.update(merged)
+    for key in changed:
+        for prefix in (PAGE_PREFIX, PANEL_PREFIX):
+            st.session_state[prefix + key] = merged[key]
+    if saved.student and (replace or not student()):
+        st.session_state[STUDENT_KEY] = saved.student
+        st.session_state["exercise_student_box"] = saved.student
+    return len(changed)
+
+
+def load_from_browser() -> None:
+    """At the top of a page: take in the browser's copy once it has arrived (once per session)."""
+    if st.session_state.get(LOADED_KEY):
+        return
+    reply = browser.stored_reply(STORE_KEY)
+    if reply is None:
+        return
+    set_answers(ex.parse_storage(reply.get("value")), replace=False)
+    st.session_state[LOADED_KEY] = True
+
+
+def save_to_browser() -> None:
+    """After the answer widgets: mount the store, which asks for the browser's copy the
+    first time in a session and afterwards writes the current answers to it."""
+    payload = ex.storage_text(answers(), student()) if st.session_state.get(LOADED_KEY) else None
+    browser.answer_store(STORE_KEY, payload)
+
+
+def _keep(question_key: str, widget_key: str) -> Callable[[], None]:
+    def keep() -> None:
+        answers()[question_key] = st.session_state.get(widget_key, "")
+    return keep
+
+
+@st.cache_resource(show_spinner=False)
+def _class_settings() -> dict:
+    """Settings an instructor changes for every session of this server (until it restarts)."""
+    return {"hide_model_answers": os.environ.get(HIDE_MODEL_ANSWERS_ENV, "").strip().lower()
+            in ("1", "true", "yes", "on")}
+
+
+def model_answers_hidden() -> bool:
+    return bool(_class_settings()["hide_model_answers"])
+
+
+def set_model_answers_hidden(hidden: bool) -> None:
+    _class_settings()["hide_model_answers"] = bool(hidden)
+
+
+def answer_box(question: ex.Question, *, prefix: str = PAGE_PREFIX) -> ex.Feedback:
+    """One question: the text, an input that keeps the answer, feedback, and the model
+    answer once the student has answered (open questions) or got it right (checked ones)."""
+    widget_key = prefix + question.key
+    saved = answers().get(question.key, "")
+    # The session's answer is the truth: the widget follows it when the other widget for the
+    # same question (page or panel), a loaded file or the browser's copy changed it. (A widget's
+    # own edit reached the answers through its on_change callback before this run.)
+    if st.session_state.get(widget_key) != saved:
+        st.session_state[widget_key] = saved
+    keep = _keep(question.key, widget_key)
+    if question.checkable:
+        st.text_input(question.text, key=widget_key, on_change=keep,
+                      placeholder="Type your answer and press Enter")
+    else:
+        st.text_area(question.text, key=widget_key, on_change=keep, height=90,
+                     placeholder="Your answer, in a sentence or two (Ctrl+Enter keeps it)")
+    keep()
+    feedback = ex.check_answer(question, answers().get(question.key))
+    if feedback.status == "correct":
+        st.success(feedback.message, icon=":material/check_circle:")
+    elif feedback.status in ("not_yet", "unreadable"):
+        st.warning(feedback.message, icon=":material/lightbulb:")
+    elif question.kind != "text" and not question.checkable:
+        st.caption("Not checked: the number it needs could not be computed for this dataset or model.")
+    show = feedback.correct if question.checkable else feedback.status == "open"
+    if show and question.model_answer and not model_answers_hidden():
+        st.info("**Model answer.** " + question.model_answer, icon=":material/menu_book:")
+    return feedback
+
+
+# ---------------------------------------------------------------------------
+# The side panel on the pages exercises link to
+# ---------------------------------------------------------------------------
+
+def exercise_panel(page: str) -> None:
+    """In the sidebar of ``page`` (a file under ``pages/``, e.g. 'dataset.py'):
+    the questions of every exercise that links here, with answer boxes, the exercise
+    the reader came from opened first; and the scroll to the section its link named.
+
+    Never stops the page: a fact that cannot be computed leaves its question open.
+    """
+    shown = ex.exercises_for_page(ex.build_exercises({}), page)
+    if not shown:
+        return
+    load_from_browser()
+    facts = gather_facts(quiet=True)
+    exercises = {exercise.key: exercise for exercise in ex.exercises_for_page(ex.build_exercises(facts), page)}
+    wanted = st.query_params.get(ex.EXERCISE_PARAM)
+    order = sorted(exercises, key=lambda key: (key != wanted, key))
+    with st.sidebar:
+        st.divider()
+        st.subheader(":material/school: Exercises on this page")
+        st.caption("Answers typed here are the same as on the Exercises page, and stay in this browser.")
+        for key in order:
+            exercise = exercises[key]
+            with st.expander(f"Exercise {key}: {exercise.title}", expanded=key == wanted or len(order) == 1):
+                for question in exercise.questions:
+                    link = exercise.link_for(question)
+                    if link is not None and link.page != page:
+                        st.caption(f"Answered on another page: {common.md_text(link.label)}")
+                    answer_box(question, prefix=PANEL_PREFIX)
+                common.page_link("exercises.py", "All questions of this exercise", {ex.EXERCISE_PARAM: key})
+        save_to_browser()
+    section = st.query_params.get(ex.SECTION_PARAM)
+    anchors = {link.anchor for exercise in exercises.values() for link in exercise.links if link.page == page}
+    if section in anchors:
+        with st.sidebar:
+            browser.scroll_to_section(section, key="exercise_scroll_to_section")
+
+
+def page_links(exercise: ex.Exercise) -> list[tuple[ex.Link, dict[str, str]]]:
+    """The exercise's links with the query parameters that land on their sections."""
+    return [(link, link.query(exercise.key)) for link in exercise.links]
+
+
+def page_numbers(facts: dict[str, Any]) -> list[dict[str, str]]:
+    """Rows of the sidebar model vs Keras example table."""
+    return ex.comparison_rows(facts)
