@@ -456,13 +456,10 @@ def _progress_block(progress: dict) -> None:
         position = progress.get("queue_position") or 1
         st.info(f"**Queued, position {position}.** One run trains at a time on this machine; this one "
                 "starts by itself when the runs before it end.", icon=":material/schedule:")
-    elif status in ("running", "stopping") and phase in ("", "starting"):
-        st.info(f"**Starting** the training worker: importing TensorFlow and reading the dataset "
-                f"({elapsed:.0f} s so far).", icon=":material/hourglass_top:")
-    elif status in ("running", "stopping") and phase == "compiling":
-        st.info(f"**Compiling.** TensorFlow traces the model and the training step into a graph before the "
-                f"first step; on a laptop CPU this takes 30-45 s. Nothing is stuck ({elapsed:.0f} s so far).",
-                icon=":material/hourglass_top:")
+    elif status in ("running", "stopping") and phase in ("", "starting", "compiling"):
+        title = ("**Compiling.** TensorFlow turns the model and the training step into a graph before the first "
+                 "step; nothing is stuck." if phase == "compiling" else "**Starting** the training worker.")
+        st.info(title + "\n\n" + training_figures.startup_text(progress, elapsed), icon=":material/hourglass_top:")
     elif status == "failed":
         st.error(progress.get("message") or progress.get("error") or "The run failed.", icon=":material/error:")
     elif status == "interrupted":

@@ -200,6 +200,7 @@ class Worker:
             "status": "running", "phase": "starting", "pid": os.getpid(),
             "pid_start": runs._process_start_time(os.getpid()), "started_at": self.started,
             "first_batch_at": None, "finished_at": None, "error": None, "resume": False, "epoch": 0, "step": 0,
+            "startup_steps": [["starting the worker", 0.0]],
             "message": "Starting: importing TensorFlow and reading the dataset.",
         }).start()
         status, final = "failed", {}
@@ -311,8 +312,10 @@ class Worker:
                     f" (CPU priority lowered: nice {niceness})" if niceness else "")
 
         # -- data (listed before TensorFlow is imported: a wrong folder fails in a second) --
+        self._startup_step("reading the dataset", "Starting: listing the dataset's images and masks.")
         train_pairs, val_pairs, data_note = self._pairs()
         self._check_stop()
+        self._startup_step("importing TensorFlow", "Starting: importing TensorFlow.")
 
         from seglib._tf import import_tf
         from seglib.pipeline import make_dataset
@@ -333,6 +336,7 @@ class Worker:
 
         size, num_classes = model_config.image_size, model_config.num_classes
         batch_size = train_config.batch_size * replicas
+        self._startup_step("building the input pipeline", "Starting: building the input pipeline.")
         train_data = make_dataset(train_pairs, size, batch_size, training=True, augment=config.data.augment,
                                   cache=config.data.cache, seed=config.data.seed, num_classes=num_classes)
         val_data = make_dataset(val_pairs, size, batch_size, training=False, augment=False,
@@ -345,8 +349,7 @@ class Worker:
                     train_config.batch_size, replicas, steps_per_epoch, data_note)
 
         # -- model and optimiser ----------------------------------------------------
-        report(phase="compiling", message="Building the model and tracing the training graph "
-               "(the first batch takes 30-45 s on a laptop CPU).")
+        self._startup_step("building the model", "Building the model.", phase="compiling")
         mixed = train_config.mixed_precision == "on" or (train_config.mixed_precision == "auto" and on_gpu)
         jit = train_config.jit_compile == "on" or (train_config.jit_compile == "auto" and on_gpu)
         keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
@@ -370,6 +373,8 @@ class Worker:
                     "on" if mixed else "off", "on" if jit else "off")
 
         frozen = self._freeze_backbone(done_epochs + 1)
+        self._startup_step("tracing the training step and running the first batch",
+                           "Tracing the training step into a graph, then the first batch.", phase="compiling")
         step_function = _make_train_step(tf, keras, self.model, self.optimizer, strategy, num_classes,
                                          size, jit, train_config.steps_per_execution)
         eval_function = _make_eval_step(tf, self.model, num_classes, size, jit)
@@ -426,6 +431,7 @@ class Worker:
                 running_accuracy = _accuracy(confusion)
                 if not first_batch_seen:
                     first_batch_seen = True
+                    self._startup_step("training", None)
                     startup = now - self.started
                     report(phase="training", first_batch_at=now, startup_seconds=round(startup, 2),
                            message=f"Training epoch {epoch}/{train_config.epochs}.")
@@ -580,6 +586,13 @@ class Worker:
             # variables fails with "You must feed a value for placeholder".
             optimizer.build(model.trainable_variables)
         return model, optimizer, done
+
+    def _startup_step(self, name: str, message: str | None, **fields: Any) -> None:
+        """Record a start-up step in progress.json (``startup_steps``: [name, seconds since the worker
+        started]) so the page can show each one while it happens, and how long the earlier ones took."""
+        steps = list(self._reporter.get("startup_steps") or [])
+        steps.append([name, round(time.time() - self.started, 2)])
+        self._reporter.update(startup_steps=steps, **({"message": message} if message else {}), **fields)
 
     def _freeze_backbone(self, epoch: int) -> bool:
         """Fix the backbone during the first ``train.freeze_backbone_epochs`` epochs; return whether it is fixed.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -114,6 +115,30 @@ def progress_label(progress: Mapping[str, Any]) -> str:
     elif status:
         parts.append(status)
     return " · ".join(parts) if parts else status
+
+
+def startup_text(progress: Mapping[str, Any], elapsed: float) -> str:
+    """The worker's start-up steps as Markdown: the done ones with their seconds, the current one running.
+
+    ``progress["startup_steps"]`` is ``[[name, seconds since the worker started], ...]`` (written by
+    the worker as each step begins); ``elapsed`` is the seconds since it started.
+
+    >>> print(startup_text({"startup_steps": [["starting the worker", 0], ["importing TensorFlow", 0.6]]}, 2.5))
+    :material/check: starting the worker (0.6 s) · :material/progress_activity: **importing TensorFlow** (1.9 s so far)
+    """
+    steps = []
+    for item in progress.get("startup_steps") or []:
+        if (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], (int, float)) and math.isfinite(item[1])):
+            # The run folder is untrusted: a step name keeps letters, digits and plain punctuation only.
+            steps.append((re.sub(r"[^A-Za-z0-9 ,.()-]", "", item[0])[:80], float(item[1])))
+    if not steps:
+        return f"{elapsed:.0f} s so far."
+    parts = [f":material/check: {name} ({later - began:.1f} s)"
+             for (name, began), (_, later) in zip(steps, steps[1:])]
+    name, began = steps[-1]
+    parts.append(f":material/progress_activity: **{name}** ({max(elapsed - began, 0.0):.1f} s so far)")
+    return " · ".join(parts)
 
 
 def _int(value: Any) -> int:

@@ -134,10 +134,18 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
     for name in backbone_names:   # epoch 1: fixed, BatchNorm statistics included
         for index, weight in enumerate(snapshots[1][name]):
             np.testing.assert_array_equal(weight, stored[f"{name}/{index}"])
-    assert not np.array_equal(snapshots[1]["logits"][0], snapshots[2]["logits"][0])
+    assert not np.array_equal(snapshots[1]["head_logits"][0], snapshots[2]["head_logits"][0])
     assert any(not np.array_equal(snapshots[2][name][0], stored[f"{name}/0"]) for name in backbone_names)
     log = (run_folder / runs.LOG_FILE).read_text()
     assert "backbone fixed" in log and "pretrained by the project" in log
+    progress = json.loads((run_folder / runs.PROGRESS_FILE).read_text())
+    assert "pretrained by the project" in progress["start"]
+    names = [name for name, _ in progress["startup_steps"]]   # each start-up step, as the page shows it
+    assert names == ["starting the worker", "reading the dataset", "importing TensorFlow",
+                     "building the input pipeline", "building the model",
+                     "tracing the training step and running the first batch", "training"]
+    seconds = [at for _, at in progress["startup_steps"]]
+    assert seconds == sorted(seconds) and seconds[-1] == pytest.approx(progress["startup_seconds"], abs=0.5)
 
 
 def test_the_lecture_preset_starts_from_the_shipped_pretrained_backbone():
