@@ -252,15 +252,15 @@ def _on_start(data_root: str) -> None:
         run_id = runs.start_run(config, name=st.session_state.get(NAME_KEY) or None)
         progress = runs.read_progress(run_id)
     except SeglibError as error:
-        _notice("start", "error", f"The run was not started: {error}")
+        _notice("start", "error", f"The run was not started: {common.md_text(error)}")
         return
     _show_run(run_id)
     if progress.get("status") == "queued":
         _notice("live", "info", f"Another run is training: this one is queued (position "
                         f"{progress.get('queue_position') or 1}) and starts when the machine is free.")
     else:
-        _notice("live", "success", "Started. The worker imports TensorFlow and compiles the model first: the "
-                           "first step takes 30-45 s on a laptop CPU.")
+        _notice("live", "success", "Started. The worker imports TensorFlow and compiles the model before the "
+                                   "first step; each start-up step shows below while it happens.")
 
 
 def _dataset_root_value(root: Path) -> str:
@@ -283,7 +283,7 @@ def start_form() -> None:
         dataset = common.current_dataset()
     if dataset is not None:
         counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
-        st.caption(f"Data: **{dataset.name}** from the sidebar ("
+        st.caption(f"Data: **{common.md_text(dataset.name)}** from the sidebar ("
                    + ", ".join(f"{count:,} {name}" for name, count in counts.items())
                    + " images). Change it in the sidebar.")
 
@@ -358,7 +358,7 @@ def start_form() -> None:
     try:
         config = _form_config(data_root or "synthetic")
     except SeglibError as error:
-        st.error(f"Fix this before starting: {error}", icon=":material/error:")
+        st.error(f"Fix this before starting: {common.md_text(error)}", icon=":material/error:")
 
     if config is not None:
         estimate_column, schedule_column = st.columns([1, 1.6])
@@ -399,7 +399,7 @@ def _on_stop(run_id: str) -> None:
     try:
         progress = runs.request_stop(run_id)
     except SeglibError as error:
-        _notice("live", "error", str(error))
+        _notice("live", "error", common.md_text(error))
         return
     if progress.get("status") == "stopped":
         _notice("live", "info", "Taken out of the queue.")
@@ -415,7 +415,7 @@ def _on_resume(run_id: str, epochs_key: str | None = None) -> None:
         epochs = int(st.session_state[epochs_key]) if epochs_key else None
         runs.resume_run(run_id, epochs=epochs)
     except SeglibError as error:
-        _notice("live", "error", str(error))
+        _notice("live", "error", common.md_text(error))
         return
     _notice("live", "success", "Resumed from last.keras: the history continues and the learning-rate schedule "
                        "picks up where it stopped.")
@@ -429,7 +429,7 @@ def _status_line(run_id: str, progress: dict, config) -> None:
         parts.append(f":violet-badge[:material/tune: {config.preset}]")
     if progress.get("resume"):
         parts.append(":gray-badge[:material/replay: resumed]")
-    parts.append(f"`{run_id}`")
+    parts.append(common.md_code(run_id))
     if config is not None:
         parts[-1] += " · " + config.summary().split(": ", 1)[-1]
     text_column, button_column = st.columns([5, 1], vertical_alignment="center")
@@ -640,7 +640,7 @@ if st.session_state.get(RUN_KEY) not in by_id:
         st.session_state[RUN_KEY], st.session_state[PINNED_KEY] = url_run, True
     else:
         if url_run:
-            st.warning(f"The run `{url_run}` from the link does not exist (any more); showing the latest run.",
+            st.warning(f"The run {common.md_code(url_run)} from the link does not exist (any more); showing the latest run.",
                        icon=":material/warning:")
             del st.query_params["run"]
         st.session_state[RUN_KEY], st.session_state[PINNED_KEY] = default_id, False
@@ -683,7 +683,7 @@ def _on_rename(run_id: str) -> None:
     try:
         runs.rename_run(run_id, st.session_state.get(f"rename_{run_id}", ""))
     except SeglibError as error:
-        _notice("actions", "error", str(error))
+        _notice("actions", "error", common.md_text(error))
         return
     _notice("actions", "success", "Renamed.")
 
@@ -698,7 +698,7 @@ def _on_delete(run_id: str) -> None:
     try:
         runs.delete_run(run_id)
     except SeglibError as error:
-        _notice("actions", "error", str(error))
+        _notice("actions", "error", common.md_text(error))
         return
     st.session_state.pop(f"confirm_delete_{run_id}", None)
     common.refresh_model_options()
@@ -708,7 +708,7 @@ def _on_delete(run_id: str) -> None:
             del st.query_params[common.MODEL_KEY]
     if st.session_state.get(RUN_KEY) == run_id:
         _show_run(None)
-    _notice("actions", "success", f"Deleted run {run_id}.")
+    _notice("actions", "success", f"Deleted run {common.md_code(run_id)}.")
 
 
 def _on_use_model(run_id: str) -> None:
@@ -776,7 +776,7 @@ def runs_section(infos: list[runs.RunInfo], shown: str | None) -> None:
     if shown is None or shown not in by_id:
         return
     info = by_id[shown]
-    st.markdown(f"**Actions for {labels[shown]}** (the run picked in the live view)")
+    st.markdown(f"**Actions for {common.md_text(labels[shown])}** (the run picked in the live view)")
     folder = runs.run_dir(shown)
     left, middle, right = st.columns(3)
     with left.container(border=True):

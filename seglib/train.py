@@ -19,7 +19,7 @@ Why it is a hand-written loop rather than ``model.fit``:
   (``ignore_class=255``), not in accuracy, not in IoU.
 * **Honest progress.** A background thread rewrites ``progress.json`` every
   second. The phase is ``compiling`` from the model build until the first
-  batch ends (TensorFlow traces the graph: 30-45 s on a 2-core laptop), so
+  batch ends (TensorFlow traces the graph), so
   the page shows what is happening instead of a frozen bar.
 * **Clear failures.** A NaN loss ends the run as ``failed`` with a message
   saying where and what to try; any other exception ends it as ``failed``

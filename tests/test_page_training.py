@@ -355,3 +355,16 @@ def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tin
     at = _page()
     table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
     assert table.loc[table["run id"] == folder.name, "start"].item() == "pretrained backbone"
+
+
+def test_a_hostile_run_id_in_the_link_is_shown_as_text_not_markdown(tiny_dataset):
+    from markdown_check import inline_kinds, plain
+
+    hostile = "x` **bold** [link](http://example.org) ![img](http://example.org/a.png) `"
+    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    at.query_params["run"] = hostile
+    at.run()
+    _bug_free(at)
+    warning = next(w.value for w in at.warning if "from the link does not exist" in w.value)
+    assert hostile.strip() in plain(warning)
+    assert not inline_kinds(warning) & {"link_open", "image", "strong_open", "em_open"}
