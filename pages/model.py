@@ -67,6 +67,10 @@ metrics[1].metric("Trainable", f"{trainable:,}")
 metrics[2].metric("Non-trainable", f"{total - trainable:,}",
                   help="Batch-normalisation moving means and variances: updated by statistics, not gradients.")
 metrics[3].metric("Layers", f"{len(rows):,}")
+st.caption(f"Move the input size: the layer shapes follow it, the **{total:,} parameters stay the same** at every "
+           "size. No weight depends on the image's height or width (there is no dense layer), which is why one "
+           "set of trained weights can label images of any size. (The page builds the model again for each "
+           "size, so the output following the size alone would prove nothing; the unchanged count does.)")
 
 # ---------------------------------------------------------------------------
 # Stages: backbone -> ASPP -> decoder -> head
@@ -86,6 +90,96 @@ stage_table = pd.DataFrame([{
 } for row in stage_rows])
 st.dataframe(stage_table, hide_index=True, width="stretch",
              column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+
+# ---------------------------------------------------------------------------
+# Next to the Keras example: its numbers at 512 px, without building it at 512 px
+# ---------------------------------------------------------------------------
+BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
+STARTS = {"pretrained": "the project's pretrained backbone", "none": "random weights",
+          "imagenet": "ImageNet weights, when already in the Keras cache"}
+
+
+@st.cache_data(show_spinner=False)
+def _keras_example_description() -> dict:
+    """Parameters and stage shapes of the Keras example's model, once per server.
+
+    Parameter counts do not depend on the input size, and every stage's height and width scale
+    with it, so the preset is built at 64 px (far faster than 512 px) and its shapes scaled up.
+    Only plain numbers are kept; the ResNet50 is dropped.
+    """
+    from seglib.model import build_model, describe
+
+    config = get_preset("keras-example")
+    small_size = 4 * config.model.output_stride
+    found = describe(build_model(config.with_overrides({"model.image_size": small_size}).model))
+    scale = config.model.image_size // small_size
+    return {"total": found["total"], "small_size": small_size,
+            "stages": {row["stage"]: (row["output_shape"][1] * scale, row["output_shape"][2] * scale,
+                                      row["output_shape"][3]) for row in found["stages"]}}
+
+
+def _optimizer(train) -> str:
+    decay = "constant" if train.decay_rate >= 1.0 else f"× {train.decay_rate:g} every {train.decay_steps:,} steps"
+    name = "AdamW" if train.optimizer == "adamw" else "Adam"
+    decay_text = f", weight decay {train.weight_decay:g}" if train.optimizer == "adamw" else ", no weight decay"
+    return f"{name}{decay_text}, learning rate {train.learning_rate:g} ({decay})"
+
+
+def _shape(shape) -> str:
+    return " × ".join(str(d) for d in shape)
+
+
+def _comparison_column(model_config, train, stages: dict, total: int, example: bool) -> list[str]:
+    backbone = BACKBONE_NAMES.get(model_config.backbone, model_config.backbone)
+    if model_config.backbone == "mobilenetv2":
+        backbone += f" (width {model_config.width:g})"
+    return [
+        backbone,
+        ("ImageNet weights" + f" (the preset here: {STARTS.get(model_config.weights, model_config.weights)}, "
+         "as nothing is downloaded)") if example else STARTS.get(model_config.weights, model_config.weights),
+        _shape((model_config.image_size, model_config.image_size, 3)),
+        _shape(stages["backbone"]),
+        " / ".join(map(str, model_config.atrous_rates)),
+        f"{model_config.aspp_filters} filters, {'separable' if model_config.separable else 'full'} 3 × 3",
+        _shape(stages["decoder"]),
+        _shape(stages["head"]),
+        f"{total:,}",
+        _optimizer(train),
+        "bilinear (mixes label ids at boundaries)" if example else "nearest neighbour (labels stay labels)",
+    ]
+
+
+st.subheader("Next to the Keras example")
+with common.error_boundary("Describing the Keras example's model", stop=False):
+    with st.spinner("Describing the Keras example's ResNet50 (once per server)..."):
+        example_description = _keras_example_description()
+    example_config = get_preset("keras-example")
+    lecture_weights = get_preset("lecture").model.weights
+    this_stages = {row["stage"]: tuple(row["output_shape"][1:]) for row in stage_rows}
+    comparison = pd.DataFrame({
+        "": ["backbone", "backbone starts from", "input", "ASPP input (backbone output)", "atrous rates",
+             "ASPP and decoder", "decoder output", "logits", "parameters", "optimizer", "mask resizing"],
+        f"this model ('{preset}', {image_size} px)": _comparison_column(
+            config.model, config.train, this_stages, total, example=False),
+        f"Keras example ({BACKBONE_NAMES[example_config.model.backbone]}, {example_config.model.image_size} px)":
+            _comparison_column(example_config.model, example_config.train, example_description["stages"],
+                               example_description["total"], example=True),
+    })
+    table_column, text_column = st.columns([3, 2])
+    table_column.dataframe(comparison, hide_index=True, width="stretch")
+    text_column.markdown(
+        "The same design at different sizes: backbone, ASPP, decoder and a 1 × 1 convolution to the "
+        "logits, and both end with one logit per class for every input pixel. Where this project departs from the example and why: "
+        "the course's optimizer (AdamW with weight decay, a decaying learning rate) against the example's "
+        "over-fitting; where the backbone starts: the example's from ImageNet, the lecture preset's "
+        + ("from a backbone the project pretrained itself on image-level labels of synthetic images "
+           if lecture_weights == "pretrained" else f"from {STARTS.get(lecture_weights, lecture_weights)} ")
+        + f"(`model.weights='{lecture_weights}'`), since nothing can be downloaded here; and masks resized with "
+        "nearest neighbour, because bilinear resizing averages label ids into labels that were not there "
+        "(Background 0 and Hair 2 give Hat 1).")
+    text_column.caption(f"The Keras example's parameters and shapes come from its preset built once at "
+                        f"{example_description['small_size']} px: parameter counts do not depend on the input "
+                        "size, and the heights and widths scale with it.")
 
 # ---------------------------------------------------------------------------
 # The final layer (exercise 13-3)

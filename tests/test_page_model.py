@@ -1,0 +1,57 @@
+"""The Model page under AppTest: the parameter count is the evidence that nothing depends on the
+input size, and a Keras-example column sits beside the model's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from seglib.config import get_preset
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "model.py")
+
+
+def _run(size: int) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
+    at.query_params["size"] = str(size)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def _parameters(at: AppTest) -> int:
+    return int(next(m.value for m in at.metric if m.label == "Parameters").replace(",", ""))
+
+
+def test_the_parameter_count_is_the_same_at_every_input_size(tiny_dataset):
+    at = _run(64)
+    count = _parameters(at)
+    caption = next(c.value for c in at.caption if "parameters stay the same" in c.value)
+    assert f"{count:,}" in caption and "no dense layer" in caption
+    at.select_slider(key="size").set_value(96).run()
+    assert not at.exception
+    assert at.dataframe[-1].value["output shape"].iloc[-1].endswith("96, 96, 20)")  # the shapes follow ...
+    assert _parameters(at) == count                                                # ... the weights do not
+
+
+def test_a_keras_example_column_beside_the_model(tiny_dataset):
+    at = _run(64)
+    example, lecture = get_preset("keras-example"), get_preset("lecture")
+    table = next(frame.value for frame in at.dataframe if "Keras example (ResNet50, 512 px)" in frame.value.columns)
+    rows = {name: (mine, theirs) for name, mine, theirs in table.itertuples(index=False)}
+    assert rows["input"] == ("64 × 64 × 3", "512 × 512 × 3")
+    assert rows["logits"] == ("64 × 64 × 20", "512 × 512 × 20")
+    assert rows["ASPP input (backbone output)"][1] == "32 × 32 × 256"       # conv4_block6_2_relu at stride 16
+    assert rows["atrous rates"] == ("2 / 4 / 6", "6 / 12 / 18")
+    assert rows["parameters"][0] == f"{_parameters(at):,}"
+    assert int(rows["parameters"][1].replace(",", "")) > 10 * _parameters(at)
+    assert rows["optimizer"][1] == f"Adam, no weight decay, learning rate {example.train.learning_rate:g} (constant)"
+    assert rows["optimizer"][0].startswith(f"AdamW, weight decay {lecture.train.weight_decay:g}, learning rate "
+                                           f"{lecture.train.learning_rate:g}")
+    assert rows["mask resizing"][0].startswith("nearest neighbour")
+    assert rows["backbone starts from"][1].startswith("ImageNet weights")
+    text = "\n".join(m.value for m in at.markdown)
+    assert f"`model.weights='{lecture.model.weights}'`" in text
