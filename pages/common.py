@@ -777,15 +777,18 @@ PRESENT_SCALE = 1.4
 
 _PRESENT_CSS = """
 <style>
-/* Presentation mode: larger text for a projector, secondary controls hidden. */
+/* Presentation mode: larger text for a projector, secondary controls hidden. Captions stay
+   (they carry the numbers and the explanations), a little smaller than the body text. */
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
 [data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input,
 [data-testid="stMain"] textarea { font-size: 1.25rem !important; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
 [data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1rem !important; }
 [data-testid="stMain"] h1 { font-size: 3rem !important; }
 [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2rem !important; }
-[data-testid="stMain"] [data-testid="stCaptionContainer"], [data-testid="stMain"] [data-testid="stExpander"],
+[data-testid="stMain"] [data-testid="stExpander"],
 [data-testid="stMain"] [data-testid="stDownloadButton"], [data-testid="stToolbar"],
 .modebar-container { display: none !important; }
 .block-container { padding-top: 1.5rem; max-width: 100% !important; }
@@ -814,8 +817,8 @@ def _presentation_toggle() -> None:
         return
     url_seed(PRESENT_KEY, False, cast=bool)
     st.toggle("Presentation mode", key=PRESENT_KEY,
-              help="Larger fonts and figures for a projector; captions, expanders and secondary "
-                   "controls are hidden. The URL keeps it (present=1), so the link can be shared.")
+              help="Larger fonts and figures for a projector; expanders and secondary controls are "
+                   "hidden, captions stay (larger). The URL keeps it (present=1), so the link can be shared.")
     set_url_state(PRESENT_KEY, "1" if st.session_state.get(PRESENT_KEY) else None)
 
 

@@ -1,0 +1,63 @@
+"""The instructor notes: every tour link opens a page with URL parameters that page reads, the
+notes say true things, and presentation mode keeps the captions (issue K items 4 and 5)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from pages import common
+
+ROOT = Path(__file__).resolve().parent.parent
+LINK = re.compile(r"\]\(([a-z]+)(\?[^)#]*)?(#[^)]*)?\)")
+
+
+def _links() -> list[tuple[str, dict[str, str], str]]:
+    text = common.INSTRUCTOR_NOTES.read_text(encoding="utf-8")
+    return [(page, dict(parse_qsl((query or "")[1:])), (anchor or "")[1:]) for page, query, anchor in LINK.findall(text)]
+
+
+def test_every_link_opens_a_page_with_parameters_it_reads():
+    links = _links()
+    assert len(links) >= 6
+    pages = {page.url_path: page for page in common.PLANNED_PAGES}
+    for page, params, anchor in links:
+        assert page in pages, page
+        source = pages[page].path.read_text(encoding="utf-8")
+        for key in params:
+            assert f'"{key}"' in source, f"{page} does not read ?{key}="
+        if anchor:
+            assert f'anchor="{anchor}"' in source, f"{page} has no anchor #{anchor}"
+    linked = {page for page, _, _ in links}
+    assert {"atrous", "dataset", "model"} <= linked
+
+
+def test_the_atrous_tour_link_selects_the_person(tiny_dataset):
+    _, params, _ = next(link for link in _links() if link[0] == "atrous" and "atrous_row" in link[1])
+    at = AppTest.from_file(str(ROOT / "pages" / "atrous.py"), default_timeout=APPTEST_TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (at.slider(key="atrous_row").value, at.slider(key="atrous_column").value) == (
+        int(params["atrous_row"]), int(params["atrous_column"]))
+
+
+def test_the_notes_say_what_proves_what():
+    model = common.instructor_notes_for("model")
+    assert "parameter count stays the same" in model
+    assert "proves nothing" in model and "show that the output follows it" not in model
+    predictions = common.instructor_notes_for("predictions")
+    assert "classes with near ids look alike" in predictions
+    assert "Each ASPP branch has its own 3 × 3 weights" in common.instructor_notes_for("atrous")
+
+
+def test_presentation_mode_keeps_the_captions_larger():
+    css = common._PRESENT_CSS
+    hidden = " ".join(re.findall(r"([^{}]*)\{\s*display:\s*none", css))
+    assert "stExpander" in hidden and "stCaptionContainer" not in hidden
+    assert re.search(r'stCaptionContainer"\] \{ font-size: 1\.1rem !important; \}', css)
