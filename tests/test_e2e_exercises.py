@@ -1,5 +1,8 @@
-"""Headless Chromium on the real dashboard: a student answers a checkable
-question on the Exercises page, sees the feedback, and downloads the answers.
+"""Headless Chromium on the real dashboard: a student answers questions on the
+Exercises page, sees the feedback, downloads the answers, finds them again after
+a reload and in a new tab (they are kept in the browser), and follows every
+exercise link to the section that answers it, where the same questions wait in
+the sidebar.
 
 The expected answer comes from the model's configuration (the untrained
 lecture preset chosen through the URL), not from a constant.
@@ -8,14 +11,18 @@ lecture preset chosen through the URL), not from a constant.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from seglib import exercises as ex
 from seglib.config import get_preset
 from test_e2e_browser import wait_until_settled
 
 pytestmark = pytest.mark.e2e
+
+MODEL = "untrained:lecture"
 
 
 def _screenshots(session_tmp: Path) -> Path:
@@ -26,10 +33,12 @@ def _screenshots(session_tmp: Path) -> Path:
 
 def test_answer_a_question_and_download_the_answers(dashboard_url, page, session_tmp):
     channels = get_preset("lecture").model.num_classes
-    page.goto(f"{dashboard_url}/exercises?exercise=13-3&model=untrained:lecture")
+    page.goto(f"{dashboard_url}/exercises?exercise=13-3&model={MODEL}")
     wait_until_settled(page)
     assert page.get_by_text("Exercise 13-3", exact=False).first.is_visible()
 
+    page.get_by_label("Your name (goes into the exported file)").fill("Ada Lovelace")
+    page.get_by_label("Your name (goes into the exported file)").press("Enter")
     box = page.get_by_label("How many channels does the last layer output?")
     box.fill(str(channels + 3))
     box.press("Enter")
@@ -46,13 +55,91 @@ def test_answer_a_question_and_download_the_answers(dashboard_url, page, session
     assert download.suggested_filename == "segmentation-lab-answers.md"
     text = Path(download.path()).read_text(encoding="utf-8")
     assert f"**Answer:** {channels}" in text
-    assert f"Computed value: {channels} (correct)" in text
+    assert f"Computed value: {channels}" in text and "(correct)" in text
     assert "**Dataset:** synthetic" in text and "Untrained: lecture" in text
+    assert "- **Student:** Ada Lovelace" in text and re.search(r"- \*\*Date:\*\* \d{4}-\d{2}-\d{2}", text)
+    assert ex.parse_answers_markdown(text).answers["output_channels"] == str(channels)
+    assert not page.js_errors, page.js_errors
+
+
+def _commit_text_area(page, label: str, text: str) -> None:
+    """Type into a text area and commit it the way a student does (Ctrl+Enter)."""
+    area = page.get_by_label(label)
+    area.fill(text)
+    area.press("Control+Enter")
+    wait_until_settled(page)
+
+
+def test_answers_survive_a_reload_and_a_closed_tab(dashboard_url, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{dashboard_url}/exercises?exercise=13-1&model={MODEL}")
+        wait_until_settled(page)
+        label = next(q for q in ex.build_exercises({})[0].questions if q.key == "labels_meaning").text
+        _commit_text_area(page, label, "The face sits below the hair.")
+        page.wait_for_function(
+            "() => (localStorage.getItem('seglib-lab-answers') || '').includes('below the hair')", timeout=30_000)
+
+        page.reload()
+        wait_until_settled(page)
+        page.wait_for_function(
+            "(label) => { const a = [...document.querySelectorAll('textarea')]"
+            ".find(t => t.getAttribute('aria-label') === label); return a && a.value.includes('below the hair'); }",
+            arg=label, timeout=30_000)
+        page.close()
+
+        tab = context.new_page()  # the tab was closed; a new one on the same browser
+        tab.goto(f"{dashboard_url}/exercises?exercise=13-1&model={MODEL}")
+        wait_until_settled(tab)
+        assert tab.get_by_label(label).input_value() == "The face sits below the hair."
+    finally:
+        context.close()
+
+
+def _in_view(page, anchor: str) -> bool:
+    return page.evaluate(
+        "(id) => { const e = document.getElementById(id); if (!e) return false;"
+        " const r = e.getBoundingClientRect(); return r.top >= -2 && r.top < window.innerHeight * 0.6; }", anchor)
+
+
+def test_every_exercise_link_lands_on_its_section(dashboard_url, page, session_tmp):
+    """Two clicks from the Exercises page (the exercise, then its link) reach every view
+    that answers a question: the link lands on that section's heading, and the page's
+    sidebar shows the exercise's questions."""
+    page.goto(f"{dashboard_url}/exercises?model={MODEL}")
+    wait_until_settled(page)
+    main = page.locator('[data-testid="stMain"]')
+    visited = []
+    for exercise in ex.build_exercises({}):
+        for link in exercise.links:
+            main.get_by_role("radio", name=exercise.key, exact=True).click()  # click 1: the exercise
+            wait_until_settled(page)
+            main.get_by_role("link", name=link.label).first.click()  # click 2: its link
+            page.wait_for_url(re.compile(rf"/{link.page.removesuffix('.py')}\?.*section={link.anchor}"),
+                              timeout=60_000)
+            wait_until_settled(page)
+            heading = page.locator(f"#{link.anchor}")
+            heading.wait_for(state="attached", timeout=60_000)
+            page.wait_for_function(
+                "(id) => { const e = document.getElementById(id); if (!e) return false;"
+                " const r = e.getBoundingClientRect(); return r.top >= -2 && r.top < window.innerHeight * 0.6; }",
+                arg=link.anchor, timeout=20_000)
+            assert _in_view(page, link.anchor), (exercise.key, link.anchor)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            assert sidebar.get_by_text(f"Exercise {exercise.key}: {exercise.title}").first.is_visible()
+            page.screenshot(path=str(_screenshots(session_tmp) / f"exercise-{exercise.key}-{link.anchor}.png"))
+            visited.append((exercise.key, link.anchor))
+            # Back through the panel's own link (the same session).
+            sidebar.get_by_role("link", name="All questions of this exercise").first.click()
+            page.wait_for_url(re.compile(r"/exercises"), timeout=60_000)
+            wait_until_settled(page)
+    assert len(visited) == sum(len(e.links) for e in ex.build_exercises({}))
     assert not page.js_errors, page.js_errors
 
 
 def test_presentation_mode_screenshot(dashboard_url, page, session_tmp):
-    page.goto(f"{dashboard_url}/exercises?exercise=13-4&model=untrained:lecture&present=1")
+    page.goto(f"{dashboard_url}/exercises?exercise=13-4&model={MODEL}&present=1")
     wait_until_settled(page)
     page.screenshot(path=str(_screenshots(session_tmp) / "exercises-present.png"))
     sidebar = page.locator('[data-testid="stSidebar"]')
