@@ -200,9 +200,15 @@ st.markdown(
     "move weight towards the rare classes: **weighted** cross-entropy multiplies each pixel's loss by a class "
     "weight (here *median frequency*: the median class frequency divided by the class's own, so rare classes "
     "count many times more and the background much less), and **focal** loss multiplies it by (1 − *p*)^γ, "
-    "which is close to 0 for pixels the model already gets right, mostly background. Look at the right-hand "
-    "side of the chart, where the rare classes are: blue follows grey, orange and green rise above it, and "
-    "the IoU row below shows that those rare classes are where the model is weakest. Cross-entropy remains "
+    "which is close to 0 for pixels the model already gets right, mostly background. What to look for: "
+    "under plain cross-entropy a class's share is its pixel share times how wrong the model is on it "
+    "compared with the average pixel. A trained model is wrong more often on the rare classes, so their "
+    "blue bars stand above the grey ones, yet with so few pixels they keep a small part of the total: "
+    "nothing in the loss decides how much a class counts, the pixel counts do. On the right, where the "
+    "rare classes are, the orange bars are far taller, and the green ones take weight from the easy "
+    "background. The IoU row below shows the rare classes are also where the model is weakest. "
+    "(A model with random weights has about the same loss at every pixel: there blue equals grey.) "
+    "Cross-entropy remains "
     "the sound default for other reasons: it reads the integer masks as they are (no one-hot tensor), it is "
     "computed from the logits in one numerically stable step, and it is a proper scoring rule, so the "
     "softmax of a trained model means something."
@@ -258,10 +264,13 @@ with common.error_boundary("Measuring the losses", stop=False):
         background_row = loss_table.iloc[0]
         rarest_row = present.sort_values("pixels", kind="stable").iloc[0]
 
+        def _percent(value: float) -> str:  # two significant digits below 1 %: 0.031%, not 0.0%
+            return f"{value:.1%}" if value >= 0.01 else f"{100 * value:.2g}%"
+
         def _shares(row) -> str:
-            return (f"{row['pixel share']:.1%} of the pixels, {row['cross-entropy share']:.1%} of the "
-                    f"cross-entropy, {row['weighted-cross-entropy share']:.1%} of the weighted cross-entropy "
-                    f"and {row['focal share']:.1%} of the focal loss")
+            return (f"{_percent(row['pixel share'])} of the pixels, {_percent(row['cross-entropy share'])} of the "
+                    f"cross-entropy, {_percent(row['weighted-cross-entropy share'])} of the weighted "
+                    f"cross-entropy and {_percent(row['focal share'])} of the focal loss")
 
         iou = rarest_row["IoU"]
         st.caption(

@@ -460,8 +460,9 @@ def loss_share_figure(table, *, log: bool = False, include_background: bool = Tr
         x=names, y=iou, name="IoU of the model", marker_color=colours or "#555555", showlegend=False,
         hovertemplate="%{x}<br>IoU of the model: %{y:.2f}<extra></extra>"), row=2, col=1)
     figure.update_layout(
-        barmode="group", height=height, title=title, margin=dict(l=60, r=20, t=60 if title else 20, b=80),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), bargap=0.15, bargroupgap=0.05)
+        barmode="group", height=height, margin=dict(l=60, r=20, t=90 if title else 40, b=80),
+        title=dict(text=title, x=0.0, xanchor="left", y=0.98, yanchor="top") if title else None,
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0), bargap=0.15, bargroupgap=0.05)
     figure.update_yaxes(title_text="share of the total", tickformat=".0%" if not log else None,
                         type="log" if log else "linear", row=1, col=1)
     figure.update_yaxes(title_text="IoU", range=[0, 1], row=2, col=1)
