@@ -43,6 +43,9 @@ LIVE_STATUSES = ("queued", "running", "stopping")
 RUN_KEY = "training_run"          # the run shown (also ?run= in the URL once chosen)
 PINNED_KEY = "training_run_pinned"  # True once the user (or a Start) chose the run
 NOTICE_KEY = "training_notice"      # (kind, text) left by a button callback for the next run
+#: Error texts are escaped for Markdown and cut here (names in them are cut shorter by seglib).
+ERROR_CHARS = 1_000
+EPOCH_STAMP_KEY = "training_epoch_stamp"  # the epoch files' stamp when the epoch view was last drawn
 STATUS_COLORS = {"queued": "gray", "running": "blue", "stopping": "orange", "stopped": "orange",
                  "finished": "green", "failed": "red", "interrupted": "orange"}
 
@@ -252,7 +255,7 @@ def _on_start(data_root: str) -> None:
         run_id = runs.start_run(config, name=st.session_state.get(NAME_KEY) or None)
         progress = runs.read_progress(run_id)
     except SeglibError as error:
-        _notice("start", "error", f"The run was not started: {common.md_text(error)}")
+        _notice("start", "error", f"The run was not started: {common.md_text(error, limit=ERROR_CHARS)}")
         return
     _show_run(run_id)
     if progress.get("status") == "queued":
@@ -358,7 +361,7 @@ def start_form() -> None:
     try:
         config = _form_config(data_root or "synthetic")
     except SeglibError as error:
-        st.error(f"Fix this before starting: {common.md_text(error)}", icon=":material/error:")
+        st.error(f"Fix this before starting: {common.md_text(error, limit=ERROR_CHARS)}", icon=":material/error:")
 
     if config is not None:
         estimate_column, schedule_column = st.columns([1, 1.6])
@@ -399,7 +402,7 @@ def _on_stop(run_id: str) -> None:
     try:
         progress = runs.request_stop(run_id)
     except SeglibError as error:
-        _notice("live", "error", common.md_text(error))
+        _notice("live", "error", common.md_text(error, limit=ERROR_CHARS))
         return
     if progress.get("status") == "stopped":
         _notice("live", "info", "Taken out of the queue.")
@@ -415,7 +418,7 @@ def _on_resume(run_id: str, epochs_key: str | None = None) -> None:
         epochs = int(st.session_state[epochs_key]) if epochs_key else None
         runs.resume_run(run_id, epochs=epochs)
     except SeglibError as error:
-        _notice("live", "error", common.md_text(error))
+        _notice("live", "error", common.md_text(error, limit=ERROR_CHARS))
         return
     _notice("live", "success", "Resumed from last.keras: the history continues and the learning-rate schedule "
                        "picks up where it stopped.")
@@ -508,7 +511,8 @@ def _controls(run_id: str, progress: dict, config) -> None:
         _show_notice("live")
 
 
-def _charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
+def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
+    """What changes once per epoch: loss and accuracy curves, the learning rate, IoU per class."""
     epochs = int(progress.get("epochs") or (config.train.epochs if config else 0))
     loss_figure, accuracy_figure = _history_figures(run_id, _stamp(runs.run_dir(run_id) / runs.HISTORY_FILE),
                                                     epochs)
@@ -521,19 +525,13 @@ def _charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
                "while the training loss keeps falling, the model is memorising its training images "
                "(over-fitting). Pixel accuracy is dominated by the background, which covers most pixels; "
                "mean IoU weighs every class the same, so it shows whether the small parts are learned.")
-
-    steps = load_steps(run_id)
-    steps_per_epoch = int(progress.get("steps_per_epoch") or 0)
     left, right = st.columns(2)
     with left:
-        epoch = int(progress.get("epoch") or 0) or None
-        if epoch is not None and len(steps) and not (steps["epoch"] == epoch).any():
-            epoch = int(steps["epoch"].max())  # between epochs: keep the last one drawn
-        common.plot(training_figures.running_loss_figure(steps, epoch=epoch, steps_per_epoch=steps_per_epoch),
-                    key="live_running_loss")
+        common.plot(_class_iou_figure(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE),
+                                      common.current_palette_name()), key="live_class_iou")
     with right:
         if config is not None:
-            spe = steps_per_epoch or runs.steps_per_epoch(config)
+            spe = int(progress.get("steps_per_epoch") or 0) or runs.steps_per_epoch(config)
             schedule = runs.lr_schedule(config, steps=spe * config.train.epochs)
             position = None
             if progress.get("epoch"):
@@ -541,8 +539,28 @@ def _charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
             common.plot(training_figures.lr_figure(schedule, steps_per_epoch=spe, history=history,
                                                    position=position), key="live_lr")
 
-    common.plot(_class_iou_figure(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE),
-                                  common.current_palette_name()), key="live_class_iou")
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _running_loss_figure(run_id: str, stamp: tuple, epoch: int | None, steps_per_epoch: int):
+    return training_figures.running_loss_figure(_steps(run_id, stamp), epoch=epoch,
+                                                steps_per_epoch=steps_per_epoch)
+
+
+def _live_charts(run_id: str, progress: dict) -> None:
+    """What changes every few batches: the running loss of the current epoch (one small figure)."""
+    stamp = _stamp(runs.run_dir(run_id) / runs.STEPS_FILE)
+    steps = _steps(run_id, stamp)
+    epoch = int(progress.get("epoch") or 0) or None
+    if epoch is not None and len(steps) and not (steps["epoch"] == epoch).any():
+        epoch = int(steps["epoch"].max())  # between epochs: keep the last one drawn
+    common.plot(_running_loss_figure(run_id, stamp, epoch, int(progress.get("steps_per_epoch") or 0)),
+                key="live_running_loss", height=260)
+
+
+def _epoch_stamp(run_id: str) -> tuple:
+    """Changes when an epoch's files change (history, IoU per class, previews) or the run ends."""
+    folder = runs.run_dir(run_id)
+    return (_stamp(folder / runs.HISTORY_FILE), _stamp(folder / runs.CLASS_IOU_FILE), _previews_stamp(run_id))
 
 
 def _preview_strip(run_id: str) -> None:
@@ -572,27 +590,54 @@ def _preview_strip(run_id: str) -> None:
     common.plot(_preview_figure(run_id, stamp, epoch, common.current_palette_name()), key="live_previews")
 
 
-def live_view(run_id: str, polling: bool) -> None:
-    """Everything about one run; a fragment that reruns every POLL_SECONDS while ``polling``."""
+def _read_run(run_id: str) -> tuple[dict, object, str] | None:
+    """Progress (with a pending stop shown as 'stopping'), config and status; None when the run is gone."""
     try:
         progress = runs.read_progress(run_id)
     except SeglibError as error:  # deleted meanwhile
         common.show_error(error)
-        return
+        return None
     if progress.get("stop_requested") and progress.get("status") == "running":
         # The STOP file is written; the worker notices it at the end of the current batch.
         progress = {**progress, "status": "stopping"}
-    status = str(progress.get("status") or "")
-    if polling != (status in LIVE_STATUSES):
-        # The run started or ended since the page was drawn: redraw the whole page, so polling
-        # starts or stops, the runs table is current and the sidebar offers the new checkpoint.
-        common.refresh_model_options()
-        st.rerun(scope="app")
     config = None
     try:
         config = runs.read_config(run_id)
     except SeglibError as error:
         common.show_error(error)
+    return progress, config, str(progress.get("status") or "")
+
+
+def live_view(run_id: str, polling: bool) -> None:
+    """The part of a run that moves every few seconds; a fragment that reruns every POLL_SECONDS while
+    ``polling``. It stays light (status, progress, numbers, one small chart) so a projector or a lecture
+    hall watching costs the worker little; the epoch's charts below are redrawn once per epoch, by a
+    rerun of the page that this fragment asks for when an epoch's files change."""
+    read = _read_run(run_id)
+    if read is None:
+        return
+    progress, config, status = read
+    if polling != (status in LIVE_STATUSES):
+        # The run started or ended since the page was drawn: redraw the whole page, so polling
+        # starts or stops, the runs table is current and the sidebar offers the new checkpoint.
+        common.refresh_model_options()
+        st.rerun(scope="app")
+    if polling and _epoch_stamp(run_id) != st.session_state.get(EPOCH_STAMP_KEY):
+        st.rerun(scope="app")  # an epoch ended: redraw its charts (once, not on every poll)
+    history = load_history(run_id)
+    _status_line(run_id, progress, config)
+    _progress_block(progress)
+    _metrics_row(progress, history)
+    _controls(run_id, progress, config)
+    _live_charts(run_id, progress)
+
+
+def epoch_view(run_id: str) -> None:
+    """The run's per-epoch results: curves, learning rate, IoU per class, previews, log."""
+    read = _read_run(run_id)
+    if read is None:
+        return
+    progress, config, status = read
     history = load_history(run_id)
     class_iou = _class_iou(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE))
     damage = [progress.get("damaged")] + [table.attrs.get("damaged") or runs.damage_note(table)
@@ -600,12 +645,7 @@ def live_view(run_id: str, polling: bool) -> None:
     if any(damage):
         st.warning("Some of this run's files are damaged; what can be read is shown: "
                    + "; ".join(text for text in damage if text) + ".", icon=":material/broken_image:")
-
-    _status_line(run_id, progress, config)
-    _progress_block(progress)
-    _metrics_row(progress, history)
-    _controls(run_id, progress, config)
-    _charts(run_id, progress, config, history)
+    _epoch_charts(run_id, progress, config, history)
     _preview_strip(run_id)
     if status in ("failed", "interrupted") or (status and can_control and status != "queued"):
         with st.expander("Worker log", icon=":material/description:"):
@@ -667,7 +707,9 @@ else:
                  help="The running run is shown by default; pick any other run of this machine.")
     shown = st.session_state[RUN_KEY]
     polling = by_id[shown].status in LIVE_STATUSES
+    st.session_state[EPOCH_STAMP_KEY] = _epoch_stamp(shown)  # before the fragment compares against it
     st.fragment(live_view, run_every=POLL_SECONDS if polling else None)(shown, polling)
+    epoch_view(shown)
     if not polling and not st.session_state.get(PINNED_KEY):
         st.fragment(watch_for_new_run, run_every=IDLE_WATCH_SECONDS)(shown)
 
@@ -683,7 +725,7 @@ def _on_rename(run_id: str) -> None:
     try:
         runs.rename_run(run_id, st.session_state.get(f"rename_{run_id}", ""))
     except SeglibError as error:
-        _notice("actions", "error", common.md_text(error))
+        _notice("actions", "error", common.md_text(error, limit=ERROR_CHARS))
         return
     _notice("actions", "success", "Renamed.")
 
@@ -698,7 +740,7 @@ def _on_delete(run_id: str) -> None:
     try:
         runs.delete_run(run_id)
     except SeglibError as error:
-        _notice("actions", "error", common.md_text(error))
+        _notice("actions", "error", common.md_text(error, limit=ERROR_CHARS))
         return
     st.session_state.pop(f"confirm_delete_{run_id}", None)
     common.refresh_model_options()
