@@ -281,8 +281,8 @@ with common.error_boundary("Measuring the Keras example's ResNet50", stop=False)
                                f"Keras example ({BACKBONE_NAMES.get(example.backbone, example.backbone)}, "
                                f"{example.image_size} px)":
                                    list(example_column.values())})
-    compare_column, compare_text = st.columns([3, 2])
-    compare_column.dataframe(comparison, hide_index=True, width="stretch")
+    st.dataframe(comparison, hide_index=True, width="stretch", height=35 * (len(comparison) + 1) + 3)
+    compare_text = st.container()
     example_cells = example.image_size // example.output_stride
     widest = max(example.atrous_rates)
     example_kept = receptive.valid_tap_stats(example_cells, widest)["valid_tap_fraction"]

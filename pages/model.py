@@ -165,8 +165,8 @@ with common.error_boundary("Describing the Keras example's model", stop=False):
             _comparison_column(example_config.model, example_config.train, example_description["stages"],
                                example_description["total"], example=True),
     })
-    table_column, text_column = st.columns([3, 2])
-    table_column.dataframe(comparison, hide_index=True, width="stretch")
+    st.dataframe(comparison, hide_index=True, width="stretch", height=35 * (len(comparison) + 1) + 3)
+    text_column = st.container()
     text_column.markdown(
         "The same design at different sizes: backbone, ASPP, decoder and a 1 × 1 convolution to the "
         "logits, and both end with one logit per class for every input pixel. Where this project departs from the example and why: "
@@ -186,10 +186,23 @@ with common.error_boundary("Describing the Keras example's model", stop=False):
 # ---------------------------------------------------------------------------
 logits_row = rows[-1]
 height, width, channels = logits_row["output_shape"][1:]
+# The last layer is the 1 x 1 convolution itself, or (model.upsample_logits) an upsampling of its
+# output: say which, with the kernel only where there is one.
+last_conv = next((row for row in reversed(rows) if row.get("kernel_size")), None)
+if logits_row.get("kernel_size"):
+    last_layer = (f"The last layer, `{logits_row['name']}` ({logits_row['type']}, "
+                  f"{' × '.join(map(str, logits_row['kernel_size']))} kernel), outputs")
+elif last_conv is not None:
+    conv_height, conv_width = last_conv["output_shape"][1:3]
+    last_layer = (f"The last convolution, `{last_conv['name']}` ({last_conv['type']}, "
+                  f"{' × '.join(map(str, last_conv['kernel_size']))} kernel), gives the class scores at "
+                  f"{conv_height} × {conv_width}; the last layer, `{logits_row['name']}` ({logits_row['type']}, "
+                  "no weights), enlarges them and outputs")
+else:
+    last_layer = f"The last layer, `{logits_row['name']}` ({logits_row['type']}), outputs"
 st.subheader("The final layer")
 st.info(
-    f"The last layer, `{logits_row['name']}` ({logits_row['type']}, 1 × 1 kernel), outputs "
-    f"**{height} × {width} × {channels}** for a {image_size} × {image_size} input.\n\n"
+    f"{last_layer} **{height} × {width} × {channels}** for a {image_size} × {image_size} input.\n\n"
     f"- **{height} × {width}**: the same height and width as the input image, so there is one "
     "answer *per pixel*: a segmentation must label every pixel, and a fully convolutional network "
     "keeps the image's layout all the way through.\n"

@@ -55,3 +55,16 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
     assert rows["backbone starts from"][1].startswith("ImageNet weights")
     text = "\n".join(m.value for m in at.markdown)
     assert f"`model.weights='{lecture.model.weights}'`" in text
+
+
+def test_the_final_layer_is_described_as_it_is(tiny_dataset):
+    # The lecture preset upsamples the logits after its 1 x 1 convolution: the last layer is an
+    # UpSampling2D, which the page used to call a layer with a 1 x 1 kernel.
+    at = _run(64)
+    layers = at.dataframe[-1].value
+    assert layers["type"].iloc[-1] == "UpSampling2D" and layers["type"].iloc[-2] == "Conv2D"
+    callout = "\n".join(i.value for i in at.info)
+    assert "(UpSampling2D, 1 × 1 kernel)" not in callout
+    assert f"The last convolution, `{layers['name'].iloc[-2]}` (Conv2D, 1 × 1 kernel), gives the class scores " \
+           "at 16 × 16" in callout
+    assert "`logits` (UpSampling2D, no weights), enlarges them and outputs **64 × 64 × 20**" in callout
