@@ -36,7 +36,7 @@ import re
 from typing import Any, Sequence
 
 from seglib import lab_checks
-from seglib.classes import CLASS_NAMES, LEFT_RIGHT_PAIRS
+from seglib.classes import CLASS_NAMES
 
 #: Question kinds: free text, a number (with tolerance), an image size ``H x W``,
 #: a class (by name or id), or a set of whole numbers (e.g. atrous rates; 'none' = empty).
@@ -320,7 +320,8 @@ def sidebar_label(facts: dict[str, Any]) -> str:
 def keras_label(keras: dict[str, Any]) -> str:
     """'the Keras example (ResNet50, 512 px, rates 6/12/18)'."""
     backbone = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}.get(keras.get("backbone"), keras.get("backbone"))
-    return f"the Keras example ({backbone}, {keras.get('image_size')} px, rates {_rates_text(keras.get('atrous_rates'))})"
+    rates = _rates_text(keras.get("atrous_rates"))
+    return f"the Keras example ({backbone}, {keras.get('image_size')} px, rates {rates})"
 
 
 def comparison_rows(facts: dict[str, Any]) -> list[dict[str, str]]:
@@ -390,10 +391,6 @@ def keras_differences(facts: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------
 # The exercises
 # ---------------------------------------------------------------------------
-
-def _class_list(ids: Sequence[int]) -> str:
-    return ", ".join(f"{i} {CLASS_NAMES[i]}" for i in ids)
-
 
 def _alternative(theirs: Any, source: str) -> tuple[Alternative, ...]:
     """The Keras example's answer as an alternative (also when it equals ours: the message says 'both')."""

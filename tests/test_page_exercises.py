@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
@@ -82,7 +81,8 @@ def test_keras_example_answers_are_accepted_with_both_numbers_shown(tiny_dataset
     size = get_preset("lecture").model.image_size
     at.text_input(key="answer_output_size").input("512 x 512").run()
     messages = [s.value for s in at.success]
-    assert any(m.startswith("Right for the Keras example") and f"gives {size} × {size}" in m for m in messages), messages
+    assert any(m.startswith("Right for the Keras example") and f"gives {size} × {size}" in m
+               for m in messages), messages
     at.text_input(key="answer_widest_spacing").input("288").run()
     assert sum("Right for the Keras example" in s.value for s in at.success) == 2
 
