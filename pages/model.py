@@ -119,10 +119,14 @@ def _keras_example_description() -> dict:
 
 
 def _optimizer(train) -> str:
+    if train.optimizer == "adamw":
+        return f"AdamW, weight decay {train.weight_decay:g}"
+    return "Adam, no weight decay" if train.optimizer == "adam" else train.optimizer
+
+
+def _learning_rate(train) -> str:
     decay = "constant" if train.decay_rate >= 1.0 else f"× {train.decay_rate:g} every {train.decay_steps:,} steps"
-    name = "AdamW" if train.optimizer == "adamw" else "Adam"
-    decay_text = f", weight decay {train.weight_decay:g}" if train.optimizer == "adamw" else ", no weight decay"
-    return f"{name}{decay_text}, learning rate {train.learning_rate:g} ({decay})"
+    return f"{train.learning_rate:g}, {decay}"
 
 
 def _shape(shape) -> str:
@@ -135,8 +139,8 @@ def _comparison_column(model_config, train, stages: dict, total: int, example: b
         backbone += f" (width {model_config.width:g})"
     return [
         backbone,
-        ("ImageNet weights" + f" (the preset here: {STARTS.get(model_config.weights, model_config.weights)}, "
-         "as nothing is downloaded)") if example else STARTS.get(model_config.weights, model_config.weights),
+        f"ImageNet (here: {STARTS.get(model_config.weights, model_config.weights)})" if example
+        else STARTS.get(model_config.weights, model_config.weights),
         _shape((model_config.image_size, model_config.image_size, 3)),
         _shape(stages["backbone"]),
         " / ".join(map(str, model_config.atrous_rates)),
@@ -145,6 +149,7 @@ def _comparison_column(model_config, train, stages: dict, total: int, example: b
         _shape(stages["head"]),
         f"{total:,}",
         _optimizer(train),
+        _learning_rate(train),
         "bilinear (mixes label ids at boundaries)" if example else "nearest neighbour (labels stay labels)",
     ]
 
@@ -158,7 +163,8 @@ with common.error_boundary("Describing the Keras example's model", stop=False):
     this_stages = {row["stage"]: tuple(row["output_shape"][1:]) for row in stage_rows}
     comparison = pd.DataFrame({
         "": ["backbone", "backbone starts from", "input", "ASPP input (backbone output)", "atrous rates",
-             "ASPP and decoder", "decoder output", "logits", "parameters", "optimizer", "mask resizing"],
+             "ASPP and decoder", "decoder output", "logits", "parameters", "optimizer", "learning rate",
+             "mask resizing"],
         f"this model ('{preset}', {image_size} px)": _comparison_column(
             config.model, config.train, this_stages, total, example=False),
         f"Keras example ({BACKBONE_NAMES[example_config.model.backbone]}, {example_config.model.image_size} px)":

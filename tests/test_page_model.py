@@ -48,11 +48,12 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
     assert rows["atrous rates"] == ("2 / 4 / 6", "6 / 12 / 18")
     assert rows["parameters"][0] == f"{_parameters(at):,}"
     assert int(rows["parameters"][1].replace(",", "")) > 10 * _parameters(at)
-    assert rows["optimizer"][1] == f"Adam, no weight decay, learning rate {example.train.learning_rate:g} (constant)"
-    assert rows["optimizer"][0].startswith(f"AdamW, weight decay {lecture.train.weight_decay:g}, learning rate "
-                                           f"{lecture.train.learning_rate:g}")
+    assert rows["optimizer"] == (f"AdamW, weight decay {lecture.train.weight_decay:g}", "Adam, no weight decay")
+    assert rows["learning rate"] == (
+        f"{lecture.train.learning_rate:g}, × {lecture.train.decay_rate:g} every {lecture.train.decay_steps:,} steps",
+        f"{example.train.learning_rate:g}, constant")
     assert rows["mask resizing"][0].startswith("nearest neighbour")
-    assert rows["backbone starts from"][1].startswith("ImageNet weights")
+    assert rows["backbone starts from"][1].startswith("ImageNet (here: ")
     text = "\n".join(m.value for m in at.markdown)
     assert f"`model.weights='{lecture.model.weights}'`" in text
 
