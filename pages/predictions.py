@@ -24,6 +24,7 @@ common.page_header(
     "which classes it loses, look inside a single pixel, and rank a whole split by difficulty.",
     exercises=("13-5", "13-6"),
 )
+common.exercise_panel()
 
 SOURCE_LABELS = {"val": "Validation", "train": "Training", "upload": "Upload"}
 HARDEST_ROWS = "pred_hardest_rows"      # [(split, index), ...] of the table drawn last
