@@ -2,14 +2,17 @@
 
 Starts the real worker (``python -m seglib train --preset lecture ...``) in a
 subprocess with its own temporary runs folder, watches its run folder like the
-dashboard does, and reports against the targets for 2 CPU cores:
+dashboard does, and reports against the targets (issue J):
 
-* time from the worker's start (process spawn) to the first finished batch: <= 20 s
-  (issue I; DESIGN.md's card asks for 30 s);
+* time from the worker's start (process spawn) to the first finished batch:
+  <= 15 s on 2 cores (``bench_lecture.py`` measures it from the browser's Start);
+* validation mean IoU >= 0.30 and pixel accuracy >= 0.85 after at most 2,000
+  training images seen (two epochs of the default set), whatever the machine:
+  this counts images, not seconds;
 * training throughput (images/s, measured by the worker over whole epochs,
-  graph tracing excluded): >= 25;
-* validation pixel accuracy >= 0.80 and mean IoU >= 0.30 within 5 minutes of
-  wall time from the worker's start (the best epoch finished by then).
+  graph tracing excluded) and the best validation figures within the wall time,
+  reported without a target (machines differ about 2x; ``bench_speedup.py``
+  compares configurations as a ratio in one run).
 
     python benchmarks/bench_training.py                 # lecture preset, 5 minutes
     python benchmarks/bench_training.py --minutes 3 --set train.batch_size=8
@@ -33,13 +36,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):
-    sys.path.insert(0, str(ROOT))
 
-from seglib import runs, settings  # noqa: E402
-from seglib.io import read_json  # noqa: E402
+from seglib import runs, settings
+from seglib.io import read_json
 
-TARGETS = {"first_batch_s": 20.0, "images_per_second": 25.0, "val_accuracy": 0.80, "val_mean_iou": 0.30}
+#: Issue J's targets: start-up seconds, and validation figures after IMAGES_SEEN training images.
+TARGETS = {"first_batch_s": 15.0, "val_mean_iou_seen": 0.30, "val_accuracy_seen": 0.85}
+IMAGES_SEEN = 2000
 WALL_SECONDS = 300.0
 
 
@@ -94,6 +97,9 @@ def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: 
     progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
     config = json.loads((folder / runs.CONFIG_FILE).read_text())
     best = in_time.loc[in_time["val_mean_iou"].idxmax()] if len(in_time) else None
+    train_images = int(progress.get("train_images") or 0)
+    seen = history[history["epoch"] * train_images <= IMAGES_SEEN] if train_images else history.iloc[:0]
+    last_seen = seen.iloc[-1] if len(seen) else None
     row = {
         "benchmark": "training_lecture_5min",
         "preset": preset,
@@ -110,6 +116,12 @@ def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: 
         "val_mean_iou": None if best is None else round(float(best["val_mean_iou"]), 4),
         "epoch_times_s": {e: round(t, 1) for e, t in sorted(seen_epochs.items())},
         "status": progress.get("status"),
+        "images_seen": None if last_seen is None else int(last_seen["epoch"]) * train_images,
+        "val_mean_iou_seen": None if last_seen is None else round(float(last_seen["val_mean_iou"]), 4),
+        "val_accuracy_seen": None if last_seen is None else round(float(last_seen["val_accuracy"]), 4),
+        "per_epoch": [{"epoch": int(r["epoch"]), "images_seen": int(r["epoch"]) * train_images,
+                       "val_mean_iou": round(float(r["val_mean_iou"]), 4),
+                       "val_accuracy": round(float(r["val_accuracy"]), 4)} for _, r in history.iterrows()],
         "load_before": load_before,
         "load_after": _load(),
         "cpus": os.cpu_count(),
@@ -130,10 +142,13 @@ def print_table(rows: list[dict]) -> None:
         print(f"  {'measure':<34}{'value':>10}   target")
         items = [
             ("first batch after worker start (s)", row["first_batch_s"], f"<= {TARGETS['first_batch_s']:g}"),
-            ("training images / s", row["images_per_second"], f">= {TARGETS['images_per_second']:g}"),
-            (f"val pixel accuracy at {row['wall_s'] / 60:g} min", row["val_accuracy"],
-             f">= {TARGETS['val_accuracy']:g}"),
-            (f"val mean IoU at {row['wall_s'] / 60:g} min", row["val_mean_iou"], f">= {TARGETS['val_mean_iou']:g}"),
+            (f"val mean IoU after {row['images_seen']} images", row["val_mean_iou_seen"],
+             f">= {TARGETS['val_mean_iou_seen']:g}"),
+            (f"val pixel accuracy after {row['images_seen']} images", row["val_accuracy_seen"],
+             f">= {TARGETS['val_accuracy_seen']:g}"),
+            ("training images / s", row["images_per_second"], ""),
+            (f"best val pixel accuracy in {row['wall_s'] / 60:g} min", row["val_accuracy"], ""),
+            (f"best val mean IoU in {row['wall_s'] / 60:g} min", row["val_mean_iou"], ""),
         ]
         for name, value, target in items:
             print(f"  {name:<34}{'-' if value is None else value:>10}   {target}")
@@ -141,6 +156,8 @@ def print_table(rows: list[dict]) -> None:
               f"{row['train_images']} train images at {row['image_size']} px, batch {row['batch_size']}; "
               f"status {row['status']}")
         print(f"  epoch finished at (s): {row['epoch_times_s']}")
+        print("  per epoch: " + ", ".join(f"{e['images_seen']} images -> mIoU {e['val_mean_iou']:.3f} / "
+                                          f"acc {e['val_accuracy']:.3f}" for e in row["per_epoch"]))
         print(f"  load average before: {row['load_before']}, after: {row['load_after']} ({row['cpus']} CPUs)"
               f"  -> {'all targets met' if row['ok'] else 'TARGET MISSED'}")
         if row.get("error"):

@@ -1,0 +1,203 @@
+"""A lecture as the room feels it: Start pressed in a browser, the curves watched, the worker's cost of a viewer.
+
+Starts the dashboard on the synthetic default dataset (``data/synthetic``;
+runs go to a temporary folder), opens the Training page in headless Chromium
+and presses **Start training** with the form as it comes (the ``lecture``
+preset). Then, with that one browser on the Training page:
+
+* **start-up**: seconds from the click to the worker's first finished batch
+  (``progress.json``'s ``first_batch_at``): the worker's spawn, the TensorFlow
+  import, the data, the model and the tracing (target <= 15 s on 2 cores);
+* **learning in the lecture's minutes**: the best validation mean IoU of the
+  epochs finished within ``--minutes`` (default 3) of the click (target >= 0.30);
+* **what a viewer costs the worker**: phases of ``--phase`` seconds without a
+  browser and with one browser on the Training page, alternating ``--rounds``
+  times. In each phase ``progress.json`` is sampled every half second and the
+  steps done while the worker was in its ``training`` phase are counted
+  (validation and saving left out), so the rate is the worker's training
+  images/s (target: with a viewer >= 0.9 x without).
+
+    python benchmarks/bench_lecture.py                       # 3 minutes, then 3 rounds of 2 x 40 s
+    python benchmarks/bench_lecture.py --minutes 1 --rounds 1 --phase 20
+
+``run()`` returns the rows for ``benchmarks/run_all.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from seglib import runs, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
+    port = _free_port()
+    env = dict(os.environ, SEGLIB_RUNS_DIR=str(workdir / "runs"), PYTHONUNBUFFERED="1",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    log = open(workdir / "streamlit.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("streamlit exited:\n" + (workdir / "streamlit.log").read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return url, process
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("streamlit did not become healthy in 120 s")
+
+
+def _training_rate(folder: Path, seconds: float, batch_size: int) -> float:
+    """Training images/s of the worker over ``seconds`` of wall time (its training phase only)."""
+    from seglib.io import read_json
+
+    deadline = time.time() + seconds
+    steps, busy, last = 0, 0.0, None
+    while time.time() < deadline:
+        progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+        now = time.time()
+        mark = (progress.get("epoch"), progress.get("step"), progress.get("phase"))
+        if last is not None and last[1][2] == "training" == mark[2] and mark[0] == last[1][0]:
+            done = int(mark[1] or 0) - int(last[1][1] or 0)
+            if done >= 0:
+                steps += done
+                busy += now - last[0]
+        last = (now, mark)
+        time.sleep(0.5)
+    return steps * batch_size / busy if busy else 0.0
+
+
+def _open_training_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{url}/training", wait_until="domcontentloaded")
+    page.get_by_text("Live view").first.wait_for(timeout=120_000)
+    return page
+
+
+def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    from seglib.io import read_json
+
+    if not (settings.default_dataset_dir() / ".complete").exists():
+        raise SystemExit("No synthetic dataset: run `make data` first.")
+    workdir = Path(tempfile.mkdtemp(prefix="seglib-bench-lecture-"))
+    url, server = _start_dashboard(workdir)
+    folder = None
+    rows: list[dict] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+            page = _open_training_page(browser, url)
+            start_button = page.get_by_role("button", name="Start training")
+            if not start_button.is_visible():
+                page.get_by_text("Start a new run").first.click()
+            clicked = time.time()
+            start_button.click()
+            deadline = clicked + 120
+            while folder is None and time.time() < deadline:
+                found = sorted((workdir / "runs").glob("*/" + runs.PROGRESS_FILE))
+                folder = found[0].parent if found else None
+                time.sleep(0.2)
+            if folder is None:
+                raise RuntimeError("pressing Start created no run folder")
+            config = runs.read_config(folder.name)
+            first_batch, epoch_seen = None, {}
+            while time.time() - clicked < minutes * 60:
+                progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+                if first_batch is None and progress.get("first_batch_at"):
+                    first_batch = float(progress["first_batch_at"]) - clicked
+                for epoch in runs.read_history(folder.name)["epoch"].tolist():
+                    epoch_seen.setdefault(int(epoch), time.time() - clicked)
+                if progress.get("status") in runs.FINAL_STATUSES:
+                    break
+                time.sleep(0.5)
+            history = runs.read_history(folder.name)
+            in_time = history[history["epoch"].map(lambda e: epoch_seen.get(int(e), 1e9) <= minutes * 60)]
+            best = float(in_time["val_mean_iou"].max()) if len(in_time) else None
+            accuracy = float(in_time["val_accuracy"].max()) if len(in_time) else None
+            note = (f"{config.summary()}; {len(in_time)} epochs in {minutes:g} min, finished at "
+                    + ", ".join(f"{t:.0f} s" for t in sorted(epoch_seen.values())))
+            rows += [
+                {"benchmark": "browser Start -> first finished batch", "value": first_batch and round(first_batch, 1),
+                 "unit": "s", "target": f"<= {TARGETS['first_batch_s']:g}",
+                 "ok": first_batch is not None and first_batch <= TARGETS["first_batch_s"], "note": note},
+                {"benchmark": f"best val mean IoU within {minutes:g} min of Start (one viewer)",
+                 "value": best and round(best, 4), "unit": "", "target": f">= {TARGETS['val_mean_iou']:g}",
+                 "ok": best is not None and best >= TARGETS["val_mean_iou"],
+                 "note": f"val pixel accuracy {accuracy and round(accuracy, 4)}"},
+            ]
+            rates: dict[str, list[float]] = {"without": [], "with": []}
+            for _ in range(rounds):
+                page.close()
+                rates["without"].append(_training_rate(folder, phase, config.train.batch_size))
+                page = _open_training_page(browser, url)
+                rates["with"].append(_training_rate(folder, phase, config.train.batch_size))
+            page.close()
+            browser.close()
+    finally:
+        if folder is not None:
+            runs.request_stop(folder.name)
+            deadline = time.time() + 60
+            while (time.time() < deadline
+                   and runs.read_progress(folder.name).get("status") not in runs.FINAL_STATUSES):
+                time.sleep(0.5)
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+    without = sum(rates["without"]) / len(rates["without"])
+    with_viewer = sum(rates["with"]) / len(rates["with"])
+    ratio = with_viewer / without if without else 0.0
+    note = (f"{rounds} rounds of {phase:g} s each way, alternating; without: "
+            + ", ".join(f"{r:.1f}" for r in rates["without"]) + "; with: "
+            + ", ".join(f"{r:.1f}" for r in rates["with"]))
+    rows += [
+        {"benchmark": "worker images/s, no viewer", "value": round(without, 2), "unit": "images/s",
+         "target": None, "ok": None, "note": note},
+        {"benchmark": "worker images/s, one Training-page viewer", "value": round(with_viewer, 2),
+         "unit": "images/s", "target": None, "ok": None, "note": note},
+        {"benchmark": "worker images/s with / without a viewer", "value": round(ratio, 3), "unit": "x",
+         "target": f">= {TARGETS['viewer_ratio']:g}", "ok": ratio >= TARGETS["viewer_ratio"], "note": note},
+    ]
+    for row in rows:
+        row.update(preset="lecture", cpus=os.cpu_count())
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0, help="the lecture's minutes after Start")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--phase", type=float, default=40.0, help="seconds per viewer / no-viewer phase")
+    arguments = parser.parse_args()
+    for row in run(arguments.minutes, arguments.rounds, arguments.phase):
+        flag = "" if row["ok"] is None else ("  ok" if row["ok"] else "  MISSED")
+        print(f"{row['benchmark']:<58}{row['value']!s:>10} {row['unit']}{flag}")
+        if row.get("note"):
+            print(f"    {row['note']}")
