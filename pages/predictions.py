@@ -14,7 +14,7 @@ import streamlit as st
 from pages import common
 from seglib import evaluate, figures, inference
 from seglib import prediction_figures as pf
-from seglib.classes import CLASS_NAMES
+from seglib.classes import CLASS_NAMES, get_palette
 
 common.page_header(
     "Predictions",
@@ -132,6 +132,31 @@ def _predict_upload(model_key: tuple, digest: str, name: str, _data: bytes, _mod
     return evaluate.predict_upload(_model, _data, name)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _comparison_figures(model_key: tuple, root: str, stamp: tuple, split: str, index: int, palette_name: str,
+                        opacity: float, panel_height: int, *, _truth, _image, _predicted) -> dict:
+    """The six panels of one dataset sample, built once per input and shared by every viewer: a lecture
+    hall looking at the same image costs one build, not forty (``common.plot`` never mutates them)."""
+    palette = get_palette(palette_name)
+    size = pf.PANEL_MAX_SIZE
+    return {
+        "pred-truth": figures.mask_figure(_truth, kind="mask", palette=palette, max_size=size,
+                                          title="Ground truth", height=panel_height),
+        "pred-prediction": figures.mask_figure(_predicted, kind="mask", palette=palette, max_size=size,
+                                               title="Prediction", height=panel_height),
+        "pred-difference": pf.difference_figure(_truth, _predicted, num_classes,
+                                                title="|truth − prediction| (label ids)",
+                                                height=panel_height + 56),
+        # No hover layer on the photo (the masks name the classes): a third less to send.
+        "pred-image": figures.mask_figure(_truth, _image, kind="image", max_size=size, title="Image",
+                                          height=panel_height, hover=False),
+        "pred-overlay": figures.mask_figure(_predicted, _image, kind="overlay", opacity=opacity, palette=palette,
+                                            max_size=size, title="Prediction over the image", height=panel_height),
+        "pred-correct": pf.correctness_figure(_truth, _predicted, title="Right (black) and wrong (white) pixels",
+                                              height=panel_height + 40),
+    }
+
+
 truth = None
 stem = None
 image = prediction = None
@@ -182,28 +207,14 @@ PANEL_HEIGHT = 36 + int(264 * min(1.0, height / width))
 comparison = None
 if truth is not None:
     comparison = evaluate.compare_masks(truth, prediction.mask, num_classes)
-    top = st.columns(3)
-    with top[0]:
-        common.plot(common.mask_figure(truth, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE,
-                                       title="Ground truth", height=PANEL_HEIGHT), key="pred-truth")
-    with top[1]:
-        common.plot(common.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE,
-                                       title="Prediction", height=PANEL_HEIGHT), key="pred-prediction")
-    with top[2]:
-        common.plot(pf.difference_figure(truth, prediction.mask, num_classes, title="|truth − prediction| (label ids)",
-                                         height=PANEL_HEIGHT + 56), key="pred-difference")
-    bottom = st.columns(3)
-    with bottom[0]:
-        # No hover layer on the photo (the masks name the classes): a third less to send.
-        common.plot(figures.mask_figure(truth, image, kind="image", max_size=pf.PANEL_MAX_SIZE, title="Image",
-                                        height=PANEL_HEIGHT, hover=False), key="pred-image")
-    with bottom[1]:
-        common.plot(common.mask_figure(prediction.mask, image, kind="overlay", opacity=opacity, palette=palette,
-                                       max_size=pf.PANEL_MAX_SIZE, title="Prediction over the image",
-                                       height=PANEL_HEIGHT), key="pred-overlay")
-    with bottom[2]:
-        common.plot(pf.correctness_figure(truth, prediction.mask, title="Right (black) and wrong (white) pixels",
-                                          height=PANEL_HEIGHT + 40), key="pred-correct")
+    panels = _comparison_figures(model_id, str(dataset.root), common._folder_stamp(dataset.root), source,
+                                 int(index), common.current_palette_name(), float(opacity), PANEL_HEIGHT,
+                                 _truth=truth, _image=image, _predicted=prediction.mask)
+    for row_keys in (("pred-truth", "pred-prediction", "pred-difference"),
+                     ("pred-image", "pred-overlay", "pred-correct")):
+        for column, key in zip(st.columns(3), row_keys):
+            with column:
+                common.plot(panels[key], key=key)
     st.caption("The difference panel is the course's view: brighter means the two label ids are further apart "
                "(white = 19), so a left/right mix-up (ids 1 apart) is almost black. The right/wrong map "
                "shows every mistake alike. Pixels without a label (if any) are blue-grey in both.")
