@@ -30,6 +30,7 @@ common.page_header(
     "All numbers are read from the model's own layers.",
     exercises=("13-2",),
 )
+common.exercise_panel()
 
 SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
 BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}

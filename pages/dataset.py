@@ -19,6 +19,7 @@ common.page_header(
     "per class, so you can compare it with the people in the photo. Hover any pixel to read its class.",
     exercises=("13-1", "13-2", "13-4"),
 )
+common.exercise_panel()
 
 with common.error_boundary():
     dataset = common.current_dataset()

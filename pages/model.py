@@ -17,6 +17,7 @@ common.page_header(
     "upsamples to the input size and gives every pixel one score (logit) per class.",
     exercises=("13-2", "13-3"),
 )
+common.exercise_panel()
 
 # ---------------------------------------------------------------------------
 # Which model to look at: a preset, at an image size. Building is cached, so
