@@ -22,6 +22,7 @@ from seglib import runs, settings, training_figures
 from seglib.pretrain import start_explanation
 from seglib.classes import CLASS_NAMES
 from seglib.config import WEIGHT_LABELS, WEIGHTS, get_preset, preset_names
+from seglib.losses import LOSSES
 from seglib.errors import SeglibError
 
 common.page_header(
@@ -31,6 +32,9 @@ common.page_header(
     "queue). Start a run here, watch its curves and predictions improve, and compare runs at the bottom.",
 )
 
+#: How each training loss reads in the form.
+LOSS_LABELS = {"cross-entropy": "Cross-entropy", "weighted-cross-entropy": "Weighted cross-entropy",
+               "focal": "Focal", "dice": "Dice", "cross-entropy+dice": "Cross-entropy + Dice"}
 #: Seconds between two refreshes of the live view while a run is queued or training.
 POLL_SECONDS = 2.0
 #: Seconds between two refreshes of the runs table while a run is live.
@@ -217,7 +221,8 @@ def _default_run(infos: list[runs.RunInfo]) -> str | None:
 FORM_FIELDS = ("train.epochs", "train.batch_size", "model.image_size", "data.train_count", "data.val_count",
                "train.optimizer", "train.learning_rate", "train.decay_steps", "train.decay_rate",
                "train.weight_decay", "train.early_stopping_patience", "model.width", "model.aspp_filters",
-               "model.decoder_filters", "data.augment", "model.weights", "train.freeze_backbone_epochs")
+               "model.decoder_filters", "data.augment", "model.weights", "train.freeze_backbone_epochs",
+               "train.loss")
 PRESET_KEY = "form_preset"
 NAME_KEY = "form_name"
 
@@ -326,7 +331,13 @@ def start_form() -> None:
                                                          weights=st.session_state[_key("model.weights")])))
 
     st.markdown("**Optimizer**")
-    row = st.columns(6)
+    row = st.columns(7)
+    row[6].selectbox("Loss", list(LOSSES), key=_key("train.loss"), disabled=disabled,
+                     format_func=LOSS_LABELS.get,
+                     help="Plain cross-entropy weighs every class by its pixel count. The weighted one gives "
+                          "each class a median-frequency weight, focal loss down-weights easy pixels, Dice "
+                          "scores the overlap of each class. Compare two runs that differ only here on the "
+                          "IoU of the rare classes (exercise 13-4).")
     row[0].selectbox("Optimizer", ["adamw", "adam"], key=_key("train.optimizer"), disabled=disabled,
                      format_func={"adamw": "AdamW (weight decay)", "adam": "Adam"}.get,
                      help="AdamW shrinks the weights a little at every step (decoupled weight decay).")
@@ -525,6 +536,10 @@ def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) ->
                "while the training loss keeps falling, the model is memorising its training images "
                "(over-fitting). Pixel accuracy is dominated by the background, which covers most pixels; "
                "mean IoU weighs every class the same, so it shows whether the small parts are learned.")
+    if config is not None and config.train.loss != "cross-entropy":
+        st.caption(f"This run trains with the **{LOSS_LABELS[config.train.loss].lower()}** loss: the training "
+                   "loss curve is that loss, the validation loss stays plain cross-entropy so that runs with "
+                   "different losses can be compared on it. Compare them on IoU per class too.")
     left, right = st.columns(2)
     with left:
         common.plot(_class_iou_figure(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE),

@@ -23,6 +23,7 @@ from typing import Any
 
 from seglib.classes import NUM_CLASSES
 from seglib.errors import ConfigError
+from seglib.losses import LOSSES
 
 BACKBONES = ("mobilenetv2", "resnet50")
 OPTIMIZERS = ("adamw", "adam")
@@ -107,6 +108,7 @@ class TrainConfig:
     decay_steps: int = 100           #: exponential decay: lr * decay_rate ** (step / decay_steps)
     decay_rate: float = 0.9          #: 1.0 = constant learning rate
     weight_decay: float = 1e-4       #: AdamW decoupled weight decay (ignored by 'adam')
+    loss: str = "cross-entropy"      #: one of seglib.losses.LOSSES (cross-entropy, weighted (median frequency), focal, Dice, CE + Dice)
     freeze_backbone_epochs: int = 0  #: epochs the (pretrained) backbone stays fixed while the new layers learn; 0 = trained from the start
     early_stopping_patience: int = 0  #: epochs without val_loss improvement; 0 = off
     mixed_precision: str = "auto"    #: 'auto' (on with a GPU), 'on', 'off'
@@ -124,6 +126,8 @@ class TrainConfig:
         _check_int(self, "decay_steps", minimum=1)
         _check_number(self, "decay_rate", 1e-6, 1.0)
         _check_number(self, "weight_decay", 0.0, 1.0)
+        if self.loss not in LOSSES:
+            raise ConfigError(f"train.loss must be one of {LOSSES}. Received: {self.loss!r}")
         _check_int(self, "freeze_backbone_epochs", minimum=0, maximum=10_000)
         _check_int(self, "early_stopping_patience", minimum=0)
         _check_int(self, "steps_per_execution", minimum=1)

@@ -153,6 +153,10 @@ MAX_CSV_BYTES = {HISTORY_FILE: 16 << 20, CLASS_IOU_FILE: 16 << 20, STEPS_FILE: 6
 MAX_JSON_BYTES = 1 << 20
 MAX_NPZ_BYTES = 256 << 20
 
+#: Recorded reference runs shipped with the project (``python -m seglib reference-runs``): read-only,
+#: listed with the machine's own runs. Their ids start with REFERENCE_PREFIX.
+REFERENCE_DIR = settings.ASSETS_DIR / "reference_runs"
+REFERENCE_PREFIX = "reference-"
 _LOCK_FILE = ".scheduler.lock"
 _RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -188,6 +192,8 @@ class RunInfo:
     damaged: str = ""
     #: Where the backbone started (``RunConfig.start_summary``), e.g. "pretrained backbone".
     start: str = ""
+    #: A recorded reference run shipped with the project (read-only).
+    reference: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)
@@ -211,10 +217,21 @@ def run_dir(run_id: str) -> Path:
     return path
 
 
+def is_reference(run_id: str) -> bool:
+    """Whether ``run_id`` names a recorded reference run (shipped in ``assets/reference_runs``, read-only)."""
+    return isinstance(run_id, str) and run_id.startswith(REFERENCE_PREFIX)
+
+
+def _refuse_reference(run_id: str, action: str) -> None:
+    if is_reference(run_id):
+        raise RunError(f"{run_id} is a recorded reference run shipped with the project; it is read-only, so it "
+                       f"cannot be {action}. Start a new run to compare with it.")
+
+
 def _run_path(run_id: str) -> Path:
     if not isinstance(run_id, str) or not _RUN_ID_PATTERN.match(run_id):
         raise RunError(f"Not a valid run id (letters, digits, '.', '_' and '-'). Received: run_id={run_id!r}")
-    root = settings.runs_dir()
+    root = REFERENCE_DIR.resolve() if is_reference(run_id) else settings.runs_dir()
     path = (root / run_id).resolve()
     if path.parent != root:
         raise RunError(f"A run must lie directly inside the runs folder. Received: run_id={run_id!r}")
@@ -429,12 +446,9 @@ def list_runs() -> list[RunInfo]:
     Never raises because of one run's files: a damaged file is named in that
     run's ``RunInfo.damaged`` and the other runs read as usual.
     """
-    root = settings.runs_dir()
-    if not root.exists():
-        return []
-    order = _queued_order()
+    order = _queued_order() if settings.runs_dir().exists() else {}
     infos = []
-    for folder in _run_folders():
+    for folder in _run_folders(references=True):
         try:
             infos.append(_run_info(folder, order))
         except Exception as error:  # noqa: BLE001 - the last guard: one run never breaks the list
@@ -479,6 +493,7 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
         queue_position=progress.get("queue_position"),
         damaged="; ".join(notes),
         start=start,
+        reference=is_reference(folder.name),
     )
 
 
@@ -516,6 +531,7 @@ def request_stop(run_id: str) -> dict[str, Any]:
     Writes the ``STOP`` file and sends SIGTERM to the worker. A queued run is
     simply taken out of the queue (status ``stopped``). Returns the progress.
     """
+    _refuse_reference(run_id, "stopped")
     folder = run_dir(run_id)
     with _scheduler_lock():
         progress = _effective_progress(folder, {})
@@ -542,6 +558,7 @@ def resume_run(run_id: str, epochs: int | None = None) -> str:
     ``epochs`` raises the run's total epoch count (to extend a finished run).
     The history is appended to and the learning-rate schedule continues.
     """
+    _refuse_reference(run_id, "resumed")
     folder = run_dir(run_id)
     with _scheduler_lock():
         progress = _effective_progress(folder, {})
@@ -571,6 +588,7 @@ def resume_run(run_id: str, epochs: int | None = None) -> str:
 
 def delete_run(run_id: str) -> None:
     """Delete a run folder (only inside the runs folder; never a running run)."""
+    _refuse_reference(run_id, "deleted")
     folder = run_dir(run_id)
     with _scheduler_lock():
         progress = _effective_progress(folder, {})
@@ -587,6 +605,7 @@ def rename_run(run_id: str, name: str) -> None:
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise RunError(f"A run name must have 1 to 200 characters. Received: name={name!r}")
+    _refuse_reference(run_id, "renamed")
     folder = run_dir(run_id)
     meta = read_meta(run_id)
     meta["name"] = name
@@ -976,12 +995,12 @@ def _process_start_time(pid: int) -> int | None:
 # helpers
 # ---------------------------------------------------------------------------
 
-def _run_folders() -> list[Path]:
-    root = settings.runs_dir()
-    if not root.exists():
-        return []
-    return [p for p in root.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (p / PROGRESS_FILE).exists()]
+def _run_folders(references: bool = False) -> list[Path]:
+    """The machine's run folders; with ``references``, the shipped reference runs too."""
+    roots = [settings.runs_dir()] + ([REFERENCE_DIR] if references else [])
+    return [p for root in roots if root.exists() for p in root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / PROGRESS_FILE).exists()
+            and (root == REFERENCE_DIR) == p.name.startswith(REFERENCE_PREFIX)]
 
 
 def _epochs_done(folder: Path) -> int:

@@ -57,7 +57,8 @@ import numpy as np
 
 from seglib import runs, settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
-from seglib.config import RunConfig, get_preset, preset_names
+from seglib.config import WEIGHTS, RunConfig, get_preset, preset_names
+from seglib.losses import LOSSES
 from seglib.errors import ConfigError, DatasetError, RunError, SeglibError
 from seglib.io import atomic_write_json, read_json
 
@@ -372,11 +373,12 @@ class Worker:
                     type(strategy).__name__, replicas, "" if replicas == 1 else "s",
                     "on" if mixed else "off", "on" if jit else "off")
 
+        loss = self._loss(train_pairs)
         frozen = self._freeze_backbone(done_epochs + 1)
         self._startup_step("tracing the training step and running the first batch",
                            "Tracing the training step into a graph, then the first batch.", phase="compiling")
         step_function = _make_train_step(tf, keras, self.model, self.optimizer, strategy, num_classes,
-                                         size, jit, train_config.steps_per_execution)
+                                         size, jit, train_config.steps_per_execution, loss=loss)
         eval_function = _make_eval_step(tf, self.model, num_classes, size, jit)
         distributed = replicas > 1 or not _is_default_strategy(tf, strategy)
         if distributed:
@@ -402,7 +404,8 @@ class Worker:
                                                   "tracing the new training graph.")
                 with strategy.scope():
                     step_function = _make_train_step(tf, keras, self.model, self.optimizer, strategy,
-                                                     num_classes, size, jit, train_config.steps_per_execution)
+                                                     num_classes, size, jit, train_config.steps_per_execution,
+                                                     loss=loss)
             if first_batch_seen:
                 report(phase="training", message=f"Training epoch {epoch}/{train_config.epochs}.")
             report(epoch=epoch, step=0, running_loss=None)
@@ -587,6 +590,24 @@ class Worker:
             optimizer.build(model.trainable_variables)
         return model, optimizer, done
 
+    def _loss(self, train_pairs) -> Callable:
+        """The training loss ``train.loss`` names; the weighted one weighs each class by median frequency
+        over the training masks' pixels at the model's size (logged)."""
+        from seglib.losses import make_loss, median_frequency_weights
+
+        config = self.config
+        name, num_classes = config.train.loss, config.model.num_classes
+        weights = None
+        if name == "weighted-cross-entropy":
+            counts = _class_pixel_counts(train_pairs, config.model.image_size, num_classes)
+            weights = median_frequency_weights(counts)
+            logger.info("Class weights (median frequency over %d training masks): %s", len(train_pairs),
+                        ", ".join(f"{CLASS_NAMES[i] if i < len(CLASS_NAMES) else i} {w:.2f}"
+                                  for i, w in enumerate(weights)))
+        if name != "cross-entropy":
+            logger.info("Loss: %s (validation loss stays plain cross-entropy, comparable across runs).", name)
+        return make_loss(name, num_classes, class_weights=weights, ignore_label=IGNORE_LABEL)
+
     def _startup_step(self, name: str, message: str | None, **fields: Any) -> None:
         """Record a start-up step in progress.json (``startup_steps``: [name, seconds since the worker
         started]) so the page can show each one while it happens, and how long the earlier ones took."""
@@ -749,13 +770,16 @@ def _is_default_strategy(tf, strategy) -> bool:
 
 
 def _make_train_step(tf, keras, model, optimizer, strategy, num_classes: int, size: int, jit: bool,
-                     steps_per_execution: int):
+                     steps_per_execution: int, loss: Callable | None = None):
     """Return ``step(iterator, n) -> (mean loss, int64 confusion (C, C), images)`` for ``n`` batches.
 
     One compiled function runs ``n`` optimizer steps (``steps_per_execution``)
-    so the Python overhead per step disappears on fast devices.
+    so the Python overhead per step disappears on fast devices. ``loss`` is a
+    ``seglib.losses.make_loss`` function (default: plain cross-entropy).
     """
-    loss_object = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=IGNORE_LABEL)
+    from seglib.losses import make_loss
+
+    loss_object = loss or make_loss("cross-entropy", num_classes, ignore_label=IGNORE_LABEL)
     replicas = strategy.num_replicas_in_sync
     distributed = replicas > 1 or not _is_default_strategy(tf, strategy)
     bins = num_classes * num_classes
@@ -972,7 +996,8 @@ CLI_FIELDS = {
     "train": "data.train_count", "val": "data.val_count", "lr": "train.learning_rate",
     "weight_decay": "train.weight_decay", "decay_steps": "train.decay_steps",
     "decay_rate": "train.decay_rate", "optimizer": "train.optimizer", "width": "model.width",
-    "early_stopping": "train.early_stopping_patience", "seed": "train.seed",
+    "early_stopping": "train.early_stopping_patience", "seed": "train.seed", "loss": "train.loss",
+    "weights": "model.weights", "freeze_backbone": "train.freeze_backbone_epochs",
 }
 
 
@@ -997,6 +1022,11 @@ def register(subparsers) -> None:
     parser.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                         help="stop when val_loss has not improved for PATIENCE epochs (0 = off)")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--loss", choices=LOSSES, help="training loss (default: the preset's, cross-entropy)")
+    parser.add_argument("--weights", choices=WEIGHTS,
+                        help="backbone start: pretrained (the project's), none (random) or imagenet (if cached)")
+    parser.add_argument("--freeze-backbone", type=int, metavar="EPOCHS",
+                        help="epochs the backbone stays fixed while the new layers learn")
     parser.add_argument("--data", help="dataset folder (relative = under the data folder)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override any config field, e.g. --set model.aspp_filters=64 (repeatable)")
@@ -1041,6 +1071,18 @@ def _data_root_value(value: str) -> str:
     if base == path or base in path.parents:
         return str(path.relative_to(base))
     return str(path)
+
+
+def _class_pixel_counts(pairs, image_size: int, num_classes: int) -> np.ndarray:
+    """Labelled pixels per class over the masks of ``pairs`` at the model's size (int64, ignore left out)."""
+    from seglib.dataset import read_mask, resize_pair
+
+    counts = np.zeros(num_classes, np.int64)
+    for pair in pairs:
+        mask = read_mask(pair.mask, num_classes)
+        _, mask = resize_pair(np.zeros(mask.shape + (3,), np.uint8), mask, image_size)
+        counts += np.bincount(mask.reshape(-1), minlength=256)[:num_classes]
+    return counts
 
 
 def _check_dataset_before_creating(config: RunConfig) -> None:

@@ -271,3 +271,24 @@ def test_the_shipped_demo_model_loads_and_meets_its_target():
     assert demo.demo_model_path().stat().st_size < 5_000_000
     model = load_model(demo.demo_model_path())
     assert model.output_shape[-1] == len(CLASS_NAMES)
+
+
+@pytest.mark.parametrize("loss", ["weighted-cross-entropy", "cross-entropy+dice"])
+def test_the_loss_is_a_choice_of_the_config_and_the_run_says_which(tiny_dataset, loss):
+    config = tiny_config(**{"train.loss": loss, "train.epochs": 1})
+    folder = runs.create_run(config, status="running")
+    assert train(folder) == "finished"
+    log = (folder / runs.LOG_FILE).read_text()
+    assert f"Loss: {loss}" in log
+    if loss == "weighted-cross-entropy":
+        assert "Class weights (median frequency over 8 training masks)" in log
+    history = runs.read_history(folder.name)
+    assert len(history) == 1 and history["loss"].iloc[0] > 0
+    assert json.loads((folder / runs.CONFIG_FILE).read_text())["train"]["loss"] == loss
+
+
+def test_an_unknown_loss_is_refused_with_the_valid_names():
+    from seglib.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train.loss must be one of .*'focal'.*Received: 'hinge'"):
+        tiny_config(**{"train.loss": "hinge"})
