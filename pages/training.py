@@ -508,7 +508,12 @@ def _metrics_row(progress: dict, history: pd.DataFrame) -> None:
 def _controls(run_id: str, progress: dict, config) -> None:
     """Messages of the buttons; for a finished run, training it for more epochs."""
     status = str(progress.get("status") or "")
-    if status == "finished" and config is not None and can_control:
+    if runs.is_reference(run_id):
+        note = runs.read_meta(run_id).get("note") or ""
+        st.caption(":material/inventory_2: A **recorded reference run** shipped with the project (read-only): "
+                   + common.md_text(note, limit=400))
+        _show_notice("live")
+    elif status == "finished" and config is not None and can_control:
         columns = st.columns([1.1, 1.1, 3], vertical_alignment="bottom")
         epochs_key = f"more_epochs_{run_id}"
         columns[0].number_input("Train on up to epoch", min_value=config.train.epochs + 1,
@@ -794,7 +799,8 @@ def runs_table(polling: bool) -> None:
     names = {**labels, **_run_labels(current)}
     table = pd.DataFrame([{
         "name": names[info.id],
-        "status": info.status + (f" (#{info.queue_position})" if info.queue_position else ""),
+        "status": info.status + (f" (#{info.queue_position})" if info.queue_position else "")
+                  + (" (reference)" if info.reference else ""),
         "preset": info.preset,
         "created": datetime.fromtimestamp(info.created_at),
         "epochs": f"{info.epochs_done} / {info.epochs}",
@@ -862,18 +868,19 @@ def runs_section(infos: list[runs.RunInfo], shown: str | None) -> None:
         rename_key = f"rename_{shown}"
         if rename_key not in st.session_state:
             st.session_state[rename_key] = info.name
-        st.text_input("Name", key=rename_key, disabled=not can_control, max_chars=200,
-                      label_visibility="collapsed")
+        locked = not can_control or info.reference
+        st.text_input("Name", key=rename_key, disabled=locked, max_chars=200, label_visibility="collapsed")
         buttons = st.columns(2)
-        buttons[0].button("Rename", key=f"do_rename_{shown}", on_click=_on_rename, args=(shown,),
-                          disabled=not can_control)
+        buttons[0].button("Rename", key=f"do_rename_{shown}", on_click=_on_rename, args=(shown,), disabled=locked)
         running = info.status in runs.ACTIVE_STATUSES
         confirm = st.checkbox("Yes, delete this run and its checkpoints", key=f"confirm_delete_{shown}",
-                              disabled=not can_control or running)
+                              disabled=locked or running)
         buttons[1].button("Delete", key=f"do_delete_{shown}", type="primary", icon=":material/delete:",
-                          on_click=_on_delete, args=(shown,), disabled=not can_control or running or not confirm)
+                          on_click=_on_delete, args=(shown,), disabled=locked or running or not confirm)
         if running:
             st.caption("A running run cannot be deleted: stop it first.")
+        if info.reference:
+            st.caption("A recorded reference run is part of the project: it cannot be renamed or deleted.")
     _show_notice("actions")
 
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "seglib.receptive",     # receptive
     "seglib.demo",          # demo-model
     "seglib.pretrain",      # pretrain
+    "seglib.reference",     # reference-runs
 )
 
 

@@ -1,0 +1,99 @@
+"""Recorded reference runs: recorded from a finished run, listed read-only with the machine's runs,
+shown on the Training page, and shipped in assets/reference_runs so a fresh clone has curves to show."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APPTEST_TIMEOUT
+from seglib import reference, runs
+from seglib.config import RunConfig, get_preset
+from seglib.errors import RunError
+from seglib.train import train
+
+TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
+        "model.low_level_filters": 8, "model.weights": "none", "train.batch_size": 4, "train.epochs": 1,
+        "data.train_count": 8, "data.val_count": 4, "data.root": "synthetic"}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, tiny_dataset):
+    """A tiny finished run recorded as a reference run in a folder of its own."""
+    references = tmp_path_factory.mktemp("reference_runs")
+    machine_runs = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runs, "REFERENCE_DIR", references)
+        patch.setenv("SEGLIB_RUNS_DIR", str(machine_runs))
+        folder = runs.create_run(get_preset("lecture").with_overrides(TINY), status="running")
+        assert train(folder) == "finished"
+        target = reference.record(folder, "tiny", "Tiny reference", note="recorded by a test")
+        yield target, folder
+
+
+def test_a_recorded_run_keeps_what_the_pages_read_and_nothing_of_the_machine(recorded):
+    target, source = recorded
+    assert target.name == "reference-tiny"
+    kept = {path.name for path in target.iterdir()}
+    assert {"config.json", "meta.json", "progress.json", "history.csv", "class_iou.csv", "previews"} <= kept
+    assert not {"best.keras", "last.keras", "train.log"} & kept
+    progress = json.loads((target / runs.PROGRESS_FILE).read_text())
+    assert progress["status"] == "finished" and not {"pid", "spawner", "boot_id", "pid_start"} & set(progress)
+    assert str(source.parent) not in (target / runs.PROGRESS_FILE).read_text()
+    meta = json.loads((target / runs.META_FILE).read_text())
+    assert meta["reference"] is True and meta["name"] == "Tiny reference"
+
+
+def test_reference_runs_are_listed_and_read_only(recorded):
+    target, _ = recorded
+    infos = {info.id: info for info in runs.list_runs()}
+    assert infos["reference-tiny"].reference and infos["reference-tiny"].status == "finished"
+    assert infos["reference-tiny"].epochs_done == 1
+    assert len(runs.read_history("reference-tiny")) == 1
+    for action in (lambda: runs.request_stop("reference-tiny"), lambda: runs.resume_run("reference-tiny", 3),
+                   lambda: runs.delete_run("reference-tiny"), lambda: runs.rename_run("reference-tiny", "x")):
+        with pytest.raises(RunError, match="recorded reference run .* read-only"):
+            action()
+    assert target.is_dir() and json.loads((target / runs.META_FILE).read_text())["name"] == "Tiny reference"
+
+
+def test_the_training_page_shows_a_reference_run_read_only(recorded):
+    at = AppTest.from_file("../pages/training.py", default_timeout=APPTEST_TIMEOUT)
+    at.query_params["run"] = "reference-tiny"
+    at.run()
+    assert not at.exception
+    text = "\n".join(c.value for c in at.caption)
+    assert "recorded reference run" in text and "recorded by a test" in text
+    table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
+    assert table.loc[table["run id"] == "reference-tiny", "status"].item() == "finished (reference)"
+    assert at.button(key="do_delete_reference-tiny").disabled and at.button(key="do_rename_reference-tiny").disabled
+    charts = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert any('"training loss"' in spec for spec in charts)   # its curves are drawn
+
+
+def test_a_run_that_did_not_finish_is_not_recorded(tmp_path):
+    folder = runs.create_run(get_preset("lecture").with_overrides(TINY), path=tmp_path / "run", status="failed")
+    with pytest.raises(RunError, match="Only a finished run can be recorded"):
+        reference.record(folder, "broken", "Broken", out=tmp_path / "out")
+    assert not (tmp_path / "out" / "reference-broken").exists()
+
+
+def test_the_optimizer_runs_differ_only_in_the_optimizer():
+    keras_example = reference.optimizer_config("keras-example-optimizer").to_dict()
+    course = reference.optimizer_config("course-optimizer").to_dict()
+    assert keras_example["model"] == course["model"] and keras_example["data"] == course["data"]
+    differing = {key for key in course["train"] if course["train"][key] != keras_example["train"][key]}
+    assert differing == {"optimizer", "learning_rate", "decay_steps", "decay_rate", "weight_decay"}
+    assert keras_example["train"]["optimizer"] == "adam" and keras_example["train"]["learning_rate"] == 1e-3
+    assert course["train"]["learning_rate"] < keras_example["train"]["learning_rate"]
+
+
+def test_a_fresh_clone_ships_the_reference_runs():
+    shipped = {path.name for path in runs.REFERENCE_DIR.iterdir() if path.is_dir()}
+    assert {"reference-keras-example-optimizer", "reference-course-optimizer", "reference-demo-model"} <= shipped
+    for name in shipped:
+        config = RunConfig.load(runs.REFERENCE_DIR / name / runs.CONFIG_FILE)
+        assert config.preset == "lecture"
+        assert len(runs.read_history(name)) >= 2
