@@ -50,6 +50,11 @@ def _silenced_stderr_fd():
         os.close(devnull)
 
 
+def importing() -> bool:
+    """Whether ``import_tf`` is importing TensorFlow and Keras right now (in any thread)."""
+    return _lock.locked()
+
+
 def import_tf():
     """Return ``(tensorflow, keras)``, importing them quietly the first time."""
     with _lock:

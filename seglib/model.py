@@ -293,6 +293,11 @@ def _classes():
             config.setdefault("load_weights", False)
             return cls(**config)
 
+    # Saved files name the module a class comes from; Keras imports it to find the class when its
+    # registry does not know it yet. seglib.keras_objects defines them on import, so a checkpoint
+    # loads with keras.saving.load_model alone.
+    for cls in (ImagePreprocessing, DeepLabV3Plus):
+        cls.__module__ = "seglib.keras_objects"
     return {"ImagePreprocessing": ImagePreprocessing, "DeepLabV3Plus": DeepLabV3Plus}
 
 
