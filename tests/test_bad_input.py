@@ -449,7 +449,9 @@ def test_history_csv_cut_mid_line(runs_root):
     history = runs.read_history(folder.name)
     assert history["epoch"].tolist() == [1]
     (folder / runs.HISTORY_FILE).write_bytes(b"\xff\xfe garbage \0\0\n1,2")
-    assert runs.read_history(folder.name).empty or isinstance(runs.read_history(folder.name).columns[0], str)
+    with pytest.raises(runs.DamagedRunError, match="history.csv is damaged .*binary data"):
+        runs.read_history(folder.name)
+    assert next(info for info in runs.list_runs() if info.id == folder.name).damaged  # listed, marked damaged
     runs.delete_run(folder.name)
 
 

@@ -102,7 +102,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     # (a blind click would close it again).
     form = page.locator('[data-testid="stExpander"] details').filter(has_text="Start a new run").first
     if form.get_attribute("open") is None:
-        form.locator("summary").click()
+        form.locator(":scope > summary").click()  # not the summary of an expander inside the form
     start.wait_for(timeout=60_000)
 
     for label, value in TINY.items():
