@@ -135,6 +135,8 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     # The loss chart draws once the first epoch ends.
     loss_chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="training loss")
     loss_chart.first.wait_for(timeout=90_000)
+    # The epoch's charts are redrawn when the epoch's files change (one page rerun): wait for both curves.
+    loss_chart.first.locator(".scatterlayer .trace").nth(1).wait_for(state="attached", timeout=90_000)
     assert loss_chart.first.locator(".scatterlayer .trace").count() >= 2
     _no_problems(page)
     _screenshot(page, session_tmp, "training-charts.png")
