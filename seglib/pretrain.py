@@ -332,8 +332,8 @@ def evaluate(model, data: dict[str, np.ndarray], batch_size: int = 64) -> dict[s
     }
 
 
-def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 500, epochs: int = 6,
-             batch_size: int = 32, learning_rate: float = 2e-3, out: str | os.PathLike | None = None,
+def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 400, epochs: int = 12,
+             batch_size: int = 32, learning_rate: float = 4e-3, out: str | os.PathLike | None = None,
              image_size: int | None = None, seed: int = PRETRAIN_SEED, verbose: bool = True) -> dict[str, Any]:
     """Pretrain the backbone of ``preset`` and write it (and its card) to ``out``; return the card."""
     from seglib._tf import import_tf
@@ -539,10 +539,10 @@ def register(subparsers) -> None:
                     "images with seeds disjoint from the default dataset); writes assets/pretrained/.")
     parser.add_argument("--preset", default="lecture", choices=preset_names())
     parser.add_argument("--images", type=int, default=8000, help="training images (drawn fresh)")
-    parser.add_argument("--val-images", type=int, default=500, help="held-out images for the card")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--val-images", type=int, default=400, help="held-out images for the card")
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3, help="initial learning rate (cosine decay)")
+    parser.add_argument("--lr", type=float, default=4e-3, help="initial learning rate (cosine decay)")
     parser.add_argument("--image-size", type=int, help="input size (default: the preset's)")
     parser.add_argument("--out", help="output .npz (default: assets/pretrained/<backbone>_<width>.npz)")
     parser.set_defaults(func=_cli)
