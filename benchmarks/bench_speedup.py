@@ -32,7 +32,7 @@ from seglib import settings
 
 #: The lecture preset before issue J, as overrides of the preset now.
 BEFORE = {"model.weights": "none", "model.upsample_logits": False, "train.freeze_backbone_epochs": 0,
-          "model.image_size": 160, "train.batch_size": 8}
+          "model.image_size": 160, "train.batch_size": 8, "data.augment": True}
 TARGET_RATIO = 1.5
 
 
