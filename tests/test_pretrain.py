@@ -148,7 +148,10 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
     assert seconds == sorted(seconds) and seconds[-1] == pytest.approx(progress["startup_seconds"], abs=0.5)
 
 
-def test_the_lecture_preset_starts_from_the_shipped_pretrained_backbone():
+def test_the_lecture_preset_starts_from_the_shipped_pretrained_backbone(monkeypatch):
+    from seglib import settings
+
+    monkeypatch.setattr(pretrain, "PRETRAINED_DIR", settings.ASSETS_DIR / "pretrained")  # not a fixture's copy
     config = get_preset("lecture")
     assert config.model.weights == "pretrained"
     status = pretrain.pretrained_status(config.model)
