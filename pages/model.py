@@ -7,6 +7,7 @@ from pages import common
 from seglib import figures
 from seglib import model as seglib_model
 from seglib.config import get_preset, preset_names
+from seglib.pretrain import start_explanation
 
 common.page_header(
     "Model",
@@ -54,8 +55,7 @@ with common.error_boundary("Building the model"):
     rows = description["layers"]
     stage_rows = description["stages"]
 
-if description["weights_message"]:
-    st.caption(":material/info: " + description["weights_message"])
+st.caption(":material/info: " + start_explanation(config.model))
 
 # ---------------------------------------------------------------------------
 # Totals

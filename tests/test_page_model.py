@@ -69,3 +69,15 @@ def test_the_final_layer_is_described_as_it_is(tiny_dataset):
     assert f"The last convolution, `{layers['name'].iloc[-2]}` (Conv2D, 1 × 1 kernel), gives the class scores " \
            "at 16 × 16" in callout
     assert "`logits` (UpSampling2D, no weights), enlarges them and outputs **64 × 64 × 20**" in callout
+
+
+def test_the_model_page_says_where_the_backbone_starts():
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APPTEST_TIMEOUT
+
+    at = AppTest.from_file("../pages/model.py", default_timeout=APPTEST_TIMEOUT)
+    at.run()
+    assert not at.exception
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Transfer learning" in captions and "never on masks" in captions   # lecture: the pretrained start
