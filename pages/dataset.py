@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages import common
 from seglib import figures, inference, losses, settings
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
 from seglib.config import field_names, get_preset
 
 common.page_header(
@@ -96,6 +96,16 @@ visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLAS
 hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
 common.class_legend(palette, hidden=hidden)
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _sample_figure(root: str, stamp: tuple, split: str, index: int, kind: str, opacity: float, visible: tuple,
+                   palette_name: str):
+    """One sample's image, mask or overlay figure, built once per input and shared by every viewer
+    (a lecture hall on this page draws the same seeded samples; ``common.plot`` never mutates them)."""
+    _, image, mask = common.load_sample(root, split, index)
+    return figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
+                               palette=get_palette(palette_name), max_size=256, height=280)
+
+
 rng = np.random.default_rng(int(seed))
 indices = sorted(int(i) for i in rng.choice(len(pairs), size=min(int(count), len(pairs)), replace=False))
 samples = []
@@ -109,10 +119,11 @@ for index in indices:
         row = st.columns(3)
         for column, kind in zip(row, ("image", "mask", "overlay")):
             with column:
-                common.plot(common.mask_figure(mask, image, kind=kind, opacity=opacity, visible=visible,
-                                               palette=palette, max_size=256, height=280),
+                common.plot(_sample_figure(str(dataset.root), common.folder_stamp(dataset.root), split, index,
+                                           kind, float(opacity), tuple(visible), common.current_palette_name()),
                             key=f"sample-{split}-{index}-{kind}")
-        st.caption(f"{split} image {index + 1} of {len(pairs)} · `{stem}` · {image.shape[1]} × {image.shape[0]} px")
+        st.caption(f"{common.md_text(split)} image {index + 1} of {len(pairs)} · {common.md_code(stem)} · "
+                   f"{image.shape[1]} × {image.shape[0]} px")
 
 # ---------------------------------------------------------------------------
 # 2. Class imbalance (exercise 13-4)
