@@ -1,6 +1,7 @@
 """Dataset explorer: images and masks, class imbalance, object scales
 (exercises 13-1, 13-2 part 1 and 13-4 part 1)."""
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,9 @@ with common.error_boundary():
 
 counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
 st.markdown(
-    f"**{dataset.name}** · {'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ layout'} · "
+    f"**{common.md_text(dataset.name)}** · {'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ layout'} · "
     + " · ".join(f"{count:,} {name} images" for name, count in counts.items() if count)
-    + f" · folder `{settings.display_path(dataset.root)}`"
+    + f" · folder {common.md_code(settings.display_path(dataset.root))}"
 )
 if dataset.problems:
     skipped = sum(1 for problem in dataset.problems if getattr(problem, "skipped", True))
@@ -195,7 +196,8 @@ if samples:
             image_fractions, counts=image_counts, palette=palette, log=scale == "log",
             include_background=include_background, reference=split_fractions,
             reference_name=f"{split} split", name="this image",
-            title=f"Share of pixels per class in {stem} (bars) and over the split (◆)"), key="image-fractions")
+            title=f"Share of pixels per class in {html.escape(stem)} (bars) and over the split (◆)"),
+            key="image-fractions")
     absent = [CLASS_NAMES[c] for c in range(1, len(CLASS_NAMES)) if image_counts[c] == 0]
     st.caption(f"{len(absent)} of {len(CLASS_NAMES) - 1} part classes do not appear in this image"
                + (f": {', '.join(absent)}." if absent else "."))
