@@ -172,6 +172,16 @@ def _check_weights(class_weights, num_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def _weights_for(name: str, class_weights, num_classes: int) -> np.ndarray | None:
+    """The checked class weights the loss ``name`` uses (only the weighted cross-entropy uses any)."""
+    if name != "weighted-cross-entropy":
+        return None
+    if class_weights is None:
+        raise ValueError("The weighted cross-entropy needs class_weights (e.g. median_frequency_weights). "
+                         "Received: class_weights=None")
+    return _check_weights(class_weights, num_classes)
+
+
 def _prepare(tf, y_true, logits, num_classes: int, ignore_label: int):
     """float32 logits, int32 labels with ignored pixels set to 0, and the float32 mask of labelled pixels."""
     logits = tf.cast(logits, tf.float32)
@@ -211,12 +221,7 @@ def pixel_losses(y_true, logits, name: str = "cross-entropy", class_weights=None
     _check_name(name, PIXEL_LOSSES)
     num_classes = int(logits.shape[-1])
     gamma = _check_gamma(gamma)
-    weights = None
-    if name == "weighted-cross-entropy":
-        if class_weights is None:
-            raise ValueError("The weighted cross-entropy needs class_weights (e.g. median_frequency_weights). "
-                             "Received: class_weights=None")
-        weights = _check_weights(class_weights, num_classes)
+    weights = _weights_for(name, class_weights, num_classes)
     logits, labels, valid = _prepare(tf, y_true, logits, num_classes, ignore_label)
     return _per_pixel(tf, name, labels, logits, valid, weights, gamma)
 
@@ -259,12 +264,7 @@ def make_loss(name: str, num_classes: int, class_weights=None, ignore_label: int
     _check_name(name)
     num_classes = _check_num_classes(num_classes)
     gamma = _check_gamma(gamma)
-    weights = None
-    if name == "weighted-cross-entropy":
-        if class_weights is None:
-            raise ValueError("The weighted cross-entropy needs class_weights (e.g. median_frequency_weights). "
-                             "Received: class_weights=None")
-        weights = _check_weights(class_weights, num_classes)
+    weights = _weights_for(name, class_weights, num_classes)
     if ignore_label is not None and (isinstance(ignore_label, bool) or not isinstance(ignore_label, (int, np.integer))):
         raise ValueError(f"ignore_label must be an integer or None. Received: ignore_label={ignore_label!r}")
 
