@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import common
-from seglib import runs, settings, training_figures
+from seglib import reference, runs, settings, training_figures
 from seglib.pretrain import start_explanation
 from seglib.classes import CLASS_NAMES
 from seglib.config import WEIGHT_LABELS, WEIGHTS, get_preset, preset_names
@@ -822,13 +822,22 @@ def runs_section(infos: list[runs.RunInfo], shown: str | None) -> None:
     any_live = any(info.status in LIVE_STATUSES for info in infos)
     st.fragment(runs_table, run_every=TABLE_POLL_SECONDS if any_live else None)(any_live)
 
-    st.markdown("**Compare runs.** Curves of several runs on the same axes: one colour per run, training "
-                "solid, validation dashed. Against the `course` settings, the `keras-example` baseline "
-                "(Adam at 1e-3, no decay, no weight decay) shows the erratic, over-fitting validation curve "
-                "that made the course change the optimizer.")
+    st.markdown(
+        "**Compare runs.** Curves of several runs on the same axes: one colour per run, training solid, "
+        "validation dashed. The two recorded reference runs train the same model on the same images with the "
+        "Keras example's optimizer (Adam at 1e-3, constant, no weight decay) and with the course's (AdamW, a "
+        "lower rate that decays). Read them for two different diagnoses. **Erratic validation curves** (jumps "
+        "from one epoch to the next) come from a step size that is too large for the noise of a small "
+        "validation set; a *decaying learning rate* answers them. **Over-fitting** is a *widening gap* "
+        "between the training and the validation curve; *weight decay* (and more data or augmentation) "
+        "answers it. Adam at 1e-3 usually climbs faster at first, with both symptoms; the course's optimizer "
+        "climbs more slowly and more smoothly.")
     with_history = [info.id for info in infos if info.epochs_done > 0]
+    own = [run_id for run_id in with_history if not runs.is_reference(run_id)]
+    optimizer_references = [runs.REFERENCE_PREFIX + key for key in reference.OPTIMIZER_RUNS]
+    default = own[:3] or [run_id for run_id in optimizer_references if run_id in with_history]
     pick, metric_column = st.columns([3, 1.4], vertical_alignment="bottom")
-    chosen = pick.multiselect("Runs to compare", with_history, default=with_history[:3], key="training_compare",
+    chosen = pick.multiselect("Runs to compare", with_history, default=default, key="training_compare",
                               format_func=labels.get, placeholder="Runs with at least one epoch")
     metric = metric_column.radio("Metric", list(training_figures.OVERLAY_METRICS), horizontal=True,
                                  format_func={"loss": "loss", "accuracy": "accuracy", "mean_iou": "mean IoU"}.get,

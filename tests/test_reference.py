@@ -97,3 +97,27 @@ def test_a_fresh_clone_ships_the_reference_runs():
         config = RunConfig.load(runs.REFERENCE_DIR / name / runs.CONFIG_FILE)
         assert config.preset == "lecture"
         assert len(runs.read_history(name)) >= 2
+
+
+def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path / "empty_runs"))
+    at = AppTest.from_file("../pages/training.py", default_timeout=APPTEST_TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="training_compare").value == ["reference-keras-example-optimizer",
+                                                            "reference-course-optimizer"]
+    compare = json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if "compare" in chart.proto.id))
+    names = [trace["name"] for trace in compare["data"]]   # training and validation curves of both runs
+    assert len(names) == 4 and sum("Adam 1e-3" in name for name in names) == 2
+    assert sum("AdamW" in name for name in names) == 2
+    text = "\n".join(m.value for m in at.markdown)
+    assert "decaying learning rate" in text and "weight decay" in text and "widening gap" in text
+
+
+def test_the_shipped_optimizer_runs_show_the_gap_the_course_talks_about():
+    gaps = {}
+    for key in reference.OPTIMIZER_RUNS:
+        history = runs.read_history(runs.REFERENCE_PREFIX + key)
+        last = history.iloc[-1]
+        gaps[key] = float(last["mean_iou"] - last["val_mean_iou"])
+    assert gaps["keras-example-optimizer"] > gaps["course-optimizer"] > 0
