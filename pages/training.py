@@ -574,7 +574,7 @@ def _live_charts(run_id: str, progress: dict) -> None:
     if epoch is not None and len(steps) and not (steps["epoch"] == epoch).any():
         epoch = int(steps["epoch"].max())  # between epochs: keep the last one drawn
     common.plot(_running_loss_figure(run_id, stamp, epoch, int(progress.get("steps_per_epoch") or 0)),
-                key="live_running_loss", height=260)
+                key="live_running_loss")
 
 
 def _epoch_stamp(run_id: str) -> tuple:
