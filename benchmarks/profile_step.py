@@ -43,7 +43,14 @@ STAGES = (("optimizer", ("adam_w/", "adam/", "loss_scale_optimizer/")),
           ("loss and metrics", ("sparse_categorical", "bincount", "Bincount", "ArgMax", "boolean_mask")))
 
 
-def _stage(name: str) -> str:
+#: Op types that belong to the loss and the step's metrics whatever scope they run in.
+LOSS_AND_METRIC_OPS = {"SparseSoftmaxCrossEntropyWithLogits", "ArgMax", "Bincount", "DenseBincount", "Where",
+                       "DivNoNan"}
+
+
+def _stage(name: str, kind: str = "") -> str:
+    if kind in LOSS_AND_METRIC_OPS:
+        return "loss and metrics"
     for stage, needles in STAGES:
         if any(needle in name for needle in needles):
             return stage
@@ -137,7 +144,7 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     by_stage: dict[str, float] = collections.Counter()
     for name, kind, seconds in events:
         by_type[kind] += seconds / steps
-        by_stage[_stage(name)] += seconds / steps
+        by_stage[_stage(name, kind)] += seconds / steps
     total = sum(by_type.values()) or 1.0
     return {"config": config.summary() + (f", backbone fixed" if config.train.freeze_backbone_epochs else ""),
             "step_s": step_seconds, "images_per_second": batch / step_seconds,
