@@ -542,9 +542,9 @@ def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) ->
                "(over-fitting). Pixel accuracy is dominated by the background, which covers most pixels; "
                "mean IoU weighs every class the same, so it shows whether the small parts are learned.")
     if config is not None and config.train.loss != "cross-entropy":
-        st.caption(f"This run trains with the **{LOSS_LABELS[config.train.loss].lower()}** loss: the training "
-                   "loss curve is that loss, the validation loss stays plain cross-entropy so that runs with "
-                   "different losses can be compared on it. Compare them on IoU per class too.")
+        st.caption(f"This run trains with the **{LOSS_LABELS[config.train.loss].lower()}** loss: both loss "
+                   "curves measure that loss, so they can be read against each other but not against a run "
+                   "with another loss. Compare such runs on mean IoU and on the IoU of each class.")
     left, right = st.columns(2)
     with left:
         common.plot(_class_iou_figure(run_id, _stamp(runs.run_dir(run_id) / runs.CLASS_IOU_FILE),

@@ -253,7 +253,8 @@ def _lecture() -> RunConfig:
     return RunConfig(
         preset="lecture",
         description="Live demo on a laptop CPU: narrow MobileNetV2 from the project's pretrained backbone, "
-                    "small images, AdamW + exponential decay.",
+                    "small images, AdamW + exponential decay, cross-entropy + Dice so the small parts count "
+                    "from the first minutes.",
         # No augmentation in a lecture's minutes: with the backbone fixed, flips and zooms slowed the
         # first epochs' learning (val mean IoU 0.227 vs 0.252 after 2,000 images) and cost a third
         # of the CPU (41 vs 72 images/s, benchmarks/bench_training.py on 2 cores).
@@ -272,8 +273,13 @@ def _lecture() -> RunConfig:
         # epoch then trained 0.174 / 0.159 (unfreezing at this rate costs what the head had learnt).
         # Fixed for the whole lecture run, each step also skips the backbone's backward pass.
         # Batch 8 learnt faster per image than 4 (0.227 vs 0.209) and a rate of 1e-2 no faster.
+        # Cross-entropy weighs each class by its pixels, so for the first epochs the small parts
+        # hardly count; adding the Dice loss (one overlap score per class) raised val mean IoU after
+        # 2,000 images from 0.252 to 0.312 (pixel accuracy 0.863 -> 0.861). The course presets keep
+        # plain cross-entropy, as the Keras example.
         train=TrainConfig(epochs=16, batch_size=8, optimizer="adamw", learning_rate=6e-3,
-                          decay_steps=250, decay_rate=0.9, weight_decay=1e-4, freeze_backbone_epochs=16),
+                          decay_steps=250, decay_rate=0.9, weight_decay=1e-4, freeze_backbone_epochs=16,
+                          loss="cross-entropy+dice"),
     )
 
 

@@ -68,7 +68,7 @@ _FILES = (runs.CONFIG_FILE, runs.HISTORY_FILE, runs.STEPS_FILE, runs.CLASS_IOU_F
 def optimizer_config(key: str, epochs: int = EPOCHS, train_images: int = TRAIN_IMAGES) -> RunConfig:
     """The config of one of the two optimizer runs (``OPTIMIZER_RUNS`` keys)."""
     overrides = {**OPTIMIZER_RUNS[key]["overrides"], "train.epochs": epochs, "data.train_count": train_images,
-                 "data.root": "synthetic", "train.freeze_backbone_epochs": 0}
+                 "data.root": "synthetic", "train.freeze_backbone_epochs": 0, "train.loss": "cross-entropy"}
     return get_preset("lecture").with_overrides(overrides)
 
 

@@ -379,7 +379,8 @@ class Worker:
                            "Tracing the training step into a graph, then the first batch.", phase="compiling")
         step_function = _make_train_step(tf, keras, self.model, self.optimizer, strategy, num_classes,
                                          size, jit, train_config.steps_per_execution, loss=loss)
-        eval_function = _make_eval_step(tf, self.model, num_classes, size, jit)
+        eval_function = _make_eval_step(tf, self.model, num_classes, size, jit,
+                                        loss=None if train_config.loss == "cross-entropy" else loss)
         distributed = replicas > 1 or not _is_default_strategy(tf, strategy)
         if distributed:
             train_data = strategy.experimental_distribute_dataset(train_data)
@@ -605,7 +606,7 @@ class Worker:
                         ", ".join(f"{CLASS_NAMES[i] if i < len(CLASS_NAMES) else i} {w:.2f}"
                                   for i, w in enumerate(weights)))
         if name != "cross-entropy":
-            logger.info("Loss: %s (validation loss stays plain cross-entropy, comparable across runs).", name)
+            logger.info("Loss: %s (training and validation loss both measure it).", name)
         return make_loss(name, num_classes, class_weights=weights, ignore_label=IGNORE_LABEL)
 
     def _startup_step(self, name: str, message: str | None, **fields: Any) -> None:
@@ -840,8 +841,15 @@ def _make_train_step(tf, keras, model, optimizer, strategy, num_classes: int, si
     return step
 
 
-def _make_eval_step(tf, model, num_classes: int, size: int, jit: bool):
-    """Return ``eval(images, masks) -> (predicted ids, summed loss, valid pixels)``."""
+def _make_eval_step(tf, model, num_classes: int, size: int, jit: bool, loss: Callable | None = None):
+    """Return ``eval(images, masks) -> (predicted ids, summed loss, valid pixels)``.
+
+    The summed loss divided by the pixels is the validation loss: per-pixel
+    cross-entropy by default, so it is exact over the whole split; with another
+    training ``loss`` (a ``seglib.losses.make_loss`` function, e.g. with Dice,
+    which is not a sum over pixels) it is that loss per batch, weighted by the
+    batch's labelled pixels, so training and validation curves measure the same thing.
+    """
 
     @tf.function(jit_compile=jit, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32),
                                                    tf.TensorSpec([None, size, size], tf.int32)])
@@ -849,10 +857,14 @@ def _make_eval_step(tf, model, num_classes: int, size: int, jit: bool):
         logits = tf.cast(model(images, training=False), tf.float32)
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
         valid = (masks >= 0) & (masks < num_classes)
-        labels = tf.where(valid, masks, 0)
-        per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        loss_sum = tf.reduce_sum(tf.where(valid, per_pixel, 0.0))
-        return tf.cast(predicted, tf.uint8), loss_sum, tf.reduce_sum(tf.cast(valid, tf.int64))
+        pixels = tf.reduce_sum(tf.cast(valid, tf.int64))
+        if loss is None:
+            labels = tf.where(valid, masks, 0)
+            per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            loss_sum = tf.reduce_sum(tf.where(valid, per_pixel, 0.0))
+        else:
+            loss_sum = loss(masks, logits) * tf.cast(pixels, tf.float32)
+        return tf.cast(predicted, tf.uint8), loss_sum, pixels
 
     def run(images, masks):
         return evaluate(tf.cast(images, tf.float32), tf.cast(masks, tf.int32))
