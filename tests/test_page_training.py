@@ -357,7 +357,7 @@ def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tin
     folder = runs.create_run(get_preset("lecture"), status="finished")
     at = _page()
     table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
-    assert table.loc[table["run id"] == folder.name, "start"].item() == "pretrained backbone"
+    assert table.loc[table["run id"] == folder.name, "start"].item() == "pretrained backbone, fixed for 16 epochs"
 
 
 def test_a_hostile_run_id_in_the_link_is_shown_as_text_not_markdown(tiny_dataset):

@@ -19,6 +19,14 @@ TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters
         "data.train_count": 8, "data.val_count": 4, "data.root": "synthetic"}
 
 
+@pytest.fixture()
+def shipped(monkeypatch):
+    """The reference runs shipped in assets/ (not a copy another fixture of this module made)."""
+    from seglib import settings
+
+    monkeypatch.setattr(runs, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory, tiny_dataset):
     """A tiny finished run recorded as a reference run in a folder of its own."""
@@ -90,7 +98,7 @@ def test_the_optimizer_runs_differ_only_in_the_optimizer():
     assert course["train"]["learning_rate"] < keras_example["train"]["learning_rate"]
 
 
-def test_a_fresh_clone_ships_the_reference_runs():
+def test_a_fresh_clone_ships_the_reference_runs(shipped):
     shipped = {path.name for path in runs.REFERENCE_DIR.iterdir() if path.is_dir()}
     assert {"reference-keras-example-optimizer", "reference-course-optimizer", "reference-demo-model"} <= shipped
     for name in shipped:
@@ -99,7 +107,7 @@ def test_a_fresh_clone_ships_the_reference_runs():
         assert len(runs.read_history(name)) >= 2
 
 
-def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(tmp_path, monkeypatch):
+def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(shipped, tmp_path, monkeypatch):
     monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path / "empty_runs"))
     at = AppTest.from_file("../pages/training.py", default_timeout=APPTEST_TIMEOUT)
     at.run()
@@ -114,7 +122,7 @@ def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(tmp_path
     assert "decaying learning rate" in text and "weight decay" in text and "widening gap" in text
 
 
-def test_the_shipped_optimizer_runs_show_the_gap_the_course_talks_about():
+def test_the_shipped_optimizer_runs_show_the_gap_the_course_talks_about(shipped):
     gaps = {}
     for key in reference.OPTIMIZER_RUNS:
         history = runs.read_history(runs.REFERENCE_PREFIX + key)
