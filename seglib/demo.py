@@ -203,6 +203,16 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
     return card
 
 
+def _start_sentence(config: dict[str, Any]) -> str:
+    """Where the demo model's backbone started, from its config (the card says it, as every run does)."""
+    run_config = RunConfig.from_dict(config)
+    if run_config.model.weights == "pretrained":
+        return (f"{run_config.start_summary()}: the backbone the project pretrained itself on image-level labels "
+                "of synthetic images with other seeds (`assets/pretrained`, `python -m seglib pretrain`), "
+                "never on masks; ASPP, decoder and head from random weights. No ImageNet weights.")
+    return f"{run_config.start_summary()} (no ImageNet weights)."
+
+
 def model_card_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown (what ``model_card.md`` holds and a page may show)."""
     model, train, data = card["config"]["model"], card["config"]["train"], card["dataset"]
@@ -211,8 +221,10 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "# Demo model: DeepLabV3+ (lecture preset) on the synthetic crowd dataset",
         "",
         "A small model trained by this project's own training worker so that the prediction and",
-        "atrous pages work before anyone trains. It was trained from random weights (no ImageNet)",
-        "on generated data, so it knows the synthetic people only, not real photographs.",
+        "atrous pages work before anyone trains. It was trained on generated data, so it knows the",
+        "synthetic people only, not real photographs.",
+        "",
+        f"**Start**: {_start_sentence(card['config'])}",
         "",
         "## Reproduce",
         "",
