@@ -37,8 +37,12 @@ LOSS_LABELS = {"cross-entropy": "Cross-entropy", "weighted-cross-entropy": "Weig
                "focal": "Focal", "dice": "Dice", "cross-entropy+dice": "Cross-entropy + Dice"}
 #: Seconds between two refreshes of the live view while a run is queued or training.
 POLL_SECONDS = 2.0
+#: ... once it trains: the numbers move every few batches, and each refresh costs the viewer's
+#: browser a redraw on the same cores (bench_lecture.py: one viewer polling every 2 s took 27 % of
+#: the worker's images/s on 2 cores).
+TRAINING_POLL_SECONDS = 5.0
 #: Seconds between two refreshes of the runs table while a run is live.
-TABLE_POLL_SECONDS = 5.0
+TABLE_POLL_SECONDS = 15.0
 #: Seconds between two checks for a newly started run, for a viewer who follows the active run.
 IDLE_WATCH_SECONDS = 15.0
 #: Statuses during which the live view refreshes itself.
@@ -728,7 +732,11 @@ else:
     shown = st.session_state[RUN_KEY]
     polling = by_id[shown].status in LIVE_STATUSES
     st.session_state[EPOCH_STAMP_KEY] = _epoch_stamp(shown)  # before the fragment compares against it
-    st.fragment(live_view, run_every=POLL_SECONDS if polling else None)(shown, polling)
+    every = None
+    if polling:  # fast while the start-up steps tick by, slower once the batches flow
+        phase = by_id[shown].phase if by_id[shown].status == "running" else ""
+        every = TRAINING_POLL_SECONDS if phase in ("training", "validating", "saving") else POLL_SECONDS
+    st.fragment(live_view, run_every=every)(shown, polling)
     epoch_view(shown)
     if not polling and not st.session_state.get(PINNED_KEY):
         st.fragment(watch_for_new_run, run_every=IDLE_WATCH_SECONDS)(shown)
