@@ -29,52 +29,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from seglib import runs, settings
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+from load_viewers import CHROMIUM, launch_dashboard  # benchmarks/ is on the path (script or run_all)
+
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
 #: Seconds left out after opening or closing the viewer's page: the steady cost of a page that
 #: stays open is what the lecture pays, not the one-off load.
 SETTLE_SECONDS = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
-    port = _free_port()
-    env = dict(os.environ, SEGLIB_RUNS_DIR=str(workdir / "runs"), PYTHONUNBUFFERED="1",
-               TF_CPP_MIN_LOG_LEVEL="3")
-    log = open(workdir / "streamlit.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("streamlit exited:\n" + (workdir / "streamlit.log").read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return url, process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("streamlit did not become healthy in 120 s")
 
 
 def _training_rate(folder: Path, seconds: float, batch_size: int) -> float:
@@ -112,8 +78,9 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
     if not (settings.default_dataset_dir() / ".complete").exists():
         raise SystemExit("No synthetic dataset: run `make data` first.")
     workdir = Path(tempfile.mkdtemp(prefix="seglib-bench-lecture-"))
-    os.environ["SEGLIB_RUNS_DIR"] = str(workdir / "runs")  # this process reads the server's runs folder
-    url, server = _start_dashboard(workdir)
+    os.environ["SEGLIB_RUNS_DIR"] = str(workdir / "runs")  # the server's runs folder, read here too
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    url, server = launch_dashboard(workdir)
     folder = None
     rows: list[dict] = []
     try:

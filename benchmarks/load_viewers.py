@@ -105,6 +105,12 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
     from seglib.synth import generate_dataset
 
     generate_dataset(workdir / "data" / "synthetic", train=train, val=val, size=size, seed=0)
+    return launch_dashboard(workdir)
+
+
+def launch_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
+    """``streamlit run dashboard.py`` on a free port with this process's environment (its SEGLIB_*
+    folders); returns the URL once healthy. The server's output goes to ``workdir/streamlit.log``."""
     port = _free_port()
     log = open(workdir / "streamlit.log", "wb")
     process = subprocess.Popen(

@@ -815,7 +815,7 @@ def _deep_check(dataset: Dataset, num_classes: int, workers: int | None = None) 
         for pair in pairs:
             tasks.append((split, pair, (str(pair.image), str(pair.mask), _rel(pair.image, dataset.root),
                                         _rel(pair.mask, dataset.root), num_classes, dataset.palette)))
-    results = _map(_check_pair, [t[2] for t in tasks], workers)
+    results = map_in_processes(_check_pair, [t[2] for t in tasks], workers)
     keep: dict[str, list[Pair]] = {name: [] for name in dataset.splits}
     for (split, pair, _), (found, ok, _bad, _converted) in zip(tasks, results):
         dataset.problems.extend(Problem(*row) for row in found)
@@ -840,7 +840,7 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _map(function, items: list, workers: int | None = None, minimum_per_worker: int = 200) -> list:
+def map_in_processes(function, items: list, workers: int | None = None, minimum_per_worker: int = 200) -> list:
     """Map in worker processes when there is enough work, else in this process."""
     workers = workers or available_cpus()
     if workers <= 1 or len(items) < 2 * minimum_per_worker:

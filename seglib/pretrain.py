@@ -263,11 +263,11 @@ def make_data(count: int, size: int, seed: int = PRETRAIN_SEED, start: int = 0,
 
     Returns ``{"images", "presence", "shares", "people"}`` (see ``image_labels``).
     """
-    from seglib.dataset import _map
+    from seglib.dataset import map_in_processes
 
     chunk = 100
     tasks = [(size, seed, range(i, min(start + count, i + chunk))) for i in range(start, start + count, chunk)]
-    parts = _map(_render_chunk, tasks, workers=workers, minimum_per_worker=5)  # processes only for 1,000+ images
+    parts = map_in_processes(_render_chunk, tasks, workers=workers, minimum_per_worker=5)  # processes only for 1,000+ images
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
