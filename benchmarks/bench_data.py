@@ -31,7 +31,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from seglib.dataset import available_cpus  # noqa: E402
+from seglib.data.dataset import available_cpus  # noqa: E402
 
 GENERATION_TARGET = 100.0      # pairs/s at 512 px on one core
 STATS_TARGET_SECONDS = 10.0    # per 1,000 masks at 512 px
@@ -95,9 +95,9 @@ def run(count: int = 1000, pipeline_images: int = 200) -> list[dict]:
     os.environ["SEGLIB_CACHE_DIR"] = str(work / "cache")
     rows: list[dict] = []
     try:
-        from seglib.dataset import open_dataset
-        from seglib.stats import dataset_stats
-        from seglib.synth import generate_dataset
+        from seglib.data.dataset import open_dataset
+        from seglib.data.stats import dataset_stats
+        from seglib.data.synth import generate_dataset
 
         # 1. generation on one core (in this process: no worker start-up in the number)
         cpu = _cpu_seconds()
@@ -124,7 +124,7 @@ def run(count: int = 1000, pipeline_images: int = 200) -> list[dict]:
                          cached.from_cache and seconds < CACHED_TARGET_SECONDS, masks=count))
 
         # 3. the input pipeline (images/s), ours and the Keras example's
-        from seglib.pipeline import make_dataset, reference_dataset
+        from seglib.data.pipeline import make_dataset, reference_dataset
 
         pairs = dataset.split("train")[:pipeline_images]
         for size in (128, 512):

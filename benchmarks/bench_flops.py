@@ -6,7 +6,7 @@
   pass costs about twice the forward). Batch norm, activations, resizes and the
   optimizer update are left out, so the figure is a slight under-count.
 * Achieved FLOP/s: the worker's own compiled training step
-  (``seglib.train._make_train_step``) on in-memory batches (no input pipeline:
+  (``seglib.training.worker._make_train_step``) on in-memory batches (no input pipeline:
   this measures the model, not the feeding), after a warm-up, times the images/s.
 * Practical peak: a float32 ``tf.linalg.matmul`` of two N x N matrices
   (N = 2048) timed in the same process, 2 N^3 FLOPs per product.
@@ -101,8 +101,8 @@ def training_rate(preset: str, steps: int, warmup: int = 2) -> dict:
     import numpy as np
 
     from seglib._tf import import_tf
-    from seglib.model import build_model
-    from seglib.train import _make_train_step, make_optimizer
+    from seglib.model.deeplab import build_model
+    from seglib.training.worker import _make_train_step, make_optimizer
 
     tf, keras = import_tf()
     config = get_preset(preset)

@@ -1,4 +1,4 @@
-"""Inference latency: one 512 px image through ``seglib.inference.predict``, per preset.
+"""Inference latency: one 512 px image through ``seglib.evaluation.inference.predict``, per preset.
 
 What a student waits for after clicking "predict" on the dashboard, once the
 model is loaded: resize to the model's input size, one forward pass, logits
@@ -33,7 +33,7 @@ IMAGE_SIZE = 512
 
 
 def _measure(model, image, repeats: int) -> list[float]:
-    from seglib.inference import predict
+    from seglib.evaluation.inference import predict
 
     for _ in range(2):  # trace the tf.function, warm the caches
         predict(model, image)
@@ -49,7 +49,7 @@ def run(presets: list[str] | None = None, repeats: int | None = None) -> list[di
     """Time ``predict`` on one 512 px image for each preset; one row per preset."""
     import numpy as np
 
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     tf, keras = import_tf()
     image = np.random.default_rng(0).integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)

@@ -33,7 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from seglib import runs, settings
+from seglib.training import runs
+
+from seglib import settings
 
 from load_viewers import CHROMIUM, launch_dashboard  # benchmarks/ is on the path (script or run_all)
 

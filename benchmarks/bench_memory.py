@@ -88,7 +88,7 @@ def dashboard_server(workdir: Path, dataset: bool = True):
                SEGLIB_CACHE_DIR=str(workdir / "cache"), SEGLIB_PREWARM="0", PYTHONUNBUFFERED="1",
                TF_CPP_MIN_LOG_LEVEL="3")
     if dataset and not (data / "synthetic" / ".complete").exists():
-        from seglib.synth import generate_dataset
+        from seglib.data.synth import generate_dataset
 
         generate_dataset(data / "synthetic", train=4, val=2, size=64, seed=0, workers=1)
     port = _free_port()

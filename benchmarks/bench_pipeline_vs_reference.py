@@ -3,14 +3,14 @@
 The issue's target is training images/s >= 1.2x a reference pipeline written the
 way the Keras DeepLabV3+ example writes it (decode, bilinear resize of image and
 mask, batch; no cache, no prefetch), on the same model and machine. Both feeds
-drive the *same* compiled training step of ``seglib.train`` (the worker's step:
+drive the *same* compiled training step of ``seglib.training.worker`` (the worker's step:
 forward, loss, AdamW update, confusion counts), built once for the preset's model:
 
-* ``seglib``: ``seglib.pipeline.make_dataset(training=True, augment=<preset>, cache=True)``
+* ``seglib``: ``seglib.data.pipeline.make_dataset(training=True, augment=<preset>, cache=True)``
   (OpenCV decode + area/nearest resize, uint8 cache, seeded shuffle, flip/scale
   augmentation, prefetch);
 * ``seglib_no_augment``: the same without augmentation (like for like);
-* ``reference``: ``seglib.pipeline.reference_dataset`` (``tf.image.decode_png`` +
+* ``reference``: ``seglib.data.pipeline.reference_dataset`` (``tf.image.decode_png`` +
   bilinear ``tf.image.resize`` of both, ``batch(drop_remainder=True)``), with the
   mask squeezed and cast to int32 so the same step accepts it.
 
@@ -75,14 +75,14 @@ def _cpu_seconds() -> float:
 
 def training_pairs(count: int, work: Path):
     """``count`` training pairs of 512 px files: the synthetic default, else a temporary set."""
-    from seglib.dataset import open_dataset
+    from seglib.data.dataset import open_dataset
 
     root = settings.default_dataset_dir()
     if (root / ".complete").exists():
         pairs = open_dataset(root).split("train")
         if len(pairs) >= count:
             return pairs[:count], "synthetic default (512 px files)"
-    from seglib.synth import generate_dataset
+    from seglib.data.synth import generate_dataset
 
     generate_dataset(work / "synthetic", train=count, val=0, size=512, seed=0)
     return open_dataset(work / "synthetic").split("train")[:count], "temporary synthetic set (512 px files)"
@@ -102,9 +102,9 @@ def run(preset: str = "lecture", images: int | None = None, epochs: int | None =
         quick: bool = False) -> list[dict]:
     """Train the preset's model fed by each pipeline; rows for both feeds and their ratio."""
     from seglib._tf import import_tf
-    from seglib.model import build_model
-    from seglib.pipeline import make_dataset, reference_dataset
-    from seglib.train import _make_train_step, make_optimizer
+    from seglib.model.deeplab import build_model
+    from seglib.data.pipeline import make_dataset, reference_dataset
+    from seglib.training.worker import _make_train_step, make_optimizer
 
     config = get_preset(preset)
     size, batch = config.model.image_size, config.train.batch_size

@@ -4,7 +4,7 @@
 (random backbone, logits upsampled before the 1x1 conv, the backbone trained
 from the first step); ``AFTER`` is the preset now. Both train on the same
 batches of the same data through the worker's own pipeline (decoded and cached
-once) and the worker's own compiled step (``seglib.train._make_train_step``).
+once) and the worker's own compiled step (``seglib.training.worker._make_train_step``).
 The configurations take turns (``--rounds`` rounds of ``--steps`` steps each),
 so a machine that gets busier or quieter during the run affects both alike,
 and the figure that counts is the ratio.
@@ -46,10 +46,10 @@ def _load() -> str:
 def _trainer(config, pairs, frozen: bool):
     """A step function over the worker's pipeline for ``config``; returns ``step() -> images``."""
     from seglib._tf import import_tf
-    from seglib.model import build_model
-    from seglib.pipeline import make_dataset
-    from seglib.pretrain import backbone_layers
-    from seglib.train import _make_train_step, make_optimizer
+    from seglib.model.deeplab import build_model
+    from seglib.data.pipeline import make_dataset
+    from seglib.model.pretrain import backbone_layers
+    from seglib.training.worker import _make_train_step, make_optimizer
 
     tf, keras = import_tf()
     size, batch = config.model.image_size, config.train.batch_size
@@ -73,7 +73,7 @@ def _trainer(config, pairs, frozen: bool):
 
 def run(rounds: int = 4, steps: int = 20, warmup: int = 3) -> list[dict]:
     from seglib._tf import import_tf
-    from seglib.dataset import open_dataset
+    from seglib.data.dataset import open_dataset
 
     tf, _ = import_tf()
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})  # as the worker on a CPU

@@ -37,7 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from seglib import runs, settings
+from seglib.training import runs
+
+from seglib import settings
 from seglib.io import read_json
 
 #: Issue J's targets: start-up seconds, and validation figures after IMAGES_SEEN training images.

@@ -2,7 +2,7 @@
 
 A lecture hall opens the dashboard at once. This script starts the dashboard
 (or uses ``--url``), starts a lecture-preset training run through
-``seglib.runs`` (so the CPU is shared with training, as in class), then opens
+``seglib.training.runs`` (so the CPU is shared with training, as in class), then opens
 ``--viewers`` browser contexts in ONE Chromium process (one process, many
 pages, to fit a 2-core machine), driven from asyncio. Each viewer loops for
 ``--seconds``: click the next page in the sidebar navigation, wait until the
@@ -102,7 +102,7 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
     os.environ["SEGLIB_RUN_TIMES"] = str(workdir / "run_times.jsonl")  # the server's side of each view
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(ROOT))
-    from seglib.synth import generate_dataset
+    from seglib.data.synth import generate_dataset
 
     generate_dataset(workdir / "data" / "synthetic", train=train, val=val, size=size, seed=0)
     return launch_dashboard(workdir)
@@ -135,7 +135,7 @@ def launch_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
 
 def start_lecture_run(seconds: float) -> str:
     sys.path.insert(0, str(ROOT))
-    from seglib import runs
+    from seglib.training import runs
     from seglib.config import get_preset
 
     # Enough epochs to outlast the benchmark; it is stopped at the end.
@@ -150,7 +150,7 @@ def start_lecture_run(seconds: float) -> str:
 
 
 def stop_run(run_id: str) -> dict:
-    from seglib import runs
+    from seglib.training import runs
 
     progress = runs.read_progress(run_id)
     if progress["status"] in ("queued", "running", "stopping"):
@@ -478,7 +478,7 @@ def main(argv=None) -> int:
         began = time.time()
         worker_pid = None
         if run_id:
-            from seglib import runs
+            from seglib.training import runs
 
             worker_pid = runs.read_progress(run_id).get("pid")
         cpu_before = cpu_seconds_by_group(server.pid if server else None, worker_pid)

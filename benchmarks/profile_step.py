@@ -1,6 +1,6 @@
 """Where a training step's time goes on this CPU: TensorFlow's profiler, summed by op and by stage.
 
-Builds the worker's own compiled step (``seglib.train._make_train_step``) for a
+Builds the worker's own compiled step (``seglib.training.worker._make_train_step``) for a
 preset (plus ``--set`` overrides), runs a warm-up, then profiles ``--steps``
 steps with ``tf.profiler.experimental`` and reads the trace it writes (the
 XPlane protobuf that TensorBoard's profile plugin reads) to print:
@@ -88,8 +88,8 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     import numpy as np
 
     tf, keras = import_tf()
-    from seglib.model import build_model
-    from seglib.train import _make_train_step, make_optimizer
+    from seglib.model.deeplab import build_model
+    from seglib.training.worker import _make_train_step, make_optimizer
 
     config = get_preset(preset).with_overrides(dict(item.split("=", 1) for item in overrides))
     size, batch, classes = config.model.image_size, config.train.batch_size, config.model.num_classes
@@ -99,7 +99,7 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     optimizer = make_optimizer(config.train)
     optimizer.build(model.trainable_variables)
     if config.train.freeze_backbone_epochs:
-        from seglib.pretrain import backbone_layers
+        from seglib.model.pretrain import backbone_layers
 
         for layer in backbone_layers(model, config.model):
             layer.trainable = False
@@ -129,9 +129,9 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     step_seconds = (time.perf_counter() - started) / steps
 
     # The input pipeline alone, first (uncached) epoch, as the worker builds it.
-    from seglib.dataset import open_dataset
-    from seglib.pipeline import make_dataset
-    from seglib.train import dataset_root
+    from seglib.data.dataset import open_dataset
+    from seglib.data.pipeline import make_dataset
+    from seglib.training.worker import dataset_root
 
     pairs = open_dataset(dataset_root(config.data.root)).split("train")[:batch * 12]
     data = make_dataset(pairs, size, batch, training=True, augment=config.data.augment, cache=False)

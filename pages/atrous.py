@@ -14,7 +14,9 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from pages import common
-from seglib import evaluate, receptive, receptive_figures
+from seglib.evaluation import evaluate
+from seglib.analysis import receptive
+from seglib.figures import receptive as receptive_figures
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset, preset_names
 
@@ -207,7 +209,7 @@ with table_column:
 with people_column:
     # People's heights, at the model's input size, next to the scales the branches read.
     heights = None
-    if importlib.util.find_spec("seglib.stats") is not None:
+    if importlib.util.find_spec("seglib.data.stats") is not None:
         with common.error_boundary("Dataset statistics", stop=False):
             dataset = common.current_dataset()
             with st.spinner("Measuring people in the dataset (once per dataset and size)..."):
@@ -237,7 +239,7 @@ def _keras_example_fields() -> dict:
     preset is built at 4 cells of output stride (64 px) rather than at 512 px, and only plain
     numbers are kept (the ResNet50 itself is dropped).
     """
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     config = get_preset("keras-example")
     small = config.with_overrides({"model.image_size": 4 * config.model.output_stride})

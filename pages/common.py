@@ -41,7 +41,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from seglib import figures, settings
+from seglib.figures import base as figures
+
+from seglib import settings
 from seglib.classes import CLASS_NAMES, get_palette
 from seglib.errors import DatasetError, ModelError, SeglibError
 
@@ -513,13 +515,13 @@ def folder_stamp(folder: str | os.PathLike) -> tuple:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _open_dataset(root: str, stamp: tuple):
-    from seglib.dataset import open_dataset
+    from seglib.data.dataset import open_dataset
 
     return open_dataset(root)
 
 
 def load_dataset(root: str | os.PathLike):
-    """``seglib.dataset.open_dataset`` through a shared cache keyed on the path
+    """``seglib.data.dataset.open_dataset`` through a shared cache keyed on the path
     and the folder's modification times (a regenerated dataset is reopened)."""
     root = settings.check_data_path(root)
     if not root.is_dir():
@@ -537,20 +539,20 @@ def current_dataset():
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _stats(root: str, stamp: tuple, split: str, size: int | None):
-    from seglib.stats import dataset_stats
+    from seglib.data.stats import dataset_stats
 
     return dataset_stats(_open_dataset(root, stamp), split=split, size=size)
 
 
 def load_stats(root: str | os.PathLike, split: str = "train", size: int | None = None):
-    """``seglib.stats.dataset_stats`` for a split, cached in memory (and on disk by seglib)."""
+    """``seglib.data.stats.dataset_stats`` for a split, cached in memory (and on disk by seglib)."""
     root = settings.check_data_path(root)
     return _stats(str(root), _folder_stamp(root), split, size)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _sample(root: str, stamp: tuple, split: str, index: int, size: int | None):
-    from seglib.dataset import load_pair
+    from seglib.data.dataset import load_pair
 
     dataset = _open_dataset(root, stamp)
     pairs = dataset.split(split)
@@ -596,7 +598,7 @@ def _optional_module(name: str):
 
 
 def _demo_choice() -> ModelChoice | None:
-    demo = _optional_module("seglib.demo")
+    demo = _optional_module("seglib.training.demo")
     if demo is None or not hasattr(demo, "demo_model_path"):
         return None
     with contextlib.suppress(SeglibError, OSError):
@@ -615,7 +617,7 @@ def _field(item: Any, name: str, default: Any = None) -> Any:
 
 @st.cache_data(ttl=10, show_spinner=False)
 def _run_choices(runs_dir: str) -> list[tuple[str, str, str, str]]:
-    runs = _optional_module("seglib.runs")
+    runs = _optional_module("seglib.training.runs")
     if runs is None or not hasattr(runs, "list_runs"):
         return []
     choices = []
@@ -681,7 +683,7 @@ def _file_stamp(path: Path) -> tuple:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _load_model_file(path: str, stamp: tuple):
-    from seglib.model import load_model as seglib_load_model
+    from seglib.model.deeplab import load_model as seglib_load_model
 
     return seglib_load_model(path)
 
@@ -689,7 +691,7 @@ def _load_model_file(path: str, stamp: tuple):
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _build_untrained(preset: str, image_size: int | None):
     from seglib.config import get_preset
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     config = get_preset(preset)
     if image_size:
@@ -715,12 +717,12 @@ def load_model(path: str | os.PathLike | None = None, *, preset: str | None = No
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def model_description(preset: str, image_size: int) -> dict:
-    """``seglib.model.describe`` of the untrained preset at ``image_size``, cached as plain data.
+    """``seglib.model.deeplab.describe`` of the untrained preset at ``image_size``, cached as plain data.
 
     The Model page's size slider visits up to 3 presets x 11 sizes; keeping the
     small description (not the model) means each is built once per server.
     """
-    from seglib.model import describe
+    from seglib.model.deeplab import describe
 
     return describe(load_model(preset=preset, image_size=image_size))
 
@@ -1050,7 +1052,7 @@ def class_legend(palette: np.ndarray | str | None = None, classes=None, hidden=(
 def mask_figure(mask, image=None, *, kind: str = "overlay", opacity: float = 0.5, visible=None,
                 palette=None, max_size: int = figures.DEFAULT_MAX_SIZE, title: str | None = None,
                 height: int | None = None):
-    """``seglib.figures.mask_figure`` with the sidebar's palette as default."""
+    """``seglib.figures.base.mask_figure`` with the sidebar's palette as default."""
     palette = current_palette() if palette is None else palette
     return figures.mask_figure(mask, image, kind=kind, palette=palette, opacity=opacity, visible=visible,
                                max_size=max_size, title=title, height=height)

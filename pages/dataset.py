@@ -9,7 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from pages import common
-from seglib import figures, inference, losses, settings
+from seglib.figures import base as figures
+from seglib.evaluation import inference
+from seglib.training import losses
+from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
 from seglib.config import field_names, get_preset
 
@@ -240,7 +243,7 @@ def _file_stamp(path) -> tuple:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _loss_table(_model, model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str,
                 size: int, limit: int, class_counts: tuple):
-    """``seglib.losses.loss_shares`` of one model on one split, once per model file, dataset and split
+    """``seglib.training.losses.loss_shares`` of one model on one split, once per model file, dataset and split
     (the model is not hashed: ``model_key`` and its file's stamp stand for it)."""
     pairs = common.load_dataset(root).split(split)
     return losses.loss_shares(_model, pairs, size, len(CLASS_NAMES),

@@ -2,7 +2,7 @@
 an answer box per question, immediate feedback on checkable questions, model
 answers, and a Markdown file of the answers that can be loaded back.
 
-The questions and the checking live in ``seglib.exercises``; the facts, the
+The questions and the checking live in ``seglib.lab.exercises``; the facts, the
 answer boxes and the browser storage in ``seglib_components.lab`` (shared with
 the side panel of the linked pages). This page gathers and draws.
 """
@@ -14,7 +14,7 @@ import datetime
 import streamlit as st
 
 from pages import common
-from seglib import exercises as ex
+from seglib.lab import exercises as ex
 from seglib_components import lab
 
 common.page_header(

@@ -18,7 +18,7 @@ def _rate(config: RunConfig) -> str:
 
 
 def _start(config: RunConfig) -> str:
-    from seglib import pretrain
+    from seglib.model import pretrain
 
     weights = config.model.weights
     if weights == "pretrained":

@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from pages import common
-from seglib import figures
-from seglib import model as seglib_model
+from seglib.figures import base as figures
+from seglib.model import deeplab as seglib_model
 from seglib.config import get_preset, preset_names
-from seglib.pretrain import start_explanation
+from seglib.model.pretrain import start_explanation
 
 common.page_header(
     "Model",
@@ -108,7 +108,7 @@ def _keras_example_description() -> dict:
     with it, so the preset is built at 64 px (far faster than 512 px) and its shapes scaled up.
     Only plain numbers are kept; the ResNet50 is dropped.
     """
-    from seglib.model import build_model, describe
+    from seglib.model.deeplab import build_model, describe
 
     config = get_preset("keras-example")
     small_size = 4 * config.model.output_stride
@@ -263,5 +263,5 @@ common.show_source(seglib_model.build_model)
 for name in ("_build_graph", "_aspp"):
     function = getattr(seglib_model, name, None)
     if callable(function):
-        common.show_source(function, label=f"Source of `seglib.model.{name}` "
+        common.show_source(function, label=f"Source of `seglib.model.deeplab.{name}` "
                            + ("(the DeepLabV3+ graph)" if name == "_build_graph" else "(the ASPP block)"))

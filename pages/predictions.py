@@ -12,8 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from pages import common
-from seglib import evaluate, figures, inference
-from seglib import prediction_figures as pf
+from seglib.evaluation import evaluate, inference
+from seglib.figures import base as figures
+from seglib.figures import predictions as pf
 from seglib.classes import CLASS_NAMES, get_palette
 
 common.page_header(
@@ -360,7 +361,7 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
             f"mask[{row}, {column}]  # {chosen['id']} = {chosen['name']}",
             language="python")
     with walk[1]:
-        st.markdown("**The lines of `seglib.inference` that do it**")
+        st.markdown("**The lines of `seglib.evaluation.inference` that do it**")
         st.code(inspect.getsource(inference._finish) + "\n\n" + inspect.getsource(inference._resize_band),
                 language="python", wrap_lines=True)
     common.show_source(inference.predict_batch)

@@ -1,6 +1,6 @@
 """Training: start a run, watch it learn live, compare runs.
 
-The page never trains. ``seglib.runs.start_run`` launches the training worker
+The page never trains. ``seglib.training.runs.start_run`` launches the training worker
 (``python -m seglib train``) as a separate process that writes a run folder;
 this page only reads that folder. A reload, a page switch or a second viewer
 therefore see the same run, and a crash of training cannot take the page down.
@@ -18,11 +18,13 @@ import pandas as pd
 import streamlit as st
 
 from pages import common
-from seglib import reference, runs, settings, training_figures
-from seglib.pretrain import start_explanation
+from seglib.training import reference, runs
+from seglib import settings
+from seglib.figures import training as training_figures
+from seglib.model.pretrain import start_explanation
 from seglib.classes import CLASS_NAMES
 from seglib.config import WEIGHT_LABELS, WEIGHTS, get_preset, preset_names
-from seglib.losses import LOSSES
+from seglib.training.losses import LOSSES
 from seglib.errors import SeglibError
 
 common.page_header(
@@ -61,7 +63,7 @@ can_control = common.is_instructor()
 
 
 # ---------------------------------------------------------------------------
-# Small helpers (widget glue only; the logic is in seglib.runs)
+# Small helpers (widget glue only; the logic is in seglib.training.runs)
 # ---------------------------------------------------------------------------
 
 def _notice(area: str, kind: str, text: str) -> None:

@@ -1,5 +1,5 @@
 import sys
 
-from seglib.cli import main
+from seglib.cli.main import main
 
 sys.exit(main())

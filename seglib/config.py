@@ -23,7 +23,7 @@ from typing import Any
 
 from seglib.classes import NUM_CLASSES
 from seglib.errors import ConfigError
-from seglib.losses import LOSSES
+from seglib.training.losses import LOSSES
 
 BACKBONES = ("mobilenetv2", "resnet50")
 OPTIMIZERS = ("adamw", "adam")
@@ -108,7 +108,7 @@ class TrainConfig:
     decay_steps: int = 100           #: exponential decay: lr * decay_rate ** (step / decay_steps)
     decay_rate: float = 0.9          #: 1.0 = constant learning rate
     weight_decay: float = 1e-4       #: AdamW decoupled weight decay (ignored by 'adam')
-    loss: str = "cross-entropy"      #: one of seglib.losses.LOSSES (cross-entropy, weighted (median frequency), focal, Dice, CE + Dice)
+    loss: str = "cross-entropy"      #: one of seglib.training.losses.LOSSES (cross-entropy, weighted (median frequency), focal, Dice, CE + Dice)
     freeze_backbone_epochs: int = 0  #: epochs the (pretrained) backbone stays fixed while the new layers learn; 0 = trained from the start
     early_stopping_patience: int = 0  #: epochs without val_loss improvement; 0 = off
     mixed_precision: str = "auto"    #: 'auto' (on with a GPU), 'on', 'off'

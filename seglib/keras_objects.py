@@ -9,14 +9,14 @@ opens in a notebook the Keras way, with no seglib call first::
     model = keras.saving.load_model("runs/<run-id>/best.keras")
 
 This module imports TensorFlow; the light modules (``seglib.config``,
-``seglib.cli`` ...) never import it. ``import seglib`` imports it only when
+``seglib.cli.main`` ...) never import it. ``import seglib`` imports it only when
 Keras is already loaded (``seglib/__init__.py``), so files saved by older
-versions, which name ``seglib.model``, load after ``import keras, seglib`` too.
+versions, which name ``seglib.model.deeplab``, load after ``import keras, seglib`` too.
 """
 
 from __future__ import annotations
 
-from seglib.model import custom_objects
+from seglib.model.deeplab import custom_objects
 
 globals().update(custom_objects())
 

@@ -7,6 +7,6 @@ the other pages (not pages themselves, hence outside ``pages/``).
 * ``lab``: the facts the checks need (cached), the answers in the session, the
   answer boxes and the side panel.
 
-The questions, checks and export live in ``seglib.exercises``; these modules
+The questions, checks and export live in ``seglib.lab.exercises``; these modules
 only draw them.
 """

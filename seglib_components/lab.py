@@ -20,8 +20,8 @@ from typing import Any, Callable
 import streamlit as st
 
 from pages import common
-from seglib import exercises as ex
-from seglib import lab_checks
+from seglib.lab import exercises as ex
+from seglib.lab import checks as lab_checks
 from seglib_components import browser
 
 ANSWERS_KEY = "exercise_answers"
@@ -65,7 +65,7 @@ def _sample_numbers(key: str, path: str | None, preset: str | None, stamp: tuple
     """The numbers of the image the Predictions page opens first: the first image with a
     left or right part of its first split (validation when there is one), and the
     model's logits at its centre pixel (the inspector's default)."""
-    from seglib import inference
+    from seglib.evaluation import inference
 
     dataset = common.load_dataset(root)
     split = "val" if dataset.split("val") else next(name for name, pairs in dataset.splits.items() if pairs)

@@ -72,7 +72,7 @@ def runs_root() -> Path:
 def tiny_dataset(data_root) -> Path:
     """A 64 px synthetic CIHP-layout dataset under the data root, named 'synthetic'
     so that it is also the default dataset the dashboard opens."""
-    from seglib.synth import generate_dataset
+    from seglib.data.synth import generate_dataset
 
     out = data_root / "synthetic"
     if not (out / ".complete").exists():

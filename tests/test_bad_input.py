@@ -22,8 +22,10 @@ import cv2
 import numpy as np
 import pytest
 
-from seglib import dataset as ds
-from seglib import evaluate, runs, settings
+from seglib.data import dataset as ds
+from seglib.evaluation import evaluate
+from seglib.training import runs
+from seglib import settings
 from seglib.classes import IGNORE_LABEL
 from seglib.config import RunConfig, get_preset
 from seglib.errors import (ConfigError, DatasetError, ImageReadError, ModelError, PathNotAllowedError,
@@ -364,7 +366,7 @@ def test_upload_size_check_uses_the_dataset_readers_declared_size(monkeypatch):
 def test_a_decompression_bomb_upload_names_its_real_size():
     data = _one_bit_png(20_000, 20_000)  # 400 megapixels in ~50 kB; Pillow itself refuses to open it
     if ds.declared_size(data) == (2**31, 1):
-        pytest.xfail("seglib.dataset.declared_size still returns its placeholder for files Pillow refuses")
+        pytest.xfail("seglib.data.dataset.declared_size still returns its placeholder for files Pillow refuses")
     with pytest.raises(ImageReadError, match="bomb20000.png is 20000 × 20000 pixels"):
         evaluate.read_image_bytes(data, "bomb20000.png")
 
@@ -398,7 +400,7 @@ def test_every_accepted_upload_type_is_decoded(extension):
 # ---------------------------------------------------------------------------
 
 def test_truncated_keras_checkpoint(tmp_path):
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     path = tmp_path / "cut.keras"
     with zipfile.ZipFile(path, "w") as archive:
@@ -410,7 +412,7 @@ def test_truncated_keras_checkpoint(tmp_path):
 
 
 def test_corrupt_keras_checkpoint_that_is_a_zip(tmp_path):
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     path = tmp_path / "junk.keras"
     with zipfile.ZipFile(path, "w") as archive:
@@ -474,7 +476,7 @@ def test_zero_or_negative_hyperparameters(override):
 
 
 def test_an_image_size_the_model_cannot_take():
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     with pytest.raises(ConfigError, match="multiple of the output stride 16.*image_size=100; try 96"):
         get_preset("lecture").with_overrides({"model.image_size": 100})

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from seglib.classes import CIHP_PALETTE, IGNORE_LABEL
-from seglib.dataset import (Pair, check_dataset, load_pair, open_dataset, read_image, read_mask)
+from seglib.data.dataset import (Pair, check_dataset, load_pair, open_dataset, read_image, read_mask)
 from seglib.errors import DatasetError, ImageReadError
 
 
@@ -169,7 +169,7 @@ def test_nothing_usable_raises_a_typed_error_naming_the_folder(tmp_path):
 
 
 def test_check_cli_prints_the_report(dataset_copy, capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     (dataset_copy / "Training/Images/0000001.jpg").write_bytes(b"")
     assert main(["data", "check", str(dataset_copy)]) == 0
@@ -206,7 +206,7 @@ def _jpeg_bytes_as(path: Path, array: np.ndarray, quality: int = 90) -> Path:
 
 
 def _synthetic_mask(size: int = 64, index: int = 0) -> np.ndarray:
-    from seglib.synth import render_sample
+    from seglib.data.synth import render_sample
 
     for offset in range(50):  # a mask with a fair share of people in it
         mask = render_sample(size=size, seed=3, split="train", index=index + offset)[1]
@@ -328,7 +328,7 @@ def test_exif_orientation_is_applied_to_images_like_pillow_does(tmp_path, orient
     path = _exif_image(tmp_path / "phone.png", raw, orientation)
     with Image.open(path) as picture:
         expected = np.asarray(ImageOps.exif_transpose(picture).convert("RGB"))
-    from seglib.dataset import read_image_with_notes
+    from seglib.data.dataset import read_image_with_notes
 
     image, notes = read_image_with_notes(path)
     np.testing.assert_array_equal(image, expected)
@@ -368,7 +368,7 @@ def test_transposed_sizes_name_exif_orientation_as_the_likely_cause(tmp_path):
 
 def check_dataset_allowing_empty(root: Path):
     """check_dataset, or the problems of the DatasetError when nothing is left."""
-    from seglib.dataset import CheckReport, Dataset
+    from seglib.data.dataset import CheckReport, Dataset
 
     try:
         return check_dataset(root)
@@ -394,7 +394,7 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
 
 
 def test_declared_size_of_a_decompression_bomb_is_its_real_size(tmp_path):
-    from seglib.dataset import declared_size
+    from seglib.data.dataset import declared_size
 
     path = _png_header_only(tmp_path / "bomb20000.png", 20000, 20000)
     assert declared_size(path.read_bytes()) == (20000, 20000)

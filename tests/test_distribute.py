@@ -3,7 +3,7 @@ logical CPU devices.
 
 Logical devices must be configured before TensorFlow initialises, so the run
 happens in a fresh Python process that splits the CPU in two and then calls the
-real worker (``seglib.train.train``) on a run folder made here. The same tiny
+real worker (``seglib.training.worker.train``) on a run folder made here. The same tiny
 model and data as ``tests/test_train.py`` (64 px, 8 training images): about
 half a minute on 2 cores.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from seglib import runs
+from seglib.training import runs
 from seglib.config import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ from seglib._tf import import_tf
 tf, keras = import_tf()
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from seglib.train import train
+from seglib.training.worker import train
 status = train(sys.argv[1])
 print("RESULT " + json.dumps({"status": status, "logical_cpus": len(tf.config.list_logical_devices("CPU"))}))
 """
@@ -76,7 +76,7 @@ def test_mirrored_strategy_trains_on_two_logical_cpus_with_the_batch_scaled(mirr
 
 
 def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     folder, _ = mirrored_run
     for name in (runs.CONFIG_FILE, runs.HISTORY_FILE, runs.PROGRESS_FILE, "best.keras", "last.keras"):
@@ -99,7 +99,7 @@ def test_auto_settings_on_a_cpu_keep_float32_and_xla_off(mirrored_run):
 
 ONE_DEVICE_WORKER = """
 import json, sys
-from seglib.train import train
+from seglib.training.worker import train
 print("RESULT " + json.dumps({"status": train(sys.argv[1])}))
 """
 
@@ -109,7 +109,7 @@ def test_mixed_precision_on_trains_with_float16_compute_and_float32_logits(tiny_
 
     In a subprocess: the worker sets Keras' global dtype policy, which must not leak into other tests.
     """
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     config = get_preset("lecture").with_overrides({**TINY_MODEL, "train.mixed_precision": "on"})
     folder = runs.create_run(config, name="mixed", status="running")
@@ -128,7 +128,7 @@ def test_mixed_precision_on_trains_with_float16_compute_and_float32_logits(tiny_
 
 def test_under_the_mixed_policy_layers_compute_in_float16_and_logits_stay_float32():
     from seglib._tf import keras
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     config = get_preset("lecture").with_overrides(TINY_MODEL).model
     keras.mixed_precision.set_global_policy("mixed_float16")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from seglib import exercises as ex
+from seglib.lab import exercises as ex
 from seglib.config import get_preset
 from test_e2e_browser import wait_until_settled
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from seglib import runs
+from seglib.training import runs
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""seglib.exercises: questions, answer checking, model answers, the Markdown export and loading it back.
+"""seglib.lab.exercises: questions, answer checking, model answers, the Markdown export and loading it back.
 
 Expected values come from real seglib computations on the tiny dataset and a
 real 64 px model, or from hand computations on hand-made masks and a tiny
@@ -13,12 +13,12 @@ import types
 import numpy as np
 import pytest
 
-from seglib import exercises as ex
+from seglib.lab import exercises as ex
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
-from seglib.dataset import open_dataset
-from seglib.model import build_model
-from seglib.stats import dataset_stats
+from seglib.data.dataset import open_dataset
+from seglib.model.deeplab import build_model
+from seglib.data.stats import dataset_stats
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_comparison_table_has_both_columns(facts):
 def hand_facts():
     """Facts of a hand-made split (10 labelled pixels), a hand-made image and a tiny model
     whose logits are the same known vector at every pixel."""
-    from seglib import inference
+    from seglib.evaluation import inference
     from seglib._tf import import_tf
 
     counts = np.zeros(20, dtype=np.int64)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib import runs
+from seglib.training import runs
 from seglib.config import get_preset
 from seglib.errors import SeglibError
 
@@ -111,7 +111,7 @@ def test_two_simultaneous_starts_one_runs_the_other_is_queued(tiny_dataset):
 # ---------------------------------------------------------------------------
 
 def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny_dataset):
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     run_id = runs.start_run(tiny_config(), name="to be killed")
     folder = runs.run_dir(run_id)
@@ -198,7 +198,7 @@ def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
 # ---------------------------------------------------------------------------
 
 def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
-    from seglib.model import build_model, load_model, save_model
+    from seglib.model.deeplab import build_model, load_model, save_model
 
     config = tiny_config()
     model = build_model(config.model)
@@ -262,7 +262,7 @@ class _StopAt:
 
 
 def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset):
-    from seglib.train import train
+    from seglib.training.worker import train
 
     folder = runs.create_run(tiny_config(**ONE_EPOCH), status="running")
     assert train(folder, callbacks=[_StopAt(epoch_end=True)]) == "finished"
@@ -276,7 +276,7 @@ def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_s
 
 
 def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset):
-    from seglib.train import train
+    from seglib.training.worker import train
 
     folder = runs.create_run(tiny_config(**ONE_EPOCH), status="running")
     assert train(folder, callbacks=[_StopAt(batch=(1, 2))]) == "stopped"
@@ -291,7 +291,7 @@ def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_d
 
     import cv2
 
-    from seglib.train import train
+    from seglib.training.worker import train
 
     root = data_root / "unlabelled-validation"
     if not root.exists():
@@ -310,7 +310,7 @@ def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_d
 
 
 def test_train_on_a_file_instead_of_a_dataset_folder_creates_no_run_folder(own_runs_dir, tmp_path, capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     not_a_folder = tmp_path / "dataset.zip"
     not_a_folder.write_bytes(b"PK\x03\x04")
@@ -323,7 +323,7 @@ def test_train_on_a_file_instead_of_a_dataset_folder_creates_no_run_folder(own_r
 
 
 def test_train_on_a_missing_or_unusable_folder_creates_no_run_folder(own_runs_dir, tmp_path, capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     empty = tmp_path / "empty_dataset"
     empty.mkdir()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seglib import figures
+from seglib.figures import base as figures
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
 
 

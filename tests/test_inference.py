@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from seglib.config import get_preset
-from seglib.inference import Prediction, mask_grid, predict, predict_batch, prepare_image, softmax
-from seglib.model import build_model
+from seglib.evaluation.inference import Prediction, mask_grid, predict, predict_batch, prepare_image, softmax
+from seglib.model.deeplab import build_model
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_a_large_image_takes_little_memory(model):
 
 
 def test_paths_are_read_like_dataset_images(model, tmp_path):
-    pytest.importorskip("seglib.dataset")
+    pytest.importorskip("seglib.data.dataset")
     path = tmp_path / "photo.png"
     cv2.imwrite(str(path), random_image(33, 45, seed=9))
     assert predict(model, path).mask.shape == (33, 45)
@@ -143,7 +143,7 @@ def test_the_function_cache_does_not_keep_models_alive():
     import gc
     import weakref
 
-    from seglib import inference
+    from seglib.evaluation import inference
 
     temporary = build_model(dataclasses.replace(get_preset("lecture").model, image_size=32))
     predict(temporary, random_image(20, 20))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from seglib.config import get_preset
-from seglib.model import build_model, save_model
+from seglib.model.deeplab import build_model, save_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""seglib.lab_checks: the numbers behind the reasoning questions, each against a
+"""seglib.lab.checks: the numbers behind the reasoning questions, each against a
 hand computation on tiny masks and tiny models, and the Keras example's numbers
 from its config against the same numbers measured on built models."""
 
@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from seglib import exercises as ex
-from seglib import lab_checks
+from seglib.lab import exercises as ex
+from seglib.lab import checks as lab_checks
 from seglib.config import get_preset
-from seglib.metrics import confusion_matrix, mean_iou, pixel_accuracy
-from seglib.model import build_model
+from seglib.evaluation.metrics import confusion_matrix, mean_iou, pixel_accuracy
+from seglib.model.deeplab import build_model
 
 
 @pytest.mark.parametrize("preset", ["lecture", "keras-example"])
@@ -99,7 +99,7 @@ def constant_model():
 
 
 def test_pixel_numbers_on_a_tiny_model(constant_model):
-    from seglib import inference
+    from seglib.evaluation import inference
 
     prediction = inference.predict(constant_model, np.zeros((24, 20, 3), dtype=np.uint8))
     numbers = lab_checks.pixel_numbers(prediction.logits_at(12, 10))

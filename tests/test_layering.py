@@ -18,15 +18,15 @@ def _run(code: str) -> str:
 def test_seglib_never_imports_streamlit():
     out = _run(
         "import pkgutil, importlib, sys, seglib\n"
-        "for m in pkgutil.iter_modules(seglib.__path__):\n"
-        "    if m.name != '__main__': importlib.import_module('seglib.' + m.name)\n"
+        "for m in pkgutil.walk_packages(seglib.__path__, 'seglib.'):\n"
+        "    if m.name != 'seglib.__main__': importlib.import_module(m.name)\n"
         "print('streamlit' in sys.modules)\n"
     )
     assert out.strip() == "False"
 
 
 def test_light_modules_do_not_load_tensorflow():
-    out = _run("import sys, seglib.config, seglib.classes, seglib.settings, seglib.io, seglib.cli\n"
+    out = _run("import sys, seglib.config, seglib.classes, seglib.settings, seglib.io, seglib.cli.main\n"
                "print('tensorflow' in sys.modules)")
     assert out.strip() == "False"
 

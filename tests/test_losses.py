@@ -1,4 +1,4 @@
-"""seglib.losses against NumPy references: every loss, the ignore label, float16 logits,
+"""seglib.training.losses against NumPy references: every loss, the ignore label, float16 logits,
 median-frequency weights, and the per-class loss shares of a tiny model."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import doctest
 import numpy as np
 import pytest
 
-from seglib import losses
+from seglib.training import losses
 from seglib.classes import IGNORE_LABEL
 
 C = 4
@@ -160,15 +160,15 @@ def test_bad_arguments_are_clear_errors():
 @pytest.fixture(scope="module")
 def tiny_model():
     from seglib.config import get_preset
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     config = get_preset("lecture").with_overrides({"model.image_size": 64, "model.weights": "none"})
     return build_model(config.model)
 
 
 def test_loss_shares_add_up_and_agree_with_the_losses(tiny_dataset, tiny_model):
-    from seglib.dataset import load_pair, open_dataset
-    from seglib.inference import predict_batch
+    from seglib.data.dataset import load_pair, open_dataset
+    from seglib.evaluation.inference import predict_batch
 
     pairs = open_dataset(tiny_dataset).split("train")
     table = losses.loss_shares(tiny_model, pairs, 64, 20, None, limit=3)
@@ -198,7 +198,7 @@ def test_loss_shares_add_up_and_agree_with_the_losses(tiny_dataset, tiny_model):
 
 
 def test_loss_shares_with_given_weights_and_bad_arguments(tiny_dataset, tiny_model):
-    from seglib.dataset import open_dataset
+    from seglib.data.dataset import open_dataset
 
     pairs = open_dataset(tiny_dataset).split("val")
     weights = np.zeros(20)
@@ -215,7 +215,7 @@ def test_loss_shares_with_given_weights_and_bad_arguments(tiny_dataset, tiny_mod
 
 def test_the_figure_has_three_losses_the_pixels_and_iou(tiny_dataset, tiny_model):
     from seglib.classes import get_palette
-    from seglib.dataset import open_dataset
+    from seglib.data.dataset import open_dataset
 
     table = losses.loss_shares(tiny_model, open_dataset(tiny_dataset).split("val"), 64, 20, None, limit=2)
     figure = losses.loss_share_figure(table, log=True, include_background=False, palette=get_palette("cihp"))

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from seglib.metrics import (
+from seglib.evaluation.metrics import (
     absolute_difference, average_error, class_fractions, confusion_matrix, evaluate, mean_iou,
     misclassified_map, misclassified_rate, per_class_iou, pixel_accuracy,
 )
@@ -92,7 +92,7 @@ def test_bad_arguments_say_what_was_received(call, message):
 
 
 def test_streaming_mean_iou_matches_numpy():
-    from seglib.metrics import StreamingMeanIoU
+    from seglib.evaluation.metrics import StreamingMeanIoU
 
     rng = np.random.default_rng(0)
     metric = StreamingMeanIoU(num_classes=4)
@@ -116,7 +116,7 @@ def test_streaming_mean_iou_matches_numpy():
 def test_streaming_mean_iou_inside_fit():
     """Used as a compiled metric, it reports mean_iou / val_mean_iou in the history."""
     from seglib._tf import keras
-    from seglib.metrics import StreamingMeanIoU
+    from seglib.evaluation.metrics import StreamingMeanIoU
 
     inputs = keras.Input((4, 4, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
@@ -143,7 +143,7 @@ def test_metrics_over_no_labelled_pixels_are_undefined_never_perfect():
 
 
 def test_streaming_mean_iou_over_no_labelled_pixels_is_undefined():
-    from seglib.metrics import StreamingMeanIoU
+    from seglib.evaluation.metrics import StreamingMeanIoU
 
     metric = StreamingMeanIoU(num_classes=3)
     assert math.isnan(float(metric.result()))  # nothing seen yet

@@ -12,7 +12,7 @@ import pytest
 
 from seglib.config import ModelConfig, get_preset
 from seglib.errors import ConfigError, ModelError
-from seglib.model import (
+from seglib.model.deeplab import (
     aspp_branches, build_model, feature_layers, imagenet_weights_status, layer_table, load_model,
     model_config_of, model_summary_text, save_model, stages,
 )
@@ -98,7 +98,7 @@ def test_bn_momentum_is_set_on_every_batch_norm_layer():
 def test_describe_is_the_layer_table_stages_and_counts_as_plain_data(small_model):
     import pickle
 
-    from seglib.model import describe
+    from seglib.model.deeplab import describe
 
     description = describe(small_model)
     assert description["layers"] == layer_table(small_model)
@@ -213,7 +213,7 @@ def test_fetching_weights_writes_the_cache_or_fails_clearly(tmp_path, monkeypatc
     import http.server
     import threading
 
-    from seglib import model as model_module
+    from seglib.model import deeplab as model_module
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     config = small_config(weights="imagenet")
@@ -271,7 +271,7 @@ def test_model_config_of_rejects_foreign_models():
 
 
 def test_cli_prints_the_layer_table_and_total(capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     assert main(["model", "--preset", "lecture", "--image-size", "64"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -283,7 +283,7 @@ def test_cli_prints_the_layer_table_and_total(capsys):
 
 
 def test_importing_the_model_modules_stays_tensorflow_free():
-    code = ("import sys, seglib.model, seglib.metrics, seglib.inference\n"
+    code = ("import sys, seglib.model.deeplab, seglib.evaluation.metrics, seglib.evaluation.inference\n"
             "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
 from markdown_check import plain
-from seglib import receptive, receptive_figures
+from seglib.analysis import receptive
+from seglib.figures import receptive as receptive_figures
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "atrous.py")
 
@@ -126,7 +127,7 @@ def _upload(name: str, data: bytes, mime: str = "image/png") -> AppTest:
 
 
 def test_uploads_use_the_shared_reader_types_and_limits(tiny_dataset):
-    from seglib import evaluate
+    from seglib.evaluation import evaluate
 
     app = _page(atrous_model="lecture", atrous_size=64, atrous_image="Upload").run()
     uploader = app.file_uploader(key="atrous_upload")
@@ -146,7 +147,7 @@ def test_uploads_use_the_shared_reader_types_and_limits(tiny_dataset):
 
 def test_a_read_error_is_shown_as_the_reader_says_it(tiny_dataset, monkeypatch):
     # The page used to rewrite every read error to "cannot be decoded".
-    from seglib import dataset
+    from seglib.data import dataset
     from seglib.errors import ImageReadError
 
     def refuse(path):
@@ -196,7 +197,7 @@ def test_each_branch_has_its_own_kernel(tiny_dataset):
     assert "Each branch has its own 3 × 3 weights" in intro
     assert "its own 3x3 kernel (the size is shared, the weights are not)" in receptive.__doc__
     from seglib.config import get_preset
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     model = build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
     analysis = receptive.aspp_analysis(model)
@@ -229,7 +230,7 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
 def test_receptive_fields_do_not_depend_on_the_input_size():
     # Why the page may measure the Keras example's fields on a 64 px build of it.
     from seglib.config import get_preset
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     def fields(size):
         model = build_model(get_preset("lecture").with_overrides({"model.image_size": size}).model)
@@ -257,7 +258,7 @@ def test_the_selected_pixel_is_in_the_url(tiny_dataset):
 @pytest.fixture(scope="module")
 def course_analysis():
     from seglib.config import get_preset
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     return receptive.aspp_analysis(build_model(get_preset("course").model))
 

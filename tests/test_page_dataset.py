@@ -35,8 +35,8 @@ def _loss_chart(at: AppTest) -> dict:
 
 @pytest.fixture(scope="module")
 def counted(tiny_dataset):
-    """The page once, with every call of seglib.losses.loss_shares counted."""
-    from seglib import losses
+    """The page once, with every call of seglib.training.losses.loss_shares counted."""
+    from seglib.training import losses
 
     calls = []
     original = losses.loss_shares

@@ -14,10 +14,10 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
-from seglib import exercises as ex
+from seglib.lab import exercises as ex
 from seglib.config import get_preset
-from seglib.dataset import open_dataset
-from seglib.stats import dataset_stats
+from seglib.data.dataset import open_dataset
+from seglib.data.stats import dataset_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "untrained:lecture"

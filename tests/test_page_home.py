@@ -51,7 +51,7 @@ def test_the_differences_from_the_keras_example_follow_the_presets(home):
 
 def test_the_mask_resizing_facts_hold():
     # What the Home page says: bilinear resizing writes Hat (1) between Background (0) and Hair (2) ...
-    from seglib.dataset import resize_pair
+    from seglib.data.dataset import resize_pair
 
     assert (CLASS_NAMES[0], CLASS_NAMES[1], CLASS_NAMES[2]) == ("Background", "Hat", "Hair")
     mask = np.zeros((8, 8), np.uint8)

@@ -20,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
 from markdown_check import inline_kinds, plain
-from seglib import evaluate, metrics
-from seglib import prediction_figures as pf
+from seglib.evaluation import evaluate, metrics
+from seglib.figures import predictions as pf
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.errors import ImageReadError
 
@@ -42,7 +42,7 @@ def tiny_config():
 
 @pytest.fixture(scope="module")
 def tiny_model(tiny_config):
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     return build_model(tiny_config.model)
 
@@ -51,8 +51,8 @@ def tiny_model(tiny_config):
 def run_checkpoint(tiny_config, tiny_model, runs_root, tiny_dataset) -> str:
     """A finished run whose best.keras is the tiny model; returns the sidebar's model key."""
     from pages import common
-    from seglib import runs
-    from seglib.model import save_model
+    from seglib.training import runs
+    from seglib.model.deeplab import save_model
 
     folder = runs.create_run(tiny_config, name="tiny checkpoint", status="finished")
     save_model(tiny_model, folder / "best.keras", include_optimizer=False)
@@ -65,7 +65,7 @@ def _demo_model_key() -> str | None:
     from seglib.errors import SeglibError
 
     try:
-        from seglib import demo
+        from seglib.training import demo
 
         path = demo.demo_model_path()
     except (ImportError, AttributeError, SeglibError, OSError):
@@ -166,7 +166,7 @@ def test_the_pixel_inspector_shows_twenty_logits_and_follows_the_inputs(page_mod
     assert sum("argmax" in text for text in logits["data"][1]["text"]) == 1
     assert app.query_params["px"] == "5" and app.query_params["py"] == "60"
     code = " ".join(c.value for c in app.code)
-    assert "np.argmax(logits, axis=-1)" in code  # the source of seglib.inference
+    assert "np.argmax(logits, axis=-1)" in code  # the source of seglib.evaluation.inference
     assert "mask[60, 5]" in code
 
 
@@ -331,7 +331,7 @@ def test_a_decompression_bomb_upload_is_refused_with_a_message(page_model):
 
 
 # ---------------------------------------------------------------------------
-# seglib.evaluate
+# seglib.evaluation.evaluate
 # ---------------------------------------------------------------------------
 
 def test_compare_masks_counts_mistakes_and_vanished_classes():
@@ -360,8 +360,8 @@ def test_compare_masks_counts_mistakes_and_vanished_classes():
 
 
 def test_evaluate_split_matches_per_image_predictions(tiny_model, tiny_dataset):
-    from seglib.dataset import load_pair, open_dataset
-    from seglib.inference import predict
+    from seglib.data.dataset import load_pair, open_dataset
+    from seglib.evaluation.inference import predict
 
     pairs = open_dataset(tiny_dataset).split("train")
     calls = []
@@ -395,8 +395,8 @@ def test_evaluate_split_matches_per_image_predictions(tiny_model, tiny_dataset):
 
 
 def test_evaluate_split_with_a_saved_and_reloaded_model(tiny_model, tiny_dataset, tmp_path):
-    from seglib.dataset import open_dataset
-    from seglib.model import load_model, save_model
+    from seglib.data.dataset import open_dataset
+    from seglib.model.deeplab import load_model, save_model
 
     path = save_model(tiny_model, tmp_path / "tiny.keras", include_optimizer=False)
     reloaded = load_model(path)
@@ -441,7 +441,7 @@ def test_read_image_bytes_accepts_images_and_explains_bad_files():
 
 
 # ---------------------------------------------------------------------------
-# seglib.prediction_figures
+# seglib.figures.predictions
 # ---------------------------------------------------------------------------
 
 def _masks():

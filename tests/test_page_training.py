@@ -19,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
-from seglib import runs
+from seglib.training import runs
 from seglib.config import get_preset
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "training.py")

@@ -265,9 +265,9 @@ def test_a_dataset_with_problems_lists_them(tiny_dataset, tmp_path, monkeypatch)
 
 
 def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, monkeypatch):
-    from seglib import runs
+    from seglib.training import runs
     from seglib.config import get_preset
-    from seglib.model import build_model, save_model
+    from seglib.model.deeplab import build_model, save_model
 
     monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path))
     config = get_preset("lecture").with_overrides({"model.image_size": 64})
@@ -287,8 +287,8 @@ def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, 
 
 
 def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkeypatch):
-    import seglib.model
-    import seglib.stats
+    import seglib.model.deeplab
+    import seglib.data.stats
     from pages import common
     from seglib.config import get_preset, preset_names
 
@@ -301,8 +301,8 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     def refuse(*args, **kwargs):
         raise AssertionError("loaded again: the cache was not warm")
 
-    for module, name in ((seglib.model, "load_model"), (seglib.model, "build_model"),
-                         (seglib.stats, "dataset_stats")):
+    for module, name in ((seglib.model.deeplab, "load_model"), (seglib.model.deeplab, "build_model"),
+                         (seglib.data.stats, "dataset_stats")):
         monkeypatch.setattr(module, name, refuse)
     choice = next(iter(common.model_options().values()))
     assert common.load_model(choice.path) if choice.path else common.load_model(preset=choice.preset)

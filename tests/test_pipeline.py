@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from seglib.classes import IGNORE_LABEL, swap_left_right
-from seglib.dataset import load_pair, open_dataset
-from seglib.pipeline import augment_pair, make_dataset, reference_dataset
+from seglib.data.dataset import load_pair, open_dataset
+from seglib.data.pipeline import augment_pair, make_dataset, reference_dataset
 
 
 @pytest.fixture(scope="module")

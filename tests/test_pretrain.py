@@ -11,12 +11,14 @@ import json
 import numpy as np
 import pytest
 
-from seglib import pretrain, runs
+from seglib.model import pretrain
+
+from seglib.training import runs
 from seglib.classes import NUM_CLASSES, swap_left_right
 from seglib.config import get_preset
 from seglib.errors import ModelError
-from seglib.model import build_model
-from seglib.train import train
+from seglib.model.deeplab import build_model
+from seglib.training.worker import train
 
 TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
         "model.low_level_filters": 8}
@@ -57,7 +59,7 @@ def test_a_flip_swaps_left_and_right_labels_in_both_label_kinds():
 
 
 def test_pretraining_images_never_repeat_the_default_dataset():
-    from seglib.synth import render_sample
+    from seglib.data.synth import render_sample
 
     image, _, _ = render_sample(64, pretrain.PRETRAIN_SEED, split="pretrain", index=0)
     for split in ("train", "val"):

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from seglib.classes import CIHP_PALETTE, IGNORE_LABEL, NUM_CLASSES
-from seglib.dataset import CheckReport, check_dataset, load_pair, open_dataset, read_mask
+from seglib.data.dataset import CheckReport, check_dataset, load_pair, open_dataset, read_mask
 from seglib.errors import DatasetError, ImageReadError
-from seglib.stats import DatasetStats, dataset_stats
+from seglib.data.stats import DatasetStats, dataset_stats
 
 SIDE = st.integers(1, 24)
 SHAPES = st.tuples(SIDE, SIDE)

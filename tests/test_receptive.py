@@ -1,4 +1,4 @@
-"""Receptive fields, atrous sampling and effective receptive fields (seglib.receptive).
+"""Receptive fields, atrous sampling and effective receptive fields (seglib.analysis.receptive).
 
 Hand-computed cases first (Yu & Koltun's figure 1, the ResNet stem), then a
 gradient measurement that must agree with the graph walk, then the two presets'
@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from seglib import receptive
+from seglib.analysis import receptive
 from seglib._tf import keras
 from seglib.config import get_preset
 
@@ -212,14 +212,14 @@ def test_valid_tap_curve_falls_with_rate():
 
 @pytest.fixture(scope="module")
 def course_model():
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     return build_model(get_preset("course").model)
 
 
 @pytest.fixture(scope="module")
 def lecture_model():
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     # The Keras example's rates on a 128 px input (an 8x8 map): what the lecture preset
     # avoids by scaling its rates to the map.
@@ -245,7 +245,7 @@ def test_course_preset_at_512(course_model):
     assert pool.whole_image and pool.name == "aspp_pool" and pool.effective_kernel == 32
     assert by_rate[18].valid_tap_fraction == pytest.approx(receptive.valid_tap_stats(32, 18)["valid_tap_fraction"])
     # B1's own list of branches names the same layers.
-    from seglib.model import aspp_branches
+    from seglib.model.deeplab import aspp_branches
 
     assert {b["layer_name"] for b in aspp_branches(course_model)} == {b.name for b in analysis.branches}
     # The table reaches the logits at full resolution.
@@ -281,7 +281,7 @@ def test_example_rates_at_128_degenerate_to_1x1(lecture_model):
 
 
 def test_lecture_preset_rates_fit_its_feature_map():
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     analysis = receptive.aspp_analysis(build_model(get_preset("lecture").model))
     assert analysis.feature_size == (10, 10)
@@ -292,7 +292,7 @@ def test_lecture_preset_rates_fit_its_feature_map():
 
 
 def test_numbers_follow_the_config():
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     config = get_preset("lecture").with_overrides({"model.image_size": 64, "model.atrous_rates": "2,3"})
     analysis = receptive.aspp_analysis(build_model(config.model))
@@ -311,7 +311,7 @@ def test_model_without_aspp_is_a_model_error():
 # ---------------------------------------------------------------------------
 
 def test_effective_receptive_field_trained_vs_untrained_shapes():
-    from seglib.model import build_model
+    from seglib.model.deeplab import build_model
 
     model = build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
     image = np.random.default_rng(1).integers(0, 255, (80, 90, 3), dtype=np.uint8)
@@ -334,7 +334,7 @@ def test_effective_receptive_field_trained_vs_untrained_shapes():
 # ---------------------------------------------------------------------------
 
 def test_cli_json_in_process(capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     assert main(["receptive", "--preset", "course", "--image-size", "128", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -351,7 +351,7 @@ def test_cli_json_in_process(capsys):
 
 
 def test_cli_table_and_bad_size(capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     assert main(["receptive", "--preset", "lecture", "--image-size", "64"]) == 0
     out = capsys.readouterr().out

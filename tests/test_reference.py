@@ -9,10 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
-from seglib import reference, runs
+from seglib.training import reference, runs
 from seglib.config import RunConfig, get_preset
 from seglib.errors import RunError
-from seglib.train import train
+from seglib.training.worker import train
 
 TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
         "model.low_level_filters": 8, "model.weights": "none", "train.batch_size": 4, "train.epochs": 1,

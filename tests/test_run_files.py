@@ -2,7 +2,7 @@
 validated data or a typed "damaged" error for that run only.
 
 Real files on disk: each test writes a damaged file into a real run folder and
-reads it through ``seglib.runs`` as the pages do. A healthy run sits next to
+reads it through ``seglib.training.runs`` as the pages do. A healthy run sits next to
 the damaged ones, and must stay readable and unchanged.
 """
 
@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from seglib import runs
+from seglib.training import runs
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.errors import RunError

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib import runs
+from seglib.training import runs
 from seglib.config import get_preset
 from seglib.errors import PathNotAllowedError, RunError
 

@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib import evaluate, runs, settings
+from seglib.evaluation import evaluate
+
+from seglib.training import runs
+
+from seglib import settings
 from seglib.config import get_preset
 from seglib.errors import DatasetError, ImageReadError, ModelError, PathNotAllowedError, RunError
 
@@ -120,7 +124,7 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
 
 def test_a_keras_file_with_lambda_code_is_refused_and_the_code_never_runs(tmp_path):
     from seglib._tf import keras
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     marker = tmp_path / "pwned.txt"
     payload = f"lambda x: (open({str(marker)!r}, 'w').write('code ran'), x)[1]"
@@ -137,7 +141,7 @@ def test_a_keras_file_with_lambda_code_is_refused_and_the_code_never_runs(tmp_pa
 def test_load_model_uses_safe_mode():
     import inspect
 
-    from seglib import model
+    from seglib.model import deeplab as model
 
     assert "safe_mode=True" in inspect.getsource(model.load_model)
 
@@ -180,8 +184,8 @@ def test_the_training_page_asks_for_confirmation_before_deleting():
 # ---------------------------------------------------------------------------
 
 def test_messages_never_show_absolute_server_paths(tiny_dataset, data_root, runs_root, tmp_path):
-    from seglib.dataset import check_dataset, open_dataset
-    from seglib.model import load_model
+    from seglib.data.dataset import check_dataset, open_dataset
+    from seglib.model.deeplab import load_model
 
     messages = []
     for action in (lambda: open_dataset(data_root / "nope"),
@@ -242,7 +246,7 @@ def test_error_messages_keep_their_asterisks_and_lose_server_paths(tiny_dataset)
 
     def script():
         from pages import common
-        from seglib.dataset import EXPECTED_LAYOUT
+        from seglib.data.dataset import EXPECTED_LAYOUT
         from seglib.errors import DatasetError
         from seglib.settings import PROJECT_ROOT
 

@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from seglib import stats as stats_module
+from seglib.data import stats as stats_module
 from seglib.classes import IGNORE_LABEL, NUM_CLASSES
-from seglib.dataset import open_dataset, read_mask
+from seglib.data.dataset import open_dataset, read_mask
 from seglib.errors import DatasetError
-from seglib.stats import dataset_stats
+from seglib.data.stats import dataset_stats
 
 
 def test_counts_are_exact_int64_and_background_dominates(tiny_dataset):
@@ -122,7 +122,7 @@ def test_unreadable_masks_are_skipped_and_an_empty_split_is_an_error(tmp_path):
 
 
 def test_stats_cli_prints_json(tiny_dataset, capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     assert main(["data", "stats", str(tiny_dataset), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -200,7 +200,7 @@ def test_a_native_crash_while_counting_is_a_typed_error_not_a_dead_caller(tmp_pa
 
     root = _no_foreground_dataset(tmp_path / "crashing")
     script = (
-        "import seglib.stats as s, test_stats\n"
+        "import seglib.data.stats as s, test_stats\n"
         "from seglib.errors import DatasetError\n"
         "s._chunk_stats = test_stats.crash_on_nobody\n"
         f"s.PARALLEL_MINIMUM = {1 if workers > 1 else 400}\n"

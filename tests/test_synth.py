@@ -11,7 +11,7 @@ import pytest
 
 from seglib.classes import NUM_CLASSES
 from seglib.errors import DatasetError
-from seglib.synth import generate_dataset, render_sample
+from seglib.data.synth import generate_dataset, render_sample
 
 
 def _read(path: Path) -> np.ndarray:
@@ -151,7 +151,7 @@ def test_bad_arguments_say_what_was_received(tmp_path, kwargs):
 
 
 def test_cli_writes_a_dataset(tmp_path, capsys):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     assert main(["data", "synth", "--out", str(tmp_path / "cli"), "--train", "3", "--val", "1",
                  "--size", "32", "--seed", "4"]) == 0

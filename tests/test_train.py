@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib import runs
+from seglib.training import runs
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
-from seglib.train import train
+from seglib.training.worker import train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def finished_run(tiny_dataset):
 
 
 def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
-    from seglib.model import load_model
+    from seglib.model.deeplab import load_model
 
     folder, status = finished_run
     run_id = folder.name
@@ -203,7 +203,7 @@ def test_a_stop_requested_before_training_ends_the_run_as_stopped(tiny_dataset):
 
 
 def test_cli_rejects_config_flags_with_resume(tiny_dataset, finished_run):
-    from seglib.cli import main
+    from seglib.cli.main import main
 
     folder, _ = finished_run
     assert main(["train", "--resume", str(folder), "--lr", "0.1"]) == 1
@@ -212,7 +212,7 @@ def test_cli_rejects_config_flags_with_resume(tiny_dataset, finished_run):
 def test_cli_overrides_map_to_config_fields(tiny_dataset):
     import argparse
 
-    from seglib.train import config_from_args, register
+    from seglib.training.worker import config_from_args, register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
@@ -233,7 +233,7 @@ def test_cli_overrides_map_to_config_fields(tiny_dataset):
 
 def test_make_optimizer_follows_the_presets():
     from seglib._tf import keras
-    from seglib.train import make_optimizer
+    from seglib.training.worker import make_optimizer
 
     lecture = make_optimizer(get_preset("lecture").train)
     assert isinstance(lecture, keras.optimizers.AdamW)
@@ -244,8 +244,8 @@ def test_make_optimizer_follows_the_presets():
 
 
 def test_a_finished_run_becomes_a_demo_model_with_its_card(finished_run, tmp_path):
-    from seglib import demo
-    from seglib.model import load_model
+    from seglib.training import demo
+    from seglib.model.deeplab import load_model
 
     folder, _ = finished_run
     card = demo.write_demo_assets(folder, tmp_path, reproduce="python -m seglib demo-model --epochs 2")
@@ -262,8 +262,8 @@ def test_a_finished_run_becomes_a_demo_model_with_its_card(finished_run, tmp_pat
 
 
 def test_the_shipped_demo_model_loads_and_meets_its_target():
-    from seglib import demo
-    from seglib.model import load_model
+    from seglib.training import demo
+    from seglib.model.deeplab import load_model
 
     if not demo.has_demo_model():
         pytest.skip("assets/demo_model has not been built yet")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seglib import training_figures as tf_figures
+from seglib.figures import training as tf_figures
 from seglib.classes import CLASS_NAMES, get_palette
 
 

@@ -11,7 +11,7 @@ user picked, class names appear on hover, and pictures are downscaled for
 display (at most ``max_size`` pixels a side) so that the browser stays quick.
 
 >>> import numpy as np
->>> from seglib.figures import mask_figure
+>>> from seglib.figures.base import mask_figure
 >>> mask = np.zeros((32, 32), np.uint8); mask[8:24, 8:24] = 13
 >>> figure = mask_figure(mask, kind="mask")
 >>> figure.data[1].text[16][16]
@@ -472,7 +472,7 @@ def _shape_text(shape) -> str:
     return " × ".join(parts)
 
 
-#: How the stage ids of ``seglib.model.stages`` are written for people.
+#: How the stage ids of ``seglib.model.deeplab.stages`` are written for people.
 STAGE_TITLES = {"backbone": "Backbone (encoder)", "aspp": "ASPP", "decoder": "Decoder", "head": "Head (logits)"}
 
 
@@ -485,7 +485,7 @@ def stages_figure(stages: Sequence[Mapping], *, height: int = 220, title: str | 
     """The DeepLabV3+ stages as boxes joined by arrows, each with its output shape.
 
     ``stages`` is a list of dicts with a ``stage`` (or ``name``) and an
-    ``output_shape``, as returned by ``seglib.model.stages``; ``params``,
+    ``output_shape``, as returned by ``seglib.model.deeplab.stages``; ``params``,
     ``layers`` and an optional ``description`` show on hover.
     """
     import plotly.graph_objects as go

@@ -41,7 +41,7 @@ import numpy as np
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
-from seglib.dataset import Dataset, _decode, available_cpus, open_dataset, read_mask
+from seglib.data.dataset import Dataset, _decode, available_cpus, open_dataset, read_mask
 from seglib.errors import DatasetError, ImageReadError
 from seglib.io import atomic_write
 
@@ -508,7 +508,7 @@ def _run(tasks, workers: int, *, isolate: bool = True, describe=str, where: str 
 
 #: What a child runs: the parent's import path first, then ``_child``.
 _CHILD_CODE = ("import sys; sys.path[:0] = [p for p in sys.argv[3:] if p not in sys.path]; "
-               "from seglib.stats import _child; _child(sys.argv[1], sys.argv[2])")
+               "from seglib.data.stats import _child; _child(sys.argv[1], sys.argv[2])")
 
 
 def _start_child(trail: str, number: int, tasks):

@@ -1,9 +1,9 @@
 """The training worker: ``python -m seglib train ...`` writes one run folder.
 
 Training never runs inside a page. This worker is a separate process (started
-by the dashboard through ``seglib.runs.start_run``, or by hand from a
+by the dashboard through ``seglib.training.runs.start_run``, or by hand from a
 terminal) that reads ``config.json`` from a run folder and writes everything a
-page needs to follow it live; see ``seglib.runs`` for the files.
+page needs to follow it live; see ``seglib.training.runs`` for the files.
 
 Why it is a hand-written loop rather than ``model.fit``:
 
@@ -13,7 +13,7 @@ Why it is a hand-written loop rather than ``model.fit``:
   validation pass first.
 * **Exact metrics.** Every training step also returns its batch's confusion
   matrix (counted with ``tf.math.bincount``); validation counts one with
-  ``seglib.metrics.confusion_matrix``. Both are summed in int64, so mean IoU is
+  ``seglib.evaluation.metrics.confusion_matrix``. Both are summed in int64, so mean IoU is
   exact for any number of pixels (Keras ``MeanIoU`` accumulates in float32).
   Pixels labelled 255 (ignore) count nowhere: not in the loss
   (``ignore_class=255``), not in accuracy, not in IoU.
@@ -32,7 +32,7 @@ The model is compiled with that optimiser so that ``last.keras`` carries the
 optimiser state: ``--resume`` continues the schedule (optimizer iterations)
 and appends to the history.
 
->>> from seglib.runs import create_run                     # doctest: +SKIP
+>>> from seglib.training.runs import create_run                     # doctest: +SKIP
 >>> from seglib.config import get_preset                   # doctest: +SKIP
 >>> folder = create_run(get_preset("lecture"), status="running")  # doctest: +SKIP
 >>> train(folder)                                          # doctest: +SKIP
@@ -55,14 +55,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from seglib import runs, settings
+from seglib.training import runs
+
+from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.config import WEIGHTS, RunConfig, get_preset, preset_names
-from seglib.losses import LOSSES
+from seglib.training.losses import LOSSES
 from seglib.errors import ConfigError, DatasetError, RunError, SeglibError
 from seglib.io import atomic_write_json, read_json
 
-logger = logging.getLogger("seglib.train")
+logger = logging.getLogger("seglib.training.worker")
 
 #: How often the background thread rewrites progress.json (seconds).
 PROGRESS_INTERVAL = 1.0
@@ -89,7 +91,7 @@ def train(run_dir: str | os.PathLike, resume: bool = False, *, verbose: bool = F
     """Train the run in ``run_dir`` (which holds ``config.json``); return the final status.
 
     Args:
-        run_dir: the run folder (see ``seglib.runs``).
+        run_dir: the run folder (see ``seglib.training.runs``).
         resume: continue from ``last.keras`` and append to ``history.csv``.
         verbose: print one line per epoch to stdout (the CLI does).
         callbacks: objects with optional ``on_train_begin(worker)``,
@@ -319,7 +321,7 @@ class Worker:
         self._startup_step("importing TensorFlow", "Starting: importing TensorFlow.")
 
         from seglib._tf import import_tf
-        from seglib.pipeline import make_dataset
+        from seglib.data.pipeline import make_dataset
 
         tf, keras = import_tf()
         keras.utils.set_random_seed(train_config.seed)
@@ -470,7 +472,7 @@ class Worker:
             val_seconds_estimate = time.time() - validation_started
             self._write_preview(epoch, preview_images, eval_function)
 
-            from seglib import metrics
+            from seglib.evaluation import metrics
 
             row = {
                 "epoch": epoch,
@@ -526,7 +528,7 @@ class Worker:
 
     def _pairs(self):
         """Training and validation pairs from the dataset folder, limited by the config."""
-        from seglib.dataset import open_dataset
+        from seglib.data.dataset import open_dataset
 
         config = self.config
         root = dataset_root(config.data.root)
@@ -558,7 +560,7 @@ class Worker:
 
     def _model_and_optimizer(self, keras, mixed: bool):
         """Build (or, on resume, restore) the model and its optimiser; return epochs already done."""
-        from seglib.model import build_model
+        from seglib.model.deeplab import build_model
 
         config = self.config
         model = build_model(config.model)
@@ -594,7 +596,7 @@ class Worker:
     def _loss(self, train_pairs) -> Callable:
         """The training loss ``train.loss`` names; the weighted one weighs each class by median frequency
         over the training masks' pixels at the model's size (logged)."""
-        from seglib.losses import make_loss, median_frequency_weights
+        from seglib.training.losses import make_loss, median_frequency_weights
 
         config = self.config
         name, num_classes = config.train.loss, config.model.num_classes
@@ -625,7 +627,7 @@ class Worker:
         decoder and head learn on stable features, and each step skips the
         backbone's backward pass.
         """
-        from seglib.pretrain import backbone_layers
+        from seglib.model.pretrain import backbone_layers
 
         frozen = epoch <= self.config.train.freeze_backbone_epochs
         for layer in backbone_layers(self.model, self.config.model):
@@ -661,7 +663,7 @@ class Worker:
 
     def _evaluate(self, val_data, eval_function, num_classes: int) -> dict[str, Any]:
         """Validation loss and an exact int64 confusion matrix over the whole split."""
-        from seglib import metrics
+        from seglib.evaluation import metrics
 
         confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
         loss_sum, pixels = 0.0, 0
@@ -675,7 +677,7 @@ class Worker:
 
     def _write_preview_inputs(self, val_pairs) -> np.ndarray | None:
         """Write the fixed preview images + ground truth once; return the images for prediction."""
-        from seglib.dataset import load_pair
+        from seglib.data.dataset import load_pair
 
         pairs = list(val_pairs[:PREVIEW_COUNT])
         if not pairs:
@@ -699,7 +701,7 @@ class Worker:
                   masks=predicted.numpy().astype(np.uint8))
 
     def _save(self, name: str) -> None:
-        from seglib.model import save_model
+        from seglib.model.deeplab import save_model
 
         save_model(self.model, self.folder / name)
 
@@ -776,9 +778,9 @@ def _make_train_step(tf, keras, model, optimizer, strategy, num_classes: int, si
 
     One compiled function runs ``n`` optimizer steps (``steps_per_execution``)
     so the Python overhead per step disappears on fast devices. ``loss`` is a
-    ``seglib.losses.make_loss`` function (default: plain cross-entropy).
+    ``seglib.training.losses.make_loss`` function (default: plain cross-entropy).
     """
-    from seglib.losses import make_loss
+    from seglib.training.losses import make_loss
 
     loss_object = loss or make_loss("cross-entropy", num_classes, ignore_label=IGNORE_LABEL)
     replicas = strategy.num_replicas_in_sync
@@ -846,7 +848,7 @@ def _make_eval_step(tf, model, num_classes: int, size: int, jit: bool, loss: Cal
 
     The summed loss divided by the pixels is the validation loss: per-pixel
     cross-entropy by default, so it is exact over the whole split; with another
-    training ``loss`` (a ``seglib.losses.make_loss`` function, e.g. with Dice,
+    training ``loss`` (a ``seglib.training.losses.make_loss`` function, e.g. with Dice,
     which is not a sum over pixels) it is that loss per batch, weighted by the
     batch's labelled pixels, so training and validation curves measure the same thing.
     """
@@ -924,7 +926,7 @@ def _require_labelled(val_pairs, num_classes: int, held_out: bool) -> None:
     Without one, validation loss, accuracy and IoU are undefined: the run would
     train for hours and measure nothing. A normal dataset costs one mask read.
     """
-    from seglib.dataset import read_mask
+    from seglib.data.dataset import read_mask
 
     first_problem = ""
     for pair in val_pairs:
@@ -1087,7 +1089,7 @@ def _data_root_value(value: str) -> str:
 
 def _class_pixel_counts(pairs, image_size: int, num_classes: int) -> np.ndarray:
     """Labelled pixels per class over the masks of ``pairs`` at the model's size (int64, ignore left out)."""
-    from seglib.dataset import read_mask, resize_pair
+    from seglib.data.dataset import read_mask, resize_pair
 
     counts = np.zeros(num_classes, np.int64)
     for pair in pairs:
@@ -1100,7 +1102,7 @@ def _class_pixel_counts(pairs, image_size: int, num_classes: int) -> np.ndarray:
 def _check_dataset_before_creating(config: RunConfig) -> None:
     """Open the dataset a command-line run names before its folder exists, so a wrong
     ``--data`` is an error on the terminal and never a failed run left behind."""
-    from seglib.dataset import open_dataset
+    from seglib.data.dataset import open_dataset
 
     open_dataset(dataset_root(config.data.root), num_classes=config.model.num_classes)
 

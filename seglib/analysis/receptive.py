@@ -374,7 +374,7 @@ def layer_fields(model) -> list[LayerField]:
 
     Args:
         model: a functional ``keras.Model`` with one fixed-size image input
-            (any model ``seglib.model.build_model`` returns, or a hand-built one).
+            (any model ``seglib.model.deeplab.build_model`` returns, or a hand-built one).
 
     Returns:
         One ``LayerField`` per layer call, in the order Keras runs them. Layers
@@ -974,12 +974,12 @@ def _command(args) -> int:
     if args.image_size is not None:
         config = config.with_overrides({"model.image_size": args.image_size})
     if args.model:
-        from seglib.model import load_model
+        from seglib.model.deeplab import load_model
 
         model = load_model(args.model)
         model_config = None
     else:
-        from seglib.model import build_model
+        from seglib.model.deeplab import build_model
 
         model = build_model(config.model)
         model_config = config.model

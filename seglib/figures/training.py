@@ -1,7 +1,7 @@
 """Figures and small text helpers for the live training page.
 
 Everything the training page draws is built here from the tables of a run
-folder (``seglib.runs.read_history``, ``read_steps``, ``read_class_iou``,
+folder (``seglib.training.runs.read_history``, ``read_steps``, ``read_class_iou``,
 ``read_previews``, ``lr_schedule``), so it is tested without a browser and
 the page stays a thin layer of widgets.
 
@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from seglib.classes import CLASS_NAMES, colorize
-from seglib.figures import CHART_TEMPLATE, _EDGE_COLOR, _hex, _palette_array, class_label, png_data_uri
+from seglib.figures.base import CHART_TEMPLATE, _EDGE_COLOR, _hex, _palette_array, class_label, png_data_uri
 
 #: One colour per metric family (Okabe-Ito: distinguishable under colour blindness).
 FAMILY_COLORS = {"loss": "#0072B2", "accuracy": "#009E73", "mean_iou": "#D55E00", "lr": "#CC79A7"}

@@ -302,7 +302,7 @@ def _classes():
 
 
 def __getattr__(name: str):
-    """``seglib.model.DeepLabV3Plus`` and ``ImagePreprocessing`` import TF on first access."""
+    """``seglib.model.deeplab.DeepLabV3Plus`` and ``ImagePreprocessing`` import TF on first access."""
     if name in ("DeepLabV3Plus", "ImagePreprocessing"):
         return _classes()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -310,7 +310,7 @@ def __getattr__(name: str):
 
 def custom_objects() -> dict[str, Any]:
     """The custom classes a saved seglib model needs (all registered under 'seglib')."""
-    from seglib.metrics import streaming_mean_iou_class
+    from seglib.evaluation.metrics import streaming_mean_iou_class
 
     return {**_classes(), "StreamingMeanIoU": streaming_mean_iou_class()}
 
@@ -402,14 +402,14 @@ def _load_backbone_weights(keras, backbone, model_config: ModelConfig, load_weig
     """Give the backbone the start ``model.weights`` asks for; return the sentence that says which.
 
     ``pretrained``: the project's own backbone from ``assets/pretrained``
-    (``seglib.pretrain``); ``imagenet``: Keras's file, only from its cache;
+    (``seglib.model.pretrain``); ``imagenet``: Keras's file, only from its cache;
     ``none`` (or a start that is not on this machine): random weights.
     """
     if not load_weights:
         return ("Weights come from the saved model." if model_config.weights != "none"
                 else "The backbone started from random weights (weights='none').")
     if model_config.weights == "pretrained":
-        from seglib.pretrain import load_backbone, pretrained_status
+        from seglib.model.pretrain import load_backbone, pretrained_status
 
         status = pretrained_status(model_config)
         if status["available"]:
@@ -508,7 +508,7 @@ def model_config_of(model) -> ModelConfig:
     if isinstance(config, ModelConfig):
         return config
     raise ModelError(f"The model {getattr(model, 'name', model)!r} was not built by seglib "
-                     "(it has no model_config); build it with seglib.model.build_model.")
+                     "(it has no model_config); build it with seglib.model.deeplab.build_model.")
 
 
 # ---------------------------------------------------------------------------

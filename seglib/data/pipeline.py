@@ -19,7 +19,7 @@ Why these choices:
   labels that are not there, e.g. 9 (pants) between 5 and 13.
 - A horizontal flip turns a person's left arm into an arm on the *other* side
   of the picture, so the labels left/right (14/15, 16/17, 18/19) are swapped too.
-- Files are decoded with OpenCV (``seglib.dataset.load_pair``) inside the
+- Files are decoded with OpenCV (``seglib.data.dataset.load_pair``) inside the
   pipeline: the same reader as validation and the pages (16-bit, grayscale,
   RGBA and colour-coded masks handled the same way everywhere). It also costs
   less CPU per image than ``tf.io.decode_*`` + antialiased ``tf.image.resize``:
@@ -44,7 +44,7 @@ import numpy as np
 
 from seglib._tf import tf
 from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS, NUM_CLASSES
-from seglib.dataset import Pair, load_pair
+from seglib.data.dataset import Pair, load_pair
 
 #: Default range of the random zoom factor of the scale-jitter augmentation.
 SCALE_RANGE = (1.0, 1.5)

@@ -27,7 +27,7 @@ Pixels whose truth is the ignore label (255) are skipped by every metric.
 **No labelled pixel at all** (every pixel ignored): nothing was measured, so
 every metric is ``nan`` (undefined), never 0 or 1; a page shows it as
 undefined, and a training run whose validation split has no labelled pixel
-fails before it starts (``seglib.train``).
+fails before it starts (``seglib.training.worker``).
 The course's **average error** is ``mean(|truth - prediction|) / (C - 1)`` on
 label ids, in [0, 1]: 0 when every pixel is right, 1 when every pixel is off by
 the largest possible id distance. It measures id distance, not semantic
@@ -227,7 +227,7 @@ def streaming_mean_iou_class():
         logits or probabilities ``(B, H, W, C)`` (argmax is taken). Pixels whose
         truth is ``ignore_label`` or outside ``0..C-1`` are skipped. Classes
         absent from both truth and prediction over the whole epoch are left out
-        of the mean, as in ``seglib.metrics.mean_iou``; with no labelled pixel
+        of the mean, as in ``seglib.evaluation.metrics.mean_iou``; with no labelled pixel
         at all the result is NaN (undefined).
         """
 
@@ -281,7 +281,7 @@ def streaming_mean_iou_class():
 
 
 def __getattr__(name: str):
-    """``seglib.metrics.StreamingMeanIoU`` imports TensorFlow on first access only."""
+    """``seglib.evaluation.metrics.StreamingMeanIoU`` imports TensorFlow on first access only."""
     if name == "StreamingMeanIoU":
         return streaming_mean_iou_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

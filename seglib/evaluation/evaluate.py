@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from seglib import metrics
+from seglib.evaluation import metrics
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.errors import ImageReadError
 
@@ -236,7 +236,7 @@ def evaluate_split(model, pairs: Sequence, image_size: int | None = None, limit:
 
     Args:
         model: a Keras segmentation model (logits out).
-        pairs: ``seglib.dataset.Pair`` objects (``Dataset.split(name)``).
+        pairs: ``seglib.data.dataset.Pair`` objects (``Dataset.split(name)``).
         image_size: size at which images and masks are compared (masks
             resized nearest); ``None`` keeps each image at its own size, so
             the numbers match the single-image view of the page.
@@ -252,8 +252,8 @@ def evaluate_split(model, pairs: Sequence, image_size: int | None = None, limit:
     """
     import pandas as pd
 
-    from seglib.dataset import load_pair
-    from seglib.inference import predict_batch
+    from seglib.data.dataset import load_pair
+    from seglib.evaluation.inference import predict_batch
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
@@ -316,7 +316,7 @@ def pixel_table(logits: np.ndarray, class_names: Sequence[str] = CLASS_NAMES):
     """
     import pandas as pd
 
-    from seglib.inference import softmax
+    from seglib.evaluation.inference import softmax
 
     logits = np.asarray(logits, dtype=np.float32)
     if logits.ndim != 1 or logits.size < 2:
@@ -339,7 +339,7 @@ def pixel_table(logits: np.ndarray, class_names: Sequence[str] = CLASS_NAMES):
 
 def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
                      max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarray:
-    """Decode an uploaded file with the dataset reader (``seglib.dataset.read_image``):
+    """Decode an uploaded file with the dataset reader (``seglib.data.dataset.read_image``):
     uint8 RGB ``(H, W, 3)``; grey, alpha, 16-bit and EXIF orientation are handled as
     for datasets.
 
@@ -347,7 +347,7 @@ def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPL
     or in pixels as its header declares them), empty, or not an image; the
     reader's own explanation is passed on, with the upload's name in it.
     """
-    from seglib.dataset import declared_size, read_image
+    from seglib.data.dataset import declared_size, read_image
 
     data = bytes(data)
     shown = Path(str(name).replace("\\", "/")).name or "upload"
@@ -388,14 +388,14 @@ def predict_upload(model, data: bytes, name: str = "upload", max_size: int = UPL
 
     Returns ``(image, prediction)``: the image shrunk (area) so its longer side
     is at most ``max_size`` (as is ``prediction.mask``, nearest, same shape),
-    and the ``seglib.inference.Prediction`` (model-size logits for the pixel
+    and the ``seglib.evaluation.inference.Prediction`` (model-size logits for the pixel
     inspector, class counts over every pixel, ``image_size`` = the upload's
     own size). A 4000 x 4000 upload keeps about 6 MB instead of 2.5 GB.
     Raises ``ImageReadError`` as ``read_image_bytes``.
     """
     import cv2
 
-    from seglib.inference import predict
+    from seglib.evaluation.inference import predict
 
     image = read_image_bytes(data, name)
     prediction = predict(model, image, interpolation=interpolation, max_mask_size=max_size)

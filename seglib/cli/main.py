@@ -17,13 +17,13 @@ from seglib.errors import SeglibError
 
 #: Modules that contribute commands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
-    "seglib.data_cli",      # data synth | check | stats
-    "seglib.model",         # model
-    "seglib.train",         # train
-    "seglib.receptive",     # receptive
-    "seglib.demo",          # demo-model
-    "seglib.pretrain",      # pretrain
-    "seglib.reference",     # reference-runs
+    "seglib.cli.data",            # data synth | check | stats
+    "seglib.model.deeplab",       # model
+    "seglib.training.worker",     # train
+    "seglib.analysis.receptive",  # receptive
+    "seglib.training.demo",       # demo-model
+    "seglib.model.pretrain",      # pretrain
+    "seglib.training.reference",  # reference-runs
 )
 
 
@@ -34,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name == name:  # not written yet
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

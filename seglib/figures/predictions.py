@@ -3,7 +3,7 @@ image, a right/wrong map, per-class IoU, ground-truth vs predicted class
 fractions, the split's confusion matrix, and the pixel inspector.
 
 Pure Plotly (no Streamlit), built from arrays, so every figure is tested
-without a browser. They follow the rules of ``seglib.figures``: class names on
+without a browser. They follow the rules of ``seglib.figures.base``: class names on
 hover, the user's palette for class colours, pictures downscaled for display
 (label maps with nearest neighbour, so no class id is invented), and nothing
 that needs colour vision alone to read (right/wrong is black/white with its
@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
-from seglib.figures import (CHART_TEMPLATE, class_label, display_scale, downscale_for_display, mask_figure)
+from seglib.figures.base import (CHART_TEMPLATE, class_label, display_scale, downscale_for_display, mask_figure)
 
 __all__ = [
     "difference_figure", "correctness_figure", "class_iou_figure", "fraction_comparison_figure",
@@ -141,7 +141,7 @@ def _picture(grey: np.ndarray, ignored: np.ndarray, scale: float):
     """A grey picture (0..255) with unlabelled pixels in ``IGNORE_COLOR``, as a PNG ``go.Image``."""
     import plotly.graph_objects as go
 
-    from seglib.figures import png_data_uri
+    from seglib.figures.base import png_data_uri
 
     rgb = np.repeat(np.asarray(grey, dtype=np.uint8)[..., None], 3, axis=-1)
     rgb[ignored] = [int(IGNORE_COLOR[i:i + 2], 16) for i in (1, 3, 5)]
@@ -404,7 +404,7 @@ def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from seglib.inference import softmax
+    from seglib.evaluation.inference import softmax
 
     logits = np.asarray(logits, dtype=np.float32)
     if logits.ndim != 1 or logits.size < 2:
@@ -460,7 +460,7 @@ def inspector_grid(height: int, width: int, max_points: int = 64) -> tuple[np.nd
 
 
 def in_image_pixels(figure, image_size: tuple[int, int]):
-    """A picture figure drawn from a shrunk mask/image (``seglib.figures.mask_figure``),
+    """A picture figure drawn from a shrunk mask/image (``seglib.figures.base.mask_figure``),
     moved to the pixel coordinates of the original image of ``image_size`` = (H, W).
 
     The pictures, hover cells and axis ranges are stretched (in place), so hover and
@@ -491,7 +491,7 @@ def inspector_figure(mask: np.ndarray, image: np.ndarray, *, palette="cihp", opa
     (row, column) is marked with a ring.
 
     ``image_size``: the (H, W) of the original image when ``mask`` and ``image``
-    were shrunk for display (``seglib.evaluate.predict_upload``); positions are
+    were shrunk for display (``seglib.evaluation.evaluate.predict_upload``); positions are
     then still in original pixels.
     """
     import plotly.graph_objects as go

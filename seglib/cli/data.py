@@ -55,7 +55,7 @@ def register(subparsers) -> None:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from seglib.synth import generate_dataset
+    from seglib.data.synth import generate_dataset
 
     defaults = settings.DEFAULT_SYNTH if args.default else {"train": None, "val": 0, "size": 128, "seed": 0}
     values = {name: getattr(args, name) if getattr(args, name) is not None else defaults[name]
@@ -94,14 +94,14 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from seglib.dataset import check_dataset
+    from seglib.data.dataset import check_dataset
     from seglib.errors import DatasetError
 
     try:
         report = check_dataset(args.folder, deep=not args.quick)
     except DatasetError as error:
         problems = getattr(error, "problems", [])
-        from seglib.dataset import _with_path
+        from seglib.data.dataset import _with_path
 
         for problem in problems[: args.limit]:
             print(f"  - {_with_path(problem)}")
@@ -113,8 +113,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from seglib.dataset import open_dataset
-    from seglib.stats import dataset_stats
+    from seglib.data.dataset import open_dataset
+    from seglib.data.stats import dataset_stats
 
     stats = dataset_stats(open_dataset(args.folder), split=args.split, size=args.size)
     if args.json:

@@ -1,7 +1,7 @@
 """Run folders: the contract between the training worker and the pages.
 
 A training run lives in ``runs/<run-id>/`` (``settings.runs_dir()``). The
-worker (``seglib.train``, a separate process) writes it; the dashboard only
+worker (``seglib.training.worker``, a separate process) writes it; the dashboard only
 reads it, through the functions of this module, so a crash of training can
 never take a page down and a browser reload never loses a run.
 
@@ -281,7 +281,7 @@ def _refuse_a_file_as_dataset(config: RunConfig) -> None:
     if not path.is_absolute():
         path = settings.data_dir() / path
     if path.exists() and not path.is_dir():
-        from seglib.dataset import EXPECTED_LAYOUT
+        from seglib.data.dataset import EXPECTED_LAYOUT
 
         raise DatasetError(f"{path.name!r} is a file, not a dataset folder; no run was created. "
                            f"{EXPECTED_LAYOUT}")

@@ -125,7 +125,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 def _checked_image(image) -> np.ndarray:
     """``image`` as a numeric ``(H, W, 3)`` or ``(H, W)`` array in its own dtype (no float copy)."""
     if isinstance(image, (str, os.PathLike)):
-        from seglib.dataset import read_image
+        from seglib.data.dataset import read_image
 
         image = read_image(Path(image))
     image = np.asarray(image)
@@ -144,7 +144,7 @@ def _checked_image(image) -> np.ndarray:
 def prepare_image(image) -> np.ndarray:
     """Return ``image`` as float32 ``(H, W, 3)`` in 0..255.
 
-    Accepts a path (read with ``seglib.dataset.read_image``), grayscale
+    Accepts a path (read with ``seglib.data.dataset.read_image``), grayscale
     ``(H, W)`` or ``(H, W, 1)``, RGB, or RGBA (alpha dropped); uint8 or floats
     in 0..255. Raises ``ValueError`` for anything else.
     """
@@ -158,7 +158,7 @@ def _model_input(image: np.ndarray, size: int) -> np.ndarray:
     """A checked image resized to ``size`` x ``size`` float32 RGB.
 
     Resized in its own dtype first (area averaging when shrinking, as
-    ``seglib.dataset.resize_pair`` does for training), then converted: a
+    ``seglib.data.dataset.resize_pair`` does for training), then converted: a
     40-megapixel upload never becomes a 480 MB float32 copy.
     """
     if image.dtype not in (np.uint8, np.uint16, np.float32):

@@ -309,7 +309,7 @@ def loss_shares(model, pairs: Sequence, image_size: int | None, num_classes: int
 
     Args:
         model: a Keras segmentation model (logits out).
-        pairs: ``seglib.dataset.Pair`` objects (``Dataset.split(name)``).
+        pairs: ``seglib.data.dataset.Pair`` objects (``Dataset.split(name)``).
         image_size: the size to compare at; ``None``: the model's input
             size. A model with a fixed input size needs its own size here.
         num_classes: the model's output channels.
@@ -334,10 +334,10 @@ def loss_shares(model, pairs: Sequence, image_size: int | None, num_classes: int
     """
     import pandas as pd
 
-    from seglib import metrics
+    from seglib.evaluation import metrics
     from seglib._tf import tf
-    from seglib.dataset import load_pair
-    from seglib.inference import model_input_size, predict_batch
+    from seglib.data.dataset import load_pair
+    from seglib.evaluation.inference import model_input_size, predict_batch
 
     num_classes = _check_num_classes(num_classes)
     gamma = _check_gamma(gamma)

@@ -7,7 +7,7 @@ computed from the dataset, model and receptive-field analysis in use (the
 ``facts`` built by ``dataset_numbers``, ``model_numbers``, ``sample_numbers``
 and ``run_numbers``), never typed in as a constant, so a check stays right when
 a student switches dataset, preset or input size. Several need reasoning rather
-than reading one number off one view (``seglib.lab_checks`` computes those).
+than reading one number off one view (``seglib.lab.checks`` computes those).
 
 Students of the handout run the Keras example (ResNet50, 512 px, rates
 6/12/18) while the dashboard's sidebar model is usually smaller; shape and
@@ -35,7 +35,7 @@ import math
 import re
 from typing import Any, Sequence
 
-from seglib import lab_checks
+from seglib.lab import checks as lab_checks
 from seglib.classes import CLASS_NAMES
 
 #: Question kinds: free text, a number (with tolerance), an image size ``H x W``,
@@ -182,7 +182,7 @@ def _value_text(kind: str, value: Any, accepted: Sequence[int] = (), unit: str =
 
 
 def dataset_numbers(stats) -> dict[str, Any]:
-    """Class-balance numbers of one split (a ``seglib.stats.DatasetStats``).
+    """Class-balance numbers of one split (a ``seglib.data.stats.DatasetStats``).
 
     The most frequent class is taken *excluding* background (id 0); the rarest
     among the classes that appear at all (absent classes are listed apart), so
@@ -220,11 +220,11 @@ def model_numbers(model) -> dict[str, Any]:
 
     Output height, width and channels are read from the last layer; the stride
     and the widest atrous branch's tap spacing and receptive field from
-    ``seglib.receptive.aspp_analysis`` (they follow the model's input size and
+    ``seglib.analysis.receptive.aspp_analysis`` (they follow the model's input size and
     rates, so a demo model with other rates gets other answers).
     """
-    from seglib import model as seglib_model
-    from seglib import receptive
+    from seglib.model import deeplab as seglib_model
+    from seglib.analysis import receptive
 
     shape = tuple(model.output.shape)
     numbers: dict[str, Any] = {
@@ -279,7 +279,7 @@ def run_numbers(run_id: str | None) -> dict[str, Any]:
     """The run a model came from, with its best validation mean IoU (empty without a run)."""
     if not run_id:
         return {}
-    from seglib import runs
+    from seglib.training import runs
 
     numbers: dict[str, Any] = {"run_id": run_id}
     try:

@@ -29,7 +29,7 @@ Why it looks the way it does (each point is something the lab asks about):
 Every image is drawn from its own random stream ``(seed, split, index)``, so
 the output does not depend on the number of worker processes.
 
->>> from seglib.synth import render_sample
+>>> from seglib.data.synth import render_sample
 >>> image, mask, people = render_sample(size=64, seed=0, split="train", index=0)
 >>> image.shape, mask.shape, mask.dtype.name
 ((64, 64, 3), (64, 64), 'uint8')
@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 
 from seglib.classes import CIHP_PALETTE, NUM_CLASSES
-from seglib.dataset import available_cpus
+from seglib.data.dataset import available_cpus
 from seglib.errors import DatasetError
 from seglib.io import atomic_write_json, atomic_write_text
 

@@ -4,7 +4,7 @@ The Keras example starts its ResNet50 from ImageNet weights; nothing can be
 downloaded here, so the project pretrains its own backbones on a task that is
 *not* the lab's: **image-level labels** of synthetic crowd images.
 
-* **Data.** Images drawn by ``seglib.synth.render_sample`` with the seed
+* **Data.** Images drawn by ``seglib.data.synth.render_sample`` with the seed
   ``PRETRAIN_SEED`` and the split name ``"pretrain"`` (the default dataset uses
   seed 0 and the splits ``train``/``val``), so no image of the lab's dataset
   is ever seen. They are drawn at ``RENDER_SIZE`` (the default dataset's size;
@@ -26,7 +26,7 @@ downloaded here, so the project pretrains its own backbones on a task that is
 ``python -m seglib pretrain --preset lecture`` writes
 ``assets/pretrained/<backbone>_<width>.npz`` and its card
 (``<name>.json`` / ``<name>.md``: task, data, seeds, time, accuracy and the
-command that reproduces it). ``seglib.model`` loads the file when a config
+command that reproduces it). ``seglib.model.deeplab`` loads the file when a config
 says ``model.weights = "pretrained"`` (the ``lecture`` preset's default).
 
 >>> from seglib.config import get_preset
@@ -65,7 +65,7 @@ RENDER_SIZE = 512
 PRESENT_FRACTION = 0.01
 #: Tiles are this many input pixels on a side (a 5 x 5 grid at 160 px).
 TILE_PIXELS = 32
-#: People per synthetic image (``seglib.synth`` draws 2 ... 8).
+#: People per synthetic image (``seglib.data.synth`` draws 2 ... 8).
 MIN_PEOPLE, MAX_PEOPLE = 2, 8
 
 
@@ -109,7 +109,7 @@ def start_explanation(model_config: ModelConfig) -> str:
                 "responds to skin, hair, clothes and people, so only the new ASPP, decoder and head start from "
                 "scratch, and the curves move within the first epoch.")
     if model_config.weights == "imagenet":
-        from seglib.model import imagenet_weights_status
+        from seglib.model.deeplab import imagenet_weights_status
 
         return imagenet_weights_status(model_config)["message"]
     return ("**From scratch**: every layer starts from random weights, so the backbone must learn to see before "
@@ -128,7 +128,7 @@ def load_card(path: str | os.PathLike) -> dict[str, Any] | None:
 
 def backbone_layers(model, model_config: ModelConfig) -> list:
     """The backbone layers with weights that feed the ASPP (ancestors of the ``high`` cut)."""
-    from seglib.model import feature_layers
+    from seglib.model.deeplab import feature_layers
 
     high = feature_layers(model_config)["high"]
     wanted: set[str] = set()
@@ -241,7 +241,7 @@ def _render_chunk(task: tuple) -> dict[str, np.ndarray]:
     quiet_environment()
     import cv2
 
-    from seglib.synth import render_sample
+    from seglib.data.synth import render_sample
 
     size, seed, indices = task
     images, presences, shares, counts = [], [], [], []
@@ -263,7 +263,7 @@ def make_data(count: int, size: int, seed: int = PRETRAIN_SEED, start: int = 0,
 
     Returns ``{"images", "presence", "shares", "people"}`` (see ``image_labels``).
     """
-    from seglib.dataset import map_in_processes
+    from seglib.data.dataset import map_in_processes
 
     chunk = 100
     tasks = [(size, seed, range(i, min(start + count, i + chunk))) for i in range(start, start + count, chunk)]
@@ -279,7 +279,7 @@ def build_pretraining_model(model_config: ModelConfig):
     """Backbone (as DeepLabV3+ builds it) -> per-tile presence (average pooling to the tile grid, 1x1 conv)
     and, from global average pooling, the class shares and the people count."""
     from seglib._tf import import_tf
-    from seglib.model import _backbone, _classes, feature_layers
+    from seglib.model.deeplab import _backbone, _classes, feature_layers
 
     _, keras = import_tf()
     size = model_config.image_size

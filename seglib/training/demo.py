@@ -18,7 +18,7 @@ Rebuild it with ``make demo-model`` or::
     python -m seglib demo-model --out assets/demo_model
 
 The pages call ``demo_model_path()`` / ``has_demo_model()`` and
-``load_demo_card()``; loading goes through ``seglib.model.load_model``.
+``load_demo_card()``; loading goes through ``seglib.model.deeplab.load_model``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seglib import runs, settings
+from seglib.training import runs
+
+from seglib import settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig, get_preset
 from seglib.errors import ModelError, RunError
@@ -144,7 +146,7 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
     (training, validation and checkpointing; the ~15 s start-up of each worker
     session is not included).
     """
-    from seglib.model import load_model, save_model
+    from seglib.model.deeplab import load_model, save_model
 
     folder, out = Path(folder).resolve(), Path(out).resolve()
     config = RunConfig.load(folder / runs.CONFIG_FILE)
@@ -195,7 +197,7 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
     atomic_write_json(out / CARD_JSON, card)
     atomic_write_text(out / CARD_MARKDOWN, model_card_markdown(card))
     if out == DEMO_DIR.resolve():  # the shipped demo model: its run is shipped too, read-only
-        from seglib.reference import record
+        from seglib.training.reference import record
 
         record(folder, "demo-model", f"Demo model: lecture preset, {card['epochs']} epochs",
                note=f"The run that trained assets/demo_model (best epoch {card['best_epoch']}); "

@@ -16,11 +16,11 @@ over-fitting to show within ``EPOCHS`` epochs), and records them in
     AdamW, weight decay 1e-4, learning rate 5e-4 (the ``course`` preset's),
     decaying by 0.9 every 100 steps.
 
-``seglib.demo`` records the demo model's own run the same way
+``seglib.training.demo`` records the demo model's own run the same way
 (``reference-demo-model``). A recorded run keeps what the pages read (config,
 name, final progress, history, steps, IoU per class, previews) and nothing of
 the machine that made it (no checkpoints, log, process ids or paths).
-``seglib.runs`` lists these runs with the machine's own and refuses to stop,
+``seglib.training.runs`` lists these runs with the machine's own and refuses to stop,
 resume, rename or delete them.
 """
 
@@ -35,7 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seglib import runs, settings
+from seglib.training import runs
+
+from seglib import settings
 from seglib.config import RunConfig, get_preset
 from seglib.errors import RunError
 from seglib.io import atomic_write_json, read_json

@@ -1,6 +1,6 @@
 """The numbers behind the lab's reasoning questions, and the Keras example's own numbers.
 
-``seglib.exercises`` asks questions whose answers cannot be read off a single
+``seglib.lab.exercises`` asks questions whose answers cannot be read off a single
 view: a student has to combine two numbers, or apply a rule the dashboard
 teaches (softmax, argmax, the 1x1 degeneration of atrous kernels, the
 left/right swap of a flip). Every answer is computed here with the same library
@@ -34,10 +34,10 @@ import numpy as np
 from seglib.classes import CLASS_NAMES, LEFT_RIGHT_PAIRS, swap_left_right
 
 #: Theoretical receptive field (input pixels) of one unit of the ASPP input, per
-#: backbone cut as ``seglib.model`` builds it (ResNet50 at conv4_block6_2_relu,
+#: backbone cut as ``seglib.model.deeplab`` builds it (ResNet50 at conv4_block6_2_relu,
 #: MobileNetV2 at output stride 16). It does not depend on the input size or on
 #: MobileNetV2's width; ``tests/test_lab_checks.py`` measures it with
-#: ``seglib.receptive.aspp_analysis`` on the built models.
+#: ``seglib.analysis.receptive.aspp_analysis`` on the built models.
 BACKBONE_RECEPTIVE_FIELD_PX = {"resnet50": 291, "mobilenetv2": 267}
 
 #: Kernel size of the ASPP's atrous branches.
@@ -52,7 +52,7 @@ def one_by_one_rates(rates: Sequence[int], feature_size: int, kernel_size: int =
     """The atrous rates whose kernel reads only its centre at *every* position of an
     ``feature_size`` x ``feature_size`` map (all other taps fall on zero padding):
     such a branch is a 1x1 convolution in disguise (``rate >= feature_size``)."""
-    from seglib.receptive import valid_tap_stats
+    from seglib.analysis.receptive import valid_tap_stats
 
     return sorted({int(rate) for rate in rates
                    if valid_tap_stats(int(feature_size), int(rate), kernel_size)["center_only_fraction"] == 1.0})
@@ -77,7 +77,7 @@ def backbone_receptive_field(backbone: str) -> int:
 
 def config_numbers(model_config) -> dict[str, Any]:
     """Shape and scale numbers of a DeepLabV3+ configuration (``seglib.config.ModelConfig``),
-    the same keys as ``seglib.exercises.model_numbers`` gives for a built model."""
+    the same keys as ``seglib.lab.exercises.model_numbers`` gives for a built model."""
     size, stride = int(model_config.image_size), int(model_config.output_stride)
     rates = [int(rate) for rate in model_config.atrous_rates]
     feature = math.ceil(size / stride)
@@ -110,7 +110,7 @@ def always_background(class_counts: Sequence[int]) -> dict[str, Any]:
     union is every pixel), and every other class present scores IoU 0: the mean
     IoU is the background share divided by the number of classes present.
     """
-    from seglib import metrics
+    from seglib.evaluation import metrics
 
     counts = np.asarray(class_counts, dtype=np.int64)
     confusion = np.zeros((counts.size, counts.size), dtype=np.int64)
@@ -154,7 +154,7 @@ def swap_error(mask: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> dict[st
     ids differ by 1, so it adds only ``1 / (num_classes - 1)`` to the average
     error: the difference view shows it nearly black.
     """
-    from seglib import metrics
+    from seglib.evaluation import metrics
 
     mask = np.asarray(mask)
     swapped = swap_left_right(mask)
@@ -171,7 +171,7 @@ def pixel_numbers(logits: Sequence[float]) -> dict[str, Any]:
     """The winning class of one pixel, its softmax probability, the runner-up and
     the margin (how far the winning logit could drop before another class wins),
     from the table the Predictions page's pixel inspector shows."""
-    from seglib.evaluate import pixel_table
+    from seglib.evaluation.evaluate import pixel_table
 
     table = pixel_table(np.asarray(logits, dtype=np.float32), CLASS_NAMES)
     ranked = table.sort_values("logit", ascending=False, kind="stable")

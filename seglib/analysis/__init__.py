@@ -1,0 +1,1 @@
+"""Analysis: atrous (dilated) scales and receptive fields of a model, measured on real images."""

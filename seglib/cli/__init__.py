@@ -1,0 +1,1 @@
+"""Command line: ``seglib`` / ``python -m seglib`` and its sub-commands."""

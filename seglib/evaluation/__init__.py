@@ -1,0 +1,1 @@
+"""Evaluation: inference on images, metrics (pixel accuracy, IoU, confusion), and ground truth vs prediction tables."""

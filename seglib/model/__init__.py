@@ -1,0 +1,1 @@
+"""Models: DeepLabV3+ (build, describe, save/load) and the shipped pretrained backbone."""
