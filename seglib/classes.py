@@ -76,12 +76,25 @@ PALETTES = {"cihp": CIHP_PALETTE, "colorblind": COLORBLIND_PALETTE}
 IGNORE_COLOR = np.array((255, 0, 255), dtype=np.uint8)
 
 
-def get_palette(name: str = "cihp") -> np.ndarray:
-    """Return a (20, 3) uint8 palette by name ('cihp' or 'colorblind')."""
+def get_palette(palette: str | np.ndarray = "cihp") -> np.ndarray:
+    """A palette as an (N, 3) uint8 array: by name ('cihp' or 'colorblind'), or an array of colours as is."""
+    if not isinstance(palette, str):
+        return np.asarray(palette, np.uint8)
     try:
-        return PALETTES[name]
+        return PALETTES[palette]
     except KeyError:
-        raise KeyError(f"Unknown palette {name!r}. Valid names: {', '.join(PALETTES)}.") from None
+        raise KeyError(f"Unknown palette {palette!r}. Valid names: {', '.join(PALETTES)}.") from None
+
+
+def hex_color(color) -> str:
+    """An RGB colour (0..255, extra channels ignored) as ``'#rrggbb'``."""
+    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in color[:3]))
+
+
+def class_hex_colors(palette: str | np.ndarray, class_ids) -> list[str]:
+    """The ``'#rrggbb'`` colour of each class id; ids outside the palette get ``IGNORE_COLOR``."""
+    colors = get_palette(palette)
+    return [hex_color(colors[i] if 0 <= i < len(colors) else IGNORE_COLOR) for i in (int(c) for c in class_ids)]
 
 
 def swap_left_right(mask: np.ndarray) -> np.ndarray:
@@ -99,7 +112,7 @@ def colorize(mask: np.ndarray, palette: str | np.ndarray = "cihp",
     ``visible`` limits the drawn classes; hidden classes are drawn black.
     Ids outside the palette (e.g. the ignore label 255) are drawn magenta.
     """
-    colors = get_palette(palette) if isinstance(palette, str) else np.asarray(palette, np.uint8)
+    colors = get_palette(palette)
     lut = np.tile(IGNORE_COLOR, (256, 1))
     lut[: len(colors)] = colors
     if visible is not None:
@@ -161,9 +174,8 @@ def load_colormap(path: str | Path) -> np.ndarray:
 
 def class_table(palette: str | np.ndarray = "cihp") -> list[dict]:
     """One row per class: id, name, RGB and hex colour (for legends)."""
-    colors = get_palette(palette) if isinstance(palette, str) else np.asarray(palette, np.uint8)
+    colors = get_palette(palette)
     return [
-        {"id": i, "name": name, "rgb": tuple(int(c) for c in colors[i]),
-         "hex": "#{:02x}{:02x}{:02x}".format(*(int(c) for c in colors[i]))}
+        {"id": i, "name": name, "rgb": tuple(int(c) for c in colors[i]), "hex": hex_color(colors[i])}
         for i, name in enumerate(CLASS_NAMES)
     ]

@@ -23,7 +23,6 @@ from typing import Any
 
 from seglib.classes import NUM_CLASSES
 from seglib.errors import ConfigError
-from seglib.training.losses import LOSSES
 
 BACKBONES = ("mobilenetv2", "resnet50")
 OPTIMIZERS = ("adamw", "adam")
@@ -31,6 +30,8 @@ WEIGHTS = ("pretrained", "none", "imagenet")
 #: How each backbone start reads in the UI and in run summaries.
 WEIGHT_LABELS = {"pretrained": "pretrained backbone", "none": "random weights", "imagenet": "ImageNet backbone"}
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+#: Every loss ``seglib.training.losses.make_loss`` builds (the values ``train.loss`` may take).
+LOSSES = ("cross-entropy", "weighted-cross-entropy", "focal", "dice", "cross-entropy+dice")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class TrainConfig:
     decay_steps: int = 100           #: exponential decay: lr * decay_rate ** (step / decay_steps)
     decay_rate: float = 0.9          #: 1.0 = constant learning rate
     weight_decay: float = 1e-4       #: AdamW decoupled weight decay (ignored by 'adam')
-    loss: str = "cross-entropy"      #: one of seglib.training.losses.LOSSES (cross-entropy, weighted (median frequency), focal, Dice, CE + Dice)
+    loss: str = "cross-entropy"      #: one of LOSSES (cross-entropy, weighted (median frequency), focal, Dice, CE + Dice)
     freeze_backbone_epochs: int = 0  #: epochs the (pretrained) backbone stays fixed while the new layers learn; 0 = trained from the start
     early_stopping_patience: int = 0  #: epochs without val_loss improvement; 0 = off
     mixed_precision: str = "auto"    #: 'auto' (on with a GPU), 'on', 'off'
@@ -320,6 +321,20 @@ def get_preset(name: str) -> RunConfig:
         return PRESETS[name]().validate()
     except KeyError:
         raise KeyError(f"Unknown preset {name!r}. Valid presets: {', '.join(PRESETS)}.") from None
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, str]:
+    """``["train.epochs=3", ...]`` (the command line's ``--set``) as ``{"train.epochs": "3"}``.
+
+    The values stay strings; ``RunConfig.with_overrides`` coerces them to the fields' types.
+    """
+    overrides = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set needs SECTION.FIELD=VALUE. Received: --set {item!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
 
 
 # ---------------------------------------------------------------------------

@@ -17,7 +17,15 @@ class ConfigError(SeglibError, ValueError):
 
 
 class DatasetError(SeglibError):
-    """A dataset folder cannot be used (missing, empty, nothing readable)."""
+    """A dataset folder cannot be used (missing, empty, nothing readable).
+
+    ``problems``: the ``seglib.data.layout.Problem`` rows found on the way (empty
+    when the folder itself is missing), so the caller can list them.
+    """
+
+    def __init__(self, message: str, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class ImageReadError(SeglibError):

@@ -100,6 +100,14 @@ def instructor_passcode() -> str | None:
     return value or None
 
 
+def data_root_of(resolved: Path) -> Path | None:
+    """The data root a resolved path is (or lies under); None when it is under none of them."""
+    for root in data_roots():
+        if resolved == root or root in resolved.parents:
+            return root
+    return None
+
+
 def check_data_path(path: str | os.PathLike) -> Path:
     """Resolve ``path`` and make sure it lies under one of the data roots.
 
@@ -114,9 +122,8 @@ def check_data_path(path: str | os.PathLike) -> Path:
         resolved = candidate.resolve(strict=False)
     except (OSError, RuntimeError) as error:  # symlink loops
         raise PathNotAllowedError(f"Cannot resolve the path {Path(path).name!r} (a symlink loop?).") from error
-    for root in data_roots():
-        if resolved == root or root in resolved.parents:
-            return resolved
+    if data_root_of(resolved) is not None:
+        return resolved
     # Echo a relative path as typed; of an absolute one only its name (never a server path).
     shown = str(path) if not Path(path).expanduser().is_absolute() else (Path(path).name or str(path))
     raise PathNotAllowedError(
@@ -129,9 +136,10 @@ def check_data_path(path: str | os.PathLike) -> Path:
 def display_path(path: str | os.PathLike) -> str:
     """A path as shown to users: relative to its data root or the project, never absolute."""
     resolved = Path(path).resolve()
-    for base in [*data_roots(), PROJECT_ROOT]:
-        if resolved == base or base in resolved.parents:
-            rel = resolved.relative_to(base)
-            prefix = base.name
-            return str(Path(prefix) / rel) if str(rel) != "." else prefix
-    return resolved.name
+    base = data_root_of(resolved)
+    if base is None and (resolved == PROJECT_ROOT or PROJECT_ROOT in resolved.parents):
+        base = PROJECT_ROOT
+    if base is None:
+        return resolved.name
+    rel = resolved.relative_to(base)
+    return str(Path(base.name) / rel) if str(rel) != "." else base.name

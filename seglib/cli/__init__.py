@@ -1,1 +1,3 @@
-"""Command line: ``seglib`` / ``python -m seglib`` and its sub-commands."""
+"""Command line: ``seglib`` / ``python -m seglib`` and its sub-commands, one module per command
+named after it (``demo-model`` is ``demo_model``); ``main`` collects them, ``options`` holds what
+their parsers share."""

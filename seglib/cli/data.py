@@ -17,16 +17,21 @@ import time
 from pathlib import Path
 
 from seglib import settings
+from seglib.cli.options import add_command, add_shared
+from seglib.data.dataset import check_dataset, format_problem, open_dataset
+from seglib.data.stats import dataset_stats
+from seglib.data.synth import generate_dataset
+from seglib.errors import DatasetError
 
 
 def register(subparsers) -> None:
-    data = subparsers.add_parser("data", help="generate, check and describe datasets",
-                                 description="Generate the synthetic dataset, check a dataset folder, "
-                                             "or print its class and size statistics.")
-    commands = data.add_subparsers(dest="data_command", metavar="ACTION")
-    data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+    """Add ``python -m seglib data`` and its actions."""
+    data = add_command(subparsers, "data", None, help="generate, check and describe datasets",
+                       description="Generate the synthetic dataset, check a dataset folder, "
+                                   "or print its class and size statistics.")
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION")
 
-    synth = commands.add_parser("synth", help="write the synthetic crowd dataset (CIHP layout)")
+    synth = add_command(actions, "synth", _synth)
     synth.add_argument("--out", type=Path, default=None,
                        help="target folder (default with --default: the data root's 'synthetic')")
     synth.add_argument("--default", action="store_true",
@@ -37,26 +42,22 @@ def register(subparsers) -> None:
     synth.add_argument("--size", type=int, default=None, help="image side in pixels")
     synth.add_argument("--seed", type=int, default=None, help="random seed (same seed, same files)")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
-    synth.set_defaults(func=_synth)
 
-    check = commands.add_parser("check", help="find pairs and report bad files in a dataset folder")
+    check = add_command(actions, "check", _check)
     check.add_argument("folder", type=Path)
     check.add_argument("--quick", action="store_true", help="do not decode files (names and sizes only)")
     check.add_argument("--limit", type=int, default=20, help="problems listed per kind (default 20)")
-    check.set_defaults(func=_check)
 
-    stats = commands.add_parser("stats", help="class pixel fractions, object sizes and person heights")
+    stats = add_command(actions, "stats", _stats)
     stats.add_argument("folder", type=Path)
     stats.add_argument("--split", default="train", choices=["train", "val"])
     stats.add_argument("--size", type=int, default=None,
                        help="resize masks (nearest) to this square size first, as training does")
-    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    stats.set_defaults(func=_stats)
+    add_shared(stats, "--json")
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from seglib.data.synth import generate_dataset
-
+    """write the synthetic crowd dataset (CIHP layout)"""
     defaults = settings.DEFAULT_SYNTH if args.default else {"train": None, "val": 0, "size": 128, "seed": 0}
     values = {name: getattr(args, name) if getattr(args, name) is not None else defaults[name]
               for name in ("train", "val", "size", "seed")}
@@ -94,28 +95,21 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from seglib.data.dataset import check_dataset
-    from seglib.errors import DatasetError
-
+    """find pairs and report bad files in a dataset folder"""
     try:
         report = check_dataset(args.folder, deep=not args.quick)
     except DatasetError as error:
-        problems = getattr(error, "problems", [])
-        from seglib.data.dataset import _with_path
-
-        for problem in problems[: args.limit]:
-            print(f"  - {_with_path(problem)}")
-        if len(problems) > args.limit:
-            print(f"  ... and {len(problems) - args.limit} more")
+        for problem in error.problems[: args.limit]:
+            print(f"  - {format_problem(problem)}")
+        if len(error.problems) > args.limit:
+            print(f"  ... and {len(error.problems) - args.limit} more")
         raise
     print(report.format(limit=args.limit))
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from seglib.data.dataset import open_dataset
-    from seglib.data.stats import dataset_stats
-
+    """class pixel fractions, object sizes and person heights"""
     stats = dataset_stats(open_dataset(args.folder), split=args.split, size=args.size)
     if args.json:
         print(json.dumps(stats.to_json(), indent=2))

@@ -1,30 +1,22 @@
 """``python -m seglib <command> ...``: the command-line interface.
 
-Each command lives in the module that owns its logic; that module defines
-``register(subparsers)`` which adds its sub-parser and sets ``func`` to a
-function taking the parsed arguments and returning an exit code. This file only
-collects them, so adding a command never touches another module's code.
+Every command has its module in this package, named after it (``demo-model`` is
+``seglib.cli.demo_model``). A module's ``register(subparsers)`` adds the command's
+parser (with ``seglib.cli.options.add_command``) and points it at its ``run(args)``,
+which calls the library and returns the exit code. This file only collects them.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from seglib._tf import quiet_environment
+from seglib.cli import data, demo_model, model, pretrain, receptive, reference_runs, train
 from seglib.errors import SeglibError
 
-#: Modules that contribute commands, in the order they appear in ``--help``.
-COMMAND_MODULES = (
-    "seglib.cli.data",            # data synth | check | stats
-    "seglib.model.deeplab",       # model
-    "seglib.training.worker",     # train
-    "seglib.analysis.receptive",  # receptive
-    "seglib.training.demo",       # demo-model
-    "seglib.model.pretrain",      # pretrain
-    "seglib.training.reference",  # reference-runs
-)
+#: The command modules, in the order their commands appear in ``--help``.
+COMMANDS = (data, model, train, receptive, demo_model, pretrain, reference_runs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semantic segmentation teaching toolkit (DeepLabV3+ on CIHP-style data).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 

@@ -1,1 +1,7 @@
-"""Data: the synthetic CIHP-layout generator, reading and checking datasets, dataset statistics, and the tf.data input pipeline."""
+"""Data: image and mask files, dataset folders and their checks, statistics, the synthetic generator, tf.data.
+
+``images`` and ``masks`` read single files; ``layout`` finds the pairs of a
+dataset folder and ``dataset`` opens and checks one; ``stats`` (with
+``mask_stats`` and ``processes``) describes a split; ``synth`` (with
+``synth_person``) writes the synthetic default; ``pipeline`` feeds training.
+"""

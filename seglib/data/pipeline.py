@@ -44,7 +44,8 @@ import numpy as np
 
 from seglib._tf import tf
 from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS, NUM_CLASSES
-from seglib.data.dataset import Pair, load_pair
+from seglib.data.dataset import load_pair
+from seglib.data.layout import Pair
 
 #: Default range of the random zoom factor of the scale-jitter augmentation.
 SCALE_RANGE = (1.0, 1.5)

@@ -11,14 +11,14 @@ For one split of a dataset this counts
 - the height in pixels of every person (from ``Human_ids`` when the dataset has
   them, else from connected regions of the foreground).
 
-Masks are read with OpenCV, counted with ``np.bincount`` and split into regions
-with ``cv2.connectedComponentsWithStats`` (never on an empty crop: a mask with no
-people, or whose foreground is all ignore, has no regions). The counting runs
-in a child process (several when there are many masks), so that even a native
-crash on some file cannot take the caller (the dashboard's server) down: it
-becomes a ``DatasetError`` naming the file. The result is cached under ``settings.cache_dir()``, keyed by the dataset
-folder, its files (names, sizes, modification times), the split and the size, so
-a page opened by a whole class computes it once.
+The work on each mask is ``seglib.data.mask_stats``. It runs in child
+processes (``seglib.data.processes.run_isolated``; several when there are many
+masks), so that even a native crash on some file cannot take the caller (the
+dashboard's server) down: it becomes a ``DatasetError`` naming the file. The
+result is cached under ``settings.cache_dir()``, keyed by the dataset folder,
+its files (names, sizes, modification times), the split and the size, so a page
+opened by a whole class computes it once. ``count_class_pixels`` counts the
+pixels per class of any pairs in this process (the weighted loss's class weights).
 
 >>> stats = dataset_stats(open_dataset("data/synthetic"), split="train")  # doctest: +SKIP
 >>> stats.fractions.argmax()                                              # doctest: +SKIP
@@ -27,6 +27,7 @@ a page opened by a whole class computes it once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -40,16 +41,19 @@ import cv2
 import numpy as np
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES
-from seglib.data.dataset import Dataset, _decode, available_cpus, open_dataset, read_mask
-from seglib.errors import DatasetError, ImageReadError
+from seglib.classes import CLASS_NAMES, NUM_CLASSES
+from seglib.data import mask_stats
+from seglib.data.dataset import Dataset, open_dataset
+from seglib.data.layout import relative_path
+from seglib.data.masks import read_mask
+from seglib.data.processes import available_cpus, run_isolated
+from seglib.errors import DatasetError
 from seglib.io import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# pandas is imported inside the methods that build tables, so worker processes
-# (which only count) start without it.
+# pandas is imported inside the methods that build tables, so importing this module stays light.
 
 #: Bump when the computation changes, so old cache files are not reused.
 #: 2: masks the reader refuses (not label ids) are skipped, with their reasons.
@@ -97,10 +101,6 @@ class DatasetStats:
         return self.image_counts.sum(axis=0, dtype=np.int64)
 
     @property
-    def ignored_pixels(self) -> int:
-        return int(self.image_ignored.sum())
-
-    @property
     def total_pixels(self) -> int:
         """Labelled pixels (the ignore label excluded)."""
         return int(self.class_counts.sum())
@@ -108,8 +108,12 @@ class DatasetStats:
     @property
     def fractions(self) -> np.ndarray:
         """Share of each class among labelled pixels, float64 (C,), sums to 1."""
-        total = self.total_pixels
-        return self.class_counts / total if total else np.zeros(self.num_classes)
+        return mask_stats.count_fractions(self.class_counts)
+
+    @property
+    def ignored_pixels(self) -> int:
+        """Pixels that carry the ignore label (mask values the classes do not know)."""
+        return int(self.image_ignored.sum())
 
     @property
     def class_names(self) -> list[str]:
@@ -230,101 +234,6 @@ def _class_name(class_id: int) -> str:
 
 
 # ---------------------------------------------------------------------------
-# the per-image work (runs in worker processes)
-# ---------------------------------------------------------------------------
-
-def _regions(binary: np.ndarray) -> np.ndarray:
-    """(K, 3) area, height, width of the 8-connected regions of a 0/1 uint8 image.
-
-    Labels only the bounding box of the ones (most parts are small, and this is
-    ~100x faster than labelling the whole frame). No ones, no call: OpenCV's
-    labelling crashes the process (a segmentation fault) on an empty crop.
-    """
-    x0, y0, box_w, box_h = cv2.boundingRect(binary)
-    if box_w < 1 or box_h < 1:
-        return np.zeros((0, 3), np.int32)
-    crop = np.ascontiguousarray(binary[y0:y0 + box_h, x0:x0 + box_w])
-    found, _, region_stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8, ltype=cv2.CV_32S)
-    if found <= 1:
-        return np.zeros((0, 3), np.int32)
-    chosen = region_stats[1:found]
-    return np.column_stack([chosen[:, cv2.CC_STAT_AREA], chosen[:, cv2.CC_STAT_HEIGHT],
-                            chosen[:, cv2.CC_STAT_WIDTH]]).astype(np.int32)
-
-
-def _read_humans(path: str, shape: tuple[int, int], size: int | None) -> np.ndarray | None:
-    """A person-id map matching the (resized) mask, or None when it is unusable."""
-    try:
-        humans = _decode(Path(path))  # the size check of the dataset reader: no huge decode
-    except ImageReadError:
-        return None
-    if humans.ndim == 3:
-        humans = humans[..., 0]
-    if humans.dtype not in (np.uint8, np.uint16):
-        return None
-    humans = np.ascontiguousarray(humans)
-    if size:
-        humans = cv2.resize(humans, (size, size), interpolation=cv2.INTER_NEAREST)
-    return humans if humans.shape == shape else None
-
-
-def _image_stats(mask_path: str, human_path: str | None, size: int | None, num_classes: int):
-    """Counts, regions and person heights of one mask; the reader's message when it cannot be used."""
-    try:
-        mask = read_mask(mask_path, num_classes)
-    except ImageReadError as error:
-        return str(error)
-    if size:
-        mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-    if mask.size < 1 << 24:  # float32 histogram counts are exact below 2**24 pixels, and 3x faster
-        counts = cv2.calcHist([mask], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-    else:
-        counts = np.bincount(mask.ravel(), minlength=256).astype(np.int64)
-    regions = []
-    for class_id in np.flatnonzero(counts[1:num_classes]) + 1:
-        found = _regions((mask == class_id).view(np.uint8))
-        if len(found):
-            regions.append(np.column_stack([np.full(len(found), class_id, np.int32), found]))
-    heights, source = [], "human_ids"
-    humans = _read_humans(human_path, mask.shape, size) if human_path else None
-    if humans is not None:
-        present = np.flatnonzero(np.bincount(humans.ravel()))
-        for person in present[present > 0]:
-            heights.append(cv2.boundingRect((humans == person).view(np.uint8))[3])
-    else:
-        source = "components"
-        foreground = ((mask > 0) & (mask != IGNORE_LABEL)).view(np.uint8)
-        heights = [int(h) for area, h, _w in _regions(foreground) if area >= 4]
-    regions = np.concatenate(regions).astype(np.int32) if regions else np.zeros((0, 4), np.int32)
-    return (counts[:num_classes], int(counts[IGNORE_LABEL]), mask.shape[:2], regions,
-            np.asarray(heights, np.int32), source)
-
-
-def _mark(trail: str | None, index: int | None) -> None:
-    """Leave the index of the mask this process is reading (None: none) where the parent finds it."""
-    if trail:
-        with _suppress_os_error(), open(os.path.join(trail, str(os.getpid())), "w") as file:
-            file.write("" if index is None else str(index))
-
-
-def _chunk_stats(task):
-    indices, masks, humans, size, num_classes, trail = task
-    # One OpenCV thread per process: the processes already fill the cores, and
-    # OpenCV's own threads only add overhead on these small labelling jobs.
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        results = []
-        for index, mask, human in zip(indices, masks, humans):
-            _mark(trail, index)
-            results.append((index, _image_stats(mask, human, size, num_classes)))
-        _mark(trail, None)
-        return results
-    finally:
-        cv2.setNumThreads(threads)
-
-
-# ---------------------------------------------------------------------------
 # the public function
 # ---------------------------------------------------------------------------
 
@@ -337,18 +246,10 @@ def _cache_key(dataset: Dataset, split: str, size: int | None, num_classes: int,
         if not dataset.fingerprint:  # a Dataset built by hand: look at the files themselves
             for path in (pair.mask, pair.human):
                 if path is not None:
-                    with _suppress_os_error():
+                    with contextlib.suppress(OSError):
                         info = os.stat(path)
                         digest.update(f"{info.st_size}:{info.st_mtime_ns}".encode())
     return digest.hexdigest()[:24]
-
-
-class _suppress_os_error:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        return kind is not None and issubclass(kind, OSError)
 
 
 def cache_path(key: str) -> Path:
@@ -399,9 +300,13 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
     chunk = max(1, min(32, -(-len(pairs) // (4 * workers))))  # a few chunks per worker, at most 32 masks
     tasks = [(list(range(i, min(i + chunk, len(pairs)))), masks[i:i + chunk], humans[i:i + chunk], size,
               num_classes, None) for i in range(0, len(pairs), chunk)]
-    results = _run(tasks, max(1, min(workers if len(pairs) >= PARALLEL_MINIMUM else 1, len(tasks))), isolate=isolate,
-                   describe=lambda index: _rel_mask(dataset, pairs[index]), where=f"the {split} split of "
-                   f"{dataset.name!r}")
+    workers = max(1, min(workers if len(pairs) >= PARALLEL_MINIMUM else 1, len(tasks)))
+    if not isolate and workers <= 1:
+        results = [item for task in tasks for item in mask_stats.count_chunk(task)]
+    else:  # a native crash in a child becomes a DatasetError naming the mask
+        results = run_isolated(mask_stats.count_chunk, tasks, workers,
+                               describe=lambda index: relative_path(pairs[index].mask, dataset.root),
+                               doing=f"Computing the statistics of the {split} split of {dataset.name!r}")
 
     count = len(pairs)
     image_counts = np.zeros((count, num_classes), np.int64)
@@ -443,136 +348,20 @@ def dataset_stats(dataset: Dataset | str | os.PathLike, split: str = "train", si
     return stats
 
 
-def _rel_mask(dataset: Dataset, pair) -> str:
-    try:
-        return str(Path(pair.mask).relative_to(dataset.root))
-    except ValueError:
-        return Path(pair.mask).name
+def count_class_pixels(pairs, num_classes: int = NUM_CLASSES, size: int | None = None) -> np.ndarray:
+    """Labelled pixels per class over the masks of ``pairs``, int64 (C,); the ignore label is left out.
 
-
-def _run(tasks, workers: int, *, isolate: bool = True, describe=str, where: str = "the split"):
-    """Run the chunks: in this process (one worker, not isolated) or in child processes.
-
-    The children are plain ``python -c`` processes (not a multiprocessing
-    pool): they never re-import the caller's main file (a Streamlit page), and
-    inherit no threads (TensorFlow's, the server's). When a child dies (a
-    native crash: nothing a Python ``except`` can catch), the mask it was
-    reading is known from the mark it leaves before each mask, and a
-    ``DatasetError`` names it; the caller lives on.
+    ``size``: each mask is first resized (nearest neighbour) to ``size`` x ``size``,
+    as the model sees it. Counted in this process (no cache); raises
+    ``ImageReadError`` naming a mask that cannot be read.
     """
-    if not isolate and workers <= 1:
-        return [item for task in tasks for item in _chunk_stats(task)]
-    import shutil
-    import tempfile
-
-    trail = tempfile.mkdtemp(prefix="seglib-stats-")
-    try:
-        marked = [(*task[:5], trail) for task in tasks]  # children mark each mask before reading it
-        groups = [marked[i::workers] for i in range(min(workers, len(marked)))]
-        try:
-            children = [_start_child(trail, number, group) for number, group in enumerate(groups)]
-        except OSError:  # no processes allowed here: count in this process
-            return [item for task in tasks for item in _chunk_stats(task)]
-        results, died = [], []
-        try:
-            for number, child in enumerate(children):
-                child.wait()
-                if child.returncode != 0:
-                    died.append((child, _marks(trail, child.pid)))
-                    continue
-                status, value = _read_result(os.path.join(trail, f"{number}.out"))
-                if status == "error":
-                    raise value
-                results.extend(value)
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait()
-        if died:
-            child, reading = died[0]
-            signal_name = _signal_name(child.returncode)
-            if reading is None:
-                raise DatasetError(
-                    f"Computing the statistics of {where} failed: its worker process died ({signal_name}) before "
-                    "it read a mask (out of memory, or killed?). Try again; if it keeps failing, tell the "
-                    "machine's owner.")
-            raise DatasetError(
-                f"Computing the statistics of {where} crashed in a worker process ({signal_name}) while reading "
-                f"{describe(reading)}: a native crash in the image decoder or analysis. The dashboard is "
-                "unharmed. Run `python -m seglib data check` on the folder, then re-export or remove that file.")
-        return sorted(results, key=lambda item: item[0])  # the children took every n-th chunk
-    finally:
-        shutil.rmtree(trail, ignore_errors=True)
-
-
-#: What a child runs: the parent's import path first, then ``_child``.
-_CHILD_CODE = ("import sys; sys.path[:0] = [p for p in sys.argv[3:] if p not in sys.path]; "
-               "from seglib.data.stats import _child; _child(sys.argv[1], sys.argv[2])")
-
-
-def _start_child(trail: str, number: int, tasks):
-    import pickle
-    import subprocess
-    import sys
-
-    job = os.path.join(trail, f"{number}.in")
-    with open(job, "wb") as file:
-        # _chunk_stats is looked up now, so a test may stand in for it (pickled by name).
-        pickle.dump((_chunk_stats, tasks), file, protocol=pickle.HIGHEST_PROTOCOL)
-    paths = [str(Path(p).resolve()) if p else os.getcwd() for p in sys.path]
-    return subprocess.Popen([sys.executable, "-c", _CHILD_CODE, job, os.path.join(trail, f"{number}.out"), *paths],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
-
-
-def _child(job: str, out: str) -> None:
-    """The child's side: run the chunks of ``job``, write ("ok", results) or ("error", exception)."""
-    import pickle
-
-    try:
-        with open(job, "rb") as file:
-            function, tasks = pickle.load(file)
-        outcome = ("ok", [item for task in tasks for item in function(task)])
-    except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
-        outcome = ("error", error)
-    try:
-        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: keep its words
-        data = pickle.dumps(("error", RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
-    with open(out + ".tmp", "wb") as file:
-        file.write(data)
-    os.replace(out + ".tmp", out)
-
-
-def _read_result(path: str):
-    import pickle
-
-    try:
-        with open(path, "rb") as file:
-            return pickle.load(file)
-    except (OSError, EOFError, pickle.UnpicklingError) as error:
-        return "error", DatasetError(f"The statistics worker left no readable result ({error}); try again.")
-
-
-def _signal_name(returncode: int) -> str:
-    if returncode < 0:
-        import signal
-
-        try:
-            return signal.Signals(-returncode).name
-        except ValueError:
-            return f"signal {-returncode}"
-    return f"exit status {returncode}"
-
-
-def _marks(trail: str, pid: int) -> int | None:
-    """The index of the mask child ``pid`` was reading when it died (None: none)."""
-    try:
-        with open(os.path.join(trail, str(pid))) as file:
-            text = file.read().strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+    counts = np.zeros(num_classes, np.int64)
+    for pair in pairs:
+        mask = read_mask(pair.mask, num_classes)
+        if size:
+            mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
+        counts += mask_stats.label_counts(mask)[:num_classes]
+    return counts
 
 
 # ---------------------------------------------------------------------------

@@ -21,10 +21,7 @@ accuracy, mean IoU), so the hardest images can be ranked and opened.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -33,6 +30,7 @@ import numpy as np
 
 from seglib.evaluation import metrics
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.data.mask_stats import count_fractions
 from seglib.errors import ImageReadError
 
 __all__ = [
@@ -111,13 +109,11 @@ class ImageComparison:
 
     @property
     def truth_fractions(self) -> np.ndarray:
-        total = self.truth_counts.sum()
-        return self.truth_counts / total if total else np.zeros(self.num_classes)
+        return count_fractions(self.truth_counts)
 
     @property
     def predicted_fractions(self) -> np.ndarray:
-        total = self.predicted_counts.sum()
-        return self.predicted_counts / total if total else np.zeros(self.num_classes)
+        return count_fractions(self.predicted_counts)
 
     @property
     def missed_classes(self) -> list[int]:
@@ -236,7 +232,7 @@ def evaluate_split(model, pairs: Sequence, image_size: int | None = None, limit:
 
     Args:
         model: a Keras segmentation model (logits out).
-        pairs: ``seglib.data.dataset.Pair`` objects (``Dataset.split(name)``).
+        pairs: ``seglib.data.layout.Pair`` objects (``Dataset.split(name)``).
         image_size: size at which images and masks are compared (masks
             resized nearest); ``None`` keeps each image at its own size, so
             the numbers match the single-image view of the page.
@@ -339,15 +335,14 @@ def pixel_table(logits: np.ndarray, class_names: Sequence[str] = CLASS_NAMES):
 
 def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
                      max_pixels: int = MAX_UPLOAD_PIXELS) -> np.ndarray:
-    """Decode an uploaded file with the dataset reader (``seglib.data.dataset.read_image``):
-    uint8 RGB ``(H, W, 3)``; grey, alpha, 16-bit and EXIF orientation are handled as
-    for datasets.
+    """Decode an uploaded file with the dataset reader (``seglib.data.images``): uint8 RGB
+    ``(H, W, 3)``; grey, alpha, 16-bit and EXIF orientation are handled as for datasets.
 
     Raises ``ImageReadError`` naming the file when it is too large (in bytes,
     or in pixels as its header declares them), empty, or not an image; the
     reader's own explanation is passed on, with the upload's name in it.
     """
-    from seglib.data.dataset import declared_size, read_image
+    from seglib.data import images
 
     data = bytes(data)
     shown = Path(str(name).replace("\\", "/")).name or "upload"
@@ -356,26 +351,11 @@ def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPL
     if len(data) > max_bytes:
         raise ImageReadError(f"{shown} is {len(data) / 1e6:.1f} MB; upload an image under "
                              f"{max_bytes / 1e6:.0f} MB.")
-    size = declared_size(data)
+    size = images.declared_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise ImageReadError(f"{shown} is {size[0]} × {size[1]} pixels; upload an image of at most "
                              f"{max_pixels / 1e6:.0f} megapixels (shrink it first).")
-    suffix = Path(shown).suffix.lower()
-    suffix = suffix if suffix.lstrip(".") in UPLOAD_TYPES else ".img"
-    folder = tempfile.mkdtemp(prefix="seglib-upload-")
-    temporary = Path(folder) / f"upload{suffix}"
-    try:
-        temporary.write_bytes(data)
-        try:
-            image = read_image(temporary)
-        except ImageReadError as error:
-            # The reader names the file it read: say the upload's name instead of the temporary one.
-            raise ImageReadError(str(error).replace(temporary.name, shown)) from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+    image = images.decode_image_with_notes(data, shown)[0]
     if image.shape[0] * image.shape[1] > max_pixels:
         raise ImageReadError(f"{shown} is {image.shape[1]} × {image.shape[0]} pixels; upload an image of at "
                              f"most {max_pixels / 1e6:.0f} megapixels.")

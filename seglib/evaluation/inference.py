@@ -43,7 +43,7 @@ import numpy as np
 from seglib._tf import import_tf
 
 __all__ = ["Prediction", "predict", "predict_batch", "prepare_image", "softmax", "model_input_size",
-           "mask_grid"]
+           "mask_grid", "prediction_from_logits", "resize_logits"]
 
 #: Values of one band of rows computed at once while resizing logits (rows x width x classes):
 #: about 8 MB of float32 per temporary array, whatever the image size.
@@ -97,7 +97,7 @@ class Prediction:
         nearest = self.interpolation == "nearest"
         rows = _axis(self.model_logits.shape[0], self.height, np.array([row]), nearest)
         columns = _axis(self.model_logits.shape[1], self.width, np.array([column]), nearest)
-        return _resize_band(self.model_logits, rows, columns)[0, 0]
+        return resize_logits(self.model_logits, rows, columns)[0, 0]
 
     def pixel(self, row: int, column: int) -> dict:
         """Logits, probabilities and the chosen class of one image pixel (for the inspector)."""
@@ -110,7 +110,7 @@ class Prediction:
         nearest = self.interpolation == "nearest"
         rows = _axis(self.model_logits.shape[0], self.height, np.arange(self.height), nearest)
         columns = _axis(self.model_logits.shape[1], self.width, np.arange(self.width), nearest)
-        return _resize_band(self.model_logits, rows, columns)
+        return resize_logits(self.model_logits, rows, columns)
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -125,7 +125,7 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 def _checked_image(image) -> np.ndarray:
     """``image`` as a numeric ``(H, W, 3)`` or ``(H, W)`` array in its own dtype (no float copy)."""
     if isinstance(image, (str, os.PathLike)):
-        from seglib.data.dataset import read_image
+        from seglib.data.images import read_image
 
         image = read_image(Path(image))
     image = np.asarray(image)
@@ -144,7 +144,7 @@ def _checked_image(image) -> np.ndarray:
 def prepare_image(image) -> np.ndarray:
     """Return ``image`` as float32 ``(H, W, 3)`` in 0..255.
 
-    Accepts a path (read with ``seglib.data.dataset.read_image``), grayscale
+    Accepts a path (read with ``seglib.data.images.read_image``), grayscale
     ``(H, W)`` or ``(H, W, 1)``, RGB, or RGBA (alpha dropped); uint8 or floats
     in 0..255. Raises ``ValueError`` for anything else.
     """
@@ -204,7 +204,7 @@ def _axis(source: int, target: int, positions: np.ndarray, nearest: bool):
     return low, high, weight
 
 
-def _resize_band(logits: np.ndarray, rows, columns) -> np.ndarray:
+def resize_logits(logits: np.ndarray, rows, columns) -> np.ndarray:
     """The logits resized to the chosen rows and columns of the image (float32, rows x columns x C).
 
     Separable: first between two rows of the model's grid, then between two
@@ -257,8 +257,10 @@ def _run(model, batch: np.ndarray) -> np.ndarray:
     return _forward(model)(tf.convert_to_tensor(batch, dtype=tf.float32)).numpy()
 
 
-def _finish(model_logits: np.ndarray, height: int, width: int, input_size: int, nearest: bool,
-            max_mask_size: int | None = None) -> Prediction:
+def prediction_from_logits(model_logits: np.ndarray, height: int, width: int, input_size: int, nearest: bool,
+                           max_mask_size: int | None = None) -> Prediction:
+    """The ``Prediction`` of a ``height`` x ``width`` image from the model's logits (steps 3-5 above):
+    the logits resized a band of rows at a time, their argmax as the mask, and the class counts."""
     model_logits = np.ascontiguousarray(model_logits, dtype=np.float32)   # the model's grid: s x s x C
     classes = model_logits.shape[-1]
     columns = _axis(model_logits.shape[1], width, np.arange(width), nearest)
@@ -268,7 +270,7 @@ def _finish(model_logits: np.ndarray, height: int, width: int, input_size: int, 
     band = max(1, _BAND_VALUES // (width * classes))
     for top in range(0, height, band):  # a band of image rows at a time: never H x W x C at once
         rows = np.arange(top, min(top + band, height))
-        logits = _resize_band(model_logits, _axis(model_logits.shape[0], height, rows, nearest), columns)
+        logits = resize_logits(model_logits, _axis(model_logits.shape[0], height, rows, nearest), columns)
         labels = np.argmax(logits, axis=-1).astype(np.uint8)  # = argmax of softmax(logits, axis=-1)
         counts += np.bincount(labels.ravel(), minlength=classes)[:classes]
         inside = (kept_rows >= top) & (kept_rows < top + len(rows))
@@ -315,5 +317,6 @@ def predict_batch(model, images, batch_size: int = 8, interpolation: str = "bili
             outputs = list(_run(model, np.stack([_model_input(image, size) for image in chunk])))
             sizes = [size] * len(chunk)
         for image, logits, seen in zip(chunk, outputs, sizes):
-            results.append(_finish(logits, image.shape[0], image.shape[1], seen, nearest, max_mask_size))
+            results.append(prediction_from_logits(logits, image.shape[0], image.shape[1], seen, nearest,
+                                                  max_mask_size))
     return results

@@ -1,4 +1,4 @@
-"""Segmentation metrics on label masks, in plain NumPy (plus one Keras metric).
+"""Segmentation metrics on label masks, in plain NumPy.
 
 Everything starts from the confusion matrix, counted in int64 so that it stays
 exact for any number of pixels (Keras's ``MeanIoU`` accumulates in float32 and
@@ -36,16 +36,13 @@ distance, so use it together with the misclassified-pixel rate.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from seglib.classes import IGNORE_LABEL
 
 __all__ = [
     "confusion_matrix", "pixel_accuracy", "per_class_iou", "mean_iou", "average_error",
-    "misclassified_rate", "absolute_difference", "misclassified_map", "class_fractions",
-    "evaluate", "StreamingMeanIoU", "streaming_mean_iou_class",
+    "misclassified_rate", "absolute_difference", "misclassified_map",
 ]
 
 
@@ -178,110 +175,3 @@ def misclassified_map(y_true, y_pred, ignore_label: int | None = IGNORE_LABEL) -
     if ignore_label is not None:
         wrong &= y_true != ignore_label
     return wrong.reshape(shape)
-
-
-def class_fractions(mask, num_classes: int, ignore_label: int | None = IGNORE_LABEL) -> np.ndarray:
-    """Share of (non-ignored) pixels per class, float64 ``(C,)`` summing to 1 (zeros if empty)."""
-    num_classes = _check_num_classes(num_classes)
-    labels = np.asarray(mask).astype(np.int64).ravel()
-    if ignore_label is not None:
-        labels = labels[labels != ignore_label]
-    labels = labels[(labels >= 0) & (labels < num_classes)]
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    return counts / counts.sum() if counts.sum() else counts
-
-
-def evaluate(y_true, y_pred, num_classes: int, ignore_label: int | None = IGNORE_LABEL) -> dict:
-    """All metrics of one prediction at once (what the prediction page shows).
-
-    Returns ``confusion_matrix``, ``pixel_accuracy``, ``per_class_iou``,
-    ``mean_iou``, ``average_error`` and ``misclassified_rate``.
-    """
-    cm = confusion_matrix(y_true, y_pred, num_classes, ignore_label)
-    return {
-        "confusion_matrix": cm,
-        "pixel_accuracy": pixel_accuracy(cm),
-        "per_class_iou": per_class_iou(cm),
-        "mean_iou": mean_iou(cm),
-        "average_error": average_error(y_true, y_pred, num_classes, ignore_label),
-        "misclassified_rate": misclassified_rate(y_true, y_pred, ignore_label),
-    }
-
-
-# ---------------------------------------------------------------------------
-# Keras metric (TensorFlow imported on first use)
-# ---------------------------------------------------------------------------
-
-@functools.cache
-def streaming_mean_iou_class():
-    """Define and register ``StreamingMeanIoU`` (a Keras metric) on first use."""
-    from seglib._tf import import_tf
-
-    tf, keras = import_tf()
-
-    @keras.saving.register_keras_serializable(package="seglib")
-    class StreamingMeanIoU(keras.metrics.Metric):
-        """Mean IoU over an epoch, from an int64 confusion matrix.
-
-        ``y_true``: label masks ``(B, H, W)`` or ``(B, H, W, 1)``; ``y_pred``:
-        logits or probabilities ``(B, H, W, C)`` (argmax is taken). Pixels whose
-        truth is ``ignore_label`` or outside ``0..C-1`` are skipped. Classes
-        absent from both truth and prediction over the whole epoch are left out
-        of the mean, as in ``seglib.evaluation.metrics.mean_iou``; with no labelled pixel
-        at all the result is NaN (undefined).
-        """
-
-        def __init__(self, num_classes: int = 20, ignore_label: int = IGNORE_LABEL, name: str = "mean_iou",
-                     dtype=None, **kwargs):
-            super().__init__(name=name, dtype=dtype, **kwargs)
-            self.num_classes = _check_num_classes(num_classes)
-            self.ignore_label = int(ignore_label)
-            self.total_cm = self.add_variable(shape=(self.num_classes, self.num_classes), dtype="int64",
-                                              initializer="zeros", name="total_confusion_matrix",
-                                              aggregation="sum")
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            y_true = tf.cast(y_true, tf.int64)
-            y_pred = tf.convert_to_tensor(y_pred)
-            if y_true.shape.rank == y_pred.shape.rank:  # (B, H, W, 1) labels
-                y_true = tf.squeeze(y_true, axis=-1)
-            y_pred = tf.argmax(y_pred, axis=-1, output_type=tf.int64)
-            y_true = tf.reshape(y_true, [-1])
-            y_pred = tf.reshape(y_pred, [-1])
-            valid = (y_true >= 0) & (y_true < self.num_classes) & (y_true != self.ignore_label)
-            # Weights instead of boolean_mask: static shapes, so XLA (jit_compile) can compile it.
-            cm = tf.math.confusion_matrix(tf.where(valid, y_true, 0), y_pred, num_classes=self.num_classes,
-                                          weights=tf.cast(valid, tf.int64), dtype=tf.int64)
-            self.total_cm.assign_add(cm)
-
-        def result(self):
-            cm = tf.cast(self.total_cm, tf.float64)
-            true_positive = tf.linalg.diag_part(cm)
-            union = tf.reduce_sum(cm, axis=0) + tf.reduce_sum(cm, axis=1) - true_positive
-            present = union > 0
-            iou = tf.math.divide_no_nan(true_positive, union)
-            count = tf.reduce_sum(tf.cast(present, tf.float64))
-            value = tf.math.divide_no_nan(tf.reduce_sum(tf.where(present, iou, 0.0)), count)
-            # No class present (no labelled pixel seen): undefined, never a score of 0 or 1.
-            value = tf.where(count > 0, value, tf.constant(float("nan"), tf.float64))
-            return tf.cast(value, tf.float32)
-
-        def reset_state(self):
-            self.total_cm.assign(tf.zeros_like(self.total_cm))
-
-        def confusion_matrix(self) -> np.ndarray:
-            """The accumulated int64 confusion matrix (rows = truth)."""
-            return np.asarray(self.total_cm.numpy(), dtype=np.int64)
-
-        def get_config(self):
-            return {**super().get_config(), "num_classes": self.num_classes,
-                    "ignore_label": self.ignore_label}
-
-    return StreamingMeanIoU
-
-
-def __getattr__(name: str):
-    """``seglib.evaluation.metrics.StreamingMeanIoU`` imports TensorFlow on first access only."""
-    if name == "StreamingMeanIoU":
-        return streaming_mean_iou_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

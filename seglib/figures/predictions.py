@@ -1,9 +1,10 @@
 """Plotly figures of the predictions page: the course's absolute-difference
 image, a right/wrong map, per-class IoU, ground-truth vs predicted class
-fractions, the split's confusion matrix, and the pixel inspector.
+fractions and the split's confusion matrix (the pixel inspector is
+``seglib.figures.inspector``).
 
 Pure Plotly (no Streamlit), built from arrays, so every figure is tested
-without a browser. They follow the rules of ``seglib.figures.base``: class names on
+without a browser. They follow the rules of ``seglib.figures.masks``: class names on
 hover, the user's palette for class colours, pictures downscaled for display
 (label maps with nearest neighbour, so no class id is invented), and nothing
 that needs colour vision alone to read (right/wrong is black/white with its
@@ -25,13 +26,13 @@ from typing import Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL
-from seglib.figures.base import (CHART_TEMPLATE, class_label, display_scale, downscale_for_display, mask_figure)
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_hex_colors
+from seglib.figures.masks import downscale_for_display, png_data_uri
+from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT, class_label
 
 __all__ = [
     "difference_figure", "correctness_figure", "class_iou_figure", "fraction_comparison_figure",
-    "confusion_figure", "logits_figure", "inspector_figure", "inspector_grid", "INSPECTOR_GRID_NAME",
-    "IGNORE_COLOR", "PANEL_MAX_SIZE", "in_image_pixels",
+    "confusion_figure", "IGNORE_COLOR", "PANEL_MAX_SIZE",
 ]
 
 #: Colour of pixels without a label (ignore label) in the difference and right/wrong maps:
@@ -39,20 +40,7 @@ __all__ = [
 IGNORE_COLOR = "#7f9cbf"
 #: Largest side of the pictures of the side-by-side view (they are drawn a third of the page wide).
 PANEL_MAX_SIZE = 256
-#: Name of the clickable trace of ``inspector_figure`` (the page reads clicks on it).
-INSPECTOR_GRID_NAME = "pixels (click to inspect)"
-_EDGE = "rgba(60,60,60,0.55)"
 _GREYS = [[0.0, "#000000"], [1.0, "#ffffff"]]
-
-
-def _hex(color) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in color[:3]))
-
-
-def _palette(palette) -> np.ndarray:
-    from seglib.classes import get_palette
-
-    return get_palette(palette) if isinstance(palette, str) else np.asarray(palette, np.uint8)
 
 
 def _check_masks(truth, predicted) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +119,7 @@ def _hover_layer(truth: np.ndarray, predicted: np.ndarray, values: np.ndarray, h
     step = 1.0 / scale
     origin = 0.5 * step - 0.5
     return go.Heatmap(
-        z=small_values, x0=origin, y0=origin, dx=step, dy=step, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-        showscale=False, text=_pair_text(small_truth, small_predicted, class_names), name="classes",
+        z=small_values, x0=origin, y0=origin, dx=step, dy=step, colorscale=TRANSPARENT, showscale=False, text=_pair_text(small_truth, small_predicted, class_names), name="classes",
         hovertemplate=value_line + "%{text}<br>x %{x:.0f}, y %{y:.0f}<extra></extra>", showlegend=False,
     )
 
@@ -140,8 +127,6 @@ def _hover_layer(truth: np.ndarray, predicted: np.ndarray, values: np.ndarray, h
 def _picture(grey: np.ndarray, ignored: np.ndarray, scale: float):
     """A grey picture (0..255) with unlabelled pixels in ``IGNORE_COLOR``, as a PNG ``go.Image``."""
     import plotly.graph_objects as go
-
-    from seglib.figures.base import png_data_uri
 
     rgb = np.repeat(np.asarray(grey, dtype=np.uint8)[..., None], 3, axis=-1)
     rgb[ignored] = [int(IGNORE_COLOR[i:i + 2], 16) for i in (1, 3, 5)]
@@ -242,7 +227,6 @@ def class_iou_figure(iou: Sequence[float], truth_counts: Sequence[int], predicte
     if not (iou.shape == truth_counts.shape == predicted_counts.shape) or iou.ndim != 1:
         raise ValueError("iou, truth_counts and predicted_counts must be 1-D with one value per class. "
                          f"Received: shapes {iou.shape}, {truth_counts.shape}, {predicted_counts.shape}")
-    colors = _palette(palette)
     ids = [int(i) for i in np.flatnonzero(~np.isnan(iou))]
     names = [f"{i} {class_label(i, class_names)}" for i in ids]
     texts = []
@@ -255,7 +239,7 @@ def class_iou_figure(iou: Sequence[float], truth_counts: Sequence[int], predicte
         texts.append(f"{iou[i]:.2f}{note}")
     figure = go.Figure(go.Bar(
         x=iou[ids], y=names, orientation="h", text=texts, textposition="outside", cliponaxis=False,
-        marker=dict(color=[_hex(colors[i]) for i in ids], line=dict(color=_EDGE, width=1)),
+        marker=dict(color=class_hex_colors(palette, ids), line=dict(color=EDGE_COLOR, width=1)),
         customdata=np.stack([truth_counts[ids], predicted_counts[ids]], axis=-1) if ids else None,
         name="IoU",
         hovertemplate="<b>%{y}</b><br>IoU %{x:.3f}<br>truth %{customdata[0]:,} px · predicted "
@@ -293,7 +277,6 @@ def fraction_comparison_figure(truth_counts: Sequence[int], predicted_counts: Se
     if truth_counts.shape != predicted_counts.shape or truth_counts.ndim != 1:
         raise ValueError("truth_counts and predicted_counts must be 1-D with one value per class. "
                          f"Received: shapes {truth_counts.shape}, {predicted_counts.shape}")
-    colors = _palette(palette)
     ids = np.arange(truth_counts.size)
     if not include_background:
         ids = ids[1:]
@@ -307,7 +290,7 @@ def fraction_comparison_figure(truth_counts: Sequence[int], predicted_counts: Se
     predicted_share = fractions(predicted_counts)
     order = sorted(present.tolist(), key=lambda i: (-truth_share[i], -predicted_share[i], i))
     names = [class_label(i, class_names) for i in order]
-    bar_colors = [_hex(colors[i]) for i in order]
+    bar_colors = class_hex_colors(palette, order)
     figure = go.Figure()
     for name, share, counts, pattern in ((truth_name, truth_share, truth_counts, ""),
                                          (predicted_name, predicted_share, predicted_counts, "/")):
@@ -387,138 +370,4 @@ def confusion_figure(confusion: np.ndarray, *, class_names: Sequence[str] = CLAS
                         automargin=True, side="bottom", showgrid=False, constrain="domain", dtick=1)
     figure.update_yaxes(title="true class", autorange="reversed", automargin=True, scaleanchor="x",
                         showgrid=False, constrain="domain", dtick=1)
-    return figure
-
-
-# ---------------------------------------------------------------------------
-# The pixel inspector
-# ---------------------------------------------------------------------------
-
-def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None = None, height: int | None = 520,
-                  class_names: Sequence[str] = CLASS_NAMES):
-    """The scores of one pixel: its ``C`` logits (left, values on hover) and
-    their softmax probabilities (right, written beside the bars), one bar per
-    class in the class colours. The argmax (the class the mask shows) has a
-    thick black outline and an "argmax" label.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from seglib.evaluation.inference import softmax
-
-    logits = np.asarray(logits, dtype=np.float32)
-    if logits.ndim != 1 or logits.size < 2:
-        raise ValueError(f"logits must be 1-D, one score per class. Received: logits.shape={logits.shape}")
-    probabilities = softmax(logits)
-    colors = _palette(palette)
-    chosen = int(np.argmax(logits))
-    names = [f"{i} {class_label(i, class_names)}" for i in range(logits.size)]
-    outline = dict(color=["#000000" if i == chosen else _EDGE for i in range(logits.size)],
-                   width=[3.5 if i == chosen else 1 for i in range(logits.size)])
-    bar_colors = [_hex(colors[i]) if i < len(colors) else "#ff00ff" for i in range(logits.size)]
-    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06,
-                           subplot_titles=("logit (raw score)", "softmax probability"))
-    figure.add_trace(go.Bar(
-        x=logits, y=names, orientation="h", name="logit", marker=dict(color=bar_colors, line=outline),
-        hovertemplate="<b>%{y}</b><br>logit %{x:.3f}<extra></extra>"), row=1, col=1)
-    figure.add_trace(go.Bar(
-        x=probabilities, y=names, orientation="h", name="probability", marker=dict(color=bar_colors, line=outline),
-        text=[_probability_text(value, i == chosen) for i, value in enumerate(probabilities)],
-        textposition=["inside" if i == chosen and value > 0.6 else "outside" for i, value in enumerate(probabilities)],
-        insidetextanchor="end", cliponaxis=False, hovertemplate="<b>%{y}</b><br>probability %{x:.2%}<extra></extra>"), row=1, col=2)
-    spread = float(logits.max() - logits.min()) or 1.0
-    figure.update_xaxes(range=[min(0.0, float(logits.min())) - 0.08 * spread,
-                               max(0.0, float(logits.max())) + 0.08 * spread],
-                        zeroline=True, zerolinecolor="#888", title="logit", row=1, col=1)
-    figure.update_xaxes(range=[0, 1.6], tickformat=".0%", tickvals=[0, 0.5, 1], title="probability",
-                        row=1, col=2)
-    figure.update_yaxes(autorange="reversed", automargin=True, categoryorder="array", categoryarray=names)
-    figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
-                         template=CHART_TEMPLATE, showlegend=False, bargap=0.25,
-                         uniformtext=dict(minsize=11, mode="show"),  # inside labels never shrink to specks
-                         margin=dict(l=8, r=16, t=64 if title else 40, b=40))
-    return figure
-
-
-def _probability_text(value: float, chosen: bool) -> str:
-    """The label of one probability bar; the argmax's says so (inside a long bar, so it is never cut)."""
-    number = f"{value:.1%}" if value >= 0.001 else ""
-    if not chosen:
-        return number
-    return f"<b>argmax {number}</b>" if value > 0.6 else f"{number} ◀ <b>argmax</b>"
-
-
-def inspector_grid(height: int, width: int, max_points: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns (pixel centres, original pixels) of the clickable grid:
-    every pixel for small images, every ``step``-th pixel for large ones."""
-    if height < 1 or width < 1:
-        raise ValueError(f"The image is empty. Received: height={height}, width={width}")
-    step = max(1, math.ceil(max(height, width) / max_points))
-    rows = np.arange(step // 2, height, step)
-    columns = np.arange(step // 2, width, step)
-    return rows, columns
-
-
-def in_image_pixels(figure, image_size: tuple[int, int]):
-    """A picture figure drawn from a shrunk mask/image (``seglib.figures.base.mask_figure``),
-    moved to the pixel coordinates of the original image of ``image_size`` = (H, W).
-
-    The pictures, hover cells and axis ranges are stretched (in place), so hover and
-    clicks read original pixels, as for a full-size mask. Returns the figure.
-    """
-    height, width = int(image_size[0]), int(image_size[1])
-    shown_width = figure.layout.xaxis.range[1] + 0.5
-    shown_height = figure.layout.yaxis.range[0] + 0.5
-    factor_x, factor_y = width / shown_width, height / shown_height
-    if factor_x == 1 and factor_y == 1:
-        return figure
-    for trace in figure.data:
-        if trace.type in ("image", "heatmap"):
-            trace.update(x0=((trace.x0 or 0) + 0.5) * factor_x - 0.5, dx=(trace.dx or 1) * factor_x,
-                         y0=((trace.y0 or 0) + 0.5) * factor_y - 0.5, dy=(trace.dy or 1) * factor_y)
-    figure.update_xaxes(range=[-0.5, width - 0.5])
-    figure.update_yaxes(range=[height - 0.5, -0.5])
-    return figure
-
-
-def inspector_figure(mask: np.ndarray, image: np.ndarray, *, palette="cihp", opacity: float = 0.5,
-                     selected: tuple[int, int] | None = None, max_size: int = 384, max_points: int = 64,
-                     title: str | None = None, height: int | None = None,
-                     class_names: Sequence[str] = CLASS_NAMES, image_size: tuple[int, int] | None = None):
-    """The predicted mask over the image, clickable: an invisible grid of points
-    (``INSPECTOR_GRID_NAME``, at most ``max_points`` a side) gives a click a
-    pixel position (``x`` = column, ``y`` = row, original pixels); ``selected``
-    (row, column) is marked with a ring.
-
-    ``image_size``: the (H, W) of the original image when ``mask`` and ``image``
-    were shrunk for display (``seglib.evaluation.evaluate.predict_upload``); positions are
-    then still in original pixels.
-    """
-    import plotly.graph_objects as go
-
-    mask = np.asarray(mask)
-    full_height, full_width = (int(v) for v in (image_size or mask.shape))
-    figure = mask_figure(mask, image, kind="overlay", palette=palette, opacity=opacity, max_size=max_size,
-                         title=title, height=height, class_names=class_names, hover=False)
-    in_image_pixels(figure, (full_height, full_width))
-    rows, columns = inspector_grid(full_height, full_width, max_points)
-    grid_rows, grid_columns = np.meshgrid(rows, columns, indexing="ij")
-    lookup = np.array([class_label(i, class_names) for i in range(256)], dtype=object)
-    shown_rows = np.minimum(grid_rows * mask.shape[0] // full_height, mask.shape[0] - 1)
-    shown_columns = np.minimum(grid_columns * mask.shape[1] // full_width, mask.shape[1] - 1)
-    labels = lookup[mask[shown_rows, shown_columns].astype(np.int64)]
-    figure.add_trace(go.Scatter(
-        x=grid_columns.ravel(), y=grid_rows.ravel(), mode="markers", name=INSPECTOR_GRID_NAME,
-        marker=dict(size=6, color="#ffffff", opacity=0.0), text=labels.ravel(),
-        hovertemplate="<b>%{text}</b><br>x %{x}, y %{y}<br>click to inspect<extra></extra>",
-        selected=dict(marker=dict(opacity=0.0)), unselected=dict(marker=dict(opacity=0.0)),
-    ))
-    if selected is not None:
-        row, column = int(selected[0]), int(selected[1])
-        for size, color, width in ((20, "#000000", 4), (20, "#ffffff", 2)):
-            figure.add_trace(go.Scatter(
-                x=[column], y=[row], mode="markers", name=f"inspected pixel (x {column}, y {row})",
-                marker=dict(symbol="circle-open", size=size, color=color, line=dict(width=width, color=color)),
-                hoverinfo="skip",
-            ))
     return figure

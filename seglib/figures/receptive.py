@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from seglib.analysis.receptive import AsppAnalysis
+from seglib.analysis.aspp import AsppAnalysis
 
 #: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies),
 #: by branch: image pooling, 1x1, then the atrous rates in increasing order.
@@ -57,8 +57,8 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
     Args:
         image: uint8 ``(H, W, 3)`` at the model's input size (the coordinates of
             ``analysis`` and ``grid``).
-        analysis: from ``seglib.analysis.receptive.aspp_analysis``.
-        grid: from ``seglib.analysis.receptive.sampling_grid``.
+        analysis: from ``seglib.analysis.aspp.aspp_analysis``.
+        grid: from ``seglib.analysis.aspp.sampling_grid``.
         show_outside: widen the view to show taps that fall on padding at their
             true positions; otherwise the view is the image plus a thin band
             where those taps are pinned (hollow, hover gives the true place),
@@ -69,7 +69,7 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
     """
     import plotly.graph_objects as go
 
-    from seglib.figures.base import png_data_uri
+    from seglib.figures.masks import png_data_uri
 
     image = np.asarray(image)
     height_px, width_px = image.shape[:2]
@@ -186,7 +186,7 @@ def valid_tap_figure(curve: Sequence[dict[str, Any]], rates: Sequence[int] = (),
                      title: str | None = None):
     """Fraction of a 3x3 kernel's taps that read real features, against the rate.
 
-    ``curve`` comes from ``seglib.analysis.receptive.valid_tap_curve``; ``rates`` (the
+    ``curve`` comes from ``seglib.analysis.dilation.valid_tap_curve``; ``rates`` (the
     model's own) are marked. Three lines: the mean fraction of valid taps,
     positions where all 9 are valid, and positions where only the centre is
     (the kernel acts as a 1x1 filter).
@@ -221,7 +221,7 @@ def dilation_figure(coverage: np.ndarray, *, grid_size: int | None = None, title
                     height: int = 300):
     """One heatmap of which input cells feed the centre output, and through how many paths.
 
-    ``coverage`` comes from ``seglib.analysis.receptive.dilated_stack_coverage``; it is
+    ``coverage`` comes from ``seglib.analysis.dilation.dilated_stack_coverage``; it is
     centred on a ``grid_size`` x ``grid_size`` grid (so figures of different
     stacks share one scale). Empty cells are white.
     """
@@ -266,7 +266,7 @@ def erf_figure(gradient: np.ndarray, pixel: tuple[int, int], *, theoretical_fiel
     """
     import plotly.graph_objects as go
 
-    from seglib.figures.base import png_data_uri
+    from seglib.figures.masks import png_data_uri
 
     gradient = np.asarray(gradient, dtype=np.float32)
     height_px, width_px = gradient.shape

@@ -1,8 +1,9 @@
-"""Figures and small text helpers for the live training page.
+"""Figures of the live training page: curves, per-class IoU, the run overlay and
+the validation preview strip.
 
 Everything the training page draws is built here from the tables of a run
-folder (``seglib.training.runs.read_history``, ``read_steps``, ``read_class_iou``,
-``read_previews``, ``lr_schedule``), so it is tested without a browser and
+folder (``seglib.training.runfolder.read_history``, ``read_steps``, ``read_class_iou``,
+``read_previews``; ``seglib.training.planning.lr_schedule``), so it is tested without a browser and
 the page stays a thin layer of widgets.
 
 The charts follow the course's rules for training curves: training and
@@ -20,17 +21,18 @@ large, because a projector in a lecture hall shows this page.
 'dash'
 """
 
+
 from __future__ import annotations
 
 import html
 import math
-import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, colorize
-from seglib.figures.base import CHART_TEMPLATE, _EDGE_COLOR, _hex, _palette_array, class_label, png_data_uri
+from seglib.classes import CLASS_NAMES, class_hex_colors, colorize, get_palette
+from seglib.figures.masks import png_data_uri
+from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT, class_label, class_label_lookup
 
 #: One colour per metric family (Okabe-Ito: distinguishable under colour blindness).
 FAMILY_COLORS = {"loss": "#0072B2", "accuracy": "#009E73", "mean_iou": "#D55E00", "lr": "#CC79A7"}
@@ -52,108 +54,6 @@ _FONT = dict(size=15)
 #: title or the curves (``yref="container"``: y is measured in the whole figure, not the plot area).
 _LEGEND = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="left", x=0.0,
                font=dict(size=14), bgcolor="rgba(255,255,255,0)")
-
-
-# ---------------------------------------------------------------------------
-# text helpers (progress, durations)
-# ---------------------------------------------------------------------------
-
-def format_duration(seconds: float | None) -> str:
-    """``75`` -> ``'1 min 15 s'``; ``None`` or a non-number -> ``'—'``."""
-    try:
-        seconds = float(seconds)
-    except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(seconds) or seconds < 0:
-        return "—"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def progress_fraction(progress: Mapping[str, Any]) -> float:
-    """Share of the run's optimizer steps done, in [0, 1], from ``progress.json``.
-
-    Epoch ``e`` at step ``s`` of ``S`` in a run of ``E`` epochs is
-    ``((e - 1) * S + s) / (E * S)``; a finished run is 1.
-    """
-    if progress.get("status") == "finished":
-        return 1.0
-    epochs = _int(progress.get("epochs"))
-    epoch = _int(progress.get("epoch"))
-    steps = _int(progress.get("steps_per_epoch"))
-    step = _int(progress.get("step"))
-    if epochs <= 0 or epoch <= 0 or steps <= 0:
-        return 0.0
-    done = (epoch - 1) * steps + min(step, steps)
-    return float(min(1.0, max(0.0, done / (epochs * steps))))
-
-
-def progress_label(progress: Mapping[str, Any]) -> str:
-    """One line for the progress bar: ``'Epoch 3 / 12 · step 40 / 63 · training'``."""
-    status = str(progress.get("status") or "")
-    phase = str(progress.get("phase") or "")
-    epochs = _int(progress.get("epochs"))
-    epoch = _int(progress.get("epoch"))
-    steps = _int(progress.get("steps_per_epoch"))
-    step = _int(progress.get("step"))
-    if status == "queued":
-        position = progress.get("queue_position")
-        return f"Queued (position {position})" if position else "Queued"
-    parts = []
-    if epochs:
-        parts.append(f"Epoch {max(epoch, 0)} / {epochs}")
-    if steps:
-        parts.append(f"step {min(step, steps)} / {steps}")
-    if status in ("running", "stopping") and phase:
-        parts.append(phase)
-    elif status:
-        parts.append(status)
-    return " · ".join(parts) if parts else status
-
-
-def startup_text(progress: Mapping[str, Any], elapsed: float) -> str:
-    """The worker's start-up steps as Markdown: the done ones with their seconds, the current one running.
-
-    ``progress["startup_steps"]`` is ``[[name, seconds since the worker started], ...]`` (written by
-    the worker as each step begins); ``elapsed`` is the seconds since it started.
-
-    >>> print(startup_text({"startup_steps": [["starting the worker", 0], ["importing TensorFlow", 0.6]]}, 2.5))
-    :material/check: starting the worker (0.6 s) · :material/progress_activity: **importing TensorFlow** (1.9 s so far)
-    """
-    steps = []
-    for item in progress.get("startup_steps") or []:
-        if (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], (int, float)) and math.isfinite(item[1])):
-            # The run folder is untrusted: a step name keeps letters, digits and plain punctuation only.
-            steps.append((re.sub(r"[^A-Za-z0-9 ,.()-]", "", item[0])[:80], float(item[1])))
-    if not steps:
-        return f"{elapsed:.0f} s so far."
-    parts = [f":material/check: {name} ({later - began:.1f} s)"
-             for (name, began), (_, later) in zip(steps, steps[1:])]
-    name, began = steps[-1]
-    parts.append(f":material/progress_activity: **{name}** ({max(elapsed - began, 0.0):.1f} s so far)")
-    return " · ".join(parts)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _number(value: Any) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +133,7 @@ def loss_figure(history, *, epochs: int | None = None, title: str | None = "Loss
     """Training (solid) and validation (dashed) loss per epoch, on the same axes.
 
     Args:
-        history: ``runs.read_history`` (columns ``epoch``, ``loss``, ``val_loss``).
+        history: ``runfolder.read_history`` (columns ``epoch``, ``loss``, ``val_loss``).
         epochs: the run's planned epochs: the x axis spans them all.
     """
     import plotly.graph_objects as go
@@ -280,7 +180,7 @@ def running_loss_figure(steps, *, epoch: int | None = None, steps_per_epoch: int
     sees whether this epoch is already doing better.
 
     Args:
-        steps: ``runs.read_steps`` (``epoch``, ``step``, ``loss``).
+        steps: ``runfolder.read_steps`` (``epoch``, ``step``, ``loss``).
         epoch: the epoch to draw (default: the latest in ``steps``).
         steps_per_epoch: spans the x axis over the whole epoch.
     """
@@ -318,7 +218,7 @@ def lr_figure(schedule: Sequence[float], *, steps_per_epoch: int, history=None,
     """The learning-rate schedule of a run, over epochs.
 
     Args:
-        schedule: the rate at every optimizer step (``runs.lr_schedule``).
+        schedule: the rate at every optimizer step (``planning.lr_schedule``).
         steps_per_epoch: converts steps to (fractional) epochs on the x axis.
         history: optional; the ``lr`` column (the rate the optimizer reported
             at each epoch end) is drawn as markers on the curve.
@@ -375,7 +275,6 @@ def class_iou_figure(class_iou: Sequence[float], *, palette: str | np.ndarray = 
     mean = float(np.nanmean(values))
     if title is None:
         title = "Validation IoU per class" + (f", epoch {epoch}" if epoch else "") + f" (mean IoU {mean:.3f})"
-    colors = _palette_array(palette)
     names = [class_label(i, class_names) for i in range(values.size)]
     present = np.isfinite(values)
     # Numbers on the bars that have one worth reading; 'n/a' where a class has no IoU.
@@ -385,8 +284,8 @@ def class_iou_figure(class_iou: Sequence[float], *, palette: str | np.ndarray = 
     figure = go.Figure(go.Bar(
         x=names, y=np.where(present, values, 0.0), text=text, textposition="outside", cliponaxis=False,
         textfont=dict(size=12),
-        marker=dict(color=[_hex(colors[i]) if i < len(colors) else "#ff00ff" for i in range(values.size)],
-                    line=dict(color=_EDGE_COLOR, width=1)),
+        marker=dict(color=class_hex_colors(palette, range(values.size)),
+                    line=dict(color=EDGE_COLOR, width=1)),
         customdata=np.stack([np.arange(values.size), np.array(hover, dtype=object)], axis=-1),
         hovertemplate="<b>%{x}</b> (id %{customdata[0]})<br>%{customdata[1]}<extra></extra>", name="IoU",
     ))
@@ -403,7 +302,7 @@ def overlay_figure(histories: Mapping[str, Any], *, metric: str = "loss", title:
     """Curves of several runs on the same axes: one colour per run, training solid, validation dashed.
 
     Args:
-        histories: display name -> ``runs.read_history`` DataFrame, in legend order.
+        histories: display name -> ``runfolder.read_history`` DataFrame, in legend order.
         metric: ``'loss'``, ``'accuracy'`` or ``'mean_iou'``.
     """
     import plotly.graph_objects as go
@@ -479,11 +378,11 @@ def preview_figure(images: np.ndarray, truth: np.ndarray, prediction: np.ndarray
             raise ValueError(f"prediction must have the shape of truth. Received: prediction.shape="
                              f"{prediction.shape}, truth.shape={truth.shape}")
     count, size_h, size_w = truth.shape
-    colors = _palette_array(palette)
+    colors = get_palette(palette)
     stems = list(stems) if stems is not None else [f"image {i + 1}" for i in range(count)]
     figure = make_subplots(rows=3, cols=count, horizontal_spacing=0.01, vertical_spacing=0.03,
                            column_titles=[html.escape(str(s)) for s in stems[:count]])
-    lookup = np.array([class_label(i, class_names) for i in range(256)], dtype=object)
+    lookup = class_label_lookup(class_names)
     # The hover text is a string per cell: a grid of at most PREVIEW_HOVER_SIZE cells a side per
     # mask (each mask is ~200 screen pixels wide) keeps the strip near 0.5 MB; at one cell per
     # pixel a 160 px strip was 8 MB, sent to every viewer on every poll.
@@ -497,16 +396,14 @@ def preview_figure(images: np.ndarray, truth: np.ndarray, prediction: np.ndarray
             figure.add_trace(go.Image(source=png_data_uri(picture), hoverinfo="skip"), row=row, col=column + 1)
         sub_truth = truth[column, offset::hover_step, offset::hover_step]
         grid = dict(x0=offset, dx=hover_step, y0=offset, dy=hover_step)
-        figure.add_trace(go.Heatmap(z=sub_truth, text=lookup[sub_truth], colorscale=[[0, "rgba(0,0,0,0)"],
-                                    [1, "rgba(0,0,0,0)"]], showscale=False, **grid,
-                                    hovertemplate="truth: <b>%{text}</b><extra></extra>"),
+        figure.add_trace(go.Heatmap(z=sub_truth, text=lookup[sub_truth], colorscale=TRANSPARENT, showscale=False,
+                                    **grid, hovertemplate="truth: <b>%{text}</b><extra></extra>"),
                          row=2, col=column + 1)
         if prediction is not None:
             sub_prediction = prediction[column, offset::hover_step, offset::hover_step]
             both = np.char.add(np.char.add(lookup[sub_prediction].astype(str), "</b><br>truth: "),
                                lookup[sub_truth].astype(str))
-            figure.add_trace(go.Heatmap(z=sub_prediction, text=both, colorscale=[[0, "rgba(0,0,0,0)"],
-                                        [1, "rgba(0,0,0,0)"]], showscale=False, **grid,
+            figure.add_trace(go.Heatmap(z=sub_prediction, text=both, colorscale=TRANSPARENT, showscale=False, **grid,
                                         hovertemplate="predicted: <b>%{text}<extra></extra>"),
                              row=3, col=column + 1)
     figure.update_xaxes(visible=False, range=[-0.5, size_w - 0.5], constrain="domain")

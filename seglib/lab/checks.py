@@ -37,7 +37,7 @@ from seglib.classes import CLASS_NAMES, LEFT_RIGHT_PAIRS, swap_left_right
 #: backbone cut as ``seglib.model.deeplab`` builds it (ResNet50 at conv4_block6_2_relu,
 #: MobileNetV2 at output stride 16). It does not depend on the input size or on
 #: MobileNetV2's width; ``tests/test_lab_checks.py`` measures it with
-#: ``seglib.analysis.receptive.aspp_analysis`` on the built models.
+#: ``seglib.analysis.aspp.aspp_analysis`` on the built models.
 BACKBONE_RECEPTIVE_FIELD_PX = {"resnet50": 291, "mobilenetv2": 267}
 
 #: Kernel size of the ASPP's atrous branches.
@@ -52,7 +52,7 @@ def one_by_one_rates(rates: Sequence[int], feature_size: int, kernel_size: int =
     """The atrous rates whose kernel reads only its centre at *every* position of an
     ``feature_size`` x ``feature_size`` map (all other taps fall on zero padding):
     such a branch is a 1x1 convolution in disguise (``rate >= feature_size``)."""
-    from seglib.analysis.receptive import valid_tap_stats
+    from seglib.analysis.dilation import valid_tap_stats
 
     return sorted({int(rate) for rate in rates
                    if valid_tap_stats(int(feature_size), int(rate), kernel_size)["center_only_fraction"] == 1.0})
@@ -77,7 +77,7 @@ def backbone_receptive_field(backbone: str) -> int:
 
 def config_numbers(model_config) -> dict[str, Any]:
     """Shape and scale numbers of a DeepLabV3+ configuration (``seglib.config.ModelConfig``),
-    the same keys as ``seglib.lab.exercises.model_numbers`` gives for a built model."""
+    the same keys as ``seglib.lab.facts.model_numbers`` gives for a built model."""
     size, stride = int(model_config.image_size), int(model_config.output_stride)
     rates = [int(rate) for rate in model_config.atrous_rates]
     feature = math.ceil(size / stride)

@@ -37,6 +37,9 @@ the configuration back.
 >>> model.output_shape                                       # doctest: +SKIP
 (None, 128, 128, 20)
 
+The rest of the model package: ``seglib.model.summary`` (layer tables and the
+``model`` command), ``seglib.model.saving`` (``.keras`` files),
+``seglib.model.imagenet`` and ``seglib.model.pretrained`` (where the backbone starts).
 TensorFlow is imported on first use only (``seglib._tf``); importing this
 module stays fast.
 """
@@ -46,14 +49,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import math
-import os
-import zipfile
-from pathlib import Path
 from typing import Any
 
 from seglib._tf import import_tf
-from seglib.config import BACKBONES, ModelConfig, RunConfig, get_preset, preset_names
+from seglib.config import BACKBONES, ModelConfig, RunConfig
 from seglib.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -80,10 +79,6 @@ BACKBONE_FEATURES: dict[str, dict[str, Any]] = {
 
 #: Stage names in the order data flows through them.
 STAGES = ("backbone", "aspp", "decoder", "head")
-
-#: MobileNetV2 widths (alpha) and input sizes Keras publishes ImageNet weights for.
-MOBILENETV2_IMAGENET_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-MOBILENETV2_IMAGENET_SIZES = (96, 128, 160, 192, 224)
 
 #: Mean BGR pixel of ImageNet, subtracted by ResNet50's "caffe" preprocessing.
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -114,125 +109,12 @@ def branch_layer_name(rate: int) -> str:
 
 
 # ---------------------------------------------------------------------------
-# ImageNet weights: only from the Keras cache, never from the network
-# ---------------------------------------------------------------------------
-
-def imagenet_weights_file(model_config: ModelConfig) -> str | None:
-    """File name Keras uses for the backbone's no-top ImageNet weights.
-
-    ``None`` when Keras publishes no weights for this backbone setting
-    (MobileNetV2 widths outside ``MOBILENETV2_IMAGENET_WIDTHS``).
-    """
-    if model_config.backbone == "resnet50":
-        return "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    if model_config.backbone == "mobilenetv2":
-        width = float(model_config.width)
-        if not any(abs(width - w) < 1e-9 for w in MOBILENETV2_IMAGENET_WIDTHS):
-            return None
-        rows = model_config.image_size if model_config.image_size in MOBILENETV2_IMAGENET_SIZES else 224
-        return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{width}_{rows}_no_top.h5"
-    return None
-
-
-def keras_cache_dir() -> Path:
-    """The folder Keras caches downloaded weights in (``$KERAS_HOME/models``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
-
-
-def imagenet_weights_status(model_config: ModelConfig) -> dict[str, Any]:
-    """Say whether ImageNet weights will be used, and why not if they will not.
-
-    Returns ``{"requested": bool, "available": bool, "path": Path | None,
-    "message": str}``. Nothing is downloaded: weights count as available only
-    when their file is already in the Keras cache (see ``fetch_imagenet_weights``).
-    """
-    requested = model_config.weights == "imagenet"
-    file_name = imagenet_weights_file(model_config)
-    path = keras_cache_dir() / file_name if file_name else None
-    available = bool(path and path.is_file() and path.stat().st_size > 0)
-    if file_name is None:
-        message = (f"Keras publishes no ImageNet weights for MobileNetV2 at width {model_config.width:g} "
-                   f"(available widths: {', '.join(f'{w:g}' for w in MOBILENETV2_IMAGENET_WIDTHS)}); "
-                   "the backbone starts from random weights.")
-    elif not requested:
-        message = "The backbone starts from random weights (weights='none')."
-    elif available:
-        message = f"ImageNet weights for the {model_config.backbone} backbone loaded from the Keras cache."
-    else:
-        message = (f"ImageNet weights for the {model_config.backbone} backbone are not in the Keras cache "
-                   f"({file_name}); the backbone starts from random weights. On a machine with internet, "
-                   "fetch them once with `python -m seglib model --fetch-weights`.")
-    return {"requested": requested, "available": available and requested, "path": path,
-            "file_name": file_name, "message": message}
-
-
-def fetch_imagenet_weights(model_config: ModelConfig, progress=None, timeout: float = 60.0) -> Path:
-    """Download the backbone's ImageNet weights into the Keras cache, once.
-
-    This is the only function in seglib that uses the network, and only when a
-    person asks for it (CLI ``--fetch-weights`` or a button on a machine with
-    internet). ``progress(done_bytes, total_bytes)`` is called as data arrives
-    (``total_bytes`` is 0 when unknown). The file is written under a temporary
-    name and renamed when complete, so an interrupted download leaves nothing
-    half-written. A stalled connection fails after ``timeout`` seconds; every
-    failure is a ``ModelError`` saying what happened.
-    """
-    import hashlib
-    import urllib.error
-    import urllib.request
-
-    status = imagenet_weights_status(model_config)
-    if status["file_name"] is None:
-        raise ModelError(status["message"])
-    target = status["path"]
-    if target.is_file() and target.stat().st_size > 0:
-        return target
-    url = _WEIGHTS_BASE_URL[model_config.backbone] + status["file_name"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.part-{os.getpid()}")
-    digest = hashlib.md5()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-        expected = _WEIGHTS_MD5.get(status["file_name"])
-        if expected and digest.hexdigest() != expected:
-            raise ModelError(f"The downloaded {status['file_name']} is damaged (checksum mismatch); try again.")
-        os.replace(partial, target)
-    except ModelError:
-        raise
-    except (OSError, urllib.error.URLError, ValueError) as error:
-        raise ModelError(f"Could not download {status['file_name']}: {error}. Check the internet connection, "
-                         "or copy the file into the Keras cache folder (.keras/models in the home "
-                         "folder).") from error
-    finally:
-        if partial.exists():
-            partial.unlink()
-    return target
-
-
-_WEIGHTS_BASE_URL = {
-    "resnet50": "https://storage.googleapis.com/tensorflow/keras-applications/resnet/",
-    "mobilenetv2": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/",
-}
-#: Checksums Keras publishes (``keras.applications.resnet.WEIGHTS_HASHES``).
-_WEIGHTS_MD5 = {"resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5": "4d473c1dd8becc155b73f8504c6f6626"}
-
-
-# ---------------------------------------------------------------------------
 # Custom Keras classes (defined on first use, so importing seglib stays TF-free)
 # ---------------------------------------------------------------------------
 
 @functools.cache
-def _classes():
-    """Define and register the custom Keras classes once."""
+def keras_classes() -> dict[str, Any]:
+    """The custom Keras classes (``ImagePreprocessing``, ``DeepLabV3Plus``), defined and registered once."""
     tf, keras = import_tf()
 
     @keras.saving.register_keras_serializable(package="seglib")
@@ -277,7 +159,7 @@ def _classes():
 
         def __init__(self, model_config, load_weights: bool = True, **kwargs):
             model_config = _as_model_config(model_config)
-            inputs, outputs, weights_message = _build_graph(keras, model_config, load_weights)
+            inputs, outputs, weights_message = build_graph(keras, model_config, load_weights)
             kwargs.setdefault("name", f"deeplabv3plus_{model_config.backbone}")
             super().__init__(inputs=inputs, outputs=outputs, **kwargs)
             self.model_config = model_config
@@ -304,15 +186,13 @@ def _classes():
 def __getattr__(name: str):
     """``seglib.model.deeplab.DeepLabV3Plus`` and ``ImagePreprocessing`` import TF on first access."""
     if name in ("DeepLabV3Plus", "ImagePreprocessing"):
-        return _classes()[name]
+        return keras_classes()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def custom_objects() -> dict[str, Any]:
     """The custom classes a saved seglib model needs (all registered under 'seglib')."""
-    from seglib.evaluation.metrics import streaming_mean_iou_class
-
-    return {**_classes(), "StreamingMeanIoU": streaming_mean_iou_class()}
+    return keras_classes()
 
 
 # ---------------------------------------------------------------------------
@@ -366,7 +246,7 @@ def _conv_block(keras, x, name: str, filters: int, kernel_size: int = 3, dilatio
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _aspp(keras, features, model_config: ModelConfig):
+def aspp_block(keras, features, model_config: ModelConfig):
     """Atrous spatial pyramid pooling: image pooling + 1x1 + one 3x3 per rate."""
     height, width = int(features.shape[1]), int(features.shape[2])
     filters, momentum = model_config.aspp_filters, model_config.bn_momentum
@@ -386,30 +266,46 @@ def _aspp(keras, features, model_config: ModelConfig):
     return _conv_block(keras, x, "aspp_project", filters, kernel_size=1, bn_momentum=momentum)
 
 
-def _backbone(keras, images, model_config: ModelConfig):
-    """Build the Keras Applications backbone on ``images`` (already preprocessed)."""
+def build_backbone(keras, model_config: ModelConfig):
+    """The image input, the backbone's ImageNet preprocessing and the Keras Applications backbone
+    (random weights), with every BatchNorm at ``model_config.bn_momentum``.
+
+    Returns ``(inputs, backbone)``; ``backbone.get_layer(feature_layers(...)["high"])``
+    is where the ASPP (or the pretraining heads) reads. Keras's default BN
+    momentum (0.99) leaves the moving statistics stale for minutes when training
+    from scratch on a CPU; one setting for every BN.
+    """
     import warnings
 
+    size = model_config.image_size
+    cut = feature_layers(model_config)
+    inputs = keras.Input(shape=(size, size, 3), dtype="float32", name="image")
+    images = keras_classes()["ImagePreprocessing"](mode=cut["preprocessing"], name="preprocessing")(inputs)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # size/alpha notes only matter for weights, handled below
+        warnings.simplefilter("ignore")  # size/alpha notes only matter for weights, handled apart
         if model_config.backbone == "resnet50":
-            return keras.applications.ResNet50(weights=None, include_top=False, input_tensor=images)
-        return keras.applications.MobileNetV2(alpha=float(model_config.width), weights=None,
-                                              include_top=False, input_tensor=images)
+            backbone = keras.applications.ResNet50(weights=None, include_top=False, input_tensor=images)
+        else:
+            backbone = keras.applications.MobileNetV2(alpha=float(model_config.width), weights=None,
+                                                      include_top=False, input_tensor=images)
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = model_config.bn_momentum
+    return inputs, backbone
 
 
-def _load_backbone_weights(keras, backbone, model_config: ModelConfig, load_weights: bool) -> str:
+def _load_backbone_weights(backbone, model_config: ModelConfig, load_weights: bool) -> str:
     """Give the backbone the start ``model.weights`` asks for; return the sentence that says which.
 
     ``pretrained``: the project's own backbone from ``assets/pretrained``
-    (``seglib.model.pretrain``); ``imagenet``: Keras's file, only from its cache;
+    (``seglib.model.pretrained``); ``imagenet``: Keras's file, only from its cache;
     ``none`` (or a start that is not on this machine): random weights.
     """
     if not load_weights:
         return ("Weights come from the saved model." if model_config.weights != "none"
                 else "The backbone started from random weights (weights='none').")
     if model_config.weights == "pretrained":
-        from seglib.model.pretrain import load_backbone, pretrained_status
+        from seglib.model.pretrained import load_backbone, pretrained_status
 
         status = pretrained_status(model_config)
         if status["available"]:
@@ -421,11 +317,13 @@ def _load_backbone_weights(keras, backbone, model_config: ModelConfig, load_weig
                 return message
         logger.info(status["message"])
         return status["message"]
+    from seglib.model.imagenet import cached_imagenet_weights, imagenet_weights_status
+
     weights = imagenet_weights_status(model_config)
     message = weights["message"]
     if weights["available"]:
         try:
-            backbone.load_weights(str(weights["path"]))
+            backbone.load_weights(str(cached_imagenet_weights(model_config)))
         except Exception as error:  # a damaged cache file must not stop the build
             message = (f"The cached ImageNet weights {weights['file_name']} could not be read ({error}); "
                        "the backbone starts from random weights.")
@@ -434,28 +332,19 @@ def _load_backbone_weights(keras, backbone, model_config: ModelConfig, load_weig
     return message
 
 
-def _build_graph(keras, model_config: ModelConfig, load_weights: bool = True):
+def build_graph(keras, model_config: ModelConfig, load_weights: bool = True):
+    """The DeepLabV3+ graph: ``(inputs, logits, weights_message)`` for ``keras.Model(inputs, logits)``."""
     _check_buildable(model_config)
     size, momentum = model_config.image_size, model_config.bn_momentum
     separable = model_config.separable
     cut = feature_layers(model_config)
 
-    inputs = keras.Input(shape=(size, size, 3), dtype="float32", name="image")
-    preprocessed = _classes()["ImagePreprocessing"](mode=cut["preprocessing"], name="preprocessing")(inputs)
-    backbone = _backbone(keras, preprocessed, model_config)
-
-    message = _load_backbone_weights(keras, backbone, model_config, load_weights)
-
-    # Keras's default BN momentum (0.99) leaves the moving statistics stale for
-    # minutes when training from scratch on a CPU; one setting for every BN.
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = momentum
-
+    inputs, backbone = build_backbone(keras, model_config)
+    message = _load_backbone_weights(backbone, model_config, load_weights)
     high = backbone.get_layer(cut["high"]).output
     low = backbone.get_layer(cut["low"]).output
 
-    x = _aspp(keras, high, model_config)
+    x = aspp_block(keras, high, model_config)
     x = keras.layers.UpSampling2D(size=(size // 4 // int(x.shape[1]), size // 4 // int(x.shape[2])),
                                   interpolation="bilinear", name="decoder_upsample")(x)
     skip = _conv_block(keras, low, "decoder_low_level", model_config.low_level_filters, kernel_size=1,
@@ -495,7 +384,7 @@ def build_model(model_config: ModelConfig):
     if not isinstance(model_config, ModelConfig):
         raise ConfigError(f"build_model needs a ModelConfig. Received: {type(model_config).__name__}")
     try:
-        return _classes()["DeepLabV3Plus"](model_config)
+        return keras_classes()["DeepLabV3Plus"](model_config)
     except ConfigError:
         raise
     except (ValueError, TypeError) as error:
@@ -509,253 +398,3 @@ def model_config_of(model) -> ModelConfig:
         return config
     raise ModelError(f"The model {getattr(model, 'name', model)!r} was not built by seglib "
                      "(it has no model_config); build it with seglib.model.deeplab.build_model.")
-
-
-# ---------------------------------------------------------------------------
-# Saving and loading
-# ---------------------------------------------------------------------------
-
-def save_model(model, path: str | os.PathLike, include_optimizer: bool = True) -> Path:
-    """Save ``model`` as a ``.keras`` file atomically (write a temp file, then rename).
-
-    ``include_optimizer=False`` saves an uncompiled copy: architecture and
-    weights only, a third of the size of a model trained with Adam(W), which
-    keeps two extra values per weight (use it for shipped demo models).
-    """
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ValueError(f"Model files end in '.keras'. Received: path={path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    if not include_optimizer and getattr(model, "optimizer", None) is not None:
-        copy = type(model).from_config(model.get_config())
-        copy.set_weights(model.get_weights())
-        model = copy
-    try:
-        model.save(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
-
-
-def load_model(path: str | os.PathLike):
-    """Load a ``.keras`` model safely (``safe_mode=True``, not compiled).
-
-    Every failure (missing file, not a zip, truncated, a model with unsafe or
-    unknown layers) becomes a ``ModelError`` that names the file.
-    """
-    from seglib.settings import display_path
-
-    path = Path(path)
-    shown = display_path(path)
-    if not path.is_file():
-        raise ModelError(f"No model file at {shown}. Train a model first, or pick another checkpoint.")
-    if path.suffix != ".keras":
-        raise ModelError(f"{shown} is not a Keras model file (expected a name ending in .keras).")
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"{shown} is not a valid .keras file (not a zip archive; the file may be "
-                         "truncated or still being written). Pick another checkpoint or retrain.")
-    _, keras = import_tf()
-    objects = custom_objects()
-    try:
-        with keras.saving.custom_object_scope(objects):
-            return keras.saving.load_model(str(path), safe_mode=True, compile=False)
-    except Exception as error:  # Keras raises many types for bad content
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(f"Cannot load the model in {shown}: {reason[:300]}") from error
-
-
-# ---------------------------------------------------------------------------
-# Tables for the model page and the CLI
-# ---------------------------------------------------------------------------
-
-def _stage_of(layer_name: str) -> str:
-    if layer_name.startswith("aspp_"):
-        return "aspp"
-    if layer_name.startswith("decoder_"):
-        return "decoder"
-    if layer_name == "logits" or layer_name.startswith("head_"):
-        return "head"
-    return "backbone"
-
-
-def _output_shape(layer) -> tuple:
-    try:
-        shape = layer.output.shape
-    except (AttributeError, ValueError):
-        return ()
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def layer_table(model) -> list[dict[str, Any]]:
-    """One row per layer: name, type, output shape (tuple), params, stage.
-
-    Stages are ``backbone`` (input, preprocessing and the backbone's layers),
-    ``aspp``, ``decoder`` and ``head`` (final upsampling and ``logits``).
-    Conv layers also carry ``kernel_size`` and ``dilation_rate``.
-    """
-    rows = []
-    for layer in model.layers:
-        row = {"name": layer.name, "type": type(layer).__name__, "output_shape": _output_shape(layer),
-               "params": int(layer.count_params()) if layer.built else 0, "stage": _stage_of(layer.name)}
-        if hasattr(layer, "dilation_rate") and hasattr(layer, "kernel_size"):
-            row["kernel_size"] = tuple(int(k) for k in layer.kernel_size)
-            row["dilation_rate"] = tuple(int(d) for d in layer.dilation_rate)
-        rows.append(row)
-    return _reading_order(rows)
-
-
-def _reading_order(rows: list[dict]) -> list[dict]:
-    """Order rows stage by stage, and each ASPP / decoder branch as one block.
-
-    Keras lists parallel branches interleaved (all convs, then all BNs, ...);
-    grouping ``aspp_rate6``, ``aspp_rate6_bn``, ``aspp_rate6_relu`` together
-    reads like the architecture. Blocks keep the order in which they finish.
-    """
-    def group(name: str, stage: str) -> str:
-        return name.split("_")[1] if stage in ("aspp", "decoder") and name.count("_") else name
-
-    last_index: dict[tuple[str, str], int] = {}
-    for index, row in enumerate(rows):
-        last_index[(row["stage"], group(row["name"], row["stage"]))] = index
-    order = {stage: position for position, stage in enumerate(STAGES)}
-    keyed = sorted(enumerate(rows), key=lambda item: (
-        order.get(item[1]["stage"], len(order)),
-        last_index[(item[1]["stage"], group(item[1]["name"], item[1]["stage"]))],
-        item[0]))
-    return [row for _, row in keyed]
-
-
-def stages(model) -> list[dict[str, Any]]:
-    """Per stage: name, first and last layer, output shape, params, layer count.
-
-    The backbone's output is the ASPP input (stride 16) when the model is a
-    seglib model, since that is where the encoder hands over.
-    """
-    rows = layer_table(model)
-    try:
-        high = feature_layers(model_config_of(model))["high"]
-    except (ModelError, ConfigError):
-        high = None
-    result = []
-    for stage in STAGES:
-        members = [r for r in rows if r["stage"] == stage]
-        if not members:
-            continue
-        last = next((r for r in members if r["name"] == high), members[-1]) if stage == "backbone" else members[-1]
-        result.append({"stage": stage, "first_layer": members[0]["name"], "last_layer": last["name"],
-                       "output_shape": last["output_shape"], "params": sum(r["params"] for r in members),
-                       "layers": len(members)})
-    return result
-
-
-def aspp_branches(model) -> list[dict[str, Any]]:
-    """The ASPP's parallel branches: image pooling, 1x1, then one per atrous rate.
-
-    Each item: ``name`` (for people), ``kind`` ('pooling' | '1x1' | 'atrous'),
-    ``rate`` (dilation; ``None`` for image pooling, which sees the whole map),
-    ``kernel_size`` and ``layer_name`` (the layer to read them from).
-    """
-    names = {layer.name: layer for layer in model.layers}
-    if "aspp_concat" not in names:
-        raise ModelError(f"The model {model.name!r} has no ASPP block (no layer named 'aspp_concat').")
-    branches = [{"name": "image pooling", "kind": "pooling", "rate": None, "kernel_size": None,
-                 "layer_name": "aspp_pool"},
-                {"name": "1x1 conv", "kind": "1x1", "rate": 1, "kernel_size": 1, "layer_name": "aspp_1x1"}]
-    atrous = [layer for name, layer in names.items()
-              if name.startswith("aspp_rate") and name[len("aspp_rate"):].isdigit()]
-    for layer in sorted(atrous, key=lambda l: int(l.dilation_rate[0])):
-        rate = int(layer.dilation_rate[0])
-        branches.append({"name": f"3x3 atrous, rate {rate}", "kind": "atrous", "rate": rate,
-                         "kernel_size": int(layer.kernel_size[0]), "layer_name": layer.name})
-    return branches
-
-
-def total_params(model) -> int:
-    return int(model.count_params())
-
-
-def describe(model) -> dict[str, Any]:
-    """Everything the Model page shows of a model, as plain data (no Keras objects).
-
-    ``layers`` (``layer_table``), ``stages``, ``total`` and ``trainable``
-    parameter counts and ``weights_message`` (how the backbone was initialised).
-    Plain data can be cached and shared without keeping the model alive.
-    """
-    trainable = sum(math.prod(int(d) for d in weight.shape) for weight in model.trainable_weights)
-    return {"layers": layer_table(model), "stages": stages(model), "total": total_params(model),
-            "trainable": int(trainable), "weights_message": str(getattr(model, "weights_message", "") or "")}
-
-
-def _format_shape(shape: tuple) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
-
-
-def model_summary_text(model, stage: str | None = None) -> str:
-    """A plain-text layer table (no colours or box drawing), ending with ``Total params: N``.
-
-    ``stage`` limits the rows to one stage; the totals always cover the model.
-    """
-    rows = [r for r in layer_table(model) if stage is None or r["stage"] == stage]
-    headers = ("Layer", "Type", "Output shape", "Params", "Stage")
-    table = [(r["name"], r["type"], _format_shape(r["output_shape"]), f"{r['params']:,}", r["stage"])
-             for r in rows]
-    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h)
-              for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) if i != 3 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths)))
-    out = [line.rstrip(), "-" * len(line.rstrip())]
-    for row in table:
-        out.append("  ".join(c.ljust(w) if i != 3 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(row, widths))).rstrip())
-    trainable = sum(math.prod(int(d) for d in v.shape) for v in model.trainable_weights)
-    total = total_params(model)
-    out += ["-" * len(line.rstrip()),
-            f"Trainable params: {trainable}",
-            f"Non-trainable params: {total - trainable}",
-            f"Total params: {total}"]
-    return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------
-# CLI: python -m seglib model
-# ---------------------------------------------------------------------------
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "model", help="print the DeepLabV3+ layer table with output shapes and parameter counts",
-        description="Build the model of a preset (random weights unless ImageNet weights are cached and "
-                    "asked for) and print every layer with its output shape and parameter count.")
-    parser.add_argument("--preset", default="lecture", choices=preset_names())
-    parser.add_argument("--image-size", type=int, default=None, help="square input size (multiple of 16)")
-    parser.add_argument("--backbone", default=None, choices=BACKBONES)
-    parser.add_argument("--width", type=float, default=None, help="MobileNetV2 width multiplier")
-    parser.add_argument("--weights", default=None, choices=("none", "imagenet"),
-                        help="'imagenet' uses cached ImageNet weights if present (no download)")
-    parser.add_argument("--stage", default=None, choices=STAGES, help="show only this stage's layers")
-    parser.add_argument("--fetch-weights", action="store_true",
-                        help="download the backbone's ImageNet weights into the Keras cache (needs internet)")
-    parser.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    import sys
-
-    config = get_preset(args.preset).with_overrides({
-        "model.image_size": args.image_size, "model.backbone": args.backbone,
-        "model.width": args.width, "model.weights": args.weights})
-    if args.fetch_weights:
-        def show(done: int, total: int) -> None:
-            of = f" of {total / 1e6:.1f}" if total else ""
-            print(f"\r  {done / 1e6:.1f}{of} MB", end="", file=sys.stderr, flush=True)
-
-        path = fetch_imagenet_weights(config.model, progress=show)
-        print(file=sys.stderr)
-        print(f"ImageNet weights cached: {path.name}")
-        return 0
-    model = build_model(config.model)
-    print(f"# {config.summary()}", file=sys.stderr)
-    print(f"# {model.weights_message}", file=sys.stderr)
-    print(model_summary_text(model, stage=args.stage))
-    return 0

@@ -26,23 +26,20 @@ downloaded here, so the project pretrains its own backbones on a task that is
 ``python -m seglib pretrain --preset lecture`` writes
 ``assets/pretrained/<backbone>_<width>.npz`` and its card
 (``<name>.json`` / ``<name>.md``: task, data, seeds, time, accuracy and the
-command that reproduces it). ``seglib.model.deeplab`` loads the file when a config
-says ``model.weights = "pretrained"`` (the ``lecture`` preset's default).
+command that reproduces it). ``seglib.model.pretrained`` finds, describes and
+loads the file when a config says ``model.weights = "pretrained"`` (the
+``lecture`` preset's default).
 
->>> from seglib.config import get_preset
->>> pretrained_file(get_preset("lecture").model).name
-'mobilenetv2_0.35.npz'
+>>> tile_grid(160)
+5
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import platform
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -50,13 +47,13 @@ from typing import Any
 import numpy as np
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, NUM_CLASSES
-from seglib.config import ModelConfig, get_preset, preset_names
-from seglib.errors import ConfigError, ModelError
-from seglib.io import atomic_write, atomic_write_json, atomic_write_text, read_json
+from seglib.classes import CLASS_NAMES, NUM_CLASSES, swap_left_right
+from seglib.config import ModelConfig, get_preset
+from seglib.errors import ConfigError
+from seglib.io import atomic_write_json, atomic_write_text
+from seglib.model.deeplab import build_backbone, feature_layers
+from seglib.model.pretrained import backbone_layers, pretrained_file, save_backbone
 
-#: Where the pretrained backbones live (small enough to keep in git).
-PRETRAINED_DIR = settings.ASSETS_DIR / "pretrained"
 #: Seed of the pretraining images; the default dataset is seed 0 with splits train/val.
 PRETRAIN_SEED = 7919
 #: The pretraining images are drawn at this size, then shrunk to the input size.
@@ -67,133 +64,6 @@ PRESENT_FRACTION = 0.01
 TILE_PIXELS = 32
 #: People per synthetic image (``seglib.data.synth`` draws 2 ... 8).
 MIN_PEOPLE, MAX_PEOPLE = 2, 8
-
-
-def pretrained_file(model_config: ModelConfig) -> Path:
-    """Path of the pretrained backbone for ``model_config`` (it may not exist)."""
-    if model_config.backbone == "mobilenetv2":
-        return PRETRAINED_DIR / f"mobilenetv2_{float(model_config.width):g}.npz"
-    return PRETRAINED_DIR / f"{model_config.backbone}.npz"
-
-
-def pretrained_status(model_config: ModelConfig) -> dict[str, Any]:
-    """Whether the project's pretrained backbone exists for this config, and a sentence saying so."""
-    path = pretrained_file(model_config)
-    card = load_card(path)
-    available = path.is_file()
-    if available:
-        task = card.get("task_short", "image-level labels of synthetic crowd images") if card else \
-            "image-level labels of synthetic crowd images"
-        message = (f"Backbone pretrained by the project ({path.name}): {task}, on images whose seeds are "
-                   "disjoint from the lab's dataset; ASPP, decoder and head start from random weights.")
-    else:
-        message = (f"No pretrained backbone for {model_config.backbone}"
-                   + (f" at width {model_config.width:g}" if model_config.backbone == "mobilenetv2" else "")
-                   + f" ({path.name} is not in assets/pretrained); the backbone starts from random weights. "
-                   "Make one with `python -m seglib pretrain`.")
-    return {"available": available, "path": path, "message": message, "card": card}
-
-
-def start_explanation(model_config: ModelConfig) -> str:
-    """One or two sentences (Markdown) an instructor can read out: what the backbone starts from, and what
-    follows for the curves. For the Training form, the Model page and run summaries."""
-    if model_config.weights == "pretrained":
-        status = pretrained_status(model_config)
-        if not status["available"]:
-            return status["message"]
-        images = (status["card"] or {}).get("data", {}).get("train_images")
-        count = f"{images:,}" if isinstance(images, int) else "several thousand"
-        return ("**Transfer learning**, as the Keras example starts from ImageNet: the backbone was pretrained by "
-                f"this project on {count} synthetic images (other seeds than the lab's data) to say which parts "
-                "appear in each tile of an image and how many people it shows, never on masks. It already "
-                "responds to skin, hair, clothes and people, so only the new ASPP, decoder and head start from "
-                "scratch, and the curves move within the first epoch.")
-    if model_config.weights == "imagenet":
-        from seglib.model.deeplab import imagenet_weights_status
-
-        return imagenet_weights_status(model_config)["message"]
-    return ("**From scratch**: every layer starts from random weights, so the backbone must learn to see before "
-            "the head can learn to label; expect many epochs before the small parts appear.")
-
-
-def load_card(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The card beside a pretrained ``.npz`` (``<name>.json``), or None."""
-    card = read_json(Path(path).with_suffix(".json"), default=None)
-    return card if isinstance(card, dict) else None
-
-
-# ---------------------------------------------------------------------------
-# Saving and loading backbone weights by layer name
-# ---------------------------------------------------------------------------
-
-def backbone_layers(model, model_config: ModelConfig) -> list:
-    """The backbone layers with weights that feed the ASPP (ancestors of the ``high`` cut)."""
-    from seglib.model.deeplab import feature_layers
-
-    high = feature_layers(model_config)["high"]
-    wanted: set[str] = set()
-    frontier = [model.get_layer(high)]
-    while frontier:
-        layer = frontier.pop()
-        if layer.name in wanted:
-            continue
-        wanted.add(layer.name)
-        for node in getattr(layer, "_inbound_nodes", []):
-            for parent in getattr(node, "parent_nodes", []):
-                frontier.append(parent.operation)
-    return [layer for layer in model.layers if layer.name in wanted and layer.weights]
-
-
-def save_backbone(model, model_config: ModelConfig, path: str | os.PathLike) -> Path:
-    """Write the backbone's weights (by layer name) to an ``.npz``, atomically."""
-    arrays: dict[str, np.ndarray] = {}
-    for layer in backbone_layers(model, model_config):
-        for index, weight in enumerate(layer.get_weights()):
-            arrays[f"{layer.name}/{index}"] = np.asarray(weight, np.float32)
-
-    def write(temporary: Path) -> None:
-        with open(temporary, "wb") as file:
-            np.savez_compressed(file, **arrays)
-
-    return atomic_write(path, write)
-
-
-def load_backbone(model, model_config: ModelConfig, path: str | os.PathLike) -> int:
-    """Set the backbone layers of ``model`` from ``path``; return the number of layers set.
-
-    Raises ``ModelError`` when the file is unreadable or its shapes do not fit
-    (another width), so a wrong file never half-loads silently.
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ModelError(f"{path.name} is not a readable pretrained backbone ({error}).") from error
-    by_layer: dict[str, dict[int, np.ndarray]] = {}
-    for key, value in stored.items():
-        name, _, index = key.rpartition("/")
-        if not name or not index.isdigit():
-            raise ModelError(f"{path.name} holds an unexpected entry {key!r}; rebuild it with "
-                             "`python -m seglib pretrain`.")
-        by_layer.setdefault(name, {})[int(index)] = value
-    layers = backbone_layers(model, model_config)
-    missing = [layer.name for layer in layers if layer.name not in by_layer]
-    if missing:
-        raise ModelError(f"{path.name} has no weights for {len(missing)} backbone layers (e.g. {missing[0]}); "
-                         "it was made for another backbone. Rebuild it with `python -m seglib pretrain`.")
-    plans = []
-    for layer in layers:
-        values = [by_layer[layer.name][i] for i in sorted(by_layer[layer.name])]
-        expected = [tuple(w.shape) for w in layer.weights]
-        if [tuple(v.shape) for v in values] != expected:
-            raise ModelError(f"{path.name} does not fit layer {layer.name} (shapes "
-                             f"{[tuple(v.shape) for v in values]} vs {expected}); it was made for another width.")
-        plans.append((layer, values))
-    for layer, values in plans:
-        layer.set_weights(values)
-    return len(plans)
-
 
 # ---------------------------------------------------------------------------
 # The pretraining data: synthetic images and their image-level labels
@@ -263,7 +133,7 @@ def make_data(count: int, size: int, seed: int = PRETRAIN_SEED, start: int = 0,
 
     Returns ``{"images", "presence", "shares", "people"}`` (see ``image_labels``).
     """
-    from seglib.data.dataset import map_in_processes
+    from seglib.data.processes import map_in_processes
 
     chunk = 100
     tasks = [(size, seed, range(i, min(start + count, i + chunk))) for i in range(start, start + count, chunk)]
@@ -279,19 +149,11 @@ def build_pretraining_model(model_config: ModelConfig):
     """Backbone (as DeepLabV3+ builds it) -> per-tile presence (average pooling to the tile grid, 1x1 conv)
     and, from global average pooling, the class shares and the people count."""
     from seglib._tf import import_tf
-    from seglib.model.deeplab import _backbone, _classes, feature_layers
 
     _, keras = import_tf()
-    size = model_config.image_size
-    cut = feature_layers(model_config)
-    inputs = keras.Input(shape=(size, size, 3), dtype="float32", name="image")
-    preprocessed = _classes()["ImagePreprocessing"](mode=cut["preprocessing"], name="preprocessing")(inputs)
-    backbone = _backbone(keras, preprocessed, model_config)
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = model_config.bn_momentum
-    features = backbone.get_layer(cut["high"]).output
-    grid = tile_grid(size)
+    inputs, backbone = build_backbone(keras, model_config)
+    features = backbone.get_layer(feature_layers(model_config)["high"]).output
+    grid = tile_grid(model_config.image_size)
     tiles = keras.layers.AveragePooling2D(pool_size=int(features.shape[1]) // grid, name="pretrain_tiles")(features)
     presence = keras.layers.Conv2D(NUM_CLASSES - 1, kernel_size=1, name="presence")(tiles)
     pooled = keras.layers.GlobalAveragePooling2D(name="pretrain_pool")(features)
@@ -398,9 +260,9 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
             batch = train["images"][index]
             flip = rng.random(len(index)) < 0.5
             batch = np.where(flip[:, None, None, None], batch[:, :, ::-1], batch)
-            presence = _swap_left_right(train["presence"][index], flip)
+            presence = swap_left_right_labels(train["presence"][index], flip)
             presence = np.where(flip[:, None, None, None], presence[:, :, ::-1], presence)  # tiles mirror too
-            shares = _swap_left_right(train["shares"][index], flip, offset=0)
+            shares = swap_left_right_labels(train["shares"][index], flip, offset=0)
             losses.append(float(step(tf.constant(batch, tf.float32), tf.constant(presence),
                                      tf.constant(shares), tf.constant(train["people"][index]))))
         scores = evaluate(model, val)
@@ -462,14 +324,12 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
     return card
 
 
-def _swap_left_right(labels: np.ndarray, flip: np.ndarray, offset: int = 1) -> np.ndarray:
+def swap_left_right_labels(labels: np.ndarray, flip: np.ndarray, offset: int = 1) -> np.ndarray:
     """Per-class labels after a horizontal flip: left and right arm, leg and shoe swap.
 
     The last axis holds classes ``offset, offset + 1, ...`` (presence starts at
     class 1, shares at 0); ``flip`` says which samples (first axis) are mirrored.
     """
-    from seglib.classes import swap_left_right
-
     classes = np.arange(offset, offset + labels.shape[-1])
     mapping = swap_left_right(classes).astype(np.intp) - offset
     flip = flip.reshape((-1,) + (1,) * (labels.ndim - 1))
@@ -527,34 +387,3 @@ def card_markdown(card: dict[str, Any]) -> str:
     ]
     return "\n".join(lines)
 
-
-# ---------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "pretrain", help="pretrain a CPU preset's backbone on image-level labels of synthetic images",
-        description="Pretrain the backbone on which parts/garments appear and how many people (synthetic "
-                    "images with seeds disjoint from the default dataset); writes assets/pretrained/.")
-    parser.add_argument("--preset", default="lecture", choices=preset_names())
-    parser.add_argument("--images", type=int, default=8000, help="training images (drawn fresh)")
-    parser.add_argument("--val-images", type=int, default=400, help="held-out images for the card")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=4e-3, help="initial learning rate (cosine decay)")
-    parser.add_argument("--image-size", type=int, help="input size (default: the preset's)")
-    parser.add_argument("--out", help="output .npz (default: assets/pretrained/<backbone>_<width>.npz)")
-    parser.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> int:
-    card = pretrain(args.preset, images=args.images, val_images=args.val_images, epochs=args.epochs,
-                    batch_size=args.batch_size, learning_rate=args.lr, out=args.out,
-                    image_size=args.image_size)
-    print(json.dumps(card["validation"], indent=2))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(_cli(argparse.ArgumentParser().parse_args()))

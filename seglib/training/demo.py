@@ -18,7 +18,7 @@ Rebuild it with ``make demo-model`` or::
     python -m seglib demo-model --out assets/demo_model
 
 The pages call ``demo_model_path()`` / ``has_demo_model()`` and
-``load_demo_card()``; loading goes through ``seglib.model.deeplab.load_model``.
+``load_demo_card()``; loading goes through ``seglib.model.saving.load_model``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seglib.training import runs
+from seglib.training import runfiles, runfolder
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES
-from seglib.config import RunConfig, get_preset
+from seglib.config import RunConfig, get_preset, parse_overrides
 from seglib.errors import ModelError, RunError
 from seglib.io import atomic_write_json, atomic_write_text, read_json
 
@@ -102,11 +102,11 @@ def build_demo_model(out: str | os.PathLike = DEMO_DIR, *, epochs: int | None = 
     raises RunError when a training step does not finish.
     """
     out = Path(out).expanduser().resolve()
-    config = demo_config(epochs, _parse_overrides(overrides))
+    config = demo_config(epochs, parse_overrides(overrides))
     data_root = Path(data).expanduser().resolve() if data else settings.default_dataset_dir()
     folder = Path(run_dir).expanduser().resolve() if run_dir else \
-        settings.runs_dir() / runs.new_run_id("demo-model")
-    if not (folder / runs.CONFIG_FILE).exists():
+        settings.runs_dir() / runfolder.new_run_id("demo-model")
+    if not (folder / runfiles.CONFIG_FILE).exists():
         config_file = folder.parent / f".{folder.name}.config.json"
         folder.parent.mkdir(parents=True, exist_ok=True)
         config.save(config_file)
@@ -116,7 +116,7 @@ def build_demo_model(out: str | os.PathLike = DEMO_DIR, *, epochs: int | None = 
         finally:
             config_file.unlink(missing_ok=True)
     while True:
-        history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+        history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
         done = int(history["epoch"].max()) if len(history) else 0
         best = float(history["val_mean_iou"].max()) if len(history) else 0.0
         if best >= target_iou or done >= max_epochs:
@@ -132,10 +132,10 @@ def build_demo_model(out: str | os.PathLike = DEMO_DIR, *, epochs: int | None = 
 def _run_worker(arguments: list[str], folder: Path, quiet: bool) -> None:
     command = [sys.executable, "-m", "seglib", "train", *arguments]
     result = subprocess.run(command, cwd=settings.PROJECT_ROOT, stdout=subprocess.DEVNULL if quiet else None)
-    progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
     if result.returncode != 0 or progress.get("status") != "finished":
         raise RunError(f"The demo training run did not finish (status {progress.get('status')}): "
-                       f"{progress.get('message', '')} See {settings.display_path(folder / runs.LOG_FILE)}.")
+                       f"{progress.get('message', '')} See {settings.display_path(folder / runfiles.LOG_FILE)}.")
 
 
 def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_DIR, *,
@@ -146,20 +146,20 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
     (training, validation and checkpointing; the ~15 s start-up of each worker
     session is not included).
     """
-    from seglib.model.deeplab import load_model, save_model
+    from seglib.model.saving import load_model, save_model
 
     folder, out = Path(folder).resolve(), Path(out).resolve()
-    config = RunConfig.load(folder / runs.CONFIG_FILE)
-    history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    config = RunConfig.load(folder / runfiles.CONFIG_FILE)
+    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
     if history.empty:
         raise RunError(f"The run {folder.name} has no finished epoch; nothing to ship.")
     best = history.loc[history["val_mean_iou"].idxmax()]
-    class_iou = runs._read_csv(folder / runs.CLASS_IOU_FILE, ("epoch", *CLASS_NAMES))
+    class_iou = runfiles.read_table(folder / runfiles.CLASS_IOU_FILE)
     best_row = class_iou[class_iou["epoch"] == int(best["epoch"])]
     per_class = {name: (None if best_row.empty or best_row.iloc[-1][name] != best_row.iloc[-1][name]
                         else round(float(best_row.iloc[-1][name]), 4)) for name in CLASS_NAMES}
-    progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
-    model = load_model(folder / runs.BEST_CHECKPOINT)
+    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+    model = load_model(folder / runfiles.BEST_CHECKPOINT)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / MODEL_FILE, include_optimizer=False)
     dataset_root = Path(config.data.root)
@@ -296,16 +296,6 @@ def _differences(config: RunConfig) -> dict[str, Any]:
     return changed
 
 
-def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise RunError(f"--set needs SECTION.FIELD=VALUE. Received: --set {item!r}")
-        values[key.strip()] = value.strip()
-    return values
-
-
 def _reproduce_command(epochs, data, overrides, out: Path) -> str:
     parts = ["python", "-m", "seglib", "demo-model", "--out",
              str(out.relative_to(settings.PROJECT_ROOT)) if settings.PROJECT_ROOT in out.parents else out.name]
@@ -317,31 +307,3 @@ def _reproduce_command(epochs, data, overrides, out: Path) -> str:
         parts += ["--set", item]
     return " ".join(shlex.quote(p) for p in parts)
 
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "demo-model", help="train the demo model shipped in assets/ (20-30 minutes on 2 cores)",
-        description="Train the lecture preset on the synthetic default with the training worker, then copy "
-                    "the best checkpoint and a model card to --out.")
-    parser.add_argument("--out", default=str(DEMO_DIR), help="output folder (default: assets/demo_model)")
-    parser.add_argument("--epochs", type=int, help=f"epochs (default {DEMO_EPOCHS})")
-    parser.add_argument("--data", help="dataset folder (default: the synthetic default)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
-    parser.add_argument("--run-dir", help="run folder of the training run (default: a new one in runs/)")
-    parser.add_argument("--from-run", metavar="RUN_DIR",
-                        help="do not train: ship the best checkpoint of this finished run")
-    parser.add_argument("--reproduce", metavar="COMMANDS",
-                        help="with --from-run: the commands that trained that run, for the model card")
-    parser.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    if args.from_run:
-        card = write_demo_assets(args.from_run, args.out, reproduce=args.reproduce)
-    else:
-        card = build_demo_model(args.out, epochs=args.epochs, data=args.data, overrides=args.overrides,
-                                run_dir=args.run_dir)
-    print(f"demo model: val pixel accuracy {card['val_pixel_accuracy']:.3f}, val mean IoU "
-          f"{card['val_mean_iou']:.3f} (epoch {card['best_epoch']} of {card['epochs']}) -> "
-          f"{settings.display_path(Path(args.out) / MODEL_FILE)} ({card['size_bytes'] / 1e6:.1f} MB)")
-    return 0

@@ -18,7 +18,7 @@ Losses that do move weight towards rare classes are here too, so a run can
 try them (``train.loss``) and ``loss_shares`` can show where each puts its
 weight for a given model.
 
-**The losses** (``LOSSES``); ``p`` is the softmax probability of a pixel's
+**The losses** (``seglib.config.LOSSES``); ``p`` is the softmax probability of a pixel's
 true class, ``ce = -log p`` its cross-entropy, and every mean or sum runs over
 the *labelled* pixels of the batch:
 
@@ -80,14 +80,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.config import LOSSES
 
 __all__ = [
-    "LOSSES", "PIXEL_LOSSES", "SHARE_COLUMNS", "median_frequency_weights", "pixel_losses", "make_loss",
+    "PIXEL_LOSSES", "SHARE_COLUMNS", "median_frequency_weights", "pixel_losses", "make_loss",
     "loss_shares", "loss_share_figure",
 ]
-
-#: Every loss ``make_loss`` builds (the values ``train.loss`` may take).
-LOSSES = ("cross-entropy", "weighted-cross-entropy", "focal", "dice", "cross-entropy+dice")
 
 #: The losses that are a sum of one number per pixel, so a class's share of them is defined.
 PIXEL_LOSSES = ("cross-entropy", "weighted-cross-entropy", "focal")
@@ -309,7 +307,7 @@ def loss_shares(model, pairs: Sequence, image_size: int | None, num_classes: int
 
     Args:
         model: a Keras segmentation model (logits out).
-        pairs: ``seglib.data.dataset.Pair`` objects (``Dataset.split(name)``).
+        pairs: ``seglib.data.layout.Pair`` objects (``Dataset.split(name)``).
         image_size: the size to compare at; ``None``: the model's input
             size. A model with a fixed input size needs its own size here.
         num_classes: the model's output channels.

@@ -20,13 +20,12 @@ over-fitting to show within ``EPOCHS`` epochs), and records them in
 (``reference-demo-model``). A recorded run keeps what the pages read (config,
 name, final progress, history, steps, IoU per class, previews) and nothing of
 the machine that made it (no checkpoints, log, process ids or paths).
-``seglib.training.runs`` lists these runs with the machine's own and refuses to stop,
-resume, rename or delete them.
+``seglib.training.runfolder`` lists these runs with the machine's own; stopping,
+resuming, renaming or deleting one is refused.
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seglib.training import runs
+from seglib.training import runfiles, runfolder
 
 from seglib import settings
 from seglib.config import RunConfig, get_preset
@@ -64,7 +63,7 @@ _PROGRESS_FIELDS = ("status", "phase", "epoch", "epochs", "step", "steps_per_epo
                     "val_images", "global_batch_size", "replicas", "created_at", "queued_at", "started_at",
                     "first_batch_at", "finished_at", "startup_steps")
 #: Files copied from a run folder (checkpoints and the log stay behind).
-_FILES = (runs.CONFIG_FILE, runs.HISTORY_FILE, runs.STEPS_FILE, runs.CLASS_IOU_FILE)
+_FILES = (runfiles.CONFIG_FILE, runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE)
 
 
 def optimizer_config(key: str, epochs: int = EPOCHS, train_images: int = TRAIN_IMAGES) -> RunConfig:
@@ -77,23 +76,23 @@ def optimizer_config(key: str, epochs: int = EPOCHS, train_images: int = TRAIN_I
 def record(folder: str | Path, key: str, name: str, note: str = "", out: str | Path | None = None) -> Path:
     """Copy the finished run in ``folder`` to ``<out>/reference-<key>/`` as a read-only reference run."""
     folder = Path(folder)
-    progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
     if progress.get("status") != "finished":
         raise RunError(f"Only a finished run can be recorded; {folder.name} is {progress.get('status')!r}.")
-    target = Path(out or runs.REFERENCE_DIR) / f"{runs.REFERENCE_PREFIX}{key}"
+    target = Path(out or runfolder.REFERENCE_DIR) / f"{runfolder.REFERENCE_PREFIX}{key}"
     staging = target.with_name(f".{target.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for file_name in _FILES:
         if (folder / file_name).exists():
             shutil.copy2(folder / file_name, staging / file_name)
-    if (folder / runs.PREVIEWS_DIR).is_dir():
-        shutil.copytree(folder / runs.PREVIEWS_DIR, staging / runs.PREVIEWS_DIR)
-    meta = read_json(folder / runs.META_FILE, default={}) or {}
-    atomic_write_json(staging / runs.META_FILE, {"name": name, "preset": meta.get("preset", ""),
-                                                 "created_at": meta.get("created_at", time.time()),
-                                                 "reference": True, "note": note})
-    atomic_write_json(staging / runs.PROGRESS_FILE,
+    if (folder / runfiles.PREVIEWS_DIR).is_dir():
+        shutil.copytree(folder / runfiles.PREVIEWS_DIR, staging / runfiles.PREVIEWS_DIR)
+    meta = read_json(folder / runfiles.META_FILE, default={}) or {}
+    atomic_write_json(staging / runfiles.META_FILE, {"name": name, "preset": meta.get("preset", ""),
+                                                     "created_at": meta.get("created_at", time.time()),
+                                                     "reference": True, "note": note})
+    atomic_write_json(staging / runfiles.PROGRESS_FILE,
                       {field: progress[field] for field in _PROGRESS_FIELDS if field in progress})
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -123,23 +122,3 @@ def record_optimizer_runs(epochs: int = EPOCHS, train_images: int = TRAIN_IMAGES
             recorded.append(record(folder, key, spec["name"], note, out))
     return recorded
 
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "reference-runs", help="train and record the two optimizer reference runs shipped in assets/",
-        description="Train the lecture model with the Keras example's optimizer and with the course's, on the "
-                    "same images, and record both runs in assets/reference_runs (read-only in the dashboard).")
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--train", type=int, default=TRAIN_IMAGES, help="training images of both runs")
-    parser.add_argument("--out", help="folder for the recorded runs (default: assets/reference_runs)")
-    parser.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    for path in record_optimizer_runs(args.epochs, args.train, args.out):
-        history = pd.read_csv(path / runs.HISTORY_FILE)
-        print(f"{path.name}: {len(history)} epochs, best val mean IoU {history['val_mean_iou'].max():.3f}, "
-              f"last val loss {history['val_loss'].iloc[-1]:.3f}")
-    return 0

@@ -1,8 +1,8 @@
 """The lab's answers in Streamlit: the facts the checks need, the answer boxes,
 the answers kept in the session and the browser, and the exercise side panel.
 
-The Exercises page and ``common.exercise_panel`` (called by every page an
-exercise links to) both draw through here, so an answer typed beside a view
+The Exercises page and ``exercise_panel`` (drawn by ``ui.page.page_header`` on every
+page an exercise links to) both draw through here, so an answer typed beside a view
 and one typed on the Exercises page are the same answer.
 
 State (small, in ``st.session_state``): ``exercise_answers`` {question key:
@@ -14,15 +14,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
 
-from pages import common
-from seglib.lab import exercises as ex
 from seglib.lab import checks as lab_checks
-from seglib_components import browser
+from seglib.lab import exercises as ex
+from seglib.lab import answers as lab_answers
+from seglib.lab import facts as lab_facts
+from seglib.lab import questions as lab_questions
+from seglib.lab import saving as lab_saving
+from ui import datasets, models
+from ui.components import browser
+from ui.drawing import error_boundary
+from ui.markdown import md_text
+from ui.registry import page_link
+from ui.stamps import folder_stamp
 
 ANSWERS_KEY = "exercise_answers"
 STUDENT_KEY = "exercise_student"
@@ -39,46 +46,31 @@ HIDE_MODEL_ANSWERS_ENV = "SEGLIB_HIDE_MODEL_ANSWERS"
 # Facts (cached, shared by every session)
 # ---------------------------------------------------------------------------
 
-def _file_stamp(path: Path | None) -> tuple:
-    if path is None:
-        return ()
-    try:
-        stat = Path(path).stat()
-    except OSError:
-        return ()
-    return (stat.st_mtime_ns, stat.st_size)
-
-
-def _model(path: str | None, preset: str | None):
-    return common.load_model(path) if path is not None else common.load_model(preset=preset)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _model_numbers(key: str, stamp: tuple, _choice: models.ModelChoice) -> dict:
+    """Shape and scale numbers of a sidebar model (cached per model and file version)."""
+    return lab_facts.model_numbers(models.load_choice(_choice))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _model_numbers(key: str, path: str | None, preset: str | None, stamp: tuple) -> dict:
-    """Shape and scale numbers of a sidebar model (cached per model file)."""
-    return ex.model_numbers(_model(path, preset))
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _sample_numbers(key: str, path: str | None, preset: str | None, stamp: tuple,
-                    root: str, data_stamp: tuple) -> dict:
+def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choice: models.ModelChoice) -> dict:
     """The numbers of the image the Predictions page opens first: the first image with a
     left or right part of its first split (validation when there is one), and the
     model's logits at its centre pixel (the inspector's default)."""
     from seglib.evaluation import inference
 
-    dataset = common.load_dataset(root)
+    dataset = datasets.load_dataset(root)
     split = "val" if dataset.split("val") else next(name for name, pairs in dataset.splits.items() if pairs)
-    stats = common.load_stats(root, split)
+    stats = datasets.load_stats(root, split)
     chosen = lab_checks.left_right_image(stats.image_counts)
     stems = [pair.stem for pair in dataset.split(split)]
     index = stems.index(stats.stems[chosen]) if chosen < len(stats.stems) and stats.stems[chosen] in stems else 0
-    _, image, mask = common.load_sample(root, split, index)
-    model = _model(path, preset)
+    _, image, mask = datasets.load_sample(root, split, index)
+    model = models.load_choice(_choice)
     prediction = inference.predict(model, image)
     height, width = prediction.image_size
     pixel = (height // 2, width // 2)
-    return ex.sample_numbers(split, index, mask, prediction.logits_at(*pixel), pixel,
+    return lab_facts.sample_numbers(split, index, mask, prediction.logits_at(*pixel), pixel,
                              num_classes=int(model.output.shape[-1]))
 
 
@@ -92,7 +84,7 @@ def _part(context: str, quiet: bool):
             if type(error).__module__.startswith("streamlit"):
                 raise
         return
-    with common.error_boundary(context, stop=False):
+    with error_boundary(context, stop=False):
         yield
 
 
@@ -104,31 +96,28 @@ def gather_facts(quiet: bool = False) -> dict:
     its questions open; ``quiet`` (the side panel) hides its error, the page
     shows it.
     """
-    facts: dict = {"keras": ex.keras_example_numbers()}
+    facts: dict = {"keras": lab_facts.keras_example_numbers()}
     root = None
     with _part("Reading the dataset statistics", quiet):
-        root = common.current_dataset_root()
-        dataset = common.load_dataset(root)
+        root = datasets.current_dataset_root()
+        dataset = datasets.load_dataset(root)
         split = "train" if dataset.split("train") else next(iter(dataset.splits))
-        facts.update(ex.dataset_numbers(common.load_stats(root, split)))
+        facts.update(lab_facts.dataset_numbers(datasets.load_stats(root, split)))
         facts["dataset"] = dataset.name
     choice = None
     with _part("Analysing the model", quiet):
-        choice = common.current_model_choice()
+        choice = models.current_model_choice()
         facts["model_label"] = choice.label
         facts["model_preset"] = choice.preset
-        path = str(choice.path) if choice.path else None
         with st.spinner("Reading the model's shapes and receptive fields..."):
-            facts.update(_model_numbers(choice.key, path, choice.preset, _file_stamp(choice.path)))
+            facts.update(_model_numbers(choice.key, choice.stamp, choice))
         if choice.kind == "run":
-            facts.update(ex.run_numbers(choice.key.split(":", 1)[1]))
+            facts.update(lab_facts.run_numbers(choice.ref.id))
             facts["model_preset"] = facts.get("run_preset")
     if root is not None and choice is not None:
         with _part("Predicting the first image", quiet):
-            path = str(choice.path) if choice.path else None
             with st.spinner("Predicting the image of exercises 13-5 and 13-6..."):
-                facts.update(_sample_numbers(choice.key, path, choice.preset, _file_stamp(choice.path),
-                                             str(root), common.folder_stamp(root)))
+                facts.update(_sample_numbers(choice.key, choice.stamp, str(root), folder_stamp(root), choice))
     return facts
 
 
@@ -145,13 +134,13 @@ def student() -> str:
     return st.session_state.get(STUDENT_KEY, "")
 
 
-def set_answers(saved: ex.SavedAnswers, *, replace: bool) -> int:
+def set_answers(saved: lab_saving.SavedAnswers, *, replace: bool) -> int:
     """Take saved answers into the session (``replace``: a saved answer wins; otherwise it
     only fills empty questions) and update the answer widgets. Call before any answer
     widget is drawn in this run (at the top of a page, or in a callback). Returns how
     many answers changed."""
     current = answers()
-    merged = ex.merge_answers(current, saved.answers, replace=replace)
+    merged = lab_saving.merge_answers(current, saved.answers, replace=replace)
     changed = [key for key, value in merged.items() if current.get(key) != value]
     current.update(merged)
     for key in changed:
@@ -170,14 +159,14 @@ def load_from_browser() -> None:
     reply = browser.stored_reply(STORE_KEY)
     if reply is None:
         return
-    set_answers(ex.parse_storage(reply.get("value")), replace=False)
+    set_answers(lab_saving.parse_storage(reply.get("value")), replace=False)
     st.session_state[LOADED_KEY] = True
 
 
 def save_to_browser() -> None:
     """After the answer widgets: mount the store, which asks for the browser's copy the
     first time in a session and afterwards writes the current answers to it."""
-    payload = ex.storage_text(answers(), student()) if st.session_state.get(LOADED_KEY) else None
+    payload = lab_saving.storage_text(answers(), student()) if st.session_state.get(LOADED_KEY) else None
     browser.answer_store(STORE_KEY, payload)
 
 
@@ -202,7 +191,7 @@ def set_model_answers_hidden(hidden: bool) -> None:
     _class_settings()["hide_model_answers"] = bool(hidden)
 
 
-def answer_box(question: ex.Question, *, prefix: str = PAGE_PREFIX) -> ex.Feedback:
+def answer_box(question: lab_questions.Question, *, prefix: str = PAGE_PREFIX) -> lab_questions.Feedback:
     """One question: the text, an input that keeps the answer, feedback, and the model
     answer once the student has answered (open questions) or got it right (checked ones)."""
     widget_key = prefix + question.key
@@ -220,7 +209,7 @@ def answer_box(question: ex.Question, *, prefix: str = PAGE_PREFIX) -> ex.Feedba
         st.text_area(question.text, key=widget_key, on_change=keep, height=90,
                      placeholder="Your answer, in a sentence or two (Ctrl+Enter keeps it)")
     keep()
-    feedback = ex.check_answer(question, answers().get(question.key))
+    feedback = lab_answers.check_answer(question, answers().get(question.key))
     if feedback.status == "correct":
         st.success(feedback.message, icon=":material/check_circle:")
     elif feedback.status in ("not_yet", "unreadable"):
@@ -250,7 +239,7 @@ def exercise_panel(page: str) -> None:
     load_from_browser()
     facts = gather_facts(quiet=True)
     exercises = {exercise.key: exercise for exercise in ex.exercises_for_page(ex.build_exercises(facts), page)}
-    wanted = st.query_params.get(ex.EXERCISE_PARAM)
+    wanted = st.query_params.get(lab_questions.EXERCISE_PARAM)
     order = sorted(exercises, key=lambda key: (key != wanted, key))
     with st.sidebar:
         st.divider()
@@ -262,22 +251,22 @@ def exercise_panel(page: str) -> None:
                 for question in exercise.questions:
                     link = exercise.link_for(question)
                     if link is not None and link.page != page:
-                        st.caption(f"Answered on another page: {common.md_text(link.label)}")
+                        st.caption(f"Answered on another page: {md_text(link.label)}")
                     answer_box(question, prefix=PANEL_PREFIX)
-                common.page_link("exercises.py", "All questions of this exercise", {ex.EXERCISE_PARAM: key})
+                page_link("exercises.py", "All questions of this exercise", {lab_questions.EXERCISE_PARAM: key})
         save_to_browser()
-    section = st.query_params.get(ex.SECTION_PARAM)
+    section = st.query_params.get(lab_questions.SECTION_PARAM)
     anchors = {link.anchor for exercise in exercises.values() for link in exercise.links if link.page == page}
     if section in anchors:
         with st.sidebar:
             browser.scroll_to_section(section, key="exercise_scroll_to_section")
 
 
-def page_links(exercise: ex.Exercise) -> list[tuple[ex.Link, dict[str, str]]]:
+def page_links(exercise: lab_questions.Exercise) -> list[tuple[lab_questions.Link, dict[str, str]]]:
     """The exercise's links with the query parameters that land on their sections."""
     return [(link, link.query(exercise.key)) for link in exercise.links]
 
 
 def page_numbers(facts: dict[str, Any]) -> list[dict[str, str]]:
     """Rows of the sidebar model vs Keras example table."""
-    return ex.comparison_rows(facts)
+    return lab_facts.comparison_rows(facts)

@@ -1,0 +1,147 @@
+"""The datasets the sidebar offers and the chosen one, opened, counted and read through caches
+shared by every session (keyed on the folder and its modification times).
+
+Only folders under the allowed data roots are ever offered or opened
+(``seglib.settings.check_data_path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from seglib import settings
+from seglib.errors import DatasetError
+from ui import url_state
+from ui.stamps import folder_stamp
+
+#: Session-state key of the sidebar's dataset, also the URL query parameter.
+DATASET_KEY = "dataset"
+
+
+def _looks_like_dataset(folder: Path) -> bool:
+    """CIHP layout (``Training/Images``) or a plain ``images/`` + ``masks/`` folder."""
+    return ((folder / "Training" / "Images").is_dir()
+            or ((folder / "images").is_dir() and (folder / "masks").is_dir()))
+
+
+def _dataset_key(folder: Path) -> str:
+    """A short, path-free name for a dataset folder (relative to its data root)."""
+    roots = settings.data_roots()
+    for index, root in enumerate(roots):
+        if folder == root or root in folder.parents:
+            relative = folder.relative_to(root).as_posix()
+            relative = relative if relative != "." else root.name
+            return relative if index == 0 else f"{root.name}/{relative}"
+    return folder.name
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _discover_datasets(roots: tuple[str, ...]) -> dict[str, str]:
+    """Dataset folders up to two levels below each data root, by key."""
+    found: dict[str, str] = {}
+    for root_text in roots:
+        root = Path(root_text)
+        candidates = [root]
+        with contextlib.suppress(OSError):
+            for child in sorted(root.iterdir()):
+                if child.is_dir() and not child.name.startswith("."):
+                    candidates.append(child)
+                    with contextlib.suppress(OSError):
+                        candidates.extend(sorted(g for g in child.iterdir()
+                                                 if g.is_dir() and not g.name.startswith(".")))
+        for folder in candidates:
+            with contextlib.suppress(OSError, RuntimeError):
+                resolved = folder.resolve()
+                # A symlink inside a root may lead outside every root: never offer it.
+                if not any(resolved == r or r in resolved.parents for r in settings.data_roots()):
+                    continue
+                if _looks_like_dataset(folder):
+                    found.setdefault(_dataset_key(resolved), str(resolved))
+    return found
+
+
+def refresh_dataset_options() -> None:
+    """Forget the cached list of dataset folders (it is otherwise kept for 30 s)."""
+    _discover_datasets.clear()
+
+
+def dataset_options() -> dict[str, Path]:
+    """Datasets the sidebar offers, by key: the synthetic default first, then
+    every folder under the allowed data roots that looks like a dataset."""
+    default = settings.default_dataset_dir()
+    options = {_dataset_key(default): default}
+    found = _discover_datasets(tuple(str(r) for r in settings.data_roots()))
+    for key, path in sorted(found.items()):
+        options.setdefault(key, Path(path))
+    return options
+
+
+def current_dataset_root() -> Path:
+    """The folder of the dataset chosen in the sidebar (checked against the data roots)."""
+    options = dataset_options()
+    key = url_state.read(DATASET_KEY, next(iter(options)), cast=str)
+    path = options.get(key)
+    if path is None:  # a stale or hand-written URL value: only folders under the roots
+        path = settings.check_data_path(key)
+    return path
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _open_dataset(root: str, stamp: tuple):
+    from seglib.data.dataset import open_dataset
+
+    return open_dataset(root)
+
+
+def load_dataset(root: str | os.PathLike):
+    """``seglib.data.dataset.open_dataset`` through a shared cache keyed on the path
+    and the folder's modification times (a regenerated dataset is reopened)."""
+    root = settings.check_data_path(root)
+    if not root.is_dir():
+        raise DatasetError(
+            f"The dataset folder {settings.display_path(root)} does not exist. "
+            "Generate the synthetic default with `python -m seglib data synth --default` "
+            "(or `make run`), or pick another dataset in the sidebar.")
+    return _open_dataset(str(root), folder_stamp(root))
+
+
+def current_dataset():
+    """The dataset chosen in the sidebar, opened through the cache (may raise SeglibError)."""
+    return load_dataset(current_dataset_root())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _stats(root: str, stamp: tuple, split: str, size: int | None):
+    from seglib.data.stats import dataset_stats
+
+    return dataset_stats(_open_dataset(root, stamp), split=split, size=size)
+
+
+def load_stats(root: str | os.PathLike, split: str = "train", size: int | None = None):
+    """``seglib.data.stats.dataset_stats`` for a split, cached in memory (and on disk by seglib)."""
+    root = settings.check_data_path(root)
+    return _stats(str(root), folder_stamp(root), split, size)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _sample(root: str, stamp: tuple, split: str, index: int, size: int | None):
+    from seglib.data.dataset import load_pair
+
+    dataset = _open_dataset(root, stamp)
+    pairs = dataset.split(split)
+    if not 0 <= index < len(pairs):
+        raise DatasetError(f"The {split} split of {dataset.name} has {len(pairs)} images; "
+                           f"there is no image number {index}.")
+    pair = pairs[index]
+    image, mask = load_pair(pair, size=size)
+    return pair.stem, image, mask
+
+
+def load_sample(root: str | os.PathLike, split: str, index: int, size: int | None = None):
+    """``(stem, image, mask)`` of image ``index`` of a split (optionally resized), cached."""
+    root = settings.check_data_path(root)
+    return _sample(str(root), folder_stamp(root), split, int(index), size)

@@ -1,0 +1,229 @@
+"""The models the sidebar offers and the chosen one, loaded through caches shared by every session.
+
+A model is named by a ``ModelRef``: the shipped demo model, a run's checkpoint or an
+untrained preset. Its URL form (``demo``, ``run:<run id>``, ``untrained:<preset>``) is
+the sidebar's value and the ``model`` query parameter. Models from the caches are
+shared by all viewers: never mutate one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from seglib import settings
+from seglib.errors import ModelError, SeglibError
+from ui import url_state
+from ui.stamps import file_stamp
+
+#: Session-state key of the sidebar's model, also the URL query parameter.
+MODEL_KEY = "model"
+#: Statuses of a run whose checkpoint is still being written (not offered).
+_TRAINING_STATUSES = ("queued", "running", "stopping")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRef:
+    """Which model: ``kind`` 'demo', 'run' (``id`` = run id) or 'untrained' (``id`` = preset name)."""
+
+    kind: str
+    id: str = ""
+
+    @classmethod
+    def demo(cls) -> "ModelRef":
+        return cls("demo")
+
+    @classmethod
+    def run(cls, run_id: str) -> "ModelRef":
+        return cls("run", str(run_id))
+
+    @classmethod
+    def untrained(cls, preset: str) -> "ModelRef":
+        return cls("untrained", str(preset))
+
+    def to_url(self) -> str:
+        """'demo', 'run:<run id>' or 'untrained:<preset>' (the sidebar's value and ``?model=``)."""
+        return self.kind if self.kind == "demo" else f"{self.kind}:{self.id}"
+
+    @classmethod
+    def from_url(cls, text: str | None) -> "ModelRef | None":
+        """The reference a URL value names (None when it names none)."""
+        if text == "demo":
+            return cls.demo()
+        kind, colon, ident = str(text or "").partition(":")
+        return cls(kind, ident) if colon and ident and kind in ("run", "untrained") else None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """One entry of the sidebar's model picker (nothing is loaded yet)."""
+
+    ref: ModelRef
+    label: str                #: what the picker shows
+    path: Path | None = None  #: the .keras file (demo and runs)
+    note: str = ""            #: one line for people (what the model is, how it was trained)
+
+    @property
+    def key(self) -> str:
+        return self.ref.to_url()
+
+    @property
+    def kind(self) -> str:
+        return self.ref.kind
+
+    @property
+    def preset(self) -> str | None:
+        """The preset of an untrained model (None for checkpoints)."""
+        return self.ref.id if self.ref.kind == "untrained" else None
+
+    @property
+    def stamp(self) -> tuple:
+        """Changes when the checkpoint file changes (``()`` for untrained models)."""
+        return file_stamp(self.path)
+
+
+def _demo_choice() -> ModelChoice | None:
+    from seglib.training import demo
+
+    with contextlib.suppress(SeglibError, OSError):
+        if demo.has_demo_model():
+            return ModelChoice(ModelRef.demo(), "Demo model (trained)", demo.demo_model_path(),
+                               note="A small model trained on the synthetic dataset, shipped with the project.")
+    return None
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _run_choices(runs_dir: str) -> list[tuple[str, str, str, str]]:
+    """``(run id, name, checkpoint, status)`` of every run with a checkpoint that is not training."""
+    from seglib.training import runfiles, runfolder
+
+    try:
+        listed = runfolder.list_runs()
+    except (SeglibError, OSError):
+        return []
+    choices = []
+    for info in listed:
+        folder = Path(info.path)
+        checkpoint = next((folder / name for name in (runfiles.BEST_CHECKPOINT, runfiles.LAST_CHECKPOINT)
+                           if (folder / name).is_file()), None)
+        if checkpoint is None or info.status in _TRAINING_STATUSES:
+            continue
+        choices.append((info.id, info.name or info.id, str(checkpoint), info.status))
+    return choices
+
+
+def refresh_model_options() -> None:
+    """Forget the cached list of run checkpoints (call after a run finishes or is deleted)."""
+    _run_choices.clear()
+
+
+def model_options() -> dict[str, ModelChoice]:
+    """The models the sidebar offers by URL value: the demo model (when shipped), the
+    checkpoints of finished or stopped runs, and an untrained model per preset."""
+    from seglib.config import get_preset, preset_names
+
+    options: dict[str, ModelChoice] = {}
+    demo = _demo_choice()
+    if demo is not None:
+        options[demo.key] = demo
+    for run_id, title, checkpoint, status in _run_choices(str(settings.runs_dir())):
+        choice = ModelChoice(ModelRef.run(run_id), f"Run: {title} ({Path(checkpoint).stem})", Path(checkpoint),
+                             note=f"Checkpoint {Path(checkpoint).name} of run {run_id} ({status or 'done'}).")
+        options[choice.key] = choice
+    for preset in preset_names():
+        choice = ModelChoice(ModelRef.untrained(preset), f"Untrained: {preset}",
+                             note="Random weights: " + get_preset(preset).summary()
+                                  + ". Its predictions are noise until trained.")
+        options[choice.key] = choice
+    return options
+
+
+def current_model_choice() -> ModelChoice:
+    """The model chosen in the sidebar (not loaded)."""
+    options = model_options()
+    key = url_state.read(MODEL_KEY, next(iter(options)), cast=str)
+    return options.get(key) or next(iter(options.values()))
+
+
+def choose_model(ref: ModelRef) -> None:
+    """Make ``ref`` the sidebar's model (from a callback, before the sidebar is drawn)."""
+    st.session_state[MODEL_KEY] = ref.to_url()
+    url_state.write(MODEL_KEY, ref.to_url())
+
+
+def forget_model(ref: ModelRef) -> None:
+    """If ``ref`` is the sidebar's model (its checkpoint was deleted), fall back to the default."""
+    if st.session_state.get(MODEL_KEY) == ref.to_url():
+        st.session_state.pop(MODEL_KEY, None)
+        url_state.write(MODEL_KEY, None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_model_file(path: str, stamp: tuple):
+    from seglib.model.saving import load_model as seglib_load_model
+
+    return seglib_load_model(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _build_untrained(preset: str, image_size: int | None):
+    from seglib.config import get_preset
+    from seglib.model.deeplab import build_model
+
+    config = get_preset(preset)
+    if image_size:
+        config = config.with_overrides({"model.image_size": int(image_size)})
+    return build_model(config.model)
+
+
+def load_model(path: str | os.PathLike | None = None, *, preset: str | None = None,
+               image_size: int | None = None):
+    """A Keras model through a cache shared by every session.
+
+    Either ``path`` (a ``.keras`` file; reloaded when the file changes) or
+    ``preset`` (+ optional ``image_size``) for an untrained model.
+    """
+    if path is not None:
+        return _load_model_file(str(Path(path)), file_stamp(path))
+    if preset is None:
+        raise ModelError("load_model needs a checkpoint path or a preset name.")
+    return _build_untrained(preset, int(image_size) if image_size else None)
+
+
+def load_choice(choice: ModelChoice, image_size: int | None = None):
+    """The model of a sidebar choice (an untrained one at ``image_size`` when given)."""
+    if choice.path is None:
+        return load_model(preset=choice.preset, image_size=image_size)
+    return load_model(choice.path)
+
+
+def load_ref(ref: ModelRef, image_size: int | None = None):
+    """The model ``ref`` names (ModelError when it names no model on offer)."""
+    if ref.kind == "untrained":
+        return load_model(preset=ref.id, image_size=image_size)
+    choice = model_options().get(ref.to_url())
+    if choice is None:
+        raise ModelError(f"The model {ref.to_url()!r} is not on offer any more (deleted, or still training).")
+    return load_choice(choice)
+
+
+def current_model():
+    """``(model, choice)`` for the model chosen in the sidebar (may raise SeglibError)."""
+    choice = current_model_choice()
+    return load_choice(choice), choice
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def model_description(preset: str, image_size: int) -> dict:
+    """``seglib.model.summary.describe`` of the untrained preset at ``image_size``, cached as plain data.
+
+    The Model page's size slider visits up to 3 presets x 11 sizes; keeping the
+    small description (not the model) means each is built once per server.
+    """
+    from seglib.model.summary import describe
+
+    return describe(load_model(preset=preset, image_size=image_size))
