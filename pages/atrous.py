@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import importlib.util
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,15 +11,20 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pages import common
-from seglib.evaluation import evaluate
-from seglib.analysis import receptive
-from seglib.figures import receptive as receptive_figures
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset, preset_names
+from seglib.evaluation import evaluate
+from seglib.analysis import aspp
+from seglib.analysis import dilation
+from seglib.analysis import erf
+from seglib.figures import receptive as receptive_figures
+from ui import datasets, drawing, models, registry, url_state
+from ui.markdown import md_code, md_text, shorten
+from ui.models import ModelRef
+from ui.page import page_header
 
-common.page_header(
-    "Atrous scales",
+page_header(
+    "atrous.py",
     "People in a crowd photo range from a few pixels to the full image height. DeepLabV3+ copes "
     "with that in its **ASPP** block: parallel 3 × 3 convolutions read the backbone's features with "
     "gaps (*atrous* or *dilated* convolution) of several feature cells (6, 12 and 18 in the Keras "
@@ -30,9 +33,7 @@ common.page_header(
     "convolution and an average over the whole image. Pick an image and a position: the "
     "coloured dots are the pixels each branch reads, the dashed squares what each branch can see. "
     "All numbers are read from the model's own layers.",
-    exercises=("13-2",),
 )
-common.exercise_panel()
 
 SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
 BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
@@ -40,38 +41,36 @@ BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
 # ---------------------------------------------------------------------------
 # Which model: the one in the sidebar, or a preset at a chosen size.
 # ---------------------------------------------------------------------------
-sidebar_choice = common.current_model_choice()
+sidebar_choice = models.current_model_choice()
 sources = ["sidebar", *preset_names()]
-labels = {"sidebar": f"Sidebar model: {common.shorten(sidebar_choice.label)}",
+labels = {"sidebar": f"Sidebar model: {shorten(sidebar_choice.label)}",
           **{name: f"Preset '{name}' (random weights)" for name in preset_names()}}
 pick_column, size_column, note_column = st.columns([2, 1.4, 2], vertical_alignment="bottom")
-source = pick_column.selectbox("Model to analyse", sources, format_func=labels.get,
+url_state.seed("atrous_model", "sidebar", options=sources)
+source = pick_column.selectbox("Model to analyse", sources, format_func=labels.get, key="atrous_model",
                                help="The model picked in the sidebar, or a preset's architecture at any "
-                                    "input size (the numbers follow the size).", **common.bound("atrous_model"))
+                                    "input size (the numbers follow the size).")
+url_state.sync("atrous_model", "sidebar")
 
-with common.error_boundary("Loading the model"):
+with drawing.error_boundary("Loading the model"):
     if source == "sidebar":
         with st.spinner("Loading the model..."):
-            model, choice = common.current_model()
-        if choice.kind == "untrained":
-            model_token = ("preset", choice.preset, None)
-        else:
-            model_token = ("path", str(choice.path))
+            model, choice = models.current_model()
+        # What the effective-field caches are keyed on: the model, its size and its file's version.
+        model_ref, model_size, model_stamp = choice.ref, None, choice.stamp
         trained = choice.kind != "untrained"
-        note_column.caption(common.md_text(choice.note, limit=300))
+        note_column.caption(md_text(choice.note, limit=300))
     else:
         default_size = get_preset(source).model.image_size
-        if st.session_state.get("atrous_size") not in SIZES:
-            from_url = common.url_state("atrous_size", default_size, cast=int)
-            st.session_state["atrous_size"] = from_url if from_url in SIZES else default_size
+        url_state.seed("atrous_size", default_size, options=SIZES, cast=int)
         image_size = size_column.select_slider("Input size (pixels)", SIZES, key="atrous_size")
-        common.set_url_state("atrous_size", image_size, default=default_size)
+        url_state.sync("atrous_size", default_size)
         with st.spinner(f"Building the '{source}' model at {image_size} px..."):
-            model = common.load_model(preset=source, image_size=int(image_size))
-        model_token = ("preset", source, int(image_size))
+            model = models.load_model(preset=source, image_size=int(image_size))
+        model_ref, model_size, model_stamp = ModelRef.untrained(source), int(image_size), ()
         trained = False
         note_column.caption(get_preset(source).description)
-    analysis = receptive.aspp_analysis(model)
+    analysis = aspp.aspp_analysis(model)
 
 size = int(analysis.image_size[0])
 feature_rows, feature_columns = analysis.feature_size
@@ -84,8 +83,10 @@ stride = analysis.stride
 
 st.subheader("Where each branch looks")
 image_column, pixel_column = st.columns([2, 3])
-image_source = image_column.radio("Image", ["Dataset sample", "Upload"], horizontal=True,
-                                  **common.bound("atrous_image"))
+IMAGE_SOURCES = ["Dataset sample", "Upload"]
+url_state.seed("atrous_image", IMAGE_SOURCES[0], options=IMAGE_SOURCES)
+image_source = image_column.radio("Image", IMAGE_SOURCES, horizontal=True, key="atrous_image")
+url_state.sync("atrous_image", IMAGE_SOURCES[0])
 image = None
 image_name = ""
 if image_source == "Upload":
@@ -94,21 +95,21 @@ if image_source == "Upload":
         help=f"{evaluate.UPLOAD_TYPES_TEXT}; at most {evaluate.MAX_UPLOAD_BYTES // (1024 * 1024)} MB and "
              f"{evaluate.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. It is resized to {size} × {size} px.")
     if upload is not None:
-        with common.error_boundary("Reading the upload", stop=False):
+        with drawing.error_boundary("Reading the upload", stop=False):
             picture = evaluate.read_image_bytes(upload.getvalue(), upload.name)  # the same reader and limits
             image = cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA)
             del picture
             image_name = upload.name
 else:
-    with common.error_boundary("Opening the dataset", stop=False):
-        dataset = common.current_dataset()
+    with drawing.error_boundary("Opening the dataset", stop=False):
+        dataset = datasets.current_dataset()
         split = "val" if dataset.split("val") else "train"
         count = len(dataset.split(split))
-        common.seed_int("atrous_index", 0, 0, max(count - 1, 0))
+        url_state.seed_int("atrous_index", 0, 0, max(count - 1, 0))
         index = image_column.number_input(f"Sample of the {split} split (0 to {count - 1})", 0, max(count - 1, 0),
                                           key="atrous_index")
-        common.set_url_state("atrous_index", int(index), default=0)
-        stem, image, _ = common.load_sample(dataset.root, split, int(index), size=size)
+        url_state.sync("atrous_index", 0)
+        stem, image, _ = datasets.load_sample(dataset.root, split, int(index), size=size)
         image_name = f"{dataset.name}/{split}/{stem}"
 if image is None:
     image_column.info("No image yet: showing a plain grey picture. "
@@ -129,12 +130,12 @@ if points:
         st.session_state["atrous_clicked"] = clicked
         st.session_state["atrous_row"], st.session_state["atrous_column"] = clicked
 for key in ("atrous_row", "atrous_column"):  # from the URL too, so a link can point at one person
-    common.seed_int(key, size // 2, 0, size - 1)
+    url_state.seed_int(key, size // 2, 0, size - 1)
 row_slider, column_slider = pixel_column.columns(2)
 row = row_slider.slider("Row (pixels)", 0, size - 1, key="atrous_row")
 column = column_slider.slider("Column (pixels)", 0, size - 1, key="atrous_column")
-common.set_url_state("atrous_row", int(row), default=size // 2)
-common.set_url_state("atrous_column", int(column), default=size // 2)
+url_state.sync("atrous_row", size // 2)
+url_state.sync("atrous_column", size // 2)
 options_column, outside_column = pixel_column.columns(2)
 show_squares = options_column.toggle("Receptive-field squares", value=True, key="atrous_squares")
 show_outside = outside_column.toggle("True place of off-image taps", value=False, key="atrous_outside",
@@ -142,7 +143,7 @@ show_outside = outside_column.toggle("True place of off-image taps", value=False
                                           "Off: pinned to a band around the image (hover tells where they "
                                           "belong). On: drawn where they would be, which can shrink the image.")
 
-grid = receptive.sampling_grid(analysis, (row, column))
+grid = aspp.sampling_grid(analysis, (row, column))
 unit = grid["unit"]
 center = grid["center"]
 
@@ -150,11 +151,11 @@ figure_column, side_column = st.columns([3, 2])
 with figure_column:
     figure = receptive_figures.sampling_figure(image, analysis, grid, show_outside=show_outside,
                                                show_squares=show_squares, height=600)
-    st.plotly_chart(common.for_presentation(figure), width="stretch", config=common.PLOTLY_CONFIG, theme=None,
+    st.plotly_chart(drawing.for_presentation(figure), width="stretch", config=drawing.PLOTLY_CONFIG, theme=None,
                     key="atrous_click", on_select="rerun", selection_mode="points")
     beyond = (" Every receptive field is larger than the image at this size, so the dashed squares lie "
               "outside the view (zoom out with the toolbar)." if analysis.receptive_field > size else "")
-    st.caption(f"{common.md_code(image_name)}, at the model's input size {size} × {size} px. "
+    st.caption(f"{md_code(image_name)}, at the model's input size {size} × {size} px. "
                "Click a faint dot (an ASPP "
                "output position) or use the sliders. Click a legend entry to hide a branch." + beyond)
 
@@ -180,7 +181,7 @@ with side_column:
 
 table_column, people_column = st.columns([3, 2])
 with table_column:
-    table = pd.DataFrame(receptive.branch_rows(analysis, grid))
+    table = pd.DataFrame(aspp.branch_rows(analysis, grid))
     st.dataframe(
         table[["branch", "spacing (px)", "receptive field (px)", "valid-tap fraction", "acts as 1×1 at",
                "valid taps here"]],
@@ -209,19 +210,18 @@ with table_column:
 with people_column:
     # People's heights, at the model's input size, next to the scales the branches read.
     heights = None
-    if importlib.util.find_spec("seglib.data.stats") is not None:
-        with common.error_boundary("Dataset statistics", stop=False):
-            dataset = common.current_dataset()
-            with st.spinner("Measuring people in the dataset (once per dataset and size)..."):
-                stats = common.load_stats(dataset.root, "train", size=size)
-            heights = np.asarray(getattr(stats, "person_heights", []), dtype=np.float64)
+    with drawing.error_boundary("Dataset statistics", stop=False):
+        dataset = datasets.current_dataset()
+        with st.spinner("Measuring people in the dataset (once per dataset and size)..."):
+            stats = datasets.load_stats(dataset.root, "train", size=size)
+        heights = np.asarray(stats.person_heights, dtype=np.float64)
     if heights is not None and heights.size:
         p10, median, p90 = np.percentile(heights, [10, 50, 90])
         st.markdown(
             f"**People in the training split**, at {size} px: {heights.size:,} people; "
             f"10 % are under **{p10:.0f} px**, the median is **{median:.0f} px**, 10 % are over "
             f"**{p90:.0f} px** (from {heights.min():.0f} to {heights.max():.0f}).")
-        common.plot(receptive_figures.scale_figure(heights, analysis, height=300))
+        drawing.plot(receptive_figures.scale_figure(heights, analysis, height=300))
     else:
         st.caption("Person-height statistics appear here once the dataset and its statistics are available "
                    "(see the Dataset explorer).")
@@ -243,7 +243,7 @@ def _keras_example_fields() -> dict:
 
     config = get_preset("keras-example")
     small = config.with_overrides({"model.image_size": 4 * config.model.output_stride})
-    found = receptive.aspp_analysis(build_model(small.model))
+    found = aspp.aspp_analysis(build_model(small.model))
     return {"input_layer": found.input_layer, "backbone_field": float(found.receptive_field),
             "fields": {int(b.rate): float(b.receptive_field_px) for b in found.branches if b.kind == "conv"}}
 
@@ -251,9 +251,9 @@ def _keras_example_fields() -> dict:
 def _column(size: int, stride: float, layer: str, backbone_field: float | None, rates: list[int],
             fields: dict[int, float]) -> dict[str, str]:
     """One column of the comparison: everything but the receptive fields follows from size, stride
-    and rates (``receptive.valid_tap_stats``)."""
+    and rates (``dilation.valid_tap_stats``)."""
     cells = int(size // stride)
-    taps = [receptive.valid_tap_stats(cells, rate) for rate in rates]
+    taps = [dilation.valid_tap_stats(cells, rate) for rate in rates]
     collapsed = [str(rate) for rate, stat in zip(rates, taps) if stat["center_only_fraction"] >= 0.99]
     return {
         "input": f"{size} × {size} px",
@@ -272,7 +272,7 @@ def _column(size: int, stride: float, layer: str, backbone_field: float | None, 
 st.subheader("Next to the Keras example")
 rates = sorted(b.rate for b in analysis.branches if b.kind == "conv" and b.kernel_size > 1)
 example = get_preset("keras-example").model
-with common.error_boundary("Measuring the Keras example's ResNet50", stop=False):
+with drawing.error_boundary("Measuring the Keras example's ResNet50", stop=False):
     with st.spinner("Measuring the Keras example's ResNet50 (once per server)..."):
         example_fields = _keras_example_fields()
     model_name = labels.get(source, source).replace("Sidebar model: ", "").replace(" (random weights)", "")
@@ -288,8 +288,8 @@ with common.error_boundary("Measuring the Keras example's ResNet50", stop=False)
     compare_text = st.container()
     example_cells = example.image_size // example.output_stride
     widest = max(example.atrous_rates)
-    example_kept = receptive.valid_tap_stats(example_cells, widest)["valid_tap_fraction"]
-    this_kept = receptive.valid_tap_stats(analysis.feature_size, max(rates))["valid_tap_fraction"] if rates else None
+    example_kept = dilation.valid_tap_stats(example_cells, widest)["valid_tap_fraction"]
+    this_kept = dilation.valid_tap_stats(analysis.feature_size, max(rates))["valid_tap_fraction"] if rates else None
     compare_text.markdown(
         f"The Keras example reads {example.image_size} px images on a {example_cells} × {example_cells} map: "
         f"its widest rate, {widest}, keeps {example_kept:.0%} of its taps on the map, and its taps lie "
@@ -336,8 +336,8 @@ def _collapse_hint(rates: list[int], stride: float, size: int, fixed_size: bool)
 st.subheader("Taps that land on padding")
 curve_column, text_column = st.columns([3, 2])
 with curve_column:
-    curve = receptive.valid_tap_curve(analysis.feature_size, range(1, max([*rates, feature_rows]) + 3))
-    common.plot(receptive_figures.valid_tap_figure(curve, rates))
+    curve = dilation.valid_tap_curve(analysis.feature_size, range(1, max([*rates, feature_rows]) + 3))
+    drawing.plot(receptive_figures.valid_tap_figure(curve, rates))
 with text_column:
     degenerate = [b for b in analysis.branches if b.center_only_fraction is not None and b.center_only_fraction >= 0.99]
     st.markdown(
@@ -368,7 +368,7 @@ demo_rate = rate_column.slider("Rate of one kernel", 1, 8, 2, key="atrous_demo_r
 depth = depth_column.slider("Layers in the stack", 1, 5, 3, key="atrous_demo_depth")
 doubling = [2 ** i for i in range(depth)]
 plain = [1] * depth
-grid_size = max(receptive.stack_receptive_field(doubling), receptive.stack_receptive_field([demo_rate]))
+grid_size = max(dilation.stack_receptive_field(doubling), dilation.stack_receptive_field([demo_rate]))
 panels = st.columns(3)
 for panel, rates_stack, title in (
     (panels[0], [demo_rate], f"one 3×3 kernel, rate {demo_rate}"),
@@ -376,9 +376,9 @@ for panel, rates_stack, title in (
     (panels[2], plain, f"{depth} layers, rate 1"),
 ):
     with panel:
-        field_size = receptive.stack_receptive_field(rates_stack)
-        coverage = receptive.dilated_stack_coverage(rates_stack)
-        common.plot(receptive_figures.dilation_figure(coverage, grid_size=grid_size, title=title, height=300))
+        field_size = dilation.stack_receptive_field(rates_stack)
+        coverage = dilation.dilated_stack_coverage(rates_stack)
+        drawing.plot(receptive_figures.dilation_figure(coverage, grid_size=grid_size, title=title, height=300))
         holes = int((coverage == 0).sum())
         st.caption(f"Field **{field_size} × {field_size}** from {9 * len(rates_stack)} weights"
                    + (f"; {holes} cells inside it are never read" if holes else "; no holes")
@@ -396,59 +396,43 @@ st.markdown(
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _untrained(token: tuple):
-    return receptive.untrained_copy(_model_for(token), seed=0)
-
-
-def _model_for(token: tuple):
-    if token[0] == "path":
-        return common.load_model(token[1])
-    if token[2] is None:
-        return common.load_model(preset=token[1])
-    return common.load_model(preset=token[1], image_size=token[2])
+def _untrained(model_key: str, image_size: int | None):
+    return erf.untrained_copy(models.load_ref(ModelRef.from_url(model_key), image_size), seed=0)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _erf(token: tuple, stamp: tuple, image: np.ndarray, pixel: tuple[int, int], untrained: bool,
-         class_index: int | None = None):
-    model_ = _untrained(token) if untrained else _model_for(token)
-    return receptive.effective_receptive_field(model_, image, pixel, class_index=class_index)
+def _erf(model_key: str, image_size: int | None, stamp: tuple, image: np.ndarray, pixel: tuple[int, int],
+         untrained: bool, class_index: int | None = None):
+    """The effective receptive field of one pixel (``stamp``: the checkpoint's version)."""
+    model_ = (_untrained(model_key, image_size) if untrained
+              else models.load_ref(ModelRef.from_url(model_key), image_size))
+    return erf.effective_receptive_field(model_, image, pixel, class_index=class_index)
 
 
+def _field_of(pixel: tuple[int, int], untrained: bool, class_index: int | None = None):
+    return _erf(model_ref.to_url(), model_size, model_stamp, image, pixel, untrained, class_index)
 
 
-def _stamp(token: tuple) -> tuple:
-    """Modification time and size of a checkpoint, so a retrained file is not served from cache."""
-    if token[0] != "path":
-        return ()
-    try:
-        info = Path(token[1]).stat()
-    except OSError:
-        return ()
-    return (info.st_mtime_ns, info.st_size)
-
-
-stamp = _stamp(model_token)
 wanted = st.session_state.get("atrous_erf_on", False)
 if st.button("Compute the effective receptive fields" if not wanted else "Effective fields are on: recompute "
              "for the selected pixel", icon=":material/calculate:", key="atrous_erf_button"):
     st.session_state["atrous_erf_on"] = wanted = True
 if wanted:
-    with common.error_boundary("Computing the effective receptive field", stop=False):
+    with drawing.error_boundary("Computing the effective receptive field", stop=False):
         with st.spinner("Back-propagating one logit to the image..."):
             results = []
             if trained:
-                results.append(("trained (" + html.escape(common.shorten(sidebar_choice.label)) + ")",
-                                _erf(model_token, stamp, image, (row, column), False)))
+                results.append(("trained (" + html.escape(shorten(sidebar_choice.label)) + ")",
+                                _field_of((row, column), False)))
                 # The same class's logit in both, so the two maps answer the same question.
                 results.append(("same architecture, random weights (seed 0)",
-                                _erf(model_token, stamp, image, (row, column), True, results[0][1].class_index)))
+                                _field_of((row, column), True, results[0][1].class_index)))
             else:  # the model already has random weights
-                results.append(("random weights", _erf(model_token, stamp, image, (row, column), False)))
+                results.append(("random weights", _field_of((row, column), False)))
         panels = st.columns(2)
         for panel, (title, result) in zip(panels, results):
             with panel:
-                common.plot(receptive_figures.erf_figure(
+                drawing.plot(receptive_figures.erf_figure(
                     result.gradient, result.pixel, theoretical_field=None, extent_50=result.extent_50,
                     extent_90=result.extent_90, image=image, title=title, height=420))
                 st.caption(
@@ -497,11 +481,11 @@ with st.container(border=True):
                         ("model.py", "The layer table in the Model page")):
         # Links need the dashboard's navigation; a page run on its own (AppTest) has none.
         with contextlib.suppress(StreamlitPageNotFoundError):
-            common.page_link(file, label)
+            registry.page_link(file, label)
 
 # ---------------------------------------------------------------------------
 # The code behind the page
 # ---------------------------------------------------------------------------
-common.show_source(receptive.aspp_analysis)
-common.show_source(receptive.sampling_grid)
-common.show_source(receptive.effective_receptive_field)
+drawing.show_source(aspp.aspp_analysis)
+drawing.show_source(aspp.sampling_grid)
+drawing.show_source(erf.effective_receptive_field)

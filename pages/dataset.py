@@ -2,48 +2,50 @@
 (exercises 13-1, 13-2 part 1 and 13-4 part 1)."""
 
 import html
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from seglib.figures import base as figures
-from seglib.evaluation import inference
-from seglib.training import losses
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
 from seglib.config import field_names, get_preset
+from seglib.evaluation import inference
+from seglib.training import losses
+from seglib.figures import charts as chart_figures
+from seglib.figures import masks as mask_figures
+from ui import datasets, drawing, models, url_state
+from ui.markdown import md_code, md_text
+from ui.page import page_header
+from ui.palette import current_palette, current_palette_name
+from ui.stamps import folder_stamp
 
-common.page_header(
-    "Dataset explorer",
+page_header(
+    "dataset.py",
     "Each training example is a photo and a **mask** of the same size in which every pixel holds a "
     "class id (0 = background, 1 = hat, ... 19 = right shoe). The mask is drawn in colour, one colour "
     "per class, so you can compare it with the people in the photo. Hover any pixel to read its class.",
-    exercises=("13-1", "13-2", "13-4"),
 )
-common.exercise_panel()
 
-with common.error_boundary():
-    dataset = common.current_dataset()
+with drawing.error_boundary():
+    dataset = datasets.current_dataset()
 
 counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
 st.markdown(
-    f"**{common.md_text(dataset.name)}** · {'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ layout'} · "
+    f"**{md_text(dataset.name)}** · {'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ layout'} · "
     + " · ".join(f"{count:,} {name} images" for name, count in counts.items() if count)
-    + f" · folder {common.md_code(settings.display_path(dataset.root))}"
+    + f" · folder {md_code(settings.display_path(dataset.root))}"
 )
 if dataset.problems:
-    skipped = sum(1 for problem in dataset.problems if getattr(problem, "skipped", True))
+    skipped = sum(1 for problem in dataset.problems if problem.skipped)
     with st.expander(f":material/warning: {len(dataset.problems)} problems found "
                      f"({skipped} files skipped)"):
         st.dataframe(pd.DataFrame([{"file": p.path, "problem": p.kind, "details": p.message,
-                                    "skipped": getattr(p, "skipped", True)} for p in dataset.problems]),
+                                    "skipped": p.skipped} for p in dataset.problems]),
                      hide_index=True, width="stretch")
 
 splits = [name for name, count in counts.items() if count]
-palette = common.current_palette()
+palette = current_palette()
 LOSS_IMAGES = [4, 8, 16, 32, 64]
 
 # ---------------------------------------------------------------------------
@@ -61,15 +63,14 @@ def _reshuffle() -> None:
     st.session_state["seed"] = int(st.session_state.get("seed", 0)) + 1
 
 
-if "seed" not in st.session_state:
-    st.session_state["seed"] = common.url_state("seed", 0, cast=int)
+url_state.seed("seed", 0, cast=int)
 
 controls = st.columns([1.1, 1, 1, 1.3], vertical_alignment="bottom")
-common.url_seed("split", splits[0], options=splits)
+url_state.seed("split", splits[0], options=splits)
 split = controls[0].segmented_control("Split", splits, required=True, key="split",
                                       format_func=lambda s: {"train": "Training", "val": "Validation"}.get(s, s)
                                       ) or splits[0]
-common.url_sync("split", splits[0])
+url_state.sync("split", splits[0])
 pairs = dataset.split(split)
 count = controls[1].number_input("Images", min_value=1, max_value=min(8, len(pairs)),
                                  value=min(3, len(pairs)), step=1, key="samples")
@@ -77,7 +78,7 @@ seed = controls[2].number_input("Seed", min_value=0, max_value=10**6, step=1, ke
                                 help="The same seed always shows the same images.")
 controls[3].button("Reshuffle", icon=":material/shuffle:", on_click=_reshuffle,
                    help="Show other images (adds one to the seed).")
-common.set_url_state("seed", int(seed), default=0)
+url_state.sync("seed", 0)
 
 ALL_CLASSES = list(range(len(CLASS_NAMES)))
 
@@ -96,17 +97,17 @@ with options[1]:
                       help="Everything but the background.")
     buttons[2].button("No class", on_click=_show_classes, args=([],), width="stretch")
 visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLASSES, selection_mode="multi",
-                   default=ALL_CLASSES, format_func=common.format_class, key="visible")
+                   default=ALL_CLASSES, format_func=drawing.format_class, key="visible")
 hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
-common.class_legend(palette, hidden=hidden)
+drawing.class_legend(palette, hidden=hidden)
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _sample_figure(root: str, stamp: tuple, split: str, index: int, kind: str, opacity: float, visible: tuple,
                    palette_name: str):
     """One sample's image, mask or overlay figure, built once per input and shared by every viewer
-    (a lecture hall on this page draws the same seeded samples; ``common.plot`` never mutates them)."""
-    _, image, mask = common.load_sample(root, split, index)
-    return figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
+    (a lecture hall on this page draws the same seeded samples; ``drawing.plot`` never mutates them)."""
+    _, image, mask = datasets.load_sample(root, split, index)
+    return mask_figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
                                palette=get_palette(palette_name), max_size=256, height=280)
 
 
@@ -117,16 +118,16 @@ headings = st.columns(3)
 for column, heading in zip(headings, ("Image", "Colour mask", "Overlay")):
     column.markdown(f"**{heading}**")
 for index in indices:
-    with common.error_boundary(f"Reading image {index}", stop=False):
-        stem, image, mask = common.load_sample(dataset.root, split, index)
+    with drawing.error_boundary(f"Reading image {index}", stop=False):
+        stem, image, mask = datasets.load_sample(dataset.root, split, index)
         samples.append((index, stem, image, mask))
         row = st.columns(3)
         for column, kind in zip(row, ("image", "mask", "overlay")):
             with column:
-                common.plot(_sample_figure(str(dataset.root), common.folder_stamp(dataset.root), split, index,
-                                           kind, float(opacity), tuple(visible), common.current_palette_name()),
+                drawing.plot(_sample_figure(str(dataset.root), folder_stamp(dataset.root), split, index,
+                                           kind, float(opacity), tuple(visible), current_palette_name()),
                             key=f"sample-{split}-{index}-{kind}")
-        st.caption(f"{common.md_text(split)} image {index + 1} of {len(pairs)} · {common.md_code(stem)} · "
+        st.caption(f"{md_text(split)} image {index + 1} of {len(pairs)} · {md_code(stem)} · "
                    f"{image.shape[1]} × {image.shape[0]} px")
 
 # ---------------------------------------------------------------------------
@@ -142,10 +143,10 @@ st.markdown(
 with st.spinner(f"Counting the pixels of every class in the {split} split (once; then cached)..."):
     # seglib counts in a child process: a file that crashes a native decoder comes
     # back as a DatasetError naming it (shown here), never as a dead server.
-    with common.error_boundary("Computing the statistics"):
-        stats = common.load_stats(dataset.root, split)
+    with drawing.error_boundary("Computing the statistics"):
+        stats = datasets.load_stats(dataset.root, split)
 if stats.skipped:
-    reasons = list(getattr(stats, "skipped_reasons", None) or [])
+    reasons = list(stats.skipped_reasons)
     reasons += ["cannot be read"] * (len(stats.skipped) - len(reasons))
     st.warning(f"{len(stats.skipped):,} of the {len(pairs):,} masks of the {split} split are left out of these "
                "statistics: they cannot be read, or they are not label ids (see why below). Training feeds "
@@ -161,7 +162,7 @@ scale = chart_controls[0].segmented_control("Scale", ["linear", "log"], default=
 include_background = chart_controls[1].toggle("Include background", value=True, key="background")
 split_fractions = np.asarray(stats.fractions, dtype=np.float64)
 split_counts = np.asarray(stats.class_counts, dtype=np.int64)
-common.plot(figures.class_fraction_figure(
+drawing.plot(chart_figures.class_fraction_figure(
     split_fractions, counts=split_counts, palette=palette, log=scale == "log",
     include_background=include_background,
     title=f"Share of pixels per class, {split} split ({len(pairs):,} images)"), key="split-fractions")
@@ -177,7 +178,7 @@ if foreground > 0:
 else:
     st.caption("No mask of this split labels any body part: every labelled pixel is background, so there is "
                "no person for a model to learn.")
-ignored = int(getattr(stats, "ignored_pixels", 0))
+ignored = int(stats.ignored_pixels)
 st.caption(
     f"**The ignore label, {IGNORE_LABEL}.** A mask pixel holding {IGNORE_LABEL} has no class: it marks a pixel "
     "nobody could label (a blurred boundary, a region the annotator skipped). It is drawn magenta, left out of "
@@ -189,13 +190,13 @@ if samples:
     chosen = st.selectbox("Image", [s[0] for s in samples], key="detail",
                           format_func=lambda i: f"{split} image {i + 1} · {next(s[1] for s in samples if s[0] == i)}")
     index, stem, image, mask = next(s for s in samples if s[0] == chosen)
-    image_counts, image_fractions = figures.mask_fractions(mask, len(CLASS_NAMES))
+    image_counts, image_fractions = chart_figures.mask_fractions(mask, len(CLASS_NAMES))
     left, right = st.columns([1, 2])
     with left:
-        common.plot(common.mask_figure(mask, image, kind="overlay", opacity=opacity, visible=visible,
+        drawing.plot(drawing.mask_figure(mask, image, kind="overlay", opacity=opacity, visible=visible,
                                        palette=palette, max_size=384, height=340), key="detail-overlay")
     with right:
-        common.plot(figures.class_fraction_figure(
+        drawing.plot(chart_figures.class_fraction_figure(
             image_fractions, counts=image_counts, palette=palette, log=scale == "log",
             include_background=include_background, reference=split_fractions,
             reference_name=f"{split} split", name="this image",
@@ -232,47 +233,39 @@ st.markdown(
 )
 
 
-def _file_stamp(path) -> tuple:
-    try:
-        info = Path(path).stat()
-    except (OSError, TypeError):
-        return ()
-    return (info.st_mtime_ns, info.st_size)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _loss_table(_model, model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str,
                 size: int, limit: int, class_counts: tuple):
     """``seglib.training.losses.loss_shares`` of one model on one split, once per model file, dataset and split
     (the model is not hashed: ``model_key`` and its file's stamp stand for it)."""
-    pairs = common.load_dataset(root).split(split)
+    pairs = datasets.load_dataset(root).split(split)
     return losses.loss_shares(_model, pairs, size, len(CLASS_NAMES),
                               losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
 
 
 loss_controls = st.columns([1.2, 1, 1, 2.2], vertical_alignment="bottom")
-common.url_seed("loss_images", 16, options=LOSS_IMAGES, cast=int)
+url_state.seed("loss_images", 16, options=LOSS_IMAGES, cast=int)
 loss_images = loss_controls[0].select_slider("Images measured", LOSS_IMAGES, key="loss_images",
                                              help="The first images of the split; more is slower (forward "
                                                   "passes only, once per model, split and count).")
-common.url_sync("loss_images", 16)
-common.url_seed("loss_scale", "linear", options=["linear", "log"])
+url_state.sync("loss_images", 16)
+url_state.seed("loss_scale", "linear", options=["linear", "log"])
 loss_scale = loss_controls[1].segmented_control("Share axis", ["linear", "log"], required=True,
                                                 key="loss_scale") or "linear"
-common.url_sync("loss_scale", "linear")
+url_state.sync("loss_scale", "linear")
 loss_background = loss_controls[2].toggle("Background", value=True, key="loss_background",
                                           help="Hide the background to see the small classes on a linear axis.")
-with common.error_boundary("Measuring the losses", stop=False):
+with drawing.error_boundary("Measuring the losses", stop=False):
     with st.spinner("Running the model on the split's first images (once per model and split)..."):
-        loss_model, loss_choice = common.current_model()
+        loss_model, loss_choice = models.current_model()
         loss_size = inference.model_input_size(loss_model) or get_preset("lecture").model.image_size
-        loss_table = _loss_table(loss_model, loss_choice.key, _file_stamp(loss_choice.path), str(dataset.root),
-                                 common.folder_stamp(dataset.root), split, int(loss_size),
+        loss_table = _loss_table(loss_model, loss_choice.key, loss_choice.stamp, str(dataset.root),
+                                 folder_stamp(dataset.root), split, int(loss_size),
                                  int(min(loss_images, len(pairs))), tuple(int(c) for c in split_counts))
-    loss_controls[3].caption(f"Model: {common.md_text(loss_choice.label)} · the first "
+    loss_controls[3].caption(f"Model: {md_text(loss_choice.label)} · the first "
                              f"{loss_table.attrs['images']} images of the {split} split, at "
                              f"{loss_table.attrs['image_size']} px.")
-    common.plot(losses.loss_share_figure(
+    drawing.plot(losses.loss_share_figure(
         loss_table, log=loss_scale == "log", include_background=loss_background, palette=palette,
         title=f"Share of the pixels and of each loss per class, and the model's IoU ({split} split)"),
         key="loss-shares")
@@ -312,7 +305,7 @@ with common.error_boundary("Measuring the losses", stop=False):
             "class weight": st.column_config.NumberColumn(format="%.2f"),
             "mean cross-entropy": st.column_config.NumberColumn(format="%.3f"),
             "IoU": st.column_config.NumberColumn(format="%.2f")})
-    common.show_source(losses.make_loss)
+    drawing.show_source(losses.make_loss)
 
 # ---------------------------------------------------------------------------
 # 3. Object scales (exercise 13-2 part 1)
@@ -333,7 +326,7 @@ with left:
     unit = st.segmented_control("Person height in", ["pixels", "fraction of the image height"],
                                 default="pixels", required=True, key="height_unit") or "pixels"
     in_pixels = unit == "pixels"
-    common.plot(figures.histogram_figure(
+    drawing.plot(chart_figures.histogram_figure(
         heights if in_pixels else heights / reference_height,
         xaxis_title="person height (pixels)" if in_pixels else "person height / image height",
         percent_axis=not in_pixels, yaxis_title="people",
@@ -358,7 +351,7 @@ measure = st.segmented_control("Part size as", ["height", "area"], default="heig
                                key="part_measure") or "height"
 values_by_class = {int(class_id): group[measure].to_numpy()
                    for class_id, group in objects.groupby("class_id")} if len(objects) else {}
-common.plot(figures.class_box_figure(
+drawing.plot(chart_figures.class_box_figure(
     values_by_class, palette=palette,
     yaxis_title="height of one region (pixels)" if measure == "height" else "area of one region (pixels)",
     title="Sizes of the body-part regions, per class"), key="part-sizes")

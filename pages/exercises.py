@@ -3,7 +3,7 @@ an answer box per question, immediate feedback on checkable questions, model
 answers, and a Markdown file of the answers that can be loaded back.
 
 The questions and the checking live in ``seglib.lab.exercises``; the facts, the
-answer boxes and the browser storage in ``seglib_components.lab`` (shared with
+answer boxes and the browser storage in ``ui.lab`` (shared with
 the side panel of the linked pages). This page gathers and draws.
 """
 
@@ -13,12 +13,17 @@ import datetime
 
 import streamlit as st
 
-from pages import common
 from seglib.lab import exercises as ex
-from seglib_components import lab
+from seglib.lab import answers as lab_answers
+from seglib.lab import facts as lab_facts
+from seglib.lab import questions as lab_questions
+from seglib.lab import saving as lab_saving
+from ui import instructor, lab, registry, url_state
+from ui.markdown import md_text
+from ui.page import page_header
 
-common.page_header(
-    "Exercises",
+page_header(
+    "exercises.py",
     "Six short exercises, one per part of the lab. Each links to the sections whose figures answer it, and "
     "those pages show the same questions in their sidebar. Questions with a number, a class or a list for an "
     "answer are checked at once against values computed from **the dataset and model chosen in the sidebar**; "
@@ -27,7 +32,7 @@ common.page_header(
     "hand them in, and load such a file back to continue elsewhere.",
 )
 
-EXERCISE_KEY = ex.EXERCISE_PARAM
+EXERCISE_KEY = lab_questions.EXERCISE_PARAM
 UPLOAD_KEY = "answers_upload"
 UPLOAD_MESSAGE_KEY = "answers_upload_message"
 STUDENT_BOX = "exercise_student_box"
@@ -35,10 +40,10 @@ MAX_UPLOAD_BYTES = 1_000_000
 
 
 def _key_numbers(facts: dict) -> None:
-    rows = ex.key_number_rows(facts)
+    rows = lab_saving.key_number_rows(facts)
     if rows:
         # Values name the dataset, model and run in use: shown as text, never as Markdown.
-        st.markdown(" · ".join(f"**{label}:** {common.md_text(value)}" for label, value in rows))
+        st.markdown(" · ".join(f"**{label}:** {md_text(value)}" for label, value in rows))
 
 
 def _keep_student() -> None:
@@ -59,7 +64,7 @@ def _load_file() -> None:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise ValueError("The file is not UTF-8 text: load the Markdown file this page downloaded.") from None
-        saved = ex.parse_answers_markdown(text)
+        saved = lab_saving.parse_answers_markdown(text)
     except ValueError as error:
         st.session_state[UPLOAD_MESSAGE_KEY] = ("error", f"{upload.name}: {error}")
         return
@@ -79,21 +84,21 @@ if st.session_state.get(STUDENT_BOX) != lab.student():
     st.session_state[STUDENT_BOX] = lab.student()
 name_column, numbers_column = st.columns([1, 3], vertical_alignment="bottom")
 name_column.text_input("Your name (goes into the exported file)", key=STUDENT_BOX, on_change=_keep_student,
-                       max_chars=ex.MAX_NAME_CHARS)
+                       max_chars=lab_saving.MAX_NAME_CHARS)
 _keep_student()
 with numbers_column:
     _key_numbers(facts)
 
-common.url_seed(EXERCISE_KEY, keys[0], options=keys)
+url_state.seed(EXERCISE_KEY, keys[0], options=keys)
 st.segmented_control("Exercise", keys, key=EXERCISE_KEY, required=True,
                      help="The link in the address bar opens this exercise directly.")
-common.url_sync(EXERCISE_KEY, keys[0])
+url_state.sync(EXERCISE_KEY, keys[0])
 current = next(e for e in exercise_list if e.key == st.session_state.get(EXERCISE_KEY, keys[0]))
 
 st.subheader(f"Exercise {current.key}: {current.title}")
 st.markdown(current.intro)
 if any(question.alternatives for question in current.questions):
-    st.caption(f"Numbers of {ex.sidebar_label(facts)} beside {ex.keras_label(facts['keras'])}: "
+    st.caption(f"Numbers of {lab_facts.sidebar_label(facts)} beside {lab_facts.keras_label(facts['keras'])}: "
                "an answer that matches either is accepted.")
     st.dataframe(lab.page_numbers(facts), hide_index=True, width="stretch",
                  column_config={"quantity": "", "sidebar model": "Sidebar model", "Keras example": "Keras example"})
@@ -104,20 +109,20 @@ if current.links:
     columns = st.columns(len(current.links))
     for column, (link, params) in zip(columns, lab.page_links(current)):
         with column:
-            common.page_link(link.page, link.label, params)
+            registry.page_link(link.page, link.label, params)
 
 for question in current.questions:
     lab.answer_box(question)
 
 questions = ex.all_questions(exercise_list)
 checkable = [q for q in questions if q.checkable]
-right = sum(ex.check_answer(q, answers.get(q.key)).correct for q in checkable)
+right = sum(lab_answers.check_answer(q, answers.get(q.key)).correct for q in checkable)
 answered = sum(bool((answers.get(q.key) or "").strip()) for q in questions)
 st.divider()
 st.markdown(f"**Progress:** {answered} of {len(questions)} questions answered; "
             f"{right} of {len(checkable)} checkable answers correct.")
 # Kept in the session too: the file a student downloads is exactly this text.
-st.session_state["exercise_answers_markdown"] = ex.answers_markdown(
+st.session_state["exercise_answers_markdown"] = lab_saving.answers_markdown(
     exercise_list, answers, facts, student=lab.student(), date=datetime.date.today())
 save_column, load_column = st.columns(2)
 with save_column:
@@ -133,10 +138,10 @@ with load_column:
     message = st.session_state.get(UPLOAD_MESSAGE_KEY)
     if message:
         level, text = message
-        (st.success if level == "success" else st.error)(common.md_text(text, limit=600))
+        (st.success if level == "success" else st.error)(md_text(text, limit=600))
 lab.save_to_browser()
 
-if common.is_instructor():
+if instructor.is_instructor():
     with st.expander(":material/key: For the instructor"):
         if st.session_state.get("hide_model_answers") != lab.model_answers_hidden():
             st.session_state["hide_model_answers"] = lab.model_answers_hidden()  # another instructor's choice
@@ -144,6 +149,6 @@ if common.is_instructor():
                   on_change=lambda: lab.set_model_answers_hidden(st.session_state["hide_model_answers"]),
                   help="For everyone on this server until it restarts (start value: "
                        f"{lab.HIDE_MODEL_ANSWERS_ENV}=1).")
-        if common.instructor_passcode() is not None:
+        if instructor.instructor_passcode() is not None:
             st.table([{"exercise": q.exercise, "question": q.text, "computed answer": q.answer_text()}
                       for q in checkable])

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from pages import common
 from seglib import settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig, get_preset
+from ui import datasets, drawing, models, palette, registry
+from ui.markdown import md_code, md_text
+from ui.page import page_header
 
 
 def _rate(config: RunConfig) -> str:
@@ -18,11 +20,11 @@ def _rate(config: RunConfig) -> str:
 
 
 def _start(config: RunConfig) -> str:
-    from seglib.model import pretrain
+    from seglib.model import pretrained
 
     weights = config.model.weights
     if weights == "pretrained":
-        available = pretrain.pretrained_status(config.model)["available"]
+        available = pretrained.pretrained_status(config.model)["available"]
         return ("a backbone this project pretrained itself on image-level labels of synthetic images (which parts "
                 "and how many people an image shows; other seeds than the lab's data), never on masks"
                 + ("" if available else " (its file is missing here, so it falls back to random weights)"))
@@ -64,8 +66,8 @@ def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConf
     ])
 
 
-common.page_header(
-    "Semantic segmentation lab",
+page_header(
+    "home.py",
     "**Semantic segmentation** gives every pixel of an image a class. Here the classes are "
     f"{len(CLASS_NAMES)} human body parts and clothes (hair, face, arms, shoes, ...) plus the "
     "background, and the images are crowds of people. A DeepLabV3+ network reads the whole "
@@ -88,12 +90,12 @@ steps = [
 for index, (file, title, text) in enumerate(steps):
     if index % 3 == 0:
         columns = st.columns(3)
-    info = common.page_info(file)
+    info = registry.page_info(file)
     with columns[index % 3].container(border=True, height="stretch"):
         st.markdown(f"**{title}**")
         st.caption(text)
-        if info is not None and info.exists:
-            common.page_link(file, label=f"Open {info.title}")
+        if info.exists:
+            registry.page_link(file, label=f"Open {info.title}")
             if info.exercises:
                 st.caption("Exercises " + ", ".join(info.exercises))
         else:
@@ -110,17 +112,17 @@ questions = {
     "13-6": "How large are the regions with high error compared with the whole image?",
 }
 for exercise, question in questions.items():
-    pages = [page for page in common.available_pages() if exercise in page.exercises]
+    pages = [page for page in registry.available_pages() if exercise in page.exercises]
     row = st.columns([0.6, 4, 2.4], vertical_alignment="center")
     row[0].markdown(f"**{exercise}**")
     row[1].markdown(question)
     with row[2]:
         if pages:
             for page in pages:
-                common.page_link(page.file)
+                registry.page_link(page.file)
         else:
             st.caption("Its page is not part of the dashboard yet.")
-        common.page_link("exercises.py", "Answer it", {"exercise": exercise})
+        registry.page_link("exercises.py", "Answer it", {"exercise": exercise})
 
 # Where this dashboard departs from the Keras example, with the numbers read from the presets.
 example, course, lecture = get_preset("keras-example"), get_preset("course"), get_preset("lecture")
@@ -135,17 +137,17 @@ left, right = st.columns(2)
 with left.container(border=True):
     st.markdown("**Dataset**")
     try:
-        dataset = common.current_dataset()
+        dataset = datasets.current_dataset()
     except Exception as error:  # noqa: BLE001 - shown, never raised
-        common.show_error(error)
+        drawing.show_error(error)
         if not settings.default_dataset_dir().exists():
             st.code("python -m seglib data synth --default", language="bash")
     else:
         counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
         st.markdown(
-            f":material/check_circle: **{common.md_text(dataset.name)}** "
+            f":material/check_circle: **{md_text(dataset.name)}** "
             f"({'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ folder'}), "
-            f"folder {common.md_code(settings.display_path(dataset.root), limit=160)}"
+            f"folder {md_code(settings.display_path(dataset.root), limit=160)}"
         )
         st.markdown(" · ".join(f"{count:,} {name} images" for name, count in counts.items()))
         if dataset.problems:
@@ -154,13 +156,13 @@ with left.container(border=True):
 
 with right.container(border=True):
     st.markdown("**Model**")
-    choice = common.current_model_choice()
-    st.markdown(f":material/memory: **{common.md_text(choice.label)}**")
-    st.caption(common.md_text(choice.note, limit=300))
+    choice = models.current_model_choice()
+    st.markdown(f":material/memory: **{md_text(choice.label)}**")
+    st.caption(md_text(choice.note, limit=300))
     if choice.kind == "untrained":
         st.info("No trained model is selected: predictions will be random until you train one "
                 "(Training page) or pick a checkpoint in the sidebar.", icon=":material/info:")
 
-st.caption(f"Palette: {common.PALETTE_LABELS[common.current_palette_name()]}. "
+st.caption(f"Palette: {palette.PALETTE_LABELS[palette.current_palette_name()]}. "
            "Change the dataset, the model and the class colours in the sidebar; "
            "the page address keeps your choices, so a copied link shows the same view.")

@@ -3,22 +3,21 @@
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from seglib.figures import base as figures
-from seglib.model import deeplab as seglib_model
 from seglib.config import get_preset, preset_names
-from seglib.model.pretrain import start_explanation
+from seglib.model import deeplab as seglib_model
+from seglib.model.pretrained import start_explanation
+from seglib.figures import stages as stage_figures
+from ui import drawing, models, url_state
+from ui.page import page_header
 
-common.page_header(
-    "Model",
+page_header(
+    "model.py",
     "DeepLabV3+ is *fully convolutional*: there is no dense layer, so the output keeps a spatial "
     "layout. A **backbone** (encoder) turns the image into features at 1/16 of its size, the "
     "**ASPP** block looks at those features at several scales at once, the **decoder** brings the "
     "result back to 1/4 of the size and sharpens it with early, detailed features, and the **head** "
     "upsamples to the input size and gives every pixel one score (logit) per class.",
-    exercises=("13-2", "13-3"),
 )
-common.exercise_panel()
 
 # ---------------------------------------------------------------------------
 # Which model to look at: a preset, at an image size. Building is cached, so
@@ -33,25 +32,23 @@ def _reset_size() -> None:
 
 
 picker, size_picker, about = st.columns([1, 1, 2], vertical_alignment="bottom")
-common.url_seed("preset", presets[0], options=presets)
+url_state.seed("preset", presets[0], options=presets)
 preset = picker.selectbox("Preset", presets, on_change=_reset_size, key="preset",
                           help="lecture: narrow MobileNetV2 for a laptop CPU; course and keras-example: "
                                "ResNet50 at 512 px as in the Keras example.")
-common.url_sync("preset", presets[0])
+url_state.sync("preset", presets[0])
 base_config = get_preset(preset)
 # The size follows the preset unless the user (or the URL) picked another one.
-if st.session_state.get("size") not in SIZES:
-    from_url = common.url_state("size", base_config.model.image_size, cast=int)
-    st.session_state["size"] = from_url if from_url in SIZES else base_config.model.image_size
+url_state.seed("size", base_config.model.image_size, options=SIZES, cast=int)
 image_size = size_picker.select_slider("Input size (pixels)", SIZES, key="size",
                                        help="The model is built for square images of this size.")
-common.set_url_state("size", image_size, default=base_config.model.image_size)
+url_state.sync("size", base_config.model.image_size)
 about.caption(base_config.description)
 
-with common.error_boundary("Building the model"):
+with drawing.error_boundary("Building the model"):
     config = base_config.with_overrides({"model.image_size": int(image_size)})
     with st.spinner(f"Building DeepLabV3+ ({config.model.backbone}, {image_size} px)..."):
-        description = common.model_description(preset, int(image_size))
+        description = models.model_description(preset, int(image_size))
     rows = description["layers"]
     stage_rows = description["stages"]
 
@@ -82,9 +79,9 @@ st.markdown(
     f"one {image_size} × {image_size} image: the backbone shrinks the image 16 times, the decoder "
     "works at 1/4 of the size, and the head is back at full size."
 )
-common.plot(figures.stages_figure(stage_rows, height=190))
+drawing.plot(stage_figures.stages_figure(stage_rows, height=190))
 stage_table = pd.DataFrame([{
-    "stage": figures.STAGE_TITLES.get(row["stage"], row["stage"]),
+    "stage": stage_figures.STAGE_TITLES.get(row["stage"], row["stage"]),
     "output shape": " × ".join("B" if d is None else str(d) for d in row["output_shape"][1:]),
     "layers": row["layers"], "parameters": row["params"],
     "first layer": row["first_layer"], "last layer": row["last_layer"],
@@ -108,7 +105,8 @@ def _keras_example_description() -> dict:
     with it, so the preset is built at 64 px (far faster than 512 px) and its shapes scaled up.
     Only plain numbers are kept; the ResNet50 is dropped.
     """
-    from seglib.model.deeplab import build_model, describe
+    from seglib.model.deeplab import build_model
+    from seglib.model.summary import describe
 
     config = get_preset("keras-example")
     small_size = 4 * config.model.output_stride
@@ -156,7 +154,7 @@ def _comparison_column(model_config, train, stages: dict, total: int, example: b
 
 
 st.subheader("Next to the Keras example")
-with common.error_boundary("Describing the Keras example's model", stop=False):
+with drawing.error_boundary("Describing the Keras example's model", stop=False):
     with st.spinner("Describing the Keras example's ResNet50 (once per server)..."):
         example_description = _keras_example_description()
     example_config = get_preset("keras-example")
@@ -231,7 +229,7 @@ search = search_column.text_input("Search layers", placeholder="e.g. aspp, Conv2
                                   help="Matches layer name, type, stage or output shape.")
 stage_names = [row["stage"] for row in stage_rows]
 shown_stages = stage_column.pills("Stages", stage_names, selection_mode="multi", default=stage_names,
-                                  format_func=lambda s: figures.STAGE_TITLES.get(s, s))
+                                  format_func=lambda s: stage_figures.STAGE_TITLES.get(s, s))
 layers = pd.DataFrame([{
     "#": index,
     "name": row["name"],
@@ -259,9 +257,6 @@ st.dataframe(layers[mask], hide_index=True, width="stretch", height=420,
 st.subheader("How it is built")
 st.markdown("The same function builds the model for training, for predictions and for this page; "
             "every number (size, classes, atrous rates, filters) comes from the run's configuration.")
-common.show_source(seglib_model.build_model)
-for name in ("_build_graph", "_aspp"):
-    function = getattr(seglib_model, name, None)
-    if callable(function):
-        common.show_source(function, label=f"Source of `seglib.model.deeplab.{name}` "
-                           + ("(the DeepLabV3+ graph)" if name == "_build_graph" else "(the ASPP block)"))
+drawing.show_source(seglib_model.build_model)
+drawing.show_source(seglib_model.build_graph, label="Source of `seglib.model.deeplab.build_graph` (the DeepLabV3+ graph)")
+drawing.show_source(seglib_model.aspp_block, label="Source of `seglib.model.deeplab.aspp_block` (the ASPP block)")

@@ -4,28 +4,31 @@ pixel; a whole split evaluated (exercises 13-5 and 13-6)."""
 import collections
 import hashlib
 import inspect
-import os
 import threading
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from seglib.evaluation import evaluate, inference
-from seglib.figures import base as figures
-from seglib.figures import predictions as pf
 from seglib.classes import CLASS_NAMES, get_palette
+from seglib.evaluation import evaluate, inference
+from seglib.figures import charts as chart_figures
+from seglib.figures import inspector as inspector_figures
+from seglib.figures import masks as mask_figures
+from seglib.figures import predictions as pf
+from ui import datasets, drawing, models, url_state
+from ui.markdown import md_code, md_text
+from ui.page import page_header
+from ui.palette import current_palette, current_palette_name
+from ui.stamps import folder_stamp
 
-common.page_header(
-    "Predictions",
+page_header(
+    "predictions.py",
     "The model gives every pixel one score (**logit**) per class; the class with the highest score "
     "becomes the pixel's label in the predicted mask. Here you compare that mask with the ground truth "
     "the way the course does, **truth | prediction | difference**, measure how wrong it is, find out "
     "which classes it loses, look inside a single pixel, and rank a whole split by difficulty.",
-    exercises=("13-5", "13-6"),
 )
-common.exercise_panel()
 
 SOURCE_LABELS = {"val": "Validation", "train": "Training", "upload": "Upload"}
 HARDEST_ROWS = "pred_hardest_rows"      # [(split, index), ...] of the table drawn last
@@ -36,28 +39,19 @@ HARDEST_TABLE = "pred_hardest_table"    # the key of that table (changes with th
 # The model (from the sidebar) and the dataset
 # ---------------------------------------------------------------------------
 
-with common.error_boundary("Loading the model"):
+with drawing.error_boundary("Loading the model"):
     with st.spinner("Loading the model (once per server)..."):
-        model, choice = common.current_model()
+        model, choice = models.current_model()
     input_size = inference.model_input_size(model)
 num_classes = int(model.output_shape[-1])
-palette = common.current_palette()
+palette = current_palette()
 
 
-def _model_identity() -> tuple:
-    """What makes a cached prediction stale: the model choice and its file's version."""
-    if choice.path is None:
-        return (choice.key, id(model))
-    try:
-        stat = os.stat(choice.path)
-        return (choice.key, stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        return (choice.key, id(model))
-
-
-model_id = _model_identity()
-st.caption(f":material/model_training: Model: **{common.md_text(choice.label)}** (change it in the sidebar). "
-           f"{common.md_text(choice.note, limit=300)} "
+# What makes a cached prediction stale: the model choice and its file's version (an untrained
+# model: the cached model object itself).
+model_id = (choice.key, *(choice.stamp or (id(model),)))
+st.caption(f":material/model_training: Model: **{md_text(choice.label)}** (change it in the sidebar). "
+           f"{md_text(choice.note, limit=300)} "
            + (f"It sees images at {input_size} × {input_size} px; " if input_size else "")
            + "every prediction comes back at the image's own size.")
 if choice.kind == "untrained":
@@ -67,7 +61,7 @@ if choice.kind == "untrained":
 dataset = None
 dataset_error = None
 try:
-    dataset = common.current_dataset()
+    dataset = datasets.current_dataset()
 except Exception as error:  # noqa: BLE001 - shown below; uploads still work without a dataset
     dataset_error = error
 sources = [s for s in ("val", "train") if dataset is not None and dataset.split(s)] + ["upload"]
@@ -105,25 +99,23 @@ def _open_picked_row() -> None:
 
 
 _open_picked_row()
-if st.session_state.get("pred_split") not in sources:
-    wanted = common.url_state("split", sources[0], cast=str)
-    st.session_state["pred_split"] = wanted if wanted in sources else sources[0]
+url_state.seed("pred_split", sources[0], options=sources, url_key="split")
 
 st.header("One image", divider="gray")
 picker, chooser, opacity_column = st.columns([1.5, 2, 1], vertical_alignment="bottom")
 source = picker.segmented_control("Image from", sources, format_func=SOURCE_LABELS.get, required=True,
                                   key="pred_split") or sources[0]
-common.set_url_state("split", source, default=sources[0])
+url_state.sync("pred_split", sources[0], url_key="split")
 opacity = opacity_column.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="pred_opacity",
                                 help="0 shows only the photo, 1 only the colours of the predicted mask.")
 if dataset_error is not None:
-    common.show_error(dataset_error, "Opening the dataset")
+    drawing.show_error(dataset_error, "Opening the dataset")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _predict_sample(model_key: tuple, root: str, stamp: tuple, split: str, index: int, _model):
     """One dataset sample, its truth and the prediction (shared by every session; never mutated)."""
-    stem, image, mask = common.load_sample(root, split, index)
+    stem, image, mask = datasets.load_sample(root, split, index)
     return stem, image, mask, inference.predict(_model, image)
 
 
@@ -137,21 +129,21 @@ def _predict_upload(model_key: tuple, digest: str, name: str, _data: bytes, _mod
 def _comparison_figures(model_key: tuple, root: str, stamp: tuple, split: str, index: int, palette_name: str,
                         opacity: float, panel_height: int, *, _truth, _image, _predicted) -> dict:
     """The six panels of one dataset sample, built once per input and shared by every viewer: a lecture
-    hall looking at the same image costs one build, not forty (``common.plot`` never mutates them)."""
+    hall looking at the same image costs one build, not forty (``drawing.plot`` never mutates them)."""
     palette = get_palette(palette_name)
     size = pf.PANEL_MAX_SIZE
     return {
-        "pred-truth": figures.mask_figure(_truth, kind="mask", palette=palette, max_size=size,
+        "pred-truth": mask_figures.mask_figure(_truth, kind="mask", palette=palette, max_size=size,
                                           title="Ground truth", height=panel_height),
-        "pred-prediction": figures.mask_figure(_predicted, kind="mask", palette=palette, max_size=size,
+        "pred-prediction": mask_figures.mask_figure(_predicted, kind="mask", palette=palette, max_size=size,
                                                title="Prediction", height=panel_height),
         "pred-difference": pf.difference_figure(_truth, _predicted, num_classes,
                                                 title="|truth − prediction| (label ids)",
                                                 height=panel_height + 56),
         # No hover layer on the photo (the masks name the classes): a third less to send.
-        "pred-image": figures.mask_figure(_truth, _image, kind="image", max_size=size, title="Image",
+        "pred-image": mask_figures.mask_figure(_truth, _image, kind="image", max_size=size, title="Image",
                                           height=panel_height, hover=False),
-        "pred-overlay": figures.mask_figure(_predicted, _image, kind="overlay", opacity=opacity, palette=palette,
+        "pred-overlay": mask_figures.mask_figure(_predicted, _image, kind="overlay", opacity=opacity, palette=palette,
                                             max_size=size, title="Prediction over the image", height=panel_height),
         "pred-correct": pf.correctness_figure(_truth, _predicted, title="Right (black) and wrong (white) pixels",
                                               height=panel_height + 40),
@@ -174,7 +166,7 @@ if source == "upload":
         st.stop()
     data = upload.getvalue()
     digest = hashlib.sha1(data).hexdigest()
-    with common.error_boundary(f"Reading {upload.name}"):
+    with drawing.error_boundary(f"Reading {upload.name}"):
         with st.spinner("Predicting..."):
             image, prediction = _predict_upload(model_id, digest, upload.name, data, model)
     del data
@@ -182,23 +174,23 @@ if source == "upload":
     image_id = "upload-" + digest[:12]
 else:
     pairs = dataset.split(source)
-    common.seed_int("pred_image", 0, 0, len(pairs) - 1, url_key="image")
+    url_state.seed_int("pred_image", 0, 0, len(pairs) - 1, url_key="image")
     index = chooser.selectbox(f"Image ({len(pairs):,} in this split)", range(len(pairs)), key="pred_image",
                               format_func=lambda i: f"{i + 1} · {pairs[i].stem}")
-    common.set_url_state("image", int(index), default=0)
-    with common.error_boundary(f"Predicting image {index + 1}"):
+    url_state.sync("pred_image", 0, url_key="image")
+    with drawing.error_boundary(f"Predicting image {index + 1}"):
         with st.spinner("Predicting..."):
             stem, image, truth, prediction = _predict_sample(
-                model_id, str(dataset.root), common._folder_stamp(dataset.root), source, int(index), model)
+                model_id, str(dataset.root), folder_stamp(dataset.root), source, int(index), model)
     image_id = f"{source}-{index}"
 
 height, width = prediction.image_size
-st.caption(f"{common.md_code(stem)} · {width} × {height} px · predicted at {prediction.input_size} × "
+st.caption(f"{md_code(stem)} · {width} × {height} px · predicted at {prediction.input_size} × "
            f"{prediction.input_size} px and resized back to {width} × {height}"
            + ("." if prediction.full_size else
               f" (the pictures below are drawn from a {prediction.mask.shape[1]} × {prediction.mask.shape[0]} "
               "copy; the class shares and the pixel inspector use every pixel)."))
-common.class_legend(palette)
+drawing.class_legend(palette)
 
 # ---------------------------------------------------------------------------
 # Side by side (exercise 13-6)
@@ -208,14 +200,14 @@ PANEL_HEIGHT = 36 + int(264 * min(1.0, height / width))
 comparison = None
 if truth is not None:
     comparison = evaluate.compare_masks(truth, prediction.mask, num_classes)
-    panels = _comparison_figures(model_id, str(dataset.root), common._folder_stamp(dataset.root), source,
-                                 int(index), common.current_palette_name(), float(opacity), PANEL_HEIGHT,
+    panels = _comparison_figures(model_id, str(dataset.root), folder_stamp(dataset.root), source,
+                                 int(index), current_palette_name(), float(opacity), PANEL_HEIGHT,
                                  _truth=truth, _image=image, _predicted=prediction.mask)
     for row_keys in (("pred-truth", "pred-prediction", "pred-difference"),
                      ("pred-image", "pred-overlay", "pred-correct")):
         for column, key in zip(st.columns(3), row_keys):
             with column:
-                common.plot(panels[key], key=key)
+                drawing.plot(panels[key], key=key)
     st.caption("The difference panel is the course's view: brighter means the two label ids are further apart "
                "(white = 19), so a left/right mix-up (ids 1 apart) is almost black. The right/wrong map "
                "shows every mistake alike. Pixels without a label (if any) are blue-grey in both.")
@@ -237,15 +229,15 @@ if truth is not None:
 else:
     row = st.columns(3)
     with row[0]:
-        common.plot(pf.in_image_pixels(figures.mask_figure(
+        drawing.plot(inspector_figures.in_image_pixels(mask_figures.mask_figure(
             prediction.mask, image, kind="image", max_size=pf.PANEL_MAX_SIZE, title="Image", height=PANEL_HEIGHT,
             hover=False), prediction.image_size), key="pred-image")
     with row[1]:
-        common.plot(pf.in_image_pixels(common.mask_figure(
+        drawing.plot(inspector_figures.in_image_pixels(drawing.mask_figure(
             prediction.mask, kind="mask", palette=palette, max_size=pf.PANEL_MAX_SIZE, title="Prediction",
             height=PANEL_HEIGHT), prediction.image_size), key="pred-prediction")
     with row[2]:
-        common.plot(pf.in_image_pixels(common.mask_figure(
+        drawing.plot(inspector_figures.in_image_pixels(drawing.mask_figure(
             prediction.mask, image, kind="overlay", opacity=opacity, palette=palette, max_size=pf.PANEL_MAX_SIZE,
             title="Prediction over the image", height=PANEL_HEIGHT), prediction.image_size), key="pred-overlay")
     st.info("An uploaded image has no ground truth: the difference, the right/wrong map, the error numbers and "
@@ -265,11 +257,11 @@ predicted_counts = prediction.class_counts  # every pixel of the image, even whe
 if comparison is not None:
     left, right = st.columns([1, 1.6])
     with left:
-        common.plot(pf.class_iou_figure(comparison.per_class_iou, comparison.truth_counts,
+        drawing.plot(pf.class_iou_figure(comparison.per_class_iou, comparison.truth_counts,
                                         comparison.predicted_counts, palette=palette,
                                         title="IoU per class, this image"), key="pred-iou")
     with right:
-        common.plot(pf.fraction_comparison_figure(
+        drawing.plot(pf.fraction_comparison_figure(
             comparison.truth_counts, comparison.predicted_counts, palette=palette, log=scale == "log",
             include_background=include_background,
             title="Share of pixels per class: truth (solid) vs prediction (hatched)"), key="pred-fractions")
@@ -283,7 +275,7 @@ if comparison is not None:
         + ({0: "", 1: "1 class appears in neither mask and has no IoU (left out of the mean)."}.get(
             absent, f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")))
 else:
-    common.plot(figures.class_fraction_figure(
+    drawing.plot(chart_figures.class_fraction_figure(
         predicted_counts / max(1, int(predicted_counts.sum())), counts=predicted_counts, palette=palette,
         log=scale == "log", include_background=include_background, name="prediction",
         title="Share of pixels per class in the prediction"), key="pred-fractions")
@@ -319,24 +311,24 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
     grid_curve = 1  # inspector_figure: the picture, then the clickable grid
     _apply_click(chart_key, grid_curve)
     for key, axis_size, url_key in (("pred_px", width, "px"), ("pred_py", height, "py")):
-        common.seed_int(key, axis_size // 2, 0, axis_size - 1, url_key=url_key)
+        url_state.seed_int(key, axis_size // 2, 0, axis_size - 1, url_key=url_key)
 
     left, right = st.columns([1, 1.25])
     with left:
         inputs = st.columns(2)
         column = inputs[0].number_input("x (column)", 0, width - 1, step=1, key="pred_px")
         row = inputs[1].number_input("y (row)", 0, height - 1, step=1, key="pred_py")
-        common.set_url_state("px", int(column), default=width // 2)
-        common.set_url_state("py", int(row), default=height // 2)
-        figure = pf.inspector_figure(prediction.mask, image, palette=palette, opacity=opacity,
+        url_state.sync("pred_px", width // 2, url_key="px")
+        url_state.sync("pred_py", height // 2, url_key="py")
+        figure = inspector_figures.inspector_figure(prediction.mask, image, palette=palette, opacity=opacity,
                                      selected=(int(row), int(column)), height=420,
                                      title="Click a pixel of the prediction", image_size=prediction.image_size)
-        st.plotly_chart(common.for_presentation(figure), key=chart_key, on_select="rerun", selection_mode="points",
-                        width="stretch", config=common.PLOTLY_CONFIG, theme=None)
+        st.plotly_chart(drawing.for_presentation(figure), key=chart_key, on_select="rerun", selection_mode="points",
+                        width="stretch", config=drawing.PLOTLY_CONFIG, theme=None)
     scores = evaluate.pixel_table(prediction.logits_at(int(row), int(column)), CLASS_NAMES)
     chosen = scores.loc[scores["chosen"]].iloc[0]
     with right:
-        common.plot(pf.logits_figure(scores["logit"].to_numpy(), palette=palette,
+        drawing.plot(inspector_figures.logits_figure(scores["logit"].to_numpy(), palette=palette,
                                      title=f"Pixel x {column}, y {row}: argmax = {chosen['id']} {chosen['name']}"),
                     key="pred-logits")
     runner_up = scores.sort_values("probability", ascending=False).iloc[1]
@@ -362,9 +354,9 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
             language="python")
     with walk[1]:
         st.markdown("**The lines of `seglib.evaluation.inference` that do it**")
-        st.code(inspect.getsource(inference._finish) + "\n\n" + inspect.getsource(inference._resize_band),
+        st.code(inspect.getsource(inference.prediction_from_logits) + "\n\n" + inspect.getsource(inference.resize_logits),
                 language="python", wrap_lines=True)
-    common.show_source(inference.predict_batch)
+    drawing.show_source(inference.predict_batch)
 
 
 st.header("Inside one pixel", divider="gray")
@@ -406,13 +398,13 @@ limit = int(controls[1].number_input("Images", 1, len(eval_pairs), min(50, len(e
                                           "server's CPU."))
 rank_by = controls[2].selectbox("Rank by", ["average_error", "misclassified_rate", "mean_iou"], key="pred_rank_by",
                                 format_func=lambda m: m.replace("_", " ").replace("iou", "IoU"))
-evaluation_key = (model_id, str(dataset.root), common._folder_stamp(dataset.root), eval_split, limit)
+evaluation_key = (model_id, str(dataset.root), folder_stamp(dataset.root), eval_split, limit)
 store = _evaluation_store()
 evaluation = store["results"].get(evaluation_key)
 if controls[3].button("Evaluate", icon=":material/play_arrow:", key="pred_eval_button", type="primary",
                       disabled=evaluation is not None, width="stretch"):
     bar = st.progress(0.0, text="Waiting for the model (another evaluation may be running)...")
-    with store["lock"], common.error_boundary("Evaluating the split"):
+    with store["lock"], drawing.error_boundary("Evaluating the split"):
         evaluation = store["results"].get(evaluation_key)
         if evaluation is None:
             evaluation = evaluate.evaluate_split(
@@ -436,7 +428,7 @@ summary[1].metric("Misclassified pixels", f"{evaluation.misclassified_rate:.1%}"
 summary[2].metric("Pixel accuracy", f"{evaluation.pixel_accuracy:.1%}")
 summary[3].metric("Mean IoU (split)", f"{evaluation.mean_iou:.3f}",
                   help="From the confusion matrix summed over the images, not the mean of the per-image IoUs.")
-common.plot(pf.confusion_figure(evaluation.confusion,
+drawing.plot(pf.confusion_figure(evaluation.confusion,
                                 title=f"Confusion matrix, {eval_split} split (each row sums to 100%)"),
             key="pred-confusion")
 table_column, class_column = st.columns([1.5, 1])

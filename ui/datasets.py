@@ -7,13 +7,13 @@ Only folders under the allowed data roots are ever offered or opened
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 import streamlit as st
 
 from seglib import settings
+from seglib.data import layout
 from seglib.errors import DatasetError
 from ui import url_state
 from ui.stamps import folder_stamp
@@ -22,46 +22,10 @@ from ui.stamps import folder_stamp
 DATASET_KEY = "dataset"
 
 
-def _looks_like_dataset(folder: Path) -> bool:
-    """CIHP layout (``Training/Images``) or a plain ``images/`` + ``masks/`` folder."""
-    return ((folder / "Training" / "Images").is_dir()
-            or ((folder / "images").is_dir() and (folder / "masks").is_dir()))
-
-
-def _dataset_key(folder: Path) -> str:
-    """A short, path-free name for a dataset folder (relative to its data root)."""
-    roots = settings.data_roots()
-    for index, root in enumerate(roots):
-        if folder == root or root in folder.parents:
-            relative = folder.relative_to(root).as_posix()
-            relative = relative if relative != "." else root.name
-            return relative if index == 0 else f"{root.name}/{relative}"
-    return folder.name
-
-
 @st.cache_data(ttl=30, show_spinner=False)
 def _discover_datasets(roots: tuple[str, ...]) -> dict[str, str]:
-    """Dataset folders up to two levels below each data root, by key."""
-    found: dict[str, str] = {}
-    for root_text in roots:
-        root = Path(root_text)
-        candidates = [root]
-        with contextlib.suppress(OSError):
-            for child in sorted(root.iterdir()):
-                if child.is_dir() and not child.name.startswith("."):
-                    candidates.append(child)
-                    with contextlib.suppress(OSError):
-                        candidates.extend(sorted(g for g in child.iterdir()
-                                                 if g.is_dir() and not g.name.startswith(".")))
-        for folder in candidates:
-            with contextlib.suppress(OSError, RuntimeError):
-                resolved = folder.resolve()
-                # A symlink inside a root may lead outside every root: never offer it.
-                if not any(resolved == r or r in resolved.parents for r in settings.data_roots()):
-                    continue
-                if _looks_like_dataset(folder):
-                    found.setdefault(_dataset_key(resolved), str(resolved))
-    return found
+    """``seglib.data.layout.find_datasets`` under the data roots, by key (cached for 30 s)."""
+    return {key: str(path) for key, path in layout.find_datasets(roots).items()}
 
 
 def refresh_dataset_options() -> None:
@@ -73,7 +37,7 @@ def dataset_options() -> dict[str, Path]:
     """Datasets the sidebar offers, by key: the synthetic default first, then
     every folder under the allowed data roots that looks like a dataset."""
     default = settings.default_dataset_dir()
-    options = {_dataset_key(default): default}
+    options = {layout.dataset_key(default): default}
     found = _discover_datasets(tuple(str(r) for r in settings.data_roots()))
     for key, path in sorted(found.items()):
         options.setdefault(key, Path(path))

@@ -20,7 +20,7 @@ from ui.markdown import md_code, md_text
 from ui.models import refresh_model_options
 from ui.palette import current_palette_name
 from ui.training import files
-from ui.training.state import (LIVE_STATUSES, LOSS_LABELS, PINNED_KEY, RUN_KEY, allowed, default_run, notice,
+from ui.training.state import (ERROR_CHARS, LIVE_STATUSES, LOSS_LABELS, PINNED_KEY, RUN_KEY, allowed, default_run, notice,
                                on_pick_run, show_notice)
 
 #: Seconds between two refreshes of the live view while a run is queued or starting.
