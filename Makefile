@@ -10,14 +10,17 @@ PORT   ?= 8501
 ADDRESS ?= localhost
 DATA   := data/synthetic
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run test install install-dev data demo-model bench lint clean-data help
+.PHONY: run test test-fast install install-dev data demo-model bench bench-quick lint clean-data help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    - install (first time), generate the synthetic dataset, start the dashboard"
 	@echo "make test   - install test needs (first time) and run the whole test suite"
-	@echo "make bench  - run the benchmarks and print their table"
+	@echo "make lint   - pyflakes checks (undefined names, unused imports) over the project"
+	@echo "make test-fast - the quick loop: every test not marked slow or e2e (a few minutes)"
+	@echo "make bench  - run the benchmarks and print their table (make bench-quick: the short versions)"
 	@echo "make demo-model - retrain the demo model in assets/ (about 20 minutes on 2 cores)"
 
 $(PY):
@@ -54,8 +57,19 @@ run: $(VENV)/.installed $(DATA)/.complete
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The quick loop while editing: leaves out the tests marked slow (real training, AppTest of a
+# whole page, subprocesses) and the browser tests. `make test` still runs everything.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
 bench: $(VENV)/.installed-dev $(DATA)/.complete
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed-dev $(DATA)/.complete
+	$(PY) benchmarks/run_all.py --quick $(BENCH_ARGS)
 
 demo-model: $(VENV)/.installed $(DATA)/.complete
 	$(PY) -m seglib demo-model --out assets/demo_model

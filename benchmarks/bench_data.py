@@ -23,15 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from seglib.data.dataset import available_cpus  # noqa: E402
+from seglib.data.processes import available_cpus
 
 GENERATION_TARGET = 100.0      # pairs/s at 512 px on one core
 STATS_TARGET_SECONDS = 10.0    # per 1,000 masks at 512 px

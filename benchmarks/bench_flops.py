@@ -6,7 +6,7 @@
   pass costs about twice the forward). Batch norm, activations, resizes and the
   optimizer update are left out, so the figure is a slight under-count.
 * Achieved FLOP/s: the worker's own compiled training step
-  (``seglib.training.worker._make_train_step``) on in-memory batches (no input pipeline:
+  (``seglib.training.steps.make_train_step``) on in-memory batches (no input pipeline:
   this measures the model, not the feeding), after a warm-up, times the images/s.
 * Practical peak: a float32 ``tf.linalg.matmul`` of two N x N matrices
   (N = 2048) timed in the same process, 2 N^3 FLOPs per product.
@@ -27,14 +27,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from seglib.config import get_preset  # noqa: E402
+from seglib.config import get_preset
 
 MATMUL_SIZE = 2048
 
@@ -102,7 +98,7 @@ def training_rate(preset: str, steps: int, warmup: int = 2) -> dict:
 
     from seglib._tf import import_tf
     from seglib.model.deeplab import build_model
-    from seglib.training.worker import _make_train_step, make_optimizer
+    from seglib.training.steps import make_optimizer, make_train_step
 
     tf, keras = import_tf()
     config = get_preset(preset)
@@ -111,8 +107,8 @@ def training_rate(preset: str, steps: int, warmup: int = 2) -> dict:
     model = build_model(config.model)
     optimizer = make_optimizer(config.train)
     optimizer.build(model.trainable_variables)
-    step = _make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(), classes, size,
-                            jit=False, steps_per_execution=1)
+    step = make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(), classes, size,
+                           jit=False, steps_per_execution=1)
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)).astype("float32"))
     masks = tf.constant(rng.integers(0, classes, (batch, size, size)).astype("int32"))

@@ -19,13 +19,10 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from seglib._tf import import_tf  # noqa: E402
-from seglib.config import get_preset, preset_names  # noqa: E402
+from seglib._tf import import_tf
+from seglib.config import get_preset, preset_names
 
 #: Seconds one lecture-model prediction of a 512 px image may take on 2 CPU cores.
 LECTURE_TARGET_SECONDS = 0.3

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seglib.training import runs
+from seglib.training import runfiles, runfolder, scheduler
 
 from seglib import settings
 
@@ -52,7 +52,7 @@ def _training_rate(folder: Path, seconds: float, batch_size: int) -> float:
     deadline = time.time() + seconds
     steps, busy, last = 0, 0.0, None
     while time.time() < deadline:
-        progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+        progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
         now = time.time()
         mark = (progress.get("epoch"), progress.get("step"), progress.get("phase"))
         if last is not None and last[1][2] == "training" == mark[2] and mark[0] == last[1][0]:
@@ -63,6 +63,34 @@ def _training_rate(folder: Path, seconds: float, batch_size: int) -> float:
         last = (now, mark)
         time.sleep(0.5)
     return steps * batch_size / busy if busy else 0.0
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (those still alive)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _browser_pids() -> set[int]:
+    """This benchmark's Chromium processes (the browser and its renderers, GPU and utility processes)."""
+    import psutil
+
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower():
+                pids.add(child.pid)
+        except psutil.Error:  # exited meanwhile
+            continue
+    return pids
 
 
 def _open_training_page(browser, url: str):
@@ -101,23 +129,23 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
             start_button.click()
             deadline = clicked + 120
             while folder is None and time.time() < deadline:
-                found = sorted((workdir / "runs").glob("*/" + runs.PROGRESS_FILE))
+                found = sorted((workdir / "runs").glob("*/" + runfiles.PROGRESS_FILE))
                 folder = found[0].parent if found else None
                 time.sleep(0.2)
             if folder is None:
                 raise RuntimeError("pressing Start created no run folder")
-            config = runs.read_config(folder.name)
+            config = runfolder.read_config(folder.name)
             first_batch, epoch_seen = None, {}
             while time.time() - clicked < minutes * 60:
-                progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+                progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
                 if first_batch is None and progress.get("first_batch_at"):
                     first_batch = float(progress["first_batch_at"]) - clicked
-                for epoch in runs.read_history(folder.name)["epoch"].tolist():
+                for epoch in runfolder.read_history(folder.name)["epoch"].tolist():
                     epoch_seen.setdefault(int(epoch), time.time() - clicked)
-                if progress.get("status") in runs.FINAL_STATUSES:
+                if progress.get("status") in runfiles.FINAL_STATUSES:
                     break
                 time.sleep(0.5)
-            history = runs.read_history(folder.name)
+            history = runfolder.read_history(folder.name)
             in_time = history[history["epoch"].map(lambda e: epoch_seen.get(int(e), 1e9) <= minutes * 60)]
             best = float(in_time["val_mean_iou"].max()) if len(in_time) else None
             accuracy = float(in_time["val_accuracy"].max()) if len(in_time) else None
@@ -133,21 +161,29 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
                  "note": f"val pixel accuracy {accuracy and round(accuracy, 4)}"},
             ]
             rates: dict[str, list[float]] = {"without": [], "with": []}
+            # Where a viewer's CPU goes (cores busy on average during the "with" phases): the
+            # Streamlit server (the worker is its own process, not counted) and Chromium.
+            spent = {"server": 0.0, "browser": 0.0, "seconds": 0.0}
             for _ in range(rounds):
                 page.close()
                 time.sleep(SETTLE_SECONDS)  # the closed page's last work drains
                 rates["without"].append(_training_rate(folder, phase, config.train.batch_size))
                 page = _open_training_page(browser, url)
                 time.sleep(SETTLE_SECONDS)  # opening the page is a one-off; the projector then keeps it open
+                browser_pids = _browser_pids()
+                before = (_cpu_seconds({server.pid}), _cpu_seconds(browser_pids), time.time())
                 rates["with"].append(_training_rate(folder, phase, config.train.batch_size))
+                spent["server"] += _cpu_seconds({server.pid}) - before[0]
+                spent["browser"] += _cpu_seconds(browser_pids) - before[1]
+                spent["seconds"] += time.time() - before[2]
             page.close()
             browser.close()
     finally:
-        if folder is not None and runs.read_progress(folder.name).get("status") in ("queued", "running"):
-            runs.request_stop(folder.name)
+        if folder is not None and runfolder.read_progress(folder.name).get("status") in ("queued", "running"):
+            scheduler.request_stop(folder.name)
             deadline = time.time() + 60
             while (time.time() < deadline
-                   and runs.read_progress(folder.name).get("status") not in runs.FINAL_STATUSES):
+                   and runfolder.read_progress(folder.name).get("status") not in runfiles.FINAL_STATUSES):
                 time.sleep(0.5)
         server.terminate()
         server.wait(timeout=30)
@@ -165,6 +201,12 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
          "unit": "images/s", "target": None, "ok": None, "note": note},
         {"benchmark": "worker images/s with / without a viewer", "value": round(ratio, 3), "unit": "x",
          "target": f">= {TARGETS['viewer_ratio']:g}", "ok": ratio >= TARGETS["viewer_ratio"], "note": note},
+        {"benchmark": "a viewer's CPU: Streamlit server", "value": round(spent["server"] / spent["seconds"], 3),
+         "unit": "cores", "target": None, "ok": None,
+         "note": f"{spent['server']:.1f} CPU s in {spent['seconds']:.0f} s with the page open"},
+        {"benchmark": "a viewer's CPU: Chromium", "value": round(spent["browser"] / spent["seconds"], 3),
+         "unit": "cores", "target": None, "ok": None,
+         "note": f"{spent['browser']:.1f} CPU s in {spent['seconds']:.0f} s with the page open"},
     ]
     for row in rows:
         row.update(preset="lecture", cpus=os.cpu_count())

@@ -34,8 +34,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 #: Resident memory (MB) the server must stay under after the uploads.
 RSS_BOUND_MB = 2000

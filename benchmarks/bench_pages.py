@@ -1,6 +1,6 @@
 """Page render times: each dashboard page through Streamlit's AppTest, first and warm.
 
-For every page in ``pages/`` (``common.py`` is the shared toolkit, not a page) the
+For every page in ``pages/`` the
 dashboard script is run with that page selected: the first run pays the caches
 (dataset statistics, model loading, figures), the following ones are what a
 student waits for when coming back to the page. The figure reported is the median
@@ -20,13 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):
-    sys.path.insert(0, str(ROOT))
 
 TIMEOUT = 300
 
@@ -39,7 +36,7 @@ def _load() -> str:
 
 
 def page_files() -> list[str]:
-    return sorted(p.name for p in (ROOT / "pages").glob("*.py") if p.name not in ("common.py", "__init__.py"))
+    return sorted(p.name for p in (ROOT / "pages").glob("*.py") if p.name != "__init__.py")
 
 
 def _timed(at) -> float:

@@ -44,16 +44,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from seglib import settings  # noqa: E402
-from seglib.config import get_preset  # noqa: E402
+from seglib import settings
+from seglib.config import get_preset
 
 #: The issue's target: our pipeline's training images/s over the reference's.
 TARGET_RATIO = 1.2
@@ -104,7 +101,7 @@ def run(preset: str = "lecture", images: int | None = None, epochs: int | None =
     from seglib._tf import import_tf
     from seglib.model.deeplab import build_model
     from seglib.data.pipeline import make_dataset, reference_dataset
-    from seglib.training.worker import _make_train_step, make_optimizer
+    from seglib.training.steps import make_optimizer, make_train_step
 
     config = get_preset(preset)
     size, batch = config.model.image_size, config.train.batch_size
@@ -121,8 +118,8 @@ def run(preset: str = "lecture", images: int | None = None, epochs: int | None =
         model = build_model(config.model)
         optimizer = make_optimizer(config.train)
         model.compile(optimizer=optimizer, jit_compile=False)
-        step = _make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(),
-                                config.model.num_classes, size, jit=False, steps_per_execution=1)
+        step = make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(),
+                               config.model.num_classes, size, jit=False, steps_per_execution=1)
         feeds = {
             "seglib": make_dataset(pairs, size, batch, training=True, augment=config.data.augment,
                                    cache=True, seed=0, num_classes=config.model.num_classes),

@@ -4,7 +4,7 @@
 (random backbone, logits upsampled before the 1x1 conv, the backbone trained
 from the first step); ``AFTER`` is the preset now. Both train on the same
 batches of the same data through the worker's own pipeline (decoded and cached
-once) and the worker's own compiled step (``seglib.training.worker._make_train_step``).
+once) and the worker's own compiled step (``seglib.training.steps.make_train_step``).
 The configurations take turns (``--rounds`` rounds of ``--steps`` steps each),
 so a machine that gets busier or quieter during the run affects both alike,
 and the figure that counts is the ratio.
@@ -25,7 +25,6 @@ import argparse
 import os
 import time
 
-import numpy as np
 
 from seglib.config import get_preset
 from seglib import settings
@@ -48,8 +47,8 @@ def _trainer(config, pairs, frozen: bool):
     from seglib._tf import import_tf
     from seglib.model.deeplab import build_model
     from seglib.data.pipeline import make_dataset
-    from seglib.model.pretrain import backbone_layers
-    from seglib.training.worker import _make_train_step, make_optimizer
+    from seglib.model.pretrained import backbone_layers
+    from seglib.training.steps import make_optimizer, make_train_step
 
     tf, keras = import_tf()
     size, batch = config.model.image_size, config.train.batch_size
@@ -58,8 +57,8 @@ def _trainer(config, pairs, frozen: bool):
     optimizer.build(model.trainable_variables)
     for layer in backbone_layers(model, config.model):
         layer.trainable = not frozen
-    step = _make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(), config.model.num_classes,
-                            size, jit=False, steps_per_execution=1)
+    step = make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(), config.model.num_classes,
+                           size, jit=False, steps_per_execution=1)
     data = make_dataset(pairs, size, batch, training=True, augment=config.data.augment, cache=True,
                         seed=config.data.seed, num_classes=config.model.num_classes).repeat()
     iterator = iter(data)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from seglib.training import runs
+from seglib.training import runfiles
 
 from seglib import settings
 from seglib.io import read_json
@@ -79,25 +79,25 @@ def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: 
     try:
         while process.poll() is None:
             now = time.time()
-            progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
+            progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
             if first_batch is None and progress.get("first_batch_at"):
                 first_batch = float(progress["first_batch_at"]) - started
-            history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+            history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
             for epoch in history["epoch"].tolist():
                 seen_epochs.setdefault(int(epoch), now - started)
-            if now - started >= wall and not (folder / runs.STOP_FILE).exists():
-                (folder / runs.STOP_FILE).write_text("benchmark time is up\n")
+            if now - started >= wall and not (folder / runfiles.STOP_FILE).exists():
+                (folder / runfiles.STOP_FILE).write_text("benchmark time is up\n")
             time.sleep(0.5)
         output = process.stdout.read() if process.stdout else ""
     finally:
         if process.poll() is None:
             process.kill()
-    history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
     for epoch in history["epoch"].tolist():  # rows written in the last half second
         seen_epochs.setdefault(int(epoch), time.time() - started)
     in_time = history[history["epoch"].map(lambda e: seen_epochs.get(int(e), 1e9) <= wall)]
-    progress = read_json(folder / runs.PROGRESS_FILE, default={}) or {}
-    config = json.loads((folder / runs.CONFIG_FILE).read_text())
+    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+    config = json.loads((folder / runfiles.CONFIG_FILE).read_text())
     best = in_time.loc[in_time["val_mean_iou"].idxmax()] if len(in_time) else None
     train_images = int(progress.get("train_images") or 0)
     seen = history[history["epoch"] * train_images <= IMAGES_SEEN] if train_images else history.iloc[:0]

@@ -2,7 +2,7 @@
 
 A lecture hall opens the dashboard at once. This script starts the dashboard
 (or uses ``--url``), starts a lecture-preset training run through
-``seglib.training.runs`` (so the CPU is shared with training, as in class), then opens
+``seglib.training.scheduler`` (so the CPU is shared with training, as in class), then opens
 ``--viewers`` browser contexts in ONE Chromium process (one process, many
 pages, to fit a 2-core machine), driven from asyncio. Each viewer loops for
 ``--seconds``: click the next page in the sidebar navigation, wait until the
@@ -101,7 +101,6 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
     os.environ["SEGLIB_CACHE_DIR"] = str(workdir / "cache")
     os.environ["SEGLIB_RUN_TIMES"] = str(workdir / "run_times.jsonl")  # the server's side of each view
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.path.insert(0, str(ROOT))
     from seglib.data.synth import generate_dataset
 
     generate_dataset(workdir / "data" / "synthetic", train=train, val=val, size=size, seed=0)
@@ -134,31 +133,30 @@ def launch_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
 
 
 def start_lecture_run(seconds: float) -> str:
-    sys.path.insert(0, str(ROOT))
-    from seglib.training import runs
+    from seglib.training import runfiles, runfolder, scheduler
     from seglib.config import get_preset
 
     # Enough epochs to outlast the benchmark; it is stopped at the end.
     config = get_preset("lecture").with_overrides({"train.epochs": 500, "data.root": "synthetic"})
-    run_id = runs.start_run(config, name="load benchmark (lecture)")
+    run_id = scheduler.start_run(config, name="load benchmark (lecture)")
     deadline = time.time() + 180
-    while time.time() < deadline and runs.read_progress(run_id).get("phase") not in ("training", "validating"):
-        if runs.read_progress(run_id)["status"] in runs.FINAL_STATUSES:
+    while time.time() < deadline and runfolder.read_progress(run_id).get("phase") not in ("training", "validating"):
+        if runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES:
             break
         time.sleep(1)
     return run_id
 
 
 def stop_run(run_id: str) -> dict:
-    from seglib.training import runs
+    from seglib.training import runfiles, runfolder, scheduler
 
-    progress = runs.read_progress(run_id)
+    progress = runfolder.read_progress(run_id)
     if progress["status"] in ("queued", "running", "stopping"):
-        runs.request_stop(run_id)
+        scheduler.request_stop(run_id)
         deadline = time.time() + 60
-        while time.time() < deadline and runs.read_progress(run_id)["status"] not in runs.FINAL_STATUSES:
+        while time.time() < deadline and runfolder.read_progress(run_id)["status"] not in runfiles.FINAL_STATUSES:
             time.sleep(0.5)
-    return runs.read_progress(run_id)
+    return runfolder.read_progress(run_id)
 
 
 # ---------------------------------------------------------------------------
@@ -478,9 +476,9 @@ def main(argv=None) -> int:
         began = time.time()
         worker_pid = None
         if run_id:
-            from seglib.training import runs
+            from seglib.training import runfolder
 
-            worker_pid = runs.read_progress(run_id).get("pid")
+            worker_pid = runfolder.read_progress(run_id).get("pid")
         cpu_before = cpu_seconds_by_group(server.pid if server else None, worker_pid)
         stop_renicing = threading.Event()
         if args.browser_nice and sys.platform.startswith("linux"):

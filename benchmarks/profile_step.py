@@ -1,6 +1,6 @@
 """Where a training step's time goes on this CPU: TensorFlow's profiler, summed by op and by stage.
 
-Builds the worker's own compiled step (``seglib.training.worker._make_train_step``) for a
+Builds the worker's own compiled step (``seglib.training.steps.make_train_step``) for a
 preset (plus ``--set`` overrides), runs a warm-up, then profiles ``--steps``
 steps with ``tf.profiler.experimental`` and reads the trace it writes (the
 XPlane protobuf that TensorBoard's profile plugin reads) to print:
@@ -89,7 +89,7 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
 
     tf, keras = import_tf()
     from seglib.model.deeplab import build_model
-    from seglib.training.worker import _make_train_step, make_optimizer
+    from seglib.training.steps import make_optimizer, make_train_step
 
     config = get_preset(preset).with_overrides(dict(item.split("=", 1) for item in overrides))
     size, batch, classes = config.model.image_size, config.train.batch_size, config.model.num_classes
@@ -99,12 +99,12 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     optimizer = make_optimizer(config.train)
     optimizer.build(model.trainable_variables)
     if config.train.freeze_backbone_epochs:
-        from seglib.model.pretrain import backbone_layers
+        from seglib.model.pretrained import backbone_layers
 
         for layer in backbone_layers(model, config.model):
             layer.trainable = False
-    step = _make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(), classes, size,
-                            jit=False, steps_per_execution=1)
+    step = make_train_step(tf, keras, model, optimizer, tf.distribute.get_strategy(), classes, size,
+                           jit=False, steps_per_execution=1)
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)).astype("float32"))
     masks = tf.constant(rng.integers(0, classes, (batch, size, size)).astype("int32"))
@@ -131,7 +131,7 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     # The input pipeline alone, first (uncached) epoch, as the worker builds it.
     from seglib.data.dataset import open_dataset
     from seglib.data.pipeline import make_dataset
-    from seglib.training.worker import dataset_root
+    from seglib.training.splits import dataset_root
 
     pairs = open_dataset(dataset_root(config.data.root)).split("train")[:batch * 12]
     data = make_dataset(pairs, size, batch, training=True, augment=config.data.augment, cache=False)
@@ -146,7 +146,7 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
         by_type[kind] += seconds / steps
         by_stage[_stage(name, kind)] += seconds / steps
     total = sum(by_type.values()) or 1.0
-    return {"config": config.summary() + (f", backbone fixed" if config.train.freeze_backbone_epochs else ""),
+    return {"config": config.summary() + (", backbone fixed" if config.train.freeze_backbone_epochs else ""),
             "step_s": step_seconds, "images_per_second": batch / step_seconds,
             "profiled_wall_s_per_step": wall / steps, "user_s_per_step": user / steps,
             "system_s_per_step": system / steps, "pipeline_s_per_batch": pipeline_seconds,

@@ -28,8 +28,6 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

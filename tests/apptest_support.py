@@ -20,6 +20,16 @@ def open_app(script: str = "dashboard.py", *, query: dict | None = None, session
     """``script`` (relative to the project) under AppTest, with URL ``query`` and ``session`` values set
     before its first run; run once (unless ``run`` is False) and checked with ``bug_free``."""
     at = AppTest.from_file(str(ROOT / script), default_timeout=APPTEST_TIMEOUT)
+    return _prepared(at, query, session, run)
+
+
+def open_source(source: str, *, query: dict | None = None, session: dict | None = None,
+                run: bool = True) -> AppTest:
+    """A script given as its ``source`` text, opened like ``open_app``."""
+    return _prepared(AppTest.from_string(source, default_timeout=APPTEST_TIMEOUT), query, session, run)
+
+
+def _prepared(at: AppTest, query: dict | None, session: dict | None, run: bool) -> AppTest:
     for key, value in (query or {}).items():
         at.query_params[key] = str(value)
     for key, value in (session or {}).items():
@@ -35,6 +45,12 @@ def bug_free(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     bugs = [e.value for e in at.error if "This is a bug" in e.value]
     assert not bugs, bugs
+
+
+def error_free(at: AppTest) -> None:
+    """No exception and no error message at all (for a page given nothing to complain about)."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
 
 
 def param(at: AppTest, key: str) -> str | None:

@@ -1,9 +1,12 @@
 """Helpers for the browser tests: wait for Streamlit to settle on an event (its script run has
-ended and the status widget is gone), never for a fixed time."""
+ended and the status widget is gone), never for a fixed time; check a page for problems; save a
+screenshot."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -34,3 +37,33 @@ def settle(page, *, timeout: float = PAGE_TIMEOUT, quiet: float = 1.5, visible=N
     if visible is not None:
         visible.first.wait_for(state="visible", timeout=max(1.0, timeout - (time.monotonic() - start)) * 1000)
     return time.monotonic() - start
+
+
+def problems(page) -> list[str]:
+    """What is wrong on the page: exception boxes, messages the dashboard calls a bug, JavaScript errors."""
+    found = []
+    exceptions = page.locator('[data-testid="stException"]')
+    for index in range(exceptions.count()):
+        found.append("exception: " + exceptions.nth(index).inner_text()[:500])
+    bugs = page.get_by_text("This is a bug in the dashboard")
+    for index in range(bugs.count()):
+        found.append("error: " + bugs.nth(index).inner_text()[:500])
+    return found + [f"javascript: {error}" for error in page.js_errors]
+
+
+def no_problems(page) -> None:
+    """Nothing in ``problems(page)``."""
+    found = problems(page)
+    assert not found, found
+
+
+def screenshot_dir(session_tmp: Path) -> Path:
+    """Where screenshots go: ``SEGLIB_SCREENSHOTS_DIR``, else the session's temporary folder."""
+    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page, session_tmp: Path, name: str) -> None:
+    """The visible part of the page saved as ``name`` in ``screenshot_dir``."""
+    page.screenshot(path=str(screenshot_dir(session_tmp) / name))

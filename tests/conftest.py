@@ -28,8 +28,6 @@ os.environ["SEGLIB_PREWARM"] = "0"  # no background model loads racing the tests
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 (_SESSION_TMP / "data").mkdir(parents=True, exist_ok=True)
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 #: Tiny synthetic dataset used across the suite (<= 64 px).
 TINY = {"train": 12, "val": 4, "size": 64, "seed": 0}

@@ -18,20 +18,22 @@ import os
 import zipfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from seglib.data import dataset as ds
+from seglib.data import images, masks
+from seglib.data.layout import Pair
 from seglib.evaluation import evaluate
-from seglib.training import runs
+from seglib.training import runfiles, runfolder, scheduler
 from seglib import settings
 from seglib.classes import IGNORE_LABEL
 from seglib.config import RunConfig, get_preset
 from seglib.errors import (ConfigError, DatasetError, ImageReadError, ModelError, PathNotAllowedError,
                            RunError, SeglibError)
 
-from conftest import APPTEST_TIMEOUT  # the same module pytest loaded
+from apptest_support import bug_free, open_app
+from image_support import encoded, one_bit_png, write_image
 from markdown_check import plain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,22 +42,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-def _png(path: Path, array: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".png", array)
-    assert ok
-    path.write_bytes(encoded.tobytes())
-    return path
-
-
-def _jpg(path: Path, array: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".jpg", array)
-    assert ok
-    path.write_bytes(encoded.tobytes())
-    return path
-
 
 def _image(size: int = 16) -> np.ndarray:
     rng = np.random.default_rng(size)
@@ -71,8 +57,8 @@ def _mask(size: int = 16, value: int = 1) -> np.ndarray:
 def _plain(root: Path, count: int = 2) -> Path:
     """A small plain-layout dataset (images/ + masks/) with ``count`` good pairs."""
     for index in range(count):
-        _jpg(root / "images" / f"good{index}.jpg", _image())
-        _png(root / "masks" / f"good{index}.png", _mask())
+        write_image(root / "images" / f"good{index}.jpg", _image())
+        write_image(root / "masks" / f"good{index}.png", _mask())
     return root
 
 
@@ -118,66 +104,66 @@ def _unchanged(root: Path, action) -> object:
 # ---------------------------------------------------------------------------
 
 def test_truncated_jpeg(tmp_path):
-    data = cv2.imencode(".jpg", _image(64))[1].tobytes()
+    data = encoded(_image(64), ".jpg")
     path = tmp_path / "cut.jpg"
     path.write_bytes(data[: len(data) // 3])
     try:
-        image = ds.read_image(path)  # libjpeg may fill the missing rows: still a valid image
+        image = images.read_image(path)  # libjpeg may fill the missing rows: still a valid image
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8
     except ImageReadError as error:
         assert "cut.jpg" in str(error)
 
 
 def test_jpeg_cut_inside_the_header(tmp_path):
-    data = cv2.imencode(".jpg", _image(64))[1].tobytes()
+    data = encoded(_image(64), ".jpg")
     path = tmp_path / "head.jpg"
     path.write_bytes(data[:40])
     with pytest.raises(ImageReadError, match="head.jpg.*corrupt"):
-        ds.read_image(path)
+        images.read_image(path)
 
 
 def test_zero_byte_file(tmp_path):
     path = tmp_path / "empty.jpg"
     path.write_bytes(b"")
     with pytest.raises(ImageReadError, match="empty.jpg is empty"):
-        ds.read_image(path)
+        images.read_image(path)
 
 
 def test_text_file_named_jpg(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("these are my lecture notes, not a photo\n" * 20)
     with pytest.raises(ImageReadError, match="notes.jpg.*not an image"):
-        ds.read_image(path)
+        images.read_image(path)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(ImageReadError, match="gone.jpg does not exist"):
-        ds.read_image(tmp_path / "gone.jpg")
+        images.read_image(tmp_path / "gone.jpg")
 
 
 def test_16_bit_png_is_scaled_to_8_bit(tmp_path):
     array = np.full((8, 8, 3), 65535, np.uint16)
     array[0, 0] = 256
-    image, notes = ds.read_image_with_notes(_png(tmp_path / "deep.png", array))
+    image, notes = images.read_image_with_notes(write_image(tmp_path / "deep.png", array))
     assert image.dtype == np.uint8 and image[1, 1].tolist() == [255, 255, 255] and image[0, 0].tolist() == [1, 1, 1]
     assert "16-bit scaled to 8-bit" in notes
 
 
 def test_rgba_with_transparency_is_composited_on_white(tmp_path):
     array = np.zeros((8, 8, 4), np.uint8)  # black, fully transparent
-    image, notes = ds.read_image_with_notes(_png(tmp_path / "alpha.png", array))
+    image, notes = images.read_image_with_notes(write_image(tmp_path / "alpha.png", array))
     assert image.shape == (8, 8, 3) and (image == 255).all()
     assert "transparency composited on white" in notes
 
 
 def test_grayscale_is_replicated_to_rgb(tmp_path):
-    image, notes = ds.read_image_with_notes(_png(tmp_path / "grey.png", np.full((8, 8), 77, np.uint8)))
+    image, notes = images.read_image_with_notes(write_image(tmp_path / "grey.png", np.full((8, 8), 77, np.uint8)))
     assert image.shape == (8, 8, 3) and (image == 77).all()
     assert "grayscale replicated to RGB" in notes
 
 
 def test_one_pixel_image_is_read_and_predicted_at_its_size(tmp_path):
-    image = ds.read_image(_png(tmp_path / "dot.png", np.full((1, 1, 3), 9, np.uint8)))
+    image = images.read_image(write_image(tmp_path / "dot.png", np.full((1, 1, 3), 9, np.uint8)))
     assert image.shape == (1, 1, 3)
     image, mask = ds.resize_pair(image, np.zeros((1, 1), np.uint8), 64)
     assert image.shape == (64, 64, 3) and mask.shape == (64, 64)
@@ -191,7 +177,7 @@ def test_ten_thousand_pixel_square_is_refused_from_its_header(tmp_path):
     Image.new("L", (10_000, 10_000)).save(path)  # one colour: ~100 kB on disk, 100 Mpx decoded
     assert path.stat().st_size < 2_000_000
     with pytest.raises(ImageReadError, match=r"huge.png is 10000 x 10000 pixels.*megapixels"):
-        ds.read_image(path)
+        images.read_image(path)
     with pytest.raises(ImageReadError, match="10000"):
         evaluate.read_image_bytes(path.read_bytes(), "huge.png")
 
@@ -205,13 +191,14 @@ def test_mask_labels_255_and_40_become_ignore_and_are_counted(tmp_path):
     mask[0, :4] = 255
     mask[1, :3] = 40
     mask[2, 0] = 19
-    read, bad, _ = ds.read_mask_with_notes(_png(tmp_path / "m.png", mask), 20)
+    details = masks.read_mask_details(write_image(tmp_path / "m.png", mask), 20)
+    read, bad = details.ids, details.bad
     assert (read[0, :4] == IGNORE_LABEL).all() and (read[1, :3] == IGNORE_LABEL).all() and read[2, 0] == 19
     assert bad == 3  # 40 is out of range (counted); 255 already is the ignore label
 
     root = _plain(tmp_path / "labels", 1)
-    _jpg(root / "images" / "odd.jpg", _image(8))
-    _png(root / "masks" / "odd.png", mask)
+    write_image(root / "images" / "odd.jpg", _image(8))
+    write_image(root / "masks" / "odd.png", mask)
     report = ds.check_dataset(root)
     bad_labels = [p for p in report.problems if p.kind == "bad-labels"]
     assert len(bad_labels) == 1 and "3 pixels" in bad_labels[0].message and not bad_labels[0].skipped
@@ -220,12 +207,12 @@ def test_mask_labels_255_and_40_become_ignore_and_are_counted(tmp_path):
 
 def test_mask_of_another_size_than_its_image(tmp_path):
     root = _plain(tmp_path / "sizes", 1)
-    _jpg(root / "images" / "wide.jpg", _image(16))
-    _png(root / "masks" / "wide.png", _mask(12))
+    write_image(root / "images" / "wide.jpg", _image(16))
+    write_image(root / "masks" / "wide.png", _mask(12))
     report = ds.check_dataset(root)
     assert [p.path for p in report.problems if p.kind == "size-mismatch"] == ["images/wide.jpg"]
     assert [p.stem for p in report.dataset.split("train")] == ["good0"]
-    pair = ds.Pair("wide", root / "images" / "wide.jpg", root / "masks" / "wide.png")
+    pair = Pair("wide", root / "images" / "wide.jpg", root / "masks" / "wide.png")
     with pytest.raises(ImageReadError, match="wide.jpg is 16x16 px but its mask wide.png is 12x12"):
         ds.load_pair(pair)
 
@@ -236,8 +223,8 @@ def test_mask_of_another_size_than_its_image(tmp_path):
 
 def test_unpaired_files_are_skipped_and_reported(folder):
     _plain(folder, 2)
-    _jpg(folder / "images" / "alone.jpg", _image())
-    _png(folder / "masks" / "orphan.png", _mask())
+    write_image(folder / "images" / "alone.jpg", _image())
+    write_image(folder / "masks" / "orphan.png", _mask())
     dataset = _unchanged(folder, lambda: ds.open_dataset(folder))
     kinds = _kinds(dataset)
     assert kinds["unpaired-image"] == ["images/alone.jpg"] and kinds["unpaired-mask"] == ["masks/orphan.png"]
@@ -246,8 +233,8 @@ def test_unpaired_files_are_skipped_and_reported(folder):
 
 def test_unicode_and_spaces_in_names(folder):
     name = "Zoë et Ça va 写真 1"
-    _jpg(folder / "images" / f"{name}.jpg", _image())
-    _png(folder / "masks" / f"{name}.png", _mask())
+    write_image(folder / "images" / f"{name}.jpg", _image())
+    write_image(folder / "masks" / f"{name}.png", _mask())
     dataset = ds.open_dataset(folder)
     (pair,) = dataset.split("train")
     image, mask = ds.load_pair(pair, size=32)
@@ -257,9 +244,9 @@ def test_unicode_and_spaces_in_names(folder):
 def test_zero_byte_and_text_files_inside_a_dataset(folder):
     _plain(folder, 2)
     (folder / "images" / "zero.jpg").write_bytes(b"")
-    _png(folder / "masks" / "zero.png", _mask())
+    write_image(folder / "masks" / "zero.png", _mask())
     (folder / "images" / "text.jpg").write_text("hello")
-    _png(folder / "masks" / "text.png", _mask())
+    write_image(folder / "masks" / "text.png", _mask())
     report = _unchanged(folder, lambda: ds.check_dataset(folder))
     kinds = _kinds(report.dataset)
     assert kinds["empty-file"] == ["images/zero.jpg"] and kinds["unreadable"] == ["images/text.jpg"]
@@ -284,7 +271,7 @@ def test_a_folder_with_nothing_usable(folder):
     (folder / "images").mkdir(parents=True)
     (folder / "masks").mkdir()
     (folder / "images" / "x.jpg").write_text("not an image")
-    _png(folder / "masks" / "x.png", _mask())
+    write_image(folder / "masks" / "x.png", _mask())
     with pytest.raises(DatasetError, match="No usable image/mask pairs.*unreadable") as caught:
         ds.open_dataset(folder, deep=True)
     assert caught.value.problems  # the page can list them
@@ -311,7 +298,7 @@ def test_dot_dot_in_a_name(data_root):
         settings.check_data_path(data_root / "synthetic" / ".." / ".." / "runs")
     for bad in ("../x", "a/../../b", "..", "/tmp"):
         with pytest.raises(RunError):
-            runs.run_dir(bad)
+            runfolder.run_dir(bad)
 
 
 def test_a_symlink_leading_outside_the_roots(folder, tmp_path):
@@ -326,7 +313,7 @@ def test_a_symlink_leading_outside_the_roots(folder, tmp_path):
 # ---------------------------------------------------------------------------
 
 def test_upload_over_the_size_limit():
-    data = cv2.imencode(".png", _image(16))[1].tobytes()
+    data = encoded(_image(16))
     with pytest.raises(ImageReadError, match="photo.png is .* MB; upload an image under"):
         evaluate.read_image_bytes(data + b"\0" * 2048, "photo.png", max_bytes=1024)
     config = (ROOT / ".streamlit" / "config.toml").read_text()
@@ -343,41 +330,30 @@ def test_upload_that_is_not_an_image_or_empty():
         evaluate.read_image_bytes(b"xx", "../../etc/passwd")
 
 
-def _one_bit_png(width: int, height: int) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("1", (width, height), 1).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_upload_size_check_uses_the_dataset_readers_declared_size(monkeypatch):
     # One header reader for datasets and uploads (evaluate had its own copy, which said
     # "2147483648 x 1 pixels" for every file Pillow refuses).
-    monkeypatch.setattr(ds, "declared_size", lambda data: (123_456, 7_890))
+    monkeypatch.setattr(images, "declared_size", lambda data: (123_456, 7_890))
     with pytest.raises(ImageReadError, match="bomb.png is 123456 × 7890 pixels; upload an image of at most 40"):
-        evaluate.read_image_bytes(_one_bit_png(8, 8), "bomb.png")
+        evaluate.read_image_bytes(one_bit_png(8, 8), "bomb.png")
     assert not hasattr(evaluate, "_declared_size")
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_a_decompression_bomb_upload_names_its_real_size():
-    data = _one_bit_png(20_000, 20_000)  # 400 megapixels in ~50 kB; Pillow itself refuses to open it
-    if ds.declared_size(data) == (2**31, 1):
-        pytest.xfail("seglib.data.dataset.declared_size still returns its placeholder for files Pillow refuses")
+    data = one_bit_png(20_000, 20_000)  # 400 megapixels in ~50 kB; Pillow itself refuses to open it
+    assert images.declared_size(data) == (20_000, 20_000)
     with pytest.raises(ImageReadError, match="bomb20000.png is 20000 × 20000 pixels"):
         evaluate.read_image_bytes(data, "bomb20000.png")
 
 
 def test_upload_read_errors_pass_on_the_readers_own_words(monkeypatch):
-    def refuse(path):
-        raise ImageReadError(f"{Path(path).name} is a 12-bit JPEG, which this reader cannot decode.")
+    def refuse(data, name):
+        raise ImageReadError(f"{name} is a 12-bit JPEG, which this reader cannot decode.")
 
-    monkeypatch.setattr(ds, "read_image", refuse)
+    monkeypatch.setattr(images, "decode_image_with_notes", refuse)
     with pytest.raises(ImageReadError) as caught:
-        evaluate.read_image_bytes(_one_bit_png(8, 8), "scan.jpg")
+        evaluate.read_image_bytes(one_bit_png(8, 8), "scan.jpg")
     assert str(caught.value) == "scan.jpg is a 12-bit JPEG, which this reader cannot decode."
 
 
@@ -400,7 +376,7 @@ def test_every_accepted_upload_type_is_decoded(extension):
 # ---------------------------------------------------------------------------
 
 def test_truncated_keras_checkpoint(tmp_path):
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     path = tmp_path / "cut.keras"
     with zipfile.ZipFile(path, "w") as archive:
@@ -411,8 +387,9 @@ def test_truncated_keras_checkpoint(tmp_path):
         load_model(path)
 
 
+@pytest.mark.slow
 def test_corrupt_keras_checkpoint_that_is_a_zip(tmp_path):
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     path = tmp_path / "junk.keras"
     with zipfile.ZipFile(path, "w") as archive:
@@ -430,39 +407,39 @@ def test_config_json_with_wrong_types(tmp_path, runs_root):
     raw["train"]["epochs"] = "ten"
     with pytest.raises(ConfigError, match="epochs"):
         RunConfig.from_dict(raw)
-    folder = runs.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="typed")
+    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="typed")
     bad = get_preset("lecture").to_dict()
     bad["model"]["image_size"] = [64]
-    (folder / runs.CONFIG_FILE).write_text(json.dumps(bad))
+    (folder / runfiles.CONFIG_FILE).write_text(json.dumps(bad))
     with pytest.raises(RunError, match="image_size.*damaged"):
-        runs.read_config(folder.name)
-    (folder / runs.CONFIG_FILE).write_text("{\"model\": ")
+        runfolder.read_config(folder.name)
+    (folder / runfiles.CONFIG_FILE).write_text("{\"model\": ")
     with pytest.raises(RunError, match="not valid JSON"):
-        runs.read_config(folder.name)
-    runs.delete_run(folder.name)
+        runfolder.read_config(folder.name)
+    scheduler.delete_run(folder.name)
 
 
 def test_history_csv_cut_mid_line(runs_root):
-    folder = runs.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="cut csv",
+    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="cut csv",
                              status="finished")
-    header = ",".join(runs.HISTORY_COLUMNS)
+    header = ",".join(runfiles.HISTORY_COLUMNS)
     row = ",".join(str(v) for v in [1, 0.9, 0.8, 0.5, 0.55, 0.1, 0.12, 0.01, 3.0])
-    (folder / runs.HISTORY_FILE).write_text(f"{header}\n{row}\n2,0.7,0.6,0.6")
-    history = runs.read_history(folder.name)
+    (folder / runfiles.HISTORY_FILE).write_text(f"{header}\n{row}\n2,0.7,0.6,0.6")
+    history = runfolder.read_history(folder.name)
     assert history["epoch"].tolist() == [1]
-    (folder / runs.HISTORY_FILE).write_bytes(b"\xff\xfe garbage \0\0\n1,2")
-    with pytest.raises(runs.DamagedRunError, match="history.csv is damaged .*binary data"):
-        runs.read_history(folder.name)
-    assert next(info for info in runs.list_runs() if info.id == folder.name).damaged  # listed, marked damaged
-    runs.delete_run(folder.name)
+    (folder / runfiles.HISTORY_FILE).write_bytes(b"\xff\xfe garbage \0\0\n1,2")
+    with pytest.raises(runfiles.DamagedRunError, match="history.csv is damaged .*binary data"):
+        runfolder.read_history(folder.name)
+    assert next(info for info in runfolder.list_runs() if info.id == folder.name).damaged  # listed, marked damaged
+    scheduler.delete_run(folder.name)
 
 
 def test_damaged_progress_json_reads_as_failed(runs_root):
-    folder = runs.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="bad progress")
-    (folder / runs.PROGRESS_FILE).write_text("{\"status\": \"runn")
-    progress = runs.read_progress(folder.name)
+    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="bad progress")
+    (folder / runfiles.PROGRESS_FILE).write_text("{\"status\": \"runn")
+    progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "failed" and "damaged" in progress["message"]
-    runs.delete_run(folder.name)
+    scheduler.delete_run(folder.name)
 
 
 @pytest.mark.parametrize("override", [
@@ -497,43 +474,40 @@ def test_a_wrong_type_hyperparameter_from_a_form():
 
 def test_a_bad_run_id_and_a_missing_run(runs_root):
     with pytest.raises(RunError):
-        runs.read_progress("no-such-run")
+        runfolder.read_progress("no-such-run")
     with pytest.raises(RunError):
-        runs.delete_run("../data")
+        scheduler.delete_run("../data")
     with pytest.raises(SeglibError):
-        runs.start_run(get_preset("lecture").with_overrides({"data.root": "/etc"}))
+        scheduler.start_run(get_preset("lecture").with_overrides({"data.root": "/etc"}))
 
 
 # ---------------------------------------------------------------------------
 # pages: the same inputs through the UI (AppTest, real page scripts)
 # ---------------------------------------------------------------------------
 
-def _app(script: str = "dashboard.py", **query):
+def _app(**query):
+    """The dashboard with URL ``query``, not yet run, after forgetting the folder listings cached
+    by earlier tests (AppTest runs in this process; the caches expire after seconds)."""
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
 
-    # AppTest runs in this process: forget folder listings cached by earlier tests
-    # (the dashboard's caches expire after seconds; a test must not wait for that).
     st.cache_data.clear()
     st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / script), default_timeout=APPTEST_TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at
+    return open_app(query=query, run=False)
 
 
 def _no_traceback(at) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not [e.value for e in at.error if "Traceback" in e.value or "This is a bug" in e.value]
+    bug_free(at)
+    assert not [e.value for e in at.error if "Traceback" in e.value]
 
 
+@pytest.mark.slow
 def test_page_shows_a_dataset_folder_with_bad_files_as_problems(tiny_dataset, data_root):
     root = data_root / "messy"
     _plain(root, 3)
     (root / "images" / "zero.jpg").write_bytes(b"")
     (root / "images" / "text.jpg").write_text("not a photo")
-    _png(root / "masks" / "text.png", _mask())
-    _jpg(root / "images" / "alone.jpg", _image())
+    write_image(root / "masks" / "text.png", _mask())
+    write_image(root / "images" / "alone.jpg", _image())
     os.symlink("loop", root / "images" / "loop.jpg")
     before = _snapshot(data_root)
     try:
@@ -554,6 +528,7 @@ def test_page_shows_a_dataset_folder_with_bad_files_as_problems(tiny_dataset, da
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_page_refuses_an_unusable_dataset_folder_with_a_message(tiny_dataset, data_root):
     root = data_root / "hollow"
     (root / "images").mkdir(parents=True)
@@ -580,8 +555,9 @@ def test_page_refuses_an_unusable_dataset_folder_with_a_message(tiny_dataset, da
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_page_shows_a_corrupt_checkpoint_choice_as_an_error(tiny_dataset, runs_root):
-    folder = runs.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="corrupt ckpt",
+    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="corrupt ckpt",
                              status="finished")
     (folder / "best.keras").write_bytes(b"PK\x03\x04 truncated")
     try:
@@ -593,4 +569,4 @@ def test_page_shows_a_corrupt_checkpoint_choice_as_an_error(tiny_dataset, runs_r
         assert any("best.keras" in m for m in messages), messages
         assert not any(str(runs_root) in m for m in messages)
     finally:
-        runs.delete_run(folder.name)
+        scheduler.delete_run(folder.name)

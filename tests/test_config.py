@@ -84,3 +84,13 @@ def test_field_names_cover_every_section():
     names = field_names()
     assert "learning_rate" in names["train"] and "image_size" in names["model"]
     assert "root" in names["data"]
+
+
+def test_set_items_become_dotted_overrides_and_a_missing_equals_sign_is_an_error():
+    from seglib.config import parse_overrides
+
+    assert parse_overrides([" model.width = 0.5", "train.epochs=3"]) == {"model.width": "0.5", "train.epochs": "3"}
+    assert parse_overrides(None) == {}
+    for item in ("train.epochs", "=3"):
+        with pytest.raises(ConfigError, match="--set needs SECTION.FIELD=VALUE"):
+            parse_overrides([item])

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from seglib.classes import CIHP_PALETTE, IGNORE_LABEL
-from seglib.data.dataset import (Pair, check_dataset, load_pair, open_dataset, read_image, read_mask)
+from seglib.data.dataset import check_dataset, load_pair, open_dataset
+from seglib.data.images import read_image
+from seglib.data.layout import Pair
+from seglib.data.masks import read_mask
 from seglib.errors import DatasetError, ImageReadError
 
 
@@ -166,6 +169,27 @@ def test_nothing_usable_raises_a_typed_error_naming_the_folder(tmp_path):
     (only_images / "Training/Images").mkdir(parents=True)
     with pytest.raises(DatasetError, match="missing-folder"):
         open_dataset(only_images)
+
+
+def test_one_layout_test_for_opening_and_for_the_list_of_datasets(tmp_path, monkeypatch):
+    from seglib.data.layout import dataset_key, detect_layout, find_datasets
+
+    root = tmp_path / "root"
+    for folder in ("cihp/Training/Images", "cihp/Training/Category_ids", "course/plain/images",
+                   "course/plain/masks", "notes/text"):
+        (root / folder).mkdir(parents=True)
+    outside = tmp_path / "outside"
+    (outside / "images").mkdir(parents=True)
+    (outside / "masks").mkdir()
+    (root / "sneaky").symlink_to(outside)
+    monkeypatch.setenv("SEGLIB_DATA_ROOTS", str(root))
+    assert detect_layout(root / "cihp") == ("cihp", {"train": root / "cihp" / "Training"})
+    assert detect_layout(root / "cihp" / "Training") == ("cihp", {"train": root / "cihp" / "Training"})
+    assert detect_layout(root / "course" / "plain") == ("plain", {"train": root / "course" / "plain"})
+    assert detect_layout(root / "notes") is None and detect_layout(root / "course") is None
+    # The split folder inside a dataset and the symlink that leads outside the roots are not listed.
+    assert find_datasets() == {"cihp": (root / "cihp").resolve(), "course/plain": (root / "course/plain").resolve()}
+    assert dataset_key((root / "course/plain").resolve()) == "course/plain"
 
 
 def test_check_cli_prints_the_report(dataset_copy, capsys):
@@ -328,7 +352,7 @@ def test_exif_orientation_is_applied_to_images_like_pillow_does(tmp_path, orient
     path = _exif_image(tmp_path / "phone.png", raw, orientation)
     with Image.open(path) as picture:
         expected = np.asarray(ImageOps.exif_transpose(picture).convert("RGB"))
-    from seglib.data.dataset import read_image_with_notes
+    from seglib.data.images import read_image_with_notes
 
     image, notes = read_image_with_notes(path)
     np.testing.assert_array_equal(image, expected)
@@ -394,7 +418,7 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
 
 
 def test_declared_size_of_a_decompression_bomb_is_its_real_size(tmp_path):
-    from seglib.data.dataset import declared_size
+    from seglib.data.images import declared_size
 
     path = _png_header_only(tmp_path / "bomb20000.png", 20000, 20000)
     assert declared_size(path.read_bytes()) == (20000, 20000)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from seglib.training import runs
+from run_support import private_runs_dir
+from seglib.training import runfiles, runfolder
 from seglib.config import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,44 +45,50 @@ print("RESULT " + json.dumps({"status": status, "logical_cpus": len(tf.config.li
 
 @pytest.fixture(scope="module", autouse=True)
 def own_runs_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("runs-distribute")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+    with private_runs_dir(tmp_path_factory.mktemp("runs-distribute")) as folder:
         yield folder
+
+
+def _train_in_a_subprocess(worker: str, overrides: dict, name: str) -> tuple[Path, dict]:
+    """A run folder for the tiny model with ``overrides``, trained by the ``worker`` script in a fresh
+    interpreter; the folder and the worker's RESULT line."""
+    config = get_preset("lecture").with_overrides({**TINY_MODEL, **overrides})
+    folder = runfolder.create_run(config, name=name, status="running")
+    result = subprocess.run([sys.executable, "-c", worker, str(folder)], cwd=ROOT, env=dict(os.environ),
+                            capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder, json.loads(lines[-1][len("RESULT "):])
 
 
 @pytest.fixture(scope="module")
 def mirrored_run(tiny_dataset):
-    config = get_preset("lecture").with_overrides({**TINY_MODEL, "train.strategy": "mirrored"})
-    folder = runs.create_run(config, name="mirrored", status="running")
-    result = subprocess.run([sys.executable, "-c", TWO_CPU_WORKER, str(folder)], cwd=ROOT, env=dict(os.environ),
-                            capture_output=True, text=True, timeout=300)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
-    outcome = json.loads(lines[-1][len("RESULT "):])
-    assert outcome["status"] == "finished", runs.read_log(folder.name)[-4000:]
+    folder, outcome = _train_in_a_subprocess(TWO_CPU_WORKER, {"train.strategy": "mirrored"}, "mirrored")
+    assert outcome["status"] == "finished", runfolder.read_log(folder.name)[-4000:]
     return folder, outcome
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_trains_on_two_logical_cpus_with_the_batch_scaled(mirrored_run):
     folder, result = mirrored_run
     assert result == {"status": "finished", "logical_cpus": 2}
-    progress = runs.read_progress(folder.name)
+    progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "finished"
     # 2 per replica x 2 replicas = global batch 4: 8 images in 2 steps, not 4
     assert progress["replicas"] == 2 and progress["global_batch_size"] == 4
     assert progress["steps_per_epoch"] == 2
-    log = runs.read_log(folder.name)
+    log = runfolder.read_log(folder.name)
     assert "MirroredStrategy (2 replicas)" in log
 
 
+@pytest.mark.slow
 def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     folder, _ = mirrored_run
-    for name in (runs.CONFIG_FILE, runs.HISTORY_FILE, runs.PROGRESS_FILE, "best.keras", "last.keras"):
+    for name in (runfiles.CONFIG_FILE, runfiles.HISTORY_FILE, runfiles.PROGRESS_FILE, "best.keras", "last.keras"):
         assert (folder / name).is_file(), name
-    history = runs.read_history(folder.name)
+    history = runfolder.read_history(folder.name)
     assert len(history) == 1
     row = history.iloc[0]
     assert 0.0 <= row["accuracy"] <= 1.0 and 0.0 <= row["val_mean_iou"] <= 1.0
@@ -92,9 +99,10 @@ def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
     assert str(model.output.dtype) == "float32"
 
 
+@pytest.mark.slow
 def test_auto_settings_on_a_cpu_keep_float32_and_xla_off(mirrored_run):
     folder, _ = mirrored_run
-    assert "mixed precision off; XLA off" in runs.read_log(folder.name)
+    assert "mixed precision off; XLA off" in runfolder.read_log(folder.name)
 
 
 ONE_DEVICE_WORKER = """
@@ -104,23 +112,19 @@ print("RESULT " + json.dumps({"status": train(sys.argv[1])}))
 """
 
 
+@pytest.mark.slow
 def test_mixed_precision_on_trains_with_float16_compute_and_float32_logits(tiny_dataset):
     """The GPU path's policy, forced on a CPU: float16 layers, loss scaling, float32 logits in the checkpoint.
 
     In a subprocess: the worker sets Keras' global dtype policy, which must not leak into other tests.
     """
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
-    config = get_preset("lecture").with_overrides({**TINY_MODEL, "train.mixed_precision": "on"})
-    folder = runs.create_run(config, name="mixed", status="running")
-    result = subprocess.run([sys.executable, "-c", ONE_DEVICE_WORKER, str(folder)], cwd=ROOT, env=dict(os.environ),
-                            capture_output=True, text=True, timeout=300)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stdout[-3000:] + result.stderr[-3000:]
-    log = runs.read_log(folder.name)
-    assert json.loads(lines[-1][len("RESULT "):])["status"] == "finished", log[-4000:]
+    folder, outcome = _train_in_a_subprocess(ONE_DEVICE_WORKER, {"train.mixed_precision": "on"}, "mixed")
+    log = runfolder.read_log(folder.name)
+    assert outcome["status"] == "finished", log[-4000:]
     assert "mixed precision on" in log
-    history = runs.read_history(folder.name)
+    history = runfolder.read_history(folder.name)
     assert len(history) == 1 and history.iloc[0]["loss"] > 0
     model = load_model(folder / "last.keras")
     assert str(model.output.dtype) == "float32"

@@ -12,64 +12,14 @@ keep them).
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
+from browser_support import problems, screenshot_dir, settle
+
 pytestmark = pytest.mark.e2e
-
-#: Seconds a page may take to finish its first run (TF import + model build on 2 cores).
-PAGE_TIMEOUT = 150
-#: The script must stay finished this long before the page counts as settled.
-SETTLE_SECONDS = 1.5
-
-
-def _script_state(page) -> str | None:
-    return page.evaluate(
-        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
-        " return app ? app.getAttribute('data-test-script-state') : null; }")
-
-
-def wait_until_settled(page, timeout: float = PAGE_TIMEOUT) -> float:
-    """Wait until Streamlit's script has finished and stayed finished; return the seconds waited.
-
-    ``stApp``'s ``data-test-script-state`` goes initial -> running -> notRunning;
-    a rerun (e.g. ``st.rerun``) flips it back, hence the settle period.
-    """
-    start = time.monotonic()
-    settled_since = None
-    while time.monotonic() - start < timeout:
-        state = _script_state(page)
-        if state == "notRunning" and page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            settled_since = settled_since or time.monotonic()
-            if time.monotonic() - settled_since >= SETTLE_SECONDS:
-                return time.monotonic() - start
-        else:
-            settled_since = None
-        time.sleep(0.25)
-    raise AssertionError(f"The page {page.url} was still running after {timeout:.0f} s "
-                         f"(script state {_script_state(page)!r}).")
-
-
-def _screenshot_dir(session_tmp: Path) -> Path:
-    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _problems(page) -> list[str]:
-    problems = []
-    exceptions = page.locator('[data-testid="stException"]')
-    for index in range(exceptions.count()):
-        problems.append("exception: " + exceptions.nth(index).inner_text()[:500])
-    bugs = page.get_by_text("This is a bug in the dashboard")
-    for index in range(bugs.count()):
-        problems.append("error: " + bugs.nth(index).inner_text()[:500])
-    problems += [f"javascript: {error}" for error in page.js_errors]
-    return problems
 
 
 def _navigation_links(page) -> list[tuple[str, str]]:
@@ -84,11 +34,11 @@ def _navigation_links(page) -> list[tuple[str, str]]:
 
 
 def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
-    shots = _screenshot_dir(session_tmp)
+    shots = screenshot_dir(session_tmp)
     server_log = session_tmp / "streamlit.log"
     log_start = server_log.stat().st_size
     page.goto(dashboard_url, wait_until="domcontentloaded")
-    wait_until_settled(page)
+    settle(page)
     links = _navigation_links(page)
     titles = [title for title, _ in links]
     assert titles[:3] == ["Home", "Dataset explorer", "Model"], titles
@@ -101,13 +51,13 @@ def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
         page.wait_for_url(re.compile(re.escape(href.rstrip("/")) + r"/?(\?.*)?$"), timeout=30_000,
                           wait_until="commit")
         page.wait_for_function("title => document.title.startsWith(title)", arg=title, timeout=30_000)
-        timings[title] = wait_until_settled(page)
+        timings[title] = settle(page)
         heading = page.locator('[data-testid="stMainBlockContainer"] h1').first
         heading.wait_for(timeout=30_000)
         name = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
         page.screenshot(path=str(shots / f"{name}.png"))
-        problems = _problems(page)
-        assert not problems, f"{title}: {problems}"
+        found = problems(page)
+        assert not found, f"{title}: {found}"
         assert page.locator('[data-testid="stSidebar"]').get_by_text("Data and model").count() == 1, title
     print("seconds per page:", {k: round(v, 1) for k, v in timings.items()})
     # What the person who started the server sees in their terminal: no tracebacks, no warnings.
@@ -120,19 +70,19 @@ def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
 def test_a_page_url_opened_directly_keeps_the_shared_sidebar(dashboard_url, page):
     """A shared link to a sub-page (with its URL state) opens that page with the sidebar."""
     page.goto(dashboard_url + "/dataset?palette=colorblind", wait_until="domcontentloaded")
-    wait_until_settled(page)
+    settle(page)
     assert page.locator('[data-testid="stMainBlockContainer"] h1').first.inner_text() == "Dataset explorer"
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert sidebar.get_by_text("Data and model").count() == 1
     assert sidebar.get_by_role("radio", name="Colour-blind safe").is_checked()
     # The navigation lists pages, never the toolkit module.
     assert "common" not in [title.lower() for title, _ in _navigation_links(page)]
-    assert not _problems(page)
+    assert not problems(page)
 
 
 def test_dataset_page_hover_names_the_class_under_the_mouse(dashboard_url, page):
     page.goto(dashboard_url + "/dataset", wait_until="domcontentloaded")
-    wait_until_settled(page)
+    settle(page)
     mask_chart = page.locator('[data-testid="stPlotlyChart"]').nth(1)
     mask_chart.scroll_into_view_if_needed()
     box = mask_chart.locator(".nsewdrag").first.bounding_box()

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from test_e2e_predictions import _no_problems, _settled
+from browser_support import no_problems, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +39,18 @@ def _injected(locator) -> list[str]:
 
 def test_names_are_drawn_as_text(dashboard_url, page):
     page.goto(f"{dashboard_url}/predictions?split=upload")
-    _settled(page)
+    settle(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
         files=[{"name": NAME, "mimeType": "image/png", "buffer": _png()}])
-    _settled(page)
-    _no_problems(page)
+    settle(page)
+    no_problems(page)
     caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="30 × 20 px").first
     assert _injected(caption) == [], caption.inner_html()
     assert NAME[:70] in caption.inner_text()  # (cut at 80 characters)
 
     model = "run:" + NAME
     page.goto(f"{dashboard_url}/predictions?model={quote(model)}")
-    _settled(page)
+    settle(page)
     warning = page.locator('[data-testid="stAlertContentWarning"]').filter(has_text="named in the link").first
     assert _injected(warning) == [], warning.inner_html()
     assert model[:40] in warning.inner_text()

@@ -10,31 +10,25 @@ lecture preset chosen through the URL), not from a constant.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from seglib.lab import exercises as ex
+from seglib.lab import saving as lab_saving
 from seglib.config import get_preset
-from test_e2e_browser import wait_until_settled
+from browser_support import screenshot_dir, settle
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "untrained:lecture"
 
 
-def _screenshots(session_tmp: Path) -> Path:
-    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def test_answer_a_question_and_download_the_answers(dashboard_url, page, session_tmp):
     channels = get_preset("lecture").model.num_classes
     page.goto(f"{dashboard_url}/exercises?exercise=13-3&model={MODEL}")
-    wait_until_settled(page)
+    settle(page)
     assert page.get_by_text("Exercise 13-3", exact=False).first.is_visible()
 
     page.get_by_label("Your name (goes into the exported file)").fill("Ada Lovelace")
@@ -46,8 +40,8 @@ def test_answer_a_question_and_download_the_answers(dashboard_url, page, session
     box.fill(str(channels))
     box.press("Enter")
     page.locator('[data-testid="stAlert"]', has_text=f"Correct: {channels}").first.wait_for(timeout=60_000)
-    wait_until_settled(page)
-    page.screenshot(path=str(_screenshots(session_tmp) / "exercises.png"))
+    settle(page)
+    page.screenshot(path=str(screenshot_dir(session_tmp) / "exercises.png"))
 
     with page.expect_download(timeout=60_000) as download_info:
         page.get_by_role("button", name="Download my answers (Markdown)").click()
@@ -58,7 +52,7 @@ def test_answer_a_question_and_download_the_answers(dashboard_url, page, session
     assert f"Computed value: {channels}" in text and "(correct)" in text
     assert "**Dataset:** synthetic" in text and "Untrained: lecture" in text
     assert "- **Student:** Ada Lovelace" in text and re.search(r"- \*\*Date:\*\* \d{4}-\d{2}-\d{2}", text)
-    assert ex.parse_answers_markdown(text).answers["output_channels"] == str(channels)
+    assert lab_saving.parse_answers_markdown(text).answers["output_channels"] == str(channels)
     assert not page.js_errors, page.js_errors
 
 
@@ -67,7 +61,7 @@ def _commit_text_area(page, label: str, text: str) -> None:
     area = page.get_by_label(label)
     area.fill(text)
     area.press("Control+Enter")
-    wait_until_settled(page)
+    settle(page)
 
 
 def test_answers_survive_a_reload_and_a_closed_tab(dashboard_url, browser):
@@ -75,14 +69,14 @@ def test_answers_survive_a_reload_and_a_closed_tab(dashboard_url, browser):
     try:
         page = context.new_page()
         page.goto(f"{dashboard_url}/exercises?exercise=13-1&model={MODEL}")
-        wait_until_settled(page)
+        settle(page)
         label = next(q for q in ex.build_exercises({})[0].questions if q.key == "labels_meaning").text
         _commit_text_area(page, label, "The face sits below the hair.")
         page.wait_for_function(
             "() => (localStorage.getItem('seglib-lab-answers') || '').includes('below the hair')", timeout=30_000)
 
         page.reload()
-        wait_until_settled(page)
+        settle(page)
         page.wait_for_function(
             "(label) => { const a = [...document.querySelectorAll('textarea')]"
             ".find(t => t.getAttribute('aria-label') === label); return a && a.value.includes('below the hair'); }",
@@ -91,7 +85,7 @@ def test_answers_survive_a_reload_and_a_closed_tab(dashboard_url, browser):
 
         tab = context.new_page()  # the tab was closed; a new one on the same browser
         tab.goto(f"{dashboard_url}/exercises?exercise=13-1&model={MODEL}")
-        wait_until_settled(tab)
+        settle(tab)
         assert tab.get_by_label(label).input_value() == "The face sits below the hair."
     finally:
         context.close()
@@ -108,17 +102,17 @@ def test_every_exercise_link_lands_on_its_section(dashboard_url, page, session_t
     that answers a question: the link lands on that section's heading, and the page's
     sidebar shows the exercise's questions."""
     page.goto(f"{dashboard_url}/exercises?model={MODEL}")
-    wait_until_settled(page)
+    settle(page)
     main = page.locator('[data-testid="stMain"]')
     visited = []
     for exercise in ex.build_exercises({}):
         for link in exercise.links:
             main.get_by_role("radio", name=exercise.key, exact=True).click()  # click 1: the exercise
-            wait_until_settled(page)
+            settle(page)
             main.get_by_role("link", name=link.label).first.click()  # click 2: its link
             page.wait_for_url(re.compile(rf"/{link.page.removesuffix('.py')}\?.*section={link.anchor}"),
                               timeout=60_000)
-            wait_until_settled(page)
+            settle(page)
             heading = page.locator(f"#{link.anchor}")
             heading.wait_for(state="attached", timeout=60_000)
             page.wait_for_function(
@@ -128,24 +122,24 @@ def test_every_exercise_link_lands_on_its_section(dashboard_url, page, session_t
             assert _in_view(page, link.anchor), (exercise.key, link.anchor)
             sidebar = page.locator('[data-testid="stSidebar"]')
             assert sidebar.get_by_text(f"Exercise {exercise.key}: {exercise.title}").first.is_visible()
-            page.screenshot(path=str(_screenshots(session_tmp) / f"exercise-{exercise.key}-{link.anchor}.png"))
+            page.screenshot(path=str(screenshot_dir(session_tmp) / f"exercise-{exercise.key}-{link.anchor}.png"))
             visited.append((exercise.key, link.anchor))
             # Back through the panel's own link (the same session).
             sidebar.get_by_role("link", name="All questions of this exercise").first.click()
             page.wait_for_url(re.compile(r"/exercises"), timeout=60_000)
-            wait_until_settled(page)
+            settle(page)
     assert len(visited) == sum(len(e.links) for e in ex.build_exercises({}))
     assert not page.js_errors, page.js_errors
 
 
 def test_presentation_mode_screenshot(dashboard_url, page, session_tmp):
     page.goto(f"{dashboard_url}/exercises?exercise=13-4&model={MODEL}&present=1")
-    wait_until_settled(page)
-    page.screenshot(path=str(_screenshots(session_tmp) / "exercises-present.png"))
+    settle(page)
+    page.screenshot(path=str(screenshot_dir(session_tmp) / "exercises-present.png"))
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert sidebar.get_by_text("Presentation mode").is_visible()
     assert sidebar.locator('input[type="checkbox"]').last.is_checked()
     title_size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)")
     assert title_size >= 40, title_size
-    page.screenshot(path=str(_screenshots(session_tmp) / "exercises-present.png"))
+    page.screenshot(path=str(screenshot_dir(session_tmp) / "exercises-present.png"))
     assert not page.js_errors, page.js_errors

@@ -9,33 +9,16 @@ Screenshots go to the session's temporary folder, or ``SEGLIB_SCREENSHOTS_DIR``.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from browser_support import no_problems, screenshot, settle
+from image_support import encoded
+
 pytestmark = pytest.mark.e2e
 
-PAGE_TIMEOUT = 150
-
-
-def _settled(page, timeout: float = PAGE_TIMEOUT) -> None:
-    """Wait until Streamlit's script has finished and stayed finished for a moment."""
-    start = time.monotonic()
-    since = None
-    while time.monotonic() - start < timeout:
-        state = page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')"
-                              "?.getAttribute('data-test-script-state')")
-        if state == "notRunning" and page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            since = since or time.monotonic()
-            if time.monotonic() - since >= 1.5:
-                return
-        else:
-            since = None
-        time.sleep(0.25)
-    raise AssertionError(f"{page.url} was still running after {timeout:.0f} s")
 
 
 def _chart_titles(page) -> list[str]:
@@ -54,41 +37,24 @@ def _titles_showing(page, expected: tuple[str, ...], timeout: float = 30.0) -> l
         time.sleep(0.25)
 
 
-def _no_problems(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, \
-        page.locator('[data-testid="stException"]').first.inner_text()
-    assert page.get_by_text("This is a bug in the dashboard").count() == 0
-    assert not page.js_errors, page.js_errors
-
-
-def _screenshot(page, session_tmp: Path, name: str) -> None:
-    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name), full_page=False)
-
-
 def _png(height: int, width: int) -> bytes:
-    import cv2
-
     rng = np.random.default_rng(1)
     picture = np.full((height, width, 3), 200, np.uint8)
     picture[height // 4: 3 * height // 4, width // 3: 2 * width // 3] = rng.integers(0, 256, 3)
-    ok, encoded = cv2.imencode(".png", picture)
-    assert ok
-    return encoded.tobytes()
+    return encoded(picture)
 
 
 def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
     page.goto(f"{dashboard_url}/predictions")
-    _settled(page)
-    _no_problems(page)
+    settle(page)
+    no_problems(page)
     expected = ("Ground truth", "Prediction", "|truth − prediction| (label ids)",
                 "Right (black) and wrong (white) pixels")
     titles = _titles_showing(page, expected)
     for title in expected:
         assert title in titles, titles
     assert page.get_by_text("Average error (course)").count() >= 1
-    _screenshot(page, session_tmp, "predictions-sample.png")
+    screenshot(page, session_tmp, "predictions-sample.png")
 
     # A click on the clickable prediction moves the inspected pixel (fragment rerun).
     chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Click a pixel of the prediction")
@@ -98,20 +64,20 @@ def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
     page.mouse.move(x - 4, y - 4)
     page.mouse.move(x, y)
     page.mouse.click(x, y)
-    _settled(page)
+    settle(page)
     column = int(page.get_by_label("x (column)").input_value())
     row = int(page.get_by_label("y (row)").input_value())
     assert abs(column - 0.2 * 64) <= 3 and abs(row - 0.7 * 64) <= 3, (column, row)
     assert any(title.startswith(f"Pixel x {column}, y {row}") for title in _chart_titles(page))
-    _no_problems(page)
+    no_problems(page)
 
     # Upload a PNG of an odd size: the prediction comes back at that size.
     page.locator('[data-testid="stMain"]').get_by_role("radio", name="Upload", exact=True).click()
-    _settled(page)
+    settle(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
         files=[{"name": "odd size.png", "mimeType": "image/png", "buffer": _png(90, 150)}])
-    _settled(page)
-    _no_problems(page)
+    settle(page)
+    no_problems(page)
     titles = _titles_showing(page, ("Image", "Prediction", "Prediction over the image"))
     for title in ("Image", "Prediction", "Prediction over the image"):
         assert title in titles, titles
@@ -119,11 +85,11 @@ def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
     assert page.get_by_text("150 × 90 px", exact=False).count() >= 1
     assert page.get_by_text("An uploaded image has no ground truth", exact=False).count() == 1
     assert any(title.startswith("Pixel x ") for title in titles)  # the inspector works on uploads too
-    _screenshot(page, session_tmp, "predictions-upload.png")
+    screenshot(page, session_tmp, "predictions-upload.png")
 
     # A file that is not an image is a clear message, not a traceback.
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
         files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"not a png at all"}])
-    _settled(page)
+    settle(page)
     assert page.get_by_text("broken.png cannot be decoded", exact=False).count() == 1
-    _no_problems(page)
+    no_problems(page)

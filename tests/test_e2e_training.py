@@ -9,15 +9,15 @@ stopped, then killed, at the end.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from seglib.training import runs
+from browser_support import no_problems, screenshot, settle
+from run_support import end_workers
+from seglib.training import runfolder
+
 
 pytestmark = pytest.mark.e2e
 
@@ -29,24 +29,11 @@ MODEL = {"ASPP filters": "16", "Decoder filters": "16"}
 RUN_NAME = "e2e tiny run"
 
 
-def _idle(page, timeout: float = 90) -> None:
-    """Wait until the script run triggered by the last input has finished."""
-    deadline = time.monotonic() + timeout
-    time.sleep(0.3)
-    while time.monotonic() < deadline:
-        state = page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')"
-                              "?.getAttribute('data-test-script-state')")
-        if state == "notRunning":
-            return
-        time.sleep(0.2)
-    raise AssertionError("the page kept running")
-
-
 def _set(page, label: str, value: str) -> None:
     box = page.get_by_label(label, exact=True)
     box.fill(value)
     box.press("Enter")
-    _idle(page)
+    settle(page, timeout=90, quiet=0.3)
 
 
 def _progress_text(page) -> str:
@@ -54,49 +41,17 @@ def _progress_text(page) -> str:
     return bars.first.inner_text() if bars.count() else ""
 
 
-def _no_problems(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0, \
-        page.locator('[data-testid="stException"]').first.inner_text()
-    assert page.get_by_text("This is a bug in the dashboard").count() == 0
-    assert not page.js_errors, page.js_errors
-
-
-def _screenshot(page, session_tmp: Path, name: str) -> None:
-    folder = Path(os.environ.get("SEGLIB_SCREENSHOTS_DIR") or session_tmp / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / name))
-
-
-def _end_workers() -> None:
-    for info in runs.list_runs():
-        if info.status in ("queued", "running", "stopping"):
-            try:
-                runs.request_stop(info.id)
-            except Exception:  # noqa: BLE001 - it may have ended meanwhile
-                pass
-    deadline = time.time() + 15
-    while time.time() < deadline and any(i.status in runs.ACTIVE_STATUSES for i in runs.list_runs()):
-        time.sleep(0.5)
-    for info in runs.list_runs():
-        pid = runs.read_progress(info.id).get("pid") if info.status in runs.ACTIVE_STATUSES else None
-        if isinstance(pid, int):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
 @pytest.fixture()
 def no_worker_left():
     yield
-    _end_workers()
+    end_workers(wait=15)
 
 
 def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker_left):
     page.goto(f"{dashboard_url}/training")
     page.get_by_text("Start a new run").first.wait_for(timeout=120_000)
-    _idle(page, 120)
-    _no_problems(page)
+    settle(page, timeout=120, quiet=0.3)
+    no_problems(page)
     start = page.get_by_role("button", name="Start training")
     # The form's expander is open while no run exists; open it only if it is closed
     # (a blind click would close it again).
@@ -114,8 +69,9 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     page.get_by_role("button", name="Start training").click()
     page.wait_for_url(re.compile(r"[?&]run="), timeout=60_000)
     run_id = re.search(r"[?&]run=([^&]+)", page.url).group(1)
-    assert runs.read_config(run_id).model.image_size == 32
-    assert runs.read_meta(run_id)["name"] == RUN_NAME
+    settle(page, timeout=120, quiet=0.3)  # the URL changes before the page shows the new run
+    assert runfolder.read_config(run_id).model.image_size == 32
+    assert runfolder.read_meta(run_id)["name"] == RUN_NAME
 
     # The progress bar moves past step 0 (after the compiling phase), with no reload.
     deadline = time.time() + 180
@@ -128,9 +84,9 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
         time.sleep(0.5)
     else:
         raise AssertionError(f"the progress bar never advanced: {_progress_text(page)!r}\n"
-                             f"{runs.read_log(run_id)[-3000:]}")
+                             f"{runfolder.read_log(run_id)[-3000:]}")
     assert seen_phases & {"starting", "compiling"}, seen_phases
-    _screenshot(page, session_tmp, "training-progress.png")
+    screenshot(page, session_tmp, "training-progress.png")
 
     # The loss chart draws once the first epoch ends.
     loss_chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="training loss")
@@ -138,8 +94,8 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     # The epoch's charts are redrawn when the epoch's files change (one page rerun): wait for both curves.
     loss_chart.first.locator(".scatterlayer .trace").nth(1).wait_for(state="attached", timeout=90_000)
     assert loss_chart.first.locator(".scatterlayer .trace").count() >= 2
-    _no_problems(page)
-    _screenshot(page, session_tmp, "training-charts.png")
+    no_problems(page)
+    screenshot(page, session_tmp, "training-charts.png")
 
     # A reload shows the same run, still live.
     page.reload()
@@ -147,7 +103,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     assert f"run={run_id}" in page.url
     page.get_by_text(run_id).first.wait_for(timeout=60_000)
     page.get_by_text(RUN_NAME).first.wait_for(timeout=30_000)  # the run picker shows its name
-    assert runs.read_progress(run_id)["status"] == "running"
+    assert runfolder.read_progress(run_id)["status"] == "running"
 
     # Stop: the page shows the run stopped, and the worker is gone.
     # Scoped to the page body: Streamlit's own header shows a "Stop" button while
@@ -160,7 +116,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     while time.time() < deadline and "stopped" not in _progress_text(page):
         time.sleep(0.5)
     assert "stopped" in _progress_text(page), _progress_text(page)
-    assert runs.read_progress(run_id)["status"] == "stopped"
+    assert runfolder.read_progress(run_id)["status"] == "stopped"
     assert main.get_by_role("button", name="Resume", exact=True).count() == 1
-    _no_problems(page)
-    _screenshot(page, session_tmp, "training-stopped.png")
+    no_problems(page)
+    screenshot(page, session_tmp, "training-stopped.png")

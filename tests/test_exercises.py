@@ -14,6 +14,10 @@ import numpy as np
 import pytest
 
 from seglib.lab import exercises as ex
+from seglib.lab import answers as lab_answers
+from seglib.lab import facts as lab_facts
+from seglib.lab import questions as lab_questions
+from seglib.lab import saving as lab_saving
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.data.dataset import open_dataset
@@ -29,7 +33,7 @@ def small_model():
 @pytest.fixture(scope="module")
 def facts(tiny_dataset, small_model):
     stats = dataset_stats(open_dataset(tiny_dataset), split="train")
-    return {**ex.dataset_numbers(stats), **ex.model_numbers(small_model), "model_preset": "lecture"}
+    return {**lab_facts.dataset_numbers(stats), **lab_facts.model_numbers(small_model), "model_preset": "lecture"}
 
 
 def _question(facts, key):
@@ -37,7 +41,7 @@ def _question(facts, key):
 
 
 def test_model_numbers_follow_the_model(small_model):
-    numbers = ex.model_numbers(small_model)
+    numbers = lab_facts.model_numbers(small_model)
     config = get_preset("lecture").model
     assert numbers["num_classes"] == config.num_classes
     assert (numbers["output_height"], numbers["output_width"]) == (64, 64)
@@ -50,7 +54,7 @@ def test_model_numbers_follow_the_model(small_model):
 
 def test_dataset_numbers_match_the_statistics(tiny_dataset):
     stats = dataset_stats(open_dataset(tiny_dataset), split="train")
-    numbers = ex.dataset_numbers(stats)
+    numbers = lab_facts.dataset_numbers(stats)
     assert numbers["background_fraction"] == pytest.approx(stats.fractions[0])
     counts = stats.class_counts
     assert 0 not in numbers["most_frequent"]
@@ -85,7 +89,7 @@ def test_every_question_is_answered_by_a_linked_section(facts):
             assert question.view in anchors, (exercise.key, question.key)
         for link in exercise.links:
             query = link.query(exercise.key)
-            assert query[ex.SECTION_PARAM] == link.anchor and query[ex.EXERCISE_PARAM] == exercise.key
+            assert query[lab_questions.SECTION_PARAM] == link.anchor and query[lab_questions.EXERCISE_PARAM] == exercise.key
     loss = next(link for link in ex.build_exercises(facts)[3].links if link.anchor == "imbalance-and-the-loss")
     assert loss.page == "dataset.py"
     assert [e.key for e in ex.exercises_for_page(ex.build_exercises(facts), "predictions.py")] == ["13-5", "13-6"]
@@ -94,29 +98,29 @@ def test_every_question_is_answered_by_a_linked_section(facts):
 def test_numbers_are_checked_with_tolerance(facts):
     question = _question(facts, "background_fraction")
     value = facts["background_fraction"]
-    assert ex.check_answer(question, f"{value:.2f}").correct
-    assert ex.check_answer(question, f"{value * 100:.1f} %").correct
-    assert ex.check_answer(question, f"{value + 0.05:.2f}").status == "not_yet"
-    assert ex.check_answer(question, "about half").status == "unreadable"
-    assert ex.check_answer(question, "  ").status == "empty"
+    assert lab_answers.check_answer(question, f"{value:.2f}").correct
+    assert lab_answers.check_answer(question, f"{value * 100:.1f} %").correct
+    assert lab_answers.check_answer(question, f"{value + 0.05:.2f}").status == "not_yet"
+    assert lab_answers.check_answer(question, "about half").status == "unreadable"
+    assert lab_answers.check_answer(question, "  ").status == "empty"
     spacing = _question(facts, "widest_spacing")
-    assert ex.check_answer(spacing, f"{facts['widest_spacing']:.0f} px").correct
-    feedback = ex.check_answer(spacing, "18")
+    assert lab_answers.check_answer(spacing, f"{facts['widest_spacing']:.0f} px").correct
+    feedback = lab_answers.check_answer(spacing, "18")
     assert feedback.status == "not_yet" and "Atrous scales" in feedback.message
 
 
 def test_sizes_and_classes(facts):
     size = _question(facts, "output_size")
-    assert ex.check_answer(size, "64 x 64").correct
-    assert ex.check_answer(size, "64×64×20").correct
-    assert ex.check_answer(size, "4 x 4").status == "not_yet"
+    assert lab_answers.check_answer(size, "64 x 64").correct
+    assert lab_answers.check_answer(size, "64×64×20").correct
+    assert lab_answers.check_answer(size, "4 x 4").status == "not_yet"
     most = _question(facts, "most_frequent")
     class_id = facts["most_frequent"][0]
-    assert ex.check_answer(most, CLASS_NAMES[class_id]).correct
-    assert ex.check_answer(most, CLASS_NAMES[class_id].lower().replace("-", " ")).correct
-    assert ex.check_answer(most, str(class_id)).correct
-    assert ex.check_answer(most, "0").status == "not_yet"
-    assert ex.check_answer(most, "banana").status == "unreadable"
+    assert lab_answers.check_answer(most, CLASS_NAMES[class_id]).correct
+    assert lab_answers.check_answer(most, CLASS_NAMES[class_id].lower().replace("-", " ")).correct
+    assert lab_answers.check_answer(most, str(class_id)).correct
+    assert lab_answers.check_answer(most, "0").status == "not_yet"
+    assert lab_answers.check_answer(most, "banana").status == "unreadable"
 
 
 @pytest.mark.parametrize("text, class_id", [
@@ -124,39 +128,39 @@ def test_sizes_and_classes(facts):
     ("Right-Shoes", 19), ("hats", 1), ("faces", 13), ("dresses", 6), ("sunglass", 4), ("Upper clothes", 5),
     ("skirts", 12), ("scarves", 11), ("pants", 9), ("14 Left-arm", 14)])
 def test_class_names_in_any_case_and_plural(text, class_id):
-    assert ex.parse_class(text) == class_id
+    assert lab_answers.parse_class(text) == class_id
 
 
 def test_sets_of_rates():
-    assert ex.parse_set("4 and 6") == (4, 6)
-    assert ex.parse_set("the 3x3 rate-6 and rate 4 branches") == (4, 6)
-    assert ex.parse_set("None of them") == ()
-    assert ex.parse_set("0") == ()
-    assert ex.parse_set("some") is None
+    assert lab_answers.parse_set("4 and 6") == (4, 6)
+    assert lab_answers.parse_set("the 3x3 rate-6 and rate 4 branches") == (4, 6)
+    assert lab_answers.parse_set("None of them") == ()
+    assert lab_answers.parse_set("0") == ()
+    assert lab_answers.parse_set("some") is None
 
 
 def test_keras_example_answers_are_accepted_and_named(facts):
     """Students of the handout answer from the Keras example (512 px, rates 6/12/18)."""
-    feedback = ex.check_answer(_question(facts, "output_size"), "512 x 512")
+    feedback = lab_answers.check_answer(_question(facts, "output_size"), "512 x 512")
     assert feedback.correct and feedback.matched == "alternative"
     assert feedback.message.startswith("Right for the Keras example (ResNet50, 512 px, rates 6/12/18): 512 × 512.")
     assert "The sidebar model (lecture, 64 px, rates 2/4/6) gives 64 × 64" in feedback.message
-    spacing = ex.check_answer(_question(facts, "widest_spacing"), "288")
+    spacing = lab_answers.check_answer(_question(facts, "widest_spacing"), "288")
     assert spacing.correct and "288 px" in spacing.message
     assert f"gives {facts['widest_spacing']:.0f} px" in spacing.message
-    assert ex.check_answer(_question(facts, "widest_receptive_field"), "867 px").matched == "alternative"
-    stride = ex.check_answer(_question(facts, "stride"), "16")
+    assert lab_answers.check_answer(_question(facts, "widest_receptive_field"), "867 px").matched == "alternative"
+    stride = lab_answers.check_answer(_question(facts, "stride"), "16")
     assert stride.matched == "both" and "alike" in stride.message
-    mine = ex.check_answer(_question(facts, "widest_spacing"), f"{facts['widest_spacing']:.0f}")
+    mine = lab_answers.check_answer(_question(facts, "widest_spacing"), f"{facts['widest_spacing']:.0f}")
     assert mine.matched == "primary" and "for the sidebar model" in mine.message
     one_by_one = _question(facts, "one_by_one")
-    assert ex.check_answer(one_by_one, "6, 12, 18").matched == "alternative"
-    assert ex.check_answer(one_by_one, "2").status == "not_yet"
-    assert ex.check_answer(_question(facts, "output_channels"), "20").matched == "both"
+    assert lab_answers.check_answer(one_by_one, "6, 12, 18").matched == "alternative"
+    assert lab_answers.check_answer(one_by_one, "2").status == "not_yet"
+    assert lab_answers.check_answer(_question(facts, "output_channels"), "20").matched == "both"
 
 
 def test_comparison_table_has_both_columns(facts):
-    rows = {row["quantity"]: row for row in ex.comparison_rows(facts)}
+    rows = {row["quantity"]: row for row in lab_facts.comparison_rows(facts)}
     assert rows["Output (H × W × classes)"]["Keras example"] == "512 × 512 × 20"
     assert rows["Output (H × W × classes)"]["sidebar model"] == "64 × 64 × 20"
     assert rows["Widest tap spacing (px)"]["Keras example"] == "288"
@@ -183,8 +187,8 @@ def hand_facts():
     model = keras.Model(inputs, outputs)
     mask = np.array([[0, 0, 14, 15], [0, 2, 2, 0]], dtype=np.uint8)  # 8 pixels, 2 left/right
     prediction = inference.predict(model, np.zeros((2, 4, 3), dtype=np.uint8))
-    return {**ex.dataset_numbers(stats),
-            **ex.sample_numbers("val", 0, mask, prediction.logits_at(1, 2), (1, 2)),
+    return {**lab_facts.dataset_numbers(stats),
+            **lab_facts.sample_numbers("val", 0, mask, prediction.logits_at(1, 2), (1, 2)),
             "num_classes": 20, "image_size": 160, "stride": 16.0, "atrous_rates": [2, 4, 6],
             "model_preset": "lecture"}
 
@@ -208,8 +212,8 @@ def hand_facts():
 def test_reasoning_checks_against_hand_computations(hand_facts, key, answer, wrong):
     question = _question(hand_facts, key)
     assert question.checkable
-    assert ex.check_answer(question, answer).correct, (key, question.answer)
-    assert ex.check_answer(question, wrong).status == "not_yet", (key, question.answer)
+    assert lab_answers.check_answer(question, answer).correct, (key, question.answer)
+    assert lab_answers.check_answer(question, wrong).status == "not_yet", (key, question.answer)
     assert question.model_answer  # the worked answer shown once it is right
 
 
@@ -226,7 +230,7 @@ def test_open_questions_have_model_answers(facts):
     for question in ex.all_questions(ex.build_exercises(facts)):
         if question.kind == "text":
             assert len(question.model_answer) > 80, question.key
-    feedback = ex.check_answer(_question(facts, "imbalance"), "Background dominates.")
+    feedback = lab_answers.check_answer(_question(facts, "imbalance"), "Background dominates.")
     assert feedback.status == "open"
 
 
@@ -258,8 +262,8 @@ def test_error_exercise_points_to_the_right_wrong_map_and_the_differences(facts)
 def test_answers_follow_the_model_not_constants():
     facts = {"num_classes": 7, "image_size": 96, "output_height": 96, "output_width": 96,
              "widest_rate": 4, "widest_spacing": 64.0, "widest_receptive_field": 300.0}
-    assert ex.check_answer(_question(facts, "output_channels"), "7").correct
-    assert not ex.check_answer(_question(facts, "output_channels"), "21").correct
+    assert lab_answers.check_answer(_question(facts, "output_channels"), "7").correct
+    assert not lab_answers.check_answer(_question(facts, "output_channels"), "21").correct
     assert "rate-4" in _question(facts, "widest_spacing").text
 
 
@@ -267,13 +271,13 @@ def test_missing_facts_leave_questions_open():
     for key in ("background_fraction", "pixel_probability", "swap_error", "one_by_one", "all_background_accuracy"):
         question = _question({}, key)
         assert not question.checkable, key
-        assert ex.check_answer(question, "0.5").status == "open"
+        assert lab_answers.check_answer(question, "0.5").status == "open"
 
 
 def test_markdown_export_has_name_date_answers_and_key_numbers(facts):
     facts = {**facts, "model_label": "Untrained: lecture", "run_id": "r1", "run_best_val_mean_iou": 0.5123}
     exercises = ex.build_exercises(facts)
-    text = ex.answers_markdown(exercises, {"output_channels": "20", "labels_meaning": "Hair is on top.\nFace below.",
+    text = lab_saving.answers_markdown(exercises, {"output_channels": "20", "labels_meaning": "Hair is on top.\nFace below.",
                                            "output_size": "512 x 512"},
                                facts, student="Ada Lovelace", date="2026-11-25")
     assert text.startswith("# ")
@@ -289,29 +293,29 @@ def test_markdown_export_has_name_date_answers_and_key_numbers(facts):
 def test_an_exported_file_loads_back(facts):
     answers = {"labels_meaning": "Hair on top.\n\n  - the face below\n**bold** <!-- x -->",
                "output_channels": "20", "flip_label": "Right-arm"}
-    text = ex.answers_markdown(ex.build_exercises(facts), answers, facts, student="Ada")
-    saved = ex.parse_answers_markdown(text)
+    text = lab_saving.answers_markdown(ex.build_exercises(facts), answers, facts, student="Ada")
+    saved = lab_saving.parse_answers_markdown(text)
     assert saved.student == "Ada"
     assert saved.answers == answers
     # A student may edit the file by hand before loading it.
     edited = text.replace("**Answer:** 20", "**Answer:** 21")
-    assert ex.parse_answers_markdown(edited).answers["output_channels"] == "21"
+    assert lab_saving.parse_answers_markdown(edited).answers["output_channels"] == "21"
     with pytest.raises(ValueError, match="no answers written by the Exercises page"):
-        ex.parse_answers_markdown("# My notes\n\nNothing here.")
+        lab_saving.parse_answers_markdown("# My notes\n\nNothing here.")
 
 
 def test_browser_storage_round_trip_and_merge():
-    text = ex.storage_text({"a_1": "yes", "empty": "  ", "b": "multi\nline"}, student="Ada")
-    saved = ex.parse_storage(text)
-    assert saved == ex.SavedAnswers("Ada", {"a_1": "yes", "b": "multi\nline"})
+    text = lab_saving.storage_text({"a_1": "yes", "empty": "  ", "b": "multi\nline"}, student="Ada")
+    saved = lab_saving.parse_storage(text)
+    assert saved == lab_saving.SavedAnswers("Ada", {"a_1": "yes", "b": "multi\nline"})
     for junk in (None, "", "not json", "[1, 2]", '{"answers": 3}', '{"answers": {"bad key!": "x", "k": 5}}'):
-        assert ex.parse_storage(junk).answers == {}
+        assert lab_saving.parse_storage(junk).answers == {}
     current = {"a_1": "typed now", "c": ""}
-    assert ex.merge_answers(current, {"a_1": "old", "c": "from the browser"}) == {
+    assert lab_saving.merge_answers(current, {"a_1": "old", "c": "from the browser"}) == {
         "a_1": "typed now", "c": "from the browser"}
-    assert ex.merge_answers(current, {"a_1": "from a file"}, replace=True)["a_1"] == "from a file"
+    assert lab_saving.merge_answers(current, {"a_1": "from a file"}, replace=True)["a_1"] == "from a file"
 
 
 def test_bad_kind_is_refused():
     with pytest.raises(ValueError, match="Received: kind='essay'"):
-        ex.Question("x", "13-1", "?", kind="essay")
+        lab_questions.Question("x", "13-1", "?", kind="essay")

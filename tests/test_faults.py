@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib.training import runs
-from seglib.config import get_preset
+from run_support import active_runs, private_runs_dir, set_progress, small_config
+from seglib.training import liveness, runfiles, runfolder, scheduler
 from seglib.errors import SeglibError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,16 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module", autouse=True)
 def own_runs_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fault-runs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+    with private_runs_dir(tmp_path_factory.mktemp("fault-runs")) as folder:
         yield folder
 
 
 def tiny_config(**overrides):
-    base = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
-            "train.batch_size": 4, "train.epochs": 200, "data.root": "synthetic"}
-    return get_preset("lecture").with_overrides({**base, **overrides})
+    """A small run with epochs enough to be still training when a test stops or kills it."""
+    return small_config(**{"train.epochs": 200, **overrides})
 
 
 def _wait(predicate, timeout: float, step: float = 0.2):
@@ -54,24 +51,19 @@ def _wait(predicate, timeout: float, step: float = 0.2):
 
 def _stop_and_wait(run_ids, timeout: float = 120.0) -> None:
     for run_id in run_ids:
-        if runs.read_progress(run_id)["status"] in ("queued", "running", "stopping"):
+        if runfolder.read_progress(run_id)["status"] in ("queued", "running", "stopping"):
             try:
-                runs.request_stop(run_id)
+                scheduler.request_stop(run_id)
             except SeglibError:
                 pass
-    assert _wait(lambda: all(runs.read_progress(r)["status"] in runs.FINAL_STATUSES for r in run_ids), timeout), \
-        [runs.read_progress(r) for r in run_ids]
-
-
-def _set_progress(folder: Path, **fields) -> None:
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
-    progress.update(fields)
-    (folder / runs.PROGRESS_FILE).write_text(json.dumps(progress))
+    final = runfiles.FINAL_STATUSES
+    assert _wait(lambda: all(runfolder.read_progress(r)["status"] in final for r in run_ids), timeout), \
+        [runfolder.read_progress(r) for r in run_ids]
 
 
 def _dead_process() -> dict:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
-    identity = runs._process_identity(process.pid)
+    identity = liveness.process_identity(process.pid)
     process.wait()
     return identity
 
@@ -80,13 +72,14 @@ def _dead_process() -> dict:
 # two start requests at the same moment
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_simultaneous_starts_one_runs_the_other_is_queued(tiny_dataset):
     barrier = threading.Barrier(2)
     started: list[str] = []
 
     def start(name):
         barrier.wait()  # both sessions press "Start" at the same moment
-        started.append(runs.start_run(tiny_config(), name=name))
+        started.append(scheduler.start_run(tiny_config(), name=name))
 
     threads = [threading.Thread(target=start, args=(f"session {i}",)) for i in (1, 2)]
     for thread in threads:
@@ -95,41 +88,43 @@ def test_two_simultaneous_starts_one_runs_the_other_is_queued(tiny_dataset):
         thread.join(60)
     try:
         assert len(started) == 2 and len(set(started)) == 2
-        progress = {run_id: runs.read_progress(run_id) for run_id in started}
+        progress = {run_id: runfolder.read_progress(run_id) for run_id in started}
         statuses = sorted(p["status"] for p in progress.values())
         assert statuses == ["queued", "running"], progress
         queued = next(p for p in progress.values() if p["status"] == "queued")
         assert queued["queue_position"] == 1
-        assert runs.active_run() in started
+        active = active_runs()
+        assert len(active) == 1 and active[0] in started
     finally:
-        _stop_and_wait(sorted(started, key=lambda r: runs.read_progress(r)["status"] != "queued"))
-    assert runs.active_run() is None
+        _stop_and_wait(sorted(started, key=lambda r: runfolder.read_progress(r)["status"] != "queued"))
+    assert active_runs() == []
 
 
 # ---------------------------------------------------------------------------
 # the worker killed with SIGKILL mid-epoch
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny_dataset):
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
-    run_id = runs.start_run(tiny_config(), name="to be killed")
-    folder = runs.run_dir(run_id)
-    last = folder / runs.LAST_CHECKPOINT
+    run_id = scheduler.start_run(tiny_config(), name="to be killed")
+    folder = runfolder.run_dir(run_id)
+    last = folder / runfiles.LAST_CHECKPOINT
     try:
         # Wait for the first epoch's checkpoint, then for the next epoch to be under way.
-        assert _wait(lambda: last.exists() and runs.read_progress(run_id)["epoch"] >= 2, 150), \
-            runs.read_progress(run_id)
-        progress = runs.read_progress(run_id)
+        assert _wait(lambda: last.exists() and runfolder.read_progress(run_id)["epoch"] >= 2, 150), \
+            runfolder.read_progress(run_id)
+        progress = runfolder.read_progress(run_id)
         assert progress["status"] == "running"
         killed_at = time.time()
         os.kill(progress["pid"], signal.SIGKILL)
-        seen = _wait(lambda: runs.read_progress(run_id)["status"] == "failed", 5.0, step=0.1)
-        assert seen, runs.read_progress(run_id)
+        seen = _wait(lambda: runfolder.read_progress(run_id)["status"] == "failed", 5.0, step=0.1)
+        assert seen, runfolder.read_progress(run_id)
         assert time.time() - killed_at < 5.0
-        final = runs.read_progress(run_id)
+        final = runfolder.read_progress(run_id)
         assert "the training process was killed" in final["message"].lower()
-        assert [i.status for i in runs.list_runs() if i.id == run_id] == ["failed"]
+        assert [i.status for i in runfolder.list_runs() if i.id == run_id] == ["failed"]
     except BaseException:
         _stop_and_wait([run_id])
         raise
@@ -138,25 +133,25 @@ def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny
     assert tuple(model.output_shape) == (None, 64, 64, 20)
 
     # A new run can start at once (the dead worker holds nothing).
-    new = runs.start_run(tiny_config(), name="after the kill")
+    new = scheduler.start_run(tiny_config(), name="after the kill")
     try:
-        assert runs.read_progress(new)["status"] == "running"
+        assert runfolder.read_progress(new)["status"] == "running"
     finally:
         _stop_and_wait([new])
     # The killed run can be resumed from its checkpoint (queued, then stopped here).
-    assert runs.resume_run(run_id) == run_id
+    assert scheduler.resume_run(run_id) == run_id
     _stop_and_wait([run_id])
 
 
 def test_a_dead_worker_whose_dashboard_is_alive_reads_failed(own_runs_dir):
-    folder = runs.create_run(tiny_config(), name="killed", status="running")
-    _set_progress(folder, status="running", epoch=3, pid=_dead_process()["pid"], boot_id=runs._boot_id(),
-                  spawner=runs._process_identity(os.getpid()))  # this process plays the dashboard
-    progress = runs.read_progress(folder.name)
+    folder = runfolder.create_run(tiny_config(), name="killed", status="running")
+    set_progress(folder, status="running", epoch=3, pid=_dead_process()["pid"],
+                  spawner=liveness.process_identity(os.getpid()))  # this process plays the dashboard
+    progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "failed" and "training process was killed" in progress["message"]
-    runs.schedule()  # persists the verdict
-    assert json.loads((folder / runs.PROGRESS_FILE).read_text())["status"] == "failed"
-    runs.delete_run(folder.name)
+    scheduler.schedule()  # persists the verdict
+    assert json.loads((folder / runfiles.PROGRESS_FILE).read_text())["status"] == "failed"
+    scheduler.delete_run(folder.name)
 
 
 # ---------------------------------------------------------------------------
@@ -166,31 +161,30 @@ def test_a_dead_worker_whose_dashboard_is_alive_reads_failed(own_runs_dir):
 def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
     created = {}
     for status in ("finished", "stopped", "failed", "interrupted", "queued"):
-        created[status] = runs.create_run(tiny_config(), name=f"was {status}", status=status).name
+        created[status] = runfolder.create_run(tiny_config(), name=f"was {status}", status=status).name
     # Running when the dashboard died: its worker and the dashboard that started it are both gone.
-    folder = runs.create_run(tiny_config(), name="was running", status="running")
-    _set_progress(folder, status="running", epoch=4, pid=_dead_process()["pid"], boot_id=runs._boot_id(),
-                  spawner=_dead_process())
+    folder = runfolder.create_run(tiny_config(), name="was running", status="running")
+    set_progress(folder, status="running", epoch=4, pid=_dead_process()["pid"], spawner=_dead_process())
     created["running"] = folder.name
-    # Running when the machine rebooted: another boot id.
-    folder = runs.create_run(tiny_config(), name="was running at reboot", status="running")
-    _set_progress(folder, status="running", epoch=1, pid=_dead_process()["pid"], boot_id="an-earlier-boot",
-                  spawner=runs._process_identity(os.getpid()))
+    # Running when the machine rebooted: the pid of its dashboard now belongs to a process started later.
+    folder = runfolder.create_run(tiny_config(), name="was running at reboot", status="running")
+    earlier = {"pid": os.getpid(), "start": liveness.process_start_time(os.getpid()) - 3600}
+    set_progress(folder, status="running", epoch=1, pid=_dead_process()["pid"], spawner=earlier)
     created["reboot"] = folder.name
 
     # A "restarted dashboard": a fresh Python process lists the runs.
-    code = ("import json; from seglib import runs\n"
-            "print(json.dumps({i.id: i.status for i in runs.list_runs()}))\n")
+    code = ("import json; from seglib.training import runfolder\n"
+            "print(json.dumps({i.id: i.status for i in runfolder.list_runs()}))\n")
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True,
                             text=True, timeout=120, check=True).stdout
     listed = json.loads(output.strip().splitlines()[-1])
     expected = {"finished": "finished", "stopped": "stopped", "failed": "failed", "interrupted": "interrupted",
                 "queued": "queued", "running": "interrupted", "reboot": "interrupted"}
     assert {key: listed[run_id] for key, run_id in created.items()} == expected
-    assert "Resume it" in runs.read_progress(created["running"])["message"]
-    runs.request_stop(created["queued"])
+    assert "Resume it" in runfolder.read_progress(created["running"])["message"]
+    scheduler.request_stop(created["queued"])
     for run_id in created.values():
-        runs.delete_run(run_id)
+        scheduler.delete_run(run_id)
 
 
 # ---------------------------------------------------------------------------
@@ -198,7 +192,8 @@ def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
 # ---------------------------------------------------------------------------
 
 def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
-    from seglib.model.deeplab import build_model, load_model, save_model
+    from seglib.model.deeplab import build_model
+    from seglib.model.saving import load_model, save_model
 
     config = tiny_config()
     model = build_model(config.model)
@@ -242,8 +237,8 @@ class _StopAt:
         self.batch, self.epoch_end = batch, epoch_end
 
     def _stop(self, worker):
-        (worker.folder / runs.STOP_FILE).write_text("stop\n")
-        worker._reporter.write()  # the progress thread's next tick sees it at once
+        (worker.folder / runfiles.STOP_FILE).write_text("stop\n")
+        worker.reporter.write()  # the progress thread's next tick sees it at once
 
     def on_batch_end(self, worker, epoch, step, loss):
         if self.batch is not None and (epoch, step) == self.batch:
@@ -251,8 +246,8 @@ class _StopAt:
 
     def on_epoch_end(self, worker, epoch, row):
         if self.epoch_end:  # the request lands while the last epoch's results are being written
-            (worker.folder / runs.STOP_FILE).write_text("stop\n")
-            reporter, update = worker._reporter, worker._reporter.update
+            (worker.folder / runfiles.STOP_FILE).write_text("stop\n")
+            reporter, update = worker.reporter, worker.reporter.update
 
             def update_then_tick(**fields):  # the progress thread ticks right after each update
                 update(**fields)
@@ -261,29 +256,31 @@ class _StopAt:
             reporter.update = update_then_tick
 
 
+@pytest.mark.slow
 def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset):
     from seglib.training.worker import train
 
-    folder = runs.create_run(tiny_config(**ONE_EPOCH), status="running")
+    folder = runfolder.create_run(tiny_config(**ONE_EPOCH), status="running")
     assert train(folder, callbacks=[_StopAt(epoch_end=True)]) == "finished"
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "finished", progress
     assert "finishing the current batch" not in progress["message"]
     assert "Finished" in progress["message"] and "nothing was left to stop" in progress["message"]
-    assert not (folder / runs.STOP_FILE).exists()
-    assert runs.read_progress(folder.name)["stop_requested"] is False
-    runs.delete_run(folder.name)
+    assert not (folder / runfiles.STOP_FILE).exists()
+    assert runfolder.read_progress(folder.name)["stop_requested"] is False
+    scheduler.delete_run(folder.name)
 
 
+@pytest.mark.slow
 def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset):
     from seglib.training.worker import train
 
-    folder = runs.create_run(tiny_config(**ONE_EPOCH), status="running")
+    folder = runfolder.create_run(tiny_config(**ONE_EPOCH), status="running")
     assert train(folder, callbacks=[_StopAt(batch=(1, 2))]) == "stopped"
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and progress["message"].startswith("Stopped at epoch 1")
-    assert not (folder / runs.STOP_FILE).exists()
-    runs.delete_run(folder.name)
+    assert not (folder / runfiles.STOP_FILE).exists()
+    scheduler.delete_run(folder.name)
 
 
 def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_dataset, data_root):
@@ -299,14 +296,14 @@ def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_d
         for mask in (root / "Validation" / "Category_ids").glob("*.png"):
             shape = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED).shape[:2]
             cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))  # every pixel "ignore"
-    folder = runs.create_run(tiny_config(**ONE_EPOCH, **{"data.root": root.name}), status="running")
+    folder = runfolder.create_run(tiny_config(**ONE_EPOCH, **{"data.root": root.name}), status="running")
     started = time.time()
     assert train(folder) == "failed"
     assert time.time() - started < 30  # before TensorFlow builds anything
-    message = json.loads((folder / runs.PROGRESS_FILE).read_text())["message"]
+    message = json.loads((folder / runfiles.PROGRESS_FILE).read_text())["message"]
     assert "validation split" in message and "no labelled pixel" in message, message
-    assert not (folder / runs.HISTORY_FILE).exists()
-    runs.delete_run(folder.name)
+    assert not (folder / runfiles.HISTORY_FILE).exists()
+    scheduler.delete_run(folder.name)
 
 
 def test_train_on_a_file_instead_of_a_dataset_folder_creates_no_run_folder(own_runs_dir, tmp_path, capsys):

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from seglib.figures import base as figures
+from seglib.figures import charts as chart_figures
+from seglib.figures import masks as mask_figures
+from seglib.figures import stages as stage_figures
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
 
 
@@ -19,10 +21,10 @@ def _image(size=48):
     return np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("kind", figures.MASK_KINDS)
+@pytest.mark.parametrize("kind", mask_figures.MASK_KINDS)
 def test_mask_figure_names_the_class_of_every_pixel(kind):
     mask = _mask()
-    figure = figures.mask_figure(mask, _image(), kind=kind)
+    figure = mask_figures.mask_figure(mask, _image(), kind=kind)
     picture, hover = figure.data
     assert picture.type == "image" and picture.source.startswith("data:image/png;base64,")
     assert hover.type == "heatmap"
@@ -36,7 +38,7 @@ def test_mask_figure_names_the_class_of_every_pixel(kind):
 def test_mask_figure_downscales_large_pictures_with_nearest_labels():
     mask = np.zeros((600, 300), np.uint8)
     mask[:, 150:] = 16
-    figure = figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=200, hover_size=200)
+    figure = mask_figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=200, hover_size=200)
     hover = figure.data[1]
     text = np.asarray(hover.text)
     assert text.shape == (200, 100)
@@ -49,10 +51,10 @@ def test_mask_figure_downscales_large_pictures_with_nearest_labels():
 def test_mask_figure_hover_grid_is_coarser_than_the_picture_and_still_names_the_right_class():
     mask = np.zeros((600, 300), np.uint8)
     mask[:, 150:] = 16
-    figure = figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=512)
+    figure = mask_figures.mask_figure(mask, np.zeros((600, 300, 3), np.uint8), max_size=512)
     hover = figure.data[1]
     text = np.asarray(hover.text)
-    assert max(text.shape) == figures.DEFAULT_HOVER_SIZE  # one string per cell, not per pixel
+    assert max(text.shape) == mask_figures.DEFAULT_HOVER_SIZE  # one string per cell, not per pixel
     # every cell names the class at its centre, in pixels of the original image
     centres = hover.x0 + hover.dx * np.arange(text.shape[1])
     assert all(text[0, j] == ("Left-leg" if x >= 150 else "Background") for j, x in enumerate(centres))
@@ -61,23 +63,23 @@ def test_mask_figure_hover_grid_is_coarser_than_the_picture_and_still_names_the_
 
 def test_mask_figure_visible_classes_and_palette_change_the_picture():
     mask = _mask()
-    full = figures.mask_figure(mask, kind="mask", palette="cihp").data[0].source
-    hidden = figures.mask_figure(mask, kind="mask", palette="cihp", visible=[0, 5]).data[0].source
-    blind = figures.mask_figure(mask, kind="mask", palette="colorblind").data[0].source
+    full = mask_figures.mask_figure(mask, kind="mask", palette="cihp").data[0].source
+    hidden = mask_figures.mask_figure(mask, kind="mask", palette="cihp", visible=[0, 5]).data[0].source
+    blind = mask_figures.mask_figure(mask, kind="mask", palette="colorblind").data[0].source
     assert len({full, hidden, blind}) == 3
 
 
 def test_mask_figure_rejects_bad_input_with_the_received_value():
     with pytest.raises(ValueError, match="Received: kind='heat'"):
-        figures.mask_figure(_mask(), _image(), kind="heat")
+        mask_figures.mask_figure(_mask(), _image(), kind="heat")
     with pytest.raises(ValueError, match="needs the image"):
-        figures.mask_figure(_mask(), kind="overlay")
+        mask_figures.mask_figure(_mask(), kind="overlay")
     with pytest.raises(ValueError, match="sizes differ"):
-        figures.mask_figure(_mask(48), _image(32), kind="overlay")
+        mask_figures.mask_figure(_mask(48), _image(32), kind="overlay")
 
 
 def test_mask_fractions_skip_ignored_pixels():
-    counts, fractions = figures.mask_fractions(_mask())
+    counts, fractions = chart_figures.mask_fractions(_mask())
     assert counts.dtype == np.int64 and counts[13] == 256 and counts[5] == 320
     assert fractions.sum() == pytest.approx(1.0)
     assert counts.sum() == 48 * 48 - 8
@@ -87,29 +89,29 @@ def test_class_fraction_figure_sorted_colored_and_without_background():
     fractions = np.linspace(1, 20, 20)[::-1] ** 3
     fractions /= fractions.sum()
     counts = (fractions * 1e6).astype(np.int64)
-    figure = figures.class_fraction_figure(fractions, counts=counts, palette="cihp")
+    figure = chart_figures.class_fraction_figure(fractions, counts=counts, palette="cihp")
     bars = figure.data[0]
     assert len(bars.x) == 20 and list(bars.x)[0] == "Background"
     assert list(bars.y) == sorted(bars.y, reverse=True)
     assert bars.marker.color[0] == "#000000"
-    without = figures.class_fraction_figure(fractions, include_background=False, log=True).data[0]
+    without = chart_figures.class_fraction_figure(fractions, include_background=False, log=True).data[0]
     assert len(without.x) == 19 and "Background" not in list(without.x)
     assert sum(without.y) == pytest.approx(1.0)
-    assert figures.class_fraction_figure(fractions, log=True).layout.yaxis.type == "log"
+    assert chart_figures.class_fraction_figure(fractions, log=True).layout.yaxis.type == "log"
 
 
 def test_class_fraction_figure_reference_markers_follow_the_bar_order():
     image = np.zeros(20)
     image[[0, 13]] = [0.9, 0.1]
     split = np.full(20, 0.05)
-    figure = figures.class_fraction_figure(image, reference=split, reference_name="split")
+    figure = chart_figures.class_fraction_figure(image, reference=split, reference_name="split")
     bars, markers = figure.data
     assert list(markers.x) == list(bars.x)
     assert markers.name == "split" and np.allclose(markers.y, 0.05)
 
 
 def test_legend_html_lists_every_class_with_its_colour():
-    html = figures.legend_html("colorblind", hidden=[3])
+    html = mask_figures.legend_html("colorblind", hidden=[3])
     for name in CLASS_NAMES:
         assert name in html
     assert "#{:02x}{:02x}{:02x}".format(*get_palette("colorblind")[13]) in html
@@ -117,9 +119,9 @@ def test_legend_html_lists_every_class_with_its_colour():
 
 
 def test_histogram_and_box_figures():
-    histogram = figures.histogram_figure([10, 20, 20, 300], xaxis_title="person height (pixels)")
+    histogram = chart_figures.histogram_figure([10, 20, 20, 300], xaxis_title="person height (pixels)")
     assert list(histogram.data[0].x) == [10, 20, 20, 300]
-    box = figures.class_box_figure({2: [5, 50, 500], 4: [3, 4], 7: []}, palette="cihp")
+    box = chart_figures.class_box_figure({2: [5, 50, 500], 4: [3, 4], 7: []}, palette="cihp")
     assert [trace.name for trace in box.data] == ["Hair", "Sunglasses"]
     assert box.layout.yaxis.type == "log"
 
@@ -131,14 +133,7 @@ def test_stages_figure_shows_each_stage_and_shape():
         {"stage": "decoder", "output_shape": (None, 16, 16, 256), "params": 30, "layers": 4},
         {"stage": "head", "output_shape": (None, 64, 64, 20), "params": 40, "layers": 2},
     ]
-    figure = figures.stages_figure(stages)
+    figure = stage_figures.stages_figure(stages)
     text = " ".join(annotation.text or "" for annotation in figure.layout.annotations)
     assert "Backbone (encoder)" in text and "64 × 64 × 20" in text and "ASPP" in text
     assert len(figure.layout.shapes) == 4
-
-
-def test_error_figure_keeps_values():
-    difference = np.zeros((20, 30), np.float32)
-    difference[5, 5] = 1.0
-    figure = figures.error_figure(difference, title="error")
-    assert np.asarray(figure.data[0].z).max() == pytest.approx(1.0)

@@ -123,7 +123,6 @@ def test_a_large_image_takes_little_memory(model):
 
 
 def test_paths_are_read_like_dataset_images(model, tmp_path):
-    pytest.importorskip("seglib.data.dataset")
     path = tmp_path / "photo.png"
     cv2.imwrite(str(path), random_image(33, 45, seed=9))
     assert predict(model, path).mask.shape == (33, 45)

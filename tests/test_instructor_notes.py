@@ -4,27 +4,25 @@ notes say true things, and presentation mode keeps the captions (issue K items 4
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from streamlit.testing.v1 import AppTest
+import pytest
 
-from conftest import APPTEST_TIMEOUT
-from pages import common
+from apptest_support import open_app
+from ui import instructor, registry
 
-ROOT = Path(__file__).resolve().parent.parent
 LINK = re.compile(r"\]\(([a-z]+)(\?[^)#]*)?(#[^)]*)?\)")
 
 
 def _links() -> list[tuple[str, dict[str, str], str]]:
-    text = common.INSTRUCTOR_NOTES.read_text(encoding="utf-8")
+    text = instructor.INSTRUCTOR_NOTES.read_text(encoding="utf-8")
     return [(page, dict(parse_qsl((query or "")[1:])), (anchor or "")[1:]) for page, query, anchor in LINK.findall(text)]
 
 
 def test_every_link_opens_a_page_with_parameters_it_reads():
     links = _links()
     assert len(links) >= 6
-    pages = {page.url_path: page for page in common.PLANNED_PAGES}
+    pages = {page.url_path: page for page in registry.PLANNED_PAGES}
     for page, params, anchor in links:
         assert page in pages, page
         source = pages[page].path.read_text(encoding="utf-8")
@@ -36,28 +34,25 @@ def test_every_link_opens_a_page_with_parameters_it_reads():
     assert {"atrous", "dataset", "model"} <= linked
 
 
+@pytest.mark.slow
 def test_the_atrous_tour_link_selects_the_person(tiny_dataset):
     _, params, _ = next(link for link in _links() if link[0] == "atrous" and "atrous_row" in link[1])
-    at = AppTest.from_file(str(ROOT / "pages" / "atrous.py"), default_timeout=APPTEST_TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_app("pages/atrous.py", query=params)
     assert (at.slider(key="atrous_row").value, at.slider(key="atrous_column").value) == (
         int(params["atrous_row"]), int(params["atrous_column"]))
 
 
 def test_the_notes_say_what_proves_what():
-    model = common.instructor_notes_for("model")
+    model = instructor.instructor_notes_for("model")
     assert "parameter count stays the same" in model
     assert "proves nothing" in model and "show that the output follows it" not in model
-    predictions = common.instructor_notes_for("predictions")
+    predictions = instructor.instructor_notes_for("predictions")
     assert "classes with near ids look alike" in predictions
-    assert "Each ASPP branch has its own 3 × 3 weights" in common.instructor_notes_for("atrous")
+    assert "Each ASPP branch has its own 3 × 3 weights" in instructor.instructor_notes_for("atrous")
 
 
 def test_presentation_mode_keeps_the_captions_larger():
-    css = common._PRESENT_CSS
+    css = instructor.PRESENT_CSS
     hidden = " ".join(re.findall(r"([^{}]*)\{\s*display:\s*none", css))
     assert "stExpander" in hidden and "stCaptionContainer" not in hidden
     assert re.search(r'stCaptionContainer"\] \{ font-size: 1\.1rem !important; \}', css)

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from seglib.config import get_preset
-from seglib.model.deeplab import build_model, save_model
+from seglib.model.deeplab import build_model
+from seglib.model.saving import save_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,14 @@ def saved(tmp_path_factory):
     return path
 
 
+def _python(code: str, timeout: float = 300) -> str:
+    """What a fresh interpreter running ``code`` in the project prints (it must exit cleanly)."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("imports", ["import seglib, keras", "import keras, seglib"])
 def test_load_model_works_after_import_seglib_in_either_order(saved, imports):
     code = (f"{imports}\nimport numpy as np\n"
@@ -36,22 +45,18 @@ def test_load_model_works_after_import_seglib_in_either_order(saved, imports):
             f"out = np.asarray(model(np.load({str(saved.with_name('images.npy'))!r})))\n"
             f"np.testing.assert_allclose(out, np.load({str(saved.with_suffix('.npy'))!r}), rtol=1e-5, atol=1e-5)\n"
             "print(type(model).__name__, model.output_shape)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "DeepLabV3Plus (None, 64, 64, 20)" in result.stdout
+    assert "DeepLabV3Plus (None, 64, 64, 20)" in _python(code)
 
 
+@pytest.mark.slow
 def test_the_shipped_demo_model_loads_the_keras_way():
     code = ("import seglib, keras\n"
             f"model = keras.saving.load_model({str(ROOT / 'assets/demo_model/model.keras')!r})\n"
             "print(model.output_shape)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "(None, 160, 160, 20)" in result.stdout
+    assert "(None, 160, 160, 20)" in _python(code)
 
 
 def test_importing_seglib_alone_loads_no_tensorflow():
-    result = subprocess.run([sys.executable, "-c", "import seglib, seglib.config, sys; "
-                             "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.stdout.strip() == "False False", result.stderr
+    printed = _python("import seglib, seglib.config, sys; print('tensorflow' in sys.modules, 'keras' in sys.modules)",
+                      timeout=120)
+    assert printed.strip() == "False False"

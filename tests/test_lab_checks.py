@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from seglib.lab import exercises as ex
+from seglib.lab import facts as lab_facts
 from seglib.lab import checks as lab_checks
 from seglib.config import get_preset
 from seglib.evaluation.metrics import confusion_matrix, mean_iou, pixel_accuracy
@@ -21,7 +21,7 @@ def test_config_numbers_match_the_built_model(preset):
     """The receptive field table and the shape rules against aspp_analysis of the real graph
     (ResNet50 for the Keras example, built at 64 px: the field does not depend on the size)."""
     config = get_preset(preset).with_overrides({"model.image_size": 64, "model.weights": "none"}).model
-    measured = ex.model_numbers(build_model(config))
+    measured = lab_facts.model_numbers(build_model(config))
     computed = lab_checks.config_numbers(config)
     for key in ("output_height", "output_width", "num_classes", "stride", "feature_size", "widest_rate",
                 "widest_spacing", "widest_receptive_field", "atrous_rates"):
@@ -29,7 +29,7 @@ def test_config_numbers_match_the_built_model(preset):
 
 
 def test_keras_example_numbers_by_hand():
-    numbers = ex.keras_example_numbers()
+    numbers = lab_facts.keras_example_numbers()
     assert (numbers["image_size"], numbers["output_height"], numbers["output_width"]) == (512, 512, 512)
     assert numbers["num_classes"] == 20 and numbers["atrous_rates"] == [6, 12, 18]
     assert numbers["feature_size"] == 512 // 16 == 32

@@ -1,11 +1,117 @@
-"""Architecture rules: seglib never imports Streamlit; light modules stay TF-free;
-no absolute machine paths in tracked files."""
+"""Architecture rules: seglib's subpackages import only the layers below them; seglib never
+imports Streamlit; light modules stay TF-free; no module imports another's private names;
+no sys.path or PYTHONPATH tricks; no absolute machine paths in tracked files."""
 
+import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+SEGLIB = ROOT / "seglib"
+
+#: Which of seglib's layers each layer may import. ``core`` is the top-level modules (config,
+#: classes, errors, io, settings, _tf); ``cli`` may import everything. A layer not listed here
+#: is a new subpackage: give it a line, so the rule stays a decision rather than an accident.
+ALLOWED = {
+    "core": set(),
+    "data": {"core"},
+    "evaluation": {"core", "data"},
+    "model": {"core", "data", "evaluation"},
+    "analysis": {"core", "data", "evaluation", "model"},
+    "training": {"core", "data", "evaluation", "model"},
+    "figures": {"core", "data", "evaluation", "model", "analysis"},
+    "lab": {"core", "data", "evaluation", "model", "analysis", "training", "figures"},
+    "cli": {"core", "data", "evaluation", "model", "analysis", "training", "figures", "lab"},
+}
+#: Entry points above every layer: the package's own __init__/__main__ and ``keras_objects``,
+#: the stable module name saved ``.keras`` files point to (it defines the model's classes).
+ENTRY_POINTS = {"seglib", "seglib.__main__", "seglib.keras_objects"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and (SEGLIB / parts[1] / "__init__.py").exists() else "core"
+
+
+def _imports(path: Path):
+    """(imported module, imported names) for every import in the file, lazy ones included."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, []
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [alias.name for alias in node.names]
+            if node.module == "seglib":  # from seglib import settings: a module each
+                for name in names:
+                    yield f"seglib.{name}", []
+            else:
+                yield node.module, names
+
+
+def test_every_subpackage_has_a_layer():
+    packages = {p.parent.name for p in SEGLIB.glob("*/__init__.py")}
+    assert packages <= set(ALLOWED), f"give {sorted(packages - set(ALLOWED))} a line in ALLOWED"
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    offenders = []
+    for path in sorted(SEGLIB.rglob("*.py")):
+        module = _module_name(path)
+        if module in ENTRY_POINTS:
+            continue
+        source = _layer(module)
+        for target, _ in _imports(path):
+            if not target.startswith("seglib.") or target in ENTRY_POINTS:
+                continue
+            layer = _layer(target)
+            if layer != source and layer not in ALLOWED[source]:
+                offenders.append(f"{module} ({source}) imports {target} ({layer})")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_module_imports_another_modules_private_names():
+    offenders = []
+    for path in sorted([*SEGLIB.rglob("*.py"), *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").rglob("*.py"),
+                        ROOT / "dashboard.py"]):
+        for target, names in _imports(path):
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            if target.startswith(("seglib", "pages", "ui")) and target != "seglib._tf" and private:
+                offenders.append(f"{path.relative_to(ROOT)}: from {target} import {', '.join(private)}")
+            if re.search(r"(^|\.)_(?!_|tf$)", target) and target.startswith(("seglib", "pages", "ui")):
+                offenders.append(f"{path.relative_to(ROOT)}: import {target}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_search_path_tricks():
+    """The project is installed (``pip install -e .``): nothing edits sys.path or PYTHONPATH or stashes
+    values on ``sys``."""
+    files = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    offenders = []
+    for name in files:
+        if name == "tests/test_layering.py":
+            continue
+        text = (ROOT / name).read_text(encoding="utf-8")
+        for pattern in (r"sys\.path\s*(\.|\[|\+?=)", r"[\"']PYTHONPATH[\"']", r"\bsys\._\w+\s*=(?!=)", r"setattr\(sys\b"):
+            if re.search(pattern, text):
+                offenders.append(f"{name}: {pattern}")
+    assert not offenders, offenders
+
+
+def test_pyflakes_finds_nothing():
+    """Undefined names and unused imports, the bugs a moved function leaves behind (``make lint``)."""
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run([str(ruff), "check", "--output-format", "concise", "."], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _run(code: str) -> str:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from seglib.evaluation.metrics import (
-    absolute_difference, average_error, class_fractions, confusion_matrix, evaluate, mean_iou,
-    misclassified_map, misclassified_rate, per_class_iou, pixel_accuracy,
+    absolute_difference, average_error, confusion_matrix, mean_iou, misclassified_map, misclassified_rate,
+    per_class_iou, pixel_accuracy,
 )
 
 # 3 classes, 2 x 4 pixels, one ignored (255).
@@ -65,14 +65,6 @@ def test_misclassified_rate_and_maps():
     assert absolute_difference(TRUTH, PRED).dtype == np.uint8
 
 
-def test_class_fractions_and_evaluate():
-    np.testing.assert_allclose(class_fractions(TRUTH, 3), [3 / 7, 2 / 7, 2 / 7])
-    result = evaluate(TRUTH, PRED, 3)
-    assert result["confusion_matrix"].tolist() == HAND_CM
-    assert result["mean_iou"] == pytest.approx(mean_iou(np.array(HAND_CM)))
-    assert result["misclassified_rate"] == pytest.approx(1 - result["pixel_accuracy"])
-
-
 def test_counts_stay_exact_past_float32_precision():
     truth = np.zeros(2**24 + 3, np.uint8)
     cm = confusion_matrix(truth, truth, num_classes=2)
@@ -91,43 +83,6 @@ def test_bad_arguments_say_what_was_received(call, message):
         call()
 
 
-def test_streaming_mean_iou_matches_numpy():
-    from seglib.evaluation.metrics import StreamingMeanIoU
-
-    rng = np.random.default_rng(0)
-    metric = StreamingMeanIoU(num_classes=4)
-    truths, preds = [], []
-    for _ in range(3):
-        truth = rng.integers(0, 4, (2, 8, 8))
-        truth[0, 0, :3] = 255  # ignored
-        logits = rng.normal(size=(2, 8, 8, 4)).astype("float32")
-        metric.update_state(truth, logits)
-        truths.append(truth)
-        preds.append(logits.argmax(-1))
-    expected = confusion_matrix(np.stack(truths), np.stack(preds), 4)
-    np.testing.assert_array_equal(metric.confusion_matrix(), expected)
-    assert float(metric.result()) == pytest.approx(mean_iou(expected), rel=1e-6)
-    metric.update_state(truths[0][..., None], rng.normal(size=(2, 8, 8, 4)))  # (B, H, W, 1) truth works
-    metric.reset_state()
-    assert metric.confusion_matrix().sum() == 0
-    assert type(metric).from_config(metric.get_config()).num_classes == 4
-
-
-def test_streaming_mean_iou_inside_fit():
-    """Used as a compiled metric, it reports mean_iou / val_mean_iou in the history."""
-    from seglib._tf import keras
-    from seglib.evaluation.metrics import StreamingMeanIoU
-
-    inputs = keras.Input((4, 4, 3))
-    model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[StreamingMeanIoU(num_classes=3)])
-    x = np.random.default_rng(0).normal(size=(8, 4, 4, 3)).astype("float32")
-    y = np.random.default_rng(1).integers(0, 3, (8, 4, 4))
-    history = model.fit(x, y, validation_data=(x, y), epochs=1, batch_size=4, verbose=0).history
-    assert 0.0 <= history["mean_iou"][0] <= 1.0 and 0.0 <= history["val_mean_iou"][0] <= 1.0
-
-
 def test_metrics_over_no_labelled_pixels_are_undefined_never_perfect():
     """Every pixel ignored (255): nothing was measured, so no metric may read as a score."""
     truth = np.full((2, 4, 4), 255, np.uint8)
@@ -137,21 +92,6 @@ def test_metrics_over_no_labelled_pixels_are_undefined_never_perfect():
     assert math.isnan(pixel_accuracy(cm)) and math.isnan(mean_iou(cm))
     assert np.isnan(per_class_iou(cm)).all()
     assert math.isnan(average_error(truth, prediction, 3)) and math.isnan(misclassified_rate(truth, prediction))
-    everything = evaluate(truth, prediction, 3)
-    assert all(math.isnan(everything[name]) for name in
-               ("pixel_accuracy", "mean_iou", "average_error", "misclassified_rate"))
-
-
-def test_streaming_mean_iou_over_no_labelled_pixels_is_undefined():
-    from seglib.evaluation.metrics import StreamingMeanIoU
-
-    metric = StreamingMeanIoU(num_classes=3)
-    assert math.isnan(float(metric.result()))  # nothing seen yet
-    metric.update_state(np.full((2, 4, 4), 255), np.random.default_rng(0).normal(size=(2, 4, 4, 3)))
-    assert metric.confusion_matrix().sum() == 0
-    assert math.isnan(float(metric.result()))
-    metric.update_state(np.zeros((1, 4, 4), int), np.eye(3)[np.zeros((1, 4, 4), int)])
-    assert float(metric.result()) == 1.0  # one class, all right: a real 1.0
 
 
 def test_a_predicted_ignore_label_is_named_as_such_not_as_out_of_range():

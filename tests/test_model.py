@@ -12,10 +12,11 @@ import pytest
 
 from seglib.config import ModelConfig, get_preset
 from seglib.errors import ConfigError, ModelError
-from seglib.model.deeplab import (
-    aspp_branches, build_model, feature_layers, imagenet_weights_status, layer_table, load_model,
-    model_config_of, model_summary_text, save_model, stages,
-)
+from seglib.analysis.aspp import aspp_analysis
+from seglib.model.deeplab import build_model, feature_layers, model_config_of
+from seglib.model.imagenet import imagenet_weights_status
+from seglib.model.summary import layer_table, model_summary_text, stages
+from seglib.model.saving import load_model, save_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,11 +64,11 @@ def test_aspp_and_decoder_are_named_and_rates_are_readable():
                  "aspp_concat", "aspp_project", "decoder_concat", "logits"):
         assert name in names
     assert small_model.get_layer("aspp_rate12").dilation_rate == (12, 12)
-    branches = aspp_branches(small_model)
-    assert [b["rate"] for b in branches] == [None, 1, 6, 12, 18]
-    assert [b["layer_name"] for b in branches][:2] == ["aspp_pool", "aspp_1x1"]
+    branches = aspp_analysis(small_model).branches
+    assert [b.rate for b in branches] == [None, 1, 6, 12, 18]
+    assert [b.name for b in branches] == ["aspp_pool", "aspp_1x1", "aspp_rate6", "aspp_rate12", "aspp_rate18"]
     model = build_model(small_config(atrous_rates=(2, 4)))
-    assert [b["rate"] for b in aspp_branches(model)][2:] == [2, 4]
+    assert [b.rate for b in aspp_analysis(model).branches][2:] == [2, 4]
     assert model.get_layer("aspp_rate4").dilation_rate == (4, 4)
 
 
@@ -98,7 +99,7 @@ def test_bn_momentum_is_set_on_every_batch_norm_layer():
 def test_describe_is_the_layer_table_stages_and_counts_as_plain_data(small_model):
     import pickle
 
-    from seglib.model.deeplab import describe
+    from seglib.model.summary import describe
 
     description = describe(small_model)
     assert description["layers"] == layer_table(small_model)
@@ -207,39 +208,71 @@ def test_imagenet_weights_only_from_the_cache(tmp_path, monkeypatch):
     assert "could not be read" in build_model(config).weights_message
 
 
+def test_a_cached_weights_file_must_match_its_checksum(tmp_path, monkeypatch):
+    """Keras's published checksum decides: a cached file that does not match counts as not cached,
+    and one that matches is handed over by keras.utils.get_file from the cache, never downloaded."""
+    import hashlib
+
+    from seglib.model import imagenet
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.setitem(imagenet.WEIGHTS_BASE_URL, "mobilenetv2", "http://127.0.0.1:9/")  # a download fails at once
+    resnet = dataclasses.replace(get_preset("course").model, weights="imagenet")
+    cache = tmp_path / "keras-home" / "models"
+    cache.mkdir(parents=True)
+    (cache / imagenet.imagenet_weights_file(resnet)).write_bytes(b"not the real weights")
+    status = imagenet.imagenet_weights_status(resnet)
+    assert status["requested"] and not status["available"]
+    assert "do not match the checksum" in status["message"] and "random weights" in status["message"]
+    with pytest.raises(ModelError, match="checksum"):
+        imagenet.cached_imagenet_weights(resnet)
+
+    config = small_config(weights="imagenet")
+    cached = cache / imagenet.imagenet_weights_file(config)
+    cached.write_bytes(b"weights")
+    monkeypatch.setitem(imagenet.WEIGHTS_HASHES, cached.name, hashlib.sha256(b"weights").hexdigest())
+    assert imagenet.imagenet_weights_status(config)["available"]
+    assert imagenet.cached_imagenet_weights(config) == cached and cached.read_bytes() == b"weights"
+    monkeypatch.setitem(imagenet.WEIGHTS_HASHES, cached.name, hashlib.sha256(b"other weights").hexdigest())
+    assert not imagenet.imagenet_weights_status(config)["available"]
+    model = build_model(config)
+    assert "do not match the checksum" in model.weights_message and "random weights" in model.weights_message
+    assert cached.read_bytes() == b"weights"  # refused, not replaced
+
+
 def test_fetching_weights_writes_the_cache_or_fails_clearly(tmp_path, monkeypatch):
     """Against a local HTTP server: no internet needed."""
     import functools
     import http.server
     import threading
 
-    from seglib.model import deeplab as model_module
+    from seglib.model import imagenet
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     config = small_config(weights="imagenet")
     served = tmp_path / "served"
     served.mkdir()
-    (served / model_module.imagenet_weights_file(config)).write_bytes(b"x" * 3_000_000)
+    (served / imagenet.imagenet_weights_file(config)).write_bytes(b"x" * 3_000_000)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}/"
-        monkeypatch.setitem(model_module._WEIGHTS_BASE_URL, "mobilenetv2", base)
+        monkeypatch.setitem(imagenet.WEIGHTS_BASE_URL, "mobilenetv2", base)
         calls = []
-        path = model_module.fetch_imagenet_weights(config, progress=lambda done, total: calls.append((done, total)))
+        path = imagenet.fetch_imagenet_weights(config, progress=lambda done, total: calls.append((done, total)))
         assert path.stat().st_size == 3_000_000 and calls[-1] == (3_000_000, 3_000_000)
         assert imagenet_weights_status(config)["available"]
         assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left
         resnet = dataclasses.replace(get_preset("course").model, weights="imagenet")
-        (served / model_module.imagenet_weights_file(resnet)).write_bytes(b"not the real weights")
-        monkeypatch.setitem(model_module._WEIGHTS_BASE_URL, "resnet50", base)
+        (served / imagenet.imagenet_weights_file(resnet)).write_bytes(b"not the real weights")
+        monkeypatch.setitem(imagenet.WEIGHTS_BASE_URL, "resnet50", base)
         with pytest.raises(ModelError, match="checksum"):
-            model_module.fetch_imagenet_weights(resnet)
-        monkeypatch.setitem(model_module._WEIGHTS_BASE_URL, "resnet50", base + "missing/")
+            imagenet.fetch_imagenet_weights(resnet)
+        monkeypatch.setitem(imagenet.WEIGHTS_BASE_URL, "resnet50", base + "missing/")
         with pytest.raises(ModelError, match="Could not download"):
-            model_module.fetch_imagenet_weights(resnet)
+            imagenet.fetch_imagenet_weights(resnet)
         assert not imagenet_weights_status(resnet)["available"]
     finally:
         server.shutdown()

@@ -6,31 +6,24 @@ synthetic dataset; widgets are changed and the page re-run, as a student would.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
+from apptest_support import error_free as _no_exception
+from apptest_support import open_app, param
+from image_support import one_bit_png
 from markdown_check import plain
-from seglib.analysis import receptive
+from seglib.analysis import aspp
+from seglib.analysis import dilation
 from seglib.figures import receptive as receptive_figures
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "atrous.py")
+PAGE = "pages/atrous.py"
 
 
-def _page(**state) -> AppTest:
-    """The page with some widgets preset (as a student's earlier clicks would leave them)."""
-    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    for key, value in state.items():
-        app.session_state[key] = value
-    return app
-
-
-def _no_exception(app: AppTest) -> None:
-    assert not app.exception, [e.value for e in app.exception]
-    assert not app.error, [e.value for e in app.error]
+def _page(query: dict | None = None, **state) -> AppTest:
+    """The page, not yet run, with some widgets preset (as a student's earlier clicks would leave them)."""
+    return open_app(PAGE, query=query, session=state, run=False)
 
 
 def _branch_table(app: AppTest):
@@ -39,6 +32,7 @@ def _branch_table(app: AppTest):
     return tables[0]
 
 
+@pytest.mark.slow
 def test_page_runs_on_a_small_preset_and_shows_the_table(tiny_dataset):
     # The course preset (the Keras example's rates 6/12/18) squeezed to 64 px.
     app = _page(atrous_model="course", atrous_size=64).run()
@@ -58,6 +52,7 @@ def test_page_runs_on_a_small_preset_and_shows_the_table(tiny_dataset):
     assert "3x3 rate 18: taps 288 px apart" in text and "image pooling: the whole image" in text
 
 
+@pytest.mark.slow
 def test_sliders_move_the_sampling_grid(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=64).run()
     app.slider(key="atrous_row").set_value(0)
@@ -70,6 +65,7 @@ def test_sliders_move_the_sampling_grid(tiny_dataset):
     assert "ASPP output (0, 3) of 4 × 4" in " ".join(m.value for m in app.markdown)
 
 
+@pytest.mark.slow
 def test_rate_slider_and_bigger_size(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=128).run()
     _no_exception(app)
@@ -84,6 +80,7 @@ def test_rate_slider_and_bigger_size(tiny_dataset):
     assert "Field **9 × 9** from 36 weights; no holes" in captions    # four plain 3x3 layers
 
 
+@pytest.mark.slow
 def test_effective_receptive_field_on_demand(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=64).run()
     app.button(key="atrous_erf_button").click().run()
@@ -93,31 +90,20 @@ def test_effective_receptive_field_on_demand(tiny_dataset):
     assert any("random weights" in i.value for i in app.info)
 
 
+@pytest.mark.slow
 def test_bad_upload_is_a_clear_message(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=64, atrous_image="Upload").run()
     _no_exception(app)
     assert any("plain grey picture" in i.value for i in app.info)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value, expected", [("-1", 0), ("999999", 3), ("abc", 0), ("1e9", 0), ("2", 2)])
 def test_a_sample_index_from_the_url_is_clamped(tiny_dataset, value, expected):
     # /atrous?atrous_index=-1 showed Streamlit's exception box, with server paths in its traceback.
-    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    app.query_params["atrous_index"] = value
-    app.session_state["atrous_model"], app.session_state["atrous_size"] = "lecture", 64
-    app.run()
+    app = _page({"atrous_index": value}, atrous_model="lecture", atrous_size=64).run()
     _no_exception(app)
     assert app.number_input(key="atrous_index").value == expected  # the tiny val split has 4 images
-
-
-def _one_bit_png(width: int, height: int) -> bytes:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("1", (width, height), 1).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _upload(name: str, data: bytes, mime: str = "image/png") -> AppTest:
@@ -126,6 +112,7 @@ def _upload(name: str, data: bytes, mime: str = "image/png") -> AppTest:
     return app
 
 
+@pytest.mark.slow
 def test_uploads_use_the_shared_reader_types_and_limits(tiny_dataset):
     from seglib.evaluation import evaluate
 
@@ -134,27 +121,28 @@ def test_uploads_use_the_shared_reader_types_and_limits(tiny_dataset):
     assert sorted(t.lstrip(".") for t in uploader.allowed_type) == sorted(evaluate.UPLOAD_TYPES)
     assert evaluate.UPLOAD_TYPES_TEXT in uploader.label
     # A decompression bomb (81 megapixels in ~10 kB) is refused from its header, by the shared reader.
-    bomb = _upload("bomb.png", _one_bit_png(9000, 9000))
+    bomb = _upload("bomb.png", one_bit_png(9000, 9000))
     assert not bomb.exception
     messages = [plain(e.value) for e in bomb.error]
     assert any("bomb.png is 9000 × 9000 pixels" in m and "40 megapixels" in m for m in messages), messages
     broken = _upload("notes.png", b"just some text")
     assert any("notes.png cannot be decoded" in plain(e.value) for e in broken.error)
-    small = _upload("photo.png", _one_bit_png(50, 40))
+    small = _upload("photo.png", one_bit_png(50, 40))
     _no_exception(small)
     assert any("photo.png" in plain(c.value) and "64 × 64 px" in c.value for c in small.caption)
 
 
+@pytest.mark.slow
 def test_a_read_error_is_shown_as_the_reader_says_it(tiny_dataset, monkeypatch):
     # The page used to rewrite every read error to "cannot be decoded".
-    from seglib.data import dataset
+    from seglib.data import images
     from seglib.errors import ImageReadError
 
-    def refuse(path):
-        raise ImageReadError(f"{Path(path).name} uses a colour mode this reader does not know (CMYK).")
+    def refuse(data, name):
+        raise ImageReadError(f"{name} uses a colour mode this reader does not know (CMYK).")
 
-    monkeypatch.setattr(dataset, "read_image", refuse)
-    app = _upload("print.png", _one_bit_png(30, 20))
+    monkeypatch.setattr(images, "decode_image_with_notes", refuse)
+    app = _upload("print.png", one_bit_png(30, 20))
     messages = [plain(e.value) for e in app.error]
     assert any("print.png uses a colour mode this reader does not know (CMYK)." in m for m in messages), messages
 
@@ -167,6 +155,7 @@ def _notes(app: AppTest) -> str:
     return "\n".join([w.value for w in app.warning] + [i.value for i in app.info])
 
 
+@pytest.mark.slow
 def test_the_rate_notes_hold_for_the_lecture_model(tiny_dataset):
     # The lecture preset (rates 2/4/6) was told "6/12/18 were chosen for 513 px" and "try 128 px".
     small = _page(atrous_model="lecture", atrous_size=64).run()
@@ -175,7 +164,7 @@ def test_the_rate_notes_hold_for_the_lecture_model(tiny_dataset):
     assert "3x3 rate 4, 3x3 rate 6 are pure 1 × 1" in notes
     assert "rates 2/4/6 need inputs of 112 px or more" in notes  # rate 6 needs a 7 x 7 map
     assert "513" not in notes and "6/12/18" not in notes
-    assert receptive.valid_tap_stats(7, 6)["center_only_fraction"] < 1.0 == receptive.valid_tap_stats(6, 6)[
+    assert dilation.valid_tap_stats(7, 6)["center_only_fraction"] < 1.0 == dilation.valid_tap_stats(6, 6)[
         "center_only_fraction"]
     lecture = _page(atrous_model="lecture", atrous_size=160).run()
     notes = _notes(lecture)
@@ -183,6 +172,7 @@ def test_the_rate_notes_hold_for_the_lecture_model(tiny_dataset):
     assert "At 96 px (a 6 × 6 map) rate 6 would act as 1 × 1 everywhere (move the size slider)." in notes
 
 
+@pytest.mark.slow
 def test_the_513_px_note_is_shown_for_the_rates_6_12_18_only(tiny_dataset):
     app = _page(atrous_model="course", atrous_size=64).run()
     _no_exception(app)
@@ -190,23 +180,25 @@ def test_the_513_px_note_is_shown_for_the_rates_6_12_18_only(tiny_dataset):
     assert "rates 6/12/18 need inputs of 304 px or more" in _notes(app)
 
 
+@pytest.mark.slow
 def test_each_branch_has_its_own_kernel(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=64).run()
     intro = " ".join(m.value for m in app.markdown)
     assert "the same 3 × 3 kernel" not in intro
     assert "Each branch has its own 3 × 3 weights" in intro
-    assert "its own 3x3 kernel (the size is shared, the weights are not)" in receptive.__doc__
+    assert "its own 3x3 kernel (the size is shared, the weights are not)" in aspp.__doc__
     from seglib.config import get_preset
     from seglib.model.deeplab import build_model
 
     model = build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
-    analysis = receptive.aspp_analysis(model)
+    analysis = aspp.aspp_analysis(model)
     atrous = [model.get_layer(name) for b in analysis.branches if b.kind == "conv" and b.rate > 1
               for name in b.layers if getattr(model.get_layer(name), "dilation_rate", (1, 1))[0] > 1]
     assert len(atrous) == 3 and len({id(v) for layer in atrous for v in layer.weights}) == \
         sum(len(layer.weights) for layer in atrous)  # no weight is shared between the branches
 
 
+@pytest.mark.slow
 def test_a_keras_example_column_beside_the_model(tiny_dataset):
     app = _page(atrous_model="lecture", atrous_size=160).run()
     _no_exception(app)
@@ -224,7 +216,7 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
     backbone = int(rows["backbone field"][1].split()[0])
     assert rows["atrous branch fields"][1] == " / ".join(str(backbone + 32 * r) for r in (6, 12, 18)) + " px"
     assert rows["valid taps (mean over positions)"][1] == " / ".join(
-        f"{receptive.valid_tap_stats(32, r)['valid_tap_fraction']:.0%}" for r in (6, 12, 18))
+        f"{dilation.valid_tap_stats(32, r)['valid_tap_fraction']:.0%}" for r in (6, 12, 18))
 
 
 def test_receptive_fields_do_not_depend_on_the_input_size():
@@ -234,21 +226,19 @@ def test_receptive_fields_do_not_depend_on_the_input_size():
 
     def fields(size):
         model = build_model(get_preset("lecture").with_overrides({"model.image_size": size}).model)
-        analysis = receptive.aspp_analysis(model)
+        analysis = aspp.aspp_analysis(model)
         return analysis.receptive_field, [b.receptive_field_px for b in analysis.branches if b.kind == "conv"]
 
     assert fields(64) == fields(96)
 
 
+@pytest.mark.slow
 def test_the_selected_pixel_is_in_the_url(tiny_dataset):
-    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    app.query_params["atrous_row"], app.query_params["atrous_column"] = "10", "999"
-    app.session_state["atrous_model"], app.session_state["atrous_size"] = "lecture", 64
-    app.run()
+    app = _page({"atrous_row": 10, "atrous_column": 999}, atrous_model="lecture", atrous_size=64).run()
     _no_exception(app)
     assert (app.slider(key="atrous_row").value, app.slider(key="atrous_column").value) == (10, 63)
     app.slider(key="atrous_row").set_value(20).run()
-    assert app.query_params["atrous_row"] in ("20", ["20"])
+    assert param(app, "atrous_row") == "20"
 
 
 # ---------------------------------------------------------------------------
@@ -260,11 +250,11 @@ def course_analysis():
     from seglib.config import get_preset
     from seglib.model.deeplab import build_model
 
-    return receptive.aspp_analysis(build_model(get_preset("course").model))
+    return aspp.aspp_analysis(build_model(get_preset("course").model))
 
 
 def test_sampling_figure_draws_every_branch(course_analysis):
-    grid = receptive.sampling_grid(course_analysis, (256, 256))
+    grid = aspp.sampling_grid(course_analysis, (256, 256))
     image = np.zeros((512, 512, 3), np.uint8)
     figure = receptive_figures.sampling_figure(image, course_analysis, grid)
     names = [trace.name for trace in figure.data]
@@ -283,10 +273,10 @@ def test_sampling_figure_draws_every_branch(course_analysis):
 
 
 def test_other_figures(course_analysis):
-    curve = receptive.valid_tap_curve(32, range(1, 40))
+    curve = dilation.valid_tap_curve(32, range(1, 40))
     figure = receptive_figures.valid_tap_figure(curve, [6, 12, 18])
     assert len(figure.data) == 3 and list(figure.data[0].x) == list(range(1, 40))
-    heat = receptive_figures.dilation_figure(receptive.dilated_stack_coverage([2]), grid_size=15)
+    heat = receptive_figures.dilation_figure(dilation.dilated_stack_coverage([2]), grid_size=15)
     assert heat.data[0].z.shape == (15, 15) and np.isnan(heat.data[0].z[0, 0])
     erf = receptive_figures.erf_figure(np.ones((16, 16)), (8, 8), theoretical_field=33, extent_50=3,
                                        extent_90=9, image=np.zeros((16, 16, 3), np.uint8))
@@ -295,7 +285,7 @@ def test_other_figures(course_analysis):
     names = [trace.name for trace in scales.data[1:]]
     assert names == ["image height: 512 px", "3x3 rate 6: taps span 192 px", "3x3 rate 12: taps span 384 px",
                      "3x3 rate 18: taps span 576 px"]
-    grid = receptive.sampling_grid(course_analysis, (0, 0))
+    grid = aspp.sampling_grid(course_analysis, (0, 0))
     pinned = receptive_figures.sampling_figure(np.zeros((512, 512, 3), np.uint8), course_analysis, grid,
                                                show_outside=False)
     hollow = [t for t in pinned.data if t.name == "3x3 rate 18: on padding"][0]

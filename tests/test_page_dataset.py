@@ -3,32 +3,23 @@ weight (pixel share against loss share per class, next to IoU) and the ignore la
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
+from apptest_support import charts, error_free, open_app, param
 from markdown_check import plain
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "dataset.py")
+pytestmark = pytest.mark.slow  # every test runs the page
 
 
 def _run(**query) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    at = open_app("pages/dataset.py", query=query)
+    error_free(at)
     return at
 
 
 def _loss_chart(at: AppTest) -> dict:
-    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    found = [c for c in charts if any(t.get("name") == "IoU of the model" for t in c["data"])]
+    found = [c for c in charts(at) if any(t.get("name") == "IoU of the model" for t in c["data"])]
     assert len(found) == 1, "the loss-share chart is missing"
     return found[0]
 
@@ -84,14 +75,14 @@ def test_log_scale_hidden_background_and_the_cache(counted, tiny_dataset):
     at, calls = counted
     at.segmented_control(key="loss_scale").set_value("log").run()
     at.toggle(key="loss_background").set_value(False).run()
-    assert not at.exception
+    error_free(at)
     chart = _loss_chart(at)
     assert chart["layout"]["yaxis"]["type"] == "log"
     assert "Background" not in chart["data"][0]["x"]
     assert len(calls) == 1                                   # the same model and split: from the cache
-    assert at.query_params["loss_scale"] in ("log", ["log"])
+    assert param(at, "loss_scale") == "log"
     at.segmented_control(key="split").set_value("val").run()
-    assert not at.exception
+    error_free(at)
     assert len(calls) == 2 and "the first 4 images of the val split" in "\n".join(c.value for c in at.caption)
 
 

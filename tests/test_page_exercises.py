@@ -9,28 +9,26 @@ model, never typed in, exactly as the page must do.
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
+from apptest_support import bug_free, open_app, open_source, param
 from seglib.lab import exercises as ex
+from seglib.lab import facts as lab_facts
 from seglib.config import get_preset
 from seglib.data.dataset import open_dataset
 from seglib.data.stats import dataset_stats
 
-ROOT = Path(__file__).resolve().parent.parent
 MODEL = "untrained:lecture"
+
+pytestmark = pytest.mark.slow  # every test runs the page
 
 
 def _exercises(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT)
-    at.query_params["model"] = MODEL
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.run()
+    at = open_app(query={"model": MODEL, **query})
     at.switch_page("pages/exercises.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    bug_free(at)
     return at
 
 
@@ -65,8 +63,8 @@ def test_background_fraction_is_checked_against_the_dataset(tiny_dataset):
     at = _exercises(exercise="13-4")
     at.text_input(key="answer_background_fraction").input(f"{background:.2f}").run()
     assert any("Correct" in s.value for s in at.success)
-    rarest = ex.dataset_numbers(stats)["rarest"][0]
-    wrong = next(i for i in range(1, 20) if i not in ex.dataset_numbers(stats)["rarest"])
+    rarest = lab_facts.dataset_numbers(stats)["rarest"][0]
+    wrong = next(i for i in range(1, 20) if i not in lab_facts.dataset_numbers(stats)["rarest"])
     at.text_input(key="answer_rarest").input(str(wrong)).run()
     assert any("Not yet" in w.value for w in at.warning)
     at.text_input(key="answer_rarest").input(ex.CLASS_NAMES[rarest].lower() + "s").run()  # plural, any case
@@ -117,7 +115,7 @@ def test_answers_survive_switching_exercise_and_download(tiny_dataset):
     at = _exercises(exercise="13-1")
     at.text_area(key="answer_labels_meaning").input("The face sits below the hair.").run()
     at.segmented_control(key="exercise").set_value("13-3").run()
-    assert at.query_params["exercise"] == ["13-3"] or at.query_params["exercise"] == "13-3"
+    assert param(at, "exercise") == "13-3"
     at.text_input(key="answer_output_channels").input("20").run()
     at.segmented_control(key="exercise").set_value("13-1").run()
     assert at.text_area(key="answer_labels_meaning").value == "The face sits below the hair."
@@ -172,21 +170,15 @@ def test_model_link_rebuilds_the_model_in_use(tiny_dataset):
 
 PANEL_SCRIPT = """
 import streamlit as st
-from pages import common
+from ui import lab
 
-common.exercise_panel({page!r})
+lab.exercise_panel({page!r})
 st.header("Inside one pixel")
 """
 
 
 def _panel(page: str, **query) -> AppTest:
-    at = AppTest.from_string(PANEL_SCRIPT.format(page=page), default_timeout=APPTEST_TIMEOUT)
-    at.query_params["model"] = MODEL
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_source(PANEL_SCRIPT.format(page=page), query={"model": MODEL, **query})
 
 
 def test_side_panel_shows_the_linked_exercises_and_shares_answers(tiny_dataset):

@@ -3,34 +3,29 @@ the page says where the dashboard departs from the Keras example, with the prese
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
+from apptest_support import open_app
 from markdown_check import plain
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def home(tiny_dataset) -> str:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return "\n".join(plain(m.value) for m in at.markdown)
+    return "\n".join(plain(m.value) for m in open_app().markdown)
 
 
+@pytest.mark.slow
 def test_exercise_13_4_asks_how_much_each_class_weighs_in_cross_entropy(home):
     assert "why does the loss suit that" not in home  # the handout's premise, answered for the student
     assert "How much does each class weigh in plain cross-entropy (a mean over pixels)" in home
     assert "what would shift weight to the rare ones" in home
 
 
+@pytest.mark.slow
 def test_the_differences_from_the_keras_example_follow_the_presets(home):
     example, course, lecture = get_preset("keras-example"), get_preset("course"), get_preset("lecture")
     assert f"Adam, no weight decay, learning rate {example.train.learning_rate:g} (constant)" in home

@@ -3,22 +3,18 @@ input size, and a Keras-example column sits beside the model's numbers."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
+from apptest_support import error_free, open_app
 from seglib.config import get_preset
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "model.py")
+pytestmark = pytest.mark.slow  # every test runs the page
 
 
 def _run(size: int) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    at.query_params["size"] = str(size)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    at = open_app("pages/model.py", query={"size": size})
+    error_free(at)
     return at
 
 
@@ -32,7 +28,7 @@ def test_the_parameter_count_is_the_same_at_every_input_size(tiny_dataset):
     caption = next(c.value for c in at.caption if "parameters stay the same" in c.value)
     assert f"{count:,}" in caption and "no dense layer" in caption
     at.select_slider(key="size").set_value(96).run()
-    assert not at.exception
+    error_free(at)
     assert at.dataframe[-1].value["output shape"].iloc[-1].endswith("96, 96, 20)")  # the shapes follow ...
     assert _parameters(at) == count                                                # ... the weights do not
 
@@ -72,12 +68,6 @@ def test_the_final_layer_is_described_as_it_is(tiny_dataset):
 
 
 def test_the_model_page_says_where_the_backbone_starts():
-    from streamlit.testing.v1 import AppTest
-
-    from conftest import APPTEST_TIMEOUT
-
-    at = AppTest.from_file("../pages/model.py", default_timeout=APPTEST_TIMEOUT)
-    at.run()
-    assert not at.exception
+    at = open_app("pages/model.py")
     captions = "\n".join(c.value for c in at.caption)
     assert "Transfer learning" in captions and "never on masks" in captions   # lecture: the pretrained start

@@ -12,20 +12,24 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
+from apptest_support import error_free as _ok
+from apptest_support import open_app, param
+from apptest_support import text as page_text
+from image_support import encoded, one_bit_png, random_picture
 from markdown_check import inline_kinds, plain
 from seglib.evaluation import evaluate, metrics
-from seglib.figures import predictions as pf
+from seglib.figures import inspector as inspector_figures
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.errors import ImageReadError
+from seglib.training import runfolder
+from seglib.figures import predictions as pf
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "predictions.py")
+PAGE = "pages/predictions.py"
 TINY_SIZE = 64
 
 
@@ -50,27 +54,20 @@ def tiny_model(tiny_config):
 @pytest.fixture(scope="module")
 def run_checkpoint(tiny_config, tiny_model, runs_root, tiny_dataset) -> str:
     """A finished run whose best.keras is the tiny model; returns the sidebar's model key."""
-    from pages import common
-    from seglib.training import runs
-    from seglib.model.deeplab import save_model
+    from ui import models
+    from seglib.model.saving import save_model
 
-    folder = runs.create_run(tiny_config, name="tiny checkpoint", status="finished")
+    folder = runfolder.create_run(tiny_config, name="tiny checkpoint", status="finished")
     save_model(tiny_model, folder / "best.keras", include_optimizer=False)
-    common._run_choices.clear()  # the sidebar's run list is cached for a few seconds
+    models.refresh_model_options()  # the sidebar's run list is cached for a few seconds
     return f"run:{folder.name}"
 
 
 def _demo_model_key() -> str | None:
     """'demo' when the demo model is shipped (assets/demo_model/model.keras)."""
-    from seglib.errors import SeglibError
+    from seglib.training import demo
 
-    try:
-        from seglib.training import demo
-
-        path = demo.demo_model_path()
-    except (ImportError, AttributeError, SeglibError, OSError):
-        return None
-    return "demo" if Path(path).is_file() else None
+    return "demo" if demo.has_demo_model() else None
 
 
 @pytest.fixture(scope="module")
@@ -80,18 +77,8 @@ def page_model(run_checkpoint) -> str:
 
 
 def _page(model_key: str, query: dict | None = None, **state) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    app.session_state["model"] = model_key
-    for key, value in (query or {}).items():
-        app.query_params[key] = str(value)
-    for key, value in state.items():
-        app.session_state[key] = value
-    return app
-
-
-def _ok(app: AppTest) -> None:
-    assert not app.exception, [e.value for e in app.exception]
-    assert not app.error, [e.value for e in app.error]
+    """The page, not yet run, on the sidebar's model ``model_key``."""
+    return open_app(PAGE, query=query, session={"model": model_key, **state}, run=False)
 
 
 def _charts(app: AppTest) -> dict[str, dict]:
@@ -110,20 +97,11 @@ def _metric(app: AppTest, label: str, occurrence: int = 0) -> float:
     return float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
 
 
-def _text(app: AppTest) -> str:
-    return "\n".join([m.value for m in app.markdown] + [c.value for c in app.caption]
-                     + [i.value for i in app.info] + [w.value for w in app.warning])
-
-
-def _shown(app: AppTest) -> str:
-    """What the text elements show once rendered (user strings are written escaped)."""
-    return "\n".join(plain(element.value) for element in [*app.markdown, *app.caption, *app.info, *app.warning])
-
-
 # ---------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_page_shows_truth_prediction_difference_and_metrics(page_model):
     app = _page(page_model).run()
     _ok(app)
@@ -139,13 +117,14 @@ def test_page_shows_truth_prediction_difference_and_metrics(page_model):
     for label in ("Average error (course)", "Misclassified pixels", "Pixel accuracy", "Mean IoU (this image)"):
         assert 0.0 <= _metric(app, label) <= 1.0
     assert _metric(app, "Pixel accuracy") == pytest.approx(1 - _metric(app, "Misclassified pixels"), abs=0.002)
-    text = _text(app)
-    assert evaluate.ERROR_DIFFERENCE_SENTENCE in text
-    assert "however wrong it is" in text
+    shown = page_text(app)
+    assert evaluate.ERROR_DIFFERENCE_SENTENCE in shown
+    assert "however wrong it is" in shown
     assert app.segmented_control(key="pred_split").value == "val"
-    assert "Press **Evaluate**" in text  # the split evaluation waits for a click
+    assert "Press **Evaluate**" in shown  # the split evaluation waits for a click
 
 
+@pytest.mark.slow
 def test_the_pixel_inspector_shows_twenty_logits_and_follows_the_inputs(page_model):
     app = _page(page_model).run()
     _ok(app)
@@ -164,12 +143,13 @@ def test_the_pixel_inspector_shows_twenty_logits_and_follows_the_inputs(page_mod
     chosen = int(np.argmax(widths))
     assert argmax == f"{chosen} {CLASS_NAMES[chosen]}"  # the outlined bar is the argmax
     assert sum("argmax" in text for text in logits["data"][1]["text"]) == 1
-    assert app.query_params["px"] == "5" and app.query_params["py"] == "60"
+    assert param(app, "px") == "5" and param(app, "py") == "60"
     code = " ".join(c.value for c in app.code)
     assert "np.argmax(logits, axis=-1)" in code  # the source of seglib.evaluation.inference
     assert "mask[60, 5]" in code
 
 
+@pytest.mark.slow
 def test_a_click_on_the_prediction_moves_the_inspected_pixel(page_model):
     app = _page(page_model).run()
     # What the browser sends when a point of the clickable grid is clicked.
@@ -184,12 +164,13 @@ def test_a_click_on_the_prediction_moves_the_inspected_pixel(page_model):
     assert any(trace.get("name") == "inspected pixel (x 10, y 20)" for trace in inspector["data"])
 
 
+@pytest.mark.slow
 def test_selecting_another_image_and_the_url_state(page_model, tiny_dataset):
     app = _page(page_model).run()
     first = _charts(app)["pred-truth"]
     app.selectbox(key="pred_image").set_value(2).run()
     _ok(app)
-    assert app.query_params["image"] == "2"
+    assert param(app, "image") == "2"
     assert "pred-inspector-val-2" in _charts(app)
     assert _charts(app)["pred-truth"]["data"][0]["source"] != first["data"][0]["source"]
     # A shared link reproduces the view: split, image and pixel.
@@ -202,6 +183,7 @@ def test_selecting_another_image_and_the_url_state(page_model, tiny_dataset):
     assert any(stem in c.value for c in linked.caption)
 
 
+@pytest.mark.slow
 def test_split_evaluation_ranks_the_hardest_images_and_opens_one(page_model):
     app = _page(page_model, pred_eval_split="val").run()
     app.button(key="pred_eval_button").click().run()
@@ -216,7 +198,7 @@ def test_split_evaluation_ranks_the_hardest_images_and_opens_one(page_model):
     assert len(table) == 4  # the tiny validation split
     errors = table["average_error"].to_numpy()
     assert np.all(np.diff(errors) <= 1e-12)  # hardest first
-    assert "4 of 4 val images" in _text(app)
+    assert "4 of 4 val images" in page_text(app)
     # Select the hardest image's row: the page opens it above.
     hardest_index = int(table["image"].iloc[0]) - 1
     table_key = app.session_state["pred_hardest_table"]
@@ -228,19 +210,20 @@ def test_split_evaluation_ranks_the_hardest_images_and_opens_one(page_model):
     # Another session asking for the same evaluation gets it from the shared cache at once.
     other = _page(page_model, pred_eval_split="val").run()
     _ok(other)
-    assert "4 of 4 val images" in _text(other)
+    assert "4 of 4 val images" in page_text(other)
     assert other.button(key="pred_eval_button").disabled
 
 
+@pytest.mark.slow
 def test_a_run_checkpoint_can_be_used_and_upload_mode_waits_for_a_file(run_checkpoint):
     app = _page(run_checkpoint).run()
     _ok(app)
-    assert "Run: tiny checkpoint" in _shown(app)
+    assert "Run: tiny checkpoint" in page_text(app)
     assert 0.0 <= _metric(app, "Average error (course)") <= 1.0
     app.segmented_control(key="pred_split").set_value("upload").run()
     _ok(app)
     assert any("Upload a photo" in i.value for i in app.info)
-    assert app.query_params["split"] == "upload"
+    assert param(app, "split") == "upload"
 
 
 def _upload(app: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
@@ -259,29 +242,19 @@ def _array(field) -> np.ndarray:
     return np.asarray(field)
 
 
-def _one_bit_png(width: int, height: int) -> bytes:
-    """A large but cheap 1-bit PNG (a few kB): a dark rectangle on white."""
-    from PIL import Image, ImageDraw
-
-    picture = Image.new("1", (width, height), 1)
-    ImageDraw.Draw(picture).rectangle([width // 4, height // 4, width // 2, height // 2], fill=0)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
+@pytest.mark.slow
 def test_a_large_upload_is_drawn_small_and_inspected_in_its_own_pixels(page_model):
     # A link to the far corner of the upload: px and py are checked against the upload's own size.
     app = _upload(_page(page_model, query={"split": "upload", "px": 2999, "py": 1999}), "wide.png",
-                  _one_bit_png(3000, 2000))
+                  one_bit_png(3000, 2000))
     _ok(app)
-    shown = _shown(app)
+    shown = page_text(app)
     assert "wide.png · 3000 × 2000 px" in shown and "1024 × 683 copy" in shown
     charts = _charts(app)
     for key in ("pred-image", "pred-prediction", "pred-overlay"):
         assert charts[key]["layout"]["xaxis"]["range"] == [-0.5, 2999.5]  # hover reads the upload's pixels
     inspector = next(chart for key, chart in charts.items() if key.startswith("pred-inspector-upload-"))
-    grid = next(trace for trace in inspector["data"] if trace.get("name") == pf.INSPECTOR_GRID_NAME)
+    grid = next(trace for trace in inspector["data"] if trace.get("name") == inspector_figures.INSPECTOR_GRID_NAME)
     columns, rows = _array(grid["x"]), _array(grid["y"])
     assert 2900 < columns.max() < 3000 and 1900 < rows.max() < 2000
     assert "Pixel x 2999, y 1999" in charts["pred-logits"]["layout"]["title"]["text"]
@@ -292,6 +265,7 @@ def test_a_large_upload_is_drawn_small_and_inspected_in_its_own_pixels(page_mode
     assert fractions["data"], "the class shares of the upload are drawn"
 
 
+@pytest.mark.slow
 def test_every_upload_widget_takes_the_same_file_types(page_model):
     app = _page(page_model).run()
     app.segmented_control(key="pred_split").set_value("upload").run()
@@ -304,12 +278,13 @@ def test_every_upload_widget_takes_the_same_file_types(page_model):
     Image.new("RGB", (40, 30), (200, 30, 30)).save(buffer, format="GIF")
     app.file_uploader(key="pred_upload").set_value(("red.gif", buffer.getvalue(), "image/gif")).run()
     _ok(app)
-    assert "red.gif · 40 × 30 px" in _shown(app)
+    assert "red.gif · 40 × 30 px" in page_text(app)
 
 
 HOSTILE_NAME = "**b** `c` [l](http://evil.example) ![i](http://evil.example/i.png) $x$.png"
 
 
+@pytest.mark.slow
 def test_an_upload_name_is_shown_as_text_never_as_markdown(page_model):
     app = _upload(_page(page_model), HOSTILE_NAME, _png_bytes(20, 30))
     _ok(app)
@@ -323,8 +298,9 @@ def test_an_upload_name_is_shown_as_text_never_as_markdown(page_model):
     assert len(caption) < 400 and "…" in caption
 
 
+@pytest.mark.slow
 def test_a_decompression_bomb_upload_is_refused_with_a_message(page_model):
-    app = _upload(_page(page_model), "bomb.png", _one_bit_png(9000, 9000))  # 81 megapixels, ~10 kB
+    app = _upload(_page(page_model), "bomb.png", one_bit_png(9000, 9000))  # 81 megapixels, ~10 kB
     assert not app.exception, [e.value for e in app.exception]
     messages = [plain(e.value) for e in app.error]
     assert any("bomb.png is 9000 × 9000 pixels" in m and "40 megapixels" in m for m in messages), messages
@@ -396,7 +372,7 @@ def test_evaluate_split_matches_per_image_predictions(tiny_model, tiny_dataset):
 
 def test_evaluate_split_with_a_saved_and_reloaded_model(tiny_model, tiny_dataset, tmp_path):
     from seglib.data.dataset import open_dataset
-    from seglib.model.deeplab import load_model, save_model
+    from seglib.model.saving import load_model, save_model
 
     path = save_model(tiny_model, tmp_path / "tiny.keras", include_optimizer=False)
     reloaded = load_model(path)
@@ -419,12 +395,7 @@ def test_pixel_table_is_softmax_and_argmax():
 
 
 def _png_bytes(height: int, width: int) -> bytes:
-    import cv2
-
-    picture = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    ok, encoded = cv2.imencode(".png", picture)
-    assert ok
-    return encoded.tobytes()
+    return encoded(random_picture(height, width))
 
 
 def test_read_image_bytes_accepts_images_and_explains_bad_files():
@@ -518,19 +489,19 @@ def test_confusion_figure_is_row_normalised_with_counts():
 def test_logits_and_inspector_figures():
     logits = np.zeros(20, np.float32)
     logits[5] = 4.0
-    figure = pf.logits_figure(logits)
+    figure = inspector_figures.logits_figure(logits)
     assert len(figure.data) == 2 and all(len(trace.x) == 20 for trace in figure.data)
     assert figure.data[0].marker.line.width[5] == 3.5 and figure.data[0].marker.line.width[0] == 1
     assert "argmax" in figure.data[1].text[5] and figure.data[1].textposition[5] == "inside"
     assert sum("argmax" in text for text in figure.data[1].text) == 1
-    unsure = pf.logits_figure(np.zeros(20, np.float32))  # a tie: the first class wins, the label sits outside
+    unsure = inspector_figures.logits_figure(np.zeros(20, np.float32))  # a tie: the first class wins, the label sits outside
     assert unsure.data[1].text[0] == "5.0% ◀ <b>argmax</b>" and unsure.data[1].textposition[0] == "outside"
     assert sum(figure.data[1].x) == pytest.approx(1.0, abs=1e-5)
     mask = np.zeros((300, 200), np.uint8)
     image = np.zeros((300, 200, 3), np.uint8)
-    inspector = pf.inspector_figure(mask, image, selected=(150, 20), max_points=50)
+    inspector = inspector_figures.inspector_figure(mask, image, selected=(150, 20), max_points=50)
     grid = inspector.data[1]
-    assert grid.name == pf.INSPECTOR_GRID_NAME
-    rows, columns = pf.inspector_grid(300, 200, 50)
+    assert grid.name == inspector_figures.INSPECTOR_GRID_NAME
+    rows, columns = inspector_figures.inspector_grid(300, 200, 50)
     assert len(grid.x) == len(rows) * len(columns) and max(rows) < 300 and rows[1] - rows[0] == 6
     assert inspector.data[-1].x == (20,) and inspector.data[-1].y == (150,)

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
-from seglib.training import runs
+from apptest_support import bug_free as _bug_free
+from apptest_support import open_app, param
+from apptest_support import text as _text
+from run_support import end_workers, set_progress
 from seglib.config import get_preset
+from seglib.training import liveness, runfiles, runfolder, scheduler
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "training.py")
+pytestmark = pytest.mark.slow  # every test runs the page, most with a real worker
+
+PAGE = "pages/training.py"
 LIVE = ("queued", "running", "stopping")
 
 #: A tiny run: 64 px, 8 training / 4 validation images, batch 4, a narrow model.
@@ -37,36 +41,12 @@ TINY_FORM = {
 def _no_worker_left(tiny_dataset):
     """Stop (then kill) every worker a test leaves running; a test never leaks a process."""
     yield
-    for info in runs.list_runs():
-        if info.status in LIVE:
-            try:
-                runs.request_stop(info.id)
-            except Exception:  # noqa: BLE001 - it may have ended meanwhile
-                pass
-    deadline = time.time() + 10
-    while time.time() < deadline and any(info.status in runs.ACTIVE_STATUSES for info in runs.list_runs()):
-        time.sleep(0.5)
-    for info in runs.list_runs():
-        if info.status in runs.ACTIVE_STATUSES:
-            pid = runs.read_progress(info.id).get("pid")
-            if isinstance(pid, int):
-                try:
-                    os.killpg(pid, signal.SIGKILL)  # the worker leads its own session
-                except OSError:
-                    pass
+    end_workers()
 
 
-def _page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    at.run()
-    _bug_free(at)
-    return at
-
-
-def _bug_free(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    bugs = [e.value for e in at.error if "This is a bug" in e.value]
-    assert not bugs, bugs
+def _page(run: str | None = None) -> AppTest:
+    """The page, run once; ``run`` is the run id a link names (``?run=``)."""
+    return open_app(PAGE, query=None if run is None else {"run": run})
 
 
 def _fill(at: AppTest, name: str, **fields) -> None:
@@ -80,14 +60,8 @@ def _start(at: AppTest) -> str:
     at.button(key="training_start").click().run()
     _bug_free(at)
     run_id = at.session_state["training_run"]
-    assert at.query_params["run"] == [run_id] or at.query_params["run"] == run_id
+    assert param(at, "run") == run_id
     return run_id
-
-
-def _text(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
-    parts += [s.value for s in at.success] + [e.value for e in at.error] + [w.value for w in at.warning]
-    return "\n".join(str(p) for p in parts)
 
 
 def _charts(at: AppTest) -> dict[str, dict]:
@@ -110,14 +84,14 @@ def _rerun_until(at: AppTest, run_id: str, done, seconds: float, every: float = 
     while True:
         at.run()
         _bug_free(at)
-        progress = runs.read_progress(run_id)
+        progress = runfolder.read_progress(run_id)
         if done(progress):
             at.run()  # one more run draws the page as of that state
             _bug_free(at)
             return progress
         if time.time() > deadline:
             raise AssertionError(f"run {run_id} did not get there in {seconds} s: {progress}\n"
-                                 f"{runs.read_log(run_id)[-3000:]}")
+                                 f"{runfolder.read_log(run_id)[-3000:]}")
         time.sleep(every)
 
 
@@ -133,20 +107,20 @@ def test_a_tiny_run_trains_to_finished_with_a_second_run_queued_and_taken_out(ti
     at.text_input(key="form_name").set_value("apptest queued")
     queued_id = _start(at)
     assert queued_id != run_id
-    assert runs.read_progress(queued_id)["status"] == "queued"
+    assert runfolder.read_progress(queued_id)["status"] == "queued"
     assert "queued (position 1)" in _text(at)
     assert _progress(at)[1] == "Queued (position 1)"
     at.button(key=f"stop_{queued_id}").click().run()  # take it out of the queue
     _bug_free(at)
-    assert runs.read_progress(queued_id)["status"] == "stopped"
+    assert runfolder.read_progress(queued_id)["status"] == "stopped"
 
     at.selectbox(key="training_run").set_value(run_id).run()
     _bug_free(at)
-    assert at.query_params["run"] in (run_id, [run_id])
+    assert param(at, "run") == run_id
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=150)
     assert progress["status"] == "finished", progress
 
-    history = runs.read_history(run_id)
+    history = runfolder.read_history(run_id)
     assert len(history) == 2
     value, label = _progress(at)
     assert value == 100 and "finished" in label
@@ -180,27 +154,27 @@ def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dat
     run_id = _start(at)
     _rerun_until(at, run_id, lambda p: p["status"] not in LIVE or int(p.get("step") or 0) > 0 or
                  int(p.get("epoch") or 0) > 1, seconds=150)
-    assert runs.read_progress(run_id)["status"] == "running"
+    assert runfolder.read_progress(run_id)["status"] == "running"
     at.button(key=f"stop_{run_id}").click().run()
     _bug_free(at)
-    progress = runs.read_progress(run_id)
+    progress = runfolder.read_progress(run_id)
     assert progress["status"] in ("stopping", "stopped") or progress["stop_requested"], progress
     assert any(":orange-badge[stopping]" in m.value or ":orange-badge[stopped]" in m.value for m in at.markdown)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=60, every=1.0)
     assert progress["status"] == "stopped", progress
-    assert (runs.run_dir(run_id) / runs.LAST_CHECKPOINT).exists()
+    assert (runfolder.run_dir(run_id) / runfiles.LAST_CHECKPOINT).exists()
     assert "last.keras saved" in _text(at)
     assert "stopped" in _progress(at)[1]
 
     at.button(key=f"resume_{run_id}").click().run()
     _bug_free(at)
     assert "Resumed from last.keras" in _text(at)
-    assert runs.read_progress(run_id)["status"] in ("queued", "running")
+    assert runfolder.read_progress(run_id)["status"] in ("queued", "running")
 
 
 def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
     at = _page()
-    before = {info.id for info in runs.list_runs()}
+    before = {info.id for info in runfolder.list_runs()}
     at.number_input(key="form_model_image_size").set_value(100).run()
     _bug_free(at)
     from markdown_check import plain
@@ -211,7 +185,7 @@ def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
     at.button(key="training_start").click().run()
     _bug_free(at)
     assert any(e.startswith("The run was not started") for e in (x.value for x in at.error))
-    assert {info.id for info in runs.list_runs()} == before
+    assert {info.id for info in runfolder.list_runs()} == before
 
 
 def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
@@ -251,16 +225,16 @@ def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
     from seglib.config import get_preset
 
     config = get_preset("lecture").with_overrides({"data.root": "no-such-dataset", "train.epochs": 1})
-    run_id = runs.start_run(config, name="apptest failing")
-    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    at.query_params["run"] = run_id
+    run_id = scheduler.start_run(config, name="apptest failing")
+    at = open_app(PAGE, query={"run": run_id}, run=False)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=90, every=1.0)
     assert progress["status"] == "failed", progress
     assert at.session_state["training_run"] == run_id
     assert any("no-such-dataset" in e.value for e in at.error), [e.value for e in at.error]
     assert "failed" in _progress(at)[1]
-    assert at.button(key=f"resume_{run_id}") is not None
-    log = next(code.value for code in at.code if "Training failed" in code.value or "failed" in code.value)
+    resume = at.button(key=f"resume_{run_id}")
+    assert resume.label == "Resume" and not resume.disabled
+    log = next(code.value for code in at.code if "Training failed" in code.value)
     assert settings_free(log)
 
 
@@ -277,18 +251,16 @@ def _fake_run(status: str, name: str, history: str | None = None) -> Path:
     from seglib.config import get_preset
 
     config = get_preset("lecture").with_overrides({"data.root": "synthetic", "train.epochs": 3})
-    folder = runs.create_run(config, name=name, status=status)
-    if status in runs.ACTIVE_STATUSES:
-        progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
-        progress.update(pid=os.getpid(), pid_start=runs._process_start_time(os.getpid()), epoch=1, step=1,
-                        steps_per_epoch=2, phase="training")
-        (folder / runs.PROGRESS_FILE).write_text(json.dumps(progress))
+    folder = runfolder.create_run(config, name=name, status=status)
+    if status in runfiles.ACTIVE_STATUSES:
+        set_progress(folder, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()), epoch=1, step=1,
+                     steps_per_epoch=2, phase="training")
     if history is not None:
-        (folder / runs.HISTORY_FILE).write_text(history)
+        (folder / runfiles.HISTORY_FILE).write_text(history)
     return folder
 
 
-HISTORY_HEADER = ",".join(runs.HISTORY_COLUMNS) + "\n"
+HISTORY_HEADER = ",".join(runfiles.HISTORY_COLUMNS) + "\n"
 HISTORY_ROWS = "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n"
 
 
@@ -298,23 +270,19 @@ def test_damaged_runs_show_what_is_damaged_and_the_page_keeps_working(tiny_datas
     bad_row = _fake_run("finished", "apptest bad row", HISTORY_HEADER + HISTORY_ROWS + "inf,x,y,z,,,,,\n"
                         "3,1.9,1.8,0.7,0.7,0.3,7.5,0.002,28.0\n")
     try:
-        for folder, shown in ((broken, "history.csv is damaged (repeated column names: loss)"),
-                              (bad_row, "history.csv: 2 damaged rows skipped")):
-            at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-            at.query_params["run"] = folder.name
-            at.run()
-            _bug_free(at)
+        for folder, shown, best in ((broken, "history.csv is damaged (repeated column names: loss)", float("nan")),
+                                    (bad_row, "history.csv: 2 damaged rows skipped", 0.22)):
+            at = _page(folder.name)
             assert at.session_state["training_run"] == folder.name
             assert shown in _text(at), _text(at)
             table = at.dataframe[0].value
             row = table[table["run id"] == folder.name].iloc[0]
             assert shown in row["damaged"]
-            best = row["best val mIoU"]
-            assert best is None or best != best or best <= 1.0  # never the 7.5 of the bad row
+            assert row["best val mIoU"] == pytest.approx(best, nan_ok=True)  # never the 7.5 of the bad row
         assert "7.500" not in _text(at)
     finally:
-        runs.delete_run(broken.name)
-        runs.delete_run(bad_row.name)
+        scheduler.delete_run(broken.name)
+        scheduler.delete_run(bad_row.name)
 
 
 def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
@@ -322,10 +290,7 @@ def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
     live = _fake_run("running", "apptest notice")
     notice = "Stop requested: the worker finishes the current batch and saves last.keras."
     try:
-        at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-        at.query_params["run"] = live.name
-        at.run()
-        _bug_free(at)
+        at = _page(live.name)
         at.button(key=f"stop_{live.name}").click().run()
         _bug_free(at)
         assert notice in _text(at)
@@ -337,11 +302,9 @@ def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
         _bug_free(at)
         assert notice not in _text(at)
     finally:
-        progress = json.loads((live / runs.PROGRESS_FILE).read_text())
-        progress.update(status="stopped", pid=None)
-        (live / runs.PROGRESS_FILE).write_text(json.dumps(progress))
-        runs.delete_run(live.name)
-        runs.delete_run(other.name)
+        set_progress(live, status="stopped", pid=None)
+        scheduler.delete_run(live.name)
+        scheduler.delete_run(other.name)
 
 
 def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tiny_dataset):
@@ -354,7 +317,7 @@ def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tin
     at.number_input(key="form_train_freeze_backbone_epochs").set_value(2).run()
     _bug_free(at)
     assert "(random weights, fixed for 2 epochs)" in _text(at)   # the config summary under the estimate
-    folder = runs.create_run(get_preset("lecture"), status="finished")
+    folder = runfolder.create_run(get_preset("lecture"), status="finished")
     at = _page()
     table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
     assert table.loc[table["run id"] == folder.name, "start"].item() == "pretrained backbone, fixed for 16 epochs"
@@ -364,10 +327,7 @@ def test_a_hostile_run_id_in_the_link_is_shown_as_text_not_markdown(tiny_dataset
     from markdown_check import inline_kinds, plain
 
     hostile = "x` **bold** [link](http://example.org) ![img](http://example.org/a.png) `"
-    at = AppTest.from_file(PAGE, default_timeout=APPTEST_TIMEOUT)
-    at.query_params["run"] = hostile
-    at.run()
-    _bug_free(at)
+    at = _page(hostile)
     warning = next(w.value for w in at.warning if "from the link does not exist" in w.value)
     assert hostile.strip() in plain(warning)
     assert not inline_kinds(warning) & {"link_open", "image", "strong_open", "em_open"}

@@ -12,29 +12,19 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import bug_free as _bug_free
+from apptest_support import charts as _charts
+from apptest_support import open_app
+from apptest_support import text as _text
+
 from seglib.classes import CLASS_NAMES, get_palette
-from conftest import APPTEST_TIMEOUT  # the same module pytest loaded (not a second copy)
-from markdown_check import plain
+from seglib.training import runfolder
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _app(script: str = "dashboard.py", **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / script), default_timeout=APPTEST_TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at
-
-
-def _text(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
-    parts += [e.value for e in at.info] + [e.value for e in at.error] + [e.value for e in at.warning]
-    # The Markdown as written and as a reader sees it (names of runs and datasets are written escaped).
-    return "\n".join([str(p) for p in parts] + [plain(str(p)) for p in parts])
-
-
-def _charts(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return open_app(script, query=query, run=False)
 
 
 def _array(value) -> list:
@@ -52,27 +42,28 @@ def _array(value) -> list:
     return list(value)
 
 
-def _bug_free(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    bugs = [e.value for e in at.error if "This is a bug" in e.value]
-    assert not bugs, bugs
-
-
 # ---------------------------------------------------------------------------
 # Shell and Home
 # ---------------------------------------------------------------------------
 
 def test_planned_pages_follow_the_files():
-    from pages import common
+    from ui import registry
 
-    files = [page.file for page in common.available_pages()]
-    assert files[:3] == ["home.py", "dataset.py", "model.py"]
-    assert [p.url_path for p in common.PLANNED_PAGES] == [
+    files = [page.file for page in registry.available_pages()]
+    assert files == ["home.py", "dataset.py", "model.py", "atrous.py", "training.py", "predictions.py",
+                     "exercises.py"]
+    assert [p.url_path for p in registry.PLANNED_PAGES] == [
         "home", "dataset", "model", "atrous", "training", "predictions", "exercises"]
-    for page in common.PLANNED_PAGES:
+    for page in registry.PLANNED_PAGES:
         assert page.exists == (ROOT / "pages" / page.file).is_file()
+    # pages/ holds the pages and nothing else a visitor could open.
+    assert sorted(p.name for p in (ROOT / "pages").glob("*.py")) == sorted(files)
+    assert {page.file: page.exercises for page in registry.PLANNED_PAGES if page.exercises} == {
+        "dataset.py": ("13-1", "13-2", "13-4"), "model.py": ("13-2", "13-3"), "atrous.py": ("13-2",),
+        "predictions.py": ("13-5", "13-6")}
 
 
+@pytest.mark.slow
 def test_home_shows_the_lab_and_the_loaded_dataset(tiny_dataset):
     at = _app()
     at.run()
@@ -86,10 +77,10 @@ def test_home_shows_the_lab_and_the_loaded_dataset(tiny_dataset):
     assert sidebar_labels == ["Dataset", "Model", "Palette"]
     assert at.sidebar.selectbox[0].value == "synthetic"
     assert at.sidebar.selectbox[1].value == "demo"
-    assert "untrained:lecture" in at.sidebar.selectbox[1].options or any(
-        "Untrained: lecture" in option for option in at.sidebar.selectbox[1].options)
+    assert "Untrained: lecture" in at.sidebar.selectbox[1].options
 
 
+@pytest.mark.slow
 def test_url_sets_the_palette_and_the_palette_colours_the_legend(tiny_dataset):
     at = _app(palette="colorblind")
     at.run()
@@ -101,6 +92,7 @@ def test_url_sets_the_palette_and_the_palette_colours_the_legend(tiny_dataset):
     assert face in legend
 
 
+@pytest.mark.slow
 def test_run_times_are_recorded_only_when_asked(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.delenv("SEGLIB_RUN_TIMES", raising=False)
     at = _app()
@@ -117,6 +109,7 @@ def test_run_times_are_recorded_only_when_asked(tiny_dataset, tmp_path, monkeypa
     assert all(0 < row["seconds"] < 120 and row["time"] > 0 for row in rows)
 
 
+@pytest.mark.slow
 def test_home_without_a_dataset_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SEGLIB_DATA_ROOTS", str(tmp_path))
     at = _app()
@@ -125,6 +118,7 @@ def test_home_without_a_dataset_says_what_to_do(tmp_path, monkeypatch):
     assert any("does not exist" in e.value and "data synth" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_a_url_outside_the_data_roots_is_not_opened(tiny_dataset):
     at = _app(dataset="../../etc")
     at.run()
@@ -145,6 +139,7 @@ def dataset_page(tiny_dataset) -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_dataset_page_draws_samples_with_legend_and_hover_names(dataset_page):
     at = dataset_page
     legend = next(m.value for m in at.markdown if "seglib-legend" in m.value)
@@ -159,6 +154,7 @@ def test_dataset_page_draws_samples_with_legend_and_hover_names(dataset_page):
     assert sum("train image" in c.value for c in at.caption) == 3
 
 
+@pytest.mark.slow
 def test_dataset_page_reshuffle_shows_other_images(dataset_page):
     at = dataset_page
     before = [c.value for c in at.caption if "train image" in c.value]
@@ -170,6 +166,7 @@ def test_dataset_page_reshuffle_shows_other_images(dataset_page):
     assert before != after
 
 
+@pytest.mark.slow
 def test_dataset_page_class_chart_linear_log_and_background(dataset_page):
     at = dataset_page
     chart = next(c for c in _charts(at) if c["data"][0]["type"] == "bar")
@@ -185,6 +182,7 @@ def test_dataset_page_class_chart_linear_log_and_background(dataset_page):
     assert chart["layout"]["yaxis"]["type"] == "log"
 
 
+@pytest.mark.slow
 def test_dataset_page_hiding_classes_updates_the_legend(dataset_page):
     at = dataset_page
     next(b for b in at.button if b.label == "People only").click().run()
@@ -193,6 +191,7 @@ def test_dataset_page_hiding_classes_updates_the_legend(dataset_page):
     assert legend.count("line-through") == 1
 
 
+@pytest.mark.slow
 def test_dataset_page_object_scales(dataset_page):
     at = dataset_page
     charts = _charts(at)
@@ -202,6 +201,7 @@ def test_dataset_page_object_scales(dataset_page):
     assert boxes and {trace["name"] for trace in boxes[0]["data"]} <= set(CLASS_NAMES)
 
 
+@pytest.mark.slow
 def test_dataset_page_validation_split(dataset_page):
     at = dataset_page
     at.segmented_control(key="split").set_value("val").run()
@@ -213,6 +213,7 @@ def test_dataset_page_validation_split(dataset_page):
 # Model
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_model_page_layer_table_ends_with_per_pixel_logits(tiny_dataset):
     at = _app("pages/model.py", size=64)
     at.run()
@@ -241,6 +242,7 @@ def test_model_page_layer_table_ends_with_per_pixel_logits(tiny_dataset):
 # Other datasets and models
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_dataset_with_problems_lists_them(tiny_dataset, tmp_path, monkeypatch):
     import shutil
 
@@ -264,14 +266,15 @@ def test_a_dataset_with_problems_lists_them(tiny_dataset, tmp_path, monkeypatch)
     assert "lonely" in problems.dataframe[0].value.to_string()
 
 
+@pytest.mark.slow
 def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, monkeypatch):
-    from seglib.training import runs
     from seglib.config import get_preset
-    from seglib.model.deeplab import build_model, save_model
+    from seglib.model.deeplab import build_model
+    from seglib.model.saving import save_model
 
     monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path))
     config = get_preset("lecture").with_overrides({"model.image_size": 64})
-    folder = runs.create_run(config, name="tiny run", status="finished")
+    folder = runfolder.create_run(config, name="tiny run", status="finished")
     save_model(build_model(config.model), folder / "best.keras")
 
     at = _app(model=f"run:{folder.name}")
@@ -280,53 +283,58 @@ def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, 
     assert at.sidebar.selectbox[1].value == f"run:{folder.name}"
     assert "Run: tiny run (best)" in _text(at)
 
-    from pages import common
+    from ui import models
 
-    model = common.load_model(folder / "best.keras")
+    model = models.load_model(folder / "best.keras")
     assert tuple(model.output_shape) == (None, 64, 64, 20)
 
 
+@pytest.mark.slow
 def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkeypatch):
     import seglib.model.deeplab
+    import seglib.model.saving
     import seglib.data.stats
-    from pages import common
-    from seglib.config import get_preset, preset_names
+    import streamlit as st
 
-    for cached in (common._load_model_file, common._build_untrained, common.model_description, common._stats):
-        cached.clear()
-    assert common.prewarm() == ["tensorflow", "default model", "untrained model", "model description",
+    from seglib.config import get_preset, preset_names
+    from ui import datasets, models, prewarm
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    assert prewarm.prewarm() == ["tensorflow", "default model", "untrained model", "model description",
                                 "dataset statistics"]
 
     # Every page's first visit now finds them: nothing is loaded, built or counted again.
     def refuse(*args, **kwargs):
         raise AssertionError("loaded again: the cache was not warm")
 
-    for module, name in ((seglib.model.deeplab, "load_model"), (seglib.model.deeplab, "build_model"),
+    for module, name in ((seglib.model.saving, "load_model"), (seglib.model.deeplab, "build_model"),
                          (seglib.data.stats, "dataset_stats")):
         monkeypatch.setattr(module, name, refuse)
-    choice = next(iter(common.model_options().values()))
-    assert common.load_model(choice.path) if choice.path else common.load_model(preset=choice.preset)
+    assert models.load_choice(next(iter(models.model_options().values()))) is not None
     preset = preset_names()[0]
-    assert common.load_model(preset=preset).count_params() > 0
-    assert common.model_description(preset, get_preset(preset).model.image_size)["total"] > 0
-    root = next(iter(common.dataset_options().values()))
-    assert common.load_stats(root, "train") is not None
+    assert models.load_model(preset=preset).count_params() > 0
+    assert models.model_description(preset, get_preset(preset).model.image_size)["total"] > 0
+    root = next(iter(datasets.dataset_options().values()))
+    assert datasets.load_stats(root, "train") is not None
 
 
 def test_prewarm_starts_once_per_server_and_only_when_on(monkeypatch):
-    from pages import common
+    from ui import prewarm
 
-    monkeypatch.setattr(common, "_prewarm_thread", None)
-    monkeypatch.setattr(common, "prewarm", lambda: None)  # the thread itself: tested above
+    prewarm.forget_started()
+    monkeypatch.setattr(prewarm, "prewarm", lambda: None)  # the thread itself: tested above
     monkeypatch.setenv("SEGLIB_PREWARM", "0")
-    assert common.start_prewarm() is None
+    assert prewarm.start_prewarm() is None
     monkeypatch.setenv("SEGLIB_PREWARM", "1")
-    thread = common.start_prewarm()
+    thread = prewarm.start_prewarm()
     assert thread is not None and thread.daemon and thread.name == "seglib-prewarm"
     thread.join(10)
-    assert common.start_prewarm() is None  # a second session does not start another
+    assert prewarm.start_prewarm() is None  # a second session does not start another
+    prewarm.forget_started()
 
 
+@pytest.mark.slow
 def test_a_multiprocessing_child_importing_the_dashboard_draws_nothing():
     """A 'spawn' process pool (dataset statistics) re-imports the main file as __mp_main__."""
     import subprocess

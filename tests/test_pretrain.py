@@ -11,13 +11,12 @@ import json
 import numpy as np
 import pytest
 
-from seglib.model import pretrain
-
-from seglib.training import runs
 from seglib.classes import NUM_CLASSES, swap_left_right
 from seglib.config import get_preset
 from seglib.errors import ModelError
+from seglib.model import pretrain, pretrained
 from seglib.model.deeplab import build_model
+from seglib.training import runfiles, runfolder
 from seglib.training.worker import train
 
 TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
@@ -29,7 +28,7 @@ def tiny_backbone(tmp_path_factory):
     """A pretrained backbone for the tiny lecture model, written where the builder looks for it."""
     folder = tmp_path_factory.mktemp("pretrained")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pretrain, "PRETRAINED_DIR", folder)
+        patch.setattr(pretrained, "PRETRAINED_DIR", folder)
         config = get_preset("lecture").with_overrides(TINY)
         card = pretrain.pretrain("lecture", images=24, val_images=12, epochs=1, batch_size=8, image_size=64,
                                  verbose=False)
@@ -50,11 +49,11 @@ def test_image_labels_are_tile_presence_shares_and_people_never_a_mask():
 def test_a_flip_swaps_left_and_right_labels_in_both_label_kinds():
     presence = np.zeros((2, 3, 3, NUM_CLASSES - 1), np.float32)
     presence[:, 0, 0, 14 - 1] = 1      # left arm in the top-left tile of both images
-    flipped = pretrain._swap_left_right(presence, np.array([True, False]))
+    flipped = pretrain.swap_left_right_labels(presence, np.array([True, False]))
     assert flipped[0, 0, 0, 15 - 1] == 1 and flipped[0, 0, 0, 14 - 1] == 0   # flipped: now a right arm
     assert flipped[1, 0, 0, 14 - 1] == 1                                      # not flipped: unchanged
     shares = np.eye(NUM_CLASSES, dtype=np.float32)[[18]]             # all left shoe
-    assert pretrain._swap_left_right(shares, np.array([True]), offset=0)[0].argmax() == swap_left_right(
+    assert pretrain.swap_left_right_labels(shares, np.array([True]), offset=0)[0].argmax() == swap_left_right(
         np.array([18]))[0] == 19
 
 
@@ -87,7 +86,7 @@ def test_a_pretrained_start_sets_every_backbone_layer_and_nothing_else(tiny_back
     stored = np.load(folder / "mobilenetv2_0.35.npz")
     model = build_model(config.model.__class__(**{**config.model.__dict__, "weights": "pretrained"}))
     assert "pretrained by the project" in model.weights_message
-    layers = pretrain.backbone_layers(model, config.model)
+    layers = pretrained.backbone_layers(model, config.model)
     assert {layer.name for layer in layers} == {key.rpartition("/")[0] for key in stored.files}
     for layer in layers:
         for index, weight in enumerate(layer.get_weights()):
@@ -108,11 +107,11 @@ def test_a_missing_or_wrong_pretrained_file_is_a_clear_message(tiny_backbone, tm
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.npz is not a readable pretrained backbone"):
-        pretrain.load_backbone(model, wide, junk)
+        pretrained.load_backbone(model, wide, junk)
     other = tmp_path / "other.npz"
     np.savez(other, **{"Conv1/0": np.zeros((1, 1, 1, 1), np.float32)})
     with pytest.raises(ModelError, match="no weights for"):
-        pretrain.load_backbone(model, wide, other)
+        pretrained.load_backbone(model, wide, other)
 
 
 def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(tiny_backbone, tiny_dataset,
@@ -130,7 +129,7 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
     run_config = config.with_overrides({"model.weights": "pretrained", "train.freeze_backbone_epochs": 1,
                                         "train.epochs": 2, "train.batch_size": 4, "data.train_count": 8,
                                         "data.val_count": 4})
-    run_folder = runs.create_run(run_config, status="running")
+    run_folder = runfolder.create_run(run_config, status="running")
     assert train(run_folder, callbacks=[Snapshot()]) == "finished"
     backbone_names = {key.rpartition("/")[0] for key in stored.files}
     for name in backbone_names:   # epoch 1: fixed, BatchNorm statistics included
@@ -138,9 +137,9 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
             np.testing.assert_array_equal(weight, stored[f"{name}/{index}"])
     assert not np.array_equal(snapshots[1]["head_logits"][0], snapshots[2]["head_logits"][0])
     assert any(not np.array_equal(snapshots[2][name][0], stored[f"{name}/0"]) for name in backbone_names)
-    log = (run_folder / runs.LOG_FILE).read_text()
+    log = (run_folder / runfiles.LOG_FILE).read_text()
     assert "backbone fixed" in log and "pretrained by the project" in log
-    progress = json.loads((run_folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((run_folder / runfiles.PROGRESS_FILE).read_text())
     assert "pretrained by the project" in progress["start"]
     names = [name for name, _ in progress["startup_steps"]]   # each start-up step, as the page shows it
     assert names == ["starting the worker", "reading the dataset", "importing TensorFlow",
@@ -153,10 +152,10 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
 def test_the_lecture_preset_starts_from_the_shipped_pretrained_backbone(monkeypatch):
     from seglib import settings
 
-    monkeypatch.setattr(pretrain, "PRETRAINED_DIR", settings.ASSETS_DIR / "pretrained")  # not a fixture's copy
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", settings.ASSETS_DIR / "pretrained")  # not a fixture's copy
     config = get_preset("lecture")
     assert config.model.weights == "pretrained"
-    status = pretrain.pretrained_status(config.model)
+    status = pretrained.pretrained_status(config.model)
     assert status["available"], status["message"]
     card = status["card"]
     assert card["backbone"] == "mobilenetv2" and card["width"] == config.model.width

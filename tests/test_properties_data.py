@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from seglib.classes import CIHP_PALETTE, IGNORE_LABEL, NUM_CLASSES
-from seglib.data.dataset import CheckReport, check_dataset, load_pair, open_dataset, read_mask
+from seglib.data.dataset import CheckReport, check_dataset, load_pair, open_dataset
+from seglib.data.masks import read_mask
 from seglib.errors import DatasetError, ImageReadError
 from seglib.data.stats import DatasetStats, dataset_stats
 

@@ -1,4 +1,4 @@
-"""Receptive fields, atrous sampling and effective receptive fields (seglib.analysis.receptive).
+"""Receptive fields, atrous sampling and effective receptive fields (seglib.analysis: fields, dilation, aspp, erf).
 
 Hand-computed cases first (Yu & Koltun's figure 1, the ResNet stem), then a
 gradient measurement that must agree with the graph walk, then the two presets'
@@ -14,9 +14,13 @@ import sys
 import numpy as np
 import pytest
 
-from seglib.analysis import receptive
+from seglib.analysis import aspp
+from seglib.analysis import dilation
+from seglib.analysis import erf
+from seglib.analysis import fields
 from seglib._tf import keras
 from seglib.config import get_preset
+from seglib.errors import ModelError
 
 layers = keras.layers
 
@@ -35,28 +39,28 @@ def _stack(rates, size=48, kernel_size=3):
 # ---------------------------------------------------------------------------
 
 def test_three_3x3_convolutions_see_seven_pixels():
-    rows = receptive.layer_fields(_stack([1, 1, 1]))
+    rows = fields.layer_fields(_stack([1, 1, 1]))
     assert [r.receptive_field for r in rows] == [3, 5, 7]
     assert all(r.jump == 1 and r.effective_kernel == 3 for r in rows)
 
 
 def test_dilations_1_2_4_see_fifteen_pixels():
     # Yu & Koltun (2016), figure 1: 3x3 kernels at dilations 1, 2, 4 -> 3, 7, 15.
-    rows = receptive.layer_fields(_stack([1, 2, 4]))
+    rows = fields.layer_fields(_stack([1, 2, 4]))
     assert [r.receptive_field for r in rows] == [3, 7, 15]
     assert [r.effective_kernel for r in rows] == [3, 5, 9]
-    assert receptive.stack_receptive_field([1, 2, 4]) == 15
-    assert receptive.stack_receptive_field([1, 1, 1]) == 7
-    coverage = receptive.dilated_stack_coverage([1, 2, 4])
+    assert dilation.stack_receptive_field([1, 2, 4]) == 15
+    assert dilation.stack_receptive_field([1, 1, 1]) == 7
+    coverage = dilation.dilated_stack_coverage([1, 2, 4])
     assert coverage.shape == (15, 15) and (coverage > 0).all()  # no holes: every pixel is read
-    plain = receptive.dilated_stack_coverage([1, 1, 1])
+    plain = dilation.dilated_stack_coverage([1, 1, 1])
     assert plain.shape == (7, 7) and plain[3, 3] == plain.max() == 49  # 7 paths per axis to the centre
     assert coverage[7, 7] == 1  # doubling rates: every offset has exactly one path per axis...
     assert coverage.max() == 9  # ...or up to three, spread unevenly (the "gridding" pattern)
 
 
 def test_dilated_kernel_alone_has_holes():
-    coverage = receptive.dilated_stack_coverage([4])
+    coverage = dilation.dilated_stack_coverage([4])
     assert coverage.shape == (9, 9)
     assert int((coverage > 0).sum()) == 9  # the same 9 weights, spread over a 9x9 area
 
@@ -68,7 +72,7 @@ def test_strided_stem_jump_and_start():
     x = layers.Conv2D(4, 7, strides=2)(x)
     x = layers.ZeroPadding2D(1)(x)
     x = layers.MaxPooling2D(3, strides=2)(x)
-    rows = receptive.layer_fields(keras.Model(inputs, x))
+    rows = fields.layer_fields(keras.Model(inputs, x))
     conv, pool = rows[1], rows[3]
     assert (conv.receptive_field, conv.jump, conv.start) == (7, 2, 0)
     assert (pool.receptive_field, pool.jump, pool.start) == (11, 4, 0)
@@ -79,7 +83,7 @@ def test_same_padding_with_stride_two_pads_after():
     # TensorFlow pads the odd pixel at the end, so unit 0 reads pixels 0..2.
     inputs = keras.Input((32, 32, 1))
     x = layers.Conv2D(1, 3, strides=2, padding="same")(inputs)
-    (row,) = receptive.layer_fields(keras.Model(inputs, x))
+    (row,) = fields.layer_fields(keras.Model(inputs, x))
     assert (row.receptive_field, row.jump, row.start) == (3, 2, 1)
 
 
@@ -89,7 +93,7 @@ def test_residual_add_takes_the_larger_field():
     main = layers.Conv2D(2, 3, padding="same")(main)
     shortcut = layers.Conv2D(2, 1)(inputs)
     x = layers.Add()([main, shortcut])
-    rows = receptive.layer_fields(keras.Model(inputs, x))
+    rows = fields.layer_fields(keras.Model(inputs, x))
     assert rows[-1].class_name == "Add" and rows[-1].receptive_field == 5
 
 
@@ -97,15 +101,15 @@ def test_global_pooling_sees_the_whole_image():
     inputs = keras.Input((32, 32, 1))
     x = layers.Conv2D(2, 3, strides=2, padding="same")(inputs)
     pooled = layers.GlobalAveragePooling2D(keepdims=True)(x)
-    rows = receptive.layer_fields(keras.Model(inputs, pooled))
+    rows = fields.layer_fields(keras.Model(inputs, pooled))
     assert rows[-1].global_field and rows[-1].receptive_field >= 32
 
 
 def test_unknown_downsampling_layer_is_a_model_error():
     inputs = keras.Input((32, 32, 1))
     x = layers.Reshape((16, 64, 1))(inputs)
-    with pytest.raises(receptive.ModelError, match="reshape"):
-        receptive.layer_fields(keras.Model(inputs, x))
+    with pytest.raises(ModelError, match="reshape"):
+        fields.layer_fields(keras.Model(inputs, x))
 
 
 # ---------------------------------------------------------------------------
@@ -114,7 +118,7 @@ def test_unknown_downsampling_layer_is_a_model_error():
 
 def _gradient_support(model, row, column, size):
     image = np.random.default_rng(0).uniform(1.0, 2.0, (size, size, 1)).astype(np.float32)
-    result = receptive.effective_receptive_field(model, image, (row, column), class_index=0)
+    result = erf.effective_receptive_field(model, image, (row, column), class_index=0)
     rows, columns = np.nonzero(result.gradient > 0)
     return result, (rows.min(), rows.max()), (columns.min(), columns.max())
 
@@ -123,7 +127,7 @@ def _gradient_support(model, row, column, size):
 def test_gradient_extent_equals_theoretical_field(rates):
     model = _stack(rates, size=40)
     result, (r0, r1), _ = _gradient_support(model, 20, 20, 40)
-    theory = receptive.layer_fields(model)[-1].receptive_field
+    theory = fields.layer_fields(model)[-1].receptive_field
     assert r1 - r0 + 1 == theory == result.nonzero_extent
     assert (r0 + r1) / 2 == 20
 
@@ -141,7 +145,7 @@ def test_gradient_matches_field_through_strides_padding_and_a_residual():
     x = layers.Add()([main, shortcut])
     x = layers.Conv2D(1, 3, strides=2, padding="same", **ones)(x)
     model = keras.Model(inputs, x)
-    last = receptive.layer_fields(model)[-1]
+    last = fields.layer_fields(model)[-1]
     unit = (4, 4)
     center = last.field.center(unit)
     # Read the gradient at the output unit through a model whose output is that unit.
@@ -164,12 +168,12 @@ def test_mass_extent_and_nonzero_extent():
     grid = np.zeros((21, 21))
     grid[10, 10] = 8.0
     grid[8:13, 8:13] += 0.1  # 25 cells x 0.1 = 2.5; centre holds 8.1 / 10.5
-    assert receptive.mass_extent(grid, (10, 10), 0.5) == 1
-    assert receptive.mass_extent(grid, (10, 10), 0.99) == 5
-    assert receptive.nonzero_extent(grid) == (5, 5)
-    assert receptive.mass_extent(np.zeros((4, 4)), (1, 1), 0.5) == 0
+    assert erf.mass_extent(grid, (10, 10), 0.5) == 1
+    assert erf.mass_extent(grid, (10, 10), 0.99) == 5
+    assert erf.nonzero_extent(grid) == (5, 5)
+    assert erf.mass_extent(np.zeros((4, 4)), (1, 1), 0.5) == 0
     with pytest.raises(ValueError, match="fraction"):
-        receptive.mass_extent(grid, (10, 10), 1.5)
+        erf.mass_extent(grid, (10, 10), 1.5)
 
 
 # ---------------------------------------------------------------------------
@@ -179,31 +183,31 @@ def test_mass_extent_and_nonzero_extent():
 def test_valid_taps_hand_cases():
     # 8x8 map, rate 6: along an axis only positions 0,1 (p+6) and 6,7 (p-6) get a
     # second tap -> counts [2,2,1,1,1,1,2,2], mean 1.5 of 3 -> (1.5 / 3)^2 = 0.25.
-    stats = receptive.valid_tap_stats(8, 6)
+    stats = dilation.valid_tap_stats(8, 6)
     assert stats["valid_tap_fraction"] == pytest.approx(0.25)
     assert stats["center_only_fraction"] == pytest.approx(0.25)
     assert stats["all_valid_fraction"] == 0.0
     # Rates 12 and 18 on 8x8: pure 1x1.
     for rate in (12, 18):
-        stats = receptive.valid_tap_stats(8, rate)
+        stats = dilation.valid_tap_stats(8, rate)
         assert stats["valid_tap_fraction"] == pytest.approx(1 / 9)
         assert stats["center_only_fraction"] == 1.0
         assert stats["histogram"] == {1: 1.0}
     # 32x32, rate 18: 28 of 32 positions see 2 taps per axis, 4 see 1 -> (1.875 / 3)^2.
-    stats = receptive.valid_tap_stats(32, 18)
+    stats = dilation.valid_tap_stats(32, 18)
     assert stats["valid_tap_fraction"] == pytest.approx((60 / 32 / 3) ** 2)
     assert stats["center_only_fraction"] == pytest.approx((4 / 32) ** 2)
     assert sum(stats["histogram"].values()) == pytest.approx(1.0)
-    assert receptive.valid_tap_stats(32, 1)["all_valid_fraction"] == pytest.approx((30 / 32) ** 2)
+    assert dilation.valid_tap_stats(32, 1)["all_valid_fraction"] == pytest.approx((30 / 32) ** 2)
 
 
 def test_valid_tap_curve_falls_with_rate():
-    curve = receptive.valid_tap_curve(16)
+    curve = dilation.valid_tap_curve(16)
     fractions = [row["valid_tap_fraction"] for row in curve]
     assert fractions == sorted(fractions, reverse=True)
     assert curve[-1]["center_only_fraction"] == 1.0
     with pytest.raises(ValueError, match="rate"):
-        receptive.valid_tap_stats(8, 0)
+        dilation.valid_tap_stats(8, 0)
 
 
 # ---------------------------------------------------------------------------
@@ -228,7 +232,7 @@ def lecture_model():
 
 
 def test_course_preset_at_512(course_model):
-    analysis = receptive.aspp_analysis(course_model)
+    analysis = aspp.aspp_analysis(course_model)
     assert analysis.image_size == (512, 512)
     assert analysis.input_layer == "conv4_block6_2_relu"
     assert analysis.stride == 16 and analysis.feature_size == (32, 32)
@@ -243,19 +247,18 @@ def test_course_preset_at_512(course_model):
     assert by_rate[1].kernel_size == 1 and by_rate[1].receptive_field_px == 291
     pool = analysis.branch("image pooling")
     assert pool.whole_image and pool.name == "aspp_pool" and pool.effective_kernel == 32
-    assert by_rate[18].valid_tap_fraction == pytest.approx(receptive.valid_tap_stats(32, 18)["valid_tap_fraction"])
-    # B1's own list of branches names the same layers.
-    from seglib.model.deeplab import aspp_branches
-
-    assert {b["layer_name"] for b in aspp_branches(course_model)} == {b.name for b in analysis.branches}
+    assert by_rate[18].valid_tap_fraction == pytest.approx(dilation.valid_tap_stats(32, 18)["valid_tap_fraction"])
+    # The analysis finds exactly the branches the builder names.
+    assert [b.name for b in analysis.branches] == ["aspp_pool", "aspp_1x1", "aspp_rate6", "aspp_rate12",
+                                                   "aspp_rate18"]
     # The table reaches the logits at full resolution.
-    last = receptive.layer_fields(course_model)[-1]
+    last = fields.layer_fields(course_model)[-1]
     assert last.name == "logits" and last.output_size == (512, 512) and last.jump == 1
 
 
 def test_course_sampling_grid_at_the_centre(course_model):
-    analysis = receptive.aspp_analysis(course_model)
-    grid = receptive.sampling_grid(analysis, (256, 256))
+    analysis = aspp.aspp_analysis(course_model)
+    grid = aspp.sampling_grid(analysis, (256, 256))
     assert grid["unit"] == (16, 16) and grid["center"] == (256, 256)
     taps = [t for t in grid["taps"] if t.rate == 18]
     assert len(taps) == 9
@@ -271,7 +274,7 @@ def test_course_sampling_grid_at_the_centre(course_model):
 
 
 def test_example_rates_at_128_degenerate_to_1x1(lecture_model):
-    analysis = receptive.aspp_analysis(lecture_model)
+    analysis = aspp.aspp_analysis(lecture_model)
     assert analysis.image_size == (128, 128) and analysis.feature_size == (8, 8) and analysis.stride == 16
     by_rate = {b.rate: b for b in analysis.branches if b.kind == "conv"}
     assert by_rate[6].valid_tap_fraction == pytest.approx(0.25)
@@ -283,7 +286,7 @@ def test_example_rates_at_128_degenerate_to_1x1(lecture_model):
 def test_lecture_preset_rates_fit_its_feature_map():
     from seglib.model.deeplab import build_model
 
-    analysis = receptive.aspp_analysis(build_model(get_preset("lecture").model))
+    analysis = aspp.aspp_analysis(build_model(get_preset("lecture").model))
     assert analysis.feature_size == (10, 10)
     for branch in analysis.branches:
         if branch.kind == "conv" and branch.rate > 1:
@@ -295,15 +298,15 @@ def test_numbers_follow_the_config():
     from seglib.model.deeplab import build_model
 
     config = get_preset("lecture").with_overrides({"model.image_size": 64, "model.atrous_rates": "2,3"})
-    analysis = receptive.aspp_analysis(build_model(config.model))
+    analysis = aspp.aspp_analysis(build_model(config.model))
     assert analysis.feature_size == (4, 4)
     assert sorted(b.spacing_px for b in analysis.branches if b.kind == "conv" and b.rate > 1) == [32, 48]
     assert analysis.branch("image pooling").effective_kernel == 4
 
 
 def test_model_without_aspp_is_a_model_error():
-    with pytest.raises(receptive.ModelError, match="ASPP"):
-        receptive.aspp_analysis(_stack([1, 1]))
+    with pytest.raises(ModelError, match="ASPP"):
+        aspp.aspp_analysis(_stack([1, 1]))
 
 
 # ---------------------------------------------------------------------------
@@ -315,18 +318,18 @@ def test_effective_receptive_field_trained_vs_untrained_shapes():
 
     model = build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
     image = np.random.default_rng(1).integers(0, 255, (80, 90, 3), dtype=np.uint8)
-    result = receptive.effective_receptive_field(model, image, (32, 32))
+    result = erf.effective_receptive_field(model, image, (32, 32))
     assert result.gradient.shape == (64, 64) and result.gradient.max() == pytest.approx(1.0)
     assert 0 <= result.class_index < 20
     assert 1 <= result.extent_50 <= result.extent_90 <= 2 * 64 + 1
-    fresh = receptive.untrained_copy(model, seed=3)
-    again = receptive.untrained_copy(model, seed=3)
+    fresh = erf.untrained_copy(model, seed=3)
+    again = erf.untrained_copy(model, seed=3)
     assert fresh.count_params() == model.count_params()
-    first = receptive.effective_receptive_field(fresh, image, (32, 32), class_index=0).gradient
-    second = receptive.effective_receptive_field(again, image, (32, 32), class_index=0).gradient
+    first = erf.effective_receptive_field(fresh, image, (32, 32), class_index=0).gradient
+    second = erf.effective_receptive_field(again, image, (32, 32), class_index=0).gradient
     np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)  # seeded
     with pytest.raises(ValueError, match="pixel"):
-        receptive.effective_receptive_field(model, image, (64, 0))
+        erf.effective_receptive_field(model, image, (64, 0))
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
-from seglib.training import reference, runs
+from seglib.training import reference, runfiles, runfolder, scheduler
 from seglib.config import RunConfig, get_preset
 from seglib.errors import RunError
 from seglib.training.worker import train
@@ -24,7 +24,7 @@ def shipped(monkeypatch):
     """The reference runs shipped in assets/ (not a copy another fixture of this module made)."""
     from seglib import settings
 
-    monkeypatch.setattr(runs, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
+    monkeypatch.setattr(runfolder, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,9 @@ def recorded(tmp_path_factory, tiny_dataset):
     references = tmp_path_factory.mktemp("reference_runs")
     machine_runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runs, "REFERENCE_DIR", references)
+        patch.setattr(runfolder, "REFERENCE_DIR", references)
         patch.setenv("SEGLIB_RUNS_DIR", str(machine_runs))
-        folder = runs.create_run(get_preset("lecture").with_overrides(TINY), status="running")
+        folder = runfolder.create_run(get_preset("lecture").with_overrides(TINY), status="running")
         assert train(folder) == "finished"
         target = reference.record(folder, "tiny", "Tiny reference", note="recorded by a test")
         yield target, folder
@@ -47,24 +47,24 @@ def test_a_recorded_run_keeps_what_the_pages_read_and_nothing_of_the_machine(rec
     kept = {path.name for path in target.iterdir()}
     assert {"config.json", "meta.json", "progress.json", "history.csv", "class_iou.csv", "previews"} <= kept
     assert not {"best.keras", "last.keras", "train.log"} & kept
-    progress = json.loads((target / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((target / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "finished" and not {"pid", "spawner", "boot_id", "pid_start"} & set(progress)
-    assert str(source.parent) not in (target / runs.PROGRESS_FILE).read_text()
-    meta = json.loads((target / runs.META_FILE).read_text())
+    assert str(source.parent) not in (target / runfiles.PROGRESS_FILE).read_text()
+    meta = json.loads((target / runfiles.META_FILE).read_text())
     assert meta["reference"] is True and meta["name"] == "Tiny reference"
 
 
 def test_reference_runs_are_listed_and_read_only(recorded):
     target, _ = recorded
-    infos = {info.id: info for info in runs.list_runs()}
+    infos = {info.id: info for info in runfolder.list_runs()}
     assert infos["reference-tiny"].reference and infos["reference-tiny"].status == "finished"
     assert infos["reference-tiny"].epochs_done == 1
-    assert len(runs.read_history("reference-tiny")) == 1
-    for action in (lambda: runs.request_stop("reference-tiny"), lambda: runs.resume_run("reference-tiny", 3),
-                   lambda: runs.delete_run("reference-tiny"), lambda: runs.rename_run("reference-tiny", "x")):
+    assert len(runfolder.read_history("reference-tiny")) == 1
+    for action in (lambda: scheduler.request_stop("reference-tiny"), lambda: scheduler.resume_run("reference-tiny", 3),
+                   lambda: scheduler.delete_run("reference-tiny"), lambda: runfolder.rename_run("reference-tiny", "x")):
         with pytest.raises(RunError, match="recorded reference run .* read-only"):
             action()
-    assert target.is_dir() and json.loads((target / runs.META_FILE).read_text())["name"] == "Tiny reference"
+    assert target.is_dir() and json.loads((target / runfiles.META_FILE).read_text())["name"] == "Tiny reference"
 
 
 def test_the_training_page_shows_a_reference_run_read_only(recorded):
@@ -82,7 +82,7 @@ def test_the_training_page_shows_a_reference_run_read_only(recorded):
 
 
 def test_a_run_that_did_not_finish_is_not_recorded(tmp_path):
-    folder = runs.create_run(get_preset("lecture").with_overrides(TINY), path=tmp_path / "run", status="failed")
+    folder = runfolder.create_run(get_preset("lecture").with_overrides(TINY), path=tmp_path / "run", status="failed")
     with pytest.raises(RunError, match="Only a finished run can be recorded"):
         reference.record(folder, "broken", "Broken", out=tmp_path / "out")
     assert not (tmp_path / "out" / "reference-broken").exists()
@@ -99,12 +99,12 @@ def test_the_optimizer_runs_differ_only_in_the_optimizer():
 
 
 def test_a_fresh_clone_ships_the_reference_runs(shipped):
-    shipped = {path.name for path in runs.REFERENCE_DIR.iterdir() if path.is_dir()}
+    shipped = {path.name for path in runfolder.REFERENCE_DIR.iterdir() if path.is_dir()}
     assert {"reference-keras-example-optimizer", "reference-course-optimizer", "reference-demo-model"} <= shipped
     for name in shipped:
-        config = RunConfig.load(runs.REFERENCE_DIR / name / runs.CONFIG_FILE)
+        config = RunConfig.load(runfolder.REFERENCE_DIR / name / runfiles.CONFIG_FILE)
         assert config.preset == "lecture"
-        assert len(runs.read_history(name)) >= 2
+        assert len(runfolder.read_history(name)) >= 2
 
 
 def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(shipped, tmp_path, monkeypatch):
@@ -125,7 +125,7 @@ def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(shipped,
 def test_the_shipped_optimizer_runs_show_the_gap_the_course_talks_about(shipped):
     gaps = {}
     for key in reference.OPTIMIZER_RUNS:
-        history = runs.read_history(runs.REFERENCE_PREFIX + key)
+        history = runfolder.read_history(runfolder.REFERENCE_PREFIX + key)
         last = history.iloc[-1]
         gaps[key] = float(last["mean_iou"] - last["val_mean_iou"])
     assert gaps["keras-example-optimizer"] > gaps["course-optimizer"] > 0

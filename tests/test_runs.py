@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib.training import runs
+from run_support import active_runs, private_runs_dir, set_progress, small_config
+from seglib.training import liveness, planning, runfiles, runfolder, scheduler
 from seglib.config import get_preset
 from seglib.errors import PathNotAllowedError, RunError
 
@@ -27,22 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def own_runs_dir(tmp_path_factory):
     """A runs folder for this module only: a run that another test file (a page test)
     left running never counts as 'the machine's running job' here, and ours never block theirs."""
-    folder = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEGLIB_RUNS_DIR", str(folder))
+    with private_runs_dir(tmp_path_factory.mktemp("runs")) as folder:
         yield folder
 
 
-def tiny_config(**overrides):
-    base = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
-            "train.batch_size": 4, "train.epochs": 2, "data.root": "synthetic"}
-    return get_preset("lecture").with_overrides({**base, **overrides})
-
-
-def _set_progress(folder: Path, **fields) -> None:
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
-    progress.update(fields)
-    (folder / runs.PROGRESS_FILE).write_text(json.dumps(progress))
 
 
 def _dead_pid() -> int:
@@ -56,189 +45,192 @@ def _wait_final(run_ids, timeout=180.0, watch_active=True) -> int:
     deadline = time.time() + timeout
     most_active = 0
     while time.time() < deadline:
-        infos = {info.id: info for info in runs.list_runs()}
-        active = sum(1 for info in infos.values() if info.status in runs.ACTIVE_STATUSES)
+        infos = {info.id: info for info in runfolder.list_runs()}
+        active = sum(1 for info in infos.values() if info.status in runfiles.ACTIVE_STATUSES)
         most_active = max(most_active, active)
-        if all(infos[run_id].status in runs.FINAL_STATUSES for run_id in run_ids):
+        if all(infos[run_id].status in runfiles.FINAL_STATUSES for run_id in run_ids):
             return most_active
         time.sleep(0.1)
-    raise AssertionError(f"runs did not end in {timeout} s: {[runs.read_progress(r) for r in run_ids]}")
+    raise AssertionError(f"runs did not end in {timeout} s: {[runfolder.read_progress(r) for r in run_ids]}")
 
 
 def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir):
-    config = tiny_config()
-    folder = runs.create_run(config, name="  my run  ")
+    config = small_config()
+    folder = runfolder.create_run(config, name="  my run  ")
     assert folder.parent == own_runs_dir
-    assert runs.read_config(folder.name) == config
-    assert runs.read_meta(folder.name)["name"] == "my run"
-    progress = runs.read_progress(folder.name)
+    assert runfolder.read_config(folder.name) == config
+    assert runfolder.read_meta(folder.name)["name"] == "my run"
+    progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "queued" and progress["epochs"] == 2
-    second = runs.create_run(config)
+    second = runfolder.create_run(config)
     assert second.name != folder.name and second.name.startswith(folder.name[:15])
-    runs.delete_run(folder.name)
-    runs.delete_run(second.name)
+    scheduler.delete_run(folder.name)
+    scheduler.delete_run(second.name)
 
 
 def test_run_ids_are_readable_sortable_slugs():
-    run_id = runs.new_run_id("keras-example", now=time.mktime((2026, 11, 25, 9, 30, 12, 0, 0, -1)))
+    run_id = runfolder.new_run_id("keras-example", now=time.mktime((2026, 11, 25, 9, 30, 12, 0, 0, -1)))
     assert run_id == "20261125-093012-keras-example"
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 200])
 def test_bad_run_ids_are_refused(bad):
     with pytest.raises(RunError):
-        runs.read_progress(bad)
+        runfolder.read_progress(bad)
 
 
 def test_history_cut_mid_line_drops_only_the_partial_row(own_runs_dir):
-    folder = runs.create_run(tiny_config(), status="finished")
-    (folder / runs.HISTORY_FILE).write_text(
+    folder = runfolder.create_run(small_config(), status="finished")
+    (folder / runfiles.HISTORY_FILE).write_text(
         "epoch,loss,val_loss,accuracy,val_accuracy,mean_iou,val_mean_iou,lr,seconds\n"
         "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n"
         "2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n"
         "3,1.9,1.")
-    history = runs.read_history(folder.name)
+    history = runfolder.read_history(folder.name)
     assert history["epoch"].tolist() == [1, 2]
     assert history["val_mean_iou"].tolist() == [0.12, 0.22]
-    assert runs.read_steps(folder.name).empty and runs.read_previews(folder.name) is None
-    info = [i for i in runs.list_runs() if i.id == folder.name][0]
+    assert runfolder.read_steps(folder.name).empty and runfolder.read_previews(folder.name) is None
+    info = [i for i in runfolder.list_runs() if i.id == folder.name][0]
     assert info.epochs_done == 2 and info.best_val_mean_iou == pytest.approx(0.22)
-    runs.delete_run(folder.name)
+    scheduler.delete_run(folder.name)
 
 
 def test_a_running_run_whose_worker_is_gone_is_reported_interrupted(own_runs_dir):
-    folder = runs.create_run(tiny_config(), status="running")
-    _set_progress(folder, status="running", pid=_dead_pid(), epoch=3)
-    assert runs.read_progress(folder.name)["status"] == "interrupted"
-    assert "Resume it" in runs.read_progress(folder.name)["message"]
-    assert [i.status for i in runs.list_runs() if i.id == folder.name] == ["interrupted"]
-    runs.schedule()  # persists the verdict
-    assert json.loads((folder / runs.PROGRESS_FILE).read_text())["status"] == "interrupted"
-    runs.delete_run(folder.name)
+    folder = runfolder.create_run(small_config(), status="running")
+    set_progress(folder, status="running", pid=_dead_pid(), epoch=3)
+    assert runfolder.read_progress(folder.name)["status"] == "interrupted"
+    assert "Resume it" in runfolder.read_progress(folder.name)["message"]
+    assert [i.status for i in runfolder.list_runs() if i.id == folder.name] == ["interrupted"]
+    scheduler.schedule()  # persists the verdict
+    assert json.loads((folder / runfiles.PROGRESS_FILE).read_text())["status"] == "interrupted"
+    scheduler.delete_run(folder.name)
 
 
 def test_actions_on_a_running_run(own_runs_dir):
-    folder = runs.create_run(tiny_config(), status="running")
+    folder = runfolder.create_run(small_config(), status="running")
     # This test process plays the worker: alive, and never sent SIGTERM (it is our own pid).
-    _set_progress(folder, status="running", pid=os.getpid(), pid_start=runs._process_start_time(os.getpid()))
+    set_progress(folder, status="running", pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()))
     try:
-        assert runs.read_progress(folder.name)["status"] == "running"
-        assert runs.active_run() == folder.name
+        assert runfolder.read_progress(folder.name)["status"] == "running"
+        assert active_runs() == [folder.name]
         with pytest.raises(RunError, match="stop it first"):
-            runs.delete_run(folder.name)
+            scheduler.delete_run(folder.name)
         with pytest.raises(RunError, match="only a stopped"):
-            runs.resume_run(folder.name)
-        with pytest.raises(RunError, match="no best checkpoint yet"):
-            runs.checkpoint_path(folder.name, "best")
-        progress = runs.request_stop(folder.name)
+            scheduler.resume_run(folder.name)
+        assert not (folder / runfiles.BEST_CHECKPOINT).exists()
+        progress = scheduler.request_stop(folder.name)
         assert progress["status"] == "stopping" and progress["stop_requested"]
-        assert (folder / runs.STOP_FILE).exists()
-        runs.rename_run(folder.name, "renamed")
-        assert runs.read_meta(folder.name)["name"] == "renamed"
+        assert (folder / runfiles.STOP_FILE).exists()
+        runfolder.rename_run(folder.name, "renamed")
+        assert runfolder.read_meta(folder.name)["name"] == "renamed"
         with pytest.raises(RunError):
-            runs.rename_run(folder.name, "   ")
+            runfolder.rename_run(folder.name, "   ")
     finally:
-        _set_progress(folder, status="stopped")
-    runs.delete_run(folder.name)
+        set_progress(folder, status="stopped")
+    scheduler.delete_run(folder.name)
     assert not folder.exists()
     with pytest.raises(RunError, match="no run"):
-        runs.read_progress(folder.name)
+        runfolder.read_progress(folder.name)
 
 
 def test_stopping_a_queued_run_takes_it_out_of_the_queue(own_runs_dir):
-    folder = runs.create_run(tiny_config())
-    assert runs.queue_position(folder.name) is not None
-    assert runs.request_stop(folder.name)["status"] == "stopped"
-    assert runs.queue_position(folder.name) is None
+    folder = runfolder.create_run(small_config())
+    assert runfolder.read_progress(folder.name)["queue_position"] is not None
+    assert scheduler.request_stop(folder.name)["status"] == "stopped"
+    assert runfolder.read_progress(folder.name)["queue_position"] is None
     with pytest.raises(RunError, match="nothing to stop"):
-        runs.request_stop(folder.name)
-    runs.delete_run(folder.name)
+        scheduler.request_stop(folder.name)
+    scheduler.delete_run(folder.name)
 
 
 def test_start_run_refuses_a_dataset_outside_the_data_roots(own_runs_dir, tmp_path):
     with pytest.raises(PathNotAllowedError):
-        runs.start_run(tiny_config(**{"data.root": str(tmp_path)}))
+        scheduler.start_run(small_config(**{"data.root": str(tmp_path)}))
 
 
+@pytest.mark.slow
 def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(own_runs_dir, data_root):
-    config = tiny_config(**{"data.root": "missing-dataset"})
-    first = runs.start_run(config, name="first")
-    second = runs.start_run(config, name="second")
-    early = runs.read_progress(second)
-    if runs.read_progress(first)["status"] == "running":
+    config = small_config(**{"data.root": "missing-dataset"})
+    first = scheduler.start_run(config, name="first")
+    second = scheduler.start_run(config, name="second")
+    early = runfolder.read_progress(second)
+    if runfolder.read_progress(first)["status"] == "running":
         assert early["status"] == "queued" and early["queue_position"] == 1
     assert _wait_final([first, second]) <= 1
-    one, two = runs.read_progress(first), runs.read_progress(second)
+    one, two = runfolder.read_progress(first), runfolder.read_progress(second)
     assert one["status"] == two["status"] == "failed"
     assert "missing-dataset" in two["message"]  # the worker really ran, and said why it failed
     assert two["started_at"] >= one["finished_at"]
     for run_id in (first, second):
-        runs.delete_run(run_id)
+        scheduler.delete_run(run_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nice", ["", "5", "0"])
 def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_runs_dir, data_root, monkeypatch,
                                                                          nice):
     """The pages a lecture hall looks at come first: spawned workers are niced (default 10)."""
     monkeypatch.setenv("SEGLIB_WORKER_NICE", nice)
-    run_id = runs.start_run(tiny_config(**{"data.root": "missing-dataset"}))
+    run_id = scheduler.start_run(small_config(**{"data.root": "missing-dataset"}))
     _wait_final([run_id])
-    log = runs.read_log(run_id)
+    log = runfolder.read_log(run_id)
     expected = os.nice(0) + {"": 10, "5": 5, "0": 0}[nice]
-    assert runs.read_progress(run_id)["status"] == "failed"
+    assert runfolder.read_progress(run_id)["status"] == "failed"
     if expected:
         assert f"(CPU priority lowered: nice {min(expected, 19)})" in log, log[-2000:]
     else:
         assert "CPU priority lowered" not in log, log[-2000:]
-    runs.delete_run(run_id)
+    scheduler.delete_run(run_id)
 
 
+@pytest.mark.slow
 def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_dir, data_root):
     go = time.time() + 4.0
-    code = ("import time, sys; from seglib import runs; from seglib.config import get_preset\n"
+    code = ("import time, sys; from seglib.training import scheduler; from seglib.config import get_preset\n"
             "config = get_preset('lecture').with_overrides({'data.root': 'missing-dataset'})\n"
             f"time.sleep(max(0, {go} - time.time()))\n"
-            "print(runs.start_run(config))\n")
+            "print(scheduler.start_run(config))\n")
     processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
                  for _ in range(2)]
     run_ids = [process.communicate(timeout=120)[0].strip() for process in processes]
     assert all(run_ids) and len(set(run_ids)) == 2
     assert _wait_final(run_ids) <= 1
-    spans = sorted((runs.read_progress(r)["started_at"], runs.read_progress(r)["finished_at"]) for r in run_ids)
+    spans = sorted((runfolder.read_progress(r)["started_at"], runfolder.read_progress(r)["finished_at"])
+                   for r in run_ids)
     assert spans[1][0] >= spans[0][1], f"the two workers overlapped: {spans}"
     for run_id in run_ids:
-        runs.delete_run(run_id)
+        scheduler.delete_run(run_id)
 
 
 def test_resume_requeues_an_interrupted_run_and_starts_a_worker(own_runs_dir, data_root):
-    folder = runs.create_run(tiny_config(**{"data.root": "missing-dataset"}), status="running")
-    _set_progress(folder, status="running", pid=_dead_pid())
+    folder = runfolder.create_run(small_config(**{"data.root": "missing-dataset"}), status="running")
+    set_progress(folder, status="running", pid=_dead_pid())
     with pytest.raises(RunError, match="epochs must be more"):
-        runs.resume_run(folder.name, epochs=0)
-    runs.resume_run(folder.name, epochs=5)
-    assert runs.read_config(folder.name).train.epochs == 5
+        scheduler.resume_run(folder.name, epochs=0)
+    scheduler.resume_run(folder.name, epochs=5)
+    assert runfolder.read_config(folder.name).train.epochs == 5
     _wait_final([folder.name])
-    progress = runs.read_progress(folder.name)
+    progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "failed" and "missing-dataset" in progress["message"]
-    assert "(resume)" in runs.read_log(folder.name)  # the worker was started with --resume
-    runs.delete_run(folder.name)
+    assert "(resume)" in runfolder.read_log(folder.name)  # the worker was started with --resume
+    scheduler.delete_run(folder.name)
 
 
 def test_lr_schedule_is_the_exponential_decay_of_the_config():
     config = get_preset("lecture").with_overrides({"train.learning_rate": 1e-3, "train.decay_steps": 10,
                                                    "train.decay_rate": 0.5})
-    schedule = runs.lr_schedule(config, steps=21)
+    schedule = planning.lr_schedule(config, steps=21)
     assert schedule[0] == pytest.approx(1e-3) and schedule[10] == pytest.approx(5e-4)
     assert schedule[20] == pytest.approx(2.5e-4)
-    constant = runs.lr_schedule(get_preset("keras-example"), steps=50)
+    constant = planning.lr_schedule(get_preset("keras-example"), steps=50)
     assert np.allclose(constant, 1e-3)
 
 
 def test_estimate_seconds_grows_with_epochs_and_image_size(tiny_dataset):
     lecture = get_preset("lecture")
-    short = runs.estimate_seconds(lecture.with_overrides({"train.epochs": 2}))
-    long = runs.estimate_seconds(lecture.with_overrides({"train.epochs": 20}))
-    big = runs.estimate_seconds(lecture.with_overrides({"train.epochs": 2, "model.image_size": 256}))
+    short = planning.estimate_seconds(lecture.with_overrides({"train.epochs": 2}))
+    long = planning.estimate_seconds(lecture.with_overrides({"train.epochs": 20}))
+    big = planning.estimate_seconds(lecture.with_overrides({"train.epochs": 2, "model.image_size": 256}))
     assert 0 < short < long and short < big
-    images_per_second, startup, basis = runs.throughput_basis(lecture)
+    images_per_second, startup, basis = planning.throughput_basis(lecture)
     assert images_per_second > 0 and startup > 0 and basis

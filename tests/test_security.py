@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from seglib.evaluation import evaluate
 
-from seglib.training import runs
+from seglib.training import runfolder, scheduler
 
 from seglib import settings
 from seglib.config import get_preset
@@ -64,6 +62,7 @@ def test_nothing_outside_the_roots_can_be_opened(tiny_dataset, outside):
         settings.check_data_path(outside)
 
 
+@pytest.mark.slow
 def test_the_sidebar_never_offers_or_opens_a_folder_outside_the_roots(tiny_dataset, data_root, tmp_path):
     # A dataset outside the roots, reachable through a symlink placed inside them.
     outside = tmp_path / "private"
@@ -72,14 +71,14 @@ def test_the_sidebar_never_offers_or_opens_a_folder_outside_the_roots(tiny_datas
     link = data_root / "sneaky"
     os.symlink(outside, link)
     try:
-        from pages import common
+        from ui import datasets
 
-        common._discover_datasets.clear()
-        offered = common.dataset_options()
+        datasets.refresh_dataset_options()
+        offered = datasets.dataset_options()
         assert all(settings.check_data_path(path) for path in offered.values())
         assert "sneaky" not in offered
         with pytest.raises(PathNotAllowedError):
-            common.load_dataset(link)
+            datasets.load_dataset(link)
 
         for value in ("/etc", "../../etc", "sneaky", str(outside)):
             at = _app(dataset=value)
@@ -124,7 +123,7 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
 
 def test_a_keras_file_with_lambda_code_is_refused_and_the_code_never_runs(tmp_path):
     from seglib._tf import keras
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     marker = tmp_path / "pwned.txt"
     payload = f"lambda x: (open({str(marker)!r}, 'w').write('code ran'), x)[1]"
@@ -141,9 +140,9 @@ def test_a_keras_file_with_lambda_code_is_refused_and_the_code_never_runs(tmp_pa
 def test_load_model_uses_safe_mode():
     import inspect
 
-    from seglib.model import deeplab as model
+    from seglib.model import saving as model_saving
 
-    assert "safe_mode=True" in inspect.getsource(model.load_model)
+    assert "safe_mode=True" in inspect.getsource(model_saving.load_model)
 
 
 # ---------------------------------------------------------------------------
@@ -160,22 +159,22 @@ def test_delete_run_only_touches_the_runs_folder(runs_root, data_root, tiny_data
     os.symlink(victim, link)
     try:
         with pytest.raises(RunError):
-            runs.delete_run("linked-run")
+            scheduler.delete_run("linked-run")
         for bad in ("..", "../data", "../../etc", str(victim), "synthetic/../..", ".scheduler.lock"):
             with pytest.raises(RunError):
-                runs.delete_run(bad)
+                scheduler.delete_run(bad)
         assert (victim / "thesis.txt").read_text() == "do not delete"
         assert (tiny_dataset / ".complete").exists()
     finally:
         link.unlink()
 
-    folder = runs.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), status="finished")
-    runs.delete_run(folder.name)
+    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), status="finished")
+    scheduler.delete_run(folder.name)
     assert not folder.exists() and runs_root.exists()
 
 
 def test_the_training_page_asks_for_confirmation_before_deleting():
-    page = (ROOT / "pages" / "training.py").read_text()
+    page = (ROOT / "ui" / "training" / "runs_table.py").read_text()
     assert "confirm_delete_" in page and "Tick the confirmation box first" in page
 
 
@@ -185,13 +184,13 @@ def test_the_training_page_asks_for_confirmation_before_deleting():
 
 def test_messages_never_show_absolute_server_paths(tiny_dataset, data_root, runs_root, tmp_path):
     from seglib.data.dataset import check_dataset, open_dataset
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     messages = []
     for action in (lambda: open_dataset(data_root / "nope"),
                    lambda: load_model(runs_root / "x" / "best.keras"),
                    lambda: load_model(tiny_dataset / "human_colormap.mat"),
-                   lambda: runs.read_progress("missing-run"),
+                   lambda: runfolder.read_progress("missing-run"),
                    lambda: settings.check_data_path(tmp_path / "elsewhere")):
         with pytest.raises((DatasetError, ModelError, RunError, PathNotAllowedError)) as caught:
             action()
@@ -204,6 +203,7 @@ def test_messages_never_show_absolute_server_paths(tiny_dataset, data_root, runs
     assert not settings.display_path("/etc/passwd").startswith("/")
 
 
+@pytest.mark.slow
 def test_pages_show_no_server_paths(tiny_dataset, data_root, runs_root):
     at = _app()
     at.run()
@@ -225,7 +225,7 @@ HOSTILE = "x` **bold** [link](http://evil.example) ![img](http://evil.example/i.
 
 def test_user_strings_are_escaped_and_shortened_for_markdown():
     from markdown_check import inline_kinds, plain
-    from pages import common
+    from ui import markdown as common
 
     for markdown in (common.md_text(HOSTILE), f"Run {common.md_code(HOSTILE)} was not found",
                      common.md_code("``a`b"), common.md_text("Training/Images/*.jpg and *.png")):
@@ -245,8 +245,8 @@ def test_error_messages_keep_their_asterisks_and_lose_server_paths(tiny_dataset)
     from markdown_check import plain
 
     def script():
-        from pages import common
-        from seglib.data.dataset import EXPECTED_LAYOUT
+        from ui import drawing as common
+        from seglib.data.layout import EXPECTED_LAYOUT
         from seglib.errors import DatasetError
         from seglib.settings import PROJECT_ROOT
 
@@ -265,7 +265,7 @@ def test_error_messages_keep_their_asterisks_and_lose_server_paths(tiny_dataset)
 
 
 def test_scrub_paths_keeps_relative_paths_and_urls():
-    from pages import common
+    from ui import drawing as common
 
     text = f"File \"{settings.PROJECT_ROOT / 'pages' / 'x.py'}\", /usr/lib/python3/os.py, http://a.b/c, 3/4, a/b/*.jpg"
     assert common.scrub_paths(text) == (f"File \"{settings.PROJECT_ROOT.name}/pages/x.py\", os.py, http://a.b/c, "
@@ -279,6 +279,7 @@ def test_scrub_paths_keeps_relative_paths_and_urls():
     ("no-such-set", "there is no such dataset"),
     ("synthetic/Training", "neither the CIHP layout (Training/Images/*.jpg"),
 ])
+@pytest.mark.slow
 def test_a_refused_dataset_from_the_url_is_named_and_replaced(tiny_dataset, value, reason):
     from markdown_check import plain
 
@@ -293,6 +294,7 @@ def test_a_refused_dataset_from_the_url_is_named_and_replaced(tiny_dataset, valu
     assert ("/etc" not in warnings[0]) and (value in warnings[0]) == (not value.startswith(("/", "..")))
 
 
+@pytest.mark.slow
 def test_a_model_from_the_url_that_is_not_offered_is_said_as_text(tiny_dataset):
     from markdown_check import inline_kinds, plain
 

@@ -12,11 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from seglib.data import stats as stats_module
 from seglib.classes import IGNORE_LABEL, NUM_CLASSES
-from seglib.data.dataset import open_dataset, read_mask
-from seglib.errors import DatasetError
+from seglib.data import mask_stats, processes
+from seglib.data import stats as stats_module
+from seglib.data.dataset import open_dataset
+from seglib.data.masks import read_mask
 from seglib.data.stats import dataset_stats
+from seglib.errors import DatasetError
 
 
 def test_counts_are_exact_int64_and_background_dominates(tiny_dataset):
@@ -159,8 +161,7 @@ def _no_foreground_dataset(root: Path) -> Path:
 
 
 def _seglib_env(tmp_path: Path) -> dict:
-    return dict(os.environ, SEGLIB_DATA_ROOTS=str(tmp_path), SEGLIB_CACHE_DIR=str(tmp_path / "cache"),
-                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    return dict(os.environ, SEGLIB_DATA_ROOTS=str(tmp_path), SEGLIB_CACHE_DIR=str(tmp_path / "cache"))
 
 
 def test_stats_of_masks_without_foreground_do_not_crash(tmp_path):
@@ -183,12 +184,12 @@ def crash_on_nobody(task):
 
     for index, mask in zip(task[0], task[1]):
         if Path(mask).stem == "nobody":
-            stats_module._mark(task[5], index)  # as the real work does before reading each mask
+            processes.mark_reading(task[5], index)  # as the real work does before reading each mask
             os.kill(os.getpid(), signal.SIGSEGV)
     return _REAL_CHUNK_STATS(task)
 
 
-_REAL_CHUNK_STATS = stats_module._chunk_stats
+_REAL_CHUNK_STATS = mask_stats.count_chunk
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -200,15 +201,16 @@ def test_a_native_crash_while_counting_is_a_typed_error_not_a_dead_caller(tmp_pa
 
     root = _no_foreground_dataset(tmp_path / "crashing")
     script = (
-        "import seglib.data.stats as s, test_stats\n"
+        "import seglib.data.mask_stats as m, seglib.data.stats as s, test_stats\n"
         "from seglib.errors import DatasetError\n"
-        "s._chunk_stats = test_stats.crash_on_nobody\n"
+        "m.count_chunk = test_stats.crash_on_nobody\n"
         f"s.PARALLEL_MINIMUM = {1 if workers > 1 else 400}\n"
         f"try:\n    s.dataset_stats({str(root)!r}, use_cache=False, workers={workers})\n"
         "except DatasetError as error:\n    print('TYPED:', error)\n"
         "print('caller alive')\n")
-    result = subprocess.run([sys.executable, "-c", script], env=_seglib_env(tmp_path), capture_output=True,
-                            text=True, timeout=180)
+    # Run from tests/, so that this script and the counting children (``python -m``) import test_stats.
+    result = subprocess.run([sys.executable, "-c", script], env=_seglib_env(tmp_path), cwd=ROOT / "tests",
+                            capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     assert "caller alive" in result.stdout
     typed = next(line for line in result.stdout.splitlines() if line.startswith("TYPED:"))

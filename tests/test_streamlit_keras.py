@@ -3,7 +3,7 @@
 Streamlit's script runner calls ``keras.backend.clear_session()`` after each
 rerun of each session once Keras is imported (``_clean_problem_modules``): a
 full garbage collection and a flush of TensorFlow's kernel cache, 14 % of the
-server's CPU with 20 viewers. ``pages.common.keep_keras_state_between_reruns``
+server's CPU with 20 viewers. ``ui.streamlit_workarounds.keep_keras_state_between_reruns``
 skips exactly that call; everyone else still gets the real ``clear_session``.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.testing.v1 import AppTest
 
@@ -21,11 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_streamlits_cleanup_keeps_keras_state_and_clear_session_still_works():
-    from pages import common
+    from ui import streamlit_workarounds
 
     _, keras = import_tf()
-    common.keep_keras_state_between_reruns()
-    common.keep_keras_state_between_reruns()  # idempotent: wrapped once
+    streamlit_workarounds.keep_keras_state_between_reruns()
+    streamlit_workarounds.keep_keras_state_between_reruns()  # idempotent: wrapped once
     assert keras.backend.clear_session.__wrapped__.__name__ == "clear_session"
 
     keras.backend.clear_session()  # a direct call is the real one: layer names start again
@@ -36,6 +37,7 @@ def test_streamlits_cleanup_keeps_keras_state_and_clear_session_still_works():
     assert keras.layers.Dense(2).name == "dense"
 
 
+@pytest.mark.slow
 def test_the_dashboard_installs_it_after_a_page_run():
     _, keras = import_tf()
     original = getattr(keras.backend.clear_session, "__wrapped__", keras.backend.clear_session)

@@ -5,7 +5,6 @@ the 64 px synthetic fixture, so the whole file takes about a minute on 2 cores."
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib.training import runs
+from seglib.training import planning, runfiles, runfolder
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.training.worker import train
@@ -60,48 +59,48 @@ class Fault:
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_dataset):
-    folder = runs.create_run(tiny_config(), name="tiny", status="running")
+    folder = runfolder.create_run(tiny_config(), name="tiny", status="running")
     status = train(folder)
     return folder, status
 
 
 def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     folder, status = finished_run
     run_id = folder.name
     assert status == "finished"
-    progress = runs.read_progress(run_id)
+    progress = runfolder.read_progress(run_id)
     assert progress["status"] == "finished" and progress["phase"] == "done"
     assert progress["steps_per_epoch"] == 2 and progress["epoch"] == 2
     assert progress["first_batch_at"] >= progress["started_at"]
 
-    history = runs.read_history(run_id)
-    assert list(history.columns[:9]) == list(runs.HISTORY_COLUMNS)
+    history = runfolder.read_history(run_id)
+    assert list(history.columns[:9]) == list(runfiles.HISTORY_COLUMNS)
     assert history["epoch"].tolist() == [1, 2]
     assert history[["loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds"]].notna().all().all()
     assert ((history["val_mean_iou"] >= 0) & (history["val_mean_iou"] <= 1)).all()
     # The learning rate follows the schedule the page draws (ExponentialDecay per step).
-    schedule = runs.lr_schedule(runs.read_config(run_id), steps=5)
+    schedule = planning.lr_schedule(runfolder.read_config(run_id), steps=5)
     assert history["lr"].tolist() == pytest.approx([schedule[2], schedule[4]], rel=1e-5)
 
-    steps = runs.read_steps(run_id)
+    steps = runfolder.read_steps(run_id)
     assert steps[["epoch", "step"]].values.tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
-    class_iou = runs.read_class_iou(run_id)
+    class_iou = runfolder.read_class_iou(run_id)
     assert class_iou["epoch"].tolist() == [1, 2] and list(class_iou.columns[1:]) == list(CLASS_NAMES)
 
-    previews = runs.read_previews(run_id)
+    previews = runfolder.read_previews(run_id)
     assert previews["images"].shape == (4, 64, 64, 3) and previews["truth"].shape == (4, 64, 64)
     assert previews["epochs"] == [1, 2] and previews["predictions"][2].shape == (4, 64, 64)
     assert previews["predictions"][2].max() < len(CLASS_NAMES)
 
-    for which in ("best", "last"):
-        model = load_model(runs.checkpoint_path(run_id, which))
+    for checkpoint in (runfiles.BEST_CHECKPOINT, runfiles.LAST_CHECKPOINT):
+        model = load_model(folder / checkpoint)
         assert model.output_shape == (None, 64, 64, len(CLASS_NAMES))
-    info = [r for r in runs.list_runs() if r.id == run_id][0]
+    info = [r for r in runfolder.list_runs() if r.id == run_id][0]
     assert info.status == "finished" and info.epochs_done == 2 and info.name == "tiny"
     assert info.best_val_mean_iou == pytest.approx(history["val_mean_iou"].max())
-    log = (folder / runs.LOG_FILE).read_text()
+    log = (folder / runfiles.LOG_FILE).read_text()
     assert "First batch done" in log and "epoch 2/2" in log
 
 
@@ -116,8 +115,8 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
     try:
         deadline = time.time() + 240
         while time.time() < deadline and process.poll() is None:
-            if len(runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)) >= 1:
-                (folder / runs.STOP_FILE).write_text("stop\n")
+            if len(runfiles.read_table(folder / runfiles.HISTORY_FILE)) >= 1:
+                (folder / runfiles.STOP_FILE).write_text("stop\n")
                 break
             time.sleep(0.2)
         stdout, stderr = process.communicate(timeout=240)
@@ -131,21 +130,21 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
     assert lines[-2].startswith("stopped: Stopped at epoch") and lines[-1].startswith("run folder:")
     assert stderr.strip() == ""
 
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and "last.keras saved" in progress["message"]
-    assert (folder / runs.LAST_CHECKPOINT).exists()
-    config = json.loads((folder / runs.CONFIG_FILE).read_text())
+    assert (folder / runfiles.LAST_CHECKPOINT).exists()
+    config = json.loads((folder / runfiles.CONFIG_FILE).read_text())
     assert config["data"]["root"] == "synthetic"  # under the data folder: stored relative
     assert config["train"]["learning_rate"] == 0.002 and config["model"]["aspp_filters"] == 16
-    assert json.loads((folder / runs.META_FILE).read_text())["name"] == "from the CLI"
-    done = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    assert json.loads((folder / runfiles.META_FILE).read_text())["name"] == "from the CLI"
+    done = runfiles.read_table(folder / runfiles.HISTORY_FILE)
     # The stop came once epoch 1 was in the history; tiny epochs are fast, so a
     # later one may have finished meanwhile, but never the whole run.
     assert 1 <= len(done) < 6 and done["epoch"].tolist() == list(range(1, len(done) + 1))
 
     # Resume (in-process): continues the epochs, the history and the learning-rate schedule.
     assert train(folder, resume=True) == "finished"
-    history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
     assert history.loc[: len(done) - 1].values.tolist() == done.values.tolist()  # kept as they were
     lr = history["lr"].tolist()
@@ -153,7 +152,7 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
     # (a schedule restarted at step 0 by the resume would break this and repeat an earlier rate).
     assert all(rate <= 0.002 * 0.5 ** epoch * (1 + 1e-5) for epoch, rate in enumerate(lr, start=1))
     assert all(later < earlier for earlier, later in zip(lr, lr[1:]))
-    assert json.loads((folder / runs.PROGRESS_FILE).read_text())["status"] == "finished"
+    assert json.loads((folder / runfiles.PROGRESS_FILE).read_text())["status"] == "finished"
 
 
 def test_a_nan_loss_fails_the_run_with_a_message_that_says_what_to_do(tiny_dataset):
@@ -163,42 +162,42 @@ def test_a_nan_loss_fails_the_run_with_a_message_that_says_what_to_do(tiny_datas
             layer = worker.model.get_layer("head_logits" if "head_logits" in names else "logits")  # the 1x1 conv
             layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
 
-    folder = runs.create_run(tiny_config(), status="running")
+    folder = runfolder.create_run(tiny_config(), status="running")
     assert train(folder, callbacks=[Fault(on_batch_end=poison)]) == "failed"
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "failed" and progress["phase"] == "done"
     assert "loss became NaN at epoch 1, step 2" in progress["message"]
     assert "Lower the learning rate" in progress["message"]
-    assert not (folder / runs.LAST_CHECKPOINT).exists()
+    assert not (folder / runfiles.LAST_CHECKPOINT).exists()
 
 
 def test_an_exception_fails_the_run_with_the_error_text_and_the_traceback_in_the_log(tiny_dataset):
     def crash(worker):
         raise RuntimeError("injected failure")
 
-    folder = runs.create_run(tiny_config(), status="running")
+    folder = runfolder.create_run(tiny_config(), status="running")
     assert train(folder, callbacks=[Fault(on_train_begin=crash)]) == "failed"
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "failed"
     assert progress["error"] == "RuntimeError: injected failure"
     assert "Traceback" not in progress["message"]
-    assert "Traceback" in (folder / runs.LOG_FILE).read_text()
+    assert "Traceback" in (folder / runfiles.LOG_FILE).read_text()
 
 
 def test_a_missing_dataset_fails_fast_with_a_clear_message(data_root):
-    folder = runs.create_run(tiny_config(**{"data.root": "no-such-dataset"}), status="running")
+    folder = runfolder.create_run(tiny_config(**{"data.root": "no-such-dataset"}), status="running")
     started = time.time()
     assert train(folder) == "failed"
     assert time.time() - started < 30
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert "no-such-dataset" in progress["message"] and "does not exist" in progress["message"]
 
 
 def test_a_stop_requested_before_training_ends_the_run_as_stopped(tiny_dataset):
-    folder = runs.create_run(tiny_config(), status="running")
-    (folder / runs.STOP_FILE).write_text("stop\n")
+    folder = runfolder.create_run(tiny_config(), status="running")
+    (folder / runfiles.STOP_FILE).write_text("stop\n")
     assert train(folder) == "stopped"
-    progress = json.loads((folder / runs.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and "before training started" in progress["message"]
 
 
@@ -212,7 +211,7 @@ def test_cli_rejects_config_flags_with_resume(tiny_dataset, finished_run):
 def test_cli_overrides_map_to_config_fields(tiny_dataset):
     import argparse
 
-    from seglib.training.worker import config_from_args, register
+    from seglib.cli.train import config_from_args, register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
@@ -233,7 +232,7 @@ def test_cli_overrides_map_to_config_fields(tiny_dataset):
 
 def test_make_optimizer_follows_the_presets():
     from seglib._tf import keras
-    from seglib.training.worker import make_optimizer
+    from seglib.training.steps import make_optimizer
 
     lecture = make_optimizer(get_preset("lecture").train)
     assert isinstance(lecture, keras.optimizers.AdamW)
@@ -245,25 +244,25 @@ def test_make_optimizer_follows_the_presets():
 
 def test_a_finished_run_becomes_a_demo_model_with_its_card(finished_run, tmp_path):
     from seglib.training import demo
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     folder, _ = finished_run
     card = demo.write_demo_assets(folder, tmp_path, reproduce="python -m seglib demo-model --epochs 2")
     assert demo.has_demo_model(tmp_path) and demo.load_demo_card(tmp_path) == json.loads(
         (tmp_path / demo.CARD_JSON).read_text())
-    history = runs._read_csv(folder / runs.HISTORY_FILE, runs.HISTORY_COLUMNS)
+    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
     assert card["val_mean_iou"] == pytest.approx(history["val_mean_iou"].max(), abs=1e-4)
     assert card["epochs"] == 2 and card["config"]["preset"] == "lecture"
     assert set(card["per_class_iou"]) == set(CLASS_NAMES) and card["dataset"]["synth_seed"] == 0
-    model = load_model(demo.demo_model_path(tmp_path))
-    assert card["size_bytes"] < (folder / runs.BEST_CHECKPOINT).stat().st_size
+    load_model(demo.demo_model_path(tmp_path))  # the shipped file loads
+    assert card["size_bytes"] < (folder / runfiles.BEST_CHECKPOINT).stat().st_size
     markdown = (tmp_path / demo.CARD_MARKDOWN).read_text()
     assert "python -m seglib demo-model --epochs 2" in markdown and "| Sunglasses |" in markdown
 
 
 def test_the_shipped_demo_model_loads_and_meets_its_target():
     from seglib.training import demo
-    from seglib.model.deeplab import load_model
+    from seglib.model.saving import load_model
 
     if not demo.has_demo_model():
         pytest.skip("assets/demo_model has not been built yet")
@@ -277,15 +276,15 @@ def test_the_shipped_demo_model_loads_and_meets_its_target():
 @pytest.mark.parametrize("loss", ["weighted-cross-entropy", "cross-entropy+dice"])
 def test_the_loss_is_a_choice_of_the_config_and_the_run_says_which(tiny_dataset, loss):
     config = tiny_config(**{"train.loss": loss, "train.epochs": 1})
-    folder = runs.create_run(config, status="running")
+    folder = runfolder.create_run(config, status="running")
     assert train(folder) == "finished"
-    log = (folder / runs.LOG_FILE).read_text()
+    log = (folder / runfiles.LOG_FILE).read_text()
     assert f"Loss: {loss}" in log
     if loss == "weighted-cross-entropy":
         assert "Class weights (median frequency over 8 training masks)" in log
-    history = runs.read_history(folder.name)
+    history = runfolder.read_history(folder.name)
     assert len(history) == 1 and history["loss"].iloc[0] > 0
-    assert json.loads((folder / runs.CONFIG_FILE).read_text())["train"]["loss"] == loss
+    assert json.loads((folder / runfiles.CONFIG_FILE).read_text())["train"]["loss"] == loss
 
 
 def test_an_unknown_loss_is_refused_with_the_valid_names():

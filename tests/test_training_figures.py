@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from seglib.figures import training as tf_figures
+from seglib.figures import progress_text
 from seglib.classes import CLASS_NAMES, get_palette
 
 
@@ -136,11 +137,11 @@ def test_preview_figure_shows_images_truth_and_prediction_with_class_names_on_ho
 def test_progress_text_and_fraction():
     progress = {"status": "running", "phase": "training", "epoch": 3, "epochs": 4, "step": 5,
                 "steps_per_epoch": 10}
-    assert tf_figures.progress_fraction(progress) == pytest.approx(25 / 40)
-    assert tf_figures.progress_label(progress) == "Epoch 3 / 4 · step 5 / 10 · training"
-    assert tf_figures.progress_fraction({**progress, "status": "finished"}) == 1.0
-    assert tf_figures.progress_fraction({"status": "running", "phase": "compiling"}) == 0.0
-    assert tf_figures.progress_label({"status": "queued", "queue_position": 2}) == "Queued (position 2)"
-    assert tf_figures.progress_label({**progress, "status": "stopped"}).endswith("· stopped")
-    assert [tf_figures.format_duration(s) for s in (None, -1, 42, 75, 3725)] == [
+    assert progress_text.progress_fraction(progress) == pytest.approx(25 / 40)
+    assert progress_text.progress_label(progress) == "Epoch 3 / 4 · step 5 / 10 · training"
+    assert progress_text.progress_fraction({**progress, "status": "finished"}) == 1.0
+    assert progress_text.progress_fraction({"status": "running", "phase": "compiling"}) == 0.0
+    assert progress_text.progress_label({"status": "queued", "queue_position": 2}) == "Queued (position 2)"
+    assert progress_text.progress_label({**progress, "status": "stopped"}).endswith("· stopped")
+    assert [progress_text.format_duration(s) for s in (None, -1, 42, 75, 3725)] == [
         "—", "—", "42 s", "1 min 15 s", "1 h 02 min"]

@@ -9,30 +9,20 @@ fresh one (the student's screen).
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APPTEST_TIMEOUT
-from pages import common
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _param(at: AppTest, key: str):
-    value = at.query_params.get(key)
-    return value[0] if isinstance(value, list) else value
+from apptest_support import bug_free, open_app
+from apptest_support import param as _param
+from seglib.config import get_preset
+from ui import instructor, palette, url_state
 
 
 def _open(page: str | None = None, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT)
-    at.query_params["model"] = "untrained:lecture"
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.run()
+    at = open_app(query={"model": "untrained:lecture", **query})
     if page:
         at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
+        bug_free(at)
     return at
 
 
@@ -41,12 +31,14 @@ def _shared_link(at: AppTest) -> dict[str, str]:
     return {key: _param(at, key) for key in at.query_params}
 
 
+@pytest.mark.slow
 def test_palette_from_the_url(tiny_dataset):
     at = _open(palette="colorblind")
-    assert at.session_state[common.PALETTE_KEY] == "colorblind"
+    assert at.session_state[palette.PALETTE_KEY] == "colorblind"
     assert _param(at, "palette") == "colorblind"
 
 
+@pytest.mark.slow
 def test_dataset_page_split_and_seed_round_trip(tiny_dataset):
     at = _open("pages/dataset.py")
     at.segmented_control(key="split").set_value("val").run()
@@ -60,6 +52,7 @@ def test_dataset_page_split_and_seed_round_trip(tiny_dataset):
     assert "val image" in captions and "train image" not in captions
 
 
+@pytest.mark.slow
 def test_model_page_preset_and_size_round_trip(tiny_dataset):
     at = _open("pages/model.py", size=64)
     assert at.session_state["size"] == 64
@@ -69,6 +62,7 @@ def test_model_page_preset_and_size_round_trip(tiny_dataset):
     assert student.session_state["preset"] == at.session_state["preset"]
 
 
+@pytest.mark.slow
 def test_exercise_round_trip(tiny_dataset):
     at = _open("pages/exercises.py")
     at.segmented_control(key="exercise").set_value("13-4").run()
@@ -84,78 +78,72 @@ def _home(session: dict | None = None, **query) -> AppTest:
     """Home through the navigation, in one run (AppTest draws the shared sidebar
     on the first run of ``dashboard.py``; a widget state set beforehand stands
     for the click a person would make)."""
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=APPTEST_TIMEOUT)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app(query=query, session=session)
 
 
+@pytest.mark.slow
 def test_presentation_mode_is_in_the_url(tiny_dataset):
     at = _home()
-    assert at.toggle(key=common.PRESENT_KEY).value is False
+    assert at.toggle(key=instructor.PRESENT_KEY).value is False
     assert not any("<style>" in m.value for m in at.markdown)
-    assert common.PRESENT_KEY not in at.query_params
+    assert instructor.PRESENT_KEY not in at.query_params
 
-    switched_on = _home({common.PRESENT_KEY: True})
-    assert _param(switched_on, common.PRESENT_KEY) == "1"
+    switched_on = _home({instructor.PRESENT_KEY: True})
+    assert _param(switched_on, instructor.PRESENT_KEY) == "1"
     css = [m.value for m in switched_on.markdown if "<style>" in m.value]
     assert css and "font-size" in css[0]
 
     student = _home(**_shared_link(switched_on))
-    assert student.toggle(key=common.PRESENT_KEY).value is True
+    assert student.toggle(key=instructor.PRESENT_KEY).value is True
     assert any("<style>" in m.value for m in student.markdown)
 
 
+@pytest.mark.slow
 def test_presentation_and_notes_are_for_instructors_only(tiny_dataset, monkeypatch):
     monkeypatch.setenv("SEGLIB_INSTRUCTOR_PASSCODE", "s3cret")
     student = _home(present=1)
-    assert all(t.key != common.PRESENT_KEY for t in student.get("toggle"))
+    assert all(t.key != instructor.PRESENT_KEY for t in student.get("toggle"))
     assert not any("<style>" in m.value for m in student.markdown)
     assert not any("Instructor notes" in e.proto.label for e in student.expander)
-    assert student.text_input(key="instructor_entry") is not None
+    assert student.text_input(key="instructor_entry").label == "Passcode"
 
     teacher = _home({"instructor_unlocked": True}, present=1)
-    assert teacher.toggle(key=common.PRESENT_KEY).value is True
+    assert teacher.toggle(key=instructor.PRESENT_KEY).value is True
     assert any("<style>" in m.value for m in teacher.markdown)
     assert any("Instructor notes" in e.proto.label for e in teacher.expander)
 
 
 def test_instructor_notes_sections():
-    notes = common.instructor_notes_for("exercises")
+    notes = instructor.instructor_notes_for("exercises")
     assert "exercise=13-4" in notes
-    assert common.instructor_notes_for("no-such-page") == ""
+    assert instructor.instructor_notes_for("no-such-page") == ""
 
 
+#: A page, hostile URL parameters, and the values its widgets fall back to (the tiny dataset:
+#: 4 validation images of 64 px; an unreadable size or preset falls back to the lecture preset's).
 HOSTILE_NUMBERS = [
-    ("pages/predictions.py", {"image": "-5", "px": "-1", "py": "99999999999999999999", "split": "zzz"}),
-    ("pages/predictions.py", {"image": "1e9", "px": "nan", "py": "0x10"}),
-    ("pages/atrous.py", {"atrous_index": "-1", "atrous_size": "-64"}),
-    ("pages/atrous.py", {"atrous_index": "99999999999999999999999", "atrous_size": "abc"}),
-    ("pages/model.py", {"size": "-1", "preset": "zzz"}),
-    ("pages/exercises.py", {"exercise": "13-99"}),
+    ("pages/predictions.py", {"image": "-5", "px": "-1", "py": "99999999999999999999", "split": "zzz"},
+     {"pred_px": 0, "pred_py": 63, "pred_image": 0, "pred_split": "val"}),
+    ("pages/predictions.py", {"image": "1e9", "px": "nan", "py": "0x10"},
+     {"pred_px": 32, "pred_py": 32, "pred_image": 0}),
+    ("pages/atrous.py", {"atrous_index": "-1", "atrous_size": "-64"}, {"atrous_index": 0}),
+    ("pages/atrous.py", {"atrous_index": "99999999999999999999999", "atrous_size": "abc"}, {"atrous_index": 3}),
+    ("pages/model.py", {"size": "-1", "preset": "zzz"},
+     {"size": get_preset("lecture").model.image_size, "preset": "lecture"}),
+    ("pages/exercises.py", {"exercise": "13-99"}, {"exercise": "13-1"}),
 ]
 
 
+@pytest.mark.slow
 def test_hostile_numbers_in_the_url_are_clamped_not_raised(tiny_dataset):
     """``/atrous?atrous_index=-1`` showed Streamlit's exception box with server paths in it;
     every numeric URL parameter is now brought into its widget's range."""
-    for page, query in HOSTILE_NUMBERS:
-        at = _open(page, **query)  # asserts: no exception
-        assert not [e.value for e in at.error if "This is a bug" in e.value], (page, query)
-        if page == "pages/atrous.py":
-            index = at.number_input(key="atrous_index")
-            assert index.min <= index.value <= index.max
-        if page == "pages/predictions.py":
-            for key in ("pred_px", "pred_py"):
-                widget = at.number_input(key=key)
-                assert widget.min <= widget.value <= widget.max, (query, key, widget.value)
+    for page, query, expected in HOSTILE_NUMBERS:
+        at = _open(page, **query)  # asserts: no exception, no "This is a bug" message
+        assert {key: at.session_state[key] for key in expected} == expected, (page, query)
 
 
 def test_url_int_clamps_and_falls_back():
-    assert [common.clamp_int(v, 0, 9, default=4) for v in ("-3", "12", "abc", None, "7", 3.9, "1e3")] == \
+    assert [url_state.clamp_int(v, 0, 9, default=4) for v in ("-3", "12", "abc", None, "7", 3.9, "1e3")] == \
         [0, 9, 4, 4, 7, 3, 4]
-    assert common.clamp_int("5", 0, -1) == 0  # an empty range keeps its lower end
+    assert url_state.clamp_int("5", 0, -1) == 0  # an empty range keeps its lower end
