@@ -30,16 +30,11 @@ import os
 import time
 
 
+from machine import load_average  # benchmarks/ is on the path (script or run_all)
+
 from seglib.config import get_preset
 
 MATMUL_SIZE = 2048
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "?"
 
 
 def _spatial(shape) -> int:
@@ -133,7 +128,7 @@ def run(presets: list[str] | None = None, quick: bool = False) -> list[dict]:
     presets = presets or (["lecture"] if quick else ["lecture", "course"])
     rows = []
     for preset in presets:
-        load = _load()
+        load = load_average()
         heavy = get_preset(preset).model.image_size > 256
         measured = training_rate(preset, steps=(2 if heavy else (5 if quick else 15)), warmup=1 if heavy else 2)
         peak = matmul_peak(seconds=1.0 if quick else 3.0)

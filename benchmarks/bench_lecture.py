@@ -10,15 +10,19 @@ preset). Then, with that one browser on the Training page:
   import, the data, the model and the tracing (target <= 15 s on 2 cores);
 * **learning in the lecture's minutes**: the best validation mean IoU of the
   epochs finished within ``--minutes`` (default 3) of the click (target >= 0.30);
-* **what a viewer costs the worker**: phases of ``--phase`` seconds without a
-  browser and with one browser on the Training page, alternating ``--rounds``
-  times, each measured from ``SETTLE_SECONDS`` after the page was opened or
-  closed (a projector keeps the page open; opening it is a one-off). In each phase ``progress.json`` is sampled every half second and the
-  steps done while the worker was in its ``training`` phase are counted
-  (validation and saving left out), so the rate is the worker's training
-  images/s (target: with a viewer >= 0.9 x without).
+* **what a viewer costs the worker** (once the backbone trains too): phases of ``--phase`` seconds without a
+  browser and with one browser on the Training page, ``--rounds`` times and one
+  more without at the end (without, with, without, ..., without), each measured
+  from ``SETTLE_SECONDS`` after the page was opened or closed (a projector keeps
+  the page open; opening it is a one-off). In each phase ``progress.json`` is
+  sampled every half second and the steps done while the worker was in its
+  ``training`` phase are counted (validation and saving left out), so the rate is
+  the worker's training images/s. Each phase with a viewer is compared with the
+  mean of the two phases without around it, which cancels the worker's own drift
+  (target: with a viewer >= 0.9 x without). The CPU the viewer's Streamlit server
+  and Chromium use in the phases with a viewer is reported too.
 
-    python benchmarks/bench_lecture.py                       # 3 minutes, then 3 rounds of 2 x 40 s
+    python benchmarks/bench_lecture.py                       # 3 minutes, then 3 rounds of 2 x 40 s and 40 s
     python benchmarks/bench_lecture.py --minutes 1 --rounds 1 --phase 20
 
 ``run()`` returns the rows for ``benchmarks/run_all.py``.
@@ -38,6 +42,7 @@ from seglib.training import runfiles, runfolder, scheduler
 from seglib import settings
 
 from load_viewers import CHROMIUM, launch_dashboard  # benchmarks/ is on the path (script or run_all)
+from machine import describe
 
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
 #: Seconds left out after opening or closing the viewer's page: the steady cost of a page that
@@ -45,10 +50,32 @@ TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
 SETTLE_SECONDS = 10.0
 
 
-def _training_rate(folder: Path, seconds: float, batch_size: int) -> float:
-    """Training images/s of the worker over ``seconds`` of wall time (its training phase only)."""
+def _machine_share(worker_pid: int | None) -> dict:
+    """CPU counters now: the machine's busy and total CPU seconds, the worker's CPU seconds and its
+    involuntary context switches (how often something else took its core)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    total = sum(times)
+    sample = {"busy": total - times.idle - getattr(times, "iowait", 0.0), "total": total,
+              "worker": 0.0, "preempted": 0}
+    if worker_pid:
+        try:
+            worker = psutil.Process(worker_pid)
+            sample["worker"] = _cpu_seconds({worker_pid})
+            sample["preempted"] = worker.num_ctx_switches().involuntary
+        except psutil.Error:
+            pass
+    return sample
+
+
+def _training_rate(folder: Path, seconds: float, batch_size: int, shares: list | None = None) -> float:
+    """Training images/s of the worker over ``seconds`` of wall time (its training phase only); with
+    ``shares``, appends where the machine's CPU went meanwhile (cores busy, worker cores, preemptions/s)."""
     from seglib.io import read_json
 
+    worker_pid = (read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}).get("pid")
+    before, started = _machine_share(worker_pid), time.time()
     deadline = time.time() + seconds
     steps, busy, last = 0, 0.0, None
     while time.time() < deadline:
@@ -62,6 +89,11 @@ def _training_rate(folder: Path, seconds: float, batch_size: int) -> float:
                 busy += now - last[0]
         last = (now, mark)
         time.sleep(0.5)
+    if shares is not None:
+        after, wall = _machine_share(worker_pid), time.time() - started
+        shares.append({"cores busy": (after["busy"] - before["busy"]) / wall,
+                       "worker cores": (after["worker"] - before["worker"]) / wall,
+                       "worker preempted/s": (after["preempted"] - before["preempted"]) / wall})
     return steps * batch_size / busy if busy else 0.0
 
 
@@ -160,22 +192,38 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
                  "ok": best is not None and best >= TARGETS["val_mean_iou"],
                  "note": f"val pixel accuracy {accuracy and round(accuracy, 4)}"},
             ]
+            # The viewer phases start once the backbone has joined the training (the lecture preset keeps
+            # it fixed for its first epochs): the step changes there, and is traced again, so a phase
+            # across it would compare two different workers.
+            joined = int(config.train.freeze_backbone_epochs or 0) + 1
+            deadline = time.time() + 900
+            while time.time() < deadline:
+                progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+                if int(progress.get("epoch") or 0) > joined and progress.get("phase") == "training":
+                    break
+                time.sleep(1)
             rates: dict[str, list[float]] = {"without": [], "with": []}
+            shares: dict[str, list[dict]] = {"without": [], "with": []}
             # Where a viewer's CPU goes (cores busy on average during the "with" phases): the
             # Streamlit server (the worker is its own process, not counted) and Chromium.
             spent = {"server": 0.0, "browser": 0.0, "seconds": 0.0}
             for _ in range(rounds):
                 page.close()
                 time.sleep(SETTLE_SECONDS)  # the closed page's last work drains
-                rates["without"].append(_training_rate(folder, phase, config.train.batch_size))
+                rates["without"].append(_training_rate(folder, phase, config.train.batch_size, shares["without"]))
                 page = _open_training_page(browser, url)
                 time.sleep(SETTLE_SECONDS)  # opening the page is a one-off; the projector then keeps it open
                 browser_pids = _browser_pids()
                 before = (_cpu_seconds({server.pid}), _cpu_seconds(browser_pids), time.time())
-                rates["with"].append(_training_rate(folder, phase, config.train.batch_size))
+                rates["with"].append(_training_rate(folder, phase, config.train.batch_size, shares["with"]))
                 spent["server"] += _cpu_seconds({server.pid}) - before[0]
                 spent["browser"] += _cpu_seconds(browser_pids) - before[1]
                 spent["seconds"] += time.time() - before[2]
+            # One more phase without, so that every phase with a viewer sits between two without
+            # (A-B-A): the worker's own drift (the backbone unfreezing, the epochs' validation) cancels.
+            page.close()
+            time.sleep(SETTLE_SECONDS)
+            rates["without"].append(_training_rate(folder, phase, config.train.batch_size, shares["without"]))
             page.close()
             browser.close()
     finally:
@@ -190,8 +238,12 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
         shutil.rmtree(workdir, ignore_errors=True)
     without = sum(rates["without"]) / len(rates["without"])
     with_viewer = sum(rates["with"]) / len(rates["with"])
-    ratio = with_viewer / without if without else 0.0
-    note = (f"{rounds} rounds of {phase:g} s each way, alternating; without: "
+    # Each phase with a viewer against the mean of the two phases without around it.
+    brackets = [(rates["without"][i] + rates["without"][i + 1]) / 2 for i in range(len(rates["with"]))]
+    ratios = [w / b for w, b in zip(rates["with"], brackets) if b]
+    ratio = sum(ratios) / len(ratios) if ratios else 0.0
+    note = (f"{rounds} rounds of {phase:g} s, without-with-...-without; ratio of each phase with a viewer to "
+            "the mean of the two without around it: " + ", ".join(f"{r:.3f}" for r in ratios) + "; without: "
             + ", ".join(f"{r:.1f}" for r in rates["without"]) + "; with: "
             + ", ".join(f"{r:.1f}" for r in rates["with"]))
     rows += [
@@ -208,6 +260,12 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
          "unit": "cores", "target": None, "ok": None,
          "note": f"{spent['browser']:.1f} CPU s in {spent['seconds']:.0f} s with the page open"},
     ]
+    for kind in ("without", "with"):
+        for measure in ("cores busy", "worker cores", "worker preempted/s"):
+            values = [share[measure] for share in shares[kind]]
+            rows.append({"benchmark": f"{measure}, {kind} a viewer", "value": round(sum(values) / len(values), 2),
+                         "unit": "", "target": None, "ok": None,
+                         "note": "per phase: " + ", ".join(f"{v:.2f}" for v in values)})
     for row in rows:
         row.update(preset="lecture", cpus=os.cpu_count())
     return rows
@@ -219,6 +277,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--phase", type=float, default=40.0, help="seconds per viewer / no-viewer phase")
     arguments = parser.parse_args()
+    print(f"CPU: {describe()}")
     for row in run(arguments.minutes, arguments.rounds, arguments.phase):
         flag = "" if row["ok"] is None else ("  ok" if row["ok"] else "  MISSED")
         print(f"{row['benchmark']:<58}{row['value']!s:>10} {row['unit']}{flag}")

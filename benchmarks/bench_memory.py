@@ -206,20 +206,14 @@ def run(uploads: int = 5, size: int = 4000, report=None) -> list[dict]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "?"
-
-
 def main(argv: list[str] | None = None) -> int:
+    from machine import cpu_model  # benchmarks/ is on the path when run as a script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=5)
     parser.add_argument("--size", type=int, default=4000, help="side of the square 1-bit PNGs, in pixels")
     args = parser.parse_args(argv)
-    print(f"CPU: {_cpu_model()}, {os.cpu_count()} cores visible. Bound: server RSS under {RSS_BOUND_MB} MB "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores visible. Bound: server RSS under {RSS_BOUND_MB} MB "
           f"after the uploads, and at most {GROWTH_BOUND_MB} MB more than after the first upload.")
     print(f"{'step':45s} {'RSS MB':>8s} {'peak MB':>8s} {'s':>6s}")
 

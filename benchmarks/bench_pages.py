@@ -23,16 +23,11 @@ import statistics
 import time
 from pathlib import Path
 
+from machine import load_average  # benchmarks/ is on the path (script or run_all)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 TIMEOUT = 300
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "?"
 
 
 def page_files() -> list[str]:
@@ -55,7 +50,7 @@ def run(quick: bool = False, repeats: int | None = None) -> list[dict]:
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=TIMEOUT)
     at.run()
     for name in page_files():
-        load = _load()
+        load = load_average()
         at.switch_page(f"pages/{name}")
         first = _timed(at)
         warm = [_timed(at) for _ in range(repeats)]

@@ -26,6 +26,8 @@ import os
 import time
 
 
+from machine import load_average  # benchmarks/ is on the path (script or run_all)
+
 from seglib.config import get_preset
 from seglib import settings
 
@@ -33,13 +35,6 @@ from seglib import settings
 BEFORE = {"model.weights": "none", "model.upsample_logits": False, "train.freeze_backbone_epochs": 0,
           "model.image_size": 160, "train.batch_size": 8, "data.augment": True}
 TARGET_RATIO = 1.5
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "?"
 
 
 def _trainer(config, pairs, frozen: bool):
@@ -88,7 +83,7 @@ def run(rounds: int = 4, steps: int = 20, warmup: int = 3) -> list[dict]:
             one()
     seconds = {name: 0.0 for name in contenders}
     images = {name: 0 for name in contenders}
-    load = _load()
+    load = load_average()
     for _ in range(rounds):
         for name, one in contenders.items():
             started = time.perf_counter()

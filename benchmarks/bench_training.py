@@ -37,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+from machine import load_average  # benchmarks/ is on the path (script or run_all)
+
 from seglib.training import runfiles
 
 from seglib import settings
@@ -46,13 +48,6 @@ from seglib.io import read_json
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou_seen": 0.30, "val_accuracy_seen": 0.85}
 IMAGES_SEEN = 2000
 WALL_SECONDS = 300.0
-
-
-def _load() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: list[str] | None = None,
@@ -69,7 +64,7 @@ def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: 
     for item in overrides or []:
         command += ["--set", item]
     env = dict(os.environ, SEGLIB_RUNS_DIR=str(temporary), PYTHONUNBUFFERED="1")
-    load_before = _load()
+    load_before = load_average("all")
     wall = minutes * 60.0
     started = time.time()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -125,7 +120,7 @@ def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: 
                        "val_mean_iou": round(float(r["val_mean_iou"]), 4),
                        "val_accuracy": round(float(r["val_accuracy"]), 4)} for _, r in history.iterrows()],
         "load_before": load_before,
-        "load_after": _load(),
+        "load_after": load_average("all"),
         "cpus": os.cpu_count(),
     }
     row["ok"] = all(row[k] is not None and (row[k] <= v if k == "first_batch_s" else row[k] >= v)

@@ -27,16 +27,11 @@ import time
 import traceback
 from pathlib import Path
 
+from machine import describe, load_average  # benchmarks/ is on the path (script or run_all)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "?"
 
 
 def _row(group, measure, value, unit, *, preset="", target=None, ok=None, load=None, note=""):
@@ -126,7 +121,7 @@ def run_all(names: list[str], quick: bool) -> list[dict]:
     table = []
     for name in names:
         module_name, quick_kwargs, full_kwargs, adapt = BENCHMARKS[name]
-        load = _load()
+        load = load_average()
         started = time.perf_counter()
         print(f"[run_all] {name} ... (load {load})", file=sys.stderr, flush=True)
         try:
@@ -162,7 +157,7 @@ def print_table(table: list[dict], elapsed: float | None = None) -> None:
         print("\nnotes:")
         for group, measure, note in notes:
             print(f"  {group} / {measure}: {note}")
-    print(f"\n{os.cpu_count()} CPUs; load = 1-minute load average"
+    print(f"\n{describe()}; load = 1-minute load average"
           + (f"; total {elapsed:.0f} s" if elapsed is not None else ""))
 
 

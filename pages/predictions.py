@@ -1,7 +1,6 @@
 """Predictions: ground truth, prediction and their difference; the logits of one
 pixel; a whole split evaluated (exercises 13-5 and 13-6)."""
 
-import collections
 import hashlib
 import inspect
 import threading
@@ -373,8 +372,16 @@ pixel_inspector(image_id, image, prediction, opacity)
 # ---------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)
-def _evaluation_store() -> dict:
-    return {"lock": threading.Lock(), "results": collections.OrderedDict()}
+def _evaluation_lock() -> threading.Lock:
+    """One split evaluation at a time on this server (each is many model passes on its CPU)."""
+    return threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _evaluation_slot(key: tuple) -> dict:
+    """Where the evaluation named by ``key`` is kept once someone pressed Evaluate, for every session;
+    Streamlit's cache keeps the 8 most recent."""
+    return {"result": None}
 
 
 st.header("Over a split", divider="gray")
@@ -399,20 +406,18 @@ limit = int(controls[1].number_input("Images", 1, len(eval_pairs), min(50, len(e
 rank_by = controls[2].selectbox("Rank by", ["average_error", "misclassified_rate", "mean_iou"], key="pred_rank_by",
                                 format_func=lambda m: m.replace("_", " ").replace("iou", "IoU"))
 evaluation_key = (model_id, str(dataset.root), folder_stamp(dataset.root), eval_split, limit)
-store = _evaluation_store()
-evaluation = store["results"].get(evaluation_key)
+slot = _evaluation_slot(evaluation_key)
+evaluation = slot["result"]
 if controls[3].button("Evaluate", icon=":material/play_arrow:", key="pred_eval_button", type="primary",
                       disabled=evaluation is not None, width="stretch"):
     bar = st.progress(0.0, text="Waiting for the model (another evaluation may be running)...")
-    with store["lock"], drawing.error_boundary("Evaluating the split"):
-        evaluation = store["results"].get(evaluation_key)
+    with _evaluation_lock(), drawing.error_boundary("Evaluating the split"):
+        evaluation = slot["result"]  # another session may have finished it while this one waited
         if evaluation is None:
             evaluation = evaluate.evaluate_split(
                 model, eval_pairs, None, limit=limit, num_classes=num_classes,
                 progress=lambda done, total: bar.progress(done / total, text=f"Predicted {done} of {total} images"))
-            store["results"][evaluation_key] = evaluation
-            while len(store["results"]) > 8:
-                store["results"].popitem(last=False)
+            slot["result"] = evaluation
     bar.empty()
 
 if evaluation is None:

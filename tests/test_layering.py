@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -121,6 +123,7 @@ def _run(code: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_seglib_never_imports_streamlit():
     out = _run(
         "import pkgutil, importlib, sys, seglib\n"
@@ -137,6 +140,7 @@ def test_light_modules_do_not_load_tensorflow():
     assert out.strip() == "False"
 
 
+@pytest.mark.slow
 def test_importing_tensorflow_through_seglib_is_quiet():
     result = subprocess.run(
         [sys.executable, "-c", "from seglib._tf import import_tf; tf, keras = import_tf(); print(tf.__version__)"],

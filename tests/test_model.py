@@ -147,6 +147,7 @@ def test_saved_model_reloads_to_equal_outputs(small_model, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temp file left behind
 
 
+@pytest.mark.slow
 def test_saving_without_the_optimizer_keeps_weights_and_drops_its_state(tmp_path):
     from seglib._tf import keras
 

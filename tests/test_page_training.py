@@ -331,3 +331,36 @@ def test_a_hostile_run_id_in_the_link_is_shown_as_text_not_markdown(tiny_dataset
     warning = next(w.value for w in at.warning if "from the link does not exist" in w.value)
     assert hostile.strip() in plain(warning)
     assert not inline_kinds(warning) & {"link_open", "image", "strong_open", "em_open"}
+
+
+# ---------------------------------------------------------------------------
+# What a viewer costs: the page redraws for an epoch at most every EPOCH_REDRAW_SECONDS, and the
+# runs table polls only when the live view is not already redrawing the page for a live run.
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stamp, drawn_stamp, seconds_since, due", [
+    ((1, 2), (1, 2), 999.0, False),  # nothing new: never
+    ((1, 3), (1, 2), 5.0, False),    # a new epoch, but the page was drawn 5 s ago: wait
+    ((1, 3), (1, 2), 30.0, True),    # a new epoch and EPOCH_REDRAW_SECONDS gone: redraw
+    ((1, 3), None, 60.0, True),      # never drawn for this run
+])
+def test_the_epoch_view_is_redrawn_for_a_new_epoch_at_most_every_epoch_redraw_seconds(stamp, drawn_stamp,
+                                                                                      seconds_since, due):
+    from ui.training.live import EPOCH_REDRAW_SECONDS, epoch_redraw_due
+
+    assert EPOCH_REDRAW_SECONDS == 30.0
+    assert epoch_redraw_due(stamp, drawn_stamp, drawn_at=1000.0, now=1000.0 + seconds_since) is due
+
+
+def test_the_runs_table_polls_only_for_a_viewer_of_another_run_while_one_is_live():
+    from ui.training.runs_table import table_polls
+
+    def info(run_id: str, status: str) -> runfolder.RunInfo:
+        return runfolder.RunInfo(id=run_id, name=run_id, status=status, preset="lecture", created_at=0.0,
+                                 epochs_done=0, epochs=2, best_val_mean_iou=None, path=Path(run_id))
+
+    live, done = info("a", "running"), info("b", "finished")
+    assert table_polls([live, done], shown="a") is False  # the live view redraws the page for it
+    assert table_polls([live, done], shown="b") is True   # the table is where run "a" moves
+    assert table_polls([done], shown="b") is False         # nothing moves
+    assert table_polls([info("q", "queued"), done], shown="b") is True

@@ -19,6 +19,8 @@ from seglib.model.deeplab import build_model
 from seglib.training import runfiles, runfolder
 from seglib.training.worker import train
 
+pytestmark = pytest.mark.slow  # pretrains and trains small models
+
 TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
         "model.low_level_filters": 8}
 

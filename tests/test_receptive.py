@@ -313,6 +313,7 @@ def test_model_without_aspp_is_a_model_error():
 # Effective receptive field on the real architecture
 # ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_effective_receptive_field_trained_vs_untrained_shapes():
     from seglib.model.deeplab import build_model
 
@@ -363,6 +364,7 @@ def test_cli_table_and_bad_size(capsys):
     assert "multiple of the output stride" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_subprocess_is_quiet_json():
     result = subprocess.run(
         [sys.executable, "-m", "seglib", "receptive", "--preset", "lecture", "--image-size", "64", "--json"],

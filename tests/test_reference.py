@@ -14,6 +14,8 @@ from seglib.config import RunConfig, get_preset
 from seglib.errors import RunError
 from seglib.training.worker import train
 
+pytestmark = pytest.mark.slow  # the fixture records a real run
+
 TINY = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
         "model.low_level_filters": 8, "model.weights": "none", "train.batch_size": 4, "train.epochs": 1,
         "data.train_count": 8, "data.val_count": 4, "data.root": "synthetic"}

@@ -18,6 +18,8 @@ from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.training.worker import train
 
+pytestmark = pytest.mark.slow  # real training runs (seconds each)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Overrides that make the lecture preset tiny: 8 training images in 2 steps.

@@ -24,7 +24,7 @@ from seglib.lab import answers as lab_answers
 from seglib.lab import facts as lab_facts
 from seglib.lab import questions as lab_questions
 from seglib.lab import saving as lab_saving
-from ui import datasets, models
+from ui import datasets, models, url_state
 from ui.components import browser
 from ui.drawing import error_boundary
 from ui.markdown import md_text
@@ -239,7 +239,7 @@ def exercise_panel(page: str) -> None:
     load_from_browser()
     facts = gather_facts(quiet=True)
     exercises = {exercise.key: exercise for exercise in ex.exercises_for_page(ex.build_exercises(facts), page)}
-    wanted = st.query_params.get(lab_questions.EXERCISE_PARAM)
+    wanted = url_state.param(lab_questions.EXERCISE_PARAM)
     order = sorted(exercises, key=lambda key: (key != wanted, key))
     with st.sidebar:
         st.divider()
@@ -255,7 +255,7 @@ def exercise_panel(page: str) -> None:
                     answer_box(question, prefix=PANEL_PREFIX)
                 page_link("exercises.py", "All questions of this exercise", {lab_questions.EXERCISE_PARAM: key})
         save_to_browser()
-    section = st.query_params.get(lab_questions.SECTION_PARAM)
+    section = url_state.param(lab_questions.SECTION_PARAM)
     anchors = {link.anchor for exercise in exercises.values() for link in exercise.links if link.page == page}
     if section in anchors:
         with st.sidebar:

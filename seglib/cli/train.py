@@ -71,15 +71,15 @@ def register(subparsers) -> None:
 
 def config_from_args(args) -> RunConfig:
     """The RunConfig described by the CLI flags (preset or --config, then overrides)."""
-    config = RunConfig.load(args.config) if getattr(args, "config", None) else get_preset(args.preset)
+    config = RunConfig.load(args.config) if args.config else get_preset(args.preset)
     overrides: dict[str, Any] = {}
     for flag, field in CLI_FIELDS.items():
-        value = getattr(args, flag, None)
+        value = getattr(args, flag)
         if value is not None:
             overrides[field] = value
-    if getattr(args, "data", None):
+    if args.data:
         overrides["data.root"] = _data_root_value(args.data)
-    overrides.update(parse_overrides(getattr(args, "overrides", None)))
+    overrides.update(parse_overrides(args.overrides))
     return config.with_overrides(overrides)
 
 

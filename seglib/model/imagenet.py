@@ -125,7 +125,7 @@ def cached_imagenet_weights(model_config: ModelConfig) -> Path:
     if not status["available"]:
         raise ModelError(status["message"])
     cache = keras_cache_dir()
-    if not os.access(cache.parent, os.W_OK):  # get_file would look in /tmp/.keras instead (a read-only home)
+    if not os.access(cache.parent, os.W_OK):  # get_file would fall back to the temporary folder (a read-only home)
         return status["path"]
     _, keras = import_tf()
     return Path(keras.utils.get_file(

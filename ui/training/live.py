@@ -31,7 +31,14 @@ POLL_SECONDS = 2.0
 TRAINING_POLL_SECONDS = 5.0
 #: Seconds between two checks for a newly started run, for a viewer who follows the active run.
 IDLE_WATCH_SECONDS = 15.0
+#: Least seconds between two redraws of the epoch view (curves, IoU per class, previews, the runs
+#: table) while a run trains. A redraw is the whole page in the viewer's browser, on the cores the
+#: worker trains on; with the lecture preset's 20-second epochs, redrawing at every epoch took a
+#: tenth of the worker's images/s (bench_lecture.py). The numbers above the charts (epoch, best
+#: mean IoU, running loss) still move at every poll.
+EPOCH_REDRAW_SECONDS = 30.0
 EPOCH_STAMP_KEY = "training_epoch_stamp"  # the epoch files' stamp when the epoch view was last drawn
+EPOCH_DRAWN_KEY = "training_epoch_drawn_at"  # when (time.time()) the epoch view was last drawn
 STATUS_COLORS = {"queued": "gray", "running": "blue", "stopping": "orange", "stopped": "orange",
                  "finished": "green", "failed": "red", "interrupted": "orange"}
 
@@ -240,11 +247,17 @@ def _read_run(run_id: str) -> tuple[dict, object, str] | None:
     return progress, config, str(progress.get("status") or "")
 
 
+def epoch_redraw_due(stamp: tuple, drawn_stamp: tuple | None, drawn_at: float, now: float) -> bool:
+    """Whether the live view should redraw the page for the epoch view: an epoch's files changed
+    since it was drawn (``drawn_stamp`` at ``drawn_at``) and EPOCH_REDRAW_SECONDS have passed."""
+    return stamp != drawn_stamp and now - drawn_at >= EPOCH_REDRAW_SECONDS
+
+
 def live_view(run_id: str, polling: bool) -> None:
     """The part of a run that moves every few seconds; a fragment that reruns every POLL_SECONDS while
     ``polling``. It stays light (status, progress, numbers, one small chart) so a projector or a lecture
-    hall watching costs the worker little; the epoch's charts below are redrawn once per epoch, by a
-    rerun of the page that this fragment asks for when an epoch's files change."""
+    hall watching costs the worker little; the epoch's charts below are redrawn by a rerun of the page
+    that this fragment asks for when an epoch's files changed, at most every EPOCH_REDRAW_SECONDS."""
     read = _read_run(run_id)
     if read is None:
         return
@@ -254,7 +267,8 @@ def live_view(run_id: str, polling: bool) -> None:
         # starts or stops, the runs table is current and the sidebar offers the new checkpoint.
         refresh_model_options()
         st.rerun(scope="app")
-    if polling and files.epoch_stamp(run_id) != st.session_state.get(EPOCH_STAMP_KEY):
+    if polling and epoch_redraw_due(files.epoch_stamp(run_id), st.session_state.get(EPOCH_STAMP_KEY),
+                                    st.session_state.get(EPOCH_DRAWN_KEY, 0.0), time.time()):
         st.rerun(scope="app")  # an epoch ended: redraw its charts (once, not on every poll)
     history = files.load_history(run_id)
     _status_line(run_id, progress, config)
@@ -309,6 +323,7 @@ def live_section(infos: list[runfolder.RunInfo], labels: dict[str, str]) -> None
     shown = st.session_state[RUN_KEY]
     polling = by_id[shown].status in LIVE_STATUSES
     st.session_state[EPOCH_STAMP_KEY] = files.epoch_stamp(shown)  # before the fragment compares against it
+    st.session_state[EPOCH_DRAWN_KEY] = time.time()
     every = None
     if polling:  # fast while the start-up steps tick by, slower once the batches flow
         phase = by_id[shown].phase if by_id[shown].status == "running" else ""

@@ -74,7 +74,7 @@ def _file_reader(path: Path):
 
 
 def runs_table(polling: bool, labels: dict[str, str]) -> None:
-    """The table of runs; a fragment that refreshes itself while any run is live."""
+    """The table of runs; a fragment that refreshes itself while ``polling`` (see ``runs_section``)."""
     current = runfolder.list_runs()
     if polling and not any(info.status in LIVE_STATUSES for info in current):
         st.rerun(scope="app")  # the last live run ended: stop polling, redraw the page
@@ -99,12 +99,20 @@ def runs_table(polling: bool, labels: dict[str, str]) -> None:
                  })
 
 
+def table_polls(infos: list[runfolder.RunInfo], shown: str | None) -> bool:
+    """Whether the runs table refreshes itself: while a run is live and the live view shows another
+    run. While the live view follows a live run, its redraws of the page refresh this table too (at
+    the epochs, and when a run starts or ends), so a second poll would only cost the viewer's browser."""
+    live = {info.id for info in infos if info.status in LIVE_STATUSES}
+    return bool(live) and shown not in live
+
+
 def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: str | None) -> None:
     """The runs table, the comparison of runs, and the actions on the run shown in the live view."""
     st.subheader("Runs on this machine")
     by_id = {info.id: info for info in infos}
-    any_live = any(info.status in LIVE_STATUSES for info in infos)
-    st.fragment(runs_table, run_every=TABLE_POLL_SECONDS if any_live else None)(any_live, labels)
+    polling = table_polls(infos, shown)
+    st.fragment(runs_table, run_every=TABLE_POLL_SECONDS if polling else None)(polling, labels)
 
     st.markdown(
         "**Compare runs.** Curves of several runs on the same axes: one colour per run, training solid, "
