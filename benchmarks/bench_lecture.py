@@ -132,7 +132,8 @@ def _open_training_page(browser, url: str):
     return page
 
 
-def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict]:
+def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
+        after_backbone_joins: bool = True) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from seglib.io import read_json
@@ -196,7 +197,7 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0) -> list[dict
             # it fixed for its first epochs): the step changes there, and is traced again, so a phase
             # across it would compare two different workers.
             joined = int(config.train.freeze_backbone_epochs or 0) + 1
-            deadline = time.time() + 900
+            deadline = time.time() + (900 if after_backbone_joins else 0)
             while time.time() < deadline:
                 progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
                 if int(progress.get("epoch") or 0) > joined and progress.get("phase") == "training":
@@ -276,9 +277,11 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=3.0, help="the lecture's minutes after Start")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--phase", type=float, default=40.0, help="seconds per viewer / no-viewer phase")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="start the viewer phases at once, not after the backbone joined the training")
     arguments = parser.parse_args()
     print(f"CPU: {describe()}")
-    for row in run(arguments.minutes, arguments.rounds, arguments.phase):
+    for row in run(arguments.minutes, arguments.rounds, arguments.phase, not arguments.no_wait):
         flag = "" if row["ok"] is None else ("  ok" if row["ok"] else "  MISSED")
         print(f"{row['benchmark']:<58}{row['value']!s:>10} {row['unit']}{flag}")
         if row.get("note"):

@@ -112,7 +112,7 @@ BENCHMARKS = {
     "inference": ("bench_inference", {"repeats": 2}, {}, _inference),
     "pages": ("bench_pages", {"quick": True}, {}, _generic("pages")),
     "speedup": ("bench_speedup", {"rounds": 2, "steps": 10}, {}, _generic("speed-up")),
-    "lecture": ("bench_lecture", {"minutes": 1.0, "rounds": 1, "phase": 20.0}, {}, _generic("lecture")),
+    "lecture": ("bench_lecture", {"minutes": 1.0, "rounds": 1, "phase": 20.0, "after_backbone_joins": False}, {}, _generic("lecture")),
     "memory": ("bench_memory", {"uploads": 3}, {}, _memory),
 }
 
