@@ -30,14 +30,18 @@ def _exercises_by_page() -> dict[str, tuple[str, ...]]:
 
 @dataclasses.dataclass(frozen=True)
 class PageInfo:
-    """One page: its file under ``pages/``, navigation title, URL path, icon and what it is for."""
+    """One page: its file under ``pages/``, navigation title, icon and what it is for."""
 
     file: str
     title: str
-    url_path: str
     icon: str
     summary: str
     heading: str = ""  #: the page's own title when it differs from the navigation's
+
+    @property
+    def url_path(self) -> str:
+        """The page's URL path: its file name without ``.py`` (``/dataset``)."""
+        return Path(self.file).stem
 
     @property
     def path(self) -> Path:
@@ -60,19 +64,19 @@ class PageInfo:
 #: Every planned page, in navigation order. A page appears in the navigation
 #: as soon as its file exists, so new pages need no edit of ``dashboard.py``.
 PLANNED_PAGES: tuple[PageInfo, ...] = (
-    PageInfo("home.py", "Home", "home", ":material/home:",
+    PageInfo("home.py", "Home", ":material/home:",
              "What semantic segmentation is and how this lab is organised.", heading="Semantic segmentation lab"),
-    PageInfo("dataset.py", "Dataset explorer", "dataset", ":material/photo_library:",
+    PageInfo("dataset.py", "Dataset explorer", ":material/photo_library:",
              "Images and colour masks, class imbalance and the scales of people and parts."),
-    PageInfo("model.py", "Model", "model", ":material/account_tree:",
+    PageInfo("model.py", "Model", ":material/account_tree:",
              "DeepLabV3+ layer by layer: backbone, ASPP, decoder and the H × W × 20 output."),
-    PageInfo("atrous.py", "Atrous scales", "atrous", ":material/blur_on:",
+    PageInfo("atrous.py", "Atrous scales", ":material/blur_on:",
              "How atrous (dilated) convolutions at several rates see a real image."),
-    PageInfo("training.py", "Training", "training", ":material/monitoring:",
+    PageInfo("training.py", "Training", ":material/monitoring:",
              "Start a run and watch loss and accuracy curves for training and validation."),
-    PageInfo("predictions.py", "Predictions", "predictions", ":material/image_search:",
+    PageInfo("predictions.py", "Predictions", ":material/image_search:",
              "Ground truth, prediction and their difference; logits of a single pixel."),
-    PageInfo("exercises.py", "Exercises", "exercises", ":material/school:",
+    PageInfo("exercises.py", "Exercises", ":material/school:",
              "The six questions of the lab and where the dashboard answers them."),
 )
 
