@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 
-def _check_num_classes(num_classes) -> int:
+def check_num_classes(num_classes) -> int:
+    """``num_classes`` as an int; ValueError unless it is an integer >= 2."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
     return int(num_classes)
@@ -90,7 +91,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_label: int | None 
     ``ignore_label`` are skipped. Any other id outside ``0..C-1`` is a
     ``ValueError`` (it would mean the wrong ``num_classes``).
     """
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     y_true, y_pred = _valid(*_pair(y_true, y_pred), num_classes, ignore_label)
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
     return counts.astype(np.int64, copy=False).reshape(num_classes, num_classes)
@@ -138,7 +139,7 @@ def average_error(y_true, y_pred, num_classes: int, ignore_label: int | None = I
 
     Computed on label ids over non-ignored pixels; ``nan`` when there are none.
     """
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     y_true, y_pred = _valid(*_pair(y_true, y_pred), num_classes, ignore_label)
     if not y_true.size:
         return float("nan")

@@ -81,6 +81,7 @@ import numpy as np
 
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.config import LOSSES
+from seglib.evaluation.metrics import check_num_classes
 
 __all__ = [
     "PIXEL_LOSSES", "SHARE_COLUMNS", "median_frequency_weights", "pixel_losses", "make_loss",
@@ -145,12 +146,6 @@ def _check_name(name: str, allowed: Sequence[str] = LOSSES) -> str:
     if name not in allowed:
         raise ValueError(f"Unknown loss {name!r}. Valid losses: {', '.join(allowed)}. Received: name={name!r}")
     return name
-
-
-def _check_num_classes(num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
-    return int(num_classes)
 
 
 def _check_gamma(gamma) -> float:
@@ -260,7 +255,7 @@ def make_loss(name: str, num_classes: int, class_weights=None, ignore_label: int
         ValueError: for an unknown name or a bad argument, naming the value received.
     """
     _check_name(name)
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     gamma = _check_gamma(gamma)
     weights = _weights_for(name, class_weights, num_classes)
     if ignore_label is not None and (isinstance(ignore_label, bool) or not isinstance(ignore_label, (int, np.integer))):
@@ -337,7 +332,7 @@ def loss_shares(model, pairs: Sequence, image_size: int | None, num_classes: int
     from seglib.data.dataset import load_pair
     from seglib.evaluation.inference import model_input_size, predict_batch
 
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     gamma = _check_gamma(gamma)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
