@@ -145,3 +145,9 @@ def test_progress_text_and_fraction():
     assert progress_text.progress_label({**progress, "status": "stopped"}).endswith("· stopped")
     assert [progress_text.format_duration(s) for s in (None, -1, 42, 75, 3725)] == [
         "—", "—", "42 s", "1 min 15 s", "1 h 02 min"]
+
+
+def test_the_loss_axis_names_the_loss_the_run_trains_with():
+    assert tf_figures.loss_figure(_history()).layout.yaxis.title.text == "cross-entropy (lower is better)"
+    figure = tf_figures.loss_figure(_history(), loss="cross-entropy+dice")
+    assert figure.layout.yaxis.title.text == "cross-entropy+dice (lower is better)"

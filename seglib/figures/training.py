@@ -129,12 +129,13 @@ def _train_val_traces(figure, history, column: str, family: str, label: str, hov
 # ---------------------------------------------------------------------------
 
 def loss_figure(history, *, epochs: int | None = None, title: str | None = "Loss",
-                height: int | None = 400):
+                height: int | None = 400, loss: str = "cross-entropy"):
     """Training (solid) and validation (dashed) loss per epoch, on the same axes.
 
     Args:
         history: ``runfolder.read_history`` (columns ``epoch``, ``loss``, ``val_loss``).
         epochs: the run's planned epochs: the x axis spans them all.
+        loss: the loss the run trains with (``train.loss``), named on the y axis.
     """
     import plotly.graph_objects as go
 
@@ -144,7 +145,7 @@ def loss_figure(history, *, epochs: int | None = None, title: str | None = "Loss
     figure = go.Figure()
     _train_val_traces(figure, history, "loss", "loss", "loss", ".4f")
     _layout(figure, title=title, height=height, xaxis_title="epoch",
-            yaxis_title="cross-entropy (lower is better)")
+            yaxis_title=f"{loss} (lower is better)")
     _epoch_axis(figure, epochs, int(history["epoch"].max()))
     figure.update_yaxes(rangemode="tozero")
     return figure

@@ -88,15 +88,15 @@ def load_previews(run_id: str):
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _history_figures(run_id: str, stamp: tuple, epochs: int):
+def _history_figures(run_id: str, stamp: tuple, epochs: int, loss: str):
     history = _history(run_id, stamp)
-    return (training_figures.loss_figure(history, epochs=epochs),
+    return (training_figures.loss_figure(history, epochs=epochs, loss=loss),
             training_figures.accuracy_figure(history, epochs=epochs))
 
 
-def history_figures(run_id: str, epochs: int):
+def history_figures(run_id: str, epochs: int, loss: str = "cross-entropy"):
     """The loss and the accuracy figure of the run's history, on an axis of ``epochs`` epochs."""
-    return _history_figures(run_id, run_file_stamp(run_id, runfiles.HISTORY_FILE), epochs)
+    return _history_figures(run_id, run_file_stamp(run_id, runfiles.HISTORY_FILE), epochs, loss)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

@@ -35,7 +35,7 @@ IDLE_WATCH_SECONDS = 15.0
 #: table) while a run trains. A redraw is the whole page in the viewer's browser, on the cores the
 #: worker trains on; with the lecture preset's 20-second epochs, redrawing at every epoch took a
 #: tenth of the worker's images/s (bench_lecture.py). The numbers above the charts (epoch, best
-#: mean IoU, running loss) still move at every poll.
+#: mean IoU, running loss) still move at every poll. The first epoch is drawn at once.
 EPOCH_REDRAW_SECONDS = 30.0
 EPOCH_STAMP_KEY = "training_epoch_stamp"  # the epoch files' stamp when the epoch view was last drawn
 EPOCH_DRAWN_KEY = "training_epoch_drawn_at"  # when (time.time()) the epoch view was last drawn
@@ -165,7 +165,8 @@ def _controls(run_id: str, progress: dict, config) -> None:
 def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
     """What changes once per epoch: loss and accuracy curves, the learning rate, IoU per class."""
     epochs = int(progress.get("epochs") or (config.train.epochs if config else 0))
-    loss_figure, accuracy_figure = files.history_figures(run_id, epochs)
+    loss_figure, accuracy_figure = files.history_figures(
+        run_id, epochs, config.train.loss if config is not None else "cross-entropy")
     left, right = st.columns(2)
     with left:
         plot(loss_figure, key="live_loss")
@@ -323,7 +324,8 @@ def live_section(infos: list[runfolder.RunInfo], labels: dict[str, str]) -> None
     shown = st.session_state[RUN_KEY]
     polling = by_id[shown].status in LIVE_STATUSES
     st.session_state[EPOCH_STAMP_KEY] = files.epoch_stamp(shown)  # before the fragment compares against it
-    st.session_state[EPOCH_DRAWN_KEY] = time.time()
+    # Before the first epoch there are no curves to keep: the first one is drawn as soon as it lands.
+    st.session_state[EPOCH_DRAWN_KEY] = time.time() if by_id[shown].epochs_done else 0.0
     every = None
     if polling:  # fast while the start-up steps tick by, slower once the batches flow
         phase = by_id[shown].phase if by_id[shown].status == "running" else ""
