@@ -31,6 +31,18 @@ def test_batches_have_the_model_types(pairs):
     assert sum(int(x.shape[0]) for x, _ in dataset) == len(pairs)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_autotuning_is_off_so_dropping_an_epochs_iterator_does_not_stall_training(pairs, training):
+    # With tf.data's autotuning on, deleting an epoch's iterator waited 2.5-8 s for its tuning
+    # thread (at one lecture epoch in three). The parallelism is fixed instead.
+    from seglib.data.pipeline import PARALLEL_CALLS
+
+    dataset = make_dataset(pairs, image_size=32, batch_size=5, training=training, augment=training)
+    assert dataset.options().autotune.enabled is False
+    assert dataset.options().deterministic is True
+    assert 1 <= PARALLEL_CALLS <= 16
+
+
 def test_resized_mask_values_are_a_subset_of_the_original_labels(pairs):
     for size in (24, 48, 96):
         _, masks = _all(make_dataset(pairs, size, 4, training=False))
