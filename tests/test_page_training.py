@@ -334,22 +334,27 @@ def test_a_hostile_run_id_in_the_link_is_shown_as_text_not_markdown(tiny_dataset
 
 
 # ---------------------------------------------------------------------------
-# What a viewer costs: the page redraws for an epoch at most every EPOCH_REDRAW_SECONDS, and the
-# runs table polls only when the live view is not already redrawing the page for a live run.
+# What a viewer costs: the page redraws for an epoch at most every EPOCH_REDRAW_SECONDS, for the
+# running loss alone at most every RUNNING_LOSS_REDRAW_SECONDS, and the runs table polls only when
+# the live view is not already redrawing the page for a live run.
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stamp, drawn_stamp, seconds_since, due", [
-    ((1, 2), (1, 2), 999.0, False),  # nothing new: never
-    ((1, 3), (1, 2), 5.0, False),    # a new epoch, but the page was drawn 5 s ago: wait
-    ((1, 3), (1, 2), 30.0, True),    # a new epoch and EPOCH_REDRAW_SECONDS gone: redraw
-    ((1, 3), None, 60.0, True),      # never drawn for this run
+@pytest.mark.parametrize("stamps, drawn, seconds_since, first_epoch, due", [
+    ((1, 7), (1, 7), 999.0, False, False),  # nothing new: never
+    ((2, 7), (1, 7), 5.0, False, False),    # a new epoch, but the page was drawn 5 s ago: wait
+    ((2, 8), (1, 7), 30.0, False, True),    # a new epoch and EPOCH_REDRAW_SECONDS gone: redraw
+    ((2, 7), (1, 7), 0.5, True, True),      # the first epoch: at once
+    ((1, 8), (1, 7), 0.5, True, False),     # batches of the first epoch: the running loss waits
+    ((1, 8), (1, 7), 30.0, False, False),   # only the running loss moved: wait longer ...
+    ((1, 8), (1, 7), 60.0, False, True),    # ... RUNNING_LOSS_REDRAW_SECONDS
+    ((1, 7), None, 60.0, False, True),      # never drawn for this run
 ])
-def test_the_epoch_view_is_redrawn_for_a_new_epoch_at_most_every_epoch_redraw_seconds(stamp, drawn_stamp,
-                                                                                      seconds_since, due):
-    from ui.training.live import EPOCH_REDRAW_SECONDS, epoch_redraw_due
+def test_the_charts_are_redrawn_for_an_epoch_or_the_running_loss_at_most_that_often(stamps, drawn, seconds_since,
+                                                                                    first_epoch, due):
+    from ui.training.live import EPOCH_REDRAW_SECONDS, RUNNING_LOSS_REDRAW_SECONDS, redraw_due
 
-    assert EPOCH_REDRAW_SECONDS == 30.0
-    assert epoch_redraw_due(stamp, drawn_stamp, drawn_at=1000.0, now=1000.0 + seconds_since) is due
+    assert (EPOCH_REDRAW_SECONDS, RUNNING_LOSS_REDRAW_SECONDS) == (30.0, 60.0)
+    assert redraw_due(stamps, drawn, drawn_at=1000.0, now=1000.0 + seconds_since, first_epoch=first_epoch) is due
 
 
 def test_the_runs_table_polls_only_for_a_viewer_of_another_run_while_one_is_live():

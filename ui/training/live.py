@@ -1,6 +1,7 @@
 """The Training page's live view of one run: status, progress, the numbers that move every few
-batches (a fragment that refreshes itself while the run is live), and the per-epoch charts,
-previews and log below it, redrawn once per epoch."""
+batches (a fragment that refreshes itself while the run is live), and the charts, previews and log
+below it, redrawn by a page rerun when an epoch ended (at most every 30 s) or, within a long epoch,
+when the running loss moved (at most every minute)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,13 @@ IDLE_WATCH_SECONDS = 15.0
 #: tenth of the worker's images/s (bench_lecture.py). The numbers above the charts (epoch, best
 #: mean IoU, running loss) still move at every poll. The first epoch is drawn at once.
 EPOCH_REDRAW_SECONDS = 30.0
-EPOCH_STAMP_KEY = "training_epoch_stamp"  # the epoch files' stamp when the epoch view was last drawn
+#: Least seconds between two redraws for the running loss alone (no epoch ended meanwhile): long
+#: epochs still show their batches' loss fall. Its chart used to move at every poll; in the viewer's
+#: browser that one Plotly chart cost about as much as all the numbers of the poll together.
+RUNNING_LOSS_REDRAW_SECONDS = 60.0
+DRAWN_STAMPS_KEY = "training_drawn_stamps"  # the (epoch files, steps file) stamps when the view was last drawn
 EPOCH_DRAWN_KEY = "training_epoch_drawn_at"  # when (time.time()) the epoch view was last drawn
+FIRST_EPOCH_KEY = "training_first_epoch_due"  # no epoch was drawn yet: draw the first one as it lands
 STATUS_COLORS = {"queued": "gray", "running": "blue", "stopping": "orange", "stopped": "orange",
                  "finished": "green", "failed": "red", "interrupted": "orange"}
 
@@ -194,8 +200,8 @@ def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) ->
                                                    position=position), key="live_lr")
 
 
-def _live_charts(run_id: str, progress: dict) -> None:
-    """What changes every few batches: the running loss of the current epoch (one small figure)."""
+def _running_loss(run_id: str, progress: dict) -> None:
+    """The running loss of the current epoch, batch by batch (the last epoch between two)."""
     steps = files.load_steps(run_id)
     epoch = int(progress.get("epoch") or 0) or None
     if epoch is not None and len(steps) and not (steps["epoch"] == epoch).any():
@@ -248,17 +254,27 @@ def _read_run(run_id: str) -> tuple[dict, object, str] | None:
     return progress, config, str(progress.get("status") or "")
 
 
-def epoch_redraw_due(stamp: tuple, drawn_stamp: tuple | None, drawn_at: float, now: float) -> bool:
-    """Whether the live view should redraw the page for the epoch view: an epoch's files changed
-    since it was drawn (``drawn_stamp`` at ``drawn_at``) and EPOCH_REDRAW_SECONDS have passed."""
-    return stamp != drawn_stamp and now - drawn_at >= EPOCH_REDRAW_SECONDS
+def redraw_due(stamps: tuple, drawn: tuple | None, drawn_at: float, now: float,
+               first_epoch: bool = False) -> bool:
+    """Whether the live view should redraw the page for the charts below it. ``stamps`` and
+    ``drawn`` are the (epoch files, steps file) stamps now and when the page was drawn at
+    ``drawn_at``. An epoch's files changed: at most every EPOCH_REDRAW_SECONDS (the first epoch at
+    once); only the running loss moved: at most every RUNNING_LOSS_REDRAW_SECONDS."""
+    drawn = drawn or (None, None)
+    if stamps[0] != drawn[0]:
+        return first_epoch or now - drawn_at >= EPOCH_REDRAW_SECONDS
+    return stamps[1] != drawn[1] and now - drawn_at >= RUNNING_LOSS_REDRAW_SECONDS
+
+
+def _stamps(run_id: str) -> tuple:
+    return files.epoch_stamp(run_id), files.run_file_stamp(run_id, runfiles.STEPS_FILE)
 
 
 def live_view(run_id: str, polling: bool) -> None:
     """The part of a run that moves every few seconds; a fragment that reruns every POLL_SECONDS while
-    ``polling``. It stays light (status, progress, numbers, one small chart) so a projector or a lecture
-    hall watching costs the worker little; the epoch's charts below are redrawn by a rerun of the page
-    that this fragment asks for when an epoch's files changed, at most every EPOCH_REDRAW_SECONDS."""
+    ``polling``. It stays light (status, progress, numbers; no chart) so a projector or a lecture hall
+    watching costs the worker little; the charts below are redrawn by a rerun of the page that this
+    fragment asks for when the run's files changed (``redraw_due``)."""
     read = _read_run(run_id)
     if read is None:
         return
@@ -268,19 +284,20 @@ def live_view(run_id: str, polling: bool) -> None:
         # starts or stops, the runs table is current and the sidebar offers the new checkpoint.
         refresh_model_options()
         st.rerun(scope="app")
-    if polling and epoch_redraw_due(files.epoch_stamp(run_id), st.session_state.get(EPOCH_STAMP_KEY),
-                                    st.session_state.get(EPOCH_DRAWN_KEY, 0.0), time.time()):
-        st.rerun(scope="app")  # an epoch ended: redraw its charts (once, not on every poll)
+    if polling and redraw_due(_stamps(run_id), st.session_state.get(DRAWN_STAMPS_KEY),
+                              st.session_state.get(EPOCH_DRAWN_KEY, 0.0), time.time(),
+                              st.session_state.get(FIRST_EPOCH_KEY, False)):
+        st.rerun(scope="app")  # an epoch ended or the running loss moved: redraw the charts (not on every poll)
     history = files.load_history(run_id)
     _status_line(run_id, progress, config)
     _progress_block(progress)
     _metrics_row(progress, history)
     _controls(run_id, progress, config)
-    _live_charts(run_id, progress)
 
 
 def epoch_view(run_id: str) -> None:
-    """The run's per-epoch results: curves, learning rate, IoU per class, previews, log."""
+    """The run's charts: the running loss, then per epoch the curves, learning rate, IoU per class,
+    previews; the log."""
     read = _read_run(run_id)
     if read is None:
         return
@@ -292,6 +309,7 @@ def epoch_view(run_id: str) -> None:
     if any(damage):
         st.warning("Some of this run's files are damaged; what can be read is shown: "
                    + "; ".join(text for text in damage if text) + ".", icon=":material/broken_image:")
+    _running_loss(run_id, progress)
     _epoch_charts(run_id, progress, config, history)
     _preview_strip(run_id)
     if status in ("failed", "interrupted") or (status and is_instructor() and status != "queued"):
@@ -323,9 +341,10 @@ def live_section(infos: list[runfolder.RunInfo], labels: dict[str, str]) -> None
                  help="The running run is shown by default; pick any other run of this machine.")
     shown = st.session_state[RUN_KEY]
     polling = by_id[shown].status in LIVE_STATUSES
-    st.session_state[EPOCH_STAMP_KEY] = files.epoch_stamp(shown)  # before the fragment compares against it
+    st.session_state[DRAWN_STAMPS_KEY] = _stamps(shown)  # before the fragment compares against them
+    st.session_state[EPOCH_DRAWN_KEY] = time.time()
     # Before the first epoch there are no curves to keep: the first one is drawn as soon as it lands.
-    st.session_state[EPOCH_DRAWN_KEY] = time.time() if by_id[shown].epochs_done else 0.0
+    st.session_state[FIRST_EPOCH_KEY] = not by_id[shown].epochs_done
     every = None
     if polling:  # fast while the start-up steps tick by, slower once the batches flow
         phase = by_id[shown].phase if by_id[shown].status == "running" else ""
