@@ -20,7 +20,9 @@ preset). Then, with that one browser on the Training page:
   the worker's training images/s. Each phase with a viewer is compared with the
   mean of the two phases without around it, which cancels the worker's own drift
   (target: with a viewer >= 0.9 x without). The CPU the viewer's Streamlit server
-  and Chromium use in the phases with a viewer is reported too.
+  and Chromium use in the phases with a viewer is reported too. Chromium runs with the CPU
+  priority it has on a desktop (``machine.browser_as_desktop_user``): run as root, it would raise
+  its own threads to nice -8.
 
     python benchmarks/bench_lecture.py                       # 3 minutes, then 3 rounds of 2 x 40 s and 40 s
     python benchmarks/bench_lecture.py --minutes 1 --rounds 1 --phase 20
@@ -42,7 +44,7 @@ from seglib.training import runfiles, runfolder, scheduler
 from seglib import settings
 
 from load_viewers import CHROMIUM, launch_dashboard  # benchmarks/ is on the path (script or run_all)
-from machine import describe
+from machine import browser_as_desktop_user, describe
 
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
 #: Seconds left out after opening or closing the viewer's page: the steady cost of a page that
@@ -148,7 +150,9 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
     rows: list[dict] = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+            # With the CPU priority a desktop user's Chromium has (as root it would raise itself to nice -8).
+            browser = playwright.chromium.launch(executable_path=browser_as_desktop_user(CHROMIUM, workdir),
+                                                 headless=True)
             page = _open_training_page(browser, url)
             start_button = page.get_by_role("button", name="Start training")
             if not start_button.is_visible():

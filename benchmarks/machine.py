@@ -33,3 +33,23 @@ def cpu_model() -> str:
 def describe() -> str:
     """One line: CPU model and the cores this process may use."""
     return f"{cpu_model()}, {os.cpu_count()} CPUs"
+
+
+def browser_as_desktop_user(chromium: str, folder: Path) -> str:
+    """The Chromium to launch so that it gets the CPU priority it has on a desktop.
+
+    Run as root (containers, CI), Chromium raises its browser and GPU threads to nice -8, above
+    everything else on the machine; a desktop user's Chromium cannot (no CAP_SYS_NICE) and stays at
+    nice 0. As root on Linux this writes a wrapper into ``folder`` that starts ``chromium`` without
+    that capability (``setpriv``); elsewhere it returns ``chromium`` itself.
+    """
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and setpriv):
+        return chromium
+    wrapper = Path(folder) / "chromium-as-desktop-user"
+    wrapper.write_text(f'#!/bin/sh\nexec "{setpriv}" --bounding-set -sys_nice --inh-caps -sys_nice '
+                       f'"{chromium}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
