@@ -39,7 +39,7 @@ def recorded(tmp_path_factory, tiny_dataset):
         patch.setenv("SEGLIB_RUNS_DIR", str(machine_runs))
         folder = runfolder.create_run(get_preset("lecture").with_overrides(TINY), status="running")
         assert train(folder) == "finished"
-        target = reference.record(folder, "tiny", "Tiny reference", note="recorded by a test")
+        target = reference.record(folder, "tiny", "Tiny reference", note="recorded by a test with `python -m seglib reference-runs`")
         yield target, folder
 
 
@@ -76,6 +76,7 @@ def test_the_training_page_shows_a_reference_run_read_only(recorded):
     assert not at.exception
     text = "\n".join(c.value for c in at.caption)
     assert "recorded reference run" in text and "recorded by a test" in text
+    assert "with `python -m seglib reference-runs`" in text  # the command as code, not escaped backticks
     table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
     assert table.loc[table["run id"] == "reference-tiny", "status"].item() == "finished (reference)"
     assert at.button(key="do_delete_reference-tiny").disabled and at.button(key="do_rename_reference-tiny").disabled

@@ -234,6 +234,13 @@ def test_user_strings_are_escaped_and_shortened_for_markdown():
     assert plain(common.md_code(HOSTILE, limit=200)) == HOSTILE
     assert plain(common.md_code("``a`b")) == "``a`b"
     assert plain(common.md_text("Training/Images/*.jpg and *.png")) == "Training/Images/*.jpg and *.png"
+    # A recorded run's note may show a command as code; nothing else in it becomes Markdown.
+    note = common.md_text_with_code("recorded by `python -m seglib demo-model`; see *assets*.", limit=200)
+    assert inline_kinds(note) == {"text", "code_inline"}
+    assert plain(note) == "recorded by python -m seglib demo-model; see *assets*."
+    for hostile in (HOSTILE, HOSTILE + "`", "a `b` **c** `[d](http://evil.example)`"):
+        assert inline_kinds(common.md_text_with_code(hostile, limit=500)) <= {"text", "code_inline", "softbreak"}
+    assert plain(common.md_text_with_code(HOSTILE + "`", limit=500)) == HOSTILE + "`"  # odd: all text
     long = "a" * 20_000
     assert len(common.md_text(long)) == common.MAX_SHOWN_CHARS and common.md_text(long).endswith("…")
     assert "\n" not in common.md_text("two\n\n# lines") and plain(common.md_text("two\n\n# lines")) == "two  # lines"

@@ -46,3 +46,15 @@ def md_code(text: Any, limit: int = MAX_SHOWN_CHARS) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text[0] in "` " or text[-1] in "` " else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_text_with_code(text: Any, limit: int = MAX_SHOWN_CHARS) -> str:
+    """Like ``md_text``, but a part between two single backticks is shown as inline code
+    (``md_code``), as in a recorded run's note: "recorded by `python -m seglib demo-model`".
+    Nothing else in ``text`` can become Markdown; with an odd number of backticks all is text."""
+    text = shorten(text, limit)
+    parts = text.split("`")
+    if len(parts) % 2 == 0:
+        return md_text(text, None)
+    return "".join(md_code(part, len(part) + 1) if index % 2 else md_text(part, None)
+                   for index, part in enumerate(parts))

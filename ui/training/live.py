@@ -17,7 +17,7 @@ from seglib.figures import progress_text
 from seglib.figures import training as training_figures
 from ui.drawing import plot, show_error
 from ui.instructor import is_instructor
-from ui.markdown import md_code, md_text
+from ui.markdown import md_code, md_text, md_text_with_code
 from ui.models import refresh_model_options
 from ui.palette import current_palette_name
 from ui.training import files
@@ -152,7 +152,7 @@ def _controls(run_id: str, progress: dict, config) -> None:
     if runfolder.is_reference(run_id):
         note = runfolder.read_meta(run_id).get("note") or ""
         st.caption(":material/inventory_2: A **recorded reference run** shipped with the project (read-only): "
-                   + md_text(note, limit=400))
+                   + md_text_with_code(note, limit=400))
         show_notice("live")
     elif status == "finished" and config is not None and is_instructor():
         columns = st.columns([1.1, 1.1, 3], vertical_alignment="bottom")
