@@ -42,9 +42,6 @@ EPOCH_REDRAW_SECONDS = 30.0
 #: epochs still show their batches' loss fall. Its chart used to move at every poll; in the viewer's
 #: browser that one Plotly chart cost about as much as all the numbers of the poll together.
 RUNNING_LOSS_REDRAW_SECONDS = 60.0
-DRAWN_STAMPS_KEY = "training_drawn_stamps"  # the (epoch files, steps file) stamps when the view was last drawn
-EPOCH_DRAWN_KEY = "training_epoch_drawn_at"  # when (time.time()) the epoch view was last drawn
-FIRST_EPOCH_KEY = "training_first_epoch_due"  # no epoch was drawn yet: draw the first one as it lands
 STATUS_COLORS = {"queued": "gray", "running": "blue", "stopping": "orange", "stopped": "orange",
                  "finished": "green", "failed": "red", "interrupted": "orange"}
 
@@ -270,11 +267,13 @@ def _stamps(run_id: str) -> tuple:
     return files.epoch_stamp(run_id), files.run_file_stamp(run_id, runfiles.STEPS_FILE)
 
 
-def live_view(run_id: str, polling: bool) -> None:
+def live_view(run_id: str, polling: bool, drawn: tuple, drawn_at: float, first_epoch: bool) -> None:
     """The part of a run that moves every few seconds; a fragment that reruns every POLL_SECONDS while
     ``polling``. It stays light (status, progress, numbers; no chart) so a projector or a lecture hall
     watching costs the worker little; the charts below are redrawn by a rerun of the page that this
-    fragment asks for when the run's files changed (``redraw_due``)."""
+    fragment asks for when the run's files changed (``redraw_due``). ``drawn``, ``drawn_at`` and
+    ``first_epoch`` say what the page drew them from: the fragment keeps the arguments of the page
+    run that drew it."""
     read = _read_run(run_id)
     if read is None:
         return
@@ -284,9 +283,7 @@ def live_view(run_id: str, polling: bool) -> None:
         # starts or stops, the runs table is current and the sidebar offers the new checkpoint.
         refresh_model_options()
         st.rerun(scope="app")
-    if polling and redraw_due(_stamps(run_id), st.session_state.get(DRAWN_STAMPS_KEY),
-                              st.session_state.get(EPOCH_DRAWN_KEY, 0.0), time.time(),
-                              st.session_state.get(FIRST_EPOCH_KEY, False)):
+    if polling and redraw_due(_stamps(run_id), drawn, drawn_at, time.time(), first_epoch):
         st.rerun(scope="app")  # an epoch ended or the running loss moved: redraw the charts (not on every poll)
     history = files.load_history(run_id)
     _status_line(run_id, progress, config)
@@ -341,15 +338,14 @@ def live_section(infos: list[runfolder.RunInfo], labels: dict[str, str]) -> None
                  help="The running run is shown by default; pick any other run of this machine.")
     shown = st.session_state[RUN_KEY]
     polling = by_id[shown].status in LIVE_STATUSES
-    st.session_state[DRAWN_STAMPS_KEY] = _stamps(shown)  # before the fragment compares against them
-    st.session_state[EPOCH_DRAWN_KEY] = time.time()
-    # Before the first epoch there are no curves to keep: the first one is drawn as soon as it lands.
-    st.session_state[FIRST_EPOCH_KEY] = not by_id[shown].epochs_done
     every = None
     if polling:  # fast while the start-up steps tick by, slower once the batches flow
         phase = by_id[shown].phase if by_id[shown].status == "running" else ""
         every = TRAINING_POLL_SECONDS if phase in ("training", "validating", "saving") else POLL_SECONDS
-    st.fragment(live_view, run_every=every)(shown, polling)
+    # The stamps before the charts are drawn below; before the first epoch there are no curves to
+    # keep, so the first one is drawn as soon as it lands.
+    st.fragment(live_view, run_every=every)(shown, polling, _stamps(shown), time.time(),
+                                            not by_id[shown].epochs_done)
     epoch_view(shown)
     if not polling and not st.session_state.get(PINNED_KEY):
         st.fragment(watch_for_new_run, run_every=IDLE_WATCH_SECONDS)(shown)
