@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 from pathlib import Path
 
 
@@ -43,8 +44,6 @@ def browser_as_desktop_user(chromium: str, folder: Path) -> str:
     nice 0. As root on Linux this writes a wrapper into ``folder`` that starts ``chromium`` without
     that capability (``setpriv``); elsewhere it returns ``chromium`` itself.
     """
-    import shutil
-
     setpriv = shutil.which("setpriv")
     if not (hasattr(os, "geteuid") and os.geteuid() == 0 and setpriv):
         return chromium
