@@ -290,7 +290,7 @@ def test_words_that_were_wrong_are_gone():
 
 #: How the texts may use "photo": about real photos, never for an image of the synthetic data.
 _PHOTO_ALLOWED = re.compile(r"real photos?|not photos|seen a photo|photos of everyday|ImageNet's photos|"
-                            r"CIHP('s)? photos|photo_library|Human Parsing photos|a photo of people", re.IGNORECASE)
+                            r"CIHP('s)? photos|photo_library|Human Parsing photos|Upload a photo", re.IGNORECASE)
 
 
 def test_no_text_calls_a_synthetic_image_a_photo():
@@ -332,3 +332,26 @@ def test_at_least_eight_checks_need_a_step_of_reasoning(tiny_dataset):
         forms = {f"{value:.3f}", f"{value:,.0f}" if value >= 100 else f"{value:.2f}"}
         shown = " ".join([question.text, question.hint, exercises[question.exercise].intro])
         assert not [form for form in forms if form in shown], (question.key, forms)
+
+
+def test_no_open_questions_model_answer_gives_away_a_checked_value(tiny_dataset):
+    """An open question's model answer shows after an attempt at that question only: it may not print a
+    value another question checks (the background share, the channel count, the weight ratio ...)."""
+    from seglib.data.dataset import open_dataset
+    from seglib.data.stats import dataset_stats
+
+    facts = {**lab_facts.dataset_numbers(dataset_stats(open_dataset(tiny_dataset), split="train")),
+             **lab_checks.config_numbers(get_preset("lecture").model), "model_preset": "lecture",
+             "synthetic_data": True}
+    questions = ex.all_questions(ex.build_exercises(facts))
+    forms = set()
+    for question in questions:
+        if question.checkable and question.kind == "number":
+            value = float(question.answer)
+            forms |= {f"{value:.2f}", f"{value:.3f}", f"{value:.0%}"} if value < 1 else {
+                f"{value:g}", f"{value:,.0f}"}
+    for question in questions:
+        if question.kind == "text":
+            found = [form for form in forms if re.search(rf"(?<![\d.,]){re.escape(form)}(?![\d%])",
+                                                         question.model_answer)]
+            assert not found, (question.key, found)

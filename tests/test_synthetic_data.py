@@ -184,3 +184,13 @@ def test_an_upload_is_warned_about_a_model_that_only_saw_drawings(tiny_dataset, 
 
     at = _upload(_finished_run(real_dataset.name, "real photos"))
     assert not [w for w in at.warning if "synthetic drawings" in w.value]
+
+
+@pytest.mark.slow
+def test_the_training_pages_previews_say_they_are_drawings(tiny_dataset):
+    """The shipped demo-model reference run trained on the default data: its validation previews are the
+    generator's drawings, and the page says so."""
+    at = open_app("pages/training.py", query={"run": "reference-demo-model"})
+    bug_free(at)
+    assert "**Validation previews**" in text(at)
+    assert synthetic.SYNTHETIC_NOTE in text(at)

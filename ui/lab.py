@@ -20,6 +20,7 @@ from typing import Callable
 
 import streamlit as st
 
+from seglib.data import synthetic
 from seglib.lab import checks as lab_checks
 from seglib.lab import exercises as ex
 from seglib.lab import answers as lab_answers
@@ -106,6 +107,7 @@ def gather_facts(quiet: bool = False) -> dict:
         split = "train" if dataset.split("train") else next(iter(dataset.splits))
         facts.update(lab_facts.dataset_numbers(datasets.load_stats(root, split)))
         facts["dataset"] = dataset.name
+        facts["synthetic_data"] = synthetic.is_synthetic(root)
     choice = None
     with _part("Analysing the model", quiet):
         choice = models.current_model_choice()

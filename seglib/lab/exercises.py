@@ -205,8 +205,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "and the smallest parts (shoes, gloves, sunglasses).",
                          view="object-scales",
                          model_answer=(
-                             "People range from a few dozen pixels tall (far back in a crowd) to almost the height "
-                             "of the image. Parts spread even more: the sunglasses, gloves or shoes of a small "
+                             "People range from a few dozen pixels tall (far back in a crowd) to the full height "
+                             "of the image, the nearest cut by its edges. Parts spread even more: the sunglasses, gloves or shoes of a small "
                              "person cover a handful of pixels, the clothes of a large one a big share of the "
                              "frame. Region sizes of one class span more than a factor of ten, so the network "
                              "must recognise the same part at very different sizes.")),
@@ -303,8 +303,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          model_answer=(
                              "Semantic segmentation makes one decision per pixel, so the output needs one position "
                              "per input pixel: the decoder upsamples back to the input's height and width and the "
-                             f"last 1 × 1 convolution keeps that size. At each position it gives one score per "
-                             f"class, {num_classes} channels for {num_classes} classes, and the highest score becomes "
+                             "last 1 × 1 convolution keeps that size. At each position it gives one score per "
+                             "class, as many channels as there are classes, and the highest score becomes "
                              "the pixel's label. A dense layer would discard the spatial layout; convolutions keep "
                              "it, and the same weights run at any input size (whether they label well there is "
                              "another matter: the atrous rates suit one feature-map size).")),
@@ -435,7 +435,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "not change the answer?",
                          view="inside-one-pixel",
                          model_answer=(
-                             f"The output holds {num_classes} logits per pixel; taking the argmax over the last "
+                             "The output holds one logit per class for every pixel; taking the argmax over the last "
                              "axis gives the index of the largest, which is the class id, and the H × W array of "
                              "ids is the mask (coloured with the palette). Softmax exponentiates every logit and "
                              "divides all by the same sum, which keeps their order, so the largest logit always "
@@ -540,13 +540,15 @@ def _imbalance_answer(facts: dict[str, Any]) -> str:
                "(pedestrians and signs against road and sky, a lesion inside an organ), because area grows with the "
                "square of size.")
     background, rarest = get("background_fraction"), get("rarest_fraction")
-    if background is None or rarest is None or not get("most_frequent"):
-        return "Background takes most pixels and the small parts very few. " + general
-    return (f"Background takes {background:.0%} of the pixels; the most frequent part, "
-            f"{CLASS_NAMES[get('most_frequent')[0]]}, {get('most_frequent_fraction'):.1%}; the rarest present, "
-            f"{CLASS_NAMES[get('rarest')[0]]}, {rarest:.3%}, about {background / rarest:,.0f} times fewer than "
-            "background. (On the synthetic default these shares follow the generator's settings; see the Home "
-            "page.) " + general)
+    # No number that another question checks (the background share, the classes, their ratio): this
+    # answer shows after an attempt at this question, not at those.
+    fewer = "very few pixels"
+    if background and rarest:
+        fewer = f"more than {10 ** math.floor(math.log10(background / rarest)):,} times fewer pixels than background"
+    return ("Background takes most of the pixels, the large garments most of the rest, and the small parts "
+            f"(sunglasses, gloves, socks) a tiny share each: the rarest class present has {fewer}. "
+            + ("(On this synthetic data these shares follow the generator's settings; see the Home page.) "
+               if get("synthetic_data") else "") + general)
 
 
 def all_questions(exercises: Sequence[Exercise]) -> list[Question]:

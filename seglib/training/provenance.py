@@ -67,9 +67,14 @@ def _from_config(config: RunConfig) -> TrainingRecord:
 def training_record(checkpoint: str | os.PathLike) -> TrainingRecord | None:
     """What the model in the file ``checkpoint`` was trained on, from the card or the run
     config beside it; None when neither is there (or they cannot be read)."""
+    return folder_record(Path(checkpoint).expanduser().parent)
+
+
+def folder_record(folder: str | os.PathLike) -> TrainingRecord | None:
+    """``training_record`` of a run folder (or the demo model's folder) itself."""
     from seglib.training import demo, runfiles
 
-    folder = Path(checkpoint).expanduser().parent
+    folder = Path(folder)
     card = read_json(folder / demo.CARD_JSON, default=None)
     if isinstance(card, dict):
         return _from_card(card)
