@@ -25,7 +25,7 @@ from ui.page import page_header
 
 page_header(
     "atrous.py",
-    "People in a crowd photo range from a few pixels to the full image height. DeepLabV3+ copes "
+    "People in a crowd image range from a few pixels to the full image height. DeepLabV3+ copes "
     "with that in its **ASPP** block: parallel 3 × 3 convolutions read the backbone's features with "
     "gaps (*atrous* or *dilated* convolution) of several feature cells (6, 12 and 18 in the Keras "
     "example at 512 px; smaller rates for the smaller lecture model). Each branch has its own 3 × 3 "
@@ -111,6 +111,8 @@ else:
         url_state.sync("atrous_index", 0)
         stem, image, _ = datasets.load_sample(dataset.root, split, int(index), size=size)
         image_name = f"{dataset.name}/{split}/{stem}"
+        with image_column:
+            datasets.synthetic_note(dataset, link=False)
 if image is None:
     image_column.info("No image yet: showing a plain grey picture. "
                       + (f"Upload an image above ({evaluate.UPLOAD_TYPES_TEXT})." if image_source == "Upload" else
@@ -189,22 +191,22 @@ with table_column:
         column_config={
             "branch": st.column_config.TextColumn("branch", width="small"),
             "spacing (px)": st.column_config.NumberColumn(
-                "spacing px", width="small",
+                aspp.BRANCH_HEADINGS["spacing (px)"], width="small",
                 help="Distance between neighbouring taps in input pixels: rate × output stride."),
             "receptive field (px)": st.column_config.TextColumn(
-                "field px", width="small",
+                aspp.BRANCH_HEADINGS["receptive field (px)"], width="small",
                 help="Theoretical receptive field in input pixels: everything that can influence the "
                      "branch's output."),
             "valid-tap fraction": st.column_config.NumberColumn(
-                "valid taps", format="percent", width="small",
+                aspp.BRANCH_HEADINGS["valid-tap fraction"], format="percent", width="small",
                 help="Share of the kernel's taps that land on the feature map rather than on zero padding, "
                      "averaged over all positions."),
             "acts as 1×1 at": st.column_config.NumberColumn(
-                "1×1 at", format="percent", width="small",
+                aspp.BRANCH_HEADINGS["acts as 1×1 at"], format="percent", width="small",
                 help="Share of positions where only the centre tap is on the map: the kernel is a 1 × 1 "
                      "convolution there."),
             "valid taps here": st.column_config.TextColumn(
-                "here", width="small", help="Valid taps at the selected position."),
+                aspp.BRANCH_HEADINGS["valid taps here"], width="small", help="Valid taps at the selected position."),
         })
 
 with people_column:
@@ -296,8 +298,9 @@ with drawing.error_boundary("Measuring the Keras example's ResNet50", stop=False
         f"{min(example.atrous_rates) * example.output_stride} to {widest * example.output_stride} px apart."
         + (f" This model's widest rate, {max(rates)}, keeps {this_kept:.0%} of its taps on its "
            f"{feature_rows} × {feature_columns} map." if rates else "")
-        + " Whether a branch sees context depends on its rate compared with the width of the map, not on "
-        "the rate alone: a smaller model on smaller images needs smaller rates for the same job.")
+        + " Whether a branch's taps read neighbouring features at all depends on its rate compared with the "
+        "width of the map, not on the rate alone: a smaller model on smaller images needs smaller rates for the "
+        "same job.")
     compare_text.caption("The Keras example's column is computed from its configuration (map size, spacing and "
                          "valid taps from the stride and the rates); its receptive fields are read from its "
                          "layers, built once at a small size, since fields do not depend on the input size.")

@@ -22,9 +22,9 @@ from ui.stamps import folder_stamp
 
 page_header(
     "dataset.py",
-    "Each training example is a photo and a **mask** of the same size in which every pixel holds a "
+    "Each training example is an image and a **mask** of the same size in which every pixel holds a "
     "class id (0 = background, 1 = hat, ... 19 = right shoe). The mask is drawn in colour, one colour "
-    "per class, so you can compare it with the people in the photo. Hover any pixel to read its class.",
+    "per class, so you can compare it with the people in the image. Hover any pixel to read its class.",
 )
 
 with drawing.error_boundary():
@@ -36,6 +36,7 @@ st.markdown(
     + " · ".join(f"{count:,} {name} images" for name, count in counts.items() if count)
     + f" · folder {md_code(settings.display_path(dataset.root))}"
 )
+datasets.synthetic_note(dataset)
 if dataset.problems:
     skipped = sum(1 for problem in dataset.problems if problem.skipped)
     with st.expander(f":material/warning: {len(dataset.problems)} problems found "
@@ -89,7 +90,7 @@ def _show_classes(classes: list[int]) -> None:
 
 options = st.columns([1, 2.2], vertical_alignment="bottom")
 opacity = options[0].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity",
-                            help="0 shows only the photo, 1 only the mask colours.")
+                            help="0 shows only the image, 1 only the mask colours.")
 with options[1]:
     buttons = st.columns(3)
     buttons[0].button("All classes", on_click=_show_classes, args=(ALL_CLASSES,), width="stretch")
@@ -210,27 +211,19 @@ if samples:
 # 2b. Where the loss puts its weight (exercise 13-4 part 2)
 # ---------------------------------------------------------------------------
 st.subheader("Imbalance and the loss", anchor="imbalance-and-the-loss")
+st.markdown("Does the usual loss correct this imbalance? " + losses.CROSS_ENTROPY_WEIGHTING + " "
+            + losses.RANDOM_VS_TRAINED)
 st.markdown(
-    "Does the usual loss correct this imbalance? **Plain cross-entropy does not.** It is the mean of one "
-    "number per labelled pixel, so every pixel counts once and each class weighs in proportion to its pixel "
-    "count (times how wrong the model is on it). The chart measures it for the sidebar model: the grey bars "
-    "are each class's share of the pixels, the blue bars its share of the cross-entropy. Two common changes "
-    "move weight towards the rare classes: **weighted** cross-entropy multiplies each pixel's loss by a class "
-    "weight (here *median frequency*: the median class frequency divided by the class's own, so rare classes "
-    "count many times more and the background much less), and **focal** loss multiplies it by (1 − *p*)^γ, "
-    "which is close to 0 for pixels the model already gets right, mostly background. What to look for: "
-    "under plain cross-entropy a class's share is its pixel share times how wrong the model is on it "
-    "compared with the average pixel. A trained model is wrong more often on the rare classes, so their "
-    "blue bars stand above the grey ones, yet with so few pixels they keep a small part of the total: "
-    "nothing in the loss decides how much a class counts, the pixel counts do. On the right, where the "
-    "rare classes are, the orange bars are far taller, and the green ones take weight from the easy "
-    "background. The IoU row below shows the rare classes are also where the model is weakest. "
-    "(A model with random weights has about the same loss at every pixel: there blue equals grey.) "
-    "Cross-entropy remains "
-    "the sound default for other reasons: it reads the integer masks as they are (no one-hot tensor), it is "
-    "computed from the logits in one numerically stable step, and it is a proper scoring rule, so the "
-    "softmax of a trained model means something."
-)
+    "The chart measures it for the sidebar model: the grey bars are each class's "
+    "share of the pixels, the blue bars its share of the cross-entropy, and the sentence under the chart reads "
+    "them. Two common changes move weight towards the rare classes on purpose: **weighted** cross-entropy "
+    "multiplies each pixel's loss by a class weight (here *median frequency*: the median class frequency divided "
+    "by the class's own, so rare classes count many times more and the background much less), which lifts the "
+    "rare classes' orange bars whatever the model; **focal** loss multiplies it by (1 − *p*)^γ, close to 0 "
+    "where the model is already right, so it takes weight only from what a model has learnt (for a trained "
+    "model, mostly background; a model with random weights is right nowhere). The IoU row below shows where "
+    "the model is weakest.")
+st.markdown("Cross-entropy remains the sound default for other reasons. " + losses.CROSS_ENTROPY_DEFAULT)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -269,18 +262,17 @@ with drawing.error_boundary("Measuring the losses", stop=False):
         loss_table, log=loss_scale == "log", include_background=loss_background, palette=palette,
         title=f"Share of the pixels and of each loss per class, and the model's IoU ({split} split)"),
         key="loss-shares")
+    st.markdown(losses.loss_share_sentence(loss_table))
     present = loss_table[loss_table["pixels"] > 0]
     if len(present):
         background_row = loss_table.iloc[0]
         rarest_row = present.sort_values("pixels", kind="stable").iloc[0]
 
-        def _percent(value: float) -> str:  # two significant digits below 1 %: 0.031%, not 0.0%
-            return f"{value:.1%}" if value >= 0.01 else f"{100 * value:.2g}%"
-
         def _shares(row) -> str:
-            return (f"{_percent(row['pixel share'])} of the pixels, {_percent(row['cross-entropy share'])} of the "
-                    f"cross-entropy, {_percent(row['weighted-cross-entropy share'])} of the weighted "
-                    f"cross-entropy and {_percent(row['focal share'])} of the focal loss")
+            return (f"{losses.share_text(row['pixel share'])} of the pixels, "
+                    f"{losses.share_text(row['cross-entropy share'])} of the cross-entropy, "
+                    f"{losses.share_text(row['weighted-cross-entropy share'])} of the weighted cross-entropy and "
+                    f"{losses.share_text(row['focal share'])} of the focal loss")
 
         iou = rarest_row["IoU"]
         st.caption(
@@ -291,9 +283,9 @@ with drawing.error_boundary("Measuring the losses", stop=False):
             + f" Weights come from the pixel counts of the whole {split} split; classes without pixels get "
             "weight 0. Focal loss with γ = 2.")
     if loss_choice.kind == "untrained":
-        st.info("This model has random weights, so every pixel's loss is about the same and the loss shares "
-                "simply repeat the pixel shares (apart from the weighting). Pick the demo model or a trained "
-                "run in the sidebar to see where a trained model's loss lies.", icon=":material/info:")
+        st.info("This model has random weights: the sentence above shows what that does to the shares. Pick the "
+                "demo model or a trained run in the sidebar to see where a trained model's loss lies.",
+                icon=":material/info:")
     if "loss" in field_names().get("train", []):
         st.caption("A training run can use the other losses too: the loss choice of the Training form "
                    "(`train.loss`), so you can test whether weighting or focal loss lifts the rare classes' IoU.")

@@ -1,6 +1,8 @@
 """Exercises 13-1 ... 13-6: the questions, links to the sections that answer them,
-an answer box per question, immediate feedback on checkable questions, model
-answers, and a Markdown file of the answers that can be loaded back.
+an answer box per question with a Check button, feedback on checkable questions, model
+answers once a real attempt is submitted, and a Markdown file of the answers that can be
+loaded back. No computed answer is shown or exported to students (an instructor with the
+passcode can download the answer key).
 
 The questions and the checking live in ``seglib.lab.exercises``; the facts, the
 answer boxes and the browser storage in ``ui.lab`` (shared with
@@ -26,8 +28,9 @@ page_header(
     "exercises.py",
     "Six short exercises, one per part of the lab. Each links to the sections whose figures answer it, and "
     "those pages show the same questions in their sidebar. Questions with a number, a class or a list for an "
-    "answer are checked at once against values computed from **the dataset and model chosen in the sidebar**; "
-    "shape and scale questions also accept the Keras example's answer and say which one yours matches. "
+    "answer are checked when you press **Check**, against values computed from **the dataset and model chosen in "
+    "the sidebar**; shape and scale questions also accept the Keras example's answer and say which one yours "
+    "matches. Open questions show a model answer once you have submitted your own. "
     "Your answers stay in this browser (also after a reload or a closed tab); download them as Markdown to "
     "hand them in, and load such a file back to continue elsewhere.",
 )
@@ -98,12 +101,12 @@ current = next(e for e in exercise_list if e.key == st.session_state.get(EXERCIS
 st.subheader(f"Exercise {current.key}: {current.title}")
 st.markdown(current.intro)
 if any(question.alternatives for question in current.questions):
-    st.caption(f"Numbers of {lab_facts.sidebar_label(facts)} beside {lab_facts.keras_label(facts['keras'])}: "
-               "an answer that matches either is accepted.")
-    st.dataframe(lab.page_numbers(facts), hide_index=True, width="stretch",
-                 column_config={"quantity": "", "sidebar model": "Sidebar model", "Keras example": "Keras example"})
+    st.caption(f"Shape and scale questions are checked for {lab_facts.sidebar_label(facts)} and for "
+               f"{lab_facts.keras_label(facts['keras'])}: an answer that matches either is accepted.")
 for note in current.notes:
     st.markdown(note)
+for link, params in lab.page_links(current, background=True):
+    registry.page_link(link.page, link.label, params)
 if current.links:
     st.markdown("**Where to look** (each link opens the section, with these questions in its sidebar):")
     columns = st.columns(len(current.links))
@@ -150,5 +153,13 @@ if instructor.is_instructor():
                   help="For everyone on this server until it restarts (start value: "
                        f"{lab.HIDE_MODEL_ANSWERS_ENV}=1).")
         if instructor.instructor_passcode() is not None:
-            st.table([{"exercise": q.exercise, "question": q.text, "computed answer": q.answer_text()}
-                      for q in checkable])
+            # Unlocked by the passcode: the computed answers go to a file, never onto a shared screen.
+            st.download_button(
+                "Download the answer key (Markdown)", icon=":material/key:", key="download_answer_key",
+                data=lab_saving.answer_key_markdown(exercise_list, facts, date=datetime.date.today()),
+                file_name="segmentation-lab-answer-key.md", mime="text/markdown", on_click="ignore",
+                help="The value every checkable question expects, for the dataset and model in the sidebar.")
+        else:
+            st.caption("The answer key (every computed value) can be downloaded here once an instructor "
+                       "passcode is set (`SEGLIB_INSTRUCTOR_PASSCODE`): without one, everyone on this "
+                       "machine counts as the instructor, students included.")

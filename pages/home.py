@@ -5,7 +5,10 @@ import streamlit as st
 from seglib import settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig, get_preset
-from ui import datasets, drawing, models, palette, registry
+from seglib.data import synthetic
+from seglib.evaluation.metrics import MEAN_IOU_NOT_MAP
+from ui import datasets, drawing, models, palette, registry, url_state
+from ui.components import browser
 from ui.markdown import md_code, md_text
 from ui.page import page_header
 
@@ -46,11 +49,13 @@ def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConf
         f"small network given {lecture.train.epochs} short epochs with batches of {lecture.train.batch_size} "
         "got further from a higher start; the decay then steadies it.",
         f"- **Where the backbone starts.** The example's {example.model.backbone.replace('resnet50', 'ResNet50')} "
-        "starts from ImageNet weights (transfer learning). Nothing can be downloaded here, so the `lecture` "
-        f"preset's MobileNetV2 starts from {_start(lecture)} (`model.weights='{lecture.model.weights}'`). "
+        "starts from ImageNet weights: transfer learning from photos of everyday objects to people. Nothing can "
+        f"be downloaded here, so the `lecture` preset's MobileNetV2 starts from {_start(lecture)} "
+        f"(`model.weights='{lecture.model.weights}'`): in-domain pretraining on the generator's own drawings, "
+        "not transfer from another domain, so it has never seen a photo either. "
         f"The `course` and `keras-example` presets start from {_start(course)} "
         f"(`model.weights='{course.model.weights}'`); every run records which start it used.",
-        "- **Masks are resized with nearest neighbour.** The example resizes masks like photos, with bilinear "
+        "- **Masks are resized with nearest neighbour.** The example resizes masks like images, with bilinear "
         "interpolation, which averages neighbouring label ids into ids that are in neither: along every edge "
         "between Background (0) and Hair (2) it writes Hat (1). Nearest neighbour keeps every pixel's label "
         "one of the labels that were there.",
@@ -131,6 +136,19 @@ st.markdown(
     "The lab is built on the Keras example *Multiclass semantic segmentation using DeepLabV3+* "
     "(the `keras-example` preset reproduces its settings). What this dashboard does differently, and why:")
 st.markdown(differences_markdown(example, course, lecture))
+st.markdown("- **Mean IoU where the handout suggests mAP.** " + MEAN_IOU_NOT_MAP)
+
+# The default data is drawn by the project: what sets it apart from CIHP, in numbers read from the generator.
+st.subheader(synthetic.SECTION_TITLE, anchor=synthetic.SECTION_ANCHOR)
+default_root = settings.default_dataset_dir()
+st.markdown(
+    "The default dataset is made by this project's generator (`seglib.data.synth`): people drawn part by part in "
+    "the CIHP folder layout, with the 20 CIHP classes. It is built to teach with, and differs from the real CIHP "
+    "photos the handout uses:")
+st.markdown("\n".join(f"- {item}" for item in synthetic.differences_from_cihp(
+    synthetic.synthetic_params(default_root))))
+if url_state.param("section") == synthetic.SECTION_ANCHOR:
+    browser.scroll_to_section(synthetic.SECTION_ANCHOR, key="home_scroll_to_section")
 
 st.subheader("What is loaded")
 left, right = st.columns(2)
@@ -150,6 +168,7 @@ with left.container(border=True):
             f"folder {md_code(settings.display_path(dataset.root), limit=160)}"
         )
         st.markdown(" · ".join(f"{count:,} {name} images" for name, count in counts.items()))
+        datasets.synthetic_note(dataset, link=False)
         if dataset.problems:
             st.warning(f"{len(dataset.problems)} files were skipped; the Dataset explorer lists them.",
                        icon=":material/warning:")

@@ -66,9 +66,12 @@ metrics[2].metric("Non-trainable", f"{total - trainable:,}",
                   help="Batch-normalisation moving means and variances: updated by statistics, not gradients.")
 metrics[3].metric("Layers", f"{len(rows):,}")
 st.caption(f"Move the input size: the layer shapes follow it, the **{total:,} parameters stay the same** at every "
-           "size. No weight depends on the image's height or width (there is no dense layer), which is why one "
-           "set of trained weights can label images of any size. (The page builds the model again for each "
-           "size, so the output following the size alone would prove nothing; the unchanged count does.)")
+           "size. No weight depends on the image's height or width (there is no dense layer), so one set of "
+           "trained weights *runs* at any size. Whether it labels well there is another matter: the atrous rates "
+           "were chosen for one feature-map size (at smaller inputs the wide rates read only padding, see the "
+           "Atrous scales page) and people's sizes in pixels change with the input. (The page builds the model "
+           "again for each size, so the output following the size alone would prove nothing; the unchanged "
+           "count does.)")
 
 # ---------------------------------------------------------------------------
 # Stages: backbone -> ASPP -> decoder -> head
@@ -177,7 +180,8 @@ with drawing.error_boundary("Describing the Keras example's model", stop=False):
         "logits, and both end with one logit per class for every input pixel. Where this project departs from the example and why: "
         "the course's optimizer (AdamW with weight decay, a decaying learning rate) against the example's "
         "over-fitting; where the backbone starts: the example's from ImageNet, the lecture preset's "
-        + ("from a backbone the project pretrained itself on image-level labels of synthetic images "
+        + ("from a backbone the project pretrained itself on image-level labels of synthetic images (in-domain "
+           "pretraining, not transfer: it has never seen a photo) "
            if lecture_weights == "pretrained" else f"from {STARTS.get(lecture_weights, lecture_weights)} ")
         + f"(`model.weights='{lecture_weights}'`), since nothing can be downloaded here; and masks resized with "
         "nearest neighbour, because bilinear resizing averages label ids into labels that were not there "

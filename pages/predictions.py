@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from seglib.classes import CLASS_NAMES, get_palette
+from seglib.data import synthetic
 from seglib.evaluation import evaluate, inference
 from seglib.figures import charts as chart_figures
 from seglib.figures import inspector as inspector_figures
@@ -106,7 +107,7 @@ source = picker.segmented_control("Image from", sources, format_func=SOURCE_LABE
                                   key="pred_split") or sources[0]
 url_state.sync("pred_split", sources[0], url_key="split")
 opacity = opacity_column.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="pred_opacity",
-                                help="0 shows only the photo, 1 only the colours of the predicted mask.")
+                                help="0 shows only the image, 1 only the colours of the predicted mask.")
 if dataset_error is not None:
     drawing.show_error(dataset_error, "Opening the dataset")
 
@@ -139,7 +140,7 @@ def _comparison_figures(model_key: tuple, root: str, stamp: tuple, split: str, i
         "pred-difference": pf.difference_figure(_truth, _predicted, num_classes,
                                                 title="|truth − prediction| (label ids)",
                                                 height=panel_height + 56),
-        # No hover layer on the photo (the masks name the classes): a third less to send.
+        # No hover layer on the image (the masks name the classes): a third less to send.
         "pred-image": mask_figures.mask_figure(_truth, _image, kind="image", max_size=size, title="Image",
                                           height=panel_height, hover=False),
         "pred-overlay": mask_figures.mask_figure(_predicted, _image, kind="overlay", opacity=opacity, palette=palette,
@@ -171,6 +172,9 @@ if source == "upload":
     del data
     stem = upload.name
     image_id = "upload-" + digest[:12]
+    trained_on = models.training_record(choice)
+    if trained_on is not None and trained_on.synthetic:  # said before the result: it has only seen drawings
+        st.warning(synthetic.synthetic_model_warning(trained_on.dataset), icon=":material/draw:")
 else:
     pairs = dataset.split(source)
     url_state.seed_int("pred_image", 0, 0, len(pairs) - 1, url_key="image")
@@ -182,6 +186,7 @@ else:
             stem, image, truth, prediction = _predict_sample(
                 model_id, str(dataset.root), folder_stamp(dataset.root), source, int(index), model)
     image_id = f"{source}-{index}"
+    datasets.synthetic_note(dataset, link=False)
 
 height, width = prediction.image_size
 st.caption(f"{md_code(stem)} · {width} × {height} px · predicted at {prediction.input_size} × "

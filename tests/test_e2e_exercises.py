@@ -2,7 +2,7 @@
 Exercises page, sees the feedback, downloads the answers, finds them again after
 a reload and in a new tab (they are kept in the browser), and follows every
 exercise link to the section that answers it, where the same questions wait in
-the sidebar.
+the sidebar. No computed answer reaches the student's screen before they answer.
 
 The expected answer comes from the model's configuration (the untrained
 lecture preset chosen through the URL), not from a constant.
@@ -49,7 +49,7 @@ def test_answer_a_question_and_download_the_answers(dashboard_url, page, session
     assert download.suggested_filename == "segmentation-lab-answers.md"
     text = Path(download.path()).read_text(encoding="utf-8")
     assert f"**Answer:** {channels}" in text
-    assert f"Computed value: {channels}" in text and "(correct)" in text
+    assert "*Checked: correct.*" in text and "Computed value" not in text  # no answer key in a student's file
     assert "**Dataset:** synthetic" in text and "Untrained: lecture" in text
     assert "- **Student:** Ada Lovelace" in text and re.search(r"- \*\*Date:\*\* \d{4}-\d{2}-\d{2}", text)
     assert lab_saving.parse_answers_markdown(text).answers["output_channels"] == str(channels)
@@ -142,4 +142,60 @@ def test_presentation_mode_screenshot(dashboard_url, page, session_tmp):
     title_size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)")
     assert title_size >= 40, title_size
     page.screenshot(path=str(screenshot_dir(session_tmp) / "exercises-present.png"))
+    assert not page.js_errors, page.js_errors
+
+
+def _computed_answers(tiny_dataset) -> dict[str, list[str]]:
+    """What the reasoning checks expect for the sidebar's dataset and the untrained lecture model, computed
+    here with seglib as the page computes them, in the forms a page could print them."""
+    from seglib.data.dataset import open_dataset
+    from seglib.data.stats import dataset_stats
+    from seglib.lab import checks as lab_checks
+    from seglib.lab import facts as lab_facts
+
+    numbers = {**lab_facts.dataset_numbers(dataset_stats(open_dataset(tiny_dataset), split="train")),
+               **lab_checks.config_numbers(get_preset("lecture").model)}
+    written = {}
+    for key in ("all_background_accuracy", "all_background_mean_iou", "rare_weight_ratio", "output_values"):
+        value = float(numbers[key])
+        written[key] = sorted({f"{value:.2f}", f"{value:.3f}", f"{value:,.0f}", f"{value:.1%}"}
+                              - {"0", "1", "0.00", "1.00", "0.0%"})
+    return written
+
+
+def _screen(page) -> str:
+    """All the text of the page a student sees, main area and sidebar, labels included."""
+    return page.evaluate("() => document.body.innerText")
+
+
+def test_a_students_screen_never_shows_a_computed_answer_before_answering(dashboard_url, page, tiny_dataset,
+                                                                         session_tmp):
+    expected = _computed_answers(tiny_dataset)
+    page.goto(f"{dashboard_url}/exercises?exercise=13-1&model={MODEL}")
+    settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    for exercise in ex.build_exercises({}):
+        main.get_by_role("radio", name=exercise.key, exact=True).click()
+        settle(page)
+        main.get_by_text(f"Exercise {exercise.key}:").first.wait_for(timeout=60_000)
+        screen = _screen(page)
+        assert not page.locator('[data-testid="stDataFrame"], [data-testid="stTable"]').count(), exercise.key
+        for key, forms in expected.items():
+            assert not [form for form in forms if form in screen], (exercise.key, key, forms)
+    # Typing the right answer is not answering: nothing is checked, and no value or model answer shows.
+    main.get_by_role("radio", name="13-3", exact=True).click()
+    settle(page)
+    question = next(q for q in ex.build_exercises({})[2].questions if q.key == "output_values")
+    box = page.get_by_label(question.text.split(" one ")[0], exact=False).first
+    right = expected["output_values"][0]
+    box.fill(right)
+    page.get_by_text("Exercise 13-3:").first.click()  # the box loses the focus, as when a student clicks away
+    settle(page)
+    assert not page.locator('[data-testid="stAlert"]', has_text="Correct").count()
+    assert "Model answer" not in _screen(page)
+    page.screenshot(path=str(screenshot_dir(session_tmp) / "exercise-typed-not-checked.png"))
+    # Checked on purpose (the Check button): now the verdict, and the worked answer.
+    main.locator('[data-testid="stForm"]', has=box).get_by_role("button", name="Check").click()
+    page.locator('[data-testid="stAlert"]', has_text="Correct").first.wait_for(timeout=60_000)
+    assert "Model answer" in _screen(page)
     assert not page.js_errors, page.js_errors

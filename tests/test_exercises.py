@@ -23,6 +23,7 @@ from seglib.config import get_preset
 from seglib.data.dataset import open_dataset
 from seglib.model.deeplab import build_model
 from seglib.data.stats import dataset_stats
+from seglib.training import losses
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +127,24 @@ def test_sizes_and_classes(facts):
 @pytest.mark.parametrize("text, class_id", [
     ("gloves", 3), ("Gloves", 3), ("GLOVE", 3), ("socks", 8), ("sock", 8), ("left arms", 14),
     ("Right-Shoes", 19), ("hats", 1), ("faces", 13), ("dresses", 6), ("sunglass", 4), ("Upper clothes", 5),
-    ("skirts", 12), ("scarves", 11), ("pants", 9), ("14 Left-arm", 14)])
+    ("skirts", 12), ("scarves", 11), ("pants", 9), ("14 Left-arm", 14),
+    # In a sentence, with its id, or as the result of a worked answer.
+    ("the right arm", 15), ("Right-arm, id 15", 15), ("It must carry 15 Right-arm", 15), ("14 -> 15", 15),
+    ("the skin of the torso", 10)])
 def test_class_names_in_any_case_and_plural(text, class_id):
     assert lab_answers.parse_class(text) == class_id
+
+
+@pytest.mark.parametrize("text", ["14 or 15", "the left arm or the right arm", "Right-arm, id 14", "banana"])
+def test_a_class_answer_that_names_two_classes_is_not_read(text):
+    assert lab_answers.parse_class(text) is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("16 * 18 = 288", 288.0), ("2 x 6 x 16 = 192 px", 192.0), ("p ≈ 0.62", 0.62), ("512,000", 512000.0),
+    ("160 × 160 × 20 = 512,000", 512000.0), ("0,42", 0.42), ("42 %", 0.42)])
+def test_a_worked_answer_is_read_by_its_last_number(text, value):
+    assert lab_answers.parse_number(text) == pytest.approx(value)
 
 
 def test_sets_of_rates():
@@ -159,12 +175,14 @@ def test_keras_example_answers_are_accepted_and_named(facts):
     assert lab_answers.check_answer(_question(facts, "output_channels"), "20").matched == "both"
 
 
-def test_comparison_table_has_both_columns(facts):
-    rows = {row["quantity"]: row for row in lab_facts.comparison_rows(facts)}
-    assert rows["Output (H × W × classes)"]["Keras example"] == "512 × 512 × 20"
-    assert rows["Output (H × W × classes)"]["sidebar model"] == "64 × 64 × 20"
-    assert rows["Widest tap spacing (px)"]["Keras example"] == "288"
-    assert rows["Atrous rates"]["sidebar model"] == "2/4/6"
+def test_the_output_count_is_reasoned_for_either_model(facts):
+    """H x W x C, for the 64 px model and the Keras example; a worked answer counts by its result."""
+    question = _question(facts, "output_values")
+    assert question.reasoning and question.answer == 64 * 64 * 20
+    assert lab_answers.check_answer(question, "64 x 64 x 20 = 81,920").matched == "primary"
+    keras = lab_answers.check_answer(question, "512 × 512 × 20 = 5,242,880")
+    assert keras.correct and keras.matched == "alternative"
+    assert lab_answers.check_answer(question, "64 x 64 x 20").status == "not_yet"  # no result: 64 is read
 
 
 @pytest.fixture(scope="module")
@@ -200,12 +218,17 @@ def hand_facts():
     ("all_background_mean_iou", "0.150", "0.6"),
     # At 64 px (16 x 4) the ASPP map is 4 units wide: rates 4 and 6 read only padding off-centre.
     ("one_by_one", "4, 6", "6"),
-    # softmax of (3, 1.5, 18 zeros) at class 5: e^3 / (e^3 + e^1.5 + 18).
-    ("pixel_probability", f"{math.e ** 3 / (math.e ** 3 + math.e ** 1.5 + 18):.3f}", "0.9"),
+    # softmax of (3, 1.5, 18 zeros) / 2 at class 5: e^1.5 / (e^1.5 + e^0.75 + 18); the page prints the
+    # untempered e^3 / (e^3 + e^1.5 + 18) = 0.472, which is not the answer.
+    ("pixel_probability", f"{math.e ** 1.5 / (math.e ** 1.5 + math.e ** 0.75 + 18):.3f}",
+     f"{math.e ** 3 / (math.e ** 3 + math.e ** 1.5 + 18):.3f}"),
     # The winning logit 3 can fall by 1.5 before class 2 (1.5) wins.
     ("logit_margin", "1.5", "3"),
     # Left arm becomes right arm.
     ("flip_label", "right arm", "left arm"),
+    ("flip_label", "Right-arm, id 15", "the left arm"),
+    # Median-frequency weights w = median / f: rarest present (Left-arm, 1 px) over background (6 px) = 6.
+    ("rare_weight_ratio", "6", "0.17"),
     # 2 of 8 pixels swapped, each 1/19 off: 2 / 8 / 19.
     ("swap_error", f"{2 / 8 / 19:.4f}", "0.25"),
 ])
@@ -230,7 +253,9 @@ def test_open_questions_have_model_answers(facts):
     for question in ex.all_questions(ex.build_exercises(facts)):
         if question.kind == "text":
             assert len(question.model_answer) > 80, question.key
-    feedback = lab_answers.check_answer(_question(facts, "imbalance"), "Background dominates.")
+    # A keystroke or two is not an attempt: the model answer waits for a few words.
+    assert lab_answers.check_answer(_question(facts, "imbalance"), "Background dominates.").status == "short"
+    feedback = lab_answers.check_answer(_question(facts, "imbalance"), "Background has most of the pixels here.")
     assert feedback.status == "open"
 
 
@@ -238,11 +263,14 @@ def test_loss_question_no_longer_takes_the_handouts_premise(facts):
     question = _question(facts, "loss_choice")
     assert "ignore" not in question.text.lower()
     assert question.view == "imbalance-and-the-loss"
-    assert "does not correct the imbalance" in question.model_answer
-    for reason in ("integer", "one-hot", "logits", "proper scoring rule"):
+    assert "demo model and for an untrained one" in question.text
+    assert "by accident, not by design" in question.model_answer and "no class weights" in question.model_answer
+    for reason in ("integer", "one-hot", "logits", "proper scoring rule", "calibrated"):
         assert reason in question.model_answer
+    assert "dominates the gradient" not in question.model_answer and "softmax means" not in question.model_answer
     intro = ex.build_exercises(facts)[3].intro
-    assert "mean" in intro and "as much as it has pixels" in intro
+    assert losses.CROSS_ENTROPY_WEIGHTING in intro and losses.RANDOM_VS_TRAINED in intro
+    assert "as much as it has pixels" not in intro
 
 
 def test_error_exercise_points_to_the_right_wrong_map_and_the_differences(facts):
@@ -284,10 +312,13 @@ def test_markdown_export_has_name_date_answers_and_key_numbers(facts):
     assert "- **Student:** Ada Lovelace" in text and "- **Date:** 2026-11-25" in text
     assert "**Dataset:** synthetic" in text and "**Run:** r1" in text and "0.512" in text
     assert "Hair is on top.\n   Face below." in text
-    assert "**Answer:** 20" in text and "Computed value: 20 (correct)" in text
-    assert "(correct for the Keras example)" in text
-    assert "_(no answer yet)_" in text and "(not answered)" in text
+    # A student's file says whether each check passed, never the computed value.
+    assert "**Answer:** 20" in text and "*Checked: correct.*" in text and "Computed value" not in text
+    assert "*Checked: correct for the Keras example.*" in text
+    assert "_(no answer yet)_" in text and "*Checked: not answered.*" in text
     assert text.count("## Exercise 13-") == 6
+    key = lab_saving.answer_key_markdown(exercises, facts, date="2026-11-25")
+    assert "answer key" in key and "Computed value: 20 (not answered)" in key and "Ada" not in key
 
 
 def test_an_exported_file_loads_back(facts):

@@ -51,9 +51,16 @@ def test_the_section_has_its_anchor_and_says_cross_entropy_does_not_rebalance(co
     assert any(h.proto.anchor == "imbalance-and-the-loss" and h.value == "Imbalance and the loss"
                for h in at.subheader)
     text = "\n".join(plain(m.value) for m in at.markdown)
-    assert "Plain cross-entropy does not." in text
-    assert "in proportion to its pixel count" in text
-    assert "proper scoring rule" in text
+    assert "how wrong the model is there" in text and "times how wrong the model is on it" in text
+    assert "proper scoring rule" in text and "calibrated" in text
+    # The direction is read from the shares the page measured, in a sentence next to the chart.
+    from seglib.training import losses
+
+    table = next(d.value for d in at.dataframe if "cross-entropy share" in d.value.columns)
+    background = table.iloc[0]
+    assert f"Here background has {losses.share_text(background['pixel share'])} of the pixels" in text
+    direction = losses.share_direction(background["cross-entropy share"] / background["pixel share"])
+    assert {"less": "but only", "more": "more than its pixel share", "about": "about"}[direction] in text
     assert "suits the imbalance" not in text
 
 

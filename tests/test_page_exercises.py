@@ -13,7 +13,7 @@ import datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import bug_free, open_app, open_source, param
+from apptest_support import bug_free, open_app, open_source, param, text
 from seglib.lab import exercises as ex
 from seglib.lab import facts as lab_facts
 from seglib.config import get_preset
@@ -32,6 +32,20 @@ def _exercises(**query) -> AppTest:
     return at
 
 
+def _submit(at: AppTest, key: str, text: str, prefix: str = "answer_") -> AppTest:
+    """Type ``text`` into question ``key``'s box and press its Check / Submit button, as a student does
+    (typing alone is not answering: the form sends nothing until it is submitted)."""
+    widget = prefix + key
+    box = next((w for w in [*at.text_input, *at.text_area] if w.key == widget), None)
+    assert box is not None, f"no answer box {widget}"
+    box.input(text)
+    form = f"{prefix}form_{key}"
+    button = next((b for b in at.button if b.proto.form_id == form), None)
+    assert button is not None, f"no submit button in {form}"
+    button.click()
+    return at.run()
+
+
 def _download(at: AppTest):
     buttons = [b for b in at.get("download_button")]
     assert buttons, "no download button"
@@ -48,11 +62,10 @@ def test_checkable_question_right_and_wrong(tiny_dataset):
     at = _exercises(exercise="13-3")
     assert at.session_state["exercise"] == "13-3"
     channels = get_preset("lecture").model.num_classes
-    box = at.text_input(key="answer_output_channels")
-    box.input(str(channels + 1)).run()
+    _submit(at, "output_channels", str(channels + 1))
     assert any("Not yet" in w.value for w in at.warning), [w.value for w in at.warning]
     assert not at.success
-    at.text_input(key="answer_output_channels").input(str(channels)).run()
+    _submit(at, "output_channels", str(channels))
     assert any(f"Correct: {channels}" in s.value for s in at.success), [s.value for s in at.success]
     assert not at.warning
 
@@ -61,27 +74,25 @@ def test_background_fraction_is_checked_against_the_dataset(tiny_dataset):
     stats = dataset_stats(open_dataset(tiny_dataset), split="train")
     background = float(stats.fractions[0])
     at = _exercises(exercise="13-4")
-    at.text_input(key="answer_background_fraction").input(f"{background:.2f}").run()
+    _submit(at, "background_fraction", f"{background:.2f}")
     assert any("Correct" in s.value for s in at.success)
     rarest = lab_facts.dataset_numbers(stats)["rarest"][0]
     wrong = next(i for i in range(1, 20) if i not in lab_facts.dataset_numbers(stats)["rarest"])
-    at.text_input(key="answer_rarest").input(str(wrong)).run()
+    _submit(at, "rarest", str(wrong))
     assert any("Not yet" in w.value for w in at.warning)
-    at.text_input(key="answer_rarest").input(ex.CLASS_NAMES[rarest].lower() + "s").run()  # plural, any case
+    _submit(at, "rarest", ex.CLASS_NAMES[rarest].lower() + "s")  # plural, any case
     assert len(at.success) == 2 and not at.warning
 
 
-def test_keras_example_answers_are_accepted_with_both_numbers_shown(tiny_dataset):
+def test_keras_example_answers_are_accepted_and_no_table_gives_them_away(tiny_dataset):
     at = _exercises(exercise="13-2")
-    table = at.dataframe[0].value
-    assert list(table.columns) == ["quantity", "sidebar model", "Keras example"]
-    assert "512 × 512 × 20" in set(table["Keras example"])
+    assert not at.dataframe and not at.table  # no table of the numbers the questions check
     size = get_preset("lecture").model.image_size
-    at.text_input(key="answer_output_size").input("512 x 512").run()
+    _submit(at, "output_size", "512 x 512")
     messages = [s.value for s in at.success]
     assert any(m.startswith("Right for the Keras example") and f"gives {size} × {size}" in m
                for m in messages), messages
-    at.text_input(key="answer_widest_spacing").input("288").run()
+    _submit(at, "widest_spacing", "16 * 18 = 288")  # a worked answer counts by its result
     assert sum("Right for the Keras example" in s.value for s in at.success) == 2
 
 
@@ -89,7 +100,7 @@ def test_reasoning_checks_are_computed_live(tiny_dataset):
     """The always-background accuracy equals the training split's background share."""
     stats = dataset_stats(open_dataset(tiny_dataset), split="train")
     at = _exercises(exercise="13-4")
-    at.text_input(key="answer_all_background_accuracy").input(f"{float(stats.fractions[0]):.2f}").run()
+    _submit(at, "all_background_accuracy", f"{float(stats.fractions[0]):.2f}")
     assert any("Correct" in s.value for s in at.success)
     # The worked answer appears once the answer is right.
     assert any("every background pixel is right" in i.value for i in at.info)
@@ -98,13 +109,18 @@ def test_reasoning_checks_are_computed_live(tiny_dataset):
 def test_model_answer_after_answering_and_instructor_can_hide_it(tiny_dataset):
     at = _exercises(exercise="13-3")
     assert not [i for i in at.info if "Model answer" in i.value]
-    at.text_area(key="answer_why_shape").input("One label per pixel.").run()
+    at.text_area(key="answer_why_shape").input("One label for every pixel, one score per class.").run()
+    assert not [i for i in at.info if "Model answer" in i.value]  # typed, not submitted: nothing yet
+    _submit(at, "why_shape", "Because.")  # submitted, but not an attempt
+    assert not [i for i in at.info if "Model answer" in i.value]
+    assert any("at least 5 words" in c.value for c in at.caption)
+    _submit(at, "why_shape", "One label for every pixel, one score per class.")
     assert any("Model answer" in i.value and "one decision per pixel" in i.value for i in at.info)
     try:
         at.toggle(key="hide_model_answers").set_value(True).run()
         assert not [i for i in at.info if "Model answer" in i.value]
         other = _exercises(exercise="13-3")  # another student's session on the same server
-        other.text_area(key="answer_why_shape").input("Because.").run()
+        _submit(other, "why_shape", "Because every pixel needs its own label.")
         assert not [i for i in other.info if "Model answer" in i.value]
     finally:
         at.toggle(key="hide_model_answers").set_value(False).run()
@@ -113,10 +129,10 @@ def test_model_answer_after_answering_and_instructor_can_hide_it(tiny_dataset):
 
 def test_answers_survive_switching_exercise_and_download(tiny_dataset):
     at = _exercises(exercise="13-1")
-    at.text_area(key="answer_labels_meaning").input("The face sits below the hair.").run()
+    _submit(at, "labels_meaning", "The face sits below the hair.")
     at.segmented_control(key="exercise").set_value("13-3").run()
     assert param(at, "exercise") == "13-3"
-    at.text_input(key="answer_output_channels").input("20").run()
+    _submit(at, "output_channels", "20")
     at.segmented_control(key="exercise").set_value("13-1").run()
     assert at.text_area(key="answer_labels_meaning").value == "The face sits below the hair."
 
@@ -127,14 +143,15 @@ def test_answers_survive_switching_exercise_and_download(tiny_dataset):
     assert "The face sits below the hair." in markdown
     assert "**Dataset:** synthetic" in markdown
     assert "Untrained: lecture" in markdown
-    assert "**Answer:** 20" in markdown and "(correct)" in markdown
+    assert "**Answer:** 20" in markdown and "*Checked: correct.*" in markdown
+    assert "Computed value" not in markdown
     assert "Exercise 13-6" in markdown
 
 
 def test_name_and_date_in_the_file_and_the_file_loads_back(tiny_dataset):
     at = _exercises(exercise="13-1")
     at.text_input(key="exercise_student_box").input("Ada Lovelace").run()
-    at.text_area(key="answer_labels_meaning").input("Hair on top,\nface below.").run()
+    _submit(at, "labels_meaning", "Hair on top,\nface below.")
     markdown = _markdown(at)
     assert "- **Student:** Ada Lovelace" in markdown
     assert f"- **Date:** {datetime.date.today().isoformat()}" in markdown
@@ -186,8 +203,8 @@ def test_side_panel_shows_the_linked_exercises_and_shares_answers(tiny_dataset):
     expanders = [e.label for e in at.sidebar.expander]
     assert expanders == ["Exercise 13-6: Where the errors are", "Exercise 13-5: From logits to a class per pixel"]
     assert at.sidebar.expander[0].proto.expanded and not at.sidebar.expander[1].proto.expanded
-    at.text_area(key="panel_answer_argmax").input("The largest logit wins.").run()
-    assert at.session_state["exercise_answers"]["argmax"] == "The largest logit wins."
+    _submit(at, "argmax", "The largest logit wins, softmax keeps the order.", prefix="panel_answer_")
+    assert at.session_state["exercise_answers"]["argmax"] == "The largest logit wins, softmax keeps the order."
     assert any("Model answer" in i.value for i in at.sidebar.info)
 
     # Nothing on a page no exercise links to.
@@ -199,8 +216,59 @@ def test_side_panel_checks_reasoning_answers(tiny_dataset):
     with the sidebar model; the values themselves are checked by hand in test_exercises)."""
     at = _panel("predictions.py", exercise="13-5")
     box = at.text_input(key="panel_answer_pixel_probability")
-    assert "validation image" in box.label and "pixel x = " in box.label
-    box.input("123").run()
+    assert "validation image" in box.label and "pixel x = " in box.label and "temperature" in box.label
+    _submit(at, "pixel_probability", "123", prefix="panel_answer_")
     assert any("Not yet" in w.value for w in at.sidebar.warning)
-    at.text_input(key="panel_answer_pixel_probability").input("0.5").run()
+    _submit(at, "pixel_probability", "0.5", prefix="panel_answer_")
     assert at.session_state["exercise_answers"]["pixel_probability"] == "0.5"
+
+
+def _shown(at: AppTest) -> str:
+    """Everything a student can read on the page: text elements and the questions (widget labels)."""
+    labels = [w.label for w in [*at.text_input, *at.text_area]]
+    return text(at) + "\n" + "\n".join(labels)
+
+
+def _computed_answers(tiny_dataset) -> dict[str, list[str]]:
+    """The values the reasoning checks expect, computed here with seglib from the same dataset and the
+    sidebar model's configuration, in the ways a page could print them."""
+    from seglib.lab import checks as lab_checks
+
+    numbers = {**lab_facts.dataset_numbers(dataset_stats(open_dataset(tiny_dataset), split="train")),
+               **lab_checks.config_numbers(get_preset("lecture").model)}
+    written = {}
+    for key in ("all_background_accuracy", "all_background_mean_iou", "rare_weight_ratio", "output_values"):
+        value = float(numbers[key])
+        written[key] = sorted({f"{value:.2f}", f"{value:.3f}", f"{value:,.0f}", f"{value:.0f}", f"{value:.1%}"}
+                              - {"0", "1", "0.00", "1.00", "0.0%"})
+    return written
+
+
+def test_no_computed_value_reaches_a_students_screen_before_answering(tiny_dataset):
+    """A student (no passcode entered on a shared machine) sees no table of checked numbers and none of the
+    values the reasoning checks expect, on any exercise, until they have answered."""
+    expected = _computed_answers(tiny_dataset)
+    at = _exercises(exercise="13-1")
+    for key in ["13-1", "13-2", "13-3", "13-4", "13-5", "13-6"]:
+        at.segmented_control(key="exercise").set_value(key).run()
+        assert not at.dataframe and not at.table, key
+        shown = _shown(at)
+        for question, forms in expected.items():
+            leaked = [form for form in forms if form in shown]
+            assert not leaked, (key, question, leaked)
+        assert "Computed value" not in _markdown(at)
+    # Once answered right, the value may be shown: the student has it already.
+    at.segmented_control(key="exercise").set_value("13-3").run()
+    _submit(at, "output_values", "A guess: 12")
+    assert any("Not yet" in w.value for w in at.warning)
+    assert not any(form in _shown(at) for form in expected["output_values"])
+
+
+def test_the_answer_key_is_for_an_instructor_with_the_passcode(tiny_dataset, monkeypatch):
+    monkeypatch.setenv("SEGLIB_INSTRUCTOR_PASSCODE", "lecture-hall")
+    student = _exercises(exercise="13-1")
+    assert not [b for b in student.get("download_button") if "answer key" in b.proto.label]
+    teacher = open_app(query={"model": MODEL, "exercise": "13-1"}, session={"instructor_unlocked": True})
+    teacher.switch_page("pages/exercises.py").run()
+    bug_free(teacher)
+    assert [b for b in teacher.get("download_button") if b.proto.label == "Download the answer key (Markdown)"]

@@ -70,4 +70,4 @@ def test_the_final_layer_is_described_as_it_is(tiny_dataset):
 def test_the_model_page_says_where_the_backbone_starts():
     at = open_app("pages/model.py")
     captions = "\n".join(c.value for c in at.caption)
-    assert "Transfer learning" in captions and "never on masks" in captions   # lecture: the pretrained start
+    assert "In-domain pretraining" in captions and "never on masks" in captions   # lecture: the pretrained start

@@ -310,10 +310,10 @@ def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
 def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tiny_dataset):
     at = _page()
     assert at.selectbox(key="form_model_weights").value == "pretrained"   # the lecture preset's start
-    assert "Transfer learning" in _text(at) and "never on masks" in _text(at)
+    assert "In-domain pretraining" in _text(at) and "never on masks" in _text(at)
     at.selectbox(key="form_model_weights").set_value("none").run()
     _bug_free(at)
-    assert "From scratch" in _text(at) and "Transfer learning" not in _text(at)
+    assert "From scratch" in _text(at) and "In-domain pretraining" not in _text(at)
     at.number_input(key="form_train_freeze_backbone_epochs").set_value(2).run()
     _bug_free(at)
     assert "(random weights, fixed for 2 epochs)" in _text(at)   # the config summary under the estimate

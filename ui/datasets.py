@@ -109,3 +109,19 @@ def load_sample(root: str | os.PathLike, split: str, index: int, size: int | Non
     """``(stem, image, mask)`` of image ``index`` of a split (optionally resized), cached."""
     root = settings.check_data_path(root)
     return _sample(str(root), folder_stamp(root), split, int(index), size)
+
+
+def synthetic_note(dataset, *, link: bool = True) -> bool:
+    """Under a view of ``dataset``'s images: say that they are synthetic drawings, not photos, when the
+    generator's marker says so (``seglib.data.synthetic.is_synthetic``), with a link to the Home section on
+    how the data differs from CIHP. Returns whether the dataset is synthetic (nothing is drawn otherwise)."""
+    from seglib.data import synthetic
+    from ui import registry
+
+    if not synthetic.is_synthetic(dataset.root):
+        return False
+    st.caption(":material/draw: " + synthetic.SYNTHETIC_NOTE)
+    if link:
+        registry.page_link("home.py", "How it differs from CIHP, and what to expect on real photos",
+                           {"section": synthetic.SECTION_ANCHOR})
+    return True

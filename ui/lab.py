@@ -3,7 +3,9 @@ the answers kept in the session and the browser, and the exercise side panel.
 
 The Exercises page and ``exercise_panel`` (drawn by ``ui.page.page_header`` on every
 page an exercise links to) both draw through here, so an answer typed beside a view
-and one typed on the Exercises page are the same answer.
+and one typed on the Exercises page are the same answer. An answer counts once it is
+submitted (the Check / Submit button, or Enter): only then is it kept, checked, and
+(for a real attempt) followed by the model answer; typing alone changes nothing.
 
 State (small, in ``st.session_state``): ``exercise_answers`` {question key:
 text}, ``exercise_student`` (the name in the export) and
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Callable
+from typing import Callable
 
 import streamlit as st
 
+from seglib.data import synthetic
 from seglib.lab import checks as lab_checks
 from seglib.lab import exercises as ex
 from seglib.lab import answers as lab_answers
@@ -56,7 +59,8 @@ def _model_numbers(key: str, stamp: tuple, _choice: models.ModelChoice) -> dict:
 def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choice: models.ModelChoice) -> dict:
     """The numbers of the image the Predictions page opens first: the first image with a
     left or right part of its first split (validation when there is one), and the
-    model's logits at its centre pixel (the inspector's default)."""
+    model's logits at an uncertain pixel of it (``lab_checks.uncertain_pixel``: winning
+    probability near 0.6, on the inspector's clickable grid; the exercise links there)."""
     from seglib.evaluation import inference
 
     dataset = datasets.load_dataset(root)
@@ -68,8 +72,7 @@ def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choic
     _, image, mask = datasets.load_sample(root, split, index)
     model = models.load_choice(_choice)
     prediction = inference.predict(model, image)
-    height, width = prediction.image_size
-    pixel = (height // 2, width // 2)
+    pixel = lab_checks.uncertain_pixel(prediction)
     return lab_facts.sample_numbers(split, index, mask, prediction.logits_at(*pixel), pixel,
                              num_classes=int(model.output.shape[-1]))
 
@@ -104,6 +107,7 @@ def gather_facts(quiet: bool = False) -> dict:
         split = "train" if dataset.split("train") else next(iter(dataset.splits))
         facts.update(lab_facts.dataset_numbers(datasets.load_stats(root, split)))
         facts["dataset"] = dataset.name
+        facts["synthetic_data"] = synthetic.is_synthetic(root)
     choice = None
     with _part("Analysing the model", quiet):
         choice = models.current_model_choice()
@@ -114,6 +118,16 @@ def gather_facts(quiet: bool = False) -> dict:
         if choice.kind == "run":
             facts.update(lab_facts.run_numbers(choice.ref.id))
             facts["model_preset"] = facts.get("run_preset")
+        # Whether training flipped images (the flip question's premise): the model's own training, or
+        # for an untrained model what its preset would do.
+        record = models.training_record(choice) if choice.path is not None else None
+        facts["augment_trained"] = record is not None
+        if record is None and choice.preset:
+            from seglib.training.provenance import preset_record
+
+            record = preset_record(choice.preset)
+        if record is not None:
+            facts["augment"] = record.augment
     if root is not None and choice is not None:
         with _part("Predicting the first image", quiet):
             with st.spinner("Predicting the image of exercises 13-5 and 13-6..."):
@@ -171,6 +185,7 @@ def save_to_browser() -> None:
 
 
 def _keep(question_key: str, widget_key: str) -> Callable[[], None]:
+    """The submit button's callback: the submitted text becomes the answer."""
     def keep() -> None:
         answers()[question_key] = st.session_state.get(widget_key, "")
     return keep
@@ -192,28 +207,32 @@ def set_model_answers_hidden(hidden: bool) -> None:
 
 
 def answer_box(question: lab_questions.Question, *, prefix: str = PAGE_PREFIX) -> lab_questions.Feedback:
-    """One question: the text, an input that keeps the answer, feedback, and the model
-    answer once the student has answered (open questions) or got it right (checked ones)."""
+    """One question: the text and an input in a form, so that an answer counts only when the student
+    submits it (Check / Submit, or Enter); then feedback, and the model answer once the submitted answer
+    is a real attempt (open questions: ``lab_answers.MIN_ATTEMPT_WORDS`` words) or right (checked ones)."""
     widget_key = prefix + question.key
     saved = answers().get(question.key, "")
     # The session's answer is the truth: the widget follows it when the other widget for the
     # same question (page or panel), a loaded file or the browser's copy changed it. (A widget's
-    # own edit reached the answers through its on_change callback before this run.)
+    # own submission reached the answers through the submit button's callback before this run.)
     if st.session_state.get(widget_key) != saved:
         st.session_state[widget_key] = saved
-    keep = _keep(question.key, widget_key)
-    if question.checkable:
-        st.text_input(question.text, key=widget_key, on_change=keep,
-                      placeholder="Type your answer and press Enter")
-    else:
-        st.text_area(question.text, key=widget_key, on_change=keep, height=90,
-                     placeholder="Your answer, in a sentence or two (Ctrl+Enter keeps it)")
-    keep()
+    with st.form(f"{prefix}form_{question.key}", border=False, enter_to_submit=True):
+        if question.kind != "text":
+            st.text_input(question.text, key=widget_key, placeholder="Type your answer, then press Check (or Enter)")
+        else:
+            st.text_area(question.text, key=widget_key, height=90,
+                         placeholder="Your answer, in a sentence or two; Submit (or Ctrl+Enter) shows the model "
+                                     "answer")
+        st.form_submit_button("Check" if question.kind != "text" else "Submit",
+                              on_click=_keep(question.key, widget_key))
     feedback = lab_answers.check_answer(question, answers().get(question.key))
     if feedback.status == "correct":
         st.success(feedback.message, icon=":material/check_circle:")
     elif feedback.status in ("not_yet", "unreadable"):
         st.warning(feedback.message, icon=":material/lightbulb:")
+    elif feedback.status == "short":
+        st.caption(feedback.message)
     elif question.kind != "text" and not question.checkable:
         st.caption("Not checked: the number it needs could not be computed for this dataset or model.")
     show = feedback.correct if question.checkable else feedback.status == "open"
@@ -262,11 +281,8 @@ def exercise_panel(page: str) -> None:
             browser.scroll_to_section(section, key="exercise_scroll_to_section")
 
 
-def page_links(exercise: lab_questions.Exercise) -> list[tuple[lab_questions.Link, dict[str, str]]]:
-    """The exercise's links with the query parameters that land on their sections."""
-    return [(link, link.query(exercise.key)) for link in exercise.links]
-
-
-def page_numbers(facts: dict[str, Any]) -> list[dict[str, str]]:
-    """Rows of the sidebar model vs Keras example table."""
-    return lab_facts.comparison_rows(facts)
+def page_links(exercise: lab_questions.Exercise, *, background: bool = False
+               ) -> list[tuple[lab_questions.Link, dict[str, str]]]:
+    """The exercise's links (``background``: its background links) with the query parameters that land
+    on their sections."""
+    return [(link, link.query(exercise.key)) for link in (exercise.background if background else exercise.links)]

@@ -227,3 +227,13 @@ def model_description(preset: str, image_size: int) -> dict:
     from seglib.model.summary import describe
 
     return describe(load_model(preset=preset, image_size=image_size))
+
+
+def training_record(choice: ModelChoice):
+    """What the chosen model was trained on (``seglib.training.provenance.training_record`` of its
+    checkpoint's card or run config); None for an untrained model or when nothing says."""
+    from seglib.training import provenance
+
+    if choice.path is None:
+        return None
+    return provenance.training_record(choice.path)

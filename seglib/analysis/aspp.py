@@ -297,6 +297,12 @@ def sampling_grid(analysis: AsppAnalysis, point: tuple[float, float],
     return {"unit": unit, "center": center, "taps": taps, "squares": squares}
 
 
+#: The headings the Atrous scales page gives the columns of ``branch_rows`` (short, for a narrow table);
+#: the lab's hints name a column by its heading here, so a hint and the page cannot disagree.
+BRANCH_HEADINGS = {"spacing (px)": "spacing px", "receptive field (px)": "field px",
+                   "valid-tap fraction": "valid taps", "acts as 1×1 at": "1×1 at", "valid taps here": "here"}
+
+
 def branch_rows(analysis: AsppAnalysis, grid: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One table row per branch, for people: rate, spacing, receptive field,
     valid taps over all positions and (with ``grid``) at the selected one."""

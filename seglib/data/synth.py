@@ -11,7 +11,7 @@ layout as the real Crowd Instance-level Human Parsing dataset, so one loader
     <out>/Validation/...                     the same for the validation split
     <out>/train_id.txt, val_id.txt           the stems, one per line
     <out>/human_colormap.mat                 the CIHP palette (floats in [0, 1])
-    <out>/synth.json                         the parameters (marks the folder as ours)
+    <out>/synth.json                         the parameters (marks the folder as ours: synthetic)
     <out>/.complete                          written last: the folder is finished
 
 Why it looks the way it does (each point is something the lab asks about):
@@ -60,6 +60,9 @@ from seglib.io import atomic_write_json, atomic_write_text
 
 #: Version of the drawing code; a folder written by another version is regenerated.
 GENERATOR_VERSION = 1
+#: What ``synth.json`` names as its generator: the marker of a folder this module wrote
+#: (``seglib.data.synthetic.is_synthetic`` reads it; the pages say the data is synthetic from it).
+GENERATOR_ID = "seglib.synth"
 
 #: Folder names of the CIHP layout (the splits: ``seglib.data.layout.CIHP_SPLITS``).
 IMAGES, CATEGORIES, HUMANS = "Images", "Category_ids", "Human_ids"
@@ -69,6 +72,11 @@ PARAMS_FILE = "synth.json"
 PEOPLE_FILE = "people.json"
 
 _SPLIT_CODES = {"train": 0, "val": 1}
+
+#: People per image (smallest, largest), and their heights from crown to soles as a fraction
+#: of the image side (smallest, largest; drawn log-uniformly, so a person can be cut by the frame).
+PEOPLE_PER_IMAGE = (2, 8)
+PERSON_HEIGHT = (0.06, 1.5)
 
 
 # ---------------------------------------------------------------------------
@@ -133,11 +141,11 @@ def render_sample(size: int, seed: int, split: str = "train", index: int = 0):
 
     # People: heights log-uniform from ~6% to ~150% of the frame; in a perspective
     # scene the feet of bigger people are lower, and nearer people are drawn last.
-    count = int(rng.integers(2, 9))
+    count = int(rng.integers(PEOPLE_PER_IMAGE[0], PEOPLE_PER_IMAGE[1] + 1))
     k = rng.uniform(0.9, 1.5)   # height per pixel of distance below the horizon
     people = []
     for _ in range(count):
-        height = size * math.exp(rng.uniform(math.log(0.06), math.log(1.5)))
+        height = size * math.exp(rng.uniform(math.log(PERSON_HEIGHT[0]), math.log(PERSON_HEIGHT[1])))
         feet = horizon * size + height / k
         cx = rng.uniform(-0.05, 1.05) * size
         people.append((feet, cx, height))
@@ -221,7 +229,7 @@ def _is_ours(out: Path) -> bool:
     if not params.is_file():
         return False
     try:
-        return json.loads(params.read_text(encoding="utf-8")).get("generator") == "seglib.synth"
+        return json.loads(params.read_text(encoding="utf-8")).get("generator") == GENERATOR_ID
     except (OSError, ValueError):
         return False
 
@@ -251,7 +259,7 @@ def generate_dataset(out: str | os.PathLike, train: int, val: int, size: int, se
     size = _check_positive_int("size", size, minimum=16, maximum=4096)
     seed = _check_positive_int("seed", seed, minimum=0)
     out = Path(out).expanduser()
-    params = {"generator": "seglib.synth", "version": GENERATOR_VERSION, "train": train, "val": val,
+    params = {"generator": GENERATOR_ID, "version": GENERATOR_VERSION, "train": train, "val": val,
               "size": size, "seed": seed}
 
     if out.exists() and not out.is_dir():

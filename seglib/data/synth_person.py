@@ -21,6 +21,20 @@ from seglib.classes import NUM_CLASSES
 (BACKGROUND, HAT, HAIR, GLOVE, SUNGLASSES, UPPER_CLOTHES, DRESS, COAT, SOCKS, PANTS, TORSO_SKIN,
  SCARF, SKIRT, FACE, LEFT_ARM, RIGHT_ARM, LEFT_LEG, RIGHT_LEG, LEFT_SHOE, RIGHT_SHOE) = range(NUM_CLASSES)
 
+#: The generator's settings that decide the class balance (each a probability per person,
+#: drawn independently): what covers the torso, then (without a dress) the legs, the sleeves, and the
+#: accessories. ``seglib.data.synthetic`` writes the dashboard's description of the data from these.
+TOP_GARMENTS = {"upper": 0.62, "coat": 0.2, "dress": 0.18}
+LOWER_GARMENTS = {"pants": 0.6, "shorts": 0.18, "skirt": 0.22}
+SLEEVES = {"none": 0.2, "short": 0.4, "long": 0.4}
+ACCESSORIES = {"hat": 0.22, "sunglasses": 0.2, "gloves": 0.15, "socks": 0.45, "scarf": 0.18,
+               "long_hair": 0.35, "bald": 0.05}
+#: The one class each garment is labelled with (its sleeves too): a coat is always Coat.
+GARMENT_CLASSES = {"upper": UPPER_CLOTHES, "coat": COAT, "dress": DRESS}
+#: Everyone faces the camera: the side of the image (-1 = left, +1 = right) decides left and right.
+SIDE_CLASSES = {-1: {"arm": RIGHT_ARM, "leg": RIGHT_LEG, "shoe": RIGHT_SHOE},
+                1: {"arm": LEFT_ARM, "leg": LEFT_LEG, "shoe": LEFT_SHOE}}
+
 _SHIFT = 4                 # OpenCV sub-pixel bits: coordinates are drawn in 1/16 px
 _ONE = 1 << _SHIFT
 
@@ -128,20 +142,21 @@ def draw_person(paint: Painter, rng: np.random.Generator, cx: float, top: float,
     neck_y, shoulder_y, hip_y = 0.125, 0.165, 0.5
 
     # outfit: what covers torso, legs, arms
-    top_kind = rng.choice(["upper", "coat", "dress"], p=[0.62, 0.2, 0.18])
-    lower_kind = "none" if top_kind == "dress" else rng.choice(["pants", "shorts", "skirt"], p=[0.6, 0.18, 0.22])
-    sleeve = rng.choice(["none", "short", "long"], p=[0.2, 0.4, 0.4]) if top_kind != "coat" else "long"
-    top_label = {"upper": UPPER_CLOTHES, "coat": COAT, "dress": DRESS}[top_kind]
+    top_kind = rng.choice(list(TOP_GARMENTS), p=list(TOP_GARMENTS.values()))
+    lower_kind = ("none" if top_kind == "dress" else
+                  rng.choice(list(LOWER_GARMENTS), p=list(LOWER_GARMENTS.values())))
+    sleeve = rng.choice(list(SLEEVES), p=list(SLEEVES.values())) if top_kind != "coat" else "long"
+    top_label = GARMENT_CLASSES[top_kind]
     top_color = random_color(rng)
     lower_color = random_color(rng)
     shoe_color = random_color(rng) if rng.random() < 0.4 else _jitter(rng, (40.0, 35.0, 30.0), 15)
-    has_hat = rng.random() < 0.22
-    has_glasses = rng.random() < 0.2
-    has_gloves = rng.random() < 0.15
-    has_socks = rng.random() < 0.45
-    has_scarf = rng.random() < 0.18
-    long_hair = rng.random() < 0.35
-    bald = rng.random() < 0.05
+    has_hat = rng.random() < ACCESSORIES["hat"]
+    has_glasses = rng.random() < ACCESSORIES["sunglasses"]
+    has_gloves = rng.random() < ACCESSORIES["gloves"]
+    has_socks = rng.random() < ACCESSORIES["socks"]
+    has_scarf = rng.random() < ACCESSORIES["scarf"]
+    long_hair = rng.random() < ACCESSORIES["long_hair"]
+    bald = rng.random() < ACCESSORIES["bald"]
 
     # ---- pose: limb angles (radians from straight down, positive = outwards)
     arms = {}
@@ -164,9 +179,9 @@ def draw_person(paint: Painter, rng: np.random.Generator, cx: float, top: float,
     knees = {s: joint(hip[s], legs[s], 0.23, s) for s in (-1, 1)}
     ankles = {s: joint(knees[s], legs[s] * 0.6, 0.22, s) for s in (-1, 1)}
 
-    arm_label = {-1: RIGHT_ARM, 1: LEFT_ARM}       # image-left is the person's right
-    leg_label = {-1: RIGHT_LEG, 1: LEFT_LEG}
-    shoe_label = {-1: RIGHT_SHOE, 1: LEFT_SHOE}
+    arm_label = {side: classes["arm"] for side, classes in SIDE_CLASSES.items()}  # image-left: the person's right
+    leg_label = {side: classes["leg"] for side, classes in SIDE_CLASSES.items()}
+    shoe_label = {side: classes["shoe"] for side, classes in SIDE_CLASSES.items()}
     thigh, shin = 0.062 * build * h, 0.05 * build * h
     upper_arm, forearm = 0.046 * build * h, 0.038 * build * h
 

@@ -107,9 +107,14 @@ class Prediction:
     def image_logits(self) -> np.ndarray:
         """All logits at the image's size, float32 ``(H, W, C)``: H x W x C x 4 bytes, so only
         for small images (tests, teaching); the pages use ``pixel`` and ``mask``."""
+        return self.logits_on(np.arange(self.height), np.arange(self.width))
+
+    def logits_on(self, rows, columns) -> np.ndarray:
+        """The logits of the image pixels on a grid (every ``rows`` x ``columns`` pair), resized as
+        for the mask: float32 ``(len(rows), len(columns), C)``."""
         nearest = self.interpolation == "nearest"
-        rows = _axis(self.model_logits.shape[0], self.height, np.arange(self.height), nearest)
-        columns = _axis(self.model_logits.shape[1], self.width, np.arange(self.width), nearest)
+        rows = _axis(self.model_logits.shape[0], self.height, np.asarray(rows), nearest)
+        columns = _axis(self.model_logits.shape[1], self.width, np.asarray(columns), nearest)
         return resize_logits(self.model_logits, rows, columns)
 
 

@@ -1,12 +1,17 @@
 """Reading a student's answer and checking it against the computed value.
 
 Answers are free text: numbers ('0.42', '42 %'), sizes ('64 x 64'), classes by
-name or id, in any case, singular or plural ('left arms', '5'), or sets of
-rates ('4 and 6', 'none'). ``check_answer`` compares with the value computed
-for the sidebar model and, where a question has one, the Keras example's.
+name or id, in any case, singular or plural, in a sentence or with their id
+('left arms', 'the right arm', 'Right-arm, id 15', '5'), or sets of rates
+('4 and 6', 'none'). A worked answer counts by its result: for numbers, sizes
+and classes the text after the last '=', '≈' or '→' is read ('16 * 18 = 288'
+is 288). ``check_answer`` compares with the value computed for the sidebar
+model and, where a question has one, the Keras example's.
 
 >>> parse_size("(64, 64)"), parse_class("gloves"), parse_set("rates 4 and 6")
 ((64, 64), 3, (4, 6))
+>>> parse_number("16 * 18 = 288"), parse_class("Right-arm, id 15"), parse_class("the right arm")
+(288.0, 15, 15)
 """
 
 from __future__ import annotations
@@ -20,8 +25,25 @@ from seglib.lab.questions import Feedback, Question, format_number, value_text
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
 
 
+#: What separates a worked answer from its result: '16 * 18 = 288', 'p ≈ 0.62', '14 → 15'.
+_RESULT = re.compile(r"=|≈|→|->")
+
+
+def result_part(text: str) -> str:
+    """The result of a worked answer: the text after its last '=', '≈' or '→' (all of it when
+    there is none, or nothing follows)."""
+    parts = [part for part in _RESULT.split(text) if part.strip()]
+    return parts[-1] if parts else text
+
+
+#: Thousands separators between digit groups: '512,000', '5,242,880' (not '0,425', a decimal comma).
+_THOUSANDS = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?:[,\u00a0\u202f]\d{3})+)(?![\d,.])")
+
+
 def parse_number(text: str) -> float | None:
-    """The first number in ``text``; '42%' reads as 0.42. None when there is none."""
+    """The first number of the result (``result_part``); '42%' reads as 0.42, '512,000' as 512000 and
+    '0,42' as 0.42. None when there is none."""
+    text = _THOUSANDS.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), result_part(text))
     match = _NUMBER.search(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
     if match is None:
         return None
@@ -32,8 +54,9 @@ def parse_number(text: str) -> float | None:
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
-    """'64 x 64', '64×64', '(64, 64)' or one number (a square) as (height, width)."""
-    numbers = [float(n) for n in _NUMBER.findall(text)]
+    """'64 x 64', '64×64', '(64, 64)' or one number (a square) as (height, width), from the result
+    of a worked answer ('H × W = 160 × 160')."""
+    numbers = [float(n) for n in _NUMBER.findall(result_part(text))]
     if not numbers or len(numbers) > 3 or any(not n.is_integer() for n in numbers):
         return None
     numbers = [int(n) for n in numbers]
@@ -82,26 +105,54 @@ _SYNONYMS = {"shirt": 5, "tshirt": 5, "top": 5, "upperclothing": 5, "jacket": 7,
              "skin": 10, "torso": 10, "scarves": 11, "glasses": 4, "bg": 0}
 
 
+def _class_of_name(words: str) -> int | None:
+    """The class a (normalised) name or synonym stands for, singular or plural; None if none."""
+    forms = _singular_forms(words)
+    for class_id, name in enumerate(CLASS_NAMES):
+        if forms & _singular_forms(_normalise(name)):
+            return class_id
+    return next((_SYNONYMS[form] for form in forms if form in _SYNONYMS), None)
+
+
+def _classes_in(text: str) -> tuple[set[int], set[int]]:
+    """The classes named in a sentence (runs of up to three words, longest first) and the ids
+    written in it as numbers 0..C-1."""
+    tokens = re.findall(r"[a-z]+|\d+", text.lower())
+    named: set[int] = set()
+    used = [False] * len(tokens)
+    for length in (3, 2, 1):
+        for start in range(len(tokens) - length + 1):
+            window = tokens[start:start + length]
+            if any(used[start:start + length]) or not all(word.isalpha() for word in window):
+                continue
+            found = _class_of_name("".join(window))
+            if found is not None:
+                named.add(found)
+                used[start:start + length] = [True] * length
+    ids = {int(token) for token in tokens if token.isdigit() and int(token) < len(CLASS_NAMES)}
+    return named, ids
+
+
 def parse_class(text: str) -> int | None:
     """A class id from its id ('5') or name in any case, singular or plural
-    ('upper clothes', 'UpperClothes', 'left arms', 'gloves')."""
-    text = text.strip()
+    ('upper clothes', 'UpperClothes', 'left arms', 'gloves'), also in a sentence or
+    with its id ('the right arm', 'Right-arm, id 15'). None when the text names no
+    class, or two that disagree ('14 or 15')."""
+    text = result_part(text).strip()
     if re.fullmatch(r"\d+", text):
         value = int(text)
         return value if 0 <= value < len(CLASS_NAMES) else None
     wanted = _normalise(text)
     if not wanted:
         return None
-    forms = _singular_forms(wanted)
-    for class_id, name in enumerate(CLASS_NAMES):
-        if forms & _singular_forms(_normalise(name)):
-            return class_id
-    synonym = next((_SYNONYMS[form] for form in forms if form in _SYNONYMS), None)
-    if synonym is not None:
-        return synonym
-    leading = re.match(r"\d+", text)
-    if leading and int(leading.group()) < len(CLASS_NAMES):  # "5 UpperClothes"
-        return int(leading.group())
+    whole = _class_of_name(wanted)
+    if whole is not None:
+        return whole
+    named, ids = _classes_in(text)
+    if len(named) == 1 and (not ids or ids == named):
+        return next(iter(named))
+    if not named and len(ids) == 1:
+        return next(iter(ids))
     return None
 
 
@@ -138,12 +189,23 @@ def _shown(kind: str, value: Any) -> str:
     return format_number(value)
 
 
+#: Words an answer to an open question needs before it counts as an attempt (and the model answer shows).
+MIN_ATTEMPT_WORDS = 5
+
+
 def check_answer(question: Question, text: str | None) -> Feedback:
     """Compare a student's answer with the value computed for ``question`` and,
-    when it has alternatives, with the other model's value."""
+    when it has alternatives, with the other model's value.
+
+    An open question's answer is an attempt ('open') once it has
+    ``MIN_ATTEMPT_WORDS`` words; a shorter one is 'short' (saved, no model answer yet).
+    """
     text = (text or "").strip()
     if not text:
         return Feedback("empty", "")
+    if question.kind == "text" and len(re.findall(r"\w+", text)) < MIN_ATTEMPT_WORDS:
+        return Feedback("short", f"Saved. Write a sentence or two (at least {MIN_ATTEMPT_WORDS} words) and submit "
+                                 "it to compare with the model answer.")
     if not question.checkable:
         return Feedback("open", "Saved. This question has no single value to check; compare with the model "
                                 "answer and discuss it in class.")

@@ -20,6 +20,8 @@ built models by ``tests/test_lab_checks.py``) plus ``(k - 1) x rate x stride``.
 >>> numbers = config_numbers(get_preset("keras-example").model)
 >>> numbers["output_height"], numbers["widest_spacing"], numbers["widest_receptive_field"]
 (512, 288, 867)
+>>> numbers["backbone_field"], numbers["output_values"]
+(291, 5242880)
 >>> one_by_one_rates((6, 12, 18), feature_size=4)
 [6, 12, 18]
 """
@@ -86,6 +88,8 @@ def config_numbers(model_config) -> dict[str, Any]:
         "num_classes": int(model_config.num_classes), "backbone": model_config.backbone,
         "weights": model_config.weights, "atrous_rates": rates, "stride": float(stride),
         "feature_size": feature, "one_by_one_rates": one_by_one_rates(rates, feature),
+        "backbone_field": backbone_receptive_field(model_config.backbone),
+        "output_values": size * size * int(model_config.num_classes),
     }
     atrous = [rate for rate in rates if rate > 1]
     if atrous:
@@ -117,6 +121,22 @@ def always_background(class_counts: Sequence[int]) -> dict[str, Any]:
     confusion[:, 0] = counts
     return {"pixel_accuracy": metrics.pixel_accuracy(confusion), "mean_iou": metrics.mean_iou(confusion),
             "classes_present": int(np.count_nonzero(counts))}
+
+
+def rare_weight_ratio(class_counts: Sequence[int]) -> dict[str, Any] | None:
+    """How many times one pixel of the rarest class present weighs one background pixel under
+    median-frequency weights (``seglib.training.losses.median_frequency_weights``, the weighted
+    cross-entropy of the Dataset explorer): ``w_c = median(f) / f_c``, so the ratio is
+    ``f_background / f_rarest``, two numbers of the class-balance chart. None without both."""
+    from seglib.training.losses import median_frequency_weights
+
+    counts = np.asarray(class_counts, dtype=np.int64)
+    present = [c for c in range(1, counts.size) if counts[c] > 0]
+    if not present or counts[0] <= 0:
+        return None
+    rarest = min(present, key=lambda c: (counts[c], c))
+    weights = median_frequency_weights(counts)
+    return {"class": int(rarest), "ratio": float(weights[rarest] / weights[0])}
 
 
 # ---------------------------------------------------------------------------
@@ -167,15 +187,51 @@ def swap_error(mask: np.ndarray, num_classes: int = len(CLASS_NAMES)) -> dict[st
 # One pixel's logits
 # ---------------------------------------------------------------------------
 
-def pixel_numbers(logits: Sequence[float]) -> dict[str, Any]:
-    """The winning class of one pixel, its softmax probability, the runner-up and
-    the margin (how far the winning logit could drop before another class wins),
-    from the table the Predictions page's pixel inspector shows."""
+#: The temperature of the pixel question: every logit divided by it before the softmax.
+TEMPERATURE = 2.0
+#: The winning probability the lab's pixel is chosen near: an uncertain pixel, whose numbers are worth
+#: reasoning about (the page would print a confident one as 100.0 %).
+UNCERTAIN_TARGET = 0.6
+
+
+def softmax_at(logits: Sequence[float], temperature: float = 1.0) -> np.ndarray:
+    """Softmax of ``logits / temperature`` (float64, the largest logit subtracted first)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0. Received: temperature={temperature!r}")
+    scaled = np.asarray(logits, dtype=np.float64) / float(temperature)
+    exps = np.exp(scaled - scaled.max())
+    return exps / exps.sum()
+
+
+def pixel_numbers(logits: Sequence[float], temperature: float = TEMPERATURE) -> dict[str, Any]:
+    """The winning class of one pixel, its softmax probability (what the Predictions page's
+    pixel inspector prints), the probability it would get with every logit divided by
+    ``temperature`` (what the page does not print), the runner-up and the margin (how far the
+    winning logit could drop before another class wins)."""
     from seglib.evaluation.evaluate import pixel_table
 
     table = pixel_table(np.asarray(logits, dtype=np.float32), CLASS_NAMES)
     ranked = table.sort_values("logit", ascending=False, kind="stable")
     winner, runner_up = ranked.iloc[0], ranked.iloc[1]
     return {"winner": int(winner["id"]), "probability": float(winner["probability"]),
+            "temperature": float(temperature),
+            "tempered_probability": float(softmax_at(table["logit"], temperature)[int(winner["id"])]),
             "runner_up": int(runner_up["id"]), "margin": float(winner["logit"] - runner_up["logit"]),
             "logits": [float(value) for value in table["logit"]]}
+
+
+def uncertain_pixel(prediction, target: float = UNCERTAIN_TARGET) -> tuple[int, int]:
+    """``(row, column)`` of the pixel of the inspector's clickable grid whose winning probability
+    is closest to ``target`` (the first such pixel in reading order): an uncertain pixel for the
+    lab's softmax questions rather than one the page prints as 100.0 %.
+
+    ``prediction``: a ``seglib.evaluation.inference.Prediction`` (its logits are read on the
+    grid, resized as the inspector resizes them).
+    """
+    from seglib.evaluation.inference import softmax
+    from seglib.figures.inspector import inspector_grid
+
+    rows, columns = inspector_grid(prediction.height, prediction.width)
+    winning = softmax(prediction.logits_on(rows, columns)).max(axis=-1)
+    index = int(np.argmin(np.abs(winning - target)))  # the first in reading order on a tie
+    return int(rows[index // len(columns)]), int(columns[index % len(columns)])

@@ -12,7 +12,9 @@ Students of the handout run the Keras example (ResNet50, 512 px, rates
 6/12/18) while the dashboard's sidebar model is usually smaller; shape and
 scale questions accept either model's answer and say which one it matches
 (``Alternative``). Open questions have a model answer the page shows once the
-student has answered.
+student has submitted a real attempt (``ui.lab``). ``Question.reasoning`` names
+the step a check needs beyond reading one number; no checked value is ever part
+of a question's text, hint or introduction.
 
 Every question names the section (``Question.view``, a heading anchor) of a
 linked page that answers it; ``Exercise.links`` lead there. Answers are checked
@@ -31,10 +33,19 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import math
+
+from seglib.analysis.aspp import BRANCH_HEADINGS
 from seglib.classes import CLASS_NAMES
+from seglib.config import get_preset, preset_names
+from seglib.data import synthetic
 from seglib.lab import checks as lab_checks
 from seglib.lab.facts import keras_differences, keras_example_numbers, keras_label, rates_text, sidebar_label
 from seglib.lab.questions import Alternative, Exercise, Link, Question, format_number, value_text
+from seglib.training import losses
+
+#: The Home page section on how the synthetic data differs from CIHP (13-1, 13-2 and 13-4 link to it).
+DATA_LINK = Link("home.py", "How the synthetic data differs from CIHP", synthetic.SECTION_ANCHOR)
 
 # ---------------------------------------------------------------------------
 # The exercises
@@ -45,6 +56,25 @@ def _alternative(theirs: Any, source: str) -> tuple[Alternative, ...]:
     if theirs is None:
         return ()
     return (Alternative(theirs, source),)
+
+
+def flip_premise(augment: bool | None, trained: bool = True) -> str:
+    """The first sentence of the flip question, true for the sidebar model: ``augment`` is its
+    training's ``data.augment`` (``trained``) or, for an untrained model, its preset's."""
+    flipping = [name for name in preset_names() if get_preset(name).data.augment]
+    example = f"the `{flipping[0]}` preset" if flipping else "many training pipelines"
+    verb = "does" if flipping else "do"
+    if augment is None:
+        return f"Suppose training flips an image left to right (augmentation, as {example} {verb})."
+    if augment:
+        return ("Training the sidebar model flipped some images left to right (augmentation, "
+                "`data.augment = True`)." if trained else
+                "Training with the sidebar model's preset flips some images left to right (augmentation, "
+                "`data.augment = True`).")
+    return (("The sidebar model was trained without flips" if trained else
+             "Training with the sidebar model's preset does not flip images")
+            + f" (`data.augment = False`), but {example} {verb}: it flips some images left to right "
+              "(augmentation).")
 
 
 def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
@@ -64,6 +94,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
     rate_text = f"rate-{rate}" if rate else "widest atrous"
     stride = get("stride")
     num_classes = get("num_classes") or len(CLASS_NAMES)
+    backbone_field = get("backbone_field")
+    field_heading = BRANCH_HEADINGS["receptive field (px)"]
     # The Model page rebuilds the architecture of the model in use (its preset at its input size).
     model_params = {key: str(value) for key, value in
                     (("preset", get("model_preset")), ("size", size)) if value}
@@ -96,10 +128,16 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
     runner_up = get("pixel_runner_up")
     logits = get("pixel_logits") or []
     probability_answer = margin_answer = ""
+    temperature = get("pixel_temperature") or lab_checks.TEMPERATURE
     if winner is not None and logits:
-        probability_answer = (f"The winner is {winner} {CLASS_NAMES[winner]} with logit {logits[winner]:.2f}; exp of "
-                              f"it divided by the sum of the exps of all {len(logits)} logits gives "
-                              f"{get('pixel_probability'):.3f}.")
+        probability_answer = (
+            f"The winner is {winner} {CLASS_NAMES[winner]} with logit {logits[winner]:.2f}. Dividing by "
+            f"{temperature:g} shrinks every gap between logits {temperature:g}-fold: exp({logits[winner]:.2f} / "
+            f"{temperature:g}) divided by the sum of exp(z / {temperature:g}) over all {len(logits)} logits gives "
+            f"{get('pixel_tempered_probability'):.3f}, down from the {get('pixel_probability'):.3f} the page prints. "
+            "The winner stays the winner (the order is kept): only the confidence changes. Fitted on validation "
+            "data, such a temperature is a common way to make a network's probabilities match how often it is "
+            "right.")
         margin_answer = (f"Only the order matters: {CLASS_NAMES[winner]} stays the answer until its logit falls "
                          f"below the runner-up's ({CLASS_NAMES[runner_up]}, {logits[runner_up]:.2f}), a margin of "
                          f"{get('pixel_margin'):.2f}.")
@@ -111,7 +149,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
         Exercise(
             "13-1", "Labels that mean something",
             "Every mask pixel holds a class id; the colour is only how the id is drawn. Before training "
-            "anything, check that the ids describe the people in the photo, and that they mean the same "
+            "anything, check that the ids describe the people in the image, and that they mean the same "
             "thing in every image: a network can only learn what the labels say consistently.",
             (
                 Question("labels_meaning", "13-1",
@@ -123,8 +161,10 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "Yes. The regions sit where the parts are on a body: hair (and a hat, if any) on top, "
                              "the face just below the hair, upper clothes below the face with an arm region on "
                              "each side, then pants or a skirt, legs and shoes at the bottom. A region is one part "
-                             "of one person, not a patch of one colour in the photo: a red hat and a red shirt get "
-                             "different labels because they are different parts.")),
+                             "of one person, not a patch of one colour in the image: a red hat and a red shirt get "
+                             "different labels because they are different parts. (The default data's masks are "
+                             "drawn by its generator, so they are exact; CIHP's are drawn by people, with noise "
+                             "along the boundaries.)")),
                 Question("labels_consistent", "13-1",
                          "Does a class keep the same id (and colour) in every image? What would a network learn "
                          "if one id meant 'hair' in one image and 'hat' in another?",
@@ -136,35 +176,37 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "answers for the same evidence, and the best the network could do is hedge between "
                              "them.")),
                 Question("flip_label", "13-1",
-                         f"Training flips some images left to right (augmentation). A pixel labelled "
-                         f"{CLASS_NAMES[left]} before the flip: which label must it carry after the flip? "
-                         "(name or id)",
+                         f"{flip_premise(get('augment'), get('augment_trained', True))} A pixel labelled {CLASS_NAMES[left]} before the flip: "
+                         "which label must it carry after the flip? (name or id)",
                          kind="class", answer=right, accepted=(right,), view="images-and-masks",
-                         hint="Think of a mirror: in the flipped photo the person seems to raise the other hand. "
+                         reasoning="a mirror swaps the person's sides",
+                         hint="Think of a mirror: in the flipped image the person seems to raise the other hand. "
                               "The legend lists both sides.",
                          model_answer=(
-                             f"{right} {CLASS_NAMES[right]}. The flipped photo shows a mirrored person, and the "
+                             f"{right} {CLASS_NAMES[right]}. The flipped image shows a mirrored person, and the "
                              f"{limb} that was on the person's left now looks exactly like a right {limb} in an "
-                             "unflipped photo. Keeping the old label would teach two opposite labels for the same "
+                             "unflipped image. Keeping the old label would teach two opposite labels for the same "
                              "appearance, so the pipeline swaps 14↔15, 16↔17 and 18↔19 whenever it flips "
                              "(`seglib.classes.swap_left_right`).")),
             ),
             (Link("dataset.py", "Images and masks side by side", "images-and-masks"),),
+            background=(DATA_LINK,),
         ),
         Exercise(
             "13-2", "Scales, and how the encoder covers them",
-            "People in the photos range from a few pixels to the whole frame, and their parts even more so. "
-            "The backbone shrinks the image by its output stride; the ASPP branches then look at neighbours "
-            "spaced further and further apart. Number questions accept the answer of the sidebar model or of "
-            "the Keras example (the table above has both).",
+            "People in the images range from a few pixels to the whole frame, and their parts even more so. "
+            "The backbone shrinks the image by its output stride; the ASPP branches then combine the features "
+            "of units spaced further and further apart. Number questions accept the answer of the sidebar model "
+            "or of the Keras example (the Atrous scales page sets the two side by side, *Next to the Keras "
+            "example*).",
             (
                 Question("scales", "13-2",
                          "Describe the range of scales you see in the masks: the smallest and largest people, "
                          "and the smallest parts (shoes, gloves, sunglasses).",
                          view="object-scales",
                          model_answer=(
-                             "People range from a few dozen pixels tall (far back in a crowd) to almost the height "
-                             "of the image. Parts spread even more: the sunglasses, gloves or shoes of a small "
+                             "People range from a few dozen pixels tall (far back in a crowd) to the full height "
+                             "of the image, the nearest cut by its edges. Parts spread even more: the sunglasses, gloves or shoes of a small "
                              "person cover a handful of pixels, the clothes of a large one a big share of the "
                              "frame. Region sizes of one class span more than a factor of ten, so the network "
                              "must recognise the same part at very different sizes.")),
@@ -173,8 +215,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          kind="number", answer=stride, unit="px", view="where-each-branch-looks",
                          source=mine_source, alternatives=alt("stride"),
                          hint="The Atrous scales page prints it next to the ASPP map size.",
-                         model_answer="The backbone halves the resolution four times (2⁴ = 16): each ASPP unit "
-                                      "stands for a 16 × 16 block of input pixels."),
+                         model_answer=_stride_answer(stride, backbone_field, size)),
                 Question("widest_spacing", "13-2",
                          f"How far apart, in input pixels, are neighbouring taps of the {rate_text} branch?",
                          kind="number", answer=get("widest_spacing"), unit="px", view="where-each-branch-looks",
@@ -190,9 +231,9 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          tolerance=max(1.0, 0.01 * (get("widest_receptive_field") or 0)),
                          view="where-each-branch-looks", source=mine_source,
                          alternatives=alt("widest_receptive_field"),
-                         hint="Look at the 'receptive field (px)' column of the branch table.",
-                         model_answer="The backbone's field at the ASPP input plus (3 − 1) × rate × stride for the "
-                                      "dilated 3 × 3 kernel: wider than many people in the image."),
+                         hint=f"Look at the '{field_heading}' column of the branch table on the Atrous scales page.",
+                         model_answer=_field_answer(rate, stride, backbone_field, get("widest_receptive_field"),
+                                                    size)),
                 Question("one_by_one", "13-2",
                          (f"Suppose the input were {probe} × {probe} px instead of {size}. Which of the atrous rates "
                           f"({rates_text(rates)}) would then act as a 1×1 convolution at every position of the ASPP "
@@ -200,7 +241,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                           if probe else "Which atrous rates act as a 1×1 convolution at every position of the "
                                         "ASPP map? List the rates, or write 'none'."),
                          kind="set", answer=probe_answer, view="taps-that-land-on-padding",
-                         source=mine_source,
+                         source=mine_source, reasoning="map size = input / stride; a rate at least the map size "
+                                                       "reads only padding off-centre",
                          alternatives=((Alternative(probe_keras, f"{theirs_source} at {probe} px"),)
                                        if probe_keras is not None else ()),
                          hint=(f"At {probe} px the ASPP map has {probe_feature} × {probe_feature} units; a 3×3 "
@@ -213,17 +255,10 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "1×1 branch does not, which is why the rates must suit the input size."
                              if probe else "")),
                 Question("encoder_scales", "13-2",
-                         "Using the numbers above, explain which range of scales the encoder combines and why the "
-                         "image-pooling branch is there.",
+                         "Using your answers above, explain which range of scales the encoder combines and why "
+                         "the image-pooling branch is there.",
                          view="where-each-branch-looks",
-                         model_answer=(
-                             "The 1×1 branch keeps the backbone's own field; each atrous branch applies the same "
-                             "3 × 3 pattern with taps rate × stride pixels apart, so it covers a larger square of "
-                             "the image with no extra weights: from about the size of a part up to a whole person "
-                             "and beyond. Image pooling averages the whole map, adding the context of the entire "
-                             "image (how large the people are, how crowded it is) that a kernel with taps off the "
-                             "map cannot give. Concatenating the branches lets each pixel's label draw on several "
-                             "scales at once.")),
+                         model_answer=_encoder_answer(backbone_field, size)),
                 Question("output_size", "13-2",
                          f"For a {size} px input, what are the height × width of the model's output?",
                          kind="size",
@@ -236,9 +271,10 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                                       "every input pixel gets its own prediction."),
             ),
             (Link("dataset.py", "Object sizes in the data", "object-scales"),
-             Link("atrous.py", "Atrous taps on a real image", "where-each-branch-looks"),
+             Link("atrous.py", "Atrous taps on an image", "where-each-branch-looks"),
              Link("atrous.py", "Taps that land on padding", "taps-that-land-on-padding"),
              Link("model.py", "The final layer", "the-final-layer", model_params)),
+            background=(DATA_LINK,),
         ),
         Exercise(
             "13-3", "Why this output shape",
@@ -250,6 +286,16 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          source=mine_source, alternatives=alt("num_classes"),
                          hint="The channel count is the last number of the output shape on the Model page.",
                          model_answer="One channel per class: a score for each of the classes at every pixel."),
+                Question("output_values", "13-3",
+                         f"How many numbers (logits) does the model output for one {size} × {size} px image?"
+                         if size else "How many numbers (logits) does the model output for one image?",
+                         kind="number", answer=get("output_values"), view="the-final-layer",
+                         source=mine_source, alternatives=alt("output_values"),
+                         reasoning="height × width × channels of the output shape",
+                         hint="Every pixel gets one logit per class: multiply the three numbers of the output shape.",
+                         model_answer=(f"{get('output_height')} × {get('output_width')} × {num_classes} = "
+                                       f"{get('output_values'):,}: one logit per class for every pixel."
+                                       if get("output_values") else "")),
                 Question("why_shape", "13-3",
                          "In a sentence or two: why must the output have the input's height and width, "
                          "and why this many channels?",
@@ -257,18 +303,20 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          model_answer=(
                              "Semantic segmentation makes one decision per pixel, so the output needs one position "
                              "per input pixel: the decoder upsamples back to the input's height and width and the "
-                             f"last 1 × 1 convolution keeps that size. At each position it gives one score per "
-                             f"class, {num_classes} channels for {num_classes} classes, and the highest score becomes "
+                             "last 1 × 1 convolution keeps that size. At each position it gives one score per "
+                             "class, as many channels as there are classes, and the highest score becomes "
                              "the pixel's label. A dense layer would discard the spatial layout; convolutions keep "
-                             "it (and work at any input size).")),
+                             "it, and the same weights run at any input size (whether they label well there is "
+                             "another matter: the atrous rates suit one feature-map size).")),
             ),
             (Link("model.py", "The final layer", "the-final-layer", model_params),),
         ),
         Exercise(
             "13-4", "Class imbalance and the loss",
             "Count the pixels of each class over the training split: a few classes own most of them. Then see "
-            "what the loss does with that imbalance. Plain cross-entropy is the *mean* of the per-pixel losses, "
-            "so every pixel counts the same, and a class counts as much as it has pixels.",
+            "what the loss does with that imbalance. " + losses.CROSS_ENTROPY_WEIGHTING + " "
+            + losses.RANDOM_VS_TRAINED + " The sentence under the *Imbalance and the loss* chart reads the "
+            "direction for the model in the sidebar.",
             (
                 Question("background_fraction", "13-4",
                          "What fraction of the labelled pixels is background? (two decimals, e.g. 0.42)",
@@ -288,7 +336,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "A 'model' that answers background for every pixel: what pixel accuracy would it reach "
                          "on this split? (two decimals)",
                          kind="number", answer=get("all_background_accuracy"), tolerance=0.01,
-                         view="class-imbalance",
+                         view="class-imbalance", reasoning="which pixels an all-background answer gets right",
                          hint="Which pixels does it get right?",
                          model_answer=(
                              f"{format_number(get('all_background_accuracy'))}: every background pixel is right and "
@@ -298,7 +346,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "And its mean IoU over the classes present in this split? (three decimals)",
                          kind="number", answer=get("all_background_mean_iou"),
                          tolerance=max(0.002, 0.03 * (get("all_background_mean_iou") or 0)),
-                         view="class-imbalance",
+                         view="class-imbalance", reasoning="IoU per class from an all-background prediction, "
+                                                           "then the mean over the classes present",
                          hint="IoU = overlap / union per class, then the mean over the classes present (count the "
                               "bars). What is background's union when every pixel is predicted background?",
                          model_answer=(
@@ -308,38 +357,53 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              f"{format_number(background)} / {present} = "
                              f"{format_number(get('all_background_mean_iou'))}. Mean IoU exposes what pixel accuracy "
                              "hides." if present else "")),
+                Question("rare_weight_ratio", "13-4",
+                         "The weighted cross-entropy of the Dataset explorer gives each class the median-frequency "
+                         "weight (median class share ÷ the class's share). How many times does one pixel of the "
+                         "rarest class present weigh one background pixel?",
+                         kind="number", answer=get("rare_weight_ratio"),
+                         tolerance=max(0.5, 0.08 * (get("rare_weight_ratio") or 0)), view="class-imbalance",
+                         reasoning="the median cancels: the ratio of two class shares",
+                         hint="Write both weights as median ÷ share: the median cancels, leaving two numbers of the "
+                              "class-balance chart (hover a bar for its share).",
+                         model_answer=(
+                             f"w(rarest) / w(background) = (median / f_rarest) / (median / f_background) = "
+                             f"f_background / f_rarest = {format_number(background)} / "
+                             f"{get('rarest_fraction'):.3g} ≈ {get('rare_weight_ratio'):,.0f}. One pixel of "
+                             f"{CLASS_NAMES[get('rare_weight_class')]} counts as much as that many background "
+                             "pixels: the weighting turns the pixel imbalance around."
+                             if get("rare_weight_ratio") is not None and background is not None else "")),
                 Question("imbalance", "13-4",
                          "What do these fractions say about class imbalance, and would you expect the same in other "
                          "segmentation problems (road scenes, medical scans)? Why?",
                          view="class-imbalance",
-                         model_answer=(
-                             "Background takes most pixels, clothes and skin most of the rest, and the small parts "
-                             "(sunglasses, gloves, socks, shoes) well under 1 % each: a hundred times fewer pixels "
-                             "than background or more. Most segmentation problems look alike: the things of "
-                             "interest are small against a large background (pedestrians and signs against road "
-                             "and sky, a lesion inside an organ), because area grows with the square of size.")),
+                         model_answer=_imbalance_answer(facts)),
                 Question("loss_choice", "13-4",
                          "The handout calls sparse categorical cross-entropy a good choice *given* the imbalance. "
-                         "Compare each class's share of the total loss with its share of the pixels under plain "
-                         "cross-entropy: does the loss correct the imbalance? Then say why it is still a sound "
-                         "default, and name one change that does target the imbalance and what it costs "
-                         "(per-class IoU helps).",
+                         "Compare each class's share of the cross-entropy with its share of the pixels, for the "
+                         "demo model and for an untrained one (switch the model in the sidebar): which way does "
+                         "background's share move, and why? Does the loss correct the imbalance? Then say why it "
+                         "is still a sound default, and name one change that does target the imbalance and what "
+                         "it costs (per-class IoU helps).",
                          view="imbalance-and-the-loss",
                          model_answer=(
-                             "Plain cross-entropy does not correct the imbalance: it averages over pixels, so each "
-                             "class weighs in roughly with its pixel count and background dominates the gradient; "
-                             "rare parts hardly count. It is a sound default for other reasons: the labels are "
-                             "integer ids, so the sparse form needs no one-hot H × W × C tensor; it works on the "
-                             "logits (from_logits=True), which is numerically stable and needs no softmax layer; "
-                             "and it is a proper scoring rule, lowest when the predicted probabilities are the "
-                             "true ones. To act against the imbalance, change the weighting: class-weighted "
-                             "cross-entropy (e.g. median-frequency weights), focal loss (down-weights easy pixels, "
-                             "mostly background) or Dice (an overlap score per class, so every class counts "
-                             "alike). They usually lift the IoU of rare classes at the price of more false "
-                             "positives for them and a lower pixel accuracy.")),
+                             losses.CROSS_ENTROPY_WEIGHTING + " With random weights the blue bars repeat the grey "
+                             "ones: the model is about equally wrong everywhere. With the trained demo model "
+                             "background carries far less of the loss than of the pixels and the rare parts "
+                             "several times their pixel share, because the model is least wrong on the easy "
+                             "background. So the loss leans towards what the model gets wrong, often the rare "
+                             "classes, but by accident, not by design: it has no class weights, and a class with "
+                             "few pixels stays a small part of the total. Cross-entropy is still a sound default. "
+                             + losses.CROSS_ENTROPY_DEFAULT + " To act against the imbalance, change the "
+                             "weighting: class-weighted cross-entropy (e.g. median-frequency weights), focal loss "
+                             "(down-weights pixels the model already gets right, mostly background once it is "
+                             "trained) or Dice (an overlap score per class, so every class counts alike). They aim "
+                             "to lift the IoU of rare classes, typically at the price of more false positives for "
+                             "them and a lower pixel accuracy.")),
             ),
             (Link("dataset.py", "Class balance", "class-imbalance"),
              Link("dataset.py", "Imbalance and the loss", "imbalance-and-the-loss")),
+            background=(DATA_LINK,),
         ),
         Exercise(
             "13-5", "From logits to a class per pixel",
@@ -348,20 +412,22 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
             (
                 Question("pixel_probability", "13-5",
                          (f"On the Predictions page, {image_text}, pixel x = {get('pixel_column')}, "
-                          f"y = {get('pixel_row')}: from the {len(logits) or num_classes} logits shown, compute the "
-                          "softmax probability of the winning class (e.g. 0.42 or 42 %)."
+                          f"y = {get('pixel_row')}: the page prints the softmax of its {len(logits) or num_classes} "
+                          f"logits. Divide every logit by {temperature:g} first (a *temperature* of {temperature:g}): "
+                          "what probability does the winning class get then? (e.g. 0.42 or 42 %)"
                           if get("pixel_row") is not None else
-                          "For one pixel on the Predictions page: from its logits, compute the softmax probability "
-                          "of the winning class."),
-                         kind="number", answer=get("pixel_probability"), tolerance=0.01,
-                         view="inside-one-pixel",
-                         hint="p = exp(winning logit) / sum of exp(logit) over all classes; subtracting the largest "
-                              "logit first keeps the numbers small.",
+                          f"For one pixel on the Predictions page: divide its logits by {temperature:g} and compute "
+                          "the softmax probability of the winning class."),
+                         kind="number", answer=get("pixel_tempered_probability"), tolerance=0.01,
+                         view="inside-one-pixel", reasoning=f"softmax of the printed logits divided by {temperature:g}",
+                         hint=f"p = exp(z_winner / {temperature:g}) / Σ exp(z / {temperature:g}) over all classes; "
+                              f"subtracting the largest logit first keeps the numbers small.",
                          model_answer=probability_answer),
                 Question("logit_margin", "13-5",
                          "By how much could the winning logit at that pixel drop before another class would win? "
                          "(two decimals)",
                          kind="number", answer=get("pixel_margin"), tolerance=0.02, view="inside-one-pixel",
+                         reasoning="the difference of the two largest logits",
                          hint="The mask takes the argmax: only the order of the logits matters.",
                          model_answer=margin_answer),
                 Question("argmax", "13-5",
@@ -369,7 +435,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "not change the answer?",
                          view="inside-one-pixel",
                          model_answer=(
-                             f"The output holds {num_classes} logits per pixel; taking the argmax over the last "
+                             "The output holds one logit per class for every pixel; taking the argmax over the last "
                              "axis gives the index of the largest, which is the class id, and the H × W array of "
                              "ids is the mask (coloured with the palette). Softmax exponentiates every logit and "
                              "divides all by the same sum, which keeps their order, so the largest logit always "
@@ -393,6 +459,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "error be? (Use the true pixel shares of the left and right classes in the Per class chart.)",
                          kind="number", answer=get("swap_error"),
                          tolerance=max(0.0003, 0.1 * (get("swap_error") or 0)), view="per-class",
+                         reasoning="each swapped pixel is wrong but only 1 id away",
                          hint=f"Each swapped pixel's ids differ by exactly 1, out of a maximum of {num_classes - 1}.",
                          model_answer=(
                              f"Every swapped pixel is wrong, yet adds only 1/{num_classes - 1} to the difference. "
@@ -410,9 +477,11 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "The wrong pixels form thin bands along the borders between parts and blobs on small "
                              "parts (hands, shoes, the faces of distant people), sometimes a whole small part "
                              "missing. Together they cover a small share of the image, so pixel accuracy stays "
-                             "high. That they sit on the small, rare classes is the imbalance at work: the loss "
-                             "hardly rewards getting those right. The per-class IoU, low for rare classes, shows it; "
-                             "the average error understates it, since neighbouring ids look nearly black.")),
+                             "high. That they sit on the small, rare classes is the imbalance at work: a rare class "
+                             "has few pixels, so even at several times its pixel share of the loss it is a small "
+                             "part of what training minimises, and few examples to learn from. The per-class IoU, "
+                             "low for rare classes, shows it; the average error understates it, since neighbouring "
+                             "ids look nearly black.")),
             ),
             (Link("predictions.py", "Truth, prediction and difference", "one-image", pixel_params),
              Link("predictions.py", "Per-class IoU and pixel shares", "per-class", pixel_params)),
@@ -421,6 +490,65 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
         ),
     ]
     return exercises
+
+
+def _stride_answer(stride: float | None, backbone_field: float | None, size: int | None) -> str:
+    """The model answer of the stride question: the grid's spacing, not what a unit sees."""
+    if not stride:
+        return ""
+    halvings = round(math.log2(stride))
+    text = (f"The backbone halves the resolution {halvings} times (2^{halvings} = {stride:g}): neighbouring units of "
+            f"the ASPP map sit {stride:g} input pixels apart. That is the spacing of the grid, not what a unit sees")
+    if backbone_field:
+        text += f": each unit's receptive field is {backbone_field:g} px wide (the Atrous scales page's backbone field)"
+        if size and backbone_field >= size:
+            text += f", more than the whole {size} px image"
+    return text + "."
+
+
+def _field_answer(rate, stride, backbone_field, field, size) -> str:
+    """The model answer of the widest branch's receptive field, with the numbers of the model in use."""
+    if not (rate and stride and backbone_field and field):
+        return ("The backbone's field at the ASPP input plus (3 − 1) × rate × stride for the dilated 3 × 3 kernel.")
+    text = (f"The backbone's field at the ASPP input, {backbone_field:g} px, plus (3 − 1) × rate × stride = "
+            f"2 × {rate} × {stride:g} = {2 * rate * stride:g} px for the dilated 3 × 3 kernel: {field:g} px")
+    if size and field > size:
+        text += f", more than the {size} px image (the field counts padding too)"
+    return text + "."
+
+
+def _encoder_answer(backbone_field, size) -> str:
+    """The model answer of the encoder question: branches combine features at different spacings."""
+    whole = (f" At {size} px every unit of the ASPP map already has a receptive field of {backbone_field:g} px, more "
+             "than the whole image, so a branch's taps do not decide what it can see; they decide which features it "
+             "combines." if backbone_field and size and backbone_field >= size else "")
+    return ("The backbone gives each unit of the ASPP map a large receptive field; the branches differ in which "
+            "units they combine. The 1×1 branch uses the unit's own feature; each atrous branch adds the features of "
+            "units rate × stride pixels away, with the same number of weights whatever the rate, so it relates a "
+            "part to what lies a part, a person or more away: from about the size of a part to a whole person and "
+            "beyond." + whole + " A theoretical field says what can influence a unit, not what does: the effective "
+            "field is much smaller (Atrous scales page), which is why the spacing of the taps matters. Image "
+            "pooling averages the whole map, adding the context of the entire image (how large the people are, how "
+            "crowded it is) that a kernel with taps off the map cannot give. Concatenating the branches lets each "
+            "pixel's label draw on several scales at once.")
+
+
+def _imbalance_answer(facts: dict[str, Any]) -> str:
+    """The model answer of the imbalance question, with the shares of the split in use."""
+    get = facts.get
+    general = ("Most segmentation problems look alike: the things of interest are small against a large background "
+               "(pedestrians and signs against road and sky, a lesion inside an organ), because area grows with the "
+               "square of size.")
+    background, rarest = get("background_fraction"), get("rarest_fraction")
+    # No number that another question checks (the background share, the classes, their ratio): this
+    # answer shows after an attempt at this question, not at those.
+    fewer = "very few pixels"
+    if background and rarest:
+        fewer = f"more than {10 ** math.floor(math.log10(background / rarest)):,} times fewer pixels than background"
+    return ("Background takes most of the pixels, the large garments most of the rest, and the small parts "
+            f"(sunglasses, gloves, socks) a tiny share each: the rarest class present has {fewer}. "
+            + ("(On this synthetic data these shares follow the generator's settings; see the Home page.) "
+               if get("synthetic_data") else "") + general)
 
 
 def all_questions(exercises: Sequence[Exercise]) -> list[Question]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from seglib.classes import CLASS_NAMES
+from seglib.evaluation.metrics import MEAN_IOU_NOT_MAP
 from seglib.lab import checks as lab_checks
-from seglib.lab.questions import format_number, value_text
 
 def dataset_numbers(stats) -> dict[str, Any]:
     """Class-balance numbers of one split (a ``seglib.data.stats.DatasetStats``).
@@ -44,6 +44,9 @@ def dataset_numbers(stats) -> dict[str, Any]:
         numbers["rarest"] = [i for i in present if counts[i] == low]
         numbers["most_frequent_fraction"] = fractions[numbers["most_frequent"][0]]
         numbers["rarest_fraction"] = fractions[numbers["rarest"][0]]
+    ratio = lab_checks.rare_weight_ratio(counts) if sum(counts) else None
+    if ratio is not None:
+        numbers["rare_weight_class"], numbers["rare_weight_ratio"] = ratio["class"], ratio["ratio"]
     if sum(counts):
         background = lab_checks.always_background(counts)
         numbers["all_background_accuracy"] = background["pixel_accuracy"]
@@ -69,7 +72,7 @@ def model_numbers(model) -> dict[str, Any]:
     numbers: dict[str, Any] = {
         "model_name": model.name, "image_size": int(model.input.shape[1]),
         "output_height": int(shape[1]), "output_width": int(shape[2]), "num_classes": int(shape[-1]),
-        "params": total_params(model),
+        "output_values": int(shape[1]) * int(shape[2]) * int(shape[-1]), "params": total_params(model),
     }
     try:
         config = model_config_of(model)
@@ -84,6 +87,7 @@ def model_numbers(model) -> dict[str, Any]:
         return numbers
     numbers["stride"] = float(analysis.stride)
     numbers["feature_size"] = int(analysis.feature_size[0])
+    numbers["backbone_field"] = float(analysis.receptive_field)
     atrous = [b for b in analysis.branches if b.kind == "conv" and b.rate and b.rate > 1]
     if atrous:
         widest = max(atrous, key=lambda b: b.rate)
@@ -98,7 +102,7 @@ def sample_numbers(split: str, index: int, mask, logits=None, pixel: tuple[int, 
                    num_classes: int = len(CLASS_NAMES)) -> dict[str, Any]:
     """Numbers of one dataset image (the one the Predictions page opens): what a
     left/right swap would cost, and (with the model's ``logits`` at ``pixel`` =
-    (row, column)) the winning class, its probability and its margin."""
+    (row, column)) the winning class, its probability (and at ``lab_checks.TEMPERATURE``) and its margin."""
     height, width = int(mask.shape[0]), int(mask.shape[1])
     swap = lab_checks.swap_error(mask, num_classes)
     numbers: dict[str, Any] = {
@@ -109,6 +113,8 @@ def sample_numbers(split: str, index: int, mask, logits=None, pixel: tuple[int, 
         pixel_facts = lab_checks.pixel_numbers(logits)
         numbers.update({"pixel_row": int(pixel[0]), "pixel_column": int(pixel[1]),
                         "pixel_winner": pixel_facts["winner"], "pixel_probability": pixel_facts["probability"],
+                        "pixel_temperature": pixel_facts["temperature"],
+                        "pixel_tempered_probability": pixel_facts["tempered_probability"],
                         "pixel_runner_up": pixel_facts["runner_up"], "pixel_margin": pixel_facts["margin"],
                         "pixel_logits": pixel_facts["logits"]})
     return numbers
@@ -164,34 +170,6 @@ def keras_label(keras: dict[str, Any]) -> str:
     return f"the Keras example ({backbone}, {keras.get('image_size')} px, rates {rates})"
 
 
-def comparison_rows(facts: dict[str, Any]) -> list[dict[str, str]]:
-    """The sidebar model's numbers beside the Keras example's, one row per quantity
-    (what the shape and scale questions ask about)."""
-    keras = facts.get("keras") or keras_example_numbers()
-
-    def column(numbers: dict[str, Any]) -> dict[str, str]:
-        def text(value, unit=""):
-            return "–" if value is None else f"{format_number(value)}{unit}"
-        output = (f"{numbers['output_height']} × {numbers['output_width']} × {numbers['num_classes']}"
-                  if numbers.get("output_height") else "–")
-        feature = numbers.get("feature_size")
-        rates = numbers.get("atrous_rates")
-        one_by_one = (lab_checks.one_by_one_rates(rates, feature) if rates and feature else None)
-        return {
-            "Input (px)": text(numbers.get("image_size")),
-            "Output (H × W × classes)": output,
-            "Output stride (px)": text(numbers.get("stride")),
-            "ASPP map (units)": f"{feature} × {feature}" if feature else "–",
-            "Atrous rates": rates_text(rates) if rates else "–",
-            "Widest tap spacing (px)": text(numbers.get("widest_spacing")),
-            "Widest receptive field (px)": text(numbers.get("widest_receptive_field")),
-            "Rates acting as 1×1": ("–" if one_by_one is None else value_text("set", one_by_one)),
-        }
-
-    mine, theirs = column(facts), column(keras)
-    return [{"quantity": name, "sidebar model": mine[name], "Keras example": theirs[name]} for name in mine]
-
-
 def keras_differences(facts: dict[str, Any]) -> list[str]:
     """Where the dashboard's training and data handling differ from the Keras example, and why
     (Markdown bullet items, with the numbers of the sidebar model's preset)."""
@@ -210,19 +188,21 @@ def keras_differences(facts: dict[str, Any]) -> list[str]:
     ]
     weights = facts.get("weights")
     if weights == "pretrained":
-        start = ("ours starts from a backbone the project pretrained itself on image-level labels of synthetic "
-                 "images (`model.weights='pretrained'`), not on ImageNet")
+        start = ("ours starts from a backbone the project pretrained itself on image-level labels of images drawn "
+                 "by the lab's own generator (`model.weights='pretrained'`): in-domain pretraining, not transfer "
+                 "from ImageNet's photos, so it has never seen a photo")
     elif weights == "imagenet":
         start = "ours uses ImageNet weights too (`model.weights='imagenet'`), when they are in the Keras cache"
     else:
         start = ("the sidebar model starts from random weights (`model.weights='none'`); the project's own "
-                 "pretrained backbone, trained on image-level labels of synthetic images, is one setting away "
-                 "(`model.weights='pretrained'`)")
-    items.append(f"**Where the backbone starts.** The example loads ImageNet weights; {start}. A backbone that "
-                 "has never seen real photos learns the parts more slowly, so expect more errors after the "
-                 "same number of epochs.")
+                 "pretrained backbone, trained on image-level labels of the generator's images, is one setting "
+                 "away (`model.weights='pretrained'`)")
+    items.append(f"**Where the backbone starts.** The example loads ImageNet weights (transfer learning from "
+                 f"photos of everyday objects); {start}. So your numbers after the same epochs will not match the "
+                 "handout's.")
     items.append("**Mask resizing.** Masks are resized nearest-neighbour. The example resizes them bilinearly, "
                  "which averages label ids at part boundaries and invents classes that are not there (between "
                  "hair, 2, and face, 13, a pixel can become 7, Coat); those pixels show up as errors that are "
                  "the labels' fault, not the model's.")
+    items.append("**Mean IoU, not mAP.** " + MEAN_IOU_NOT_MAP)
     return items

@@ -65,8 +65,10 @@ class Question:
     tolerance of numbers; ``accepted`` the class ids that count as right for
     class questions (ties); ``hint`` where to look when the answer is not right
     yet; ``view`` the anchor of the section that answers it; ``model_answer``
-    the worked answer shown once the student has answered (open questions) or
-    got it right (checked ones).
+    the worked answer shown once the student has submitted a real attempt
+    (``ui.lab``: open questions) or got it right (checked ones); ``reasoning``
+    the step a checked question needs beyond reading one number off a view
+    (empty when reading it is the point).
     """
 
     key: str
@@ -82,6 +84,7 @@ class Question:
     model_answer: str = ""
     source: str = ""
     alternatives: tuple[Alternative, ...] = ()
+    reasoning: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -103,7 +106,10 @@ class Exercise:
     """One exercise: its number, a title, why it matters, questions and links.
 
     ``notes`` are extra paragraphs (Markdown written by this module) shown
-    under the introduction.
+    under the introduction; ``background`` links to sections that explain the
+    setting rather than answer a question (how the synthetic data differs from
+    CIHP): drawn with the introduction, never counted as the pages the exercise
+    is answered on.
     """
 
     key: str
@@ -112,6 +118,7 @@ class Exercise:
     questions: tuple[Question, ...]
     links: tuple[Link, ...] = ()
     notes: tuple[str, ...] = ()
+    background: tuple[Link, ...] = ()
 
     def link_for(self, question: Question) -> Link | None:
         return next((link for link in self.links if link.anchor == question.view), None)
@@ -120,6 +127,7 @@ class Exercise:
 @dataclasses.dataclass(frozen=True)
 class Feedback:
     """The verdict on one answer: ``status`` is 'empty', 'open' (not checkable),
+    'short' (an open question's answer too short to count as an attempt),
     'correct', 'not_yet' or 'unreadable' (the text is not a number/class);
     ``matched`` says whose answer it was: 'primary', 'both' or 'alternative'."""
 

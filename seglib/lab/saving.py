@@ -55,17 +55,30 @@ def key_number_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+#: Title of the instructor's export: the computed answers, with the same layout as a student's file.
+ANSWER_KEY_TITLE = "Semantic segmentation lab: answer key (instructor)"
+
+
+def answer_key_markdown(exercises: Sequence[Exercise], facts: dict[str, Any],
+                        date: _datetime.date | str | None = None) -> str:
+    """The computed answer of every checkable question, for the dataset and model in ``facts``
+    (for an instructor; no student's answers in it)."""
+    return answers_markdown(exercises, {}, facts, date=date, title=ANSWER_KEY_TITLE, answer_key=True)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
 def answers_markdown(exercises: Sequence[Exercise], answers: dict[str, str], facts: dict[str, Any],
                      *, student: str = "", date: _datetime.date | str | None = None,
-                     title: str = "Semantic segmentation lab: my answers") -> str:
+                     title: str = "Semantic segmentation lab: my answers", answer_key: bool = False) -> str:
     """The student's answers as a Markdown file: their name and the date, the key
     numbers of the dataset, model and run they were looking at and, for checkable
-    questions, the computed value and whether the answer matched it.
+    questions, whether the answer matched the computed value.
 
+    The computed values themselves (the answer key) are written only with
+    ``answer_key`` (the instructor's export): a student's file never holds them.
     Each answer sits between two HTML comments (invisible when the file is
     rendered) so that ``parse_answers_markdown`` can load it back, edits included.
     """
@@ -89,7 +102,10 @@ def answers_markdown(exercises: Sequence[Exercise], answers: dict[str, str], fac
                 if feedback.matched == "alternative":
                     verdict = "correct for the Keras example"
                 lines.append("")
-                lines.append(f"   *Computed value: {question.answer_text()} ({verdict}).*")
+                if answer_key:
+                    lines.append(f"   *Computed value: {question.answer_text()} ({verdict}).*")
+                else:
+                    lines.append(f"   *Checked: {verdict}.*")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

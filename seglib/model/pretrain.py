@@ -1,8 +1,10 @@
-"""Pretraining a CPU preset's backbone, as the Keras example starts from ImageNet.
+"""Pretraining a CPU preset's backbone on the generator's own images (in-domain pretraining).
 
-The Keras example starts its ResNet50 from ImageNet weights; nothing can be
-downloaded here, so the project pretrains its own backbones on a task that is
-*not* the lab's: **image-level labels** of synthetic crowd images.
+The Keras example starts its ResNet50 from ImageNet weights: transfer learning,
+from photos of everyday objects to people. Nothing can be downloaded here, so
+the project pretrains its own backbones on a task that is *not* the lab's,
+**image-level labels**, of images drawn by the lab's own generator: in-domain
+pretraining, not transfer from another domain (the backbone never sees a photo).
 
 * **Data.** Images drawn by ``seglib.data.synth.render_sample`` with the seed
   ``PRETRAIN_SEED`` and the split name ``"pretrain"`` (the default dataset uses

@@ -4,15 +4,25 @@ Exercise 13-4 asks why sparse categorical cross-entropy suits a problem whose
 classes are very unbalanced. The honest answer has two halves, and this module
 makes both measurable:
 
-* Plain cross-entropy is a *mean over labelled pixels*. Every pixel counts
-  once, so a class weighs in the loss in proportion to its pixel count (times
-  how wrong the model is on it). It does **not** correct the imbalance: the
-  background, with most of the pixels, also holds most of the loss.
+* Plain cross-entropy is a *mean over labelled pixels* of ``-log p``, ``p`` the
+  probability the model gives the pixel's true class: each pixel's loss is how
+  wrong the model is there. A class's share of the loss is therefore its
+  share of the pixels times how wrong the model is on it, compared with the
+  average pixel. A model with random weights is about equally wrong
+  everywhere, so its loss weighs classes by pixel count; a trained model is
+  least wrong on the easy majority class (background), which then carries
+  *less* than its pixel share, and the classes it still gets wrong carry more.
+  The loss has no class weights: nothing in it targets the imbalance, and a
+  class with few pixels stays a small part of the total. ``loss_shares``
+  measures the shares for a model; ``loss_share_sentence`` words what they
+  show (the direction depends on the model, so the sentence is generated).
 * It is still a sound default for other reasons: it takes the integer label
   ids as they are (no one-hot tensor of ``H x W x C``), it is computed from the
   logits in one numerically stable step (log-softmax, no ``log(0)``), and it
-  is a proper scoring rule (it is smallest when the predicted probabilities
-  are the true ones), so its softmax outputs mean something.
+  is a proper scoring rule (its expected value is smallest when the predicted
+  probabilities are the true ones). That rewards honest probabilities in
+  training; it does not make a trained model's softmax calibrated, which has
+  to be measured.
 
 Losses that do move weight towards rare classes are here too, so a run can
 try them (``train.loss``) and ``loss_shares`` can show where each puts its
@@ -85,7 +95,8 @@ from seglib.evaluation.metrics import check_num_classes
 
 __all__ = [
     "PIXEL_LOSSES", "SHARE_COLUMNS", "median_frequency_weights", "pixel_losses", "make_loss",
-    "loss_shares", "loss_share_figure",
+    "loss_shares", "loss_share_figure", "share_ratios", "share_direction", "loss_share_sentence",
+    "CROSS_ENTROPY_WEIGHTING", "RANDOM_VS_TRAINED", "CROSS_ENTROPY_DEFAULT",
 ]
 
 #: The losses that are a sum of one number per pixel, so a class's share of them is defined.
@@ -404,6 +415,114 @@ def loss_shares(model, pairs: Sequence, image_size: int | None, num_classes: int
     table.attrs.update(images=len(chosen), labelled_pixels=labelled, image_size=int(image_size), gamma=gamma,
                        mean_loss=mean_loss)
     return table
+
+
+# ---------------------------------------------------------------------------
+# What the shares say, in words
+# ---------------------------------------------------------------------------
+
+#: How plain cross-entropy weighs the classes (Markdown): the one wording every text that explains
+#: the "Imbalance and the loss" chart uses (the Dataset explorer, exercise 13-4).
+CROSS_ENTROPY_WEIGHTING = (
+    "Plain cross-entropy is the mean, over the labelled pixels, of −log *p*, where *p* is the probability the "
+    "model gives the pixel's true class: each pixel's loss is how wrong the model is there. So a class's share "
+    "of the loss is its share of the pixels times how wrong the model is on it, compared with the average pixel.")
+
+#: Which way that goes, for the two kinds of model the dashboard offers (Markdown). Pinned by a test that
+#: measures both on the default data.
+RANDOM_VS_TRAINED = (
+    "A model with random weights is about equally wrong everywhere, so its loss weighs each class by its pixel "
+    "count. A trained model is least wrong on the easy majority class, background, which then carries less of "
+    "the loss than of the pixels, while the classes it still gets wrong carry more than theirs. The loss itself "
+    "has no class weights: a class with few pixels stays a small part of the total.")
+
+#: Why cross-entropy is still the default (Markdown).
+CROSS_ENTROPY_DEFAULT = (
+    "It reads the integer masks as they are (the sparse form needs no one-hot H × W × C tensor), it is computed "
+    "from the logits in one numerically stable step, and it is a proper scoring rule: its expected value is "
+    "lowest when the predicted probabilities are the true ones, so training rewards honest probabilities. That "
+    "does not make a trained model's softmax calibrated: whether its probabilities match how often it is right "
+    "has to be measured (many deep networks are over-confident), and on images unlike its training data a "
+    "model can be confidently wrong.")
+
+#: A class whose loss share is within this factor of its pixel share carries "about its pixel share".
+SHARE_TOLERANCE = 0.1
+
+
+def share_ratios(table, column: str = SHARE_COLUMNS["cross-entropy"]):
+    """Each class's loss share over its pixel share (a ``loss_shares`` table): 1 = as many as its
+    pixels, 2 = twice. NaN for classes without pixels."""
+    pixel = table["pixel share"].to_numpy(dtype=np.float64)
+    loss = table[column].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pixel > 0, loss / np.where(pixel > 0, pixel, 1.0), np.nan)
+
+
+def share_direction(ratio: float, tolerance: float = SHARE_TOLERANCE) -> str:
+    """'less', 'about' or 'more': how a class's loss share compares with its pixel share."""
+    if not np.isfinite(ratio):
+        raise ValueError(f"ratio must be a finite number. Received: ratio={ratio!r}")
+    if ratio < 1.0 - tolerance:
+        return "less"
+    if ratio > 1.0 + tolerance:
+        return "more"
+    return "about"
+
+
+def share_text(value: float) -> str:
+    """A share as a percentage, two significant digits below 1 % (0.031%, not 0.0%)."""
+    return f"{value:.1%}" if value >= 0.01 else f"{100 * value:.2g}%"
+
+
+def _times(value: float) -> str:
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def loss_share_sentence(table, tolerance: float = SHARE_TOLERANCE) -> str:
+    """What the cross-entropy bars of a ``loss_shares`` table show, and why, in a few sentences.
+
+    The direction depends on the model (``RANDOM_VS_TRAINED``), so it is read
+    from the table: background's cross-entropy share against its pixel share
+    (``share_direction``), the range of the other classes' ratios, and the
+    model's mean cross-entropy on background pixels against all pixels.
+    """
+    ratios = share_ratios(table)
+    pixels = table["pixels"].to_numpy()
+    if not pixels.sum() or not np.isfinite(ratios[0]):
+        return "No labelled background pixel in these images: the shares cannot be compared."
+    background = table.iloc[0]
+    share, loss = share_text(float(background["pixel share"])), share_text(float(background[SHARE_COLUMNS["cross-entropy"]]))
+    direction = share_direction(float(ratios[0]), tolerance)
+    mean_background = float(background["mean cross-entropy"])
+    mean_all = float(table.attrs.get("mean_loss", {}).get("cross-entropy", np.nan))
+    others = [c for c in range(1, len(table)) if pixels[c] > 0 and np.isfinite(ratios[c])]
+    span = ""
+    if others:
+        low, high = float(np.nanmin(ratios[others])), float(np.nanmax(ratios[others]))
+        span = (f"{_times(low)} times" if _times(low) == _times(high) else f"{_times(low)} to {_times(high)} times")
+    average = (f" ({mean_background:.2f} per background pixel against {mean_all:.2f} over all pixels)"
+               if np.isfinite(mean_all) else "")
+    if direction == "less":
+        sentence = (f"Here background has {share} of the pixels but only {loss} of the cross-entropy: this model is "
+                    f"least wrong on it{average}, so the classes it gets wrong take the difference"
+                    + (f": they carry {span} their pixel share." if span else "."))
+    elif direction == "more":
+        sentence = (f"Here background has {share} of the pixels and {loss} of the cross-entropy, more than its "
+                    f"pixel share: this model is more wrong on background than on the average pixel{average}"
+                    + (f"; the other classes carry {span} their pixel share." if span else "."))
+    elif all(share_direction(float(ratios[c]), tolerance) == "about" for c in others):
+        sentence = (f"Here background has {share} of the pixels and {loss} of the cross-entropy, and every other "
+                    f"class too carries about its pixel share (within {tolerance:.0%}): this model is about equally "
+                    "wrong everywhere, so the loss weighs each class by its pixel count.")
+    else:
+        sentence = (f"Here background has {share} of the pixels and {loss} of the cross-entropy, about its pixel "
+                    f"share; the other classes carry {span} theirs.")
+    if others:
+        rarest = min(others, key=lambda c: (pixels[c], c))
+        rare = table.iloc[rarest]
+        sentence += (f" The rarest class present, {rare['class']}, holds {share_text(float(rare['pixel share']))} "
+                     f"of the pixels and {share_text(float(rare[SHARE_COLUMNS['cross-entropy']]))} of the loss.")
+    return sentence
 
 
 # ---------------------------------------------------------------------------

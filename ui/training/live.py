@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from seglib.errors import SeglibError
-from seglib.training import planning, runfiles, runfolder, scheduler
+from seglib.data import synthetic
+from seglib.training import planning, provenance, runfiles, runfolder, scheduler
 from seglib.figures import progress_text
 from seglib.figures import training as training_figures
 from ui.drawing import plot, show_error
@@ -217,6 +218,12 @@ def _preview_strip(run_id: str) -> None:
     if "damaged" in previews:
         st.warning(f"No previews: {previews['damaged']}.", icon=":material/broken_image:")
         return
+    try:
+        trained_on = provenance.folder_record(runfolder.run_dir(run_id))
+    except SeglibError:  # deleted meanwhile: the previews say nothing more
+        trained_on = None
+    if trained_on is not None and trained_on.synthetic:  # the previews are the generator's drawings
+        st.caption(":material/draw: " + synthetic.SYNTHETIC_NOTE)
     epochs = previews["epochs"]
     epoch = None
     if epochs:
