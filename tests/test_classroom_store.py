@@ -136,7 +136,9 @@ def test_choices_are_counted_in_their_order_and_the_leader_named():
     poll = live_poll("choice", "Optimizer?", options=["Adam", "AdamW", "SGD"], answer="AdamW")
     dist = distribution(poll, ["AdamW", "Adam", "AdamW"], revealed=True)
     assert dist.labels == ("Adam", "AdamW", "SGD") and dist.counts == (1, 2, 0) and dist.right == (0, 2, 0)
-    assert summary(poll, dist) == "3 answers; 2 right (67%); most chose AdamW."
+    assert summary(poll, dist) == "3 answers; 2 right (67%); most chose AdamW (2)."
+    assert summary(poll, distribution(poll, ["SGD", "Adam"])) == "2 answers; Adam and SGD tie (1 each)."
+    assert summary(poll, distribution(poll, ["SGD", "SGD"])) == "2 answers; all chose SGD."
 
 
 # ---------------------------------------------------------------------------
@@ -204,18 +206,24 @@ def test_names_are_kept_only_when_the_question_asks_for_them(room):
     assert room.answer_of(named.id, "seat-a").name == "Ada"
 
 
-def test_answers_survive_a_restart_of_the_dashboard(room):
-    asked = room.open_question(live_poll("number", "How many classes?", answer=20))
-    for seat in range(5):
-        room.submit(asked.id, f"seat-{seat}", str(18 + seat % 3))
-    # A new process (the restarted dashboard) opens the same file and finds every answer.
-    code = ("import sys; from seglib.lab.classroom import Classroom\n"
-            "room = Classroom(sys.argv[1]); board = room.board()\n"
-            "print(board.question.id, board.question.status, sorted(a.text for a in room.answers(board.question.id)))")
+def test_answers_survive_a_crash_of_the_dashboard(room):
+    """The dashboard process stores answers and is killed (no clean shutdown, its connections never
+    closed); a new process (the restarted dashboard) opens the same file and finds every answer."""
+    code = ("import os, signal, sys\n"
+            "from seglib.lab.classroom import Classroom\n"
+            "from seglib.lab.polls import live_poll\n"
+            "room = Classroom(sys.argv[1])\n"
+            "asked = room.open_question(live_poll('number', 'How many classes?', answer=20))\n"
+            "for seat in range(5):\n"
+            "    room.submit(asked.id, f'seat-{seat}', str(18 + seat % 3))\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
     result = subprocess.run([sys.executable, "-c", code, str(room.path)], capture_output=True, text=True,
                             timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split(maxsplit=2) == [str(asked.id), "open", "['18', '18', '19', '19', '20']\n"]
+    assert result.returncode == -9, result.stderr
+    board = room.board()
+    assert (board.question.id, board.question.status, board.question.poll.answer) == (1, "open", 20.0)
+    assert sorted(answer.text for answer in room.answers(1)) == ["18", "18", "19", "19", "20"]
+    assert room.journal_mode() == "wal"
 
 
 def test_the_csv_export_numbers_seats_and_keeps_formulas_out(room):

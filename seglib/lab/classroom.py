@@ -7,8 +7,12 @@ page session of the dashboard, on any server thread, reads and writes through a 
 * one connection per operation (a connection is never shared between threads), a busy timeout,
   and short ``BEGIN IMMEDIATE`` transactions, so many students answering at once queue for the
   write lock for milliseconds instead of failing;
-* WAL journal mode, so readers (the polling pages) never wait for a writer, and ``synchronous=FULL``,
-  so an acknowledged answer is on disk: it survives a dashboard restart or a crash;
+* WAL journal mode, so readers (the polling pages) never wait for a writer; ``synchronous=NORMAL``
+  (SQLite's advice for WAL): a commit is in the database file's log before the answer is
+  acknowledged, so it survives a restart or a crash of the dashboard; only a power cut of the whole
+  machine in the seconds before the operating system writes it out could lose it. (FULL would
+  wait for the disk on every answer: 20 ms each here, and seconds while a training checkpoint is
+  being written.)
 * one answer per question and seat (a browser session): answering again replaces the answer;
 * the question's answer never leaves this module before the reveal unless asked for by name:
   ``student_board`` gives the question without it (``Poll.public``).
@@ -33,6 +37,7 @@ import csv
 import dataclasses
 import io
 import sqlite3
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -181,9 +186,10 @@ class Classroom:
                                  "Check that the runs folder (SEGLIB_RUNS_DIR) is writable.") from error
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA synchronous = NORMAL")
             if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 self._create(connection)
+            _keep_open(self.path)
             yield connection
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
@@ -380,6 +386,25 @@ class Classroom:
                     "" if right is None else ("yes" if right else "no"), _when(answer.answered_at),
                     answer.changes]])
         return buffer.getvalue()
+
+
+#: One idle connection per database file for the life of the process. SQLite checkpoints the WAL into
+#: the database and deletes it when the last connection to the file closes (fsyncs: ~20 ms here, more
+#: under load); with a connection per operation that would be every operation. While this one stays
+#: open, closing never checkpoints: SQLite checkpoints on its own once the WAL has 1000 pages.
+_KEEPERS: dict[str, sqlite3.Connection] = {}
+_KEEPERS_LOCK = threading.Lock()
+
+
+def _keep_open(path: Path) -> None:
+    key = str(path.resolve())
+    if key in _KEEPERS:
+        return
+    with _KEEPERS_LOCK:
+        if key not in _KEEPERS:
+            keeper = sqlite3.connect(path, check_same_thread=False)
+            keeper.execute("SELECT revision FROM board").fetchone()  # maps the WAL index, as readers do
+            _KEEPERS[key] = keeper
 
 
 _QUESTION_COLUMNS = "id, poll, status, opened_at, closed_at, revealed_at"
