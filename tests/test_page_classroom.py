@@ -28,7 +28,7 @@ def room(tmp_path, monkeypatch) -> Classroom:
 
 
 def _instructor(**session):
-    return open_app(PAGE, session={"instructor_unlocked": True, "classroom_source": "live", **session})
+    return open_app(PAGE, session={"instructor_unlocked": True, **session})
 
 
 def _student():
@@ -43,6 +43,7 @@ def _answer(at, question_id: int, value: str) -> None:
 
 def test_a_typed_question_from_open_to_clear(room):
     teacher = _instructor()
+    assert teacher.session_state["ask"] == "live"  # a typed question unless the instructor picks an exercise
     first, second = _student(), _student()
     assert "No question on the board" in text(first)
     assert not [b for b in first.button if b.key and b.key.startswith("classroom_")]  # no controls for students
@@ -154,9 +155,8 @@ def test_an_exercise_question_is_asked_with_the_answer_computed_for_the_sidebar_
     from seglib.config import get_preset
 
     channels = get_preset("lecture").model.num_classes
-    teacher = open_app(PAGE, query={"model": "untrained:lecture"},
+    teacher = open_app(PAGE, query={"model": "untrained:lecture", "ask": "exercise"},
                        session={"instructor_unlocked": True})
-    assert teacher.session_state["classroom_source"] == "exercise"
     teacher.selectbox(key="classroom_question").set_value("output_channels").run()
     bug_free(teacher)
     assert "Checked against the sidebar model (lecture" in text(teacher)

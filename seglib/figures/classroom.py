@@ -69,7 +69,7 @@ def answers_figure(dist: Any, *, title: str | None = None, unit: str = "", heigh
     figure.update_layout(
         template=CHART_TEMPLATE, barmode="stack", title=title, font=_FONT, showlegend=dist.right is not None,
         height=height or (max(260, 60 + 44 * len(labels)) if horizontal else 380),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, traceorder="normal"),
         margin=dict(l=16, r=16, t=56 if title or dist.right is not None else 24, b=56),
         xaxis=count_axis if horizontal else value_axis, yaxis=value_axis if horizontal else count_axis)
     if horizontal:

@@ -358,9 +358,13 @@ def summary(poll: Poll, dist: Distribution) -> str:
     if dist.right is not None and dist.total:
         share = dist.right_total / dist.total
         parts.append(f"{dist.right_total} right ({share:.0%})")
-    if dist.kind == "counts" and dist.counts and dist.total:
+    if dist.kind == "counts" and dist.counts and sum(dist.counts):
         top = max(dist.counts)
-        leaders = [label for label, count in zip(dist.labels, dist.counts) if count == top and count]
-        if leaders and len(leaders) < len(dist.labels):
-            parts.append("most chose " + " and ".join(leaders))
+        leaders = [label for label, count in zip(dist.labels, dist.counts) if count == top]
+        if top == sum(dist.counts):
+            parts.append(f"all chose {leaders[0]}")
+        elif len(leaders) == 1:
+            parts.append(f"most chose {leaders[0]} ({top})")
+        else:
+            parts.append(f"{', '.join(leaders[:-1])} and {leaders[-1]} tie ({top} each)")
     return "; ".join(parts) + "."

@@ -22,9 +22,11 @@ from ui import instructor, lab
 from ui.classroom.board import store
 from ui.markdown import md_text
 
-SOURCE_KEY = "classroom_source"
-#: Where the next question comes from, as the page names it.
-SOURCES = {"exercise": "From the exercises", "live": "Type one now"}
+#: Also the URL parameter (``?ask=exercise`` opens the picker on the lab's questions; Streamlit binds it).
+SOURCE_KEY = "ask"
+#: Where the next question comes from, as the page names it. Typed is the default: the exercises'
+#: answers need the dataset statistics, the model and a prediction (ready at once on a prewarmed server).
+SOURCES = {"live": "Type one now", "exercise": "From the exercises"}
 QUESTION_KEY = "classroom_question"
 KIND_KEY = "classroom_kind"
 TEXT_KEY = "classroom_text"
@@ -132,8 +134,8 @@ def _live_question() -> polls.Poll | None:
 def ask_section() -> None:
     """The next question: where it comes from, the question, and Open."""
     st.subheader("Ask the room")
-    st.segmented_control("Where the question comes from", list(SOURCES), key=SOURCE_KEY, default="exercise",
-                         format_func=SOURCES.get, required=True)
+    st.segmented_control("Where the question comes from", list(SOURCES), key=SOURCE_KEY, default="live",
+                         format_func=SOURCES.get, required=True, bind="query-params")
     poll = _exercise_question() if st.session_state.get(SOURCE_KEY) == "exercise" else _live_question()
     st.toggle("Ask for names", key=NAMES_KEY,
               help="Off (the default): answers are anonymous. On: students type a name with the answer, and it "

@@ -149,30 +149,43 @@ def answer_section(board: Board) -> None:
                 icon=":material/hourglass_empty:")
         return
     st.markdown(question_text(asked))
-    mine = store().answer_of(asked.id, seat.seat())
-    ack = st.session_state.get(ACK_KEY)
     if asked.accepting:
-        with st.form(f"classroom_form_{asked.id}", border=True):
-            _input(asked)
-            if not asked.poll.anonymous:
-                st.text_input("Your name (this question asks for it)", key=NAME_KEY, max_chars=80)
-            st.form_submit_button("Change my answer" if mine else "Send answer", type="primary",
-                                  key=f"classroom_send_{asked.id}", on_click=_send, args=(asked.id, asked.poll.kind),
-                                  icon=":material/send:")
-        st.caption("Anonymous: the instructor sees how many gave each answer, not who." if asked.poll.anonymous
-                   else "This question asks for names: the instructor sees yours with your answer.")
-    if ack and ack[0] == asked.id and (asked.accepting or ack[1] == "error"):
-        (st.success if ack[1] == "success" else st.error)(md_text(ack[2], limit=600))
-    elif mine is not None and asked.accepting:  # sent before a reload of the tab
-        shown = md_text(polls.reading(asked.poll, mine.text).label, limit=200)
-        st.caption(f"Your answer so far: {shown} (at {_when(mine.answered_at)}).")
-    if mine is not None and not asked.accepting:
+        # A fragment: sending an answer reruns the form and its acknowledgement, not the whole page
+        # (sidebar included), which is what forty students sending at once cost the server.
+        st.fragment(_answer_form)(asked)
+        return
+    ack = st.session_state.get(ACK_KEY)
+    if ack and ack[0] == asked.id and ack[1] == "error":  # sent just as the question closed
+        st.error(md_text(ack[2], limit=600))
+    mine = store().answer_of(asked.id, seat.seat())
+    if mine is not None:
         _your_answer(asked, mine.text)
     if asked.status == "closed":
         st.info("Answers are closed. The instructor reveals the answer next.", icon=":material/lock_clock:")
     elif asked.revealed:
         reveal(asked)
         room_answers(asked)
+
+
+def _answer_form(asked: Asked) -> None:
+    """The open question's form, then the acknowledgement of the last answer sent (or the answer this
+    seat sent before a reload of the tab)."""
+    mine = store().answer_of(asked.id, seat.seat())
+    with st.form(f"classroom_form_{asked.id}", border=True):
+        _input(asked)
+        if not asked.poll.anonymous:
+            st.text_input("Your name (this question asks for it)", key=NAME_KEY, max_chars=80)
+        st.form_submit_button("Change my answer" if mine else "Send answer", type="primary",
+                              key=f"classroom_send_{asked.id}", on_click=_send, args=(asked.id, asked.poll.kind),
+                              icon=":material/send:")
+    st.caption("Anonymous: the instructor sees how many gave each answer, not who." if asked.poll.anonymous
+               else "This question asks for names: the instructor sees yours with your answer.")
+    ack = st.session_state.get(ACK_KEY)
+    if ack and ack[0] == asked.id:
+        (st.success if ack[1] == "success" else st.error)(md_text(ack[2], limit=600))
+    elif mine is not None:  # sent before a reload of the tab
+        shown = md_text(polls.reading(asked.poll, mine.text).label, limit=200)
+        st.caption(f"Your answer so far: {shown} (at {_when(mine.answered_at)}).")
 
 
 def reveal(asked: Asked) -> None:
