@@ -132,6 +132,29 @@ def test_many_whole_numbers_get_one_bar_per_number_and_spread_out_numbers_bins()
     assert dist.edges[at] <= 1000 <= dist.edges[at + 1] and dist.right[at] == 1
 
 
+def test_a_question_nobody_answered_can_be_revealed():
+    number = distribution(live_poll("number", "Stride?", answer=16), [], revealed=True)
+    assert (number.labels, number.counts, number.right, number.answer_label) == (("16",), (0,), (0,), "16")
+    assert summary(live_poll("number", "Stride?"), number) == "0 answers."
+    choice = distribution(live_poll("choice", "Which?", options=["Adam", "AdamW"], answer=1), [], revealed=True)
+    assert choice.counts == (0, 0) and choice.right == (0, 0)
+    klass = distribution(live_poll("class", "Which?", answer=3), ["sunglasses"], revealed=True)
+    assert (klass.labels, klass.right) == (("4 Sunglasses",), (0,))
+
+
+def test_the_chart_marks_the_expected_bar_and_says_when_nobody_answered():
+    poll = live_poll("number", "Stride?", answer=16, unit="px")
+    figure = classroom_figures.answers_figure(distribution(poll, ["8", "16", "16"], revealed=True), unit="px")
+    assert [(trace.name, list(trace.x), list(trace.y)) for trace in figure.data] == [
+        ("right", ["8", "16"], [0, 2]), ("not right", ["8", "16"], [1, 0])]
+    assert [a.text for a in figure.layout.annotations] == ["expected"] and figure.layout.annotations[0].x == "16"
+    assert figure.layout.xaxis.title.text == "px"
+    empty = classroom_figures.answers_figure(distribution(poll, []))
+    assert [a.text for a in empty.layout.annotations] == ["No answers yet"]
+    revealed = classroom_figures.answers_figure(distribution(poll, [], revealed=True))
+    assert "No answers" in [a.text for a in revealed.layout.annotations]
+
+
 def test_choices_are_counted_in_their_order_and_the_leader_named():
     poll = live_poll("choice", "Optimizer?", options=["Adam", "AdamW", "SGD"], answer="AdamW")
     dist = distribution(poll, ["AdamW", "Adam", "AdamW"], revealed=True)

@@ -61,7 +61,7 @@ def answers_figure(dist: Any, *, title: str | None = None, unit: str = "", heigh
                               text="expected",
                               font=dict(size=15, color=RIGHT_COLOR))
     if not counts or not sum(counts):
-        figure.add_annotation(text="No answers yet", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+        figure.add_annotation(text="No answers" if dist.right is not None else "No answers yet", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
                               font=dict(size=20, color="#666666"))
     count_axis = dict(title="answers", rangemode="tozero", tickformat="d",
                       dtick=1 if max(counts or [0]) <= 10 else None)

@@ -322,7 +322,8 @@ def _histogram(poll: Poll, readable: list, total: int, unreadable: int, check: b
     span = values if answer is None else np.append(values, answer)
     if not len(span):
         return Distribution("histogram", (), (), total, unreadable, right=() if check else None)
-    good = np.array([bool(is_right(poll, text)) for _, text in readable] if check else [False] * len(values))
+    good = np.array([bool(is_right(poll, text)) for _, text in readable] if check else [False] * len(values),
+                    dtype=bool)
     distinct = np.unique(span)
     if len(distinct) <= MAX_DISTINCT_BARS:
         labels = [format_number(float(value)) for value in distinct]

@@ -20,10 +20,9 @@ from seglib.lab import polls
 from seglib.lab.classroom import Asked, Board
 from ui import instructor, lab
 from ui.classroom.board import store
-from ui.markdown import md_text
+from ui.markdown import md_text, shorten
 
-#: Also the URL parameter (``?ask=exercise`` opens the picker on the lab's questions; Streamlit binds it).
-SOURCE_KEY = "ask"
+SOURCE_KEY = "classroom_source"
 #: Where the next question comes from, as the page names it. Typed is the default: the exercises'
 #: answers need the dataset statistics, the model and a prediction (ready at once on a prewarmed server).
 SOURCES = {"live": "Type one now", "exercise": "From the exercises"}
@@ -80,7 +79,7 @@ def _exercise_question() -> polls.Poll | None:
     questions = ex.all_questions(ex.build_exercises(facts))
     by_key = {question.key: question for question in questions}
     st.selectbox("Question", list(by_key), key=QUESTION_KEY,
-                 format_func=lambda key: f"{by_key[key].exercise} · {md_text(by_key[key].text, limit=90)}")
+                 format_func=lambda key: f"{by_key[key].exercise} · {shorten(by_key[key].text, 90)}")
     question = by_key[st.session_state[QUESTION_KEY]]
     st.markdown(question.text)
     if question.checkable:
@@ -135,7 +134,7 @@ def ask_section() -> None:
     """The next question: where it comes from, the question, and Open."""
     st.subheader("Ask the room")
     st.segmented_control("Where the question comes from", list(SOURCES), key=SOURCE_KEY, default="live",
-                         format_func=SOURCES.get, required=True, bind="query-params")
+                         format_func=SOURCES.get, required=True)
     poll = _exercise_question() if st.session_state.get(SOURCE_KEY) == "exercise" else _live_question()
     st.toggle("Ask for names", key=NAMES_KEY,
               help="Off (the default): answers are anonymous. On: students type a name with the answer, and it "

@@ -204,10 +204,11 @@ def room_answers(asked: Asked) -> None:
     answers = store().answers(asked.id)
     dist = polls.distribution(asked.poll, [answer.text for answer in answers], revealed=asked.revealed)
     st.markdown(md_text(polls.summary(asked.poll, dist), limit=None))
+    if not dist.total:
+        return  # nothing to draw yet
     if dist.kind == "texts":
-        if dist.total:
-            st.dataframe({"answer": list(dist.labels), "count": list(dist.counts)}, hide_index=True,
-                         width="stretch", height=min(400, 40 + 35 * len(dist.labels)))
+        st.dataframe({"answer": list(dist.labels), "count": list(dist.counts)}, hide_index=True,
+                     width="stretch", height=min(400, 40 + 35 * len(dist.labels)))
         return
     plot(answers_figure(dist, unit=asked.poll.unit))
 
