@@ -334,3 +334,30 @@ def test_many_threads_answering_at_once_lose_nothing(room):
     refused = [item for item in late if isinstance(item, ClassroomError)]
     assert len(accepted) + len(refused) == 10 and all("was not counted" in str(e) for e in refused)
     assert len(stored) == 40 + len(accepted)
+
+
+def test_threads_that_open_a_new_database_at_once_create_it_once(tmp_path):
+    path = tmp_path / DATABASE_NAME
+    start = threading.Event()
+    results, errors = [], []
+
+    def first_visit() -> None:
+        start.wait()
+        try:
+            results.append(Classroom(path).revision())
+        except Exception as error:  # noqa: BLE001 - collected and shown by the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_visit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    start.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and results == [0] * 8
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("SELECT COUNT(*) FROM board").fetchone()[0] == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        connection.close()
