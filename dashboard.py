@@ -17,7 +17,7 @@ def main() -> None:
         page_title="Semantic segmentation lab",
         page_icon=":material/layers:",
         layout="wide",
-        initial_sidebar_state="expanded",
+        initial_sidebar_state="auto",
         menu_items={"About": "A teaching dashboard for semantic segmentation with DeepLabV3+ "
                              "on CIHP-style human-part data (20 classes)."},
     )

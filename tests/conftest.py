@@ -91,41 +91,48 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(tiny_dataset, session_tmp):
-    """Start ``streamlit run dashboard.py`` on a free port; yield its URL."""
+def start_dashboard(log_path: Path, **env: str) -> tuple[str, subprocess.Popen]:
+    """``streamlit run dashboard.py`` on a free port with this process's environment plus ``env``
+    (e.g. ``SEGLIB_INSTRUCTOR_PASSCODE``), its output in ``log_path``; returns (URL, process) once healthy."""
     port = _free_port()
-    log = open(session_tmp / "streamlit.log", "wb")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(log_path, "wb") as log:  # the server keeps its own copy of the file descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **env), stdout=log, stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     import urllib.request
 
     deadline = time.time() + 120
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("streamlit exited:\n" + (session_tmp / "streamlit.log").read_text())
+            raise RuntimeError("streamlit exited:\n" + Path(log_path).read_text())
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return url, process
         except OSError:
             time.sleep(0.5)
-    else:
-        process.kill()
-        raise RuntimeError("streamlit did not become healthy in 120 s")
-    yield url
+    process.kill()
+    raise RuntimeError("streamlit did not become healthy in 120 s")
+
+
+def stop_dashboard(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(tiny_dataset, session_tmp):
+    """Start ``streamlit run dashboard.py`` on a free port; yield its URL."""
+    url, process = start_dashboard(session_tmp / "streamlit.log")
+    yield url
+    stop_dashboard(process)
 
 
 @pytest.fixture(scope="session")

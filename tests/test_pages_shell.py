@@ -51,9 +51,9 @@ def test_planned_pages_follow_the_files():
 
     files = [page.file for page in registry.available_pages()]
     assert files == ["home.py", "dataset.py", "model.py", "atrous.py", "training.py", "predictions.py",
-                     "exercises.py"]
+                     "exercises.py", "classroom.py"]
     assert [p.url_path for p in registry.PLANNED_PAGES] == [
-        "home", "dataset", "model", "atrous", "training", "predictions", "exercises"]
+        "home", "dataset", "model", "atrous", "training", "predictions", "exercises", "classroom"]
     for page in registry.PLANNED_PAGES:
         assert page.exists == (ROOT / "pages" / page.file).is_file()
     # pages/ holds the pages and nothing else a visitor could open.

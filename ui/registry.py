@@ -78,6 +78,8 @@ PLANNED_PAGES: tuple[PageInfo, ...] = (
              "Ground truth, prediction and their difference; logits of a single pixel."),
     PageInfo("exercises.py", "Exercises", ":material/school:",
              "The six questions of the lab and where the dashboard answers them."),
+    PageInfo("classroom.py", "Classroom", ":material/groups:",
+             "The instructor asks the room; everyone answers on their own device; the board shows the answers."),
 )
 
 

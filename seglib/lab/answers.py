@@ -171,7 +171,8 @@ def _parse(kind: str, text: str):
     return {"number": parse_number, "size": parse_size, "set": parse_set}.get(kind, parse_class)(text)
 
 
-_UNREADABLE = {
+#: What a student is asked to fix when an answer of each kind cannot be read.
+UNREADABLE = {
     "number": "Please answer with a number.",
     "size": "Please answer as height × width, e.g. 128 x 128.",
     "set": "Please list the numbers (e.g. '4, 6'), or write 'none'.",
@@ -212,7 +213,7 @@ def check_answer(question: Question, text: str | None) -> Feedback:
     hint = f" Hint: {question.hint}" if question.hint else ""
     value = _parse(question.kind, text)
     if value is None:
-        return Feedback("unreadable", _UNREADABLE[question.kind])
+        return Feedback("unreadable", UNREADABLE[question.kind])
     mine = _matches(question, question.kind, question.answer, question.accepted, value)
     alternatives = [alt for alt in question.alternatives
                     if alt.answer is not None and _matches(question, question.kind, alt.answer, alt.accepted, value)]

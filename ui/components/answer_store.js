@@ -1,7 +1,8 @@
 // The lab's answers, kept in this browser's localStorage so they survive a reload
-// or a closed tab. Python (seglib_components/browser.py) mounts this with
-//   data = {mode: "load", storage_key}            -> reply once with what is stored
-//   data = {mode: "save", storage_key, payload}   -> keep payload (a JSON string)
+// or a closed tab (or, with per_tab, a value in this tab's sessionStorage: it survives
+// a reload of the tab and ends with it). Python (ui/components/browser.py) mounts this with
+//   data = {mode: "load", storage_key, per_tab}            -> reply once with what is stored
+//   data = {mode: "save", storage_key, per_tab, payload}   -> keep payload (a string)
 // Nothing leaves the browser: no network, no other storage.
 export default function (component) {
   const { data, setStateValue } = component;
@@ -10,7 +11,7 @@ export default function (component) {
   }
   let storage = null;
   try {
-    storage = window.localStorage;
+    storage = data.per_tab ? window.sessionStorage : window.localStorage;
   } catch (error) {
     storage = null; // blocked (private mode, policy): the answers stay in the session only
   }

@@ -4,7 +4,8 @@ Their JavaScript sits next to this file and is passed inline, so they work
 offline and need no build step or package:
 
 * ``answer_store``: keeps the lab's answers in ``localStorage`` (per browser:
-  they survive a reload and a closed tab, not a change of browser).
+  they survive a reload and a closed tab, not a change of browser); with ``per_tab``,
+  a value in the tab's ``sessionStorage`` (the classroom's seat: it survives a reload).
 * ``scroll_to_section``: brings the heading with a given id into view (the
   section an exercise link points to).
 """
@@ -34,12 +35,14 @@ def _ignore() -> None:
     """State changes are read from the session at the start of the next run."""
 
 
-def answer_store(key: str, payload: str | None) -> Any:
+def answer_store(key: str, payload: str | None, *, storage_key: str = STORAGE_KEY, per_tab: bool = False) -> Any:
     """Mount the store: ``payload`` None asks the browser for what it keeps (the reply,
     ``{"value": text or None, "available": bool}``, arrives in ``st.session_state[key]["stored"]``
-    on the next run); a string is written to the browser."""
-    data = ({"mode": "load", "storage_key": STORAGE_KEY} if payload is None
-            else {"mode": "save", "storage_key": STORAGE_KEY, "payload": payload})
+    on the next run); a string is written to the browser. ``per_tab``: the tab's ``sessionStorage``
+    instead of the browser's ``localStorage``."""
+    data = {"mode": "load" if payload is None else "save", "storage_key": storage_key, "per_tab": per_tab}
+    if payload is not None:
+        data["payload"] = payload
     return _answer_store(key=key, data=data, on_stored_change=_ignore, height=0)
 
 
