@@ -525,7 +525,7 @@ def test_why_this_pixel_shows_the_field_the_taps_and_the_ablation_of_the_inspect
     _ok(app)
     charts = _charts(app)
     argmax = charts["pred-logits"]["layout"]["title"]["text"].split("argmax = ")[1]
-    table = _table(app, "what it sees")
+    table = _table(app, "class flips")
     assert list(table.index) == ["nothing (full model)", "image pooling", "1x1 conv", "3x3 rate 2", "3x3 rate 4",
                                  "3x3 rate 6", "low-level skip"]
     assert table["pixel's class"].iloc[0] == argmax  # the full model's row is the inspector's pixel
@@ -568,7 +568,7 @@ def test_the_split_ablation_runs_on_demand_and_is_kept_for_everyone(page_model):
     app.number_input(key="pred_ablation_count").set_value(2)
     app.button(key="pred_ablation_button").click().run()
     _ok(app)
-    table = _table(app, "class hurt most")
+    table = _table(app, "class hurt most (IoU)")
     assert len(table) == 7 and table["change"].iloc[0] == "+0.000"
     changes = [float(value) for value in table["change"].iloc[1:]]
     worst = table.index[1 + int(np.argmin(changes))]
@@ -577,4 +577,4 @@ def test_the_split_ablation_runs_on_demand_and_is_kept_for_everyone(page_model):
     assert "pred-ablation-figure" in _charts(app)
     other = _page(page_model, pred_ablation_count=2).run()
     _ok(other)
-    assert other.button(key="pred_ablation_button").disabled and _table(other, "class hurt most").equals(table)
+    assert other.button(key="pred_ablation_button").disabled and _table(other, "class hurt most (IoU)").equals(table)

@@ -162,7 +162,6 @@ def _shown_pixel_table(table):
 
     original = table["class"].iloc[0]
     return pd.DataFrame({
-        "what it sees": table["reach"],
         "pixel's class": [f"{i} {name}" for i, name in zip(table["class id"], table["class"])],
         "probability": [_number(v, ".1%") for v in table["probability"]],
         f"p({original})": [_number(v, ".1%") for v in table["p(full model's class)"]],
@@ -177,12 +176,12 @@ def _shown_split_table(result: ablation.SplitAblation):
     import pandas as pd
 
     table = result.table()
-    shown = {"what it sees": table["reach"],
+    shown = {"what it sees": list(table["reach"]),
              "mean IoU": [_number(v, ".3f") for v in table["mean IoU"]],
              "change": [_number(v, "+.3f") for v in table["change in mean IoU"]]}
     for name, heights in zip(ablation.SIZE_BINS, result.size_ranges()):
         shown[f"{name} people ({heights})"] = [_number(v, "+.1f") for v in table[f"{name} people (points)"]]
-    shown["class hurt most"] = table["class hurt most"]
+    shown["class hurt most (IoU)"] = list(table["class hurt most"])
     return pd.DataFrame(shown).set_index(pd.Index(table["switched off"], name="switched off"))
 
 
@@ -212,7 +211,7 @@ def pixel_section(model, model_key: tuple, image_key: str, image: np.ndarray, tr
             field = _field(model_key, key, (model_row, model_column), int(table["class id"].iloc[0]),
                            _model=model, _model_image=model_image)
         grid = aspp.sampling_grid(analysis, (model_row, model_column))
-        left, right = st.columns([1, 1.25])
+        left, right = st.columns([1, 1.45])
         with left:
             drawing.plot(why_figures.pixel_field_figure(
                 np.clip(model_image, 0, 255).astype(np.uint8), field, analysis, grid,
@@ -284,10 +283,9 @@ def split_section(model, model_key: tuple, dataset, stamp: tuple) -> None:
     st.caption(f"{result.count} of {result.total_images:,} {split} images, each at its own size, in "
                f"{result.seconds:.1f} s; {len(result.heights)} people, heights measured at the model's "
                f"{result.input_size} px input.")
-    table_column, figure_column = st.columns([1.2, 1])
-    with table_column:
-        st.table(_shown_split_table(result))
+    st.table(_shown_split_table(result))
+    findings, figure_column = st.columns([1, 1.3])
+    findings.markdown("\n".join(f"- {line}" for line in result.scale_findings()))
     with figure_column:
         drawing.plot(why_figures.split_ablation_figure(
             result, title=f"Switched off, over {result.count} {split} images"), key="pred-ablation-figure")
-    st.markdown("\n".join(f"- {line}" for line in result.scale_findings()))
