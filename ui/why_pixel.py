@@ -51,6 +51,14 @@ def _image_ablation(model_key: tuple, image_key: tuple, image_size: tuple[int, i
     return ablation.ablate_image(_model, _image, _truth, image_size=image_size)
 
 
+def image_ablation(model, model_key: tuple, image_key: tuple, image: np.ndarray, truth: np.ndarray | None,
+                   image_size: tuple[int, int]) -> ablation.ImageAblation:
+    """``seglib.analysis.ablation.ablate_image`` once per (model, image) on this server: ``model_key`` and
+    ``image_key`` name them (a checkpoint's version, a dataset folder's stamp), ``image_size`` is the size
+    the inspected pixels refer to."""
+    return _image_ablation(model_key, image_key, tuple(image_size), _model=model, _image=image, _truth=truth)
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _aspp(model_key: tuple, *, _model) -> aspp.AsppAnalysis:
     return aspp.aspp_analysis(_model)
@@ -201,8 +209,7 @@ def pixel_section(model, model_key: tuple, image_key: str, image: np.ndarray, tr
     row, column = int(pixel[0]), int(pixel[1])
     with drawing.error_boundary("Switching parts of the model off", stop=False):
         with st.spinner("Running every part switched off (once per image)..."):
-            result = _image_ablation(model_key, key, tuple(prediction.image_size), _model=model, _image=image,
-                                     _truth=truth)
+            result = image_ablation(model, model_key, key, image, truth, prediction.image_size)
             analysis = _aspp(model_key, _model=model)
         table = result.pixel_table(row, column)
         model_row, model_column = inference.model_pixel((row, column), prediction.image_size, size)
