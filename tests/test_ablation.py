@@ -218,3 +218,20 @@ def test_a_model_without_aspp_is_a_model_error():
     outputs = keras.layers.Conv2D(20, 1)(inputs)
     with pytest.raises(ModelError, match="aspp_concat"):
         ablation.ablation_parts(keras.Model(inputs, outputs))
+
+
+@pytest.mark.slow
+def test_the_ablation_cache_does_not_keep_models_alive():
+    import dataclasses
+    import gc
+    import weakref
+
+    from seglib.config import get_preset
+    from seglib.model.deeplab import build_model
+
+    temporary = build_model(dataclasses.replace(get_preset("lecture").model, image_size=32, weights="none"))
+    ablation.ablate_image(temporary, np.zeros((20, 20, 3), np.uint8))
+    reference = weakref.ref(temporary)
+    del temporary
+    gc.collect()
+    assert reference() is None

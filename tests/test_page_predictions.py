@@ -258,6 +258,10 @@ def test_a_large_upload_is_drawn_small_and_inspected_in_its_own_pixels(page_mode
     columns, rows = _array(grid["x"]), _array(grid["y"])
     assert 2900 < columns.max() < 3000 and 1900 < rows.max() < 2000
     assert "Pixel x 2999, y 1999" in charts["pred-logits"]["layout"]["title"]["text"]
+    # Why this pixel, in the upload's pixels: no truth, so no mean IoU; the ablation reads the 1024 px copy.
+    why = next(table.value for table in app.table if "class flips" in table.value.columns)
+    assert len(why) == 7 and "image mean IoU" not in why.columns
+    assert "computed from the smaller copy of the upload" in shown
     # What the browser gets stays small: every picture is at most a few hundred pixels.
     payload = sum(len(chart.proto.spec) for chart in app.get("plotly_chart"))
     assert payload < 1_500_000, payload

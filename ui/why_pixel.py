@@ -169,7 +169,7 @@ def _shown_pixel_table(table):
     import pandas as pd
 
     original = table["class"].iloc[0]
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "pixel's class": [f"{i} {name}" for i, name in zip(table["class id"], table["class"])],
         "probability": [_number(v, ".1%") for v in table["probability"]],
         f"p({original})": [_number(v, ".1%") for v in table["p(full model's class)"]],
@@ -177,6 +177,8 @@ def _shown_pixel_table(table):
         "image mean IoU": [_number(v, ".3f") for v in table["mean IoU"]],
         "change": [_number(v, "+.3f") for v in table["change in mean IoU"]],
     }, index=pd.Index(table["switched off"], name="switched off"))
+    # An upload has no truth, hence no mean IoU: no columns of dashes.
+    return shown if table["mean IoU"].notna().any() else shown.drop(columns=["image mean IoU", "change"])
 
 
 def _shown_split_table(result: ablation.SplitAblation):
