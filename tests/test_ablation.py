@@ -46,16 +46,23 @@ def tiny_model():
     return model
 
 
-def _by_hand(model, batch: np.ndarray, off: str | None) -> np.ndarray:
-    """Logits with the part whose last layer is ``off`` zeroed, one layer call at a time."""
+BRANCH_ENDS = ("aspp_pool_upsample", "aspp_1x1_relu", "aspp_rate2_relu", "aspp_rate4_relu", "aspp_rate6_relu")
+SKIP_END = "decoder_low_level_relu"
+
+
+def _intermediate(model, batch: np.ndarray) -> dict[str, np.ndarray]:
+    """The outputs of the ASPP branches and of the low-level skip, by layer name."""
     from seglib._tf import keras
 
-    branch_ends = ["aspp_pool_upsample", "aspp_1x1_relu", "aspp_rate2_relu", "aspp_rate4_relu",
-                   "aspp_rate6_relu"]
-    skip_end = "decoder_low_level_relu"
-    names = branch_ends + [skip_end]
+    names = [*BRANCH_ENDS, SKIP_END]
     outputs = keras.Model(model.input, [model.get_layer(name).output for name in names])(batch)
-    features = {name: np.asarray(output) for name, output in zip(names, outputs)}
+    return {name: np.asarray(output) for name, output in zip(names, outputs)}
+
+
+def _by_hand(model, intermediate: dict[str, np.ndarray], off: str | None) -> np.ndarray:
+    """Logits with the part whose last layer is ``off`` zeroed, one layer call at a time."""
+    branch_ends, skip_end = BRANCH_ENDS, SKIP_END
+    features = dict(intermediate)
     if off is not None:
         features[off] = np.zeros_like(features[off])
     x = model.get_layer("aspp_concat")([features[name] for name in branch_ends])
@@ -84,9 +91,10 @@ def test_each_part_switched_off_matches_a_hand_computation(tiny_model):
     prediction = inference.predict(tiny_model, image)
     assert np.array_equal(result.model_logits[0], prediction.model_logits)
 
-    batch = inference.model_batch([image], SIZE)
+    intermediate = _intermediate(tiny_model, inference.model_batch([image], SIZE))
+    by_hand = {part.label: _by_hand(tiny_model, intermediate, part.layer)[0] for part in parts}
     for variant, part in enumerate(parts):
-        expected = _by_hand(tiny_model, batch, part.layer)[0]
+        expected = by_hand[part.label]
         scale = float(np.abs(expected).max())
         assert scale > 0.1  # logits of order 1, so the tolerance below means something
         # Layer calls one at a time (eager) round differently from one compiled graph: a few 1e-5.
@@ -102,7 +110,7 @@ def test_each_part_switched_off_matches_a_hand_computation(tiny_model):
     # One pixel's row: its class and probability in each variant, from the hand logits.
     table = result.pixel_table(30, 70)
     for variant, part in enumerate(parts):
-        logits = inference.pixel_logits(_by_hand(tiny_model, batch, part.layer)[0], (48, 80), 30, 70)
+        logits = inference.pixel_logits(by_hand[part.label], (48, 80), 30, 70)
         probabilities = inference.softmax(logits)
         assert table["class id"].iloc[variant] == int(np.argmax(logits))
         assert table["probability"].iloc[variant] == pytest.approx(float(probabilities.max()), abs=1e-4)

@@ -523,7 +523,7 @@ def _table(app: AppTest, column: str):
 def test_why_this_pixel_shows_the_field_the_taps_and_the_ablation_of_the_inspected_pixel(page_model, tiny_dataset):
     from seglib.analysis import ablation
     from seglib.data.dataset import load_pair, open_dataset
-    from seglib.model.saving import load_model
+    from ui import models
 
     app = _page(page_model, query={"px": 20, "py": 40}).run()
     _ok(app)
@@ -535,7 +535,7 @@ def test_why_this_pixel_shows_the_field_the_taps_and_the_ablation_of_the_inspect
     assert table["pixel's class"].iloc[0] == argmax  # the full model's row is the inspector's pixel
 
     # The numbers are seglib's, for this image and pixel.
-    model = load_model(_model_path(page_model))
+    model = models.load_model(_model_path(page_model))  # the page's own model, from the shared cache
     image, truth = load_pair(open_dataset(tiny_dataset).split("val")[0])
     expected = ablation.ablate_image(model, image, truth).pixel_table(40, 20)
     assert list(table["probability"]) == [f"{p:.1%}" for p in expected["probability"]]
