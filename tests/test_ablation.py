@@ -139,20 +139,17 @@ def test_the_split_ablation_sums_the_images(tiny_model, tiny_dataset):
 def test_model_pixel_and_image_pixel_invert_each_other():
     for image_size, input_size in (((512, 300), 160), ((64, 64), 160), ((160, 160), 160), ((37, 900), 64)):
         for axis, n in enumerate(image_size):
-            if n >= input_size:
-                for p in range(input_size):
-                    point = [0, 0]
-                    point[axis] = p
-                    back = inference.model_pixel(inference.image_pixel(point, input_size, image_size), image_size,
-                                                 input_size)
-                    assert back[axis] == p
-            if n <= input_size:
-                for q in range(n):
-                    point = [0, 0]
-                    point[axis] = q
-                    back = inference.image_pixel(inference.model_pixel(point, image_size, input_size), input_size,
-                                                 image_size)
-                    assert back[axis] == q
+            def along(position: int) -> list[int]:
+                point = [0, 0]
+                point[axis] = position
+                return point
+
+            if n >= input_size:  # each model pixel covers image pixels: model -> image -> model
+                assert all(inference.model_pixel(inference.image_pixel(along(p), input_size, image_size),
+                                                 image_size, input_size)[axis] == p for p in range(input_size))
+            if n <= input_size:  # each image pixel covers model pixels: image -> model -> image
+                assert all(inference.image_pixel(inference.model_pixel(along(q), image_size, input_size),
+                                                 input_size, image_size)[axis] == q for q in range(n))
     # The corners stay corners.
     assert inference.model_pixel((511, 299), (512, 300), 160) == (159, 159)
     assert inference.image_pixel((0, 0), 160, (512, 300)) == (1, 0)

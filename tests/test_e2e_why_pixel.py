@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from browser_support import no_problems, screenshot, settle
+from browser_support import click_inspected_pixel, no_problems, screenshot, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -48,16 +48,7 @@ def test_a_clicked_pixel_explained_and_followed_to_the_atrous_page_and_back(dash
     settle(page)
     no_problems(page)
 
-    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Click a pixel of the prediction")
-    chart.scroll_into_view_if_needed()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    x, y = area["x"] + area["width"] * 0.6, area["y"] + area["height"] * 0.3
-    page.mouse.move(x - 4, y - 4)
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
-    settle(page)
-    column = int(page.get_by_label("x (column)").input_value())
-    row = int(page.get_by_label("y (row)").input_value())
+    column, row = click_inspected_pixel(page, 0.6, 0.3)
     assert abs(column - 0.6 * 64) <= 3 and abs(row - 0.3 * 64) <= 3, (column, row)
 
     # The effective receptive field of that pixel with the taps, and the ablation table.

@@ -5,13 +5,13 @@ The arithmetic lives in ``seglib.analysis.ablation`` (parts switched off at infe
 ``seglib.analysis.erf`` (effective receptive field) and ``seglib.analysis.aspp`` (taps);
 the figures in ``seglib.figures.why_pixel``. Results are cached once per server and
 shared by every session: one image's ablation per (model, image), a pixel's effective
-field per (model, image, pixel), a split's ablation once someone pressed its button.
+field per (model, image, pixel), a split's ablation once someone pressed its button
+(``ui.shared_work``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import numpy as np
 import streamlit as st
@@ -19,7 +19,7 @@ import streamlit as st
 from seglib.analysis import ablation, aspp, erf
 from seglib.evaluation import inference
 from seglib.figures import why_pixel as why_figures
-from ui import datasets, drawing, registry, url_state
+from ui import datasets, drawing, registry, shared_work, url_state
 
 #: The URL parameters of the two pages that name an image and a pixel (see their ``url_state`` calls):
 #: Predictions ``?split=val&image=3&px=40&py=12`` (image pixels), Atrous ``?atrous_split=val&atrous_index=3&
@@ -30,6 +30,8 @@ ATROUS_KEYS = {"split": "atrous_split", "index": "atrous_index", "row": "atrous_
 #: Images the split ablation offers at most, and by default (each is one model call for all variants).
 SPLIT_MAX_IMAGES = 50
 SPLIT_DEFAULT_IMAGES = 8
+#: The split ablation's name in ``ui.shared_work`` (one at a time on this server, kept for everyone).
+SPLIT_WORK = "split ablation"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,18 +76,6 @@ def _model_image(model_key: tuple, image_key: tuple, size: int, *, _image) -> np
 def _field(model_key: tuple, image_key: tuple, pixel: tuple[int, int], class_index: int, *, _model,
            _model_image) -> erf.ErfResult:
     return erf.effective_receptive_field(_model, _model_image, pixel, class_index=class_index)
-
-
-@st.cache_resource(show_spinner=False)
-def _split_lock() -> threading.Lock:
-    """One split ablation at a time on this server (each is many model calls on its CPU)."""
-    return threading.Lock()
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _split_slot(key: tuple) -> dict:
-    """Where the split ablation named by ``key`` is kept once someone ran it, for every session."""
-    return {"result": None}
 
 
 # ---------------------------------------------------------------------------
@@ -272,18 +262,15 @@ def split_section(model, model_key: tuple, dataset, stamp: tuple) -> None:
     count = int(controls[1].number_input(
         "Images", 1, min(SPLIT_MAX_IMAGES, len(pairs)), min(SPLIT_DEFAULT_IMAGES, len(pairs)),
         key="pred_ablation_count", help="The first images of the split; each is one model call for all parts."))
-    slot = _split_slot((model_key, str(dataset.root), stamp, split, count))
-    result = slot["result"]
+    key = (model_key, str(dataset.root), stamp, split, count)
+    result = shared_work.kept(SPLIT_WORK, key)
     if controls[2].button("Switch each part off", icon=":material/play_arrow:", key="pred_ablation_button",
                           disabled=result is not None, width="stretch"):
         bar = st.progress(0.0, text="Waiting for the model (another ablation may be running)...")
-        with _split_lock(), drawing.error_boundary("Switching parts off over the split", stop=False):
-            result = slot["result"]
-            if result is None:
-                result = ablation.ablate_split(
-                    model, pairs, limit=count,
-                    progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} images"))
-                slot["result"] = result
+        with drawing.error_boundary("Switching parts off over the split", stop=False):
+            result = shared_work.compute_once(SPLIT_WORK, key, lambda: ablation.ablate_split(
+                model, pairs, limit=count,
+                progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} images")))
         bar.empty()
     if result is None:
         st.caption(f"Press **Switch each part off** to run the first {count} {split} images with every part "

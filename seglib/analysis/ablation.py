@@ -40,7 +40,7 @@ import numpy as np
 from seglib.analysis.aspp import aspp_analysis
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.errors import ModelError
-from seglib.evaluation import inference, metrics
+from seglib.evaluation import evaluate, inference, metrics
 
 __all__ = ["AblationPart", "FULL_MODEL", "ablation_parts", "ablated_logits", "ImageAblation", "ablate_image",
            "SplitAblation", "ablate_split", "person_map", "SIZE_BINS"]
@@ -467,13 +467,7 @@ def ablate_split(model, pairs: Sequence, limit: int | None = 8, batch_size: int 
     from seglib.data.dataset import load_pair
     from seglib.data.mask_stats import read_humans
 
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
-    pairs = list(pairs)
-    if not pairs:
-        raise ValueError("There are no images to ablate. Received: pairs=[] (an empty split)")
+    pairs = evaluate.check_split_arguments(pairs, limit, batch_size, "ablate")
     num_classes = int(num_classes or model.output_shape[-1])
     size = inference.model_input_size(model)
     parts = ablation_parts(model)
