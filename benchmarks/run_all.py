@@ -115,6 +115,7 @@ BENCHMARKS = {
     "lecture": ("bench_lecture", {"minutes": 1.0, "rounds": 1, "phase": 20.0, "after_backbone_joins": False}, {}, _generic("lecture")),
     "memory": ("bench_memory", {"uploads": 3}, {}, _memory),
     "classroom": ("bench_classroom", {}, {}, _generic("classroom")),
+    "ablation": ("bench_ablation", {"images": 3}, {}, _generic("ablation")),
 }
 
 

@@ -18,7 +18,7 @@ from seglib.analysis import aspp
 from seglib.analysis import dilation
 from seglib.analysis import erf
 from seglib.figures import receptive as receptive_figures
-from ui import datasets, drawing, models, registry, url_state
+from ui import datasets, drawing, models, registry, url_state, why_pixel
 from ui.markdown import md_code, md_text, shorten
 from ui.models import ModelRef
 from ui.page import page_header
@@ -103,7 +103,7 @@ if image_source == "Upload":
 else:
     with drawing.error_boundary("Opening the dataset", stop=False):
         dataset = datasets.current_dataset()
-        split = "val" if dataset.split("val") else "train"
+        split = why_pixel.atrous_split([s for s in ("val", "train") if dataset.split(s)] or ["train"])
         count = len(dataset.split(split))
         url_state.seed_int("atrous_index", 0, 0, max(count - 1, 0))
         index = image_column.number_input(f"Sample of the {split} split (0 to {count - 1})", 0, max(count - 1, 0),
@@ -160,6 +160,8 @@ with figure_column:
     st.caption(f"{md_code(image_name)}, at the model's input size {size} × {size} px. "
                "Click a faint dot (an ASPP "
                "output position) or use the sliders. Click a legend entry to hide a branch." + beyond)
+    if image_source != "Upload" and image_name != "grey":  # a dataset sample: the way back to Predictions
+        why_pixel.predictions_link(dataset.root, split, int(index), (row, column), size)
 
 with side_column:
     st.markdown(f"**Output stride** {stride:g} px · **ASPP map** {feature_rows} × {feature_columns} · "

@@ -16,7 +16,7 @@ from seglib.figures import charts as chart_figures
 from seglib.figures import inspector as inspector_figures
 from seglib.figures import masks as mask_figures
 from seglib.figures import predictions as pf
-from ui import datasets, drawing, models, url_state
+from ui import datasets, drawing, models, url_state, why_pixel
 from ui.markdown import md_code, md_text
 from ui.page import page_header
 from ui.palette import current_palette, current_palette_name
@@ -175,6 +175,7 @@ if source == "upload":
     trained_on = models.training_record(choice)
     if trained_on is not None and trained_on.synthetic:  # said before the result: it has only seen drawings
         st.warning(synthetic.synthetic_model_warning(trained_on.dataset), icon=":material/draw:")
+    sample = None
 else:
     pairs = dataset.split(source)
     url_state.seed_int("pred_image", 0, 0, len(pairs) - 1, url_key="image")
@@ -187,6 +188,7 @@ else:
                 model_id, str(dataset.root), folder_stamp(dataset.root), source, int(index), model)
     image_id = f"{source}-{index}"
     datasets.synthetic_note(dataset, link=False)
+    sample = why_pixel.Sample(str(dataset.root), folder_stamp(dataset.root), source, int(index))
 
 height, width = prediction.image_size
 st.caption(f"{md_code(stem)} · {width} × {height} px · predicted at {prediction.input_size} × "
@@ -309,7 +311,8 @@ def _apply_click(chart_key: str, grid_curve: int) -> None:
 
 
 @st.fragment
-def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Prediction, opacity: float) -> None:
+def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Prediction, opacity: float,
+                    truth: np.ndarray | None, sample: why_pixel.Sample | None) -> None:
     height, width = prediction.image_size
     chart_key = f"pred-inspector-{image_id}"
     grid_curve = 1  # inspector_figure: the picture, then the clickable grid
@@ -361,6 +364,7 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
         st.code(inspect.getsource(inference.prediction_from_logits) + "\n\n" + inspect.getsource(inference.resize_logits),
                 language="python", wrap_lines=True)
     drawing.show_source(inference.predict_batch)
+    why_pixel.pixel_section(model, model_id, image_id, image, truth, prediction, (int(row), int(column)), sample)
 
 
 st.header("Inside one pixel", divider="gray")
@@ -368,7 +372,8 @@ st.markdown(
     "How does the model's output become a mask? For each pixel it produces "
     f"{num_classes} numbers, the **logits**. **Softmax** turns them into probabilities, and **argmax** picks "
     "the class with the largest one. Click the picture (or type a position) to see the numbers of one pixel.")
-pixel_inspector(image_id, image, prediction, opacity)
+pixel_inspector(image_id, image, prediction, opacity, truth, sample)
+why_pixel.split_section(model, model_id, dataset, folder_stamp(dataset.root) if dataset is not None else ())
 
 
 # ---------------------------------------------------------------------------

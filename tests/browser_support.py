@@ -67,3 +67,17 @@ def screenshot_dir(session_tmp: Path) -> Path:
 def screenshot(page, session_tmp: Path, name: str) -> None:
     """The visible part of the page saved as ``name`` in ``screenshot_dir``."""
     page.screenshot(path=str(screenshot_dir(session_tmp) / name))
+
+
+def click_inspected_pixel(page, x_fraction: float, y_fraction: float) -> tuple[int, int]:
+    """Click the Predictions page's pixel inspector at fractions of its plot area's width and height,
+    wait for the page to settle, and return the ``(column, row)`` its x and y inputs then show."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Click a pixel of the prediction")
+    chart.scroll_into_view_if_needed()
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    x, y = area["x"] + area["width"] * x_fraction, area["y"] + area["height"] * y_fraction
+    page.mouse.move(x - 4, y - 4)  # Plotly selects on a click that follows a hover
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    settle(page)
+    return int(page.get_by_label("x (column)").input_value()), int(page.get_by_label("y (row)").input_value())

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from browser_support import no_problems, screenshot, settle
+from browser_support import click_inspected_pixel, no_problems, screenshot, settle
 from image_support import encoded
 
 pytestmark = pytest.mark.e2e
@@ -57,16 +57,7 @@ def test_sample_upload_and_pixel_click(dashboard_url, page, session_tmp):
     screenshot(page, session_tmp, "predictions-sample.png")
 
     # A click on the clickable prediction moves the inspected pixel (fragment rerun).
-    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Click a pixel of the prediction")
-    chart.scroll_into_view_if_needed()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    x, y = area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.7
-    page.mouse.move(x - 4, y - 4)
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
-    settle(page)
-    column = int(page.get_by_label("x (column)").input_value())
-    row = int(page.get_by_label("y (row)").input_value())
+    column, row = click_inspected_pixel(page, 0.2, 0.7)
     assert abs(column - 0.2 * 64) <= 3 and abs(row - 0.7 * 64) <= 3, (column, row)
     assert any(title.startswith(f"Pixel x {column}, y {row}") for title in _chart_titles(page))
     no_problems(page)

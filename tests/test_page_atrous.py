@@ -291,3 +291,43 @@ def test_other_figures(course_analysis):
     hollow = [t for t in pinned.data if t.name == "3x3 rate 18: on padding"][0]
     assert min(hollow.x) >= pinned.layout.xaxis.range[0]  # pinned inside the view
     assert hollow.customdata[0][2] == -288  # hover still tells the true place
+
+
+# ---------------------------------------------------------------------------
+# Linked from the Predictions page: the same image and pixel, and the way back
+# ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_link_from_predictions_opens_its_image_and_pixel_and_links_back(tiny_dataset):
+    app = _page({"atrous_split": "train", "atrous_index": 3, "atrous_row": 10, "atrous_column": 50,
+                 "px": 50, "py": 10}, atrous_model="lecture", atrous_size=64).run()
+    _no_exception(app)
+    assert app.number_input(key="atrous_index").value == 3
+    assert "train split" in app.number_input(key="atrous_index").label
+    assert (app.slider(key="atrous_row").value, app.slider(key="atrous_column").value) == (10, 50)
+    stem = sorted(p.stem for p in (tiny_dataset / "Training" / "Images").iterdir())[3]
+    shown = " ".join([c.value for c in app.caption] + [m.value for m in app.markdown])
+    assert f"synthetic/train/{stem}" in plain(shown)
+    assert "is pixel x 50, y 10 of the 64 × 64 px image" in shown
+    assert "(/predictions?split=train&image=3&px=50&py=10)" in shown
+
+
+LINK_BACK = """
+from ui import why_pixel
+why_pixel.predictions_link({root!r}, "val", 1, (5, 7), 32)
+"""
+
+
+@pytest.mark.parametrize("came_from, expected", [
+    ({"px": 14, "py": 10}, "px=14&py=10"),  # the clicked pixel lies in model pixel (5, 7): kept
+    ({"px": 16, "py": 10}, "px=15&py=11"),  # it does not: the centre of the model pixel's footprint
+    ({"px": "abc"}, "px=15&py=11"),
+])
+def test_the_link_back_returns_to_the_clicked_pixel_while_the_model_pixel_holds_it(tiny_dataset, came_from,
+                                                                                  expected):
+    # The 64 px image at a 32 px model input: each model pixel covers 2 × 2 image pixels.
+    from apptest_support import open_source
+
+    app = open_source(LINK_BACK.format(root=str(tiny_dataset)), query=came_from)
+    _no_exception(app)
+    assert f"(/predictions?split=val&image=1&{expected})" in " ".join(m.value for m in app.markdown)

@@ -22,7 +22,7 @@ from apptest_support import open_app, param
 from apptest_support import text as page_text
 from image_support import encoded, one_bit_png, random_picture
 from markdown_check import inline_kinds, plain
-from seglib.evaluation import evaluate, metrics
+from seglib.evaluation import evaluate, inference, metrics
 from seglib.figures import inspector as inspector_figures
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.errors import ImageReadError
@@ -258,6 +258,10 @@ def test_a_large_upload_is_drawn_small_and_inspected_in_its_own_pixels(page_mode
     columns, rows = _array(grid["x"]), _array(grid["y"])
     assert 2900 < columns.max() < 3000 and 1900 < rows.max() < 2000
     assert "Pixel x 2999, y 1999" in charts["pred-logits"]["layout"]["title"]["text"]
+    # Why this pixel, in the upload's pixels: no truth, so no mean IoU; the ablation reads the 1024 px copy.
+    why = next(table.value for table in app.table if "class flips" in table.value.columns)
+    assert len(why) == 7 and "image mean IoU" not in why.columns
+    assert "computed from the smaller copy of the upload" in shown
     # What the browser gets stays small: every picture is at most a few hundred pixels.
     payload = sum(len(chart.proto.spec) for chart in app.get("plotly_chart"))
     assert payload < 1_500_000, payload
@@ -505,3 +509,76 @@ def test_logits_and_inspector_figures():
     rows, columns = inspector_figures.inspector_grid(300, 200, 50)
     assert len(grid.x) == len(rows) * len(columns) and max(rows) < 300 and rows[1] - rows[0] == 6
     assert inspector.data[-1].x == (20,) and inspector.data[-1].y == (150,)
+
+
+# ---------------------------------------------------------------------------
+# Why this pixel: effective receptive field, taps and parts switched off
+# ---------------------------------------------------------------------------
+
+def _table(app: AppTest, column: str):
+    return next(table.value for table in app.table if column in table.value.columns)
+
+
+@pytest.mark.slow
+def test_why_this_pixel_shows_the_field_the_taps_and_the_ablation_of_the_inspected_pixel(page_model, tiny_dataset):
+    from seglib.analysis import ablation
+    from seglib.data.dataset import load_pair, open_dataset
+    from ui import models
+
+    app = _page(page_model, query={"px": 20, "py": 40}).run()
+    _ok(app)
+    charts = _charts(app)
+    argmax = charts["pred-logits"]["layout"]["title"]["text"].split("argmax = ")[1]
+    table = _table(app, "class flips")
+    assert list(table.index) == ["nothing (full model)", "image pooling", "1x1 conv", "3x3 rate 2", "3x3 rate 4",
+                                 "3x3 rate 6", "low-level skip"]
+    assert table["pixel's class"].iloc[0] == argmax  # the full model's row is the inspector's pixel
+
+    # The numbers are seglib's, for this image and pixel.
+    model = models.load_model(_model_path(page_model))  # the page's own model, from the shared cache
+    image, truth = load_pair(open_dataset(tiny_dataset).split("val")[0])
+    expected = ablation.ablate_image(model, image, truth).pixel_table(40, 20)
+    assert list(table["probability"]) == [f"{p:.1%}" for p in expected["probability"]]
+    assert list(table["image mean IoU"]) == [f"{v:.3f}" for v in expected["mean IoU"]]
+    assert list(table["class flips"]) == ["yes" if c else "" for c in expected["changed"]]
+
+    field = charts["pred-why-field"]
+    assert field["layout"]["title"]["text"].startswith("Pixel x 20, y 40: where its ")
+    names = [trace.get("name", "") for trace in field["data"]]
+    assert "image pooling: the whole image" in names
+    assert any(name.startswith("3x3 rate 6: ") and "taps on the map" in name for name in names)
+    assert any(trace["type"] == "heatmap" for trace in field["data"])
+    shown = page_text(app)
+    assert "bit for bit" in shown and "90 % within" in shown
+    row, column = inference.model_pixel((40, 20), (TINY_SIZE, TINY_SIZE), inference.model_input_size(model))
+    assert (f"atrous_split=val&atrous_index=0&atrous_row={row}&atrous_column={column}&px=20&py=40"
+            in shown)
+
+    app.number_input(key="pred_px").set_value(5).run()
+    _ok(app)
+    assert _charts(app)["pred-why-field"]["layout"]["title"]["text"].startswith("Pixel x 5, y 40")
+
+
+def _model_path(model_key: str) -> str:
+    from ui import models
+
+    return str(models.model_options()[model_key].path)
+
+
+@pytest.mark.slow
+def test_the_split_ablation_runs_on_demand_and_is_kept_for_everyone(page_model):
+    app = _page(page_model).run()
+    assert "Press **Switch each part off**" in page_text(app)
+    app.number_input(key="pred_ablation_count").set_value(2)
+    app.button(key="pred_ablation_button").click().run()
+    _ok(app)
+    table = _table(app, "class hurt most (IoU)")
+    assert len(table) == 7 and table["change"].iloc[0] == "+0.000"
+    changes = [float(value) for value in table["change"].iloc[1:]]
+    worst = table.index[1 + int(np.argmin(changes))]
+    assert f"- Switching off the **{worst}** costs the most" in page_text(app)  # the sentence follows the table
+    assert "2 of 4 val images" in page_text(app)
+    assert "pred-ablation-figure" in _charts(app)
+    other = _page(page_model, pred_ablation_count=2).run()
+    _ok(other)
+    assert other.button(key="pred_ablation_button").disabled and _table(other, "class hurt most (IoU)").equals(table)

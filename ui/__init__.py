@@ -7,7 +7,9 @@ the sidebar's choices), ``palette``, ``instructor`` (the passcode gate, notes an
 presentation mode), ``sidebar``, ``drawing`` (figures, legends and error messages),
 ``markdown`` (user strings written into Markdown), ``stamps`` (cache keys of files),
 ``prewarm``, ``run_times``, ``lab`` and ``components`` (the exercises' answer boxes
-and browser components), ``training`` (the Training page's parts) and
+and browser components), ``training`` (the Training page's parts), ``why_pixel`` (the
+Predictions page's "why this pixel" and its links to the Atrous page), ``shared_work``
+(heavy results computed once per server and kept for every session) and
 ``streamlit_workarounds`` (every patch of Streamlit's or Keras's internals).
 
 The logic lives in ``seglib``; these modules wire Streamlit to it.

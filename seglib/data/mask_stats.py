@@ -51,7 +51,7 @@ def _regions(binary: np.ndarray) -> np.ndarray:
                             chosen[:, cv2.CC_STAT_WIDTH]]).astype(np.int32)
 
 
-def _read_humans(path: str, shape: tuple[int, int], size: int | None) -> np.ndarray | None:
+def read_humans(path: str, shape: tuple[int, int], size: int | None) -> np.ndarray | None:
     """A person-id map matching the (resized) mask, or None when it is unusable."""
     try:
         humans = decode_file(path)  # the size check of the image reader: no huge decode
@@ -86,7 +86,7 @@ def image_stats(mask_path: str, human_path: str | None, size: int | None, num_cl
         if len(found):
             regions.append(np.column_stack([np.full(len(found), class_id, np.int32), found]))
     heights, source = [], "human_ids"
-    humans = _read_humans(human_path, mask.shape, size) if human_path else None
+    humans = read_humans(human_path, mask.shape, size) if human_path else None
     if humans is not None:
         present = np.flatnonzero(np.bincount(humans.ravel()))
         for person in present[present > 0]:

@@ -35,7 +35,7 @@ from seglib.errors import ImageReadError
 
 __all__ = [
     "ImageComparison", "compare_masks", "SplitEvaluation", "evaluate_split", "PER_IMAGE_COLUMNS",
-    "RANKING_METRICS", "pixel_table", "read_image_bytes", "predict_upload", "MAX_UPLOAD_BYTES",
+    "RANKING_METRICS", "check_split_arguments", "pixel_table", "read_image_bytes", "predict_upload", "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_PIXELS", "UPLOAD_TYPES", "UPLOAD_TYPES_TEXT", "UPLOAD_DISPLAY_SIZE", "ERROR_DIFFERENCE_SENTENCE",
 ]
 
@@ -225,6 +225,19 @@ class SplitEvaluation:
         return table
 
 
+def check_split_arguments(pairs: Sequence, limit, batch_size, verb: str = "evaluate") -> list:
+    """``pairs`` as a list, once ``limit`` (a positive integer or None) and ``batch_size`` (a positive
+    integer) are valid and there is a pair to ``verb``; ``ValueError`` with the received value otherwise."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError(f"There are no images to {verb}. Received: pairs=[] (an empty split)")
+    return pairs
+
+
 def evaluate_split(model, pairs: Sequence, image_size: int | None = None, limit: int | None = None,
                    batch_size: int = 4, num_classes: int | None = None,
                    progress: Callable[[int, int], None] | None = None) -> SplitEvaluation:
@@ -251,13 +264,7 @@ def evaluate_split(model, pairs: Sequence, image_size: int | None = None, limit:
     from seglib.data.dataset import load_pair
     from seglib.evaluation.inference import predict_batch
 
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None. Received: limit={limit!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received: batch_size={batch_size!r}")
-    pairs = list(pairs)
-    if not pairs:
-        raise ValueError("There are no images to evaluate. Received: pairs=[] (an empty split)")
+    pairs = check_split_arguments(pairs, limit, batch_size, "evaluate")
     if num_classes is None:
         num_classes = int(model.output_shape[-1])
     chosen = pairs[:int(limit)] if limit is not None else pairs

@@ -42,8 +42,8 @@ import numpy as np
 
 from seglib._tf import import_tf
 
-__all__ = ["Prediction", "predict", "predict_batch", "prepare_image", "softmax", "model_input_size",
-           "mask_grid", "prediction_from_logits", "resize_logits"]
+__all__ = ["Prediction", "predict", "predict_batch", "prepare_image", "model_batch", "softmax", "model_input_size",
+           "mask_grid", "prediction_from_logits", "resize_logits", "pixel_logits", "model_pixel", "image_pixel"]
 
 #: Values of one band of rows computed at once while resizing logits (rows x width x classes):
 #: about 8 MB of float32 per temporary array, whatever the image size.
@@ -90,14 +90,7 @@ class Prediction:
 
     def logits_at(self, row: int, column: int) -> np.ndarray:
         """The ``C`` logits of image pixel (row, column), resized as for the mask (float32)."""
-        row, column = int(row), int(column)
-        if not (0 <= row < self.height and 0 <= column < self.width):
-            raise ValueError(f"The pixel must lie inside the {self.width} x {self.height} image. "
-                             f"Received: row={row}, column={column}")
-        nearest = self.interpolation == "nearest"
-        rows = _axis(self.model_logits.shape[0], self.height, np.array([row]), nearest)
-        columns = _axis(self.model_logits.shape[1], self.width, np.array([column]), nearest)
-        return resize_logits(self.model_logits, rows, columns)[0, 0]
+        return pixel_logits(self.model_logits, self.image_size, row, column, self.interpolation)
 
     def pixel(self, row: int, column: int) -> dict:
         """Logits, probabilities and the chosen class of one image pixel (for the inspector)."""
@@ -177,6 +170,12 @@ def _model_input(image: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.float32)
 
 
+def model_batch(images, size: int) -> np.ndarray:
+    """Images as ``predict_batch`` feeds them to a model of input ``size``: checked, resized
+    (area when shrinking, bilinear when enlarging) and stacked, float32 ``(N, size, size, 3)``."""
+    return np.stack([_model_input(_checked_image(image), int(size)) for image in images])
+
+
 def model_input_size(model) -> int | None:
     """The square input size of ``model`` (``None`` if it takes any size)."""
     shape = model.input_shape
@@ -224,6 +223,38 @@ def resize_logits(logits: np.ndarray, rows, columns) -> np.ndarray:
     values *= weight[None, :, None]
     values += lines[:, low]
     return values
+
+
+def pixel_logits(model_logits: np.ndarray, image_size: tuple[int, int], row: int, column: int,
+                 interpolation: str = "bilinear") -> np.ndarray:
+    """The ``C`` logits of pixel (row, column) of an image of ``image_size`` = ``(H, W)``, interpolated
+    from the model-size logits ``(s, s, C)`` exactly as the mask is (float32)."""
+    height, width = int(image_size[0]), int(image_size[1])
+    row, column = int(row), int(column)
+    if not (0 <= row < height and 0 <= column < width):
+        raise ValueError(f"The pixel must lie inside the {width} x {height} image. "
+                         f"Received: row={row}, column={column}")
+    nearest = _check_interpolation(interpolation)
+    rows = _axis(model_logits.shape[0], height, np.array([row]), nearest)
+    columns = _axis(model_logits.shape[1], width, np.array([column]), nearest)
+    return resize_logits(model_logits, rows, columns)[0, 0]
+
+
+def model_pixel(pixel: tuple[int, int], image_size: tuple[int, int], input_size: int) -> tuple[int, int]:
+    """The model-input pixel ``(row, column)`` whose footprint holds image pixel ``pixel`` (the image of
+    ``image_size`` = ``(H, W)`` resized to ``input_size`` a side, as ``predict`` does)."""
+    return tuple(min(int(input_size) - 1, max(0, int(np.floor((int(p) + 0.5) * int(input_size) / int(n)))))
+                 for p, n in zip(pixel, image_size))
+
+
+def image_pixel(pixel: tuple[int, int], input_size: int, image_size: tuple[int, int]) -> tuple[int, int]:
+    """The image pixel at the centre of model-input pixel ``pixel``'s footprint in the image.
+
+    The inverse of ``model_pixel`` where one exists: ``model_pixel(image_pixel(p))`` is ``p`` for an
+    image at least as large as the model's input (each model pixel covers image pixels), and
+    ``image_pixel(model_pixel(q))`` is ``q`` for one at most as large."""
+    return tuple(min(int(n) - 1, max(0, int(np.floor((int(p) + 0.5) * int(n) / int(input_size)))))
+                 for p, n in zip(pixel, image_size))
 
 
 def mask_grid(height: int, width: int, max_size: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +350,7 @@ def predict_batch(model, images, batch_size: int = 8, interpolation: str = "bili
             outputs = [_run(model, prepare_image(image)[None])[0] for image in chunk]
             sizes = [image.shape[0] for image in chunk]
         else:
-            outputs = list(_run(model, np.stack([_model_input(image, size) for image in chunk])))
+            outputs = list(_run(model, model_batch(chunk, size)))
             sizes = [size] * len(chunk)
         for image, logits, seen in zip(chunk, outputs, sizes):
             results.append(prediction_from_logits(logits, image.shape[0], image.shape[1], seen, nearest,
