@@ -50,7 +50,11 @@ function addButtons(graph, spec) {
   text.textContent = "SVG";
   icon.appendChild(text);
   button.appendChild(icon);
-  camera.after(button);
+  // A group of its own beside the camera's: Plotly sizes a group for the buttons it made.
+  const group = document.createElement("div");
+  group.className = camera.parentElement.className;
+  group.appendChild(button);
+  camera.parentElement.after(group);
 }
 
 function composeSlide(chartSvg, caption, spec) {
