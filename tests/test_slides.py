@@ -142,3 +142,36 @@ def test_plot_names_the_slide_and_presentation_mode_draws_the_slides_fonts(tiny_
     assert figure["layout"]["title"]["font"]["size"] == 14 * SLIDE.scale
     assert figure["layout"]["font"]["size"] == slides.PLOTLY_FONT_SIZE * SLIDE.scale
     assert figure["layout"]["height"] == slides.presentation_height(400) == 400 * SLIDE.scale
+
+
+_SIDEBAR_ONLY = """
+import plotly.graph_objects as go
+from ui import drawing
+
+drawing.plot(go.Figure(go.Bar(y=[1, 2])), key="bars")
+"""
+
+
+def test_a_figure_is_captioned_with_the_sidebar_selection(tiny_dataset):
+    at = open_source(_SIDEBAR_ONLY, query={"model": "untrained:lecture"})
+    caption = _chart(at, 0)[1]["toImageButtonOptions"]["caption"]
+    # An untrained preset has no run; the dataset is the sidebar's (the tiny 'synthetic' one).
+    assert caption.startswith("run — · model lecture: mobilenetv2 x0.35 (")
+    assert caption.endswith("), 160 px, untrained · dataset synthetic")
+
+
+def test_a_runs_figures_name_the_run_its_model_and_dataset(runs_root):
+    from seglib.config import get_preset
+    from seglib.training import runfolder
+    from ui import drawing
+
+    small = get_preset("lecture").with_overrides({"model.image_size": 64})
+    first = runfolder.create_run(small, name="first").name
+    second = runfolder.create_run(small.with_overrides({"model.image_size": 96}), name="second").name
+    assert drawing.config_source(small, run=first) == {
+        "run": first, "model": small.model_summary(), "dataset": "synthetic"}
+    assert "64 px" in small.model_summary()
+    assert drawing.runs_source([first]) == {"run": first, "model": small.model_summary(), "dataset": "synthetic"}
+    assert drawing.runs_source([first, second]) == {
+        "run": f"{first}, {second}", "model": "several", "dataset": "synthetic"}
+    assert drawing.runs_source([]) == {"run": None, "model": None, "dataset": None}

@@ -63,8 +63,13 @@ def describe_figures(**parts: str | None) -> None:
 
 
 def describe_sidebar_figures() -> None:
-    """Start the page run's figure description from the sidebar's selection (the sidebar calls it)."""
-    st.session_state[FIGURE_SOURCE_KEY] = sidebar_figure_source()
+    """Start the page run's figure description from the sidebar's selection (the sidebar calls it).
+    A selection that cannot be described leaves the parts unnamed: a caption never stops a page."""
+    try:
+        source = sidebar_figure_source()
+    except (SeglibError, OSError, ValueError, KeyError):
+        source = {"run": None, "model": None, "dataset": None}
+    st.session_state[FIGURE_SOURCE_KEY] = source
 
 
 def _figure_source() -> dict:
