@@ -165,10 +165,12 @@ def kaleido_exports() -> list[dict]:
 
     started = time.perf_counter()
     engine.start_sync_server(silence_warnings=True)
-    rows.append({"benchmark": "kaleido: start a kept Chrome", "value": time.perf_counter() - started, "unit": "s"})
     try:
-        for name, figure in figures.items():
+        for index, (name, figure) in enumerate(figures.items()):
             figure.to_image(format="png", width=1920, height=1080)
+            if index == 0:  # the kept Chrome starts with the first export
+                rows.append({"benchmark": "kaleido: first export from a kept Chrome (starts it)",
+                             "value": time.perf_counter() - started, "unit": "s", "load_1min": load_average()})
             started = time.perf_counter()
             figure.to_image(format="png", width=1920, height=1080)
             rows.append({"benchmark": f"kaleido export, {name}, png, kept Chrome",
