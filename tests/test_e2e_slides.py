@@ -56,6 +56,8 @@ def test_a_chart_and_a_mask_panel_download_for_slides(dashboard_url, page, sessi
     page.set_viewport_size({"width": 1400, "height": 4000})
     page.goto(f"{dashboard_url}/dataset?model=untrained:lecture", wait_until="domcontentloaded")
     settle(page)
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
     caption = "run — · model lecture: mobilenetv2 x0.35 (pretrained backbone), 160 px, untrained · dataset synthetic"
 
     # A mask panel: the first colour mask of the sample grid.
@@ -78,3 +80,4 @@ def test_a_chart_and_a_mask_panel_download_for_slides(dashboard_url, page, sessi
     _check_svg(data, caption)
     page.screenshot(path=str(screenshot_dir(session_tmp) / "slide-export-toolbar.png"))
     no_problems(page)
+    assert len(downloads) == 4  # one file per click (the export is installed once per tab)

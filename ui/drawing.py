@@ -73,11 +73,9 @@ def describe_sidebar_figures() -> None:
 
 
 def _figure_source() -> dict:
-    source = st.session_state.get(FIGURE_SOURCE_KEY)
-    if not isinstance(source, dict):  # a page run without the sidebar (a page under test)
-        source = sidebar_figure_source()
-        st.session_state[FIGURE_SOURCE_KEY] = source
-    return source
+    if not isinstance(st.session_state.get(FIGURE_SOURCE_KEY), dict):  # a page run without the sidebar
+        describe_sidebar_figures()
+    return st.session_state[FIGURE_SOURCE_KEY]
 
 
 def figure_caption() -> str:

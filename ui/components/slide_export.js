@@ -149,15 +149,14 @@ async function exportSlide(graph, format, spec) {
   }
 }
 
-export default function (component) {
-  const spec = component.data || {};
-  const onHover = (event) => {
+function install(state) {
+  document.addEventListener("mouseover", (event) => {
     const graph = event.target.closest && event.target.closest(".js-plotly-plot");
     if (graph) {
-      addButtons(graph, spec);
+      addButtons(graph, state.spec);
     }
-  };
-  const onClick = (event) => {
+  }, true);
+  document.addEventListener("click", (event) => {
     const button = event.target.closest && event.target.closest(".modebar-btn[data-seglib-slide]");
     const graph = button && button.closest(".js-plotly-plot");
     if (!graph) {
@@ -172,15 +171,20 @@ export default function (component) {
       return; // the camera button keeps Plotly's own PNG download
     }
     event.preventDefault();
-    event.stopPropagation();
-    exportSlide(graph, format, spec).catch((error) => {
+    event.stopPropagation(); // captured before Plotly's own handler of the camera button
+    exportSlide(graph, format, state.spec).catch((error) => {
       say(graph, `The slide could not be drawn (${error && error.message ? error.message : error}).`);
     });
-  };
-  document.addEventListener("mouseover", onHover, true);
-  document.addEventListener("click", onClick, true);
-  return () => {
-    document.removeEventListener("mouseover", onHover, true);
-    document.removeEventListener("click", onClick, true);
-  };
+  }, true);
+}
+
+export default function (component) {
+  // Once per browser tab: a component drawn again (every page run) only hands over its data, so a
+  // click never downloads twice.
+  const state = window.__seglibSlideExport || (window.__seglibSlideExport = {});
+  state.spec = component.data || {};
+  if (!state.installed) {
+    state.installed = true;
+    install(state);
+  }
 }
