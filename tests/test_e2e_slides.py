@@ -1,6 +1,7 @@
 """Figures for slides in the real dashboard (issue 27 §5): headless Chromium downloads a chart and a
 mask panel from their own toolbars, as PNG and as SVG, and the files are opened: the PNG is 1920 px
-wide with the caption line drawn under the chart, the SVG parses and carries the caption's text."""
+wide, as high as ``picture_size`` says for the chart's proportions on the page, with the caption line
+drawn under the chart; the SVG parses and carries the caption's text."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from PIL import Image
 
 from browser_support import no_problems, screenshot_dir, settle
-from seglib.figures.slides import SLIDE, slide_spec
+from seglib.figures.slides import SLIDE, chart_layout_height, picture_size, slide_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -32,24 +33,32 @@ def _download(page, chart, fmt: str) -> tuple[str, bytes]:
     return download.suggested_filename, Path(download.path()).read_bytes()
 
 
-def _check_png(data: bytes) -> np.ndarray:
+def _aspect(chart) -> float:
+    """The chart's height / width on the page."""
+    box = chart.bounding_box()
+    return box["height"] / box["width"]
+
+
+def _check_png(data: bytes, aspect: float) -> np.ndarray:
     picture = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.int16)
-    assert picture.shape == (SLIDE.height, SLIDE.width)
-    band = picture[SLIDE.chart_height:]
+    width, height = picture_size(aspect)
+    assert (picture.shape[1], picture.shape[0]) == (width, height) and width == 1920
+    chart_height = height - SLIDE.caption_band
+    band = picture[chart_height:]
     # The caption's letters: dark pixels in the band under the chart, starting at its left padding.
     dark_columns = np.flatnonzero((band < 128).any(axis=0))
     assert dark_columns.size > 100, "no caption drawn under the chart"
     assert SLIDE.caption_padding * 0.5 < dark_columns[0] < SLIDE.caption_padding * 2
-    return picture[:SLIDE.chart_height]
+    return picture[:chart_height]
 
 
-def _check_svg(data: bytes, caption: str) -> None:
+def _check_svg(data: bytes, caption: str, aspect: float) -> None:
     root = ET.fromstring(data)  # valid XML
     assert root.tag == SVG + "svg" and root.get("width") == str(SLIDE.width)
     texts = [element.text for element in root.iter(SVG + "text") if element.text]
     assert caption in texts
     line = next(element for element in root.iter(SVG + "text") if element.text == caption)
-    assert float(line.get("y")) == pytest.approx(slide_spec()["captionBaseline"])
+    assert float(line.get("y")) == pytest.approx(chart_layout_height(aspect) + slide_spec()["captionBaselineOffset"])
 
 
 def test_a_chart_and_a_mask_panel_download_for_slides(dashboard_url, page, session_tmp):
@@ -64,20 +73,20 @@ def test_a_chart_and_a_mask_panel_download_for_slides(dashboard_url, page, sessi
     mask_panel = page.locator('[class*="st-key-sample-"][class*="-mask"] .js-plotly-plot').first
     name, data = _download(page, mask_panel, "png")
     assert re.fullmatch(r"sample-(train|val)-\d+-mask\.png", name), name
-    chart_area = _check_png(data)
+    chart_area = _check_png(data, _aspect(mask_panel))
     # The mask itself is drawn: black background and coloured classes, not an empty slide.
     assert (chart_area < 20).mean() > 0.2 and (chart_area > 40).mean() > 0.001
     name, data = _download(page, mask_panel, "svg")
     assert name.endswith(".svg")
-    _check_svg(data, caption)
+    _check_svg(data, caption, _aspect(mask_panel))
 
     # A chart: the class-fraction bars of the split.
     chart = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).first
     name, data = _download(page, chart, "png")
-    chart_area = _check_png(data)
+    chart_area = _check_png(data, _aspect(chart))
     assert chart_area.std() > 10  # bars, axes and labels
     name, data = _download(page, chart, "svg")
-    _check_svg(data, caption)
+    _check_svg(data, caption, _aspect(chart))
     page.screenshot(path=str(screenshot_dir(session_tmp) / "slide-export-toolbar.png"))
     no_problems(page)
     assert len(downloads) == 4  # one file per click (the export is installed once per tab)

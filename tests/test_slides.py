@@ -15,30 +15,43 @@ from seglib.figures.masks import mask_figure
 from seglib.figures.slides import SLIDE, SlideLayout
 
 
-def test_the_slide_is_1920_wide_and_its_chart_and_caption_band_fill_it():
+def test_the_slide_is_1920_wide_and_its_caption_band_follows_the_chart():
     spec = slides.slide_spec()
-    assert (spec["pixelWidth"], spec["pixelHeight"]) == (1920, 1080)
+    assert spec["pixelWidth"] == 1920
     # The chart is laid out in page pixels and drawn `scale` times larger: exactly the picture's width.
     assert spec["layoutWidth"] * spec["scale"] == 1920
-    assert spec["layoutHeight"] * spec["scale"] == 1080
-    band = spec["layoutHeight"] - spec["chartHeight"]
-    assert band * spec["scale"] == SLIDE.caption_band
+    assert (spec["maxChartHeight"] + spec["captionBand"]) * spec["scale"] == 1080  # at most 16:9
+    assert spec["captionBand"] * spec["scale"] == SLIDE.caption_band
     # The caption's text sits inside its band, below the chart, with room for its letters.
-    assert spec["chartHeight"] + spec["captionFontSize"] < spec["captionBaseline"] < spec["layoutHeight"]
+    assert spec["captionFontSize"] < spec["captionBaselineOffset"] < spec["captionBand"]
     assert spec["captionFontSize"] * spec["scale"] == SLIDE.caption_font_size
     assert 0 < spec["captionX"] * spec["scale"] == SLIDE.caption_padding
     json.dumps(spec)  # the browser reads it as JSON
 
 
+@pytest.mark.parametrize("aspect, height", [
+    (None, 1080),            # proportions unknown: the whole slide
+    (0.77, 1080),            # a mask panel, about square on the page: as high as the slide allows
+    (450 / 1100, 834),       # a full-width chart keeps its proportions: 1280 x 524 laid out
+    (190 / 1250, 341),       # a strip of boxes stays a strip
+    (0.001, 288),            # never flatter than the least chart height (+ the caption band)
+])
+def test_a_chart_keeps_its_page_proportions_within_the_slide(aspect, height):
+    assert slides.picture_size(aspect) == (1920, height)
+    chart = slides.chart_layout_height(aspect)
+    assert slides.slide_spec()["minChartHeight"] <= chart <= slides.slide_spec()["maxChartHeight"]
+
+
 def test_a_slide_of_another_size_keeps_the_same_rules():
     layout = SlideLayout(width=1280, height=720, scale=1.0, caption_band=40, caption_font_size=16)
     spec = slides.slide_spec(layout)
-    assert (spec["layoutWidth"], spec["chartHeight"]) == (1280, 680)
+    assert (spec["layoutWidth"], spec["maxChartHeight"]) == (1280, 680)
+    assert slides.picture_size(0.25, layout) == (1280, 320 + 40)
     assert layout.caption_max_chars == int((1280 - 48) / (slides.CHARACTER_WIDTH * 16))
 
 
 @pytest.mark.parametrize("arguments", [dict(width=0), dict(scale=0), dict(caption_band=1080),
-                                       dict(caption_font_size=60)])
+                                       dict(caption_font_size=60), dict(min_chart_height=1070)])
 def test_an_impossible_slide_is_refused_with_the_value(arguments):
     with pytest.raises(ValueError, match="Received"):
         SlideLayout(**arguments)

@@ -163,7 +163,7 @@ def chart_config(name: str | None = None, caption: str | None = None) -> dict:
     ``slide_export``) is a slide named after ``name``, with ``caption`` (default: ``figure_caption``)."""
     layout = slides.SLIDE
     return {**PLOTLY_CONFIG, "toImageButtonOptions": {
-        # Plotly's own download (without the slide export: no caption line) is slide-sized too.
+        # Plotly's own download (without the slide export: no caption line) is slide-sized too (16:9).
         "format": "png", "width": round(layout.layout_width), "height": round(layout.chart_layout_height),
         "scale": layout.scale, "filename": slides.chart_filename(name),
         "caption": figure_caption() if caption is None else caption}}

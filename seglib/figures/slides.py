@@ -2,16 +2,17 @@
 same scale for presentation mode on a projector. No Streamlit.
 
 A figure is designed for the page: its fonts, margins and height are in screen pixels. For a slide
-it is laid out ``SLIDE.layout_width`` wide and ``SLIDE.chart_layout_height`` high and drawn
-``SLIDE.scale`` times larger, so the picture is 1920 × 1080 and its fonts, margins and lines all
-grow by the same factor (nothing designed for the page ends up crowded or tiny). A band below the
-chart holds the caption line that names what the figure was drawn from:
-``run <id or 'demo model'> · model <summary> · dataset <name>``.
+it is laid out ``SLIDE.layout_width`` wide, with the proportions it has on the page (at most the
+slide's 16:9, at least a band ``min_chart_height`` high), and drawn ``SLIDE.scale`` times larger: a
+picture 1920 px wide whose fonts, margins and lines all grow by the same factor, so nothing designed
+for the page ends up crowded or tiny. A band below the chart holds the caption line that names what
+the figure was drawn from: ``run <id or 'demo model'> · model <summary> · dataset <name>``.
 
 The viewer's browser draws the download (``ui/components/slide_export.js``, with Plotly.js's own
-``toImage``) from the numbers ``slide_spec`` gives it, so no export work runs on the server.
-Presentation mode (``presentation_figure``) draws a figure on the page with the same factor on its
-fonts, margins and height, up to the slide's chart height.
+``toImage``) from the numbers ``slide_spec`` gives it and the chart's size on the page (the rule is
+``picture_size``), so no export work runs on the server. Presentation mode
+(``presentation_figure``) draws a figure on the page with the same factor on its fonts, margins and
+height, up to the slide's chart height.
 
 >>> SLIDE.width, SLIDE.height, SLIDE.scale
 (1920, 1080, 1.5)
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 from typing import Any
 
@@ -55,6 +57,7 @@ class SlideLayout:
     caption_padding: int = 24    #: left and right space of the caption line
     caption_color: str = "#444444"
     font_family: str = PLOTLY_FONT_FAMILY
+    min_chart_height: int = 240  #: the flattest chart (a strip of boxes) is drawn at least this high
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.height < 1:
@@ -64,6 +67,9 @@ class SlideLayout:
         if not 0 <= self.caption_band < self.height:
             raise ValueError(f"The caption band must leave room for the chart. Received: "
                              f"caption_band={self.caption_band}, height={self.height}")
+        if not 0 < self.min_chart_height <= self.height - self.caption_band:
+            raise ValueError(f"The least chart height must fit the slide. Received: min_chart_height="
+                             f"{self.min_chart_height}, height={self.height}, caption_band={self.caption_band}")
         if self.caption_font_size > self.caption_band:
             raise ValueError(f"The caption's font must fit its band. Received: caption_font_size="
                              f"{self.caption_font_size}, caption_band={self.caption_band}")
@@ -122,27 +128,49 @@ def chart_filename(*names: str | None) -> str:
     return slug[:80].strip("-") or "figure"
 
 
-def slide_spec(layout: SlideLayout = SLIDE) -> dict[str, Any]:
-    """What the browser needs to draw a slide, as JSON-ready numbers.
+def _round(value: float) -> int:
+    """Round half up, as the browser's ``Math.round`` does (Python's ``round`` rounds half to even)."""
+    return math.floor(value + 0.5)
 
-    The chart is laid out ``layoutWidth`` × ``chartHeight`` (page pixels) and drawn ``scale`` times
-    larger; the picture is ``pixelWidth`` × ``pixelHeight``. Coordinates of the caption are in page
-    pixels too (the SVG's view box is ``layoutWidth`` × ``layoutHeight``); ``captionBaseline`` puts
-    the caption's text in the middle of its band.
+
+def chart_layout_height(page_aspect: float | None, layout: SlideLayout = SLIDE) -> int:
+    """The height (page pixels) a chart is laid out at for a slide: its height / width on the page
+    times the slide's layout width, between ``min_chart_height`` and the slide's chart height (a
+    chart of unknown proportions fills the slide)."""
+    largest = _round(layout.chart_layout_height)
+    if not page_aspect or page_aspect <= 0:
+        return largest
+    smallest = _round(layout.min_chart_height / layout.scale)
+    return min(largest, max(smallest, _round(layout.layout_width * page_aspect)))
+
+
+def picture_size(page_aspect: float | None, layout: SlideLayout = SLIDE) -> tuple[int, int]:
+    """``(width, height)`` in pixels of the slide picture of a chart ``page_aspect`` (height / width)
+    on the page: always ``layout.width`` wide, at most ``layout.height`` high, caption band included."""
+    chart = chart_layout_height(page_aspect, layout)
+    return layout.width, _round((chart + layout.caption_band / layout.scale) * layout.scale)
+
+
+def slide_spec(layout: SlideLayout = SLIDE) -> dict[str, Any]:
+    """What the browser needs to draw a slide, as JSON-ready numbers (page pixels unless ``pixel``).
+
+    The chart is laid out ``layoutWidth`` wide and ``chart_layout_height`` high (``minChartHeight``
+    to ``maxChartHeight``, from its proportions on the page), then drawn ``scale`` times larger into a
+    picture ``pixelWidth`` wide. The caption band (``captionBand``) follows the chart; the caption's
+    baseline is ``captionBaselineOffset`` below the chart, which puts its text in the band's middle.
     """
-    scale = layout.scale
-    chart_height = layout.chart_layout_height
-    font = layout.caption_font_size / scale
+    font = layout.caption_font_size / layout.scale
+    band = layout.caption_band / layout.scale
     return {
         "pixelWidth": layout.width,
-        "pixelHeight": layout.height,
-        "scale": scale,
+        "scale": layout.scale,
         "layoutWidth": layout.layout_width,
-        "layoutHeight": layout.height / scale,
-        "chartHeight": chart_height,
-        "captionX": layout.caption_padding / scale,
+        "maxChartHeight": chart_layout_height(None, layout),
+        "minChartHeight": _round(layout.min_chart_height / layout.scale),
+        "captionBand": band,
         # a text's baseline sits about a third of its size below the middle of its capitals
-        "captionBaseline": chart_height + layout.caption_band / scale / 2 + font / 3,
+        "captionBaselineOffset": band / 2 + font / 3,
+        "captionX": layout.caption_padding / layout.scale,
         "captionFontSize": font,
         "captionFontFamily": layout.font_family,
         "captionColor": layout.caption_color,

@@ -1,8 +1,10 @@
 // Figures for slides. In the toolbar of every Plotly chart of the page, the camera button downloads
-// the chart as a slide (PNG, data.pixelWidth x data.pixelHeight, with a caption line under it) and
-// a button beside it the same slide as SVG. The numbers come from seglib.figures.slides.slide_spec;
-// the caption and the file name from the chart's own config (toImageButtonOptions.caption and
-// .filename, set by ui.drawing.chart_config), else data.caption (the sidebar's selection).
+// the chart as a slide (PNG, data.pixelWidth wide, with a caption line under it) and a button beside
+// it the same slide as SVG. The numbers come from seglib.figures.slides.slide_spec, and slideSize
+// is seglib.figures.slides.picture_size (the chart keeps its proportions on the page, within the
+// slide); the caption and the file name come from the chart's own config
+// (toImageButtonOptions.caption and .filename, set by ui.drawing.chart_config), else data.caption
+// (the sidebar's selection).
 //
 // Everything runs in the viewer's browser, with Plotly.js's own toImage, and only on a click: the
 // server does no export work. Streamlit's Plotly bundle defines window.Plotly once a chart has been
@@ -57,30 +59,40 @@ function addButtons(graph, spec) {
   camera.parentElement.after(group);
 }
 
-function composeSlide(chartSvg, caption, spec) {
+function slideSize(graph, spec) {
+  const box = graph.getBoundingClientRect();
+  const aspect = box.width > 0 && box.height > 0 ? box.height / box.width : 0;
+  const chartHeight = aspect > 0
+    ? Math.min(spec.maxChartHeight, Math.max(spec.minChartHeight, Math.round(spec.layoutWidth * aspect)))
+    : spec.maxChartHeight;
+  const layoutHeight = chartHeight + spec.captionBand;
+  return { chartHeight, layoutHeight, pixelHeight: Math.round(layoutHeight * spec.scale) };
+}
+
+function composeSlide(chartSvg, caption, spec, size) {
   const chart = new DOMParser().parseFromString(chartSvg, "image/svg+xml").documentElement;
   const slide = document.implementation.createDocument(NS, "svg", null);
   const root = slide.documentElement;
   root.setAttributeNS("http://www.w3.org/2000/xmlns/", "xmlns:xlink", "http://www.w3.org/1999/xlink");
   root.setAttribute("width", String(spec.pixelWidth));
-  root.setAttribute("height", String(spec.pixelHeight));
-  root.setAttribute("viewBox", `0 0 ${spec.layoutWidth} ${spec.layoutHeight}`);
+  root.setAttribute("height", String(size.pixelHeight));
+  root.setAttribute("viewBox", `0 0 ${spec.layoutWidth} ${size.layoutHeight}`);
   const background = slide.createElementNS(NS, "rect");
   background.setAttribute("width", String(spec.layoutWidth));
-  background.setAttribute("height", String(spec.layoutHeight));
+  background.setAttribute("height", String(size.layoutHeight));
   background.setAttribute("fill", "#ffffff");
   root.appendChild(background);
   const placed = slide.importNode(chart, true);
   placed.setAttribute("x", "0");
   placed.setAttribute("y", "0");
-  placed.setAttribute("viewBox", `0 0 ${spec.layoutWidth} ${spec.chartHeight}`);
+  placed.setAttribute("viewBox", `0 0 ${spec.layoutWidth} ${size.chartHeight}`);
   placed.setAttribute("width", String(spec.layoutWidth));
-  placed.setAttribute("height", String(spec.chartHeight));
+  placed.setAttribute("height", String(size.chartHeight));
   root.appendChild(placed);
   const line = slide.createElementNS(NS, "text");
   line.setAttribute("class", "slide-caption");
   line.setAttribute("x", String(spec.captionX));
-  line.setAttribute("y", String(spec.captionBaseline));
+  line.setAttribute("y", String(size.chartHeight + spec.captionBaselineOffset));
   line.setAttribute("font-family", spec.captionFontFamily);
   line.setAttribute("font-size", String(spec.captionFontSize));
   line.setAttribute("fill", spec.captionColor);
@@ -134,18 +146,19 @@ async function exportSlide(graph, format, spec) {
   const options = (graph._context && graph._context.toImageButtonOptions) || {};
   const caption = options.caption || spec.caption || "";
   const filename = `${options.filename || "figure"}.${format}`;
+  const size = slideSize(graph, spec);
   const layout = Object.assign({}, graph.layout, {
-    width: spec.layoutWidth, height: spec.chartHeight, autosize: false,
+    width: spec.layoutWidth, height: size.chartHeight, autosize: false,
   });
   const chartSvg = await window.Plotly.toImage(
     { data: graph.data, layout, config: { staticPlot: true } },
-    { format: "svg", width: spec.layoutWidth, height: spec.chartHeight, imageDataOnly: true },
+    { format: "svg", width: spec.layoutWidth, height: size.chartHeight, imageDataOnly: true },
   );
-  const slideSvg = composeSlide(chartSvg, caption, spec);
+  const slideSvg = composeSlide(chartSvg, caption, spec, size);
   if (format === "svg") {
     save(new Blob([slideSvg], { type: "image/svg+xml" }), filename);
   } else {
-    save(await rasterize(slideSvg, spec.pixelWidth, spec.pixelHeight), filename);
+    save(await rasterize(slideSvg, spec.pixelWidth, size.pixelHeight), filename);
   }
 }
 
