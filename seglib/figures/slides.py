@@ -50,7 +50,7 @@ class SlideLayout:
     """The slide a figure is downloaded for, in pixels of the downloaded picture."""
 
     width: int = 1920            #: picture width
-    height: int = 1080           #: picture height (16:9)
+    height: int = 1080           #: the tallest picture (16:9); a flatter chart gives a flatter one
     scale: float = 1.5           #: how much larger than on the page fonts, margins and lines are drawn
     caption_band: int = 48       #: height of the band under the chart that holds the caption line
     caption_font_size: int = 18  #: the caption's font size
@@ -76,7 +76,7 @@ class SlideLayout:
 
     @property
     def chart_height(self) -> int:
-        """Height of the chart above the caption band, in pixels of the picture."""
+        """Height of the tallest chart above the caption band, in pixels of the picture."""
         return self.height - self.caption_band
 
     @property
@@ -86,7 +86,7 @@ class SlideLayout:
 
     @property
     def chart_layout_height(self) -> float:
-        """The height the chart is laid out at (page pixels)."""
+        """The height the tallest chart is laid out at (page pixels)."""
         return self.chart_height / self.scale
 
     @property
