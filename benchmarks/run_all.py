@@ -116,6 +116,7 @@ BENCHMARKS = {
     "memory": ("bench_memory", {"uploads": 3}, {}, _memory),
     "classroom": ("bench_classroom", {}, {}, _generic("classroom")),
     "ablation": ("bench_ablation", {"images": 3}, {}, _generic("ablation")),
+    "slides": ("bench_slides", {"quick": True}, {}, _generic("slides")),
 }
 
 

@@ -69,6 +69,7 @@ with drawing.error_boundary("Loading the model"):
             model = models.load_model(preset=source, image_size=int(image_size))
         model_ref, model_size, model_stamp = ModelRef.untrained(source), int(image_size), ()
         trained = False
+        drawing.describe_figures(run=None, model=drawing.untrained_summary(source, int(image_size)))
         note_column.caption(get_preset(source).description)
     analysis = aspp.aspp_analysis(model)
 
@@ -100,6 +101,7 @@ if image_source == "Upload":
             image = cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA)
             del picture
             image_name = upload.name
+            drawing.describe_figures(dataset=f"upload {upload.name}")
 else:
     with drawing.error_boundary("Opening the dataset", stop=False):
         dataset = datasets.current_dataset()
@@ -120,6 +122,7 @@ if image is None:
                       icon=":material/image:")
     image = np.full((size, size, 3), 180, dtype=np.uint8)
     image_name = "grey"
+    drawing.describe_figures(dataset=None)
 
 # A click on the figure selects the nearest ASPP output position (the faint dots).
 try:
@@ -153,8 +156,8 @@ figure_column, side_column = st.columns([3, 2])
 with figure_column:
     figure = receptive_figures.sampling_figure(image, analysis, grid, show_outside=show_outside,
                                                show_squares=show_squares, height=600)
-    st.plotly_chart(drawing.for_presentation(figure), width="stretch", config=drawing.PLOTLY_CONFIG, theme=None,
-                    key="atrous_click", on_select="rerun", selection_mode="points")
+    st.plotly_chart(drawing.for_presentation(figure), width="stretch", config=drawing.chart_config("atrous-sampling"),
+                    theme=None, key="atrous_click", on_select="rerun", selection_mode="points")
     beyond = (" Every receptive field is larger than the image at this size, so the dashed squares lie "
               "outside the view (zoom out with the toolbar)." if analysis.receptive_field > size else "")
     st.caption(f"{md_code(image_name)}, at the model's input size {size} × {size} px. "

@@ -6,6 +6,7 @@ import streamlit as st
 from seglib.config import get_preset, preset_names
 from seglib.model import deeplab as seglib_model
 from seglib.model.pretrained import start_explanation
+from seglib.figures import slides
 from seglib.figures import stages as stage_figures
 from ui import drawing, models, url_state
 from ui.page import page_header
@@ -82,7 +83,8 @@ st.markdown(
     f"one {image_size} × {image_size} image: the backbone shrinks the image 16 times, the decoder "
     "works at 1/4 of the size, and the head is back at full size."
 )
-drawing.plot(stage_figures.stages_figure(stage_rows, height=190))
+drawing.plot(stage_figures.stages_figure(stage_rows, height=190), key="model-stages",
+             caption=slides.caption_line(model=drawing.untrained_summary(preset, int(image_size))))
 stage_table = pd.DataFrame([{
     "stage": stage_figures.STAGE_TITLES.get(row["stage"], row["stage"]),
     "output shape": " × ".join("B" if d is None else str(d) for d in row["output_shape"][1:]),

@@ -171,6 +171,7 @@ if source == "upload":
             image, prediction = _predict_upload(model_id, digest, upload.name, data, model)
     del data
     stem = upload.name
+    drawing.describe_figures(dataset=f"upload {upload.name}")
     image_id = "upload-" + digest[:12]
     trained_on = models.training_record(choice)
     if trained_on is not None and trained_on.synthetic:  # said before the result: it has only seen drawings
@@ -331,7 +332,7 @@ def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Pred
                                      selected=(int(row), int(column)), height=420,
                                      title="Click a pixel of the prediction", image_size=prediction.image_size)
         st.plotly_chart(drawing.for_presentation(figure), key=chart_key, on_select="rerun", selection_mode="points",
-                        width="stretch", config=drawing.PLOTLY_CONFIG, theme=None)
+                        width="stretch", config=drawing.chart_config("pred-inspector"), theme=None)
     scores = evaluate.pixel_table(prediction.logits_at(int(row), int(column)), CLASS_NAMES)
     chosen = scores.loc[scores["chosen"]].iloc[0]
     with right:

@@ -231,11 +231,19 @@ class RunConfig:
             text += ", fixed for " + (f"{frozen} epoch" if frozen == 1 else f"{frozen} epochs")
         return text
 
+    def _backbone_name(self) -> str:
+        m = self.model
+        return f"{m.backbone}" + (f" x{m.width:g}" if m.backbone == "mobilenetv2" else "")
+
+    def model_summary(self) -> str:
+        """The model alone, in words: "lecture: mobilenetv2 x0.35 (pretrained backbone), 160 px"."""
+        m = self.model
+        return f"{self.preset}: {self._backbone_name()} ({WEIGHT_LABELS.get(m.weights, m.weights)}), {m.image_size} px"
+
     def summary(self) -> str:
         m, t = self.model, self.train
-        backbone = f"{m.backbone}" + (f" x{m.width:g}" if m.backbone == "mobilenetv2" else "")
-        return (f"{self.preset}: {backbone} ({self.start_summary()}), {m.image_size} px, batch {t.batch_size}, "
-                f"{t.epochs} epochs, {t.optimizer} lr {t.learning_rate:g}")
+        return (f"{self.preset}: {self._backbone_name()} ({self.start_summary()}), {m.image_size} px, "
+                f"batch {t.batch_size}, {t.epochs} epochs, {t.optimizer} lr {t.learning_rate:g}")
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}

@@ -1,5 +1,6 @@
-"""Drawing helpers every page uses: Plotly figures at the page's width, the class legend,
-library source code, and errors shown as messages (never as a traceback for students).
+"""Drawing helpers every page uses: Plotly figures at the page's width (each downloads for a slide,
+with a caption line naming its run, model and dataset), the class legend, library source code, and
+errors shown as messages (never as a traceback for students).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import streamlit as st
 from seglib import settings
 from seglib.errors import SeglibError
 from seglib.figures import masks as mask_figures
+from seglib.figures import slides
 from seglib.figures import style as figure_style
-from ui.instructor import PRESENT_SCALE, is_instructor, presentation_mode
+from ui.instructor import is_instructor, presentation_mode
 from ui.markdown import md_text
 from ui.palette import current_palette
 
@@ -31,30 +33,170 @@ PLOTLY_CONFIG = {
 }
 
 
+#: Session key of what this page run's figures were drawn from: ``{"run", "model", "dataset"}``
+#: (the sidebar sets it at every run; a page changes a part with ``describe_figures``).
+FIGURE_SOURCE_KEY = "figure_source"
+#: Session key of the slide export mounted in the sidebar.
+SLIDE_EXPORT_KEY = "slide_export"
+
+
 def for_presentation(figure):
-    """In presentation mode, a taller figure with larger text (for a projector); else unchanged.
+    """In presentation mode, the figure as on a slide (``seglib.figures.slides``: fonts, margins and
+    height the slide's scale larger, for a projector), as a new figure; else ``figure`` unchanged.
 
     ``plot`` calls it; pages that draw with ``st.plotly_chart`` themselves
     (clickable figures) call it before drawing.
     """
     if presentation_mode():
-        current = figure.layout.height or 450
-        figure.update_layout(height=int(current * PRESENT_SCALE), font={"size": 18})
+        return slides.presentation_figure(figure)
     return figure
 
 
-def plot(figure, *, key: str | None = None, height: int | None = None) -> None:
-    """Draw a Plotly figure at the container's width with the project's toolbar settings.
+def describe_figures(**parts: str | None) -> None:
+    """Say what the figures drawn from here on in this page run show (``run``, ``model``, ``dataset``;
+    None for a part that does not apply): their caption line on a slide. The sidebar describes its
+    selection at every run; a page that draws something else (an upload, a preset) changes a part."""
+    unknown = set(parts) - {"run", "model", "dataset"}
+    if unknown:
+        raise ValueError(f"describe_figures takes run, model and dataset. Received: {sorted(unknown)}")
+    st.session_state[FIGURE_SOURCE_KEY] = {**_figure_source(), **parts}
+
+
+def describe_sidebar_figures() -> None:
+    """Start the page run's figure description from the sidebar's selection (the sidebar calls it).
+    A selection that cannot be described leaves the parts unnamed: a caption never stops a page."""
+    try:
+        source = sidebar_figure_source()
+    except (SeglibError, OSError, ValueError, KeyError):
+        source = {"run": None, "model": None, "dataset": None}
+    st.session_state[FIGURE_SOURCE_KEY] = source
+
+
+def _figure_source() -> dict:
+    if not isinstance(st.session_state.get(FIGURE_SOURCE_KEY), dict):  # a page run without the sidebar
+        describe_sidebar_figures()
+    return st.session_state[FIGURE_SOURCE_KEY]
+
+
+def figure_caption() -> str:
+    """The caption line of this page run's figures: ``run … · model … · dataset …``."""
+    return slides.caption_line(**_figure_source())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _checkpoint_model_summary(kind: str, ident: str, stamp: tuple) -> str | None:
+    """The model summary of the demo model (its card) or of a run (its config.json); None if unreadable."""
+    from seglib.config import RunConfig
+    from seglib.training import demo, runfolder
+
+    try:
+        if kind == "demo":
+            card = demo.load_demo_card() or {}
+            return RunConfig.from_dict(card["config"]).model_summary()
+        return runfolder.read_config(ident).model_summary()
+    except (SeglibError, OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def sidebar_figure_source() -> dict:
+    """``{"run", "model", "dataset"}`` of the sidebar's selection: the run of the chosen checkpoint
+    ('demo model' for the shipped one, none for an untrained preset), its model summary and the
+    dataset's name."""
+    from ui.datasets import DATASET_KEY, dataset_options
+    from ui.models import current_model_choice
+
+    choice = current_model_choice()
+    if choice.kind == "untrained":
+        run, model = None, untrained_summary(choice.preset)
+    else:
+        run = "demo model" if choice.kind == "demo" else choice.ref.id
+        model = _checkpoint_model_summary(choice.kind, choice.ref.id, choice.stamp) or choice.label
+    dataset = st.session_state.get(DATASET_KEY) or next(iter(dataset_options()), None)
+    return {"run": run, "model": model, "dataset": dataset}
+
+
+def untrained_summary(preset: str, image_size: int | None = None) -> str:
+    """A preset's model with random weights (at ``image_size``), as a caption names it."""
+    from seglib.config import get_preset
+
+    config = get_preset(preset)
+    if image_size:
+        config = config.with_overrides({"model.image_size": int(image_size)})
+    return config.model_summary() + ", untrained"
+
+
+def config_source(config, run: str | None = None) -> dict:
+    """``{"run", "model", "dataset"}`` of a run's config (a run's own figures, or a planned run's)."""
+    return {"run": run, "model": config.model_summary(), "dataset": dataset_name(config.data.root)}
+
+
+def runs_source(run_ids) -> dict:
+    """``{"run", "model", "dataset"}`` of a figure comparing runs: their ids, and their model and
+    dataset where they share one ('several' where they differ)."""
+    from seglib.training import runfolder
+
+    run_ids = list(run_ids)
+    models, names = set(), set()
+    for run_id in run_ids:
+        try:
+            config = runfolder.read_config(run_id)
+        except SeglibError:
+            models.add(None)
+            names.add(None)
+            continue
+        models.add(config.model_summary())
+        names.add(dataset_name(config.data.root))
+
+    def shared(values: set) -> str | None:
+        return next(iter(values)) if len(values) == 1 else ("several" if values else None)
+
+    return {"run": ", ".join(run_ids) or None, "model": shared(models), "dataset": shared(names)}
+
+
+def dataset_name(root) -> str:
+    """A dataset as a caption names it: its folder's name ('synthetic'), never a server path."""
+    return Path(str(root)).name or str(root)
+
+
+def chart_config(name: str | None = None, caption: str | None = None) -> dict:
+    """``PLOTLY_CONFIG`` for one chart: its download (the toolbar's camera, and the slide export of
+    ``slide_export``) is a slide named after ``name``, with ``caption`` (default: ``figure_caption``)."""
+    layout = slides.SLIDE
+    return {**PLOTLY_CONFIG, "toImageButtonOptions": {
+        # Plotly's own download (without the slide export: no caption line) is slide-sized too (16:9).
+        "format": "png", "width": round(layout.layout_width), "height": round(layout.chart_layout_height),
+        "scale": layout.scale, "filename": slides.chart_filename(name),
+        "caption": figure_caption() if caption is None else caption}}
+
+
+def slide_export() -> None:
+    """Mount the slide export (the sidebar does, on every page): PNG and SVG downloads with the caption
+    line in the toolbar of every chart. It draws nothing; the browser does the work, on a click."""
+    from ui.components.browser import slide_export as mount
+
+    mount({**slides.slide_spec(), "caption": figure_caption()}, key=SLIDE_EXPORT_KEY)
+
+
+def plot(figure, *, key: str | None = None, height: int | None = None, caption: str | None = None) -> None:
+    """Draw a Plotly figure at the container's width with the project's toolbar settings; its download
+    is a slide with ``caption`` (default: ``figure_caption``, what the sidebar and the page selected).
 
     The figure itself is never changed (a copy takes the height or the presentation
     size), so figures cached with ``st.cache_resource`` can be shared by all viewers.
     """
-    if height is not None or presentation_mode():
+    if height is not None:
         figure = go.Figure(figure)
-        if height is not None:
-            figure.update_layout(height=height)
-        for_presentation(figure)
-    st.plotly_chart(figure, width="stretch", config=PLOTLY_CONFIG, key=key, theme=None)
+        figure.update_layout(height=height)
+    figure = for_presentation(figure)
+    name = key or _title_text(figure)
+    st.plotly_chart(figure, width="stretch", config=chart_config(name, caption), key=key, theme=None)
+
+
+def _title_text(figure) -> str | None:
+    try:
+        return figure.layout.title.text
+    except AttributeError:
+        return None
 
 
 def class_legend(palette: np.ndarray | str | None = None, classes=None, hidden=()) -> None:

@@ -25,8 +25,6 @@ UNLOCKED_KEY = "instructor_unlocked"
 PRESENT_KEY = "present"
 #: Markdown notes for the instructor, one ``## <page url path>`` section per page.
 INSTRUCTOR_NOTES = DASHBOARD_DIR / "assets" / "instructor_notes.md"
-#: How much taller figures are drawn in presentation mode.
-PRESENT_SCALE = 1.4
 
 PRESENT_CSS = """
 <style>
@@ -85,8 +83,9 @@ def presentation_toggle() -> None:
         return
     url_state.seed(PRESENT_KEY, False, cast=bool)
     st.toggle("Presentation mode", key=PRESENT_KEY,
-              help="Larger fonts and figures for a projector; expanders and secondary controls are "
-                   "hidden, captions stay (larger). The URL keeps it (present=1), so the link can be shared.")
+              help="Larger fonts and figures for a projector (figures as on a slide download: the same "
+                   "fonts and scale); expanders and secondary controls are hidden, captions stay (larger). "
+                   "The URL keeps it (present=1), so the link can be shared.")
     url_state.write(PRESENT_KEY, "1" if st.session_state.get(PRESENT_KEY) else None)
 
 

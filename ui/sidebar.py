@@ -10,7 +10,7 @@ import streamlit as st
 
 from seglib import settings
 from seglib.errors import PathNotAllowedError, SeglibError
-from ui import instructor, url_state
+from ui import drawing, instructor, url_state
 from ui.datasets import DATASET_KEY, dataset_options
 from ui.markdown import md_code, md_text
 from ui.models import MODEL_KEY, ModelRef, current_model_choice, model_options
@@ -105,4 +105,6 @@ def sidebar() -> None:
         url_state.sync(PALETTE_KEY, DEFAULT_PALETTE)
         instructor.passcode_box()
         instructor.presentation_toggle()
+        drawing.describe_sidebar_figures()  # the caption line of the page's figures on a slide
+        drawing.slide_export()
     _refused_url_values_notice()

@@ -1,4 +1,4 @@
-"""Two custom components that run in the reader's browser (``st.components.v2``).
+"""Custom components that run in the reader's browser (``st.components.v2``).
 
 Their JavaScript sits next to this file and is passed inline, so they work
 offline and need no build step or package:
@@ -8,6 +8,8 @@ offline and need no build step or package:
   a value in the tab's ``sessionStorage`` (the classroom's seat: it survives a reload).
 * ``scroll_to_section``: brings the heading with a given id into view (the
   section an exercise link points to).
+* ``slide_export``: adds "download for a slide" (PNG and SVG, with a caption line)
+  to the toolbar of every Plotly chart of the page (``ui.drawing.slide_export``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def _component(name: str, script: str):
 
 _answer_store = _component("seglib_answer_store", "answer_store.js")
 _scroll_to_section = _component("seglib_scroll_to_section", "scroll_to_section.js")
+_slide_export = _component("seglib_slide_export", "slide_export.js")
 
 
 def _ignore() -> None:
@@ -56,3 +59,9 @@ def stored_reply(key: str) -> dict | None:
 def scroll_to_section(anchor: str, key: str) -> None:
     """Scroll to the heading with id ``anchor`` once it is drawn (no-op without JavaScript)."""
     _scroll_to_section(key=key, data={"anchor": str(anchor)}, height=0)
+
+
+def slide_export(spec: dict, key: str) -> None:
+    """Mount the slide export for the page's charts (``spec``: ``seglib.figures.slides.slide_spec``
+    plus ``caption``, the caption of a chart whose config names none); it draws nothing."""
+    _slide_export(key=key, data=spec, height=0)

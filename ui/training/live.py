@@ -16,7 +16,7 @@ from seglib.data import synthetic
 from seglib.training import planning, provenance, runfiles, runfolder, scheduler
 from seglib.figures import progress_text
 from seglib.figures import training as training_figures
-from ui.drawing import plot, show_error
+from ui.drawing import config_source, describe_figures, plot, show_error
 from ui.instructor import is_instructor
 from ui.markdown import md_code, md_text, md_text_with_code
 from ui.models import refresh_model_options
@@ -306,6 +306,9 @@ def epoch_view(run_id: str) -> None:
     if read is None:
         return
     progress, config, status = read
+    # The caption line of this run's figures on a slide: this run, its model and dataset.
+    describe_figures(**(config_source(config, run=run_id) if config is not None
+                        else {"run": run_id, "model": None, "dataset": None}))
     history = files.load_history(run_id)
     class_iou = files.load_class_iou(run_id)
     damage = [progress.get("damaged")] + [table.attrs.get("damaged") or runfiles.damage_note(table)

@@ -12,8 +12,9 @@ import streamlit as st
 
 from seglib.errors import SeglibError
 from seglib.training import reference, runfiles, runfolder, scheduler
+from seglib.figures import slides
 from seglib.figures import training as training_figures
-from ui.drawing import plot
+from ui.drawing import plot, runs_source
 from ui.instructor import is_instructor
 from ui.markdown import md_code, md_text
 from ui.models import MODEL_KEY, ModelRef, choose_model, forget_model, model_options, refresh_model_options
@@ -135,7 +136,8 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
                                  format_func={"loss": "loss", "accuracy": "accuracy", "mean_iou": "mean IoU"}.get,
                                  key="training_compare_metric")
     histories = {labels[run_id]: files.load_history(run_id) for run_id in chosen if run_id in by_id}
-    plot(training_figures.overlay_figure(histories, metric=metric), key="compare_chart")
+    plot(training_figures.overlay_figure(histories, metric=metric), key="compare_chart",
+         caption=slides.caption_line(**runs_source(run_id for run_id in chosen if run_id in by_id)))
 
     if shown is None or shown not in by_id:
         return

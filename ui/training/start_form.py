@@ -14,9 +14,10 @@ from seglib.errors import SeglibError
 from seglib.model.pretrained import start_explanation
 from seglib.training import planning, runfolder, scheduler
 from seglib.figures import progress_text
+from seglib.figures import slides
 from seglib.figures import training as training_figures
 from ui import datasets
-from ui.drawing import error_boundary, plot
+from ui.drawing import config_source, error_boundary, plot
 from ui.instructor import is_instructor
 from ui.markdown import md_text
 from ui.training.state import ERROR_CHARS, LOSS_LABELS, allowed, notice, show_notice, show_run
@@ -194,7 +195,8 @@ def start_form() -> None:
         with schedule_column:
             schedule = planning.lr_schedule(config, steps=steps_per_epoch * config.train.epochs)
             plot(training_figures.lr_figure(schedule, steps_per_epoch=steps_per_epoch,
-                                            title="Planned learning rate", height=240), key="form_lr_chart")
+                                            title="Planned learning rate", height=240), key="form_lr_chart",
+                 caption=slides.caption_line(**config_source(config)))
 
     st.button("Start training", key="training_start", type="primary", icon=":material/play_arrow:",
               on_click=_on_start, args=(data_root,), disabled=disabled or dataset is None)
