@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from seglib import keras_example
 from seglib.config import RunConfig, field_names, get_preset, preset_names
 from seglib.errors import ConfigError
 
@@ -14,20 +15,37 @@ def test_presets_exist_and_validate():
         assert get_preset(name).preset == name
 
 
-def test_course_preset_follows_the_lab():
-    course = get_preset("course")
-    assert course.model.backbone == "resnet50" and course.model.image_size == 512
-    assert course.train.batch_size == 4 and course.train.epochs == 25
-    assert (course.data.train_count, course.data.val_count) == (1000, 50)
-    assert course.train.optimizer == "adamw" and course.train.weight_decay > 0
-    assert course.train.learning_rate < 1e-3 and course.train.decay_rate < 1.0
+def test_keras_example_is_the_published_example_field_by_field():
+    # seglib.keras_example.SETTINGS is the example's setup read from its code (keras-io,
+    # examples/vision/deeplabv3_plus.py); the preset must match it in every field.
+    example = get_preset("keras-example")
+    assert "deeplabv3_plus.py" in keras_example.SOURCE
+    values = keras_example.preset_settings(example)
+    for field, expected in keras_example.SETTINGS.items():
+        assert values[field] == expected, f"keras-example {field}: {values[field]!r}, the example: {expected!r}"
+    assert keras_example.differing_fields(example) == {}
 
 
-def test_keras_example_is_course_without_the_fixes():
+def test_course_is_the_example_plus_the_course_changes_each_with_its_reason():
     course, example = get_preset("course"), get_preset("keras-example")
-    assert example.model == course.model and example.data == course.data
-    assert example.train.optimizer == "adam" and example.train.learning_rate == 1e-3
-    assert example.train.decay_rate == 1.0 and example.train.weight_decay == 0.0
+    differing = keras_example.differing_fields(course)
+    listed = {field for field in keras_example.COURSE_CHANGES if field in keras_example.SETTINGS}
+    assert set(differing) == listed, "every change of the course preset has a reason, and only those"
+    assert course.train.optimizer == "adamw" and course.train.weight_decay > 0
+    assert course.train.learning_rate < example.train.learning_rate and course.train.decay_rate < 1.0
+    # Fields the example has no counterpart for: the same in both presets unless the course lists them.
+    for section in ("data", "model", "train"):
+        for name, value in getattr(course, section).__dict__.items():
+            field = f"{section}.{name}"
+            if field not in keras_example.SETTINGS and field not in keras_example.COURSE_CHANGES:
+                assert value == getattr(getattr(example, section), name), field
+
+
+def test_every_config_field_is_in_the_example_table_or_says_why_not():
+    names = {f"{section}.{name}" for section, fields in field_names().items() for name in fields}
+    accounted = set(keras_example.SETTINGS) | set(keras_example.NOT_IN_THE_EXAMPLE)
+    assert names == accounted, f"not accounted for: {sorted(names - accounted)}; unknown: {sorted(accounted - names)}"
+    assert not set(keras_example.SETTINGS) & set(keras_example.NOT_IN_THE_EXAMPLE)
 
 
 def test_json_round_trip(tmp_path):
