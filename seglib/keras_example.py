@@ -68,10 +68,8 @@ COURSE_CHANGES: dict[str, str] = {
     "train.learning_rate": "the lab asks for a lower initial learning rate than the example's 1e-3",
     "train.decay_rate": "the lab asks for an exponentially decaying learning rate",
     "train.decay_steps": "the pace of that decay (the rate is multiplied by the decay rate every so many steps)",
-    "train.weight_decay": ("the weight decay AdamW applies, set so that over the course's run it can shrink "
-                           "the kernels as much as the value chosen by the measured sweep did in the reference "
-                           "runs (Keras decays decoupled: a step shrinks each kernel by learning rate x weight "
-                           "decay)"),
+    "train.weight_decay": ("AdamW's weight decay, sized so that over the course's run the decay alone shrinks "
+                           "the kernels as much as the value the measured sweep chose did in the reference runs"),
 }
 
 #: What the project does differently from the example whatever the preset, and why (Home, Model page).

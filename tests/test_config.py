@@ -1,6 +1,7 @@
 """The run configuration object and its presets."""
 
 import json
+import math
 
 import pytest
 
@@ -46,6 +47,25 @@ def test_every_config_field_is_in_the_example_table_or_says_why_not():
     accounted = set(keras_example.SETTINGS) | set(keras_example.NOT_IN_THE_EXAMPLE)
     assert names == accounted, f"not accounted for: {sorted(names - accounted)}; unknown: {sorted(accounted - names)}"
     assert not set(keras_example.SETTINGS) & set(keras_example.NOT_IN_THE_EXAMPLE)
+
+
+def test_the_presets_weight_decay_can_act_as_much_as_the_measured_choice():
+    # Keras's AdamW decays decoupled (lr x wd per step): the presets' weight decay is the one the sweep
+    # chose for the reference runs, rescaled to each preset's planned learning rates, so that over a whole
+    # run the decay alone shrinks the kernels about as much as it did in reference run (c).
+    from seglib import settings
+    from seglib.training import planning, reference
+
+    def planned_steps(config):   # on the default dataset, whatever data this test session has
+        images = config.data.train_count or settings.DEFAULT_SYNTH["train"]
+        return config.train.epochs * planning.steps_per_epoch(config, images)
+
+    chosen = reference.optimizer_config("weight-decay")
+    measured = planning.weight_decay_factor(chosen, planned_steps(chosen))
+    assert measured < 0.9   # the chosen value acts: the decay alone takes a tenth off a kernel or more
+    for name in ("lecture", "course"):
+        factor = planning.weight_decay_factor(get_preset(name), planned_steps(get_preset(name)))
+        assert math.log(factor) == pytest.approx(math.log(measured), rel=0.1), name
 
 
 def test_json_round_trip(tmp_path):
