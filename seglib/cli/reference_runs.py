@@ -5,8 +5,8 @@ weight decay.
 Example::
 
     python -m seglib reference-runs                                  # (a), (b), (c) into assets/reference_runs
-    python -m seglib reference-runs --sweep --out /tmp/sweep         # run (c) at every weight decay of the sweep
-    python -m seglib reference-runs --sweep --out /tmp/sweep --table # print the table of a recorded sweep
+    python -m seglib reference-runs --sweep --out runs/sweep         # run (c) at every weight decay of the sweep
+    python -m seglib reference-runs --sweep --out runs/sweep --table # print the table of a recorded sweep
 """
 
 from __future__ import annotations
