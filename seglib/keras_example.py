@@ -86,7 +86,8 @@ DIFFERENCES: list[dict[str, str]] = [
      "why": "Batches that change from epoch to epoch are the usual practice for stochastic gradient descent; "
             "the seed keeps a run repeatable."},
     {"topic": "Validation images",
-     "example": "the 50 images of CIHP's Training folder that follow its first 1,000",
+     "example": f"the {SETTINGS['data.val_count']} images of CIHP's Training folder that follow its first "
+                f"{SETTINGS['data.train_count']:,}",
      "here": "the dataset's own Validation folder (its first `data.val_count` images)",
      "why": "The dataset's own split keeps validation apart from training whatever `data.train_count` is; a "
             "dataset without a Validation folder holds out a tenth of its training images instead."},

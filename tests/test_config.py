@@ -42,6 +42,14 @@ def test_course_is_the_example_plus_the_course_changes_each_with_its_reason():
                 assert value == getattr(getattr(example, section), name), field
 
 
+def test_the_differences_list_says_what_the_code_does():
+    from seglib.training import splits
+
+    text = keras_example.differences_markdown()
+    assert ("holds out a tenth of its training images" in text) == (splits.HOLDOUT_FRACTION == 0.1)
+    assert "that follow its first 1,000" in text and "the 50 images" in text
+
+
 def test_every_config_field_is_in_the_example_table_or_says_why_not():
     names = {f"{section}.{name}" for section, fields in field_names().items() for name in fields}
     accounted = set(keras_example.SETTINGS) | set(keras_example.NOT_IN_THE_EXAMPLE)

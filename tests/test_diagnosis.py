@@ -238,6 +238,11 @@ def test_what_the_page_says_about_the_shipped_runs_follows_their_histories(shipp
         widened = late - early > max(diagnosis.GAP_WIDENING * abs(early), 2 * reading.val_loss_noise)
         says_overfits = f"{label} over-fits" in bullets
         assert says_overfits == (widened and stalled)
+        if label == "(a)":   # the Home page's summary says the same
+            assert ("Adam at 1e-3 over-fits" in diagnosis.summary_text(shipped)) == (widened and stalled)
+    summary = diagnosis.summary_text(shipped)
+    assert (f"Adam at 1e-3 {a['val_mean_iou'].max():.3f}, the lower decaying rate {b['val_mean_iou'].max():.3f}, "
+            f"with weight decay {c['val_mean_iou'].max():.3f}") in summary
     # Weight decay: the kernels' norm at the end of (c) against (b), as printed, with its direction.
     change = c["weight_norm"].iloc[-1] / b["weight_norm"].iloc[-1] - 1
     assert (f"the kernels' L2 norm ends at {c['weight_norm'].iloc[-1]:.2f} against "

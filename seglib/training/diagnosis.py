@@ -336,9 +336,10 @@ def summary_text(comparison: Mapping[str, Any] | None) -> str:
         step = ("the lower, decaying rate calmed neither the training nor the validation curve of Adam at 1e-3 "
                 "measurably (the differences did not hold in repeats with another seed)" if len(larger) > 1 else
                 "the lower, decaying rate calmed neither the training nor the validation curve of Adam at 1e-3")
-    over = [label for label, reading in (("(a)", a), ("(b)", b), ("(c)", c)) if OVERFITTING in causes(reading)]
-    overfitting = (f"{' and '.join(over)} over-fit{'s' if len(over) == 1 else ''}" if over
-                   else "no run over-fits within its epochs")
+    named = (("Adam at 1e-3", a), ("the lower decaying rate", b), ("the lower decaying rate with weight decay", c))
+    over = [name for name, reading in named if OVERFITTING in causes(reading)]
+    overfitting = (f"{' and '.join(over)} over-fit{'s' if len(over) == 1 else ''} (a widening gap while the "
+                   "validation loss stops improving)" if over else "no run over-fits within its epochs")
     difference = c.best_val_iou - b.best_val_iou
     decay = (f"weight decay {comparison['weight_decay']:g} moved the best validation mean IoU by {difference:+.3f}, "
              + ("within the noise" if abs(difference) < noise else "more than the noise"))
