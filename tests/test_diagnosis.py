@@ -150,6 +150,7 @@ def test_a_short_history_is_refused_with_its_length():
         diagnosis.read_history(history([1.0, 0.9, 0.8], [1.0, 0.9, 0.8]))
 
 
+@pytest.mark.slow  # imports TensorFlow
 def test_weight_decay_factor_is_what_keras_adamw_does_to_a_kernel_without_gradient():
     # The sentence the start form and Home show (learning rate x weight decay per step) checked against
     # Keras's AdamW itself: zero gradients, so only the decay acts, over a schedule's first steps.
