@@ -78,7 +78,10 @@ def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConf
         f"{example.model.image_size} px uses rates {'/'.join(map(str, example.model.atrous_rates))} on a "
         f"{example.model.image_size // example.model.output_stride} × "
         f"{example.model.image_size // example.model.output_stride} map (the Model and Atrous pages set the "
-        "two side by side).",
+        f"two side by side). Its BatchNorm layers keep moving statistics with momentum "
+        f"{lecture.model.bn_momentum:g} instead of the example's {example.model.bn_momentum:g}: in a few short "
+        f"epochs on a CPU, {example.model.bn_momentum:g} leaves the statistics used for validation and prediction "
+        "behind the weights.",
     ])
 
 

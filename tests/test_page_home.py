@@ -54,6 +54,8 @@ def test_the_differences_from_the_keras_example_follow_the_presets(home):
     for field, reason in keras_example.COURSE_CHANGES.items():  # the course preset's changes, each with why
         assert f"{field}" in home and plain(reason) in home
     assert plain(planning.DECOUPLED_RULE) in home and planning.weight_decay_sentence(course) in home
+    assert (f"momentum {lecture.model.bn_momentum:g} instead of the example's {example.model.bn_momentum:g}"
+            in home) == (lecture.model.bn_momentum != example.model.bn_momentum)
     rates = "/".join(map(str, lecture.model.atrous_rates))
     assert f"at {lecture.model.image_size} px with atrous rates {rates}" in home
 
