@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from seglib import settings
+from seglib import keras_example, settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig, get_preset
 from seglib.data import synthetic
 from seglib.evaluation.metrics import MEAN_IOU_NOT_MAP
+from seglib.training import diagnosis, planning
 from ui import datasets, drawing, models, palette, registry, url_state
 from ui.components import browser
 from ui.markdown import md_code, md_text
 from ui.page import page_header
+from ui.training.files import reference_comparison
 
 
 def _rate(config: RunConfig) -> str:
@@ -20,6 +22,11 @@ def _rate(config: RunConfig) -> str:
     optimizer = ("AdamW, weight decay " + f"{train.weight_decay:g}" if train.optimizer == "adamw" and train.weight_decay
                  else "Adam, no weight decay" if train.optimizer == "adam" else train.optimizer)
     return f"{optimizer}, learning rate {train.learning_rate:g} ({decay})"
+
+
+def _field(config: RunConfig, field: str):
+    section, name = field.split(".")
+    return getattr(getattr(config, section), name)
 
 
 def _start(config: RunConfig) -> str:
@@ -36,18 +43,30 @@ def _start(config: RunConfig) -> str:
     return "random weights"
 
 
-def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConfig) -> str:
-    """The bullets of 'Where this differs from the Keras example', from the three presets."""
+def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConfig,
+                         reading: str = "") -> str:
+    """The bullets of 'Where this differs from the Keras example', from the three presets, the project's
+    deliberate differences (``seglib.keras_example.DIFFERENCES``) and ``reading``, what the reference
+    runs show (``seglib.training.diagnosis.summary_text``)."""
     lower = "lower" if course.train.learning_rate < example.train.learning_rate else "not lower"
     lecture_vs = ("higher than the example's" if lecture.train.learning_rate > example.train.learning_rate
                   else "lower than the example's")
+    changes = keras_example.differing_fields(course)
+    course_changes = "; ".join(
+        f"`{field}` {changes[field][0]!r} → {changes[field][1]!r} ({why})" if field in changes
+        else f"`{field}` {_field(course, field)!r} ({why})"
+        for field, why in keras_example.COURSE_CHANGES.items())
     return "\n".join([
-        f"- **Optimizer and learning rate.** The example trains with {_rate(example)}; its curves jump "
-        f"around and over-fit. The `course` preset, as the lab asks, uses {_rate(course)}: a {lower} start "
-        "that keeps shrinking, and weight decay against over-fitting. The `lecture` preset, made for a few "
-        f"minutes on a laptop CPU, uses {_rate(lecture)}: a start {lecture_vs}, tuned on two CPU cores, where a "
-        f"small network given {lecture.train.epochs} short epochs with batches of {lecture.train.batch_size} "
-        "got further from a higher start; the decay then steadies it.",
+        f"- **Optimizer and learning rate.** The example trains with {_rate(example)}. The `course` preset, as "
+        f"the lab asks, uses {_rate(course)}: a {lower} start that keeps shrinking, and weight decay. "
+        f"{planning.DECOUPLED_RULE} {planning.weight_decay_sentence(course)} "
+        f"The `lecture` preset, made for a few minutes on a laptop CPU, uses {_rate(lecture)}: a start "
+        f"{lecture_vs}, tuned on two CPU cores, where a small network given {lecture.train.epochs} short epochs "
+        f"with batches of {lecture.train.batch_size} got further from a higher start; the decay then steadies it.",
+        "- **What the optimizer changes do, measured.** The handout reads the example's erratic curves as "
+        "over-fitting; a step too large, the noise of a small validation set and over-fitting proper look alike "
+        "on a chart, and the Training page tells them apart (Compare runs). " + reading,
+        f"- **The `course` preset** is the example with the course's changes and nothing else: {course_changes}.",
         f"- **Where the backbone starts.** The example's {example.model.backbone.replace('resnet50', 'ResNet50')} "
         "starts from ImageNet weights: transfer learning from photos of everyday objects to people. Nothing can "
         f"be downloaded here, so the `lecture` preset's MobileNetV2 starts from {_start(lecture)} "
@@ -55,10 +74,7 @@ def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConf
         "not transfer from another domain, so it has never seen a photo either. "
         f"The `course` and `keras-example` presets start from {_start(course)} "
         f"(`model.weights='{course.model.weights}'`); every run records which start it used.",
-        "- **Masks are resized with nearest neighbour.** The example resizes masks like images, with bilinear "
-        "interpolation, which averages neighbouring label ids into ids that are in neither: along every edge "
-        "between Background (0) and Hair (2) it writes Hat (1). Nearest neighbour keeps every pixel's label "
-        "one of the labels that were there.",
+        keras_example.differences_markdown(),
         f"- **A model for a CPU.** The `lecture` preset is a narrow MobileNetV2 (width "
         f"{lecture.model.width:g}) at {lecture.model.image_size} px with atrous rates "
         f"{'/'.join(map(str, lecture.model.atrous_rates))}, scaled to its "
@@ -67,7 +83,10 @@ def differences_markdown(example: RunConfig, course: RunConfig, lecture: RunConf
         f"{example.model.image_size} px uses rates {'/'.join(map(str, example.model.atrous_rates))} on a "
         f"{example.model.image_size // example.model.output_stride} × "
         f"{example.model.image_size // example.model.output_stride} map (the Model and Atrous pages set the "
-        "two side by side).",
+        f"two side by side). Its BatchNorm layers keep moving statistics with momentum "
+        f"{lecture.model.bn_momentum:g} instead of the example's {example.model.bn_momentum:g}: in a few short "
+        f"epochs on a CPU, {example.model.bn_momentum:g} leaves the statistics used for validation and prediction "
+        "behind the weights.",
     ])
 
 
@@ -135,7 +154,7 @@ st.subheader("Where this differs from the Keras example")
 st.markdown(
     "The lab is built on the Keras example *Multiclass semantic segmentation using DeepLabV3+* "
     "(the `keras-example` preset reproduces its settings). What this dashboard does differently, and why:")
-st.markdown(differences_markdown(example, course, lecture))
+st.markdown(differences_markdown(example, course, lecture, diagnosis.summary_text(reference_comparison())))
 st.markdown("- **Mean IoU where the handout suggests mAP.** " + MEAN_IOU_NOT_MAP)
 
 # The default data is drawn by the project: what sets it apart from CIHP, in numbers read from the generator.

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from seglib import keras_example
 from seglib.config import get_preset, preset_names
 from seglib.model import deeplab as seglib_model
 from seglib.model.pretrained import start_explanation
@@ -179,15 +180,15 @@ with drawing.error_boundary("Describing the Keras example's model", stop=False):
     text_column = st.container()
     text_column.markdown(
         "The same design at different sizes: backbone, ASPP, decoder and a 1 × 1 convolution to the "
-        "logits, and both end with one logit per class for every input pixel. Where this project departs from the example and why: "
-        "the course's optimizer (AdamW with weight decay, a decaying learning rate) against the example's "
-        "over-fitting; where the backbone starts: the example's from ImageNet, the lecture preset's "
+        "logits, and both end with one logit per class for every input pixel. The optimizer rows are the "
+        "course's change to the example (the reference runs on the Training page measure what each part of it "
+        "does on the lecture model). Where the backbone starts: the example's from ImageNet, the lecture preset's "
         + ("from a backbone the project pretrained itself on image-level labels of synthetic images (in-domain "
            "pretraining, not transfer: it has never seen a photo) "
            if lecture_weights == "pretrained" else f"from {STARTS.get(lecture_weights, lecture_weights)} ")
-        + f"(`model.weights='{lecture_weights}'`), since nothing can be downloaded here; and masks resized with "
-        "nearest neighbour, because bilinear resizing averages label ids into labels that were not there "
-        "(Background 0 and Hair 2 give Hat 1).")
+        + f"(`model.weights='{lecture_weights}'`), since nothing can be downloaded here. Whatever the preset, "
+        "the project also departs from the example here:")
+    text_column.markdown(keras_example.differences_markdown())
     text_column.caption(f"The Keras example's parameters and shapes come from its preset built once at "
                         f"{example_description['small_size']} px: parameter counts do not depend on the input "
                         "size, and the heights and widths scale with it.")

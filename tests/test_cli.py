@@ -12,7 +12,7 @@ COMMANDS = {
     "receptive": "receptive fields and atrous sampling of the ASPP branches",
     "demo-model": "train the demo model shipped in assets/ (20-30 minutes on 2 cores)",
     "pretrain": "pretrain a CPU preset's backbone on image-level labels of synthetic images",
-    "reference-runs": "train and record the two optimizer reference runs shipped in assets/",
+    "reference-runs": "train and record the optimizer reference runs shipped in assets/",
 }
 
 

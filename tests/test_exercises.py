@@ -13,6 +13,7 @@ import types
 import numpy as np
 import pytest
 
+from seglib import keras_example
 from seglib.lab import exercises as ex
 from seglib.lab import answers as lab_answers
 from seglib.lab import facts as lab_facts
@@ -282,7 +283,8 @@ def test_error_exercise_points_to_the_right_wrong_map_and_the_differences(facts)
     lecture = get_preset("lecture").train
     assert f"{lecture.learning_rate:g}" in notes and "1e-3" not in notes and "0.001" in notes
     assert "ImageNet" in notes and "model.weights='pretrained'" in notes and "image-level labels" in notes
-    assert "nearest-neighbour" in notes and "bilinear" in notes
+    assert "nearest neighbour" in notes and "bilinear" in notes
+    assert all(sentence in notes for sentence in keras_example.difference_sentences())   # the one list
     random_start = "\n".join(ex.build_exercises({**facts, "weights": "none"})[5].notes)
     assert "random weights" in random_start
 

@@ -200,6 +200,11 @@ def test_imagenet_weights_only_from_the_cache(tmp_path, monkeypatch):
     assert status["requested"] and not status["available"]
     model = build_model(config)  # no download: random weights and a clear message
     assert "not in the Keras cache" in model.weights_message and "random weights" in model.weights_message
+    # ... and the command it names fetches this backbone's file (the CLI's default preset is another one).
+    assert "`python -m seglib model --backbone mobilenetv2 --width 0.35 --image-size 64 --fetch-weights`" \
+        in model.weights_message
+    resnet = imagenet_weights_status(dataclasses.replace(get_preset("keras-example").model))
+    assert "`python -m seglib model --backbone resnet50 --fetch-weights`" in resnet["message"]
     assert "no ImageNet weights" in imagenet_weights_status(small_config(weights="imagenet", width=0.3))["message"]
     # A damaged cached file is reported, not fatal.
     cached = tmp_path / "keras-home" / "models" / status["file_name"]

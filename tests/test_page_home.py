@@ -9,8 +9,10 @@ import pytest
 
 from apptest_support import open_app
 from markdown_check import plain
+from seglib import keras_example
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
+from seglib.training import diagnosis, planning
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +25,14 @@ def test_exercise_13_4_asks_how_much_each_class_weighs_in_cross_entropy(home):
     assert "why does the loss suit that" not in home  # the handout's premise, answered for the student
     assert "How much does each class weigh in plain cross-entropy (a mean over pixels)" in home
     assert "what would shift weight to the rare ones" in home
+
+
+@pytest.mark.slow
+def test_home_reads_the_reference_runs_from_their_files(home):
+    from ui.training.files import reference_comparison
+
+    summary = diagnosis.summary_text(reference_comparison())
+    assert summary and plain(summary) in home
 
 
 @pytest.mark.slow
@@ -39,7 +49,13 @@ def test_the_differences_from_the_keras_example_follow_the_presets(home):
     assert "starts from ImageNet weights" in home
     if lecture.model.weights == "pretrained":
         assert "a backbone this project pretrained itself on image-level labels of synthetic images" in home
-    assert "Masks are resized with nearest neighbour." in home
+    for sentence in keras_example.difference_sentences():   # the project's deliberate differences, one home
+        assert plain(sentence) in home
+    for field, reason in keras_example.COURSE_CHANGES.items():  # the course preset's changes, each with why
+        assert f"{field}" in home and plain(reason) in home
+    assert plain(planning.DECOUPLED_RULE) in home and planning.weight_decay_sentence(course) in home
+    assert (f"momentum {lecture.model.bn_momentum:g} instead of the example's {example.model.bn_momentum:g}"
+            in home) == (lecture.model.bn_momentum != example.model.bn_momentum)
     rates = "/".join(map(str, lecture.model.atrous_rates))
     assert f"at {lecture.model.image_size} px with atrous rates {rates}" in home
 

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import error_free, open_app
+from seglib import keras_example
 from seglib.config import get_preset
 
 pytestmark = pytest.mark.slow  # every test runs the page
@@ -52,6 +53,7 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
     assert rows["backbone starts from"][1].startswith("ImageNet (here: ")
     text = "\n".join(m.value for m in at.markdown)
     assert f"`model.weights='{lecture.model.weights}'`" in text
+    assert keras_example.differences_markdown() in text   # the same list as the Home page
 
 
 def test_the_final_layer_is_described_as_it_is(tiny_dataset):

@@ -22,7 +22,7 @@ from apptest_support import open_app, param
 from apptest_support import text as _text
 from run_support import end_workers, set_progress
 from seglib.config import get_preset
-from seglib.training import liveness, runfiles, runfolder, scheduler
+from seglib.training import liveness, planning, runfiles, runfolder, scheduler
 
 pytestmark = pytest.mark.slow  # every test runs the page, most with a real worker
 
@@ -200,6 +200,14 @@ def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
     estimate = next(m for m in at.metric if m.label == "Estimated time on this machine")
     assert estimate.value not in ("", "—")
     assert "Planned learning rate" in _charts(at)
+    assert "Adam: no weight decay." in [c.value for c in at.caption]
+    # AdamW: the decoupled rule in the field's help, and what the decay can do over the planned steps.
+    at.selectbox(key="form_preset").set_value("course").run()
+    _bug_free(at)
+    assert planning.DECOUPLED_RULE in at.number_input(key="form_train_weight_decay").help
+    course = get_preset("course").with_overrides({"data.root": "synthetic"})
+    steps = next(c.value for c in at.caption if "optimizer steps" in c.value).split(" = ")[1].split()[0]
+    assert planning.weight_decay_sentence(course, int(steps.replace(",", ""))) in [c.value for c in at.caption]
 
 
 def test_a_configured_passcode_locks_the_controls_for_viewers(tiny_dataset, monkeypatch):

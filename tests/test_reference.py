@@ -91,44 +91,50 @@ def test_a_run_that_did_not_finish_is_not_recorded(tmp_path):
     assert not (tmp_path / "out" / "reference-broken").exists()
 
 
-def test_the_optimizer_runs_differ_only_in_the_optimizer():
-    keras_example = reference.optimizer_config("keras-example-optimizer").to_dict()
-    course = reference.optimizer_config("course-optimizer").to_dict()
-    assert keras_example["model"] == course["model"] and keras_example["data"] == course["data"]
-    differing = {key for key in course["train"] if course["train"][key] != keras_example["train"][key]}
-    assert differing == {"optimizer", "learning_rate", "decay_steps", "decay_rate", "weight_decay"}
-    assert keras_example["train"]["optimizer"] == "adam" and keras_example["train"]["learning_rate"] == 1e-3
-    assert course["train"]["learning_rate"] < keras_example["train"]["learning_rate"]
+def test_each_optimizer_run_is_one_change_from_the_one_before():
+    a, b, c = (reference.optimizer_config(key).to_dict() for key in reference.OPTIMIZER_RUNS)
+    assert list(reference.OPTIMIZER_RUNS) == ["keras-example-optimizer", "lower-decaying-rate", "weight-decay"]
+    assert a["model"] == b["model"] == c["model"] and a["data"] == b["data"] == c["data"]
+
+    def differing(first, second):
+        return {key for key in first["train"] if first["train"][key] != second["train"][key]}
+
+    assert differing(a, b) == {"learning_rate", "decay_steps", "decay_rate"}     # the learning rate only
+    assert differing(b, c) == {"optimizer", "weight_decay"}                       # AdamW's weight decay only
+    assert a["train"]["optimizer"] == "adam" and a["train"]["learning_rate"] == 1e-3
+    assert a["train"]["decay_rate"] == 1.0 and a["train"]["weight_decay"] == 0.0
+    assert b["train"]["learning_rate"] < a["train"]["learning_rate"] and b["train"]["decay_rate"] < 1.0
+    assert c["train"]["weight_decay"] == reference.CHOSEN_WEIGHT_DECAY
+    assert reference.CHOSEN_WEIGHT_DECAY in reference.WEIGHT_DECAY_SWEEP
 
 
 def test_a_fresh_clone_ships_the_reference_runs(shipped):
     shipped = {path.name for path in runfolder.REFERENCE_DIR.iterdir() if path.is_dir()}
-    assert {"reference-keras-example-optimizer", "reference-course-optimizer", "reference-demo-model"} <= shipped
+    expected = {runfolder.REFERENCE_PREFIX + key for key in reference.SHIPPED_RUNS} | {"reference-demo-model"}
+    assert shipped == expected
     for name in shipped:
         config = RunConfig.load(runfolder.REFERENCE_DIR / name / runfiles.CONFIG_FILE)
         assert config.preset == "lecture"
         assert len(runfolder.read_history(name)) >= 2
 
 
-def test_a_fresh_install_compares_the_two_optimizer_runs_out_of_the_box(shipped, tmp_path, monkeypatch):
+def test_a_fresh_install_compares_the_optimizer_runs_out_of_the_box(shipped, tmp_path, monkeypatch):
     monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path / "empty_runs"))
     at = AppTest.from_file("../pages/training.py", default_timeout=APPTEST_TIMEOUT)
     at.run()
     assert not at.exception
-    assert at.multiselect(key="training_compare").value == ["reference-keras-example-optimizer",
-                                                            "reference-course-optimizer"]
+    assert at.multiselect(key="training_compare").value == [runfolder.REFERENCE_PREFIX + key
+                                                            for key in reference.OPTIMIZER_RUNS]
     compare = json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if "compare" in chart.proto.id))
-    names = [trace["name"] for trace in compare["data"]]   # training and validation curves of both runs
-    assert len(names) == 4 and sum("Adam 1e-3" in name for name in names) == 2
+    names = [trace["name"] for trace in compare["data"]]   # training and validation curves of the three runs
+    assert len(names) == 6 and sum("Adam 1e-3" in name for name in names) == 2
     assert sum("AdamW" in name for name in names) == 2
     text = "\n".join(m.value for m in at.markdown)
-    assert "decaying learning rate" in text and "weight decay" in text and "widening gap" in text
+    assert "step too large" in text and "noise" in text and "over-fitting" in text
+    from seglib.training import diagnosis
 
-
-def test_the_shipped_optimizer_runs_show_the_gap_the_course_talks_about(shipped):
-    gaps = {}
-    for key in reference.OPTIMIZER_RUNS:
-        history = runfolder.read_history(runfolder.REFERENCE_PREFIX + key)
-        last = history.iloc[-1]
-        gaps[key] = float(last["mean_iou"] - last["val_mean_iou"])
-    assert gaps["keras-example-optimizer"] > gaps["course-optimizer"] > 0
+    for bullet in diagnosis.reference_comparison()["bullets"]:   # what the runs show, from their files
+        assert bullet in text
+    at.radio(key="training_compare_metric").set_value("weight_norm").run()
+    compare = json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if "compare" in chart.proto.id))
+    assert len(compare["data"]) == 3 and all("validation" not in trace["name"] for trace in compare["data"])

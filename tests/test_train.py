@@ -78,9 +78,10 @@ def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
     assert progress["first_batch_at"] >= progress["started_at"]
 
     history = runfolder.read_history(run_id)
-    assert list(history.columns[:9]) == list(runfiles.HISTORY_COLUMNS)
+    assert list(history.columns) == list(runfiles.HISTORY_FILE_COLUMNS)
     assert history["epoch"].tolist() == [1, 2]
-    assert history[["loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds"]].notna().all().all()
+    assert history[["loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds", "weight_norm"]
+                   ].notna().all().all()
     assert ((history["val_mean_iou"] >= 0) & (history["val_mean_iou"] <= 1)).all()
     # The learning rate follows the schedule the page draws (ExponentialDecay per step).
     schedule = planning.lr_schedule(runfolder.read_config(run_id), steps=5)
@@ -99,6 +100,17 @@ def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
     for checkpoint in (runfiles.BEST_CHECKPOINT, runfiles.LAST_CHECKPOINT):
         model = load_model(folder / checkpoint)
         assert model.output_shape == (None, 64, 64, len(CLASS_NAMES))
+    # The weight norm of the last epoch is the L2 norm of last.keras's trainable kernels, measured again
+    # here by hand: every Conv kernel the epoch trained (the backbone is fixed in this preset's first
+    # epochs), no bias, no BatchNorm scale or offset.
+    from seglib.training.steps import freeze_backbone
+
+    freeze_backbone(model, runfolder.read_config(run_id), epoch=2)
+    kernels = [v.numpy() for v in model.trainable_variables if "kernel" in v.name]
+    assert kernels and not any(name in v.name for v in model.trainable_variables for name in ("gamma", "beta")
+                               if "kernel" in v.name)
+    assert history["weight_norm"].iloc[-1] == pytest.approx(
+        float(np.sqrt(sum(np.sum(np.square(k.astype(np.float64))) for k in kernels))), rel=1e-6)
     info = [r for r in runfolder.list_runs() if r.id == run_id][0]
     assert info.status == "finished" and info.epochs_done == 2 and info.name == "tiny"
     assert info.best_val_mean_iou == pytest.approx(history["val_mean_iou"].max())

@@ -111,6 +111,16 @@ def test_overlay_gives_each_run_a_colour_and_dashes_validation():
         tf_figures.overlay_figure({"a": _history()}, metric="f1")
 
 
+def test_the_weight_norm_overlay_draws_one_curve_per_run_that_measured_it():
+    measured = _history(4).assign(weight_norm=[60.0, 59.5, 59.1, 58.8])
+    figure = tf_figures.overlay_figure({"with decay": measured, "older run": _history(3)}, metric="weight_norm")
+    assert [trace.name for trace in figure.data] == ["with decay"]       # the older run has no norm column
+    assert list(figure.data[0].y) == [60.0, 59.5, 59.1, 58.8] and figure.data[0].line.dash == "solid"
+    assert figure.layout.yaxis.range is None                               # not pinned to 0..1
+    waiting = tf_figures.overlay_figure({"older run": _history(3)}, metric="weight_norm")
+    assert _is_waiting(waiting) and "measured the norm of its weights" in waiting.layout.annotations[0].text
+
+
 def test_preview_figure_shows_images_truth_and_prediction_with_class_names_on_hover():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)

@@ -40,7 +40,10 @@ FAMILY_COLORS = {"loss": "#0072B2", "accuracy": "#009E73", "mean_iou": "#D55E00"
 RUN_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#117733",
               "#332288", "#999933")
 #: Metrics the overlay can compare: column of history.csv -> axis title.
-OVERLAY_METRICS = {"loss": "loss (cross-entropy)", "accuracy": "pixel accuracy", "mean_iou": "mean IoU"}
+OVERLAY_METRICS = {"loss": "loss (cross-entropy)", "accuracy": "pixel accuracy", "mean_iou": "mean IoU",
+                   "weight_norm": "L2 norm of the trainable kernels"}
+#: Overlay metrics measured on the weights, not on data: one curve per run, no validation curve.
+WEIGHT_METRICS = ("weight_norm",)
 #: Runs up to this many epochs get an x axis over all of them from the first epoch on.
 FULL_SPAN_EPOCHS = 50
 #: What an empty chart says.
@@ -304,7 +307,8 @@ def overlay_figure(histories: Mapping[str, Any], *, metric: str = "loss", title:
 
     Args:
         histories: display name -> ``runfolder.read_history`` DataFrame, in legend order.
-        metric: ``'loss'``, ``'accuracy'`` or ``'mean_iou'``.
+        metric: ``'loss'``, ``'accuracy'``, ``'mean_iou'`` or ``'weight_norm'`` (the kernels' L2 norm at each
+            epoch's end: one solid curve per run; runs recorded before it was measured have none).
     """
     import plotly.graph_objects as go
 
@@ -315,16 +319,20 @@ def overlay_figure(histories: Mapping[str, Any], *, metric: str = "loss", title:
     drawn = {name: history for name, history in histories.items() if _has_rows(history, metric)
              or _has_rows(history, "val_" + metric)}
     if not drawn:
-        return waiting_figure("Pick runs that have finished at least one epoch", title=title, height=height)
+        message = ("None of these runs measured the norm of its weights (runs recorded before it was)"
+                   if metric in WEIGHT_METRICS and histories else "Pick runs that have finished at least one epoch")
+        return waiting_figure(message, title=title, height=height)
     figure = go.Figure()
     last_epoch = 1
+    parts = ((("", "", "solid"),) if metric in WEIGHT_METRICS
+             else (("", " · training", "solid"), ("val_", " · validation", "dash")))
     for index, (name, history) in enumerate(drawn.items()):
         color = RUN_COLORS[index % len(RUN_COLORS)]
         last_epoch = max(last_epoch, int(history["epoch"].max()))
-        for prefix, part, dash in (("", "training", "solid"), ("val_", "validation", "dash")):
+        for prefix, part, dash in parts:
             if prefix + metric not in history:
                 continue
-            label = f"{name} · {part}"
+            label = f"{name}{part}"
             figure.add_trace(go.Scatter(
                 x=history["epoch"], y=history[prefix + metric], mode="lines+markers", name=label,
                 legendgroup=name, line=dict(color=color, width=_LINE_WIDTH, dash=dash), marker=dict(size=6),
@@ -336,10 +344,10 @@ def overlay_figure(histories: Mapping[str, Any], *, metric: str = "loss", title:
     figure.update_layout(hovermode="closest", margin=dict(b=80 + 24 * legend_rows),
                          height=(height or 440) + max(0, legend_rows - 2) * 24)
     _epoch_axis(figure, None, last_epoch)
-    if metric != "loss":
-        figure.update_yaxes(range=[0, 1.02])
-    else:
+    if metric == "loss":
         figure.update_yaxes(rangemode="tozero")
+    elif metric not in WEIGHT_METRICS:
+        figure.update_yaxes(range=[0, 1.02])
     return figure
 
 

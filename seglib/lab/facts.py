@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from seglib import keras_example
 from seglib.classes import CLASS_NAMES
 from seglib.evaluation.metrics import MEAN_IOU_NOT_MAP
 from seglib.lab import checks as lab_checks
@@ -182,9 +183,11 @@ def keras_differences(facts: dict[str, Any]) -> list[str]:
                 f"× {train.decay_rate:g} every {train.decay_steps:,} steps, weight decay {train.weight_decay:g}")
     items = [
         f"**Learning rate.** The `{preset}` preset trains with {schedule}; the example uses "
-        f"{example.optimizer.capitalize()} at a constant {example.learning_rate:g} without weight decay, which the "
-        "course found too high (erratic, over-fitting curves). The lecture preset's rate is tuned for a small "
-        "model on a CPU, so its curves differ from the course's GPU run too.",
+        f"{example.optimizer.capitalize()} at a constant {example.learning_rate:g} without weight decay. The "
+        "handout calls the example's curves erratic and over-fitting; the reference runs on the Training page "
+        "measure which part of that is the step size, which the noise of a small validation set, and whether a "
+        "run over-fits. The lecture preset's rate is tuned for a small model on a CPU, so its curves differ "
+        "from the course's GPU run too.",
     ]
     weights = facts.get("weights")
     if weights == "pretrained":
@@ -200,9 +203,6 @@ def keras_differences(facts: dict[str, Any]) -> list[str]:
     items.append(f"**Where the backbone starts.** The example loads ImageNet weights (transfer learning from "
                  f"photos of everyday objects); {start}. So your numbers after the same epochs will not match the "
                  "handout's.")
-    items.append("**Mask resizing.** Masks are resized nearest-neighbour. The example resizes them bilinearly, "
-                 "which averages label ids at part boundaries and invents classes that are not there (between "
-                 "hair, 2, and face, 13, a pixel can become 7, Coat); those pixels show up as errors that are "
-                 "the labels' fault, not the model's.")
+    items.extend(keras_example.difference_sentences())
     items.append("**Mean IoU, not mAP.** " + MEAN_IOU_NOT_MAP)
     return items

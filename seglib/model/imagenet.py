@@ -55,6 +55,15 @@ def imagenet_weights_file(model_config: ModelConfig) -> str | None:
     return None
 
 
+def fetch_command(model_config: ModelConfig) -> str:
+    """The command that fetches the ImageNet weights ``model_config`` needs (its backbone, and for
+    MobileNetV2 its width and size, which pick the file)."""
+    options = f"--backbone {model_config.backbone}"
+    if model_config.backbone == "mobilenetv2":
+        options += f" --width {model_config.width:g} --image-size {model_config.image_size}"
+    return f"python -m seglib model {options} --fetch-weights"
+
+
 def keras_cache_dir() -> Path:
     """The folder Keras caches downloaded weights in (``$KERAS_HOME/models``)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
@@ -103,11 +112,11 @@ def imagenet_weights_status(model_config: ModelConfig) -> dict[str, Any]:
     elif damaged:
         message = (f"The cached ImageNet weights {file_name} do not match the checksum Keras publishes; the "
                    "backbone starts from random weights. Delete the file and fetch it again with "
-                   "`python -m seglib model --fetch-weights`.")
+                   f"`{fetch_command(model_config)}`.")
     else:
         message = (f"ImageNet weights for the {model_config.backbone} backbone are not in the Keras cache "
                    f"({file_name}); the backbone starts from random weights. On a machine with internet, "
-                   "fetch them once with `python -m seglib model --fetch-weights`.")
+                   f"fetch them once with `{fetch_command(model_config)}`.")
     return {"requested": requested, "available": available and requested, "path": path,
             "file_name": file_name, "message": message}
 

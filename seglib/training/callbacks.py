@@ -6,7 +6,7 @@ the history rows (an epoch's ``seconds`` include the saving), the progress
 summary, the log line, the hooks a caller passed to ``train(callbacks=...)``,
 and early stopping, which ends the run by setting ``stop_training``.
 
-``logs`` holds the history columns of the epoch (``runfiles.HISTORY_COLUMNS``;
+``logs`` holds the history columns of the epoch (``runfiles.HISTORY_FILE_COLUMNS``;
 ``seconds`` is filled in by ``HistoryWriter``) and ``val_confusion`` (the
 validation confusion matrix), ``train_seconds`` and ``train_images`` (the
 measured throughput) and ``epoch_started`` (Unix seconds).
@@ -79,8 +79,8 @@ class HistoryWriter(EpochCallback):
         from seglib.evaluation import metrics
 
         logs["seconds"] = time.time() - logs["epoch_started"]
-        self.rows.append({column: logs[column] for column in runfiles.HISTORY_COLUMNS})
-        runfiles.write_csv_rows(self.folder / runfiles.HISTORY_FILE, runfiles.HISTORY_COLUMNS, self.rows,
+        self.rows.append({column: logs[column] for column in runfiles.HISTORY_FILE_COLUMNS})
+        runfiles.write_csv_rows(self.folder / runfiles.HISTORY_FILE, runfiles.HISTORY_FILE_COLUMNS, self.rows,
                                 append=False)
         class_iou = metrics.per_class_iou(logs["val_confusion"])
         runfiles.write_csv_rows(self.folder / runfiles.CLASS_IOU_FILE, ("epoch", *CLASS_NAMES),

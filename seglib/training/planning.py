@@ -42,6 +42,49 @@ def lr_schedule(config: RunConfig, steps: int | None = None) -> np.ndarray:
     return train.learning_rate * np.power(train.decay_rate, step / train.decay_steps)
 
 
+def weight_decay_factor(config: RunConfig, steps: int | None = None) -> float:
+    """How much AdamW's weight decay alone would shrink a kernel over the run's planned steps.
+
+    Keras's AdamW decays decoupled: each step multiplies a kernel by ``1 - learning_rate x weight_decay``
+    (the learning rate of that step), apart from the gradient's update. Over the run that is the product
+    of those factors (1.0 for Adam, which has no weight decay). ``steps`` as ``lr_schedule``.
+    """
+    if config.train.optimizer != "adamw" or not config.train.weight_decay:
+        return 1.0
+    factors = 1.0 - lr_schedule(config, steps) * config.train.weight_decay
+    return float(np.prod(np.clip(factors, 0.0, None)))
+
+
+#: Keras's AdamW rule in one sentence (the start form and the Home page say it).
+DECOUPLED_RULE = ("Keras's AdamW decays decoupled: each step multiplies every trainable kernel (not the biases or "
+                  "BatchNorm's scales) by 1 − learning rate × weight decay, whatever the gradient says.")
+
+
+def weight_decay_sentence(config: RunConfig, steps: int | None = None) -> str:
+    """What the weight decay of ``config`` can do over its planned steps, in a sentence with the numbers."""
+    train = config.train
+    if train.optimizer != "adamw":
+        return f"{train.optimizer.capitalize()}: no weight decay."
+    if not train.weight_decay:
+        return "AdamW with weight decay 0: the same steps as Adam."
+    steps = config.train.epochs * steps_per_epoch(config) if steps is None else steps
+    schedule = lr_schedule(config, steps)
+    factor = weight_decay_factor(config, steps)
+    first = train.learning_rate * train.weight_decay
+    return (f"Weight decay {train.weight_decay:g}: the first step shrinks each trainable kernel by {first:.2g} "
+            f"of itself (learning rate × weight decay); over the {len(schedule):,} planned steps the decay alone would "
+            f"leave {_share(factor)} of it.")
+
+
+def _share(factor: float) -> str:
+    """``0.974`` as "97.4 %", and a factor within 0.05 % of 1 as "99.97 %" (enough digits to differ from 100 %)."""
+    for digits in (1, 2, 3, 4):
+        text = f"{100 * factor:.{digits}f} %"
+        if float(text[:-2]) != 100.0 or digits == 4:
+            return text
+    return f"{100 * factor:.4f} %"
+
+
 def steps_per_epoch(config: RunConfig, train_images: int | None = None) -> int:
     """Optimizer steps in one epoch (the last, smaller batch counts as a step)."""
     if train_images is None:

@@ -15,8 +15,8 @@ one rule:
   count is wrong, or whose value is not a number or impossible, is dropped:
   ``epoch`` an integer in 1..``MAX_EPOCHS``, ``step`` in 1..``MAX_STEPS``,
   losses finite and >= 0, accuracies and IoUs in [0, 1], ``lr`` finite and
-  > 0, ``seconds`` finite and >= 0. An empty or ``nan`` metric is kept as
-  NaN: it is undefined (for example an IoU over no pixels), never a number.
+  > 0, ``seconds`` and ``weight_norm`` finite and >= 0. An empty or ``nan``
+  metric is kept as NaN: it is undefined (for example an IoU over no pixels), never a number.
   A repeated key (epoch; epoch and step) keeps its last row. The frame's
   ``attrs["skipped_rows"]`` says how many were dropped (``damage_note``
   words it). A preview epoch file with the wrong shape or ids is skipped
@@ -84,6 +84,10 @@ PREVIEW_INPUTS = "inputs.npz"
 
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy",
                    "mean_iou", "val_mean_iou", "lr", "seconds")
+#: Columns added to history.csv later: written by the worker, read as NaN from a file without them.
+HISTORY_LATER_COLUMNS = ("weight_norm",)
+#: Every column of history.csv, in the order the worker writes them.
+HISTORY_FILE_COLUMNS = HISTORY_COLUMNS + HISTORY_LATER_COLUMNS
 STEP_COLUMNS = ("epoch", "step", "loss", "accuracy")
 
 STATUSES = ("queued", "running", "stopping", "stopped", "finished", "failed", "interrupted")
@@ -142,7 +146,7 @@ def _read_bounded(path: Path, limit: int) -> bytes | None:
 
 #: Columns of each CSV: the key columns (required) and all known columns, in order.
 _TABLES = {
-    HISTORY_FILE: (("epoch",), HISTORY_COLUMNS),
+    HISTORY_FILE: (("epoch",), HISTORY_FILE_COLUMNS),
     STEPS_FILE: (("epoch", "step"), STEP_COLUMNS),
     CLASS_IOU_FILE: (("epoch",), ("epoch", *CLASS_NAMES)),
 }
@@ -169,7 +173,7 @@ def _column_ok(column: str, values: np.ndarray, missing: np.ndarray) -> np.ndarr
     with np.errstate(invalid="ignore"):
         if column in _BOUNDED_COLUMNS:  # a key: required, an integer in 1..max
             return finite & (values >= 1) & (values <= _BOUNDED_COLUMNS[column]) & (np.mod(values, 1) == 0)
-        if column in _LOSS_COLUMNS or column == "seconds":
+        if column in _LOSS_COLUMNS or column in ("seconds", "weight_norm"):
             valid = finite & (values >= 0)
         elif column == "lr":
             valid = finite & (values > 0)

@@ -25,8 +25,10 @@ Files of a run folder (every whole-file write is atomic: temp file + rename):
     started it (``seglib.training.liveness``).
 ``history.csv``
     One row per finished epoch: ``epoch, loss, val_loss, accuracy, val_accuracy,
-    mean_iou, val_mean_iou, lr, seconds`` (IoUs from an exact int64 confusion
-    matrix; ``seconds`` = wall time of the epoch including validation).
+    mean_iou, val_mean_iou, lr, seconds, weight_norm`` (IoUs from an exact int64
+    confusion matrix; ``seconds`` = wall time of the epoch including validation;
+    ``weight_norm`` = L2 norm of the trainable kernels at the epoch's end,
+    ``seglib.training.steps.weight_norm``; empty in runs recorded before it).
 ``steps.csv``
     ``epoch, step, loss, accuracy`` after every training step (running means
     within the epoch), for the live running-loss curve.
@@ -247,7 +249,7 @@ def read_progress(run_id: str) -> dict[str, Any]:
 
 
 def read_history(run_id: str) -> "pd.DataFrame":
-    """``history.csv`` as a DataFrame with ``HISTORY_COLUMNS`` (empty before epoch 1).
+    """``history.csv`` as a DataFrame with ``HISTORY_FILE_COLUMNS`` (empty before epoch 1).
 
     ``epoch`` is int64, the rest float64 (NaN = undefined). Damaged rows are
     skipped and counted in ``attrs["skipped_rows"]``; ``DamagedRunError`` when
@@ -378,7 +380,7 @@ def drop_epochs_after(folder: Path, epoch: int) -> list[dict[str, Any]]:
     of a later, interrupted epoch); return the history rows kept."""
     history = runfiles.read_table(folder / HISTORY_FILE)
     rows = history[history["epoch"] <= epoch].to_dict("records")
-    runfiles.write_csv_rows(folder / HISTORY_FILE, runfiles.HISTORY_COLUMNS, rows, append=False)
+    runfiles.write_csv_rows(folder / HISTORY_FILE, runfiles.HISTORY_FILE_COLUMNS, rows, append=False)
     for name in (STEPS_FILE, CLASS_IOU_FILE):
         frame = runfiles.read_table(folder / name)
         if len(frame):

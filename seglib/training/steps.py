@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -19,6 +21,10 @@ from seglib.classes import IGNORE_LABEL
 from seglib.errors import ConfigError
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
+
+#: Weights that AdamW's decoupled weight decay leaves alone (BatchNorm scales and offsets, biases): the
+#: patterns Keras matches against a variable's name (``exclude_from_weight_decay``).
+NOT_DECAYED = ("gamma", "beta", "bias")
 
 
 def make_optimizer(train_config):
@@ -39,7 +45,7 @@ def make_optimizer(train_config):
     if train_config.optimizer == "adamw":
         optimizer = keras.optimizers.AdamW(learning_rate=learning_rate,
                                            weight_decay=float(train_config.weight_decay))
-        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+        optimizer.exclude_from_weight_decay(var_names=list(NOT_DECAYED))
         return optimizer
     if train_config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate)
@@ -217,6 +223,23 @@ def current_lr(keras, optimizer) -> float:
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     except Exception:  # noqa: BLE001
         return float("nan")
+
+
+def decayed_weights(model) -> list:
+    """The trainable weights that AdamW's weight decay shrinks: the kernels (convolutions), not
+    ``NOT_DECAYED`` (BatchNorm scales and offsets, biases)."""
+    return [variable for variable in model.trainable_variables
+            if not any(re.search(pattern, variable.name) for pattern in NOT_DECAYED)]
+
+
+def weight_norm(model) -> float:
+    """The L2 norm of the trainable kernels (``decayed_weights``), measured: sqrt of the sum of their
+    squared entries. Weight decay pulls it down; a gradient step that grows the weights pushes it up."""
+    total = 0.0
+    for variable in decayed_weights(model):
+        values = np.asarray(variable.numpy(), dtype=np.float64)
+        total += float(np.sum(values * values))
+    return math.sqrt(total)
 
 
 def nan_message(epoch: int, step: int, optimizer) -> str:

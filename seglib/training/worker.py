@@ -28,7 +28,9 @@ Why it is a hand-written loop rather than ``model.fit``:
 
 The optimiser is AdamW with decoupled weight decay and an exponentially
 decaying learning rate (the course's change to the Keras example), or Adam
-with a constant rate (``keras-example`` preset, the over-fitting baseline).
+with a constant rate (``keras-example`` preset). Each history row also
+records the trainable kernels' L2 norm, so the effect of weight decay is
+measured, not assumed.
 The model is compiled with that optimiser so that ``last.keras`` carries the
 optimiser state: ``--resume`` continues the schedule (optimizer iterations)
 and appends to the history.
@@ -376,6 +378,7 @@ class Worker:
             "val_mean_iou": metrics.mean_iou(val["confusion"]),
             "lr": steps.current_lr(keras, self.optimizer),
             "seconds": None,
+            "weight_norm": steps.weight_norm(self.model),
             "val_confusion": val["confusion"],
             "train_seconds": trained["train_seconds"],
             "train_images": trained["train_images"],

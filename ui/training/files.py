@@ -15,7 +15,8 @@ import streamlit as st
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, get_palette
-from seglib.training import runfiles, runfolder
+from seglib.errors import RunError
+from seglib.training import diagnosis, reference, runfiles, runfolder
 from seglib.figures import training as training_figures
 
 from ui.stamps import file_stamp
@@ -68,6 +69,22 @@ def _previews(run_id: str, stamp: tuple):
         return runfolder.read_previews(run_id)
     except runfiles.DamagedRunError as error:
         return {"damaged": getattr(error, "reason", str(error))}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _reference_comparison(stamps: tuple):
+    return diagnosis.reference_comparison()
+
+
+def reference_comparison():
+    """What the shipped optimizer reference runs show (``diagnosis.reference_comparison``), read again
+    only when one of their histories changes; None when one is missing."""
+    try:
+        stamps = tuple(run_file_stamp(runfolder.REFERENCE_PREFIX + key, runfiles.HISTORY_FILE)
+                       for key in reference.OPTIMIZER_RUNS)
+    except RunError:
+        return None
+    return _reference_comparison(stamps)
 
 
 def load_history(run_id: str) -> pd.DataFrame:

@@ -176,10 +176,13 @@ def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) ->
         plot(loss_figure, key="live_loss")
     with right:
         plot(accuracy_figure, key="live_accuracy")
-    st.caption("Training solid, validation dashed, on the same axes. When the validation loss turns up "
-               "while the training loss keeps falling, the model is memorising its training images "
-               "(over-fitting). Pixel accuracy is dominated by the background, which covers most pixels; "
-               "mean IoU weighs every class the same, so it shows whether the small parts are learned.")
+    st.caption("Training solid, validation dashed, on the same axes. When the gap between them widens and "
+               "the validation loss turns up while the training loss keeps falling, the model is memorising its "
+               "training images (over-fitting). A validation curve that merely jumps from epoch to epoch is "
+               "something else: a step too large, or the noise of a small validation set and of BatchNorm at "
+               "small batches (the reference runs under Compare runs tell the two apart). Pixel accuracy is "
+               "dominated by the background, which covers most pixels; mean IoU weighs every class the same, "
+               "so it shows whether the small parts are learned.")
     if config is not None and config.train.loss != "cross-entropy":
         st.caption(f"This run trains with the **{LOSS_LABELS[config.train.loss].lower()}** loss: both loss "
                    "curves measure that loss, so they can be read against each other but not against a run "

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from seglib.errors import SeglibError
-from seglib.training import reference, runfiles, runfolder, scheduler
+from seglib.training import diagnosis, reference, runfiles, runfolder, scheduler
 from seglib.figures import slides
 from seglib.figures import training as training_figures
 from ui.drawing import plot, runs_source
@@ -117,23 +117,33 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
 
     st.markdown(
         "**Compare runs.** Curves of several runs on the same axes: one colour per run, training solid, "
-        "validation dashed. The two recorded reference runs train the same model on the same images with the "
-        "Keras example's optimizer (Adam at 1e-3, constant, no weight decay) and with the course's (AdamW, a "
-        "lower rate that decays). Read them for two different diagnoses. **Erratic validation curves** (jumps "
-        "from one epoch to the next) come from a step size that is too large for the noise of a small "
-        "validation set; a *decaying learning rate* answers them. **Over-fitting** is a *widening gap* "
-        "between the training and the validation curve; *weight decay* (and more data or augmentation) "
-        "answers it. Adam at 1e-3 usually climbs faster at first, with both symptoms; the course's optimizer "
-        "climbs more slowly and more smoothly.")
+        "validation dashed. The recorded reference runs train the same model on the same images, each one "
+        "change from the one before: " + "; ".join(md_text(spec["name"]) for spec in reference.OPTIMIZER_RUNS.values())
+        + "; and " + ", ".join(md_text(spec["name"]) for spec in reference.REPEAT_RUNS.values())
+        + ", to show how far runs with the same settings end apart. Three different things can make curves look bad, with different remedies: a **step too large** "
+        "(the jumps shrink when only the learning rate is lowered and decays: compare two runs that differ "
+        "there alone), the **noise** of a small validation set and of BatchNorm statistics taken from small "
+        "batches (jumps that a lower rate leaves in place), and **over-fitting** proper (the gap between training "
+        "and validation widens while validation stops improving). What the reference runs show, computed from "
+        "their history files:")
+    comparison = files.reference_comparison()
+    if comparison is None:
+        st.caption("The reference runs are not on this machine: `python -m seglib reference-runs` records them.")
+    else:
+        st.markdown("\n".join(f"- {bullet}" for bullet in comparison["bullets"]))
+        with st.expander("Each reference run's numbers"):
+            for name, reading in comparison["runs"].values():
+                st.markdown(diagnosis.reading_text(md_text(name), reading))
     with_history = [info.id for info in infos if info.epochs_done > 0]
     own = [run_id for run_id in with_history if not runfolder.is_reference(run_id)]
     optimizer_references = [runfolder.REFERENCE_PREFIX + key for key in reference.OPTIMIZER_RUNS]
     default = own[:3] or [run_id for run_id in optimizer_references if run_id in with_history]
-    pick, metric_column = st.columns([3, 1.4], vertical_alignment="bottom")
+    pick, metric_column = st.columns([3, 2], vertical_alignment="bottom")
     chosen = pick.multiselect("Runs to compare", with_history, default=default, key="training_compare",
                               format_func=labels.get, placeholder="Runs with at least one epoch")
     metric = metric_column.radio("Metric", list(training_figures.OVERLAY_METRICS), horizontal=True,
-                                 format_func={"loss": "loss", "accuracy": "accuracy", "mean_iou": "mean IoU"}.get,
+                                 format_func={"loss": "loss", "accuracy": "accuracy", "mean_iou": "mean IoU",
+                                              "weight_norm": "weight norm"}.get,
                                  key="training_compare_metric")
     histories = {labels[run_id]: files.load_history(run_id) for run_id in chosen if run_id in by_id}
     plot(training_figures.overlay_figure(histories, metric=metric), key="compare_chart",

@@ -144,7 +144,8 @@ def start_form() -> None:
                           "IoU of the rare classes (exercise 13-4).")
     row[0].selectbox("Optimizer", ["adamw", "adam"], key=_key("train.optimizer"), disabled=disabled,
                      format_func={"adamw": "AdamW (weight decay)", "adam": "Adam"}.get,
-                     help="AdamW shrinks the weights a little at every step (decoupled weight decay).")
+                     help="AdamW is Adam plus decoupled weight decay: every step also shrinks each kernel a "
+                          "little, apart from the gradient's update.")
     row[1].number_input("Initial learning rate", min_value=0.0, max_value=1.0, step=1e-4, format="%.1e",
                         key=_key("train.learning_rate"), disabled=disabled,
                         help="Step size at the start of training.")
@@ -153,7 +154,9 @@ def start_form() -> None:
     row[3].number_input("Decay rate", min_value=0.0, max_value=1.0, step=0.05, format="%.2f",
                         key=_key("train.decay_rate"), disabled=disabled, help="1.0 keeps the rate constant.")
     row[4].number_input("Weight decay", min_value=0.0, max_value=1.0, step=1e-4, format="%.1e",
-                        key=_key("train.weight_decay"), disabled=disabled, help="Used by AdamW only.")
+                        key=_key("train.weight_decay"), disabled=disabled,
+                        help="Used by AdamW only. " + planning.DECOUPLED_RULE + " Under the form, the shrink it "
+                             "alone gives over the planned steps.")
     row[5].number_input("Early stopping", min_value=0, step=1, key=_key("train.early_stopping_patience"),
                         disabled=disabled,
                         help="Stop when the validation loss has not improved for this many epochs; 0 = off.")
@@ -191,6 +194,7 @@ def start_form() -> None:
                        f"{steps_per_epoch * config.train.epochs:,} optimizer steps. About "
                        f"{progress_text.format_duration(startup)} of start-up (importing TensorFlow and "
                        f"compiling) comes first. Throughput: {basis}.")
+            st.caption(planning.weight_decay_sentence(config, steps_per_epoch * config.train.epochs))
             st.caption(config.summary())
         with schedule_column:
             schedule = planning.lr_schedule(config, steps=steps_per_epoch * config.train.epochs)
