@@ -1,0 +1,80 @@
+"""The Metric playground page under AppTest, on the tiny synthetic dataset: the numbers it shows are
+those of ``seglib.lab.playground`` on the same mask, a slider move changes them (and says by how much),
+the URL picks the image and the seed, and a missing dataset gets a message."""
+
+from __future__ import annotations
+
+import pytest
+
+from apptest_support import error_free, open_app
+from seglib.data.dataset import load_pair, open_dataset
+from seglib.lab import playground
+from ui.playground import SIZE
+
+pytestmark = pytest.mark.slow  # every test runs the page
+
+
+def _metric(at, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def _board(tiny_dataset, index: int = 0, seed: int = 0) -> playground.Board:
+    _, mask = load_pair(open_dataset(tiny_dataset).split("val")[index], size=SIZE)
+    return playground.Board(mask, seed=seed)
+
+
+def _expected(board: playground.Board, settings: playground.Settings, confidence: float) -> dict[str, str]:
+    scores = board.scores(board.predict(settings), confidence)
+    return {"pixel accuracy": f"{scores.pixel_accuracy:.1%}", "mean IoU": f"{scores.mean_iou:.3f}",
+            "average error": f"{scores.average_error:.4f}", "wrong pixels": f"{scores.wrong_pixels:,}",
+            **{playground.LOSS_LABELS[name]: f"{scores.losses[name]:.3f}" for name in playground.LOSS_NAMES}}
+
+
+def _settings(at) -> tuple[playground.Settings, float]:
+    values = {slider.label: slider.value for slider in at.slider}
+    settings = playground.Settings(**{name: values[label] for name, label in playground.SLIDERS.items()})
+    return settings, values["confidence (probability of the predicted class)"]
+
+
+def test_the_page_shows_the_playgrounds_numbers_and_a_move_updates_them(tiny_dataset):
+    at = open_app("pages/playground.py")
+    error_free(at)
+    assert "What the model gets right" in [h.value for h in at.subheader]
+    board = _board(tiny_dataset)
+    settings, confidence = _settings(at)
+    assert {m.label: m.value for m in at.metric} == _expected(board, settings, confidence)
+    assert all(not m.delta for m in at.metric)  # nothing to compare with yet
+    table = at.table[0].value
+    assert list(table.index) == [what for what, _ in board.effects(settings, confidence)]
+
+    recall = next(s for s in at.slider if s.label == playground.SLIDERS["background_recall"])
+    before = _metric(at, "wrong pixels").value
+    recall.set_value(0.5).run()
+    error_free(at)
+    settings, confidence = _settings(at)
+    assert settings.background_recall == 0.5
+    expected = _expected(board, settings, confidence)
+    assert {m.label: m.value for m in at.metric} == expected
+    moved = int(expected["wrong pixels"].replace(",", "")) - int(before.replace(",", ""))
+    assert moved > 0 and _metric(at, "wrong pixels").delta == f"{moved:,}"
+    caption = next(c.value for c in at.caption if c.value.startswith("Measured on this prediction"))
+    measured = board.scores(board.predict(settings), confidence).background_recall
+    assert f"background recall {measured:.3f}" in caption
+
+
+def test_the_url_picks_the_image_and_the_seed(tiny_dataset):
+    at = open_app("pages/playground.py", query={"playground_image": 2, "playground_seed": 7})
+    error_free(at)
+    assert at.number_input(key="playground_image").value == 2
+    stem = open_dataset(tiny_dataset).split("val")[2].stem
+    assert any(stem in c.value for c in at.caption)
+    settings, confidence = _settings(at)
+    assert {m.label: m.value for m in at.metric} == _expected(_board(tiny_dataset, 2, 7), settings, confidence)
+
+
+def test_a_missing_dataset_gets_a_message(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGLIB_DATA_ROOTS", str(tmp_path))
+    at = open_app("pages/playground.py")
+    assert not at.exception
+    assert any("does not exist" in e.value for e in at.error)
+    assert not at.metric
