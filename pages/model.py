@@ -173,7 +173,7 @@ with drawing.error_boundary("Describing the Keras example's model", stop=False):
 # ---------------------------------------------------------------------------
 # Receptive field layer by layer: the sidebar's model beside the Keras example
 # ---------------------------------------------------------------------------
-st.subheader("Receptive field layer by layer")
+st.subheader("Receptive field layer by layer", anchor="receptive-field-layer-by-layer")
 st.markdown(f"A layer whose kernel spans k units (dilation included) widens the **{fields.FIELD_NAME}** of a "
             f"unit (the input pixels it can depend on) by (k − 1) × the **{fields.STRIDE_NAME}** of its input (how "
             "many input pixels apart its units sit). Below, every layer that moves the field in the sidebar's model "

@@ -51,7 +51,7 @@ about.caption(f"`{dataset.name}/{split}/{stem}`, labels resized to {page_state.S
 # ---------------------------------------------------------------------------
 # The sliders, the prediction and its numbers: redrawn alone at every move (a fragment)
 # ---------------------------------------------------------------------------
-st.subheader("What the model gets right")
+st.subheader("What the model gets right", anchor="what-the-model-gets-right")
 others = board.num_classes - 1
 METRIC_HELP = {
     "pixel accuracy": "Share of the labelled pixels predicted right: the background's share of the pixels "

@@ -9,6 +9,7 @@ import pytest
 from apptest_support import error_free, open_app
 from seglib.data.dataset import load_pair, open_dataset
 from seglib.lab import playground
+from seglib.lab.exercises import build_exercises
 from ui.playground import SIZE
 
 pytestmark = pytest.mark.slow  # every test runs the page
@@ -40,6 +41,11 @@ def test_the_page_shows_the_playgrounds_numbers_and_a_move_updates_them(tiny_dat
     at = open_app("pages/playground.py")
     error_free(at)
     assert "What the model gets right" in [h.value for h in at.subheader]
+    # Exercises 13-4 and 13-6 link here, to a heading the page has.
+    linked = {(exercise.key, link.anchor) for exercise in build_exercises({}) for link in exercise.links
+              if link.page == "playground.py"}
+    assert {key for key, _ in linked} == {"13-4", "13-6"}
+    assert {anchor for _, anchor in linked} <= {h.proto.anchor for h in at.subheader}
     board = _board(tiny_dataset)
     settings, confidence = _settings(at)
     assert {m.label: m.value for m in at.metric} == _expected(board, settings, confidence)
