@@ -114,6 +114,7 @@ BENCHMARKS = {
     "speedup": ("bench_speedup", {"rounds": 2, "steps": 10}, {}, _generic("speed-up")),
     "lecture": ("bench_lecture", {"minutes": 1.0, "rounds": 1, "phase": 20.0, "after_backbone_joins": False}, {}, _generic("lecture")),
     "memory": ("bench_memory", {"uploads": 3}, {}, _memory),
+    "playground": ("bench_playground", {"moves": 15}, {}, _generic("playground")),
 }
 
 
