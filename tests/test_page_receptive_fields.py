@@ -1,13 +1,18 @@
-"""The Model page's "Receptive field layer by layer" under AppTest: the sidebar's model (the shipped
-demo model) beside the Keras example, each table equal to ``depth_profile`` of that model computed
-here, and one name for each quantity in the text, the tables and the plot."""
+"""Receptive fields as the pages name them, under AppTest. The Model page's "Receptive field layer by
+layer": the sidebar's model (the shipped demo model) beside the Keras example, each table equal to
+``depth_profile`` of that model computed here, and one name for each quantity in the text, the tables
+and the plot. And a column an exercise hint names is headed with that name where the hint sends you."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 
 from apptest_support import charts, error_free, open_app
 from seglib.analysis import fields
+from seglib.lab.exercises import build_exercises
 from seglib.model.saving import load_model
 from seglib.model.summary import architecture
 from seglib.training import demo
@@ -50,3 +55,21 @@ def test_the_untrained_sidebar_model_is_followed_too(tiny_dataset):
     tables = [frame.value for frame in at.dataframe if fields.FIELD_COLUMN in frame.value.columns]
     expected = fields.depth_profile(fields.layer_fields(architecture("lecture")))
     assert tables[0].reset_index(drop=True).equals(expected)
+
+
+def test_a_column_a_hint_names_is_headed_so_on_its_page(tiny_dataset):
+    """A hint said 'receptive field (px)' where the Atrous page headed the column 'field px'."""
+    named = []
+    for exercise in build_exercises({}):
+        for question in exercise.questions:
+            link = exercise.link_for(question)
+            for column in re.findall(r"'([^']+)' column", question.hint or ""):
+                named.append((link.page, column))
+    assert ("atrous.py", fields.FIELD_COLUMN) in named
+    for page, column in named:
+        at = open_app(f"pages/{page}", query={"atrous_model": "lecture", "atrous_size": 64})
+        frames = [frame for frame in at.dataframe if column in frame.value.columns]
+        assert frames, (page, column)
+        for frame in frames:
+            label = json.loads(frame.proto.columns or "{}").get(column, {}).get("label", column)
+            assert label == column, (page, column, label)
