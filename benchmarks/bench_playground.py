@@ -46,11 +46,8 @@ IDLE_S = 3.0
 #: after it, and of the first animation frame once both changed.
 _OBSERVER = """() => {
   const state = window.__playground = {down: null, metric: null, picture: null, painted: null};
-  const metricValue = () => {
-    const box = [...document.querySelectorAll('[data-testid="stMetric"]')]
-      .find(m => (m.querySelector('[data-testid="stMetricLabel"]')?.innerText || '').trim() === 'wrong pixels');
-    return box ? box.querySelector('[data-testid="stMetricValue"]')?.innerText : null;
-  };
+  const metricValue = () =>
+    document.querySelector('.seglib-score[data-name="wrong pixels"]')?.getAttribute('data-value') ?? null;
   const pictureSource = () => {
     const pictures = document.querySelectorAll('.seglib-playground img');
     return pictures.length > 1 ? pictures[1].getAttribute('src') : null;
@@ -74,7 +71,7 @@ _OBSERVER = """() => {
       requestAnimationFrame(() => { state.painted = performance.now(); });
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true,
-                             attributeFilter: ['src']});
+                             attributeFilter: ['src', 'data-value']});
 }"""
 
 _DONE = "() => { const s = window.__playground; return s && s.painted !== null && s.painted > 0; }"

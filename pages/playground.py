@@ -1,9 +1,11 @@
 """Metric playground: what each metric and loss notices in a prediction (exercises 13-4 and 13-6)."""
 
+import numpy as np
 import streamlit as st
 
-from seglib.classes import LEFT_RIGHT_PAIRS
+from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS
 from seglib.figures import playground as playground_figures
+from seglib.figures.masks import legend_html
 from seglib.figures.style import class_label
 from seglib.lab import playground
 from ui import datasets, drawing, url_state
@@ -93,21 +95,21 @@ def play(board: playground.Board, board_key: tuple) -> None:
                                     f"probability and shares the rest equally among the other {others} classes.")
     prediction = board.predict(settings)
     scores = board.scores(prediction, confidence)
-    with pictures:
-        st.markdown(playground_figures.panels_html(board.truth, prediction, palette=current_palette()),
-                    unsafe_allow_html=True)
-        drawing.class_legend(classes=sorted({*board.truth.ravel().tolist(), *prediction.ravel().tolist()} - {255}))
+    present = sorted({*np.unique(board.truth).tolist(), *np.unique(prediction).tolist()} - {IGNORE_LABEL})
+    pictures.markdown(playground_figures.panels_html(board.truth, prediction, palette=current_palette())
+                      + legend_html(current_palette(), classes=present), unsafe_allow_html=True)
     moved = page_state.changes(scores, board_key)
     values = {"pixel accuracy": (scores.pixel_accuracy, "{:.1%}"), "mean IoU": (scores.mean_iou, "{:.3f}"),
               "average error": (scores.average_error, "{:.4f}"), "wrong pixels": (scores.wrong_pixels, "{:,}"),
               **{name: (scores.losses[name], "{:.3f}") for name in playground.LOSS_NAMES}}
-    for row in (list(values)[:4], list(values)[4:]):
-        for column, name in zip(st.columns(4), row):
-            value, form = values[name]
-            delta = None if moved[name] is None else form.format(moved[name])
-            column.metric(playground.LOSS_LABELS.get(name, name), form.format(value), help=METRIC_HELP[name],
-                          delta=None if delta in (None, form.format(0.0), form.format(-0.0)) else delta,
-                          delta_color="normal" if name in ("pixel accuracy", "mean IoU") else "inverse")
+    shown = []
+    for name, (value, form) in values.items():
+        unchanged = moved[name] is None or form.format(abs(moved[name])) == form.format(0)
+        shown.append(playground_figures.Score(
+            playground.LOSS_LABELS.get(name, name), form.format(value), help=METRIC_HELP[name],
+            delta=None if unchanged else form.format(moved[name]),
+            higher_is_better=name in ("pixel accuracy", "mean IoU")))
+    st.markdown(playground_figures.scores_html(shown), unsafe_allow_html=True)
     measured = {name: "none on this mask" if value != value else f"{value:.3f}" for name, value in (
         ("background recall", scores.background_recall), ("rare-class recall", scores.rare_recall),
         ("left/right pixels swapped", scores.swapped))}
@@ -116,8 +118,8 @@ def play(board: playground.Board, board_key: tuple) -> None:
                + " (boundary errors add to the sliders' own).")
     with st.expander("Each mistake alone: which numbers notice it", expanded=True):
         table = playground.effects_frame(board.effects(settings, confidence)).set_index("mistake")
-        formats = {"pixel accuracy": "{:.1%}", "wrong pixels": "{:,}", "average error": "{:.4f}"}
-        st.table(table.apply(lambda column: column.map(formats.get(column.name, "{:.3f}").format)))
+        st.markdown(playground_figures.table_html(table, {"pixel accuracy": "{:.1%}", "wrong pixels": "{:,}",
+                                                          "average error": "{:.4f}"}), unsafe_allow_html=True)
 
 
 play(board, (str(dataset.root), split, int(index), int(seed)))

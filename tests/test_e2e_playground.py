@@ -22,9 +22,9 @@ TALL = {"width": 1400, "height": 4000}
 
 
 def _metric_value(page, label: str) -> str:
-    return page.locator('[data-testid="stMetric"]').filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
-    ).get_by_test_id("stMetricValue").inner_text().strip()
+    """The number the scoreboard shows for ``label``, as the reader sees it."""
+    cell = page.get_by_role("group", name=label, exact=True)
+    return cell.locator("div").nth(1).inner_text().strip()
 
 
 def test_the_model_page_draws_the_receptive_field_layer_by_layer(dashboard_url, browser, session_tmp):
@@ -88,8 +88,8 @@ def test_a_slider_move_redraws_the_prediction_and_its_numbers(dashboard_url, bro
                            .input_value())
         scores = board.scores(board.predict(playground.Settings(**values)), confidence)
         page.wait_for_function(
-            "(expected) => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            ".some(v => v.innerText.trim() === expected)", arg=f"{scores.wrong_pixels:,}", timeout=30_000)
+            "(expected) => document.querySelector('.seglib-score[data-name=\"wrong pixels\"]')"
+            "?.getAttribute('data-value') === expected", arg=f"{scores.wrong_pixels:,}", timeout=30_000)
         assert _metric_value(page, "wrong pixels") == f"{scores.wrong_pixels:,}"
         assert _metric_value(page, "pixel accuracy") == f"{scores.pixel_accuracy:.1%}"
         assert _metric_value(page, "mean IoU") == f"{scores.mean_iou:.3f}"

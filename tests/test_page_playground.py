@@ -4,6 +4,9 @@ the URL picks the image and the seed, and a missing dataset gets a message."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from apptest_support import error_free, open_app
@@ -15,8 +18,14 @@ from ui.playground import SIZE
 pytestmark = pytest.mark.slow  # every test runs the page
 
 
-def _metric(at, label: str):
-    return next(m for m in at.metric if m.label == label)
+SCORE = re.compile(r'data-name="([^"]*)" data-value="([^"]*)" data-delta="([^"]*)"')
+
+
+def _scores(at) -> dict[str, tuple[str, str]]:
+    """``{name: (value, change)}`` of the scoreboard the page drew (change '' when none is shown)."""
+    board = next(m.value for m in at.markdown if "seglib-scores" in m.value)
+    return {html.unescape(name): (html.unescape(value), html.unescape(delta))
+            for name, value, delta in SCORE.findall(board)}
 
 
 def _board(tiny_dataset, index: int = 0, seed: int = 0) -> playground.Board:
@@ -48,21 +57,28 @@ def test_the_page_shows_the_playgrounds_numbers_and_a_move_updates_them(tiny_dat
     assert {anchor for _, anchor in linked} <= {h.proto.anchor for h in at.subheader}
     board = _board(tiny_dataset)
     settings, confidence = _settings(at)
-    assert {m.label: m.value for m in at.metric} == _expected(board, settings, confidence)
-    assert all(not m.delta for m in at.metric)  # nothing to compare with yet
-    table = at.table[0].value
-    assert list(table.index) == [what for what, _ in board.effects(settings, confidence)]
+    shown = _scores(at)
+    assert {name: value for name, (value, _) in shown.items()} == _expected(board, settings, confidence)
+    assert all(not delta for _, delta in shown.values())  # nothing to compare with yet
+    at.run()  # the same settings again: no change is shown as a change of 0
+    assert all(not delta for _, delta in _scores(at).values())
+    table = next(m.value for m in at.markdown if "seglib-table" in m.value)
+    for what, scores in board.effects(settings, confidence):
+        assert f"<th>{html.escape(what)}</th>" in table and f"<td>{scores.wrong_pixels:,}</td>" in table
 
     recall = next(s for s in at.slider if s.label == playground.SLIDERS["background_recall"])
-    before = _metric(at, "wrong pixels").value
+    before = _scores(at)
     recall.set_value(0.5).run()
     error_free(at)
     settings, confidence = _settings(at)
     assert settings.background_recall == 0.5
     expected = _expected(board, settings, confidence)
-    assert {m.label: m.value for m in at.metric} == expected
-    moved = int(expected["wrong pixels"].replace(",", "")) - int(before.replace(",", ""))
-    assert moved > 0 and _metric(at, "wrong pixels").delta == f"{moved:,}"
+    after = _scores(at)
+    assert {name: value for name, (value, _) in after.items()} == expected
+    moved = int(expected["wrong pixels"].replace(",", "")) - int(before["wrong pixels"][0].replace(",", ""))
+    assert moved > 0 and after["wrong pixels"][1] == f"{moved:,}"
+    fell = float(expected["mean IoU"]) - float(before["mean IoU"][0])
+    assert fell < 0 and after["mean IoU"][1] == f"{fell:.3f}"
     caption = next(c.value for c in at.caption if c.value.startswith("Measured on this prediction"))
     measured = board.scores(board.predict(settings), confidence).background_recall
     assert f"background recall {measured:.3f}" in caption
@@ -75,7 +91,8 @@ def test_the_url_picks_the_image_and_the_seed(tiny_dataset):
     stem = open_dataset(tiny_dataset).split("val")[2].stem
     assert any(stem in c.value for c in at.caption)
     settings, confidence = _settings(at)
-    assert {m.label: m.value for m in at.metric} == _expected(_board(tiny_dataset, 2, 7), settings, confidence)
+    shown = {name: value for name, (value, _) in _scores(at).items()}
+    assert shown == _expected(_board(tiny_dataset, 2, 7), settings, confidence)
 
 
 def test_a_missing_dataset_gets_a_message(tiny_dataset, tmp_path, monkeypatch):
@@ -83,4 +100,4 @@ def test_a_missing_dataset_gets_a_message(tiny_dataset, tmp_path, monkeypatch):
     at = open_app("pages/playground.py")
     assert not at.exception
     assert any("does not exist" in e.value for e in at.error)
-    assert not at.metric
+    assert not [m for m in at.markdown if "seglib-scores" in m.value]

@@ -203,3 +203,24 @@ def test_the_pictures_show_truth_prediction_and_difference(board):
     assert html_text.count("<img") == 3
     for title in playground_figures.PANEL_TITLES:
         assert f'alt="{title}"' in html_text.replace("&#x27;", "'")
+
+
+def test_the_scoreboard_colours_a_change_by_which_way_is_better():
+    Score = playground_figures.Score
+    board = playground_figures.scores_html([
+        Score("mean IoU", "0.480", "-0.020", higher_is_better=True, help="overlap <per class>"),
+        Score("cross-entropy", "0.700", "-0.100", help="lower is better"),
+        Score("wrong pixels", "1,000", None),
+    ])
+    cells = board.split('class="seglib-score"')[1:]
+    assert "↓ 0.020" in cells[0] and playground_figures.WORSE_COLOR in cells[0]    # IoU fell: worse
+    assert "↓ 0.100" in cells[1] and playground_figures.BETTER_COLOR in cells[1]   # a loss fell: better
+    assert "↑" not in cells[2] and "↓" not in cells[2] and 'data-delta=""' in cells[2]
+    assert 'title="overlap &lt;per class&gt;"' in cells[0]
+
+
+def test_the_table_of_single_mistakes_is_written_as_the_page_formats_it(board):
+    frame = playground.effects_frame(board.effects(Settings(rare_recall=0.5), 0.8)).set_index("mistake")
+    table = playground_figures.table_html(frame, {"pixel accuracy": "{:.1%}", "wrong pixels": "{:,}"})
+    assert table.count("<tr") == len(frame) + 1  # the header, then a row per case
+    assert "<td>100.0%</td>" in table and f"<td>{frame['Dice'].iloc[0]:.3f}</td>" in table

@@ -1,5 +1,8 @@
-"""The metric playground's pictures: truth | prediction | difference as three small PNG images in
-one HTML row, cheap to send and to draw again at every slider move (no Plotly figure to rebuild).
+"""The metric playground's pictures and numbers as plain HTML, cheap to send and to draw again at
+every slider move: truth | prediction | difference as three small PNG images in one row (no Plotly
+figure to rebuild), the scores as one block of numbers with their change since the last move, and the
+table of single mistakes. In the browser one HTML block costs a fraction of eight ``st.metric``
+elements and an ``st.table`` (``benchmarks/bench_playground.py`` measured it).
 
 The masks are drawn in the user's palette, the difference as the course draws it
 (``|true id - predicted id|`` from black, 0, to white, the largest id distance; unlabelled pixels
@@ -11,10 +14,14 @@ legend next to it (``seglib.figures.masks.legend_html``).
 >>> html_text = panels_html(truth, truth)
 >>> html_text.count("<img"), "seglib-playground" in html_text
 (3, True)
+>>> board = scores_html([Score("mean IoU", "0.500", "-0.020", higher_is_better=True, help="overlap")])
+>>> 'data-name="mean IoU"' in board and 'data-delta="-0.020"' in board and "#ff2b2b" in board
+True
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Sequence
 
@@ -64,3 +71,55 @@ def panels_html(truth: np.ndarray, predicted: np.ndarray, *, palette="cihp", num
             'border:1px solid #ccc;display:block"/></figure>')
     return '<div class="seglib-playground" style="display:flex;gap:10px;align-items:flex-start">' + "".join(cells) \
         + "</div>"
+
+
+# ---------------------------------------------------------------------------
+# The numbers
+# ---------------------------------------------------------------------------
+
+#: Colours of a change for the better and for the worse (Streamlit's own metric colours).
+BETTER_COLOR, WORSE_COLOR = "#09ab3b", "#ff2b2b"
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """One number of the scoreboard: its name, its text, its change since the last move (text, or
+    None: nothing to compare with, or no change at this precision), which direction is better, and
+    what it means (shown on hover)."""
+
+    name: str
+    value: str
+    delta: str | None = None
+    higher_is_better: bool = False
+    help: str = ""
+
+
+def scores_html(scores: Sequence[Score], columns: int = 4) -> str:
+    """The scores in a grid of ``columns``, each as a label, a large number and its change with an
+    arrow, green when it went the better way and red otherwise. Each cell carries ``data-name``,
+    ``data-value`` and ``data-delta`` (empty without a change) for tests and tools."""
+    cells = []
+    for score in scores:
+        change = ""
+        if score.delta:
+            falling = score.delta.lstrip().startswith("-")
+            color = WORSE_COLOR if falling == score.higher_is_better else BETTER_COLOR
+            change = (f'<div style="font-size:0.9rem;color:{color}">{"↓" if falling else "↑"} '
+                      f"{html.escape(score.delta.lstrip('+-'))}</div>")
+        cells.append(
+            f'<div class="seglib-score" role="group" aria-label="{html.escape(score.name)}" '
+            f'data-name="{html.escape(score.name)}" data-value="{html.escape(score.value)}" '
+            f'data-delta="{html.escape(score.delta or "")}" title="{html.escape(score.help)}" style="min-width:0">'
+            f'<div style="font-size:0.875rem;color:rgba(49,51,63,0.8)">{html.escape(score.name)}</div>'
+            f'<div style="font-size:2rem;line-height:1.3">{html.escape(score.value)}</div>{change}</div>')
+    return (f'<div class="seglib-scores" style="display:grid;grid-template-columns:repeat({columns},minmax(0,1fr));'
+            'gap:12px 16px;margin:4px 0 8px">' + "".join(cells) + "</div>")
+
+
+def table_html(frame, formats: dict[str, str] | None = None, default_format: str = "{:.3f}") -> str:
+    """A small ``pandas.DataFrame`` as an HTML table (its index as the first column), numbers
+    written with ``formats`` by column (``default_format`` for the others); text is escaped."""
+    formats = formats or {}
+    shown = frame.apply(lambda column: column.map(formats.get(column.name, default_format).format)
+                        if column.dtype.kind in "fiu" else column)
+    return shown.to_html(border=0, classes="seglib-table", escape=True, index_names=False)
