@@ -76,3 +76,22 @@ def test_the_figure_names_its_axes_as_the_table_does_and_marks_each_input_size()
     field_trace = next(trace for trace in figure.data if trace.name == "tiny" and trace.yaxis == "y")
     assert list(field_trace.y) == list(profile[fields.FIELD_COLUMN])
     assert doctest.testmod(field_figures).failed == 0
+
+
+def test_the_model_pages_layer_table_and_its_search():
+    from seglib.model.summary import layer_frame, matching_layers
+
+    rows = [{"name": "block_1_expand", "type": "Conv2D", "output_shape": (None, 8, 8, 16), "params": 48,
+             "stage": "backbone", "kernel_size": (1, 1), "dilation_rate": (1, 1)},
+            {"name": "aspp_rate6", "type": "SeparableConv2D", "output_shape": (None, 4, 4, 32), "params": 600,
+             "stage": "aspp", "kernel_size": (3, 3), "dilation_rate": (6, 6)},
+            {"name": "logits", "type": "UpSampling2D", "output_shape": (None, 64, 64, 20), "params": 0,
+             "stage": "head"}]
+    frame = layer_frame(rows)
+    assert list(frame["output shape"]) == ["(None, 8, 8, 16)", "(None, 4, 4, 32)", "(None, 64, 64, 20)"]
+    assert list(frame["kernel"]) == ["1×1", "3×3", ""] and list(frame["dilation"]) == ["1", "6", ""]
+    stages = ["backbone", "aspp", "head"]
+    assert list(matching_layers(frame, "  ", stages)) == [True, True, True]
+    assert list(matching_layers(frame, "ASPP", stages)) == [False, True, False]       # name or stage, any case
+    assert list(matching_layers(frame, "(None, 64", stages)) == [False, False, True]  # output shape
+    assert list(matching_layers(frame, "conv2d", ["backbone"])) == [True, False, False]
