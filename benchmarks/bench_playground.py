@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bench_memory import dashboard_server  # benchmarks/ is on the path (script or run_all)
 from load_viewers import CHROMIUM
-from machine import browser_as_desktop_user, describe, load_average
+from machine import browser_as_desktop_user, browser_pids, cpu_seconds, describe, load_average
 
 TARGET_MS = 100.0
 PAGE_TIMEOUT_S = 240
@@ -110,34 +110,6 @@ def fragment_work_ms(data_root: Path, repeats: int = 40) -> float:
     return statistics.median(times)
 
 
-def _cpu_seconds(*pids: int) -> float:
-    """User + system CPU seconds used so far by the processes ``pids`` (those still alive)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def _browser_pids() -> list[int]:
-    """This benchmark's Chromium processes (browser, renderers, GPU and utility processes)."""
-    import psutil
-
-    pids = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "chrom" in child.name().lower():
-                pids.append(child.pid)
-        except psutil.Error:
-            continue
-    return pids
-
-
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -173,11 +145,11 @@ def measure(moves: int = 40, size: int = 256, pause: float = 0.3) -> dict:
                 cdp.on("Network.webSocketFrameReceived",
                        lambda event: frames.append(("received", event["timestamp"])))
                 page.get_by_role("slider", name="background recall").focus()
-                idle_before, idle_started = _cpu_seconds(*_browser_pids()), time.perf_counter()
+                idle_before, idle_started = cpu_seconds(browser_pids()), time.perf_counter()
                 page.wait_for_timeout(IDLE_S * 1000)
-                idle_ms = (_cpu_seconds(*_browser_pids()) - idle_before) * 1000 / (time.perf_counter() - idle_started)
+                idle_ms = (cpu_seconds(browser_pids()) - idle_before) * 1000 / (time.perf_counter() - idle_started)
                 load = load_average()
-                cpu_before = _cpu_seconds(server_pid), _cpu_seconds(*_browser_pids())
+                cpu_before = cpu_seconds([server_pid]), cpu_seconds(browser_pids())
                 moves_started = time.perf_counter()
                 samples, round_trips = [], []
                 for move in range(moves):
@@ -192,7 +164,7 @@ def measure(moves: int = 40, size: int = 256, pause: float = 0.3) -> dict:
                     if sent and received:
                         round_trips.append(((received[0] - sent[0]) * 1000, (received[-1] - sent[0]) * 1000))
                     page.wait_for_timeout(pause * 1000)
-                cpu_after = _cpu_seconds(server_pid), _cpu_seconds(*_browser_pids())
+                cpu_after = cpu_seconds([server_pid]), cpu_seconds(browser_pids())
                 moves_s = time.perf_counter() - moves_started
             finally:
                 browser.close()

@@ -8,6 +8,8 @@ default model. Screenshots go to the session's temporary folder, or ``SEGLIB_SCR
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from browser_support import no_problems, screenshot, settle
@@ -27,12 +29,21 @@ def _metric_value(page, label: str) -> str:
     return cell.locator("div").nth(1).inner_text().strip()
 
 
-def test_the_model_page_draws_the_receptive_field_layer_by_layer(dashboard_url, browser, session_tmp):
+@contextlib.contextmanager
+def _tall_page(browser):
+    """A page tall enough for a whole section in one screenshot, collecting JavaScript errors."""
     page = browser.new_page(viewport=TALL)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.js_errors = errors  # type: ignore[attr-defined]
     try:
+        yield page
+    finally:
+        page.close()
+
+
+def test_the_model_page_draws_the_receptive_field_layer_by_layer(dashboard_url, browser, session_tmp):
+    with _tall_page(browser) as page:
         page.goto(f"{dashboard_url}/model")
         settle(page)
         heading = page.get_by_role("heading", name="Receptive field layer by layer")
@@ -55,16 +66,10 @@ def test_the_model_page_draws_the_receptive_field_layer_by_layer(dashboard_url, 
         heading.scroll_into_view_if_needed()
         screenshot(page, session_tmp, "model-receptive-field-by-layer.png")
         no_problems(page)
-    finally:
-        page.close()
 
 
 def test_a_slider_move_redraws_the_prediction_and_its_numbers(dashboard_url, browser, session_tmp, tiny_dataset):
-    page = browser.new_page(viewport=TALL)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.js_errors = errors  # type: ignore[attr-defined]
-    try:
+    with _tall_page(browser) as page:
         page.goto(f"{dashboard_url}/playground?playground_image=1")
         settle(page, visible=page.locator(".seglib-playground img"))
         assert page.locator(".seglib-playground img").count() == 3
@@ -97,5 +102,3 @@ def test_a_slider_move_redraws_the_prediction_and_its_numbers(dashboard_url, bro
         assert page.locator(".seglib-playground img").nth(1).get_attribute("src") != before_picture
         screenshot(page, session_tmp, "playground-after-a-move.png")
         no_problems(page)
-    finally:
-        page.close()
