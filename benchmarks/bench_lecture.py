@@ -44,7 +44,7 @@ from seglib.training import runfiles, runfolder, scheduler
 from seglib import settings
 
 from load_viewers import CHROMIUM, launch_dashboard  # benchmarks/ is on the path (script or run_all)
-from machine import browser_as_desktop_user, describe
+from machine import browser_as_desktop_user, browser_pids, cpu_seconds, describe
 
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
 #: Seconds left out after opening or closing the viewer's page: the steady cost of a page that
@@ -64,7 +64,7 @@ def _machine_share(worker_pid: int | None) -> dict:
     if worker_pid:
         try:
             worker = psutil.Process(worker_pid)
-            sample["worker"] = _cpu_seconds({worker_pid})
+            sample["worker"] = cpu_seconds({worker_pid})
             sample["preempted"] = worker.num_ctx_switches().involuntary
         except psutil.Error:
             pass
@@ -97,34 +97,6 @@ def _training_rate(folder: Path, seconds: float, batch_size: int, shares: list |
                        "worker cores": (after["worker"] - before["worker"]) / wall,
                        "worker preempted/s": (after["preempted"] - before["preempted"]) / wall})
     return steps * batch_size / busy if busy else 0.0
-
-
-def _cpu_seconds(pids: set[int]) -> float:
-    """User + system CPU seconds used so far by the processes ``pids`` (those still alive)."""
-    import psutil
-
-    total = 0.0
-    for pid in pids:
-        try:
-            times = psutil.Process(pid).cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def _browser_pids() -> set[int]:
-    """This benchmark's Chromium processes (the browser and its renderers, GPU and utility processes)."""
-    import psutil
-
-    pids = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "chrom" in child.name().lower():
-                pids.add(child.pid)
-        except psutil.Error:  # exited meanwhile
-            continue
-    return pids
 
 
 def _open_training_page(browser, url: str):
@@ -218,11 +190,11 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
                 rates["without"].append(_training_rate(folder, phase, config.train.batch_size, shares["without"]))
                 page = _open_training_page(browser, url)
                 time.sleep(SETTLE_SECONDS)  # opening the page is a one-off; the projector then keeps it open
-                browser_pids = _browser_pids()
-                before = (_cpu_seconds({server.pid}), _cpu_seconds(browser_pids), time.time())
+                chromium = browser_pids()
+                before = (cpu_seconds({server.pid}), cpu_seconds(chromium), time.time())
                 rates["with"].append(_training_rate(folder, phase, config.train.batch_size, shares["with"]))
-                spent["server"] += _cpu_seconds({server.pid}) - before[0]
-                spent["browser"] += _cpu_seconds(browser_pids) - before[1]
+                spent["server"] += cpu_seconds({server.pid}) - before[0]
+                spent["browser"] += cpu_seconds(chromium) - before[1]
                 spent["seconds"] += time.time() - before[2]
             # One more phase without, so that every phase with a viewer sits between two without
             # (A-B-A): the worker's own drift (the backbone unfreezing, the epochs' validation) cancels.

@@ -31,6 +31,34 @@ def cpu_model() -> str:
     return platform.processor() or "?"
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (those still alive)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def browser_pids() -> set[int]:
+    """This process's Chromium children (the browser and its renderers, GPU and utility processes)."""
+    import psutil
+
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in child.name().lower():
+                pids.add(child.pid)
+        except psutil.Error:  # exited meanwhile
+            continue
+    return pids
+
+
 def describe() -> str:
     """One line: CPU model and the cores this process may use."""
     return f"{cpu_model()}, {os.cpu_count()} CPUs"

@@ -117,6 +117,7 @@ BENCHMARKS = {
     "classroom": ("bench_classroom", {}, {}, _generic("classroom")),
     "ablation": ("bench_ablation", {"images": 3}, {}, _generic("ablation")),
     "slides": ("bench_slides", {"quick": True}, {}, _generic("slides")),
+    "playground": ("bench_playground", {"moves": 15}, {}, _generic("playground")),
 }
 
 

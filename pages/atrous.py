@@ -194,12 +194,12 @@ with table_column:
                "valid taps here"]],
         hide_index=True, width="stretch",
         column_config={
-            "branch": st.column_config.TextColumn("branch", width="small"),
+            "branch": st.column_config.TextColumn("branch"),
             "spacing (px)": st.column_config.NumberColumn(
-                aspp.BRANCH_HEADINGS["spacing (px)"], width="small",
+                aspp.BRANCH_HEADINGS["spacing (px)"],
                 help="Distance between neighbouring taps in input pixels: rate × output stride."),
             "receptive field (px)": st.column_config.TextColumn(
-                aspp.BRANCH_HEADINGS["receptive field (px)"], width="small",
+                aspp.BRANCH_HEADINGS["receptive field (px)"],
                 help="Theoretical receptive field in input pixels: everything that can influence the "
                      "branch's output."),
             "valid-tap fraction": st.column_config.NumberColumn(

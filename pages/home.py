@@ -109,7 +109,8 @@ steps = [
     ("atrous.py", "3 · Scales", "What atrous (dilated) convolutions at different rates see on a real image."),
     ("training.py", "4 · Training", "A worker process trains the model; loss and accuracy curves update live."),
     ("predictions.py", "5 · Predictions", "Ground truth, prediction and their difference; the logits of a pixel."),
-    ("exercises.py", "6 · Exercises", "The lab's questions and where each one is answered."),
+    ("playground.py", "6 · Metrics", registry.page_info("playground.py").summary),
+    ("exercises.py", "7 · Exercises", "The lab's questions and where each one is answered."),
 ]
 for index, (file, title, text) in enumerate(steps):
     if index % 3 == 0:

@@ -6,10 +6,14 @@ import streamlit as st
 from seglib import keras_example
 from seglib.config import get_preset, preset_names
 from seglib.model import deeplab as seglib_model
+from seglib.model import summary
 from seglib.model.pretrained import start_explanation
 from seglib.figures import slides
+from seglib.analysis import fields
+from seglib.figures import fields as field_figures
 from seglib.figures import stages as stage_figures
 from ui import drawing, models, url_state
+from ui import model as page_state
 from ui.page import page_header
 
 page_header(
@@ -103,26 +107,6 @@ STARTS = {"pretrained": "the project's pretrained backbone", "none": "random wei
           "imagenet": "ImageNet weights, when already in the Keras cache"}
 
 
-@st.cache_data(show_spinner=False)
-def _keras_example_description() -> dict:
-    """Parameters and stage shapes of the Keras example's model, once per server.
-
-    Parameter counts do not depend on the input size, and every stage's height and width scale
-    with it, so the preset is built at 64 px (far faster than 512 px) and its shapes scaled up.
-    Only plain numbers are kept; the ResNet50 is dropped.
-    """
-    from seglib.model.deeplab import build_model
-    from seglib.model.summary import describe
-
-    config = get_preset("keras-example")
-    small_size = 4 * config.model.output_stride
-    found = describe(build_model(config.with_overrides({"model.image_size": small_size}).model))
-    scale = config.model.image_size // small_size
-    return {"total": found["total"], "small_size": small_size,
-            "stages": {row["stage"]: (row["output_shape"][1] * scale, row["output_shape"][2] * scale,
-                                      row["output_shape"][3]) for row in found["stages"]}}
-
-
 def _optimizer(train) -> str:
     if train.optimizer == "adamw":
         return f"AdamW, weight decay {train.weight_decay:g}"
@@ -162,7 +146,7 @@ def _comparison_column(model_config, train, stages: dict, total: int, example: b
 st.subheader("Next to the Keras example")
 with drawing.error_boundary("Describing the Keras example's model", stop=False):
     with st.spinner("Describing the Keras example's ResNet50 (once per server)..."):
-        example_description = _keras_example_description()
+        example_description = page_state.keras_example_numbers()
     example_config = get_preset("keras-example")
     lecture_weights = get_preset("lecture").model.weights
     this_stages = {row["stage"]: tuple(row["output_shape"][1:]) for row in stage_rows}
@@ -190,8 +174,25 @@ with drawing.error_boundary("Describing the Keras example's model", stop=False):
         "the project also departs from the example here:")
     text_column.markdown(keras_example.differences_markdown())
     text_column.caption(f"The Keras example's parameters and shapes come from its preset built once at "
-                        f"{example_description['small_size']} px: parameter counts do not depend on the input "
-                        "size, and the heights and widths scale with it.")
+                        f"{example_description['image_size']} px with random weights: neither depends on the "
+                        "weights, so nothing is downloaded.")
+
+# ---------------------------------------------------------------------------
+# Receptive field layer by layer: the sidebar's model beside the Keras example
+# ---------------------------------------------------------------------------
+st.subheader("Receptive field layer by layer", anchor="receptive-field-layer-by-layer")
+st.markdown(f"A layer whose kernel spans k units (dilation included) widens the **{fields.FIELD_NAME}** of a "
+            f"unit (the input pixels it can depend on) by (k − 1) × the **{fields.STRIDE_NAME}** of its input (how "
+            "many input pixels apart its units sit). Below, every layer that moves the field in the sidebar's model "
+            "and in the Keras example; dashed lines: their input sizes. The spikes in the stride are the image "
+            "pooling (one unit for the whole map), the dips the decoder's early, low-level branch.")
+with drawing.error_boundary("Following the receptive field through the layers", stop=False):
+    profiles = page_state.field_profiles()
+    drawing.plot(field_figures.depth_figure(profiles))
+    st.markdown("\n".join("- " + fields.profile_sentence(name, *profile) for name, profile in profiles.items()))
+    for name, (profile, _) in profiles.items():
+        st.markdown(f"**{name}**")
+        st.dataframe(profile, hide_index=True, width="stretch", height=320, column_config=page_state.PROFILE_COLUMNS)
 
 # ---------------------------------------------------------------------------
 # The final layer (exercise 13-3)
@@ -237,21 +238,8 @@ search = search_column.text_input("Search layers", placeholder="e.g. aspp, Conv2
 stage_names = [row["stage"] for row in stage_rows]
 shown_stages = stage_column.pills("Stages", stage_names, selection_mode="multi", default=stage_names,
                                   format_func=lambda s: stage_figures.STAGE_TITLES.get(s, s))
-layers = pd.DataFrame([{
-    "#": index,
-    "name": row["name"],
-    "type": row["type"],
-    "output shape": "(" + ", ".join("None" if d is None else str(d) for d in row["output_shape"]) + ")",
-    "parameters": row["params"],
-    "stage": row["stage"],
-    "kernel": "×".join(map(str, row["kernel_size"])) if row.get("kernel_size") else "",
-    "dilation": str(row["dilation_rate"][0]) if row.get("dilation_rate") else "",
-} for index, row in enumerate(rows)])
-mask = layers["stage"].isin(shown_stages or stage_names)
-if search.strip():
-    needle = search.strip().lower()
-    text = (layers["name"] + " " + layers["type"] + " " + layers["stage"] + " " + layers["output shape"]).str.lower()
-    mask &= text.str.contains(needle, regex=False)
+layers = summary.layer_frame(rows)
+mask = summary.matching_layers(layers, search, shown_stages or stage_names)
 st.caption(f"{int(mask.sum())} of {len(layers)} layers shown. The ASPP's atrous branches are the "
            "Conv2D layers with a dilation above 1.")
 st.dataframe(layers[mask], hide_index=True, width="stretch", height=420,

@@ -51,16 +51,16 @@ def test_planned_pages_follow_the_files():
 
     files = [page.file for page in registry.available_pages()]
     assert files == ["home.py", "dataset.py", "model.py", "atrous.py", "training.py", "predictions.py",
-                     "exercises.py", "classroom.py"]
+                     "playground.py", "exercises.py", "classroom.py"]
     assert [p.url_path for p in registry.PLANNED_PAGES] == [
-        "home", "dataset", "model", "atrous", "training", "predictions", "exercises", "classroom"]
+        "home", "dataset", "model", "atrous", "training", "predictions", "playground", "exercises", "classroom"]
     for page in registry.PLANNED_PAGES:
         assert page.exists == (ROOT / "pages" / page.file).is_file()
     # pages/ holds the pages and nothing else a visitor could open.
     assert sorted(p.name for p in (ROOT / "pages").glob("*.py")) == sorted(files)
     assert {page.file: page.exercises for page in registry.PLANNED_PAGES if page.exercises} == {
         "dataset.py": ("13-1", "13-2", "13-4"), "model.py": ("13-2", "13-3"), "atrous.py": ("13-2",),
-        "predictions.py": ("13-5", "13-6")}
+        "predictions.py": ("13-5", "13-6"), "playground.py": ("13-4", "13-6")}
 
 
 @pytest.mark.slow

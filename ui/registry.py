@@ -76,6 +76,9 @@ PLANNED_PAGES: tuple[PageInfo, ...] = (
              "Start a run and watch loss and accuracy curves for training and validation."),
     PageInfo("predictions.py", "Predictions", ":material/image_search:",
              "Ground truth, prediction and their difference; logits of a single pixel."),
+    PageInfo("playground.py", "Metric playground", ":material/tune:",
+             "A made-up prediction of a real mask: what pixel accuracy, mean IoU, the average error and "
+             "the losses each notice."),
     PageInfo("exercises.py", "Exercises", ":material/school:",
              "The six questions of the lab and where the dashboard answers them."),
     PageInfo("classroom.py", "Classroom", ":material/groups:",

@@ -299,7 +299,7 @@ def sampling_grid(analysis: AsppAnalysis, point: tuple[float, float],
 
 #: The headings the Atrous scales page gives the columns of ``branch_rows`` (short, for a narrow table);
 #: the lab's hints name a column by its heading here, so a hint and the page cannot disagree.
-BRANCH_HEADINGS = {"spacing (px)": "spacing px", "receptive field (px)": "field px",
+BRANCH_HEADINGS = {"spacing (px)": "spacing (px)", "receptive field (px)": "receptive field (px)",
                    "valid-tap fraction": "valid taps", "acts as 1×1 at": "1×1 at", "valid taps here": "here"}
 
 

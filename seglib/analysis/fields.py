@@ -343,3 +343,99 @@ def layer_fields(model) -> list[LayerField]:
         the rows line up with the model's layer table.
     """
     return trace_fields(model)[0]
+
+
+# ---------------------------------------------------------------------------
+# Layer by layer against depth (the Model page's table and plot)
+# ---------------------------------------------------------------------------
+
+#: What ``depth_profile`` measures, by name: the page's text says these words, and the table's
+#: columns and the plot's axes are these words with their unit.
+FIELD_NAME = "receptive field"
+STRIDE_NAME = "stride"
+DEPTH_COLUMN = "depth"
+FIELD_COLUMN = f"{FIELD_NAME} (px)"
+STRIDE_COLUMN = f"{STRIDE_NAME} (px)"
+WHOLE_IMAGE_COLUMN = "every input pixel"
+#: Layers without a kernel that still move the field: resizes, and merges (the union of their inputs).
+FIELD_LAYER_TYPES = ("UpSampling2D", "Resizing", "Conv2DTranspose", "Add", "Concatenate", "Multiply",
+                     "Average", "Maximum")
+
+
+def depth_profile(rows: Sequence[LayerField]):
+    """The layers of ``layer_fields`` that move the receptive field, numbered by depth.
+
+    Kept: convolutions and poolings (a kernel), resizes and merges. Left out:
+    layers that leave every unit where it looks (BatchNorm, activations,
+    padding), so depth counts the steps that change the field. Depth follows
+    the order Keras runs the layers; parallel branches (the ASPP's) take
+    consecutive depths.
+
+    Returns a ``pandas.DataFrame`` with the columns ``DEPTH_COLUMN``, ``layer``,
+    ``type``, ``FIELD_COLUMN`` (rows axis, input pixels), ``STRIDE_COLUMN``
+    (distance in input pixels between neighbouring units: the jump),
+    ``output`` ('rows × columns' units) and ``WHOLE_IMAGE_COLUMN`` (True once an
+    image pooling feeds the layer: every unit then depends on every input pixel).
+    """
+    import pandas as pd
+
+    kept = [row for row in rows if row.kernel_size is not None or row.class_name in FIELD_LAYER_TYPES]
+    return pd.DataFrame({
+        DEPTH_COLUMN: range(1, len(kept) + 1),
+        "layer": [row.name for row in kept],
+        "type": [row.class_name for row in kept],
+        FIELD_COLUMN: [plain_number(row.receptive_field) for row in kept],
+        STRIDE_COLUMN: [plain_number(row.jump) for row in kept],
+        "output": [f"{row.output_size[0]} × {row.output_size[1]}" for row in kept],
+        WHOLE_IMAGE_COLUMN: [bool(row.global_field) for row in kept],
+    })
+
+
+def profile_facts(profile, input_size: int) -> dict[str, Any]:
+    """What a sentence about ``depth_profile(...)`` of a model with ``input_size`` px inputs needs.
+
+    ``covers``: the first row whose field is at least the input size (a unit then
+    sees as far as the image is wide), or None; ``widest``: the row with the
+    largest field; ``coarsest``: the first row at the largest stride of a map of
+    more than one unit (an image pooling's single unit is as far from its
+    neighbours as the map is wide, which says nothing about the others);
+    ``whole``: the first row fed by an image pooling, or None; ``last``: the
+    last row (``layers`` rows in all). Each row is a dict of the profile's columns.
+    """
+    if not len(profile):
+        raise ModelError("The model has no convolution, pooling or resize layer: there is no receptive field "
+                         "to follow.")
+    records = profile.to_dict("records")
+
+    def first(condition):
+        return next((row for row in records if condition(row)), None)
+
+    widest = max(records, key=lambda row: row[FIELD_COLUMN])
+    maps = [row for row in records if row["output"] != "1 × 1"] or records
+    top_stride = max(row[STRIDE_COLUMN] for row in maps)
+    return {"input_size": int(input_size), "layers": len(records),
+            "covers": first(lambda row: row[FIELD_COLUMN] >= input_size),
+            "widest": widest, "coarsest": next(row for row in maps if row[STRIDE_COLUMN] == top_stride),
+            "whole": first(lambda row: row[WHOLE_IMAGE_COLUMN]), "last": records[-1]}
+
+
+def profile_sentence(name: str, profile, input_size: int) -> str:
+    """One Markdown sentence on how the field of model ``name`` grows, computed from its profile."""
+    facts = profile_facts(profile, input_size)
+    coarsest, last = facts["coarsest"], facts["last"]
+    text = (f"**{name}** ({input_size} px input, {facts['layers']} layers that move the field): the "
+            f"{STRIDE_NAME} reaches {coarsest[STRIDE_COLUMN]:g} px at depth {coarsest[DEPTH_COLUMN]} "
+            f"(`{coarsest['layer']}`)")
+    if facts["covers"] is not None:
+        covers = facts["covers"]
+        text += (f"; the {FIELD_NAME} reaches the input size at depth {covers[DEPTH_COLUMN]} "
+                 f"(`{covers['layer']}`, {covers[FIELD_COLUMN]:g} px)")
+    else:
+        text += (f"; the {FIELD_NAME} stays below the input size (at most {facts['widest'][FIELD_COLUMN]:g} px "
+                 f"of {input_size})")
+    if facts["whole"] is not None:
+        text += (f"; from depth {facts['whole'][DEPTH_COLUMN]} (`{facts['whole']['layer']}`) the image pooling "
+                 "feeds every unit, so each one depends on every input pixel")
+    return text + (f"; the last layer, `{last['layer']}`, has a {STRIDE_NAME} of {last[STRIDE_COLUMN]:g} px "
+                   f"and a {FIELD_NAME} of {last[FIELD_COLUMN]:g} px.")
+

@@ -402,7 +402,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "them and a lower pixel accuracy.")),
             ),
             (Link("dataset.py", "Class balance", "class-imbalance"),
-             Link("dataset.py", "Imbalance and the loss", "imbalance-and-the-loss")),
+             Link("dataset.py", "Imbalance and the loss", "imbalance-and-the-loss"),
+             Link("playground.py", "Metric playground: rare parts, metrics and losses", "what-the-model-gets-right")),
             background=(DATA_LINK,),
         ),
         Exercise(
@@ -484,7 +485,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "ids look nearly black.")),
             ),
             (Link("predictions.py", "Truth, prediction and difference", "one-image", pixel_params),
-             Link("predictions.py", "Per-class IoU and pixel shares", "per-class", pixel_params)),
+             Link("predictions.py", "Per-class IoU and pixel shares", "per-class", pixel_params),
+             Link("playground.py", "Metric playground: which errors each number notices", "what-the-model-gets-right")),
             notes=("**Where this dashboard differs from the Keras example**, so your numbers will not match the "
                    "handout's exactly:\n\n" + "\n".join(f"- {item}" for item in keras_differences(facts)),),
         ),

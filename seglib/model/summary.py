@@ -98,6 +98,20 @@ def total_params(model) -> int:
     return int(model.count_params())
 
 
+def architecture(preset: str, image_size: int | None = None):
+    """A preset's model with random weights (``model.weights='none'``), at ``image_size`` (default:
+    the preset's own size), for what does not depend on weights: layers, shapes, parameter counts,
+    receptive fields. Nothing is loaded or downloaded, even for a preset that asks for ImageNet weights.
+    """
+    from seglib.config import get_preset
+    from seglib.model.deeplab import build_model
+
+    overrides: dict[str, Any] = {"model.weights": "none"}
+    if image_size is not None:
+        overrides["model.image_size"] = int(image_size)
+    return build_model(get_preset(preset).with_overrides(overrides).model)
+
+
 def describe(model) -> dict[str, Any]:
     """Everything the Model page shows of a model, as plain data (no Keras objects).
 
@@ -108,6 +122,34 @@ def describe(model) -> dict[str, Any]:
     trainable = sum(math.prod(int(d) for d in weight.shape) for weight in model.trainable_weights)
     return {"layers": layer_table(model), "stages": stages(model), "total": total_params(model),
             "trainable": int(trainable), "weights_message": str(getattr(model, "weights_message", "") or "")}
+
+
+def layer_frame(rows: list[dict[str, Any]]):
+    """``layer_table`` rows as the Model page's table (a ``pandas.DataFrame``): ``#``, ``name``, ``type``,
+    ``output shape``, ``parameters``, ``stage``, ``kernel`` ('3×3') and ``dilation`` (text, '' without one)."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "#": index,
+        "name": row["name"],
+        "type": row["type"],
+        "output shape": "(" + ", ".join("None" if d is None else str(d) for d in row["output_shape"]) + ")",
+        "parameters": row["params"],
+        "stage": row["stage"],
+        "kernel": "×".join(map(str, row["kernel_size"])) if row.get("kernel_size") else "",
+        "dilation": str(row["dilation_rate"][0]) if row.get("dilation_rate") else "",
+    } for index, row in enumerate(rows)])
+
+
+def matching_layers(frame, search: str, stages):
+    """Boolean mask of the ``layer_frame`` rows in ``stages`` whose name, type, stage or output shape
+    contains ``search`` (case-insensitive; blank: every row of those stages)."""
+    mask = frame["stage"].isin(list(stages))
+    needle = str(search or "").strip().lower()
+    if needle:
+        text = (frame["name"] + " " + frame["type"] + " " + frame["stage"] + " " + frame["output shape"]).str.lower()
+        mask &= text.str.contains(needle, regex=False)
+    return mask
 
 
 def _format_shape(shape: tuple) -> str:
