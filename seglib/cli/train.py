@@ -124,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
         if set(config_flags) - {"epochs"}:
             raise RunError("--resume continues a run with its own config; only --epochs may be given "
                            f"(to extend it). Received: {', '.join('--' + f.replace('_', '-') for f in config_flags)}")
-        if args.epochs is not None:
-            config = RunConfig.load(folder / runfiles.CONFIG_FILE).with_overrides({"train.epochs": args.epochs})
-            config.save(folder / runfiles.CONFIG_FILE)
+        if args.epochs is not None:  # beside config.json, which a resume never rewrites
+            runfolder.training_config(folder).with_overrides({"train.epochs": args.epochs})  # a valid count?
+            runfolder.extend_epochs(folder, args.epochs)
         scheduler.claim_foreground(folder)
         status = train(folder, resume=True, verbose=True)
     else:

@@ -31,9 +31,9 @@ import filelock
 
 from seglib import settings
 from seglib.config import RunConfig
-from seglib.errors import ConfigError, RunError
+from seglib.errors import ConfigError, RunError, RunFolderWriteError
 from seglib.training import liveness, runfiles, runfolder
-from seglib.training.runfiles import ACTIVE_STATUSES, CONFIG_FILE, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
+from seglib.training.runfiles import ACTIVE_STATUSES, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
 
 LOCK_FILE = ".scheduler.lock"
 
@@ -70,12 +70,14 @@ def request_stop(run_id: str) -> dict[str, Any]:
         progress = runfolder.effective_progress(folder, {})
         status = progress.get("status")
         if status == "queued":
-            runfiles.update_progress(folder, status="stopped", phase="done",
-                                     message="Taken out of the queue before it started.")
+            with runfiles.writing("taking the run out of the queue"):
+                runfiles.update_progress(folder, status="stopped", phase="done",
+                                         message="Taken out of the queue before it started.")
         elif status in ACTIVE_STATUSES:
-            (folder / STOP_FILE).write_text(f"{time.time()}\n", encoding="utf-8")
-            runfiles.update_progress(folder, status="stopping",
-                                     message="Stop requested: finishing the current batch and saving.")
+            with runfiles.writing("asking the run to stop"):
+                (folder / STOP_FILE).write_text(f"{time.time()}\n", encoding="utf-8")
+                runfiles.update_progress(folder, status="stopping",
+                                         message="Stop requested: finishing the current batch and saving.")
             pid = progress.get("pid")
             if (isinstance(pid, int) and pid != os.getpid()
                     and liveness.pid_alive(pid, progress.get("pid_start"))):
@@ -89,8 +91,9 @@ def request_stop(run_id: str) -> dict[str, Any]:
 def resume_run(run_id: str, epochs: int | None = None) -> str:
     """Queue a stopped / failed / interrupted run to continue from ``last.keras``.
 
-    ``epochs`` raises the run's total epoch count (to extend a finished run).
-    The history is appended to and the learning-rate schedule continues.
+    ``epochs`` raises the run's total epoch count (to extend a finished run); it is
+    recorded beside the config (``runfolder.extend_epochs``): ``config.json`` is never
+    rewritten. The history is appended to and the learning-rate schedule continues.
     """
     runfolder.refuse_reference(run_id, "resumed")
     folder = runfolder.run_dir(run_id)
@@ -106,16 +109,17 @@ def resume_run(run_id: str, epochs: int | None = None) -> str:
             if not isinstance(epochs, int) or epochs <= done:
                 raise RunError(f"To continue run {run_id!r}, epochs must be more than the {done} already "
                                f"done. Received: epochs={epochs!r}")
-            config = config.with_overrides({"train.epochs": epochs})
-            config.save(folder / CONFIG_FILE)
-        if done >= config.train.epochs:
+        elif done >= config.train.epochs:
             raise RunError(f"Run {run_id!r} has already trained all {config.train.epochs} epochs. "
                            "Give a larger number of epochs to continue it.")
-        (folder / STOP_FILE).unlink(missing_ok=True)
-        now = time.time()
-        runfiles.update_progress(folder, status="queued", phase="", resume=True, queued_at=now, pid=None,
-                                 error=None, epochs=config.train.epochs,
-                                 message="Waiting for the machine to be free (resume).")
+        with runfiles.writing("resuming the run"):
+            if epochs is not None:
+                runfolder.extend_epochs(folder, epochs)
+            (folder / STOP_FILE).unlink(missing_ok=True)
+            now = time.time()
+            runfiles.update_progress(folder, status="queued", phase="", resume=True, queued_at=now, pid=None,
+                                     error=None, epochs=epochs or config.train.epochs,
+                                     message="Waiting for the machine to be free (resume).")
     schedule()
     return run_id
 
@@ -131,7 +135,8 @@ def delete_run(run_id: str) -> None:
         root = settings.runs_dir()
         if folder.parent != root or folder.is_symlink():
             raise RunError(f"Refusing to delete {run_id!r}: it is not a run folder inside the runs folder.")
-        shutil.rmtree(folder)
+        with runfiles.writing("deleting the run", runfiles.RUNS_FOLDER):
+            shutil.rmtree(folder)
 
 
 # ---------------------------------------------------------------------------
@@ -146,9 +151,15 @@ _children: list[subprocess.Popen] = []
 def scheduler_lock() -> Iterator[None]:
     """An exclusive lock on ``runs/.scheduler.lock``, between processes and between threads."""
     root = settings.runs_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with _thread_lock, filelock.FileLock(root / LOCK_FILE):
-        yield
+    with _thread_lock:
+        with runfiles.writing("taking the scheduler's lock", runfiles.RUNS_FOLDER):
+            root.mkdir(parents=True, exist_ok=True)
+            lock = filelock.FileLock(root / LOCK_FILE)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 @contextlib.contextmanager
@@ -162,7 +173,7 @@ def ending_lock() -> Iterator[None]:
     lock = scheduler_lock()
     try:
         lock.__enter__()
-    except OSError:
+    except (OSError, RunFolderWriteError):
         yield
         return
     try:
@@ -239,14 +250,15 @@ def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
     if settings.worker_nice():
         command += ["--nice", str(settings.worker_nice())]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(folder / CONSOLE_FILE, "ab") as console:
-        process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
-    now = time.time()
-    runfiles.update_progress(folder, status="running", phase="starting", pid=process.pid,
-                             pid_start=liveness.process_start_time(process.pid), started_at=now, error=None,
-                             spawner=liveness.process_identity(os.getpid()),
-                             message="Starting the training worker (importing TensorFlow).")
+    with runfiles.writing("starting the training worker"):
+        with open(folder / CONSOLE_FILE, "ab") as console:
+            process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+        now = time.time()
+        runfiles.update_progress(folder, status="running", phase="starting", pid=process.pid,
+                                 pid_start=liveness.process_start_time(process.pid), started_at=now, error=None,
+                                 spawner=liveness.process_identity(os.getpid()),
+                                 message="Starting the training worker (importing TensorFlow).")
     # Reap the child when it exits so it never lingers as a zombie (which
     # would look alive to the pid check), and record a kill at once.
     _children.append(process)

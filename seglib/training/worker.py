@@ -152,15 +152,9 @@ class Worker:
             status = "failed"
             final = {"message": str(error), "error": str(error)}
             logger.error("%s", error)
-        except SeglibError as error:
-            status = "failed"
-            final = {"message": f"Training failed: {error}", "error": str(error)}
-            logger.error("Training failed: %s\n%s", error, traceback.format_exc())
         except Exception as error:  # noqa: BLE001 - any crash must end as 'failed', never hang
-            text = f"{type(error).__name__}: {error}".strip()
             status = "failed"
-            final = {"message": f"Training crashed: {text[:500]}", "error": text[:2000]}
-            logger.error("Training crashed:\n%s", traceback.format_exc())
+            final = self._failure(error)
         finally:
             restore()
         with scheduler.ending_lock():  # a stop request lands before the end (and its STOP file goes) or sees it
@@ -175,6 +169,34 @@ class Worker:
         with contextlib.suppress(Exception):  # start the next queued run, if any
             scheduler.schedule()
         return status
+
+    def _failure(self, error: Exception) -> dict[str, Any]:
+        """The final message of a run that ``error`` ended (the traceback goes to train.log only)."""
+        if runfiles.disk_full(error):
+            logger.error("The disk is full:\n%s", traceback.format_exc())
+            return {"message": self._disk_full_message(), "error": str(error)[:2000]}
+        if isinstance(error, SeglibError):
+            logger.error("Training failed: %s\n%s", error, traceback.format_exc())
+            return {"message": f"Training failed: {error}", "error": str(error)}
+        text = f"{type(error).__name__}: {error}".strip()
+        logger.error("Training crashed:\n%s", traceback.format_exc())
+        return {"message": f"Training crashed: {text[:500]}", "error": text[:2000]}
+
+    def _disk_full_message(self) -> str:
+        """What a full disk means for this run: where it stopped, that its last checkpoint is intact
+        (checkpoints are written under a temporary name, then renamed), and that Resume continues."""
+        where = f" in epoch {self.epoch}" if self.epoch else " before the first epoch ended"
+        done = 0
+        with contextlib.suppress(SeglibError, OSError):
+            done = runfolder.epochs_done(self.folder)
+        if (self.folder / runfiles.LAST_CHECKPOINT).is_file() and done:
+            kept = (f"The last checkpoint (last.keras, after epoch {done}) is intact. Free some space (old runs "
+                    "can be deleted on the Training page), then press Resume: the run continues from that "
+                    "checkpoint.")
+        else:
+            kept = ("No checkpoint had been saved yet. Free some space (old runs can be deleted on the Training "
+                    "page), then press Resume: the run starts again from its first epoch.")
+        return f"The disk is full (no space left on device): training stopped{where}. {kept}"
 
     def _remove_stale_stop_file(self) -> None:
         """Forget the STOP file of the stop that ended the previous session of this run.
@@ -238,7 +260,7 @@ class Worker:
 
     def _train(self) -> None:
         report = self.reporter.update
-        self.config = config = RunConfig.load(self.folder / runfiles.CONFIG_FILE)
+        self.config = config = runfolder.training_config(self.folder)  # config.json, epochs as continued
         train_config, model_config = config.train, config.model
         report(epochs=train_config.epochs)
         niceness = os.nice(0) if hasattr(os, "nice") else 0
@@ -348,8 +370,9 @@ class Worker:
             trained = training.run(epoch, step_function)
             logs = self._validate(epoch, val_data, eval_function, trained, training)
             logs["epoch_started"] = epoch_started
-            for duty in duties:
-                duty.on_epoch_end(epoch, logs)
+            with runfiles.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
+                for duty in duties:
+                    duty.on_epoch_end(epoch, logs)
             if any(duty.stop_training for duty in duties):
                 return
         report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
