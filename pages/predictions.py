@@ -304,6 +304,7 @@ def _apply_click(chart_key: str, grid_curve: int) -> None:
 
 
 @st.fragment
+@drawing.guarded("Pixel inspector")  # a fragment rerun runs outside the page's guard
 def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Prediction, opacity: float) -> None:
     height, width = prediction.image_size
     chart_key = f"pred-inspector-{image_id}"

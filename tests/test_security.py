@@ -271,6 +271,43 @@ def test_error_messages_keep_their_asterisks_and_lose_server_paths(tiny_dataset)
     assert str(settings.PROJECT_ROOT) not in details
 
 
+def test_an_unexpected_error_shows_students_no_detail_and_logs_the_traceback_on_the_server(tiny_dataset,
+                                                                                           monkeypatch, caplog):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from ui import drawing
+
+        def leak():
+            raise FileNotFoundError("[Errno 2] No such file: 'secret-notes.txt'")
+
+        with drawing.error_boundary("Reading the notes", stop=False):
+            leak()
+        drawing.guarded("A callback")(leak)()
+
+    monkeypatch.setenv("SEGLIB_INSTRUCTOR_PASSCODE", "s3cret")
+    with caplog.at_level("ERROR", logger="ui.errors"):
+        at = AppTest.from_function(script, default_timeout=APPTEST_TIMEOUT).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"{lead}: something went wrong. This is a bug in the dashboard; please tell the instructor (the server's "
+        "log has the details)." for lead in ("Reading the notes", "A callback")]
+    assert not at.code and not at.expander  # no type, message or traceback for a student
+    logged = [record for record in caplog.records if record.name == "ui.errors"]
+    assert [record.getMessage() for record in logged] == ["Reading the notes: unexpected error",
+                                                          "A callback: unexpected error"]
+    assert all("secret-notes.txt" in caplog.text and record.exc_info for record in logged)
+
+
+def test_streamlit_shows_an_error_no_page_caught_without_its_details():
+    import tomllib
+
+    from streamlit import config as streamlit_config
+
+    value = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["client"]["showErrorDetails"]
+    assert value == streamlit_config.ShowErrorDetailsConfigOptions.NONE.value  # generic text; traceback in the log
+
+
 def test_scrub_paths_keeps_relative_paths_and_urls():
     from ui import drawing as common
 
