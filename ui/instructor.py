@@ -78,7 +78,7 @@ def is_instructor() -> bool:
 
 
 def presentation_mode() -> bool:
-    """True while the presentation toggle is on (kept in the URL as ``present=1``).
+    """True while the presentation toggle is on (kept in the URL as ``present=true``; ``present=1`` too).
 
     Instructors only: a student opening a projector link sees the normal page,
     with its controls (they have no toggle to switch the mode off).
@@ -96,11 +96,10 @@ def presentation_toggle() -> None:
     """The sidebar switch; shown to instructors only (anyone when no passcode is set)."""
     if not is_instructor():
         return
-    url_state.seed(PRESENT_KEY, False, cast=bool)
-    st.toggle("Presentation mode", key=PRESENT_KEY,
+    url_state.accept_value_in_link(PRESENT_KEY, {"1": "true"})  # links from before the binding: present=1
+    st.toggle("Presentation mode", key=PRESENT_KEY, bind="query-params",
               help="Larger fonts and figures for a projector; expanders and secondary controls are "
-                   "hidden, captions stay (larger). The URL keeps it (present=1), so the link can be shared.")
-    url_state.write(PRESENT_KEY, "1" if st.session_state.get(PRESENT_KEY) else None)
+                   "hidden, captions stay (larger). The URL keeps it (present=true), so the link can be shared.")
 
 
 def instructor_notes_for(page: str, path: Path | None = None) -> str:

@@ -104,9 +104,13 @@ def settle_shown_run(run_ids: list[str], default_id: str | None) -> None:
     from ui.markdown import md_code
 
     url_run = url_state.param(RUN_PARAM)
-    if st.session_state.get(RUN_KEY) not in run_ids:
+    if url_state.url_changed(RUN_PARAM) and url_run in run_ids:  # Back or Forward to another run
+        st.session_state[RUN_KEY], st.session_state[PINNED_KEY] = url_run, True
+        url_state.write(RUN_PARAM, url_run)
+    elif st.session_state.get(RUN_KEY) not in run_ids:
         if url_run in run_ids:
             st.session_state[RUN_KEY], st.session_state[PINNED_KEY] = url_run, True
+            url_state.write(RUN_PARAM, url_run)
         else:
             if url_run:
                 st.warning(f"The run {md_code(url_run)} from the link does not exist (any more); showing the "
