@@ -225,7 +225,10 @@ def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
     from seglib.config import get_preset
 
     config = get_preset("lecture").with_overrides({"data.root": "no-such-dataset", "train.epochs": 1})
-    run_id = scheduler.start_run(config, name="apptest failing")
+    # Start refuses a missing dataset before any folder exists; a queued run whose dataset was deleted
+    # meanwhile reaches the worker, which fails it.
+    run_id = runfolder.create_run(config, name="apptest failing").name
+    scheduler.schedule()
     at = open_app(PAGE, query={"run": run_id}, run=False)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=90, every=1.0)
     assert progress["status"] == "failed", progress

@@ -32,7 +32,7 @@ import filelock
 from seglib import settings
 from seglib.config import RunConfig
 from seglib.errors import ConfigError, RunError, RunFolderWriteError
-from seglib.training import liveness, runfiles, runfolder
+from seglib.training import liveness, runfiles, runfolder, splits
 from seglib.training.runfiles import ACTIVE_STATUSES, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
 
 LOCK_FILE = ".scheduler.lock"
@@ -46,13 +46,15 @@ def start_run(config: RunConfig, name: str | None = None) -> str:
     """Create a run and start it now, or queue it behind the running job. Returns the run id.
 
     The dataset folder must lie under the data roots (a page may pass user
-    input). The worker is a detached ``python -m seglib train --run-dir ...``
+    input), and hold what the worker needs (pairs to train on, a validation split with
+    labelled pixels): otherwise a ``DatasetError`` and no run folder. The worker is a detached ``python -m seglib train --run-dir ...``
     process; read its state with ``runfolder.read_progress``.
     """
     if not isinstance(config, RunConfig):
         raise ConfigError(f"start_run needs a RunConfig. Received: config={type(config).__name__}")
     config.validate()
     settings.check_data_path(config.data.root)
+    splits.split_pairs(config)  # what the worker would refuse about the data, before any folder exists
     folder = runfolder.create_run(config, name)
     schedule()
     return folder.name
