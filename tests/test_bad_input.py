@@ -570,3 +570,38 @@ def test_page_shows_a_corrupt_checkpoint_choice_as_an_error(tiny_dataset, runs_r
         assert not any(str(runs_root) in m for m in messages)
     finally:
         scheduler.delete_run(folder.name)
+
+
+@pytest.mark.slow
+def test_a_dataset_being_regenerated_says_so_while_it_is_written(tiny_dataset, data_root):
+    """The Dataset explorer is opened while the synthetic generator writes the folder (from its
+    progress callback, between two chunks): the page says the dataset is being written, not that
+    the folder has no usable pairs or the wrong layout."""
+    from seglib.data.synth import generate_dataset
+
+    root = data_root / "regenerating"
+    generate_dataset(root, train=4, val=2, size=32, seed=1)
+    seen = []
+
+    def open_the_page(done: int, total: int) -> None:
+        if seen:
+            return
+        with pytest.raises(DatasetError, match="is being written by the synthetic generator"):
+            ds.open_dataset(root)
+        at = _app(dataset="regenerating")
+        at.run()
+        at.switch_page("pages/dataset.py").run()
+        _no_traceback(at)
+        seen.append([plain(e.value) for e in at.error])
+
+    try:
+        generate_dataset(root, train=4, val=2, size=48, seed=1, workers=1, progress=open_the_page)  # new size
+        assert len(seen) == 1 and any(
+            "The dataset 'regenerating' is being written by the synthetic generator right now" in message
+            and "reload the page" in message for message in seen[0]), seen
+        assert not any("Expected either the CIHP layout" in message for message in seen[0])
+        assert ds.open_dataset(root).counts() == {"train": 4, "val": 2}  # finished: readable again
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)

@@ -321,7 +321,10 @@ def test_scrub_paths_keeps_relative_paths_and_urls():
     ("../../etc", "not inside the folders"),
     ("synthetic/Training/Images/FIRST", "a file, not a dataset folder"),
     ("no-such-set", "there is no such dataset"),
-    ("synthetic/Training", "neither the CIHP layout (Training/Images/*.jpg"),
+    ("synthetic/Training", "it is a folder inside the dataset 'synthetic', which the sidebar offers as a whole"),
+    ("../data/synthetic", "a link names a dataset by its name in the sidebar's list, not by a folder path; "
+                          "this folder is the dataset 'synthetic'"),
+    ("synthetic/Training/Images", "it is a folder inside the dataset 'synthetic'"),
 ])
 @pytest.mark.slow
 def test_a_refused_dataset_from_the_url_is_named_and_replaced(tiny_dataset, value, reason):

@@ -4,6 +4,7 @@ instructor's passcode and presentation toggle, and a note when a link named some
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import streamlit as st
@@ -22,6 +23,8 @@ REFUSED_KEY = "url_refused"
 
 def _dataset_refusal(value: str) -> str:
     """Why a dataset named in the URL is not one the sidebar offers (no server path in it)."""
+    from seglib.data.layout import detect_layout
+
     try:
         path = settings.check_data_path(value)
     except PathNotAllowedError:
@@ -32,8 +35,18 @@ def _dataset_refusal(value: str) -> str:
         return "it is a file, not a dataset folder"
     if not path.is_dir():
         return "there is no such dataset"
-    return ("the folder has neither the CIHP layout (Training/Images/*.jpg with Training/Category_ids/*.png) "
-            "nor images/ with masks/")
+    for key, folder in dataset_options().items():
+        folder = Path(folder).resolve()
+        if path == folder:
+            return (f"a link names a dataset by its name in the sidebar's list, not by a folder path; this folder "
+                    f"is the dataset '{key}'")
+        if folder in path.parents:
+            return f"it is a folder inside the dataset '{key}', which the sidebar offers as a whole"
+    if detect_layout(path) is None:
+        return ("the folder has neither the CIHP layout (Training/Images/*.jpg with Training/Category_ids/*.png) "
+                "nor images/ with masks/")
+    return ("it is a dataset folder, but deeper below the data folder than the sidebar looks (at most two "
+            "folders down); move it up")
 
 
 def _model_refusal(value: str) -> str:

@@ -26,8 +26,8 @@ import numpy as np
 
 from seglib.classes import CIHP_PALETTE, IGNORE_LABEL, NUM_CLASSES, load_colormap
 from seglib.data.images import read_image_with_notes
-from seglib.data.layout import (EXPECTED_LAYOUT, PROBLEM_KINDS, SPLITS, Pair, Problem, detect_layout, find_pairs,
-                                relative_path)
+from seglib.data.layout import (EXPECTED_LAYOUT, PROBLEM_KINDS, SPLITS, Pair, Problem, being_written, detect_layout,
+                                find_pairs, relative_path)
 from seglib.data.masks import MaskRefusedError, read_mask, read_mask_details
 from seglib.data.processes import map_in_processes
 from seglib.errors import DatasetError, ImageReadError, SeglibError
@@ -85,6 +85,11 @@ def open_dataset(root: str | os.PathLike, *, deep: bool = False, num_classes: in
     if not root.is_dir():
         raise DatasetError(f"{shown!r} is a file, not a dataset folder. {EXPECTED_LAYOUT}")
     root = root.resolve()
+    if being_written(root):
+        raise DatasetError(f"The dataset {shown!r} is being written by the synthetic generator right now (or its "
+                           "writing was stopped before the end). Wait until it is finished, then reload the page; "
+                           "if no generator is running, write it again with `python -m seglib data synth "
+                           "--default`.")
     problems: list[Problem] = []
     digest = hashlib.sha1(str(root).encode())
     found = detect_layout(root)

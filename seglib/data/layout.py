@@ -36,6 +36,11 @@ _MASK_DIRS = ("Category_ids", "category_ids", "masks", "Masks", "labels", "Label
               "SegmentationClass")
 _HUMAN_DIRS = ("Human_ids", "human_ids")
 
+#: The synthetic generator's own files (``seglib.data.synth``): its parameters, written first, and
+#: the marker written last. A folder with the first and without the second is being written.
+SYNTH_PARAMS_FILE = "synth.json"
+SYNTH_MARKER = ".complete"
+
 EXPECTED_LAYOUT = (
     "Expected either the CIHP layout (Training/Images/*.jpg with Training/Category_ids/*.png, and "
     "optionally Validation/ likewise) or a plain layout (images/ with masks/, files paired by name)."
@@ -103,6 +108,13 @@ def detect_layout(folder: str | os.PathLike) -> tuple[str, dict[str, Path]] | No
     if image_dir is None or mask_dir is None:
         return None
     return ("cihp" if mask_dir.name.lower() == "category_ids" else "plain"), {"train": folder}
+
+
+def being_written(folder: str | os.PathLike) -> bool:
+    """Whether the synthetic generator is writing ``folder`` now (or was stopped before it finished):
+    its parameters file is there and its completion marker is not."""
+    folder = Path(folder)
+    return (folder / SYNTH_PARAMS_FILE).is_file() and not (folder / SYNTH_MARKER).exists()
 
 
 def find_pairs(root: Path, folders: dict[str, Path], problems: list[Problem], digest) -> dict[str, list[Pair]]:
