@@ -605,3 +605,27 @@ def test_a_dataset_being_regenerated_says_so_while_it_is_written(tiny_dataset, d
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_folder_with_decomposed_accents_is_named_in_the_link_as_typed(tiny_dataset, data_root):
+    """macOS writes "é" as "e" + a combining accent; a link, a keyboard and another tool write one
+    character. Both name the same dataset, and an image pairs with its mask across the two forms."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "café")
+    root = _plain(data_root / decomposed, 2)
+    (root / "images" / "good0.jpg").rename(root / "images" / unicodedata.normalize("NFC", "thé.jpg"))
+    (root / "masks" / "good0.png").rename(root / "masks" / unicodedata.normalize("NFD", "thé.png"))
+    try:
+        assert ds.open_dataset(root).counts() == {"train": 2, "val": 0}  # thé.jpg pairs with thé.png
+        at = _app(dataset="café")  # as typed: one character
+        at.run()
+        _no_traceback(at)
+        assert at.sidebar.selectbox[0].value == "café"
+        assert not [w.value for w in at.warning if "named in the link" in w.value]
+        assert "2 train images" in "\n".join(m.value for m in at.markdown)  # Home shows the opened dataset
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)

@@ -4,6 +4,7 @@ instructor's passcode and presentation toggle, and a note when a link named some
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Callable
 
@@ -62,7 +63,7 @@ def _note_refused_url_value(key: str, options, reason: Callable[[str], str], lab
     if key in st.session_state:
         return
     raw = url_state.param(key)
-    if raw is None or raw in options or raw in labels:
+    if raw is None or raw in options or raw in labels or unicodedata.normalize("NFC", raw) in options:
         return
     refused = st.session_state.setdefault(REFUSED_KEY, {})
     refused[key] = (raw, reason(raw), next(iter(options)))
@@ -96,6 +97,7 @@ def sidebar() -> None:
         # Bound to the address by Streamlit (a dataset's key is its label): see ui.url_state.
         datasets = dataset_options()
         _note_refused_url_value(DATASET_KEY, datasets, _dataset_refusal)
+        url_state.accept_value_in_link(DATASET_KEY, {key: key for key in datasets})  # "cafe\u0301" is "café"
         st.selectbox("Dataset", list(datasets), key=DATASET_KEY, bind="query-params",
                      help="The synthetic default, or any dataset folder (CIHP layout or images/ + masks/) "
                           "under the allowed data roots.")

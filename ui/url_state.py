@@ -33,6 +33,7 @@ Dataset explorer's Reshuffle) adds one.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Callable, Iterable, Mapping
 
 import streamlit as st
@@ -156,14 +157,20 @@ def seed_int(key: str, default: int, low: int, high: int, url_key: str | None = 
 def accept_value_in_link(key: str, labels: Mapping[Any, str]) -> None:
     """Call before drawing a widget bound with ``bind="query-params"`` whose options show labels
     (``labels``: option -> label). A link that names an option itself (``?palette=colorblind``,
-    ``?model=run:<id>``: links written before binding, and ``ui.models.ModelRef.to_url``) would be
-    dropped by Streamlit, which reads only labels from a bound parameter: the address is rewritten
-    to the label and the page reruns once, so the widget starts there and a copied address keeps it.
+    ``?model=run:<id>``: links written before binding, and ``ui.models.ModelRef.to_url``), or a
+    label in another Unicode form (decomposed accents), would be dropped by Streamlit, which reads
+    only exact labels from a bound parameter: the address is rewritten to the label and the page
+    reruns once, so the widget starts there and a copied address keeps it.
     """
     raw = param(key)
-    if key in st.session_state or raw is None or raw in labels.values() or raw not in labels:
+    if key in st.session_state or raw is None or raw in labels.values():
         return
-    st.query_params[key] = labels[raw]  # not bound yet in a session that never drew the widget
+    composed = unicodedata.normalize("NFC", raw)  # "cafe\u0301" names "café"
+    option = raw if raw in labels else composed if composed in labels else next(
+        (option for option, label in labels.items() if label == composed), None)
+    if option is None:
+        return  # names nothing: Streamlit drops it (the sidebar says so)
+    st.query_params[key] = labels[option]  # not bound yet in a session that never drew the widget
     st.rerun()
 
 

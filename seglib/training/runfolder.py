@@ -66,6 +66,7 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,7 +187,8 @@ def create_run(config: RunConfig, name: str | None = None, *, path: str | os.Pat
             now = time.time()
             config.save(folder / CONFIG_FILE)
             atomic_write_json(folder / META_FILE, {
-                "name": (name or "").strip() or folder.name, "preset": config.preset, "created_at": now})
+                "name": unicodedata.normalize("NFC", (name or "").strip()) or folder.name, "preset": config.preset,
+                "created_at": now})
             atomic_write_json(folder / PROGRESS_FILE, {
                 "status": status, "phase": "", "epoch": 0, "epochs": config.train.epochs, "step": 0,
                 "steps_per_epoch": 0, "images_per_second": None, "eta_seconds": None, "running_loss": None,
@@ -384,7 +386,7 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
 
 def rename_run(run_id: str, name: str) -> None:
     """Change a run's display name (``meta.json``); the id and folder stay."""
-    name = (name or "").strip()
+    name = unicodedata.normalize("NFC", (name or "").strip())
     if not name or len(name) > 200:
         raise RunError(f"A run name must have 1 to 200 characters. Received: name={name!r}")
     refuse_reference(run_id, "renamed")
