@@ -120,8 +120,9 @@ def _predict_sample(model_key: tuple, root: str, stamp: tuple, split: str, index
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _predict_upload(model_key: tuple, digest: str, name: str, _data: bytes, _model):
-    """An upload's picture and prediction, kept small (display-size image and mask, model-size logits)."""
-    return evaluate.predict_upload(_model, _data, name)
+    """An upload's picture and prediction, kept small (display-size image and mask, model-size logits),
+    and what reading it changed."""
+    return evaluate.predict_upload(_model, _data, name, with_notes=True)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -167,8 +168,10 @@ if source == "upload":
     digest = hashlib.sha1(data).hexdigest()
     with drawing.error_boundary(f"Reading {upload.name}"):
         with st.spinner("Predicting..."):
-            image, prediction = _predict_upload(model_id, digest, upload.name, data, model)
+            image, prediction, read_notes = _predict_upload(model_id, digest, upload.name, data, model)
     del data
+    if read_notes:  # a grey, animated or turned photo is never converted without a word
+        chooser.caption(":material/info: " + md_text(evaluate.upload_note(upload.name, read_notes), limit=600))
     stem = upload.name
     image_id = "upload-" + digest[:12]
 else:

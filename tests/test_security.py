@@ -102,7 +102,7 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
     for name in ("predictions.py", "atrous.py"):  # one accepted list, one reader with its limits
         page = (ROOT / "pages" / name).read_text()
         assert "type=list(evaluate.UPLOAD_TYPES)" in page and "evaluate.UPLOAD_TYPES_TEXT" in page, name
-        assert "read_image_bytes" in page or "predict_upload" in page, name
+        assert "read_image_bytes" in page or "predict_upload" in page or "read_upload" in page, name
         assert "tempfile" not in page and "read_image(" not in page, name
     with pytest.raises(ImageReadError, match="under"):
         evaluate.read_image_bytes(b"\xff" * (evaluate.MAX_UPLOAD_BYTES + 1), "big.jpg")
