@@ -150,8 +150,9 @@ with left.container(border=True):
             f"folder {md_code(settings.display_path(dataset.root), limit=160)}"
         )
         st.markdown(" · ".join(f"{count:,} {name} images" for name, count in counts.items()))
-        if dataset.problems:
-            st.warning(f"{len(dataset.problems)} files were skipped; the Dataset explorer lists them.",
+        skipped = sum(problem.skipped for problem in dataset.problems)
+        if skipped:  # the problems also hold notes (a converted file), which skip nothing
+            st.warning(f"{skipped} files or pairs were skipped; the Dataset explorer lists them.",
                        icon=":material/warning:")
 
 with right.container(border=True):

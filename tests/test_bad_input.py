@@ -629,3 +629,32 @@ def test_a_folder_with_decomposed_accents_is_named_in_the_link_as_typed(tiny_dat
         import shutil
 
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_one_count_of_usable_pairs_on_the_pages_in_data_check_and_for_training(tiny_dataset, data_root, capsys):
+    """Nine pairs by name, two of whose masks are refused when read, and an image without a mask:
+    `data check`, the pages and the training worker all count the seven usable pairs."""
+    from seglib.cli.main import main
+    from seglib.training import splits
+
+    root = _plain(data_root / "counted", 9)
+    for index in (3, 7):  # every pixel the ignore label: refused when read
+        write_image(root / "masks" / f"good{index}.png", np.full((16, 16), IGNORE_LABEL, np.uint8))
+    write_image(root / "images" / "alone.jpg", _image())
+    try:
+        assert main(["data", "check", str(root)]) == 0
+        assert "  train: 7 usable pairs" in capsys.readouterr().out
+        config = get_preset("lecture").with_overrides({"data.root": "counted", "data.val_count": 0})
+        train_pairs, val_pairs, _ = splits.split_pairs(config)
+        assert len(train_pairs) + len(val_pairs) == 7
+        at = _app(dataset="counted")
+        at.run()
+        _no_traceback(at)
+        shown = "\n".join(m.value for m in at.markdown)
+        assert "7 train images" in shown and "9 train images" not in shown
+        assert "3 files or pairs were skipped" in "\n".join(w.value for w in at.warning)
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)

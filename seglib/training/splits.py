@@ -31,7 +31,9 @@ def split_pairs(config: RunConfig) -> tuple[list, list, str]:
     from seglib.data.dataset import open_dataset
 
     root = dataset_root(config.data.root)
-    dataset = open_dataset(root, num_classes=config.model.num_classes)
+    # The usable pairs (every file checked, the result shared with the dashboard's through the cache):
+    # the count the pages and `data check` show, and no refused mask reaches training.
+    dataset = open_dataset(root, num_classes=config.model.num_classes, deep=True, use_cache=True)
     train_pairs = list(dataset.split("train"))
     val_pairs = list(dataset.split("val")) if "val" in dataset.splits else []
     notes = []
