@@ -4,6 +4,7 @@ and a shared link reproduce the view. Real dashboard, headless Chromium."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -27,14 +28,22 @@ def _seed_shown(page) -> str | None:
     return box.input_value() if box.count() else None
 
 
-def _check(page, base: str, path: str, seed: str | None) -> None:
-    """The address is ``path`` with ``seed`` (and the colour-blind palette), and the page shows them."""
+def _check(page, base: str, path: str, seed: str | None, timeout: float = 30.0) -> None:
+    """The address is ``path`` with ``seed`` (and the colour-blind palette), and the page shows them.
+
+    After Streamlit settles, the page's elements can still be arriving (a fresh session draws in
+    steps), so what the page shows is awaited, up to ``timeout`` seconds; a wrong value fails then.
+    """
     settle(page)
-    where, query = _where(page, base)
-    assert where == path, page.url
-    assert query.get("seed") == seed and query.get("palette") == COLOUR_BLIND, page.url
-    assert _seed_shown(page) == seed  # None: not the Dataset explorer
-    assert page.get_by_role("radio", name=COLOUR_BLIND).is_checked()
+    deadline = time.monotonic() + timeout
+    while True:
+        where, query = _where(page, base)
+        shown = (where, query.get("seed"), query.get("palette"), _seed_shown(page),
+                 page.get_by_role("radio", name=COLOUR_BLIND).is_checked())
+        if shown == (path, seed, COLOUR_BLIND, seed, True) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert shown == (path, seed, COLOUR_BLIND, seed, True), (page.url, shown)  # seed None: not the Dataset explorer
     no_problems(page)
 
 

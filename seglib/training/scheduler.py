@@ -202,7 +202,8 @@ def schedule() -> str | None:
             if status in ACTIVE_STATUSES:
                 if liveness.worker_alive(progress):
                     return None
-                liveness.mark_dead(folder, progress)
+                with runfiles.writing("recording that a worker is gone"):
+                    liveness.mark_dead(folder, progress)
             elif status == "queued":
                 queued.append((float(progress.get("queued_at") or 0), folder.name, folder, progress))
         if not queued:
@@ -230,15 +231,17 @@ def claim_foreground(folder: str | os.PathLike) -> None:
                     raise RunError(
                         f"Another training run ({other.name}) is running on this machine. Wait for it to "
                         "finish, or stop it from the dashboard or by creating a STOP file in its folder.")
-                liveness.mark_dead(other, progress)
-        (folder / STOP_FILE).unlink(missing_ok=True)
-        known = runfiles.stored_progress(folder)
-        spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
-        # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
-        spawner = known.get("spawner") if spawned_here else liveness.process_identity(os.getppid())
-        runfiles.update_progress(folder, status="running", phase="starting", pid=os.getpid(),
-                                 pid_start=liveness.process_start_time(os.getpid()), started_at=time.time(),
-                                 error=None, spawner=spawner)
+                with runfiles.writing("recording that a worker is gone"):
+                    liveness.mark_dead(other, progress)
+        with runfiles.writing("starting the run"):
+            (folder / STOP_FILE).unlink(missing_ok=True)
+            known = runfiles.stored_progress(folder)
+            spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
+            # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
+            spawner = known.get("spawner") if spawned_here else liveness.process_identity(os.getppid())
+            runfiles.update_progress(folder, status="running", phase="starting", pid=os.getpid(),
+                                     pid_start=liveness.process_start_time(os.getpid()), started_at=time.time(),
+                                     error=None, spawner=spawner)
 
 
 def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:

@@ -117,6 +117,7 @@ class Worker:
         self.epoch = 0
         self.step = 0
         self.started = time.time()
+        self.epoch_started = self.started  #: when the current epoch began (Unix seconds)
         self.reporter: ProgressReporter | None = None
         self._stop_signal = threading.Event()
         self._log_handler: logging.Handler | None = None
@@ -189,14 +190,18 @@ class Worker:
         done = 0
         with contextlib.suppress(SeglibError, OSError):
             done = runfolder.epochs_done(self.folder)
-        if (self.folder / runfiles.LAST_CHECKPOINT).is_file() and done:
-            kept = (f"The last checkpoint (last.keras, after epoch {done}) is intact. Free some space (old runs "
-                    "can be deleted on the Training page), then press Resume: the run continues from that "
-                    "checkpoint.")
-        else:
-            kept = ("No checkpoint had been saved yet. Free some space (old runs can be deleted on the Training "
-                    "page), then press Resume: the run starts again from its first epoch.")
-        return f"The disk is full (no space left on device): training stopped{where}. {kept}"
+        last = self.folder / runfiles.LAST_CHECKPOINT
+        free = "Free some space (old runs can be deleted on the Training page), then press Resume"
+        if not last.is_file():
+            return (f"The disk is full (no space left on device): training stopped{where}. No checkpoint had been "
+                    f"saved yet. {free}: the run starts again from its first epoch.")
+        # last.keras of this epoch when it was written after the epoch began (then its results may be missing)
+        saved = self.epoch if self.epoch and runfiles.modified_time(last) >= self.epoch_started else done
+        again = "" if saved <= done else (f"; epoch {done + 1} is trained again (from that checkpoint), since its "
+                                          "results could not be recorded")
+        return (f"The disk is full (no space left on device): training stopped{where}. The last checkpoint "
+                f"(last.keras, after epoch {saved}) is intact. {free}: the run continues from that checkpoint"
+                f"{again}.")
 
     def _remove_stale_stop_file(self) -> None:
         """Forget the STOP file of the stop that ended the previous session of this run.
@@ -338,7 +343,8 @@ class Worker:
                                              loss=None if train_config.loss == "cross-entropy" else loss)
         if replicas > 1 or not steps.is_default_strategy(tf, strategy):
             train_data = strategy.experimental_distribute_dataset(train_data)
-        preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
+        with runfiles.writing("writing the preview images"):
+            preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
         for callback in self.callbacks:
             if hasattr(callback, "on_train_begin"):
                 callback.on_train_begin(self)
@@ -359,7 +365,7 @@ class Worker:
         ]
         for epoch in range(done_epochs + 1, train_config.epochs + 1):
             self.epoch, self.step = epoch, 0
-            epoch_started = time.time()
+            self.epoch_started = epoch_started = time.time()
             if frozen and not steps.freeze_backbone(self.model, self.config, epoch):
                 # The backbone joins in: a new graph with its variables (traced again, ~5-10 s).
                 frozen = False
@@ -470,8 +476,9 @@ class Worker:
     def _prepare_resume(self, done_epochs: int) -> list[dict[str, Any]]:
         """Keep the history of the epochs done (a new run starts with none); return its rows."""
         if not self.resume:
-            for name in (runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE):
-                (self.folder / name).unlink(missing_ok=True)
+            with runfiles.writing("starting the run's history"):
+                for name in (runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE):
+                    (self.folder / name).unlink(missing_ok=True)
             return []
         rows = runfolder.drop_epochs_after(self.folder, done_epochs)
         self.reporter.update(resume=True)
