@@ -97,11 +97,14 @@ if image_source == "Upload":
              f"{evaluate.MAX_UPLOAD_PIXELS // 1_000_000} megapixels. It is resized to {size} × {size} px.")
     if upload is not None:
         with drawing.error_boundary("Reading the upload", stop=False):
-            picture = evaluate.read_image_bytes(upload.getvalue(), upload.name)  # the same reader and limits
+            picture, read_notes = evaluate.read_upload(upload.getvalue(), upload.name)  # the same reader and limits
             image = cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA)
             del picture
             image_name = upload.name
             drawing.describe_figures(dataset=f"upload {upload.name}")
+            if read_notes:  # a grey, animated or turned photo is never converted without a word
+                image_column.caption(":material/info: " + md_text(evaluate.upload_note(upload.name, read_notes),
+                                                                  limit=600))
 else:
     with drawing.error_boundary("Opening the dataset", stop=False):
         dataset = datasets.current_dataset()

@@ -189,8 +189,9 @@ with left.container(border=True):
         )
         st.markdown(" · ".join(f"{count:,} {name} images" for name, count in counts.items()))
         datasets.synthetic_note(dataset, link=False)
-        if dataset.problems:
-            st.warning(f"{len(dataset.problems)} files were skipped; the Dataset explorer lists them.",
+        skipped = sum(problem.skipped for problem in dataset.problems)
+        if skipped:  # the problems also hold notes (a converted file), which skip nothing
+            st.warning(f"{skipped} files or pairs were skipped; the Dataset explorer lists them.",
                        icon=":material/warning:")
 
 with right.container(border=True):

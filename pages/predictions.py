@@ -121,8 +121,9 @@ def _predict_sample(model_key: tuple, root: str, stamp: tuple, split: str, index
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _predict_upload(model_key: tuple, digest: str, name: str, _data: bytes, _model):
-    """An upload's picture and prediction, kept small (display-size image and mask, model-size logits)."""
-    return evaluate.predict_upload(_model, _data, name)
+    """An upload's picture and prediction, kept small (display-size image and mask, model-size logits),
+    and what reading it changed."""
+    return evaluate.predict_upload(_model, _data, name, with_notes=True)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -168,8 +169,10 @@ if source == "upload":
     digest = hashlib.sha1(data).hexdigest()
     with drawing.error_boundary(f"Reading {upload.name}"):
         with st.spinner("Predicting..."):
-            image, prediction = _predict_upload(model_id, digest, upload.name, data, model)
+            image, prediction, read_notes = _predict_upload(model_id, digest, upload.name, data, model)
     del data
+    if read_notes:  # a grey, animated or turned photo is never converted without a word
+        st.caption(":material/info: " + md_text(evaluate.upload_note(upload.name, read_notes), limit=600))
     stem = upload.name
     drawing.describe_figures(dataset=f"upload {upload.name}")
     image_id = "upload-" + digest[:12]
@@ -312,6 +315,7 @@ def _apply_click(chart_key: str, grid_curve: int) -> None:
 
 
 @st.fragment
+@drawing.guarded("Pixel inspector")  # a fragment rerun runs outside the page's guard
 def pixel_inspector(image_id: str, image: np.ndarray, prediction: inference.Prediction, opacity: float,
                     truth: np.ndarray | None, sample: why_pixel.Sample | None) -> None:
     height, width = prediction.image_size

@@ -10,6 +10,14 @@ copy of image size, class count or learning rate.
 (3, 64)
 >>> RunConfig.from_dict(cfg.to_dict()) == cfg
 True
+
+**Saved configs have a version.** ``config.json`` holds ``"version": CONFIG_VERSION``
+beside the sections. ``RunConfig.load`` (``from_saved``) reads it strictly: a field
+missing from the file is damage, named in the ``ConfigError``, unless the file's
+version is older than the field (``VERSION_DEFAULTS``: then the value the code of that
+version used, never today's default); a higher version, or a field or section this
+code does not know, is a ``NewerConfigError`` ("written by a newer version of the
+project"). ``from_dict`` is for dicts built in code and fills what is left out.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from seglib.classes import NUM_CLASSES
-from seglib.errors import ConfigError
+from seglib.errors import ConfigError, NewerConfigError
 
 BACKBONES = ("mobilenetv2", "resnet50")
 OPTIMIZERS = ("adamw", "adam")
@@ -161,12 +169,16 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        """The saved form (``config.json``): the sections with the ``version`` of this code."""
+        return json.dumps({"version": CONFIG_VERSION, **self.to_dict()}, indent=2)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
+        """A config from a dict built in code (a field left out takes its default); a saved
+        config goes through ``from_saved``, which names a missing field instead."""
         if not isinstance(raw, dict):
             raise ConfigError(f"A run config must be a JSON object. Received: {type(raw).__name__}")
+        raw = {key: value for key, value in raw.items() if key != "version"}
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"Unknown config sections: {sorted(unknown)}")
@@ -182,7 +194,43 @@ class RunConfig:
         return cls(**kwargs).validate()
 
     @classmethod
+    def from_saved(cls, raw: Any, source: str = "config.json") -> "RunConfig":
+        """A config as saved by some version of the project (``source`` names it in messages).
+
+        Raises ``NewerConfigError`` for a config of a newer version (higher ``version``,
+        or fields this code does not know) and ``ConfigError`` naming the field for a
+        field that is missing although the config's version had it.
+        """
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source} must hold a JSON object. Received: a JSON {type(raw).__name__}")
+        version = raw.get("version", 1)  # configs written before versions existed are version 1
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ConfigError(f"{source} has an impossible version: {version!r} (a whole number from 1).")
+        if version > CONFIG_VERSION:
+            raise NewerConfigError(f"{source} was written by a newer version of the project (config version "
+                                   f"{version}; this version reads versions 1 to {CONFIG_VERSION}). Open it "
+                                   "with that version of the project, or update this one.")
+        sections = {f.name: _SECTIONS.get(f.name) for f in dataclasses.fields(cls)}
+        unknown = [key for key in raw if key != "version" and key not in sections]
+        for name, section in sections.items():
+            if section is not None and isinstance(raw.get(name), dict):
+                known = {f.name for f in dataclasses.fields(section)}
+                unknown += [f"{name}.{key}" for key in raw[name] if key not in known]
+        if unknown:
+            raise NewerConfigError(f"{source} has fields this version of the project does not know "
+                                   f"({', '.join(sorted(unknown))}): it was written by a newer version of the "
+                                   "project. Open it with that version, or update this one.")
+        complete = {key: value for key, value in raw.items() if key != "version"}
+        for name, section in sections.items():
+            if name not in raw:
+                _missing(source, name, version)
+            if section is not None and isinstance(raw[name], dict):  # else from_dict says what is wrong
+                complete[name] = _complete_section(name, raw[name], version, source)
+        return cls.from_dict(complete)
+
+    @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
+        """The config saved at ``path`` (see ``from_saved``)."""
         path = Path(path)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -190,7 +238,7 @@ class RunConfig:
             raise ConfigError(f"No config file at {path.name}.") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ConfigError(f"{path.name} is not valid JSON: {error}") from error
-        return cls.from_dict(raw)
+        return cls.from_saved(raw, source=path.name)
 
     def save(self, path: str | Path) -> None:
         from seglib.io import atomic_write_text
@@ -247,6 +295,52 @@ class RunConfig:
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+#: The version of ``config.json`` this code writes (its ``"version"`` field).
+CONFIG_VERSION = 2
+#: The table of versions: for each version of ``config.json``, the fields a config of that
+#: version may lack because they did not exist yet when it was written, with the value the
+#: code of that time used. Any other missing field is damage. A new field goes into every
+#: older version's entry (with the value the code had before it) and CONFIG_VERSION grows.
+VERSION_DEFAULTS: dict[int, dict[str, Any]] = {
+    # Version 1: no "version" field. Written until 2026-12; its fields grew meanwhile:
+    # model.separable (plain 3x3 convolutions before it), model.upsample_logits (the Keras
+    # example's order: upsample, then the 1x1 logits convolution) and train.freeze_backbone_epochs
+    # (the backbone trained from the first step) came with the pretrained backbone, train.loss
+    # (cross-entropy, the only loss before it) with the choice of losses. The shipped reference
+    # runs are version 1 configs with every field.
+    1: {"model.separable": False, "model.upsample_logits": False, "train.freeze_backbone_epochs": 0,
+        "train.loss": "cross-entropy"},
+    # Version 2: "version" written; every field of this code.
+    2: {},
+}
+
+
+def _complete_section(name: str, values: dict[str, Any], version: int, source: str) -> dict[str, Any]:
+    """The saved section ``name`` with the fields its ``version`` lacked filled in (``VERSION_DEFAULTS``);
+    ConfigError for any other missing field."""
+    values = dict(values)
+    for field_ in dataclasses.fields(_SECTIONS[name]):
+        dotted = f"{name}.{field_.name}"
+        if field_.name not in values:
+            if dotted not in VERSION_DEFAULTS[version]:
+                _missing(source, dotted, version)
+            values[field_.name] = VERSION_DEFAULTS[version][dotted]
+    return values
+
+
+def model_config_from_saved(raw: Any, source: str) -> ModelConfig:
+    """The ``ModelConfig`` stored in a saved model (its Keras config, which has no version of its own:
+    it is read by version 1's rules, so a field missing from it is named, never a default)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"The model config in {source} must be an object. Received: {type(raw).__name__}")
+    return RunConfig.from_dict({"model": _complete_section("model", raw, 1, source)}).model
+
+
+def _missing(source: str, field_name: str, version: int) -> None:
+    """ConfigError: ``field_name`` is missing from a config whose ``version`` had it."""
+    raise ConfigError(f"{source} has no {field_name}, which every version {version} config holds (was the file "
+                      "cut short or edited?); a default in its place would silently change the run.")
 
 
 def field_names() -> dict[str, list[str]]:

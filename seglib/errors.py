@@ -42,3 +42,18 @@ class ModelError(SeglibError):
 
 class RunError(SeglibError):
     """A run folder is missing, corrupt, or the action is not possible now."""
+
+
+class NewerConfigError(ConfigError):
+    """A saved config was written by a newer version of the project (a higher version, unknown fields)."""
+
+
+class RunFolderWriteError(RunError):
+    """The runs folder or a run's folder cannot be written (disk full, read-only, no permission).
+
+    ``errno`` is the operating system's error number (``errno.ENOSPC`` for a full disk).
+    """
+
+    def __init__(self, message: str, errno: int | None = None):
+        super().__init__(message)
+        self.errno = errno

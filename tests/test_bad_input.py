@@ -570,3 +570,91 @@ def test_page_shows_a_corrupt_checkpoint_choice_as_an_error(tiny_dataset, runs_r
         assert not any(str(runs_root) in m for m in messages)
     finally:
         scheduler.delete_run(folder.name)
+
+
+@pytest.mark.slow
+def test_a_dataset_being_regenerated_says_so_while_it_is_written(tiny_dataset, data_root):
+    """The Dataset explorer is opened while the synthetic generator writes the folder (from its
+    progress callback, between two chunks): the page says the dataset is being written, not that
+    the folder has no usable pairs or the wrong layout."""
+    from seglib.data.synth import generate_dataset
+
+    root = data_root / "regenerating"
+    generate_dataset(root, train=4, val=2, size=32, seed=1)
+    seen = []
+
+    def open_the_page(done: int, total: int) -> None:
+        if seen:
+            return
+        with pytest.raises(DatasetError, match="is being written by the synthetic generator"):
+            ds.open_dataset(root)
+        at = _app(dataset="regenerating")
+        at.run()
+        at.switch_page("pages/dataset.py").run()
+        _no_traceback(at)
+        seen.append([plain(e.value) for e in at.error])
+
+    try:
+        generate_dataset(root, train=4, val=2, size=48, seed=1, workers=1, progress=open_the_page)  # new size
+        assert len(seen) == 1 and any(
+            "The dataset 'regenerating' is being written by the synthetic generator right now" in message
+            and "reload the page" in message for message in seen[0]), seen
+        assert not any("Expected either the CIHP layout" in message for message in seen[0])
+        assert ds.open_dataset(root).counts() == {"train": 4, "val": 2}  # finished: readable again
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_folder_with_decomposed_accents_is_named_in_the_link_as_typed(tiny_dataset, data_root):
+    """macOS writes "é" as "e" + a combining accent; a link, a keyboard and another tool write one
+    character. Both name the same dataset, and an image pairs with its mask across the two forms."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "café")
+    root = _plain(data_root / decomposed, 2)
+    (root / "images" / "good0.jpg").rename(root / "images" / unicodedata.normalize("NFC", "thé.jpg"))
+    (root / "masks" / "good0.png").rename(root / "masks" / unicodedata.normalize("NFD", "thé.png"))
+    try:
+        assert ds.open_dataset(root).counts() == {"train": 2, "val": 0}  # thé.jpg pairs with thé.png
+        at = _app(dataset="café")  # as typed: one character
+        at.run()
+        _no_traceback(at)
+        assert at.sidebar.selectbox[0].value == "café"
+        assert not [w.value for w in at.warning if "named in the link" in w.value]
+        assert "2 train images" in "\n".join(m.value for m in at.markdown)  # Home shows the opened dataset
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_one_count_of_usable_pairs_on_the_pages_in_data_check_and_for_training(tiny_dataset, data_root, capsys):
+    """Nine pairs by name, two of whose masks are refused when read, and an image without a mask:
+    `data check`, the pages and the training worker all count the seven usable pairs."""
+    from seglib.cli.main import main
+    from seglib.training import splits
+
+    root = _plain(data_root / "counted", 9)
+    for index in (3, 7):  # every pixel the ignore label: refused when read
+        write_image(root / "masks" / f"good{index}.png", np.full((16, 16), IGNORE_LABEL, np.uint8))
+    write_image(root / "images" / "alone.jpg", _image())
+    try:
+        assert main(["data", "check", str(root)]) == 0
+        assert "  train: 7 usable pairs" in capsys.readouterr().out
+        config = get_preset("lecture").with_overrides({"data.root": "counted", "data.val_count": 0})
+        train_pairs, val_pairs, _ = splits.split_pairs(config)
+        assert len(train_pairs) + len(val_pairs) == 7
+        at = _app(dataset="counted")
+        at.run()
+        _no_traceback(at)
+        shown = "\n".join(m.value for m in at.markdown)
+        assert "7 train images" in shown and "9 train images" not in shown
+        assert "3 files or pairs were skipped" in "\n".join(w.value for w in at.warning)
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)

@@ -140,3 +140,87 @@ def test_set_items_become_dotted_overrides_and_a_missing_equals_sign_is_an_error
     for item in ("train.epochs", "=3"):
         with pytest.raises(ConfigError, match="--set needs SECTION.FIELD=VALUE"):
             parse_overrides([item])
+
+
+# -- config.json versions (issue 23 §2) ------------------------------------------------
+
+def _saved(tmp_path, raw):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_a_saved_config_carries_the_version_that_wrote_it(tmp_path):
+    from seglib.config import CONFIG_VERSION
+
+    get_preset("lecture").save(tmp_path / "config.json")
+    assert json.loads((tmp_path / "config.json").read_text())["version"] == CONFIG_VERSION
+
+
+@pytest.mark.parametrize("field", ["model.image_size", "train.learning_rate", "data.root", "preset"])
+def test_a_field_missing_from_a_saved_config_is_named_not_filled_with_a_default(tmp_path, field):
+    raw = json.loads(get_preset("lecture").with_overrides({"model.image_size": 160}).to_json())
+    section, _, name = field.rpartition(".")
+    del (raw[section] if section else raw)[name]
+    with pytest.raises(ConfigError, match=f"config.json has no {field}"):
+        RunConfig.load(_saved(tmp_path, raw))
+
+
+def test_a_config_without_a_version_is_version_1_and_its_missing_fields_take_that_versions_values(tmp_path):
+    from seglib.config import VERSION_DEFAULTS
+
+    raw = get_preset("lecture").to_dict()  # no "version": written before configs had one
+    for field in VERSION_DEFAULTS[1]:
+        section, name = field.split(".")
+        del raw[section][name]
+    loaded = RunConfig.load(_saved(tmp_path, raw))
+    assert loaded.model.separable is False and loaded.model.upsample_logits is False
+    assert loaded.train.freeze_backbone_epochs == 0 and loaded.train.loss == "cross-entropy"
+    assert loaded.model.image_size == 160  # what the file says, never a default
+    del raw["model"]["image_size"]  # existed in every version 1 config
+    with pytest.raises(ConfigError, match="config.json has no model.image_size"):
+        RunConfig.load(_saved(tmp_path, raw))
+
+
+def test_the_shipped_reference_runs_load_as_version_1():
+    from seglib.training import runfolder
+
+    for folder in sorted(runfolder.REFERENCE_DIR.iterdir()):
+        assert "version" not in json.loads((folder / "config.json").read_text())
+        assert RunConfig.load(folder / "config.json").model.image_size == 160
+
+
+@pytest.mark.parametrize("change", ["version", "field", "section"])
+def test_a_config_from_a_newer_version_says_so_and_not_that_it_is_damaged(tmp_path, change):
+    from seglib.config import CONFIG_VERSION
+    from seglib.errors import NewerConfigError
+
+    raw = json.loads(get_preset("lecture").to_json())
+    if change == "version":
+        raw["version"] = CONFIG_VERSION + 1
+    elif change == "field":
+        raw["train"]["warmup_epochs"] = 2
+    else:
+        raw["export"] = {"onnx": True}
+    with pytest.raises(NewerConfigError, match="written by a newer version of the project") as caught:
+        RunConfig.load(_saved(tmp_path, raw))
+    assert "damaged" not in str(caught.value)
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 2.5, True, None])
+def test_an_impossible_version_is_a_damaged_config(tmp_path, version):
+    raw = json.loads(get_preset("lecture").to_json())
+    raw["version"] = version
+    with pytest.raises(ConfigError, match="version"):
+        RunConfig.load(_saved(tmp_path, raw))
+
+
+def test_a_saved_models_config_is_read_by_version_1s_rules():
+    from seglib.config import model_config_from_saved
+
+    raw = get_preset("lecture").to_dict()["model"]
+    del raw["upsample_logits"]  # a checkpoint from before the field: the example's order, as then
+    assert model_config_from_saved(raw, "best.keras").upsample_logits is False
+    del raw["image_size"]
+    with pytest.raises(ConfigError, match="best.keras has no model.image_size"):
+        model_config_from_saved(raw, "best.keras")

@@ -330,3 +330,27 @@ def test_train_on_a_missing_or_unusable_folder_creates_no_run_folder(own_runs_di
     assert sorted(p.name for p in own_runs_dir.iterdir()) == before
     error = capsys.readouterr().err
     assert "no_such_folder" in error and "empty_dataset" in error
+
+
+def test_masks_the_worker_would_refuse_create_no_run_folder(own_runs_dir, tiny_dataset, data_root, capsys):
+    """The validation masks label no pixel: the worker refuses them, so neither ``train`` nor Start
+    (``scheduler.start_run``) leaves a failed run folder behind."""
+    import shutil
+
+    import cv2
+
+    from seglib.cli.main import main
+    from seglib.errors import DatasetError
+
+    root = data_root / "unlabelled-validation-before"
+    if not root.exists():
+        shutil.copytree(tiny_dataset, root)
+        for mask in (root / "Validation" / "Category_ids").glob("*.png"):
+            shape = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED).shape[:2]
+            cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))  # every pixel "ignore"
+    before = sorted(p.name for p in own_runs_dir.iterdir())
+    assert main(["train", "--data", root.name, "--epochs", "1", "--image-size", "64"]) == 1
+    assert "The validation split has no labelled pixel" in capsys.readouterr().err
+    with pytest.raises(DatasetError, match="The validation split has no labelled pixel"):
+        scheduler.start_run(tiny_config(**{"data.root": root.name}))
+    assert sorted(p.name for p in own_runs_dir.iterdir()) == before

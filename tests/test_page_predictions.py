@@ -582,3 +582,60 @@ def test_the_split_ablation_runs_on_demand_and_is_kept_for_everyone(page_model):
     other = _page(page_model, pred_ablation_count=2).run()
     _ok(other)
     assert other.button(key="pred_ablation_button").disabled and _table(other, "class hurt most (IoU)").equals(table)
+
+
+def _animated_gif(frames: int = 3, size: int = 24) -> bytes:
+    import io
+
+    from PIL import Image
+
+    pictures = [Image.new("RGB", (size, size), (40 * i, 90, 200 - 40 * i)) for i in range(frames)]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=100, loop=0)
+    return buffer.getvalue()
+
+
+def _turned_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    picture = Image.new("RGB", (32, 16), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90° clockwise to stand upright
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_what_reading_an_upload_changed_is_said_in_one_line():
+    import io
+
+    from PIL import Image
+
+    grey = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(grey, format="PNG")
+    image, notes = evaluate.read_upload(grey.getvalue(), "scan.png")
+    assert image.shape == (16, 16, 3)
+    assert evaluate.upload_note("scan.png", notes) == ("scan.png was read as the model sees it: grayscale "
+                                                       "replicated to RGB.")
+    image, notes = evaluate.read_upload(_animated_gif(3), "wave.gif")
+    assert notes[0] == "only the first of its 3 frames is used (an animation; the model sees one picture)"
+    image, notes = evaluate.read_upload(_turned_jpeg(), "phone.jpg")
+    assert image.shape[:2] == (32, 16) and notes[0].startswith("EXIF orientation 6 applied")
+    colour = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(colour, format="PNG")
+    assert evaluate.read_upload(colour.getvalue(), "plain.png")[1] == []  # nothing changed: nothing said
+    assert evaluate.upload_note("plain.png", []) == ""
+
+
+@pytest.mark.slow
+def test_an_animated_or_turned_upload_says_so_on_the_page(page_model):
+    app = _upload(_page(page_model), "wave.gif", _animated_gif(4), "image/gif")
+    _ok(app)
+    notes = [c.value for c in app.caption if "was read as the model sees it" in c.value]
+    assert len(notes) == 1 and "only the first of its 4 frames is used" in notes[0], notes
+    app.file_uploader(key="pred_upload").set_value(("phone.jpg", _turned_jpeg(), "image/jpeg")).run()
+    _ok(app)
+    notes = [c.value for c in app.caption if "was read as the model sees it" in c.value]
+    assert len(notes) == 1 and "EXIF orientation 6 applied" in notes[0], notes

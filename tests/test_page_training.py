@@ -233,7 +233,10 @@ def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
     from seglib.config import get_preset
 
     config = get_preset("lecture").with_overrides({"data.root": "no-such-dataset", "train.epochs": 1})
-    run_id = scheduler.start_run(config, name="apptest failing")
+    # Start refuses a missing dataset before any folder exists; a queued run whose dataset was deleted
+    # meanwhile reaches the worker, which fails it.
+    run_id = runfolder.create_run(config, name="apptest failing").name
+    scheduler.schedule()
     at = open_app(PAGE, query={"run": run_id}, run=False)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=90, every=1.0)
     assert progress["status"] == "failed", progress
@@ -377,3 +380,75 @@ def test_the_runs_table_polls_only_for_a_viewer_of_another_run_while_one_is_live
     assert table_polls([live, done], shown="b") is True   # the table is where run "a" moves
     assert table_polls([done], shown="b") is False         # nothing moves
     assert table_polls([info("q", "queued"), done], shown="b") is True
+
+
+# ---------------------------------------------------------------------------
+# Writes that fail, files that cannot be offered, notices that went stale (issue 23 §1, §5)
+# ---------------------------------------------------------------------------
+
+def test_start_in_an_unwritable_runs_folder_says_what_to_do_without_an_exception(tiny_dataset, tmp_path):
+    from run_support import private_runs_dir
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("the runs folder's parent is this file\n")
+    with private_runs_dir(blocker / "runs"):
+        at = _page()
+        _fill(at, "apptest unwritable")
+        at.button(key="training_start").click().run()
+        _bug_free(at)
+        assert not at.exception
+        from markdown_check import plain
+
+        errors = [plain(e.value) for e in at.error]
+        assert any(e.startswith("The run was not started: Could not write to the runs folder while creating the "
+                                "run: a file stands where a folder of its path should be.") and "SEGLIB_RUNS_DIR" in e
+                   for e in errors), errors
+        assert all(str(tmp_path) not in e and "a-file" not in e for e in errors)
+
+
+def test_rename_that_cannot_write_shows_the_message(tiny_dataset):
+    folder = _fake_run("finished", "apptest rename", HISTORY_HEADER + HISTORY_ROWS)
+    try:
+        (folder / runfiles.META_FILE).unlink()
+        (folder / runfiles.META_FILE).mkdir()  # meta.json cannot be replaced: a folder holds its name
+        at = _page(folder.name)
+        at.text_input(key=f"rename_{folder.name}").set_value("new name")
+        at.button(key=f"do_rename_{folder.name}").click().run()
+        _bug_free(at)
+        assert not at.exception
+        assert ("Could not write to the run's folder while renaming the run: a folder stands where a file should "
+                "be written.") in _text(at)
+    finally:
+        (folder / runfiles.META_FILE).rmdir()
+        scheduler.delete_run(folder.name)
+
+
+def test_a_checkpoint_that_is_a_folder_is_not_offered_for_download(tiny_dataset):
+    folder = _fake_run("finished", "apptest folder checkpoint", HISTORY_HEADER + HISTORY_ROWS)
+    try:
+        (folder / runfiles.BEST_CHECKPOINT).mkdir()
+        at = _page(folder.name)
+        buttons = {button.proto.label: button for button in at.get("download_button")}
+        assert buttons["best.keras"].proto.disabled
+        assert not buttons["history.csv"].proto.disabled
+        (folder / runfiles.BEST_CHECKPOINT).rmdir()
+        (folder / runfiles.BEST_CHECKPOINT).write_bytes(b"PK\x03\x04")
+        at.run()
+        assert not {b.proto.label: b for b in at.get("download_button")}["best.keras"].proto.disabled
+    finally:
+        scheduler.delete_run(folder.name)
+
+
+def test_started_is_not_left_beside_the_error_of_a_killed_worker(tiny_dataset):
+    import signal
+
+    at = _page()
+    _fill(at, "apptest killed", form_train_epochs=500, form_model_image_size=32)
+    run_id = _start(at)
+    assert any(s.value.startswith("Started.") for s in at.success)
+    progress = _rerun_until(at, run_id, lambda p: isinstance(p.get("pid"), int), seconds=60, every=0.5)
+    os.killpg(progress["pid"], signal.SIGKILL)
+    progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=60, every=0.5)
+    assert progress["status"] == "failed", progress
+    assert at.error and not any(s.value.startswith("Started.") for s in at.success), \
+        ([e.value for e in at.error], [s.value for s in at.success])

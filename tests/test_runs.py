@@ -2,7 +2,9 @@
 
 The queue tests start real detached workers (``python -m seglib train``) on a
 dataset folder that does not exist, so each worker fails within seconds without
-training, which is enough to watch the scheduling."""
+training, which is enough to watch the scheduling. ``start_run`` refuses such a
+folder before creating a run, so they queue with ``_queue`` (``create_run`` then
+``schedule``: the dataset vanished between Start and the worker)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,13 @@ def own_runs_dir(tmp_path_factory):
         yield folder
 
 
+
+
+def _queue(config, name: str | None = None) -> str:
+    """``scheduler.start_run`` without its dataset check: create the run, then schedule it."""
+    folder = runfolder.create_run(config, name)
+    scheduler.schedule()
+    return folder.name
 
 
 def _dead_pid() -> int:
@@ -151,8 +160,8 @@ def test_start_run_refuses_a_dataset_outside_the_data_roots(own_runs_dir, tmp_pa
 @pytest.mark.slow
 def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(own_runs_dir, data_root):
     config = small_config(**{"data.root": "missing-dataset"})
-    first = scheduler.start_run(config, name="first")
-    second = scheduler.start_run(config, name="second")
+    first = _queue(config, name="first")
+    second = _queue(config, name="second")
     early = runfolder.read_progress(second)
     if runfolder.read_progress(first)["status"] == "running":
         assert early["status"] == "queued" and early["queue_position"] == 1
@@ -171,7 +180,7 @@ def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_run
                                                                          nice):
     """The pages a lecture hall looks at come first: spawned workers are niced (default 10)."""
     monkeypatch.setenv("SEGLIB_WORKER_NICE", nice)
-    run_id = scheduler.start_run(small_config(**{"data.root": "missing-dataset"}))
+    run_id = _queue(small_config(**{"data.root": "missing-dataset"}))
     _wait_final([run_id])
     log = runfolder.read_log(run_id)
     expected = os.nice(0) + {"": 10, "5": 5, "0": 0}[nice]
@@ -186,10 +195,11 @@ def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_run
 @pytest.mark.slow
 def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_dir, data_root):
     go = time.time() + 4.0
-    code = ("import time, sys; from seglib.training import scheduler; from seglib.config import get_preset\n"
+    code = ("import time, sys; from seglib.training import runfolder, scheduler\n"
+            "from seglib.config import get_preset\n"
             "config = get_preset('lecture').with_overrides({'data.root': 'missing-dataset'})\n"
             f"time.sleep(max(0, {go} - time.time()))\n"
-            "print(scheduler.start_run(config))\n")
+            "folder = runfolder.create_run(config); scheduler.schedule(); print(folder.name)\n")
     processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
                  for _ in range(2)]
     run_ids = [process.communicate(timeout=120)[0].strip() for process in processes]

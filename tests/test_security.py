@@ -102,7 +102,7 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
     for name in ("predictions.py", "atrous.py"):  # one accepted list, one reader with its limits
         page = (ROOT / "pages" / name).read_text()
         assert "type=list(evaluate.UPLOAD_TYPES)" in page and "evaluate.UPLOAD_TYPES_TEXT" in page, name
-        assert "read_image_bytes" in page or "predict_upload" in page, name
+        assert "read_image_bytes" in page or "predict_upload" in page or "read_upload" in page, name
         assert "tempfile" not in page and "read_image(" not in page, name
     with pytest.raises(ImageReadError, match="under"):
         evaluate.read_image_bytes(b"\xff" * (evaluate.MAX_UPLOAD_BYTES + 1), "big.jpg")
@@ -271,6 +271,43 @@ def test_error_messages_keep_their_asterisks_and_lose_server_paths(tiny_dataset)
     assert str(settings.PROJECT_ROOT) not in details
 
 
+def test_an_unexpected_error_shows_students_no_detail_and_logs_the_traceback_on_the_server(tiny_dataset,
+                                                                                           monkeypatch, caplog):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from ui import drawing
+
+        def leak():
+            raise FileNotFoundError("[Errno 2] No such file: 'secret-notes.txt'")
+
+        with drawing.error_boundary("Reading the notes", stop=False):
+            leak()
+        drawing.guarded("A callback")(leak)()
+
+    monkeypatch.setenv("SEGLIB_INSTRUCTOR_PASSCODE", "s3cret")
+    with caplog.at_level("ERROR", logger="ui.errors"):
+        at = AppTest.from_function(script, default_timeout=APPTEST_TIMEOUT).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"{lead}: something went wrong. This is a bug in the dashboard; please tell the instructor (the server's "
+        "log has the details)." for lead in ("Reading the notes", "A callback")]
+    assert not at.code and not at.expander  # no type, message or traceback for a student
+    logged = [record for record in caplog.records if record.name == "ui.errors"]
+    assert [record.getMessage() for record in logged] == ["Reading the notes: unexpected error",
+                                                          "A callback: unexpected error"]
+    assert all("secret-notes.txt" in caplog.text and record.exc_info for record in logged)
+
+
+def test_streamlit_shows_an_error_no_page_caught_without_its_details():
+    import tomllib
+
+    from streamlit import config as streamlit_config
+
+    value = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["client"]["showErrorDetails"]
+    assert value == streamlit_config.ShowErrorDetailsConfigOptions.NONE.value  # generic text; traceback in the log
+
+
 def test_scrub_paths_keeps_relative_paths_and_urls():
     from ui import drawing as common
 
@@ -284,7 +321,10 @@ def test_scrub_paths_keeps_relative_paths_and_urls():
     ("../../etc", "not inside the folders"),
     ("synthetic/Training/Images/FIRST", "a file, not a dataset folder"),
     ("no-such-set", "there is no such dataset"),
-    ("synthetic/Training", "neither the CIHP layout (Training/Images/*.jpg"),
+    ("synthetic/Training", "it is a folder inside the dataset 'synthetic', which the sidebar offers as a whole"),
+    ("../data/synthetic", "a link names a dataset by its name in the sidebar's list, not by a folder path; "
+                          "this folder is the dataset 'synthetic'"),
+    ("synthetic/Training/Images", "it is a folder inside the dataset 'synthetic'"),
 ])
 @pytest.mark.slow
 def test_a_refused_dataset_from_the_url_is_named_and_replaced(tiny_dataset, value, reason):

@@ -35,7 +35,7 @@ def _shared_link(at: AppTest) -> dict[str, str]:
 def test_palette_from_the_url(tiny_dataset):
     at = _open(palette="colorblind")
     assert at.session_state[palette.PALETTE_KEY] == "colorblind"
-    assert _param(at, "palette") == "colorblind"
+    assert _param(at, "palette") == "Colour-blind safe"  # a bound widget's address shows its label
 
 
 @pytest.mark.slow
@@ -89,7 +89,7 @@ def test_presentation_mode_is_in_the_url(tiny_dataset):
     assert instructor.PRESENT_KEY not in at.query_params
 
     switched_on = _home({instructor.PRESENT_KEY: True})
-    assert _param(switched_on, instructor.PRESENT_KEY) == "1"
+    assert _param(switched_on, instructor.PRESENT_KEY) == "true"
     css = [m.value for m in switched_on.markdown if "<style>" in m.value]
     assert css and "font-size" in css[0]
 

@@ -54,16 +54,19 @@ def current_dataset_root() -> Path:
     return path
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner="Checking every file of the dataset (once per version of its files)...",
+                   max_entries=8)
 def _open_dataset(root: str, stamp: tuple):
     from seglib.data.dataset import open_dataset
 
-    return open_dataset(root)
+    # Every file decoded (in child processes, the result kept on disk): the pages count the usable
+    # pairs, as `python -m seglib data check` and the training worker do, and never show a refused one.
+    return open_dataset(root, deep=True, isolate=True, use_cache=True)
 
 
 def load_dataset(root: str | os.PathLike):
-    """``seglib.data.dataset.open_dataset`` through a shared cache keyed on the path
-    and the folder's modification times (a regenerated dataset is reopened)."""
+    """``seglib.data.dataset.open_dataset`` (every file checked: its usable pairs) through a shared
+    cache keyed on the path and the folder's modification times (a regenerated dataset is reopened)."""
     root = settings.check_data_path(root)
     if not root.is_dir():
         raise DatasetError(

@@ -6,7 +6,9 @@ errors shown as messages (never as a traceback for students).
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
+import logging
 import re
 import traceback
 from pathlib import Path
@@ -24,6 +26,9 @@ from seglib.figures import style as figure_style
 from ui.instructor import is_instructor, presentation_mode
 from ui.markdown import md_text
 from ui.palette import current_palette
+
+#: Unexpected errors a page caught: their tracebacks go to the server's log (stderr), never to a student.
+logger = logging.getLogger("ui.errors")
 
 #: Plotly toolbar: no logo, only the buttons a student needs.
 PLOTLY_CONFIG = {
@@ -244,20 +249,40 @@ def scrub_paths(text: str) -> str:
 
 def show_error(error: BaseException, context: str | None = None) -> None:
     """Show an error in the page: a SeglibError as its own message (it says what
-    to do); anything else as a short message, with the traceback for instructors.
+    to do); anything else as a short message and its traceback in the server's log.
 
+    Only the instructor sees what the unexpected error was (its type, message and
+    traceback); a student sees that something went wrong and whom to tell.
     Messages are shown as literal text (file names and ids in them cannot
     become Markdown) and without absolute server paths.
     """
     if isinstance(error, SeglibError):
         st.error(md_text(scrub_paths(str(error)), limit=2000), icon=":material/error:")
         return
+    logger.error("%s: unexpected error", context or "A page", exc_info=error)
     lead = f"{md_text(context, limit=200)}: " if context else ""
+    if not is_instructor():
+        st.error(f"{lead}something went wrong. This is a bug in the dashboard; please tell the instructor "
+                 "(the server's log has the details).", icon=":material/bug_report:")
+        return
     st.error(f"{lead}something went wrong ({type(error).__name__}: {md_text(scrub_paths(str(error)), limit=300)}). "
              "This is a bug in the dashboard; please tell the instructor.", icon=":material/bug_report:")
-    if is_instructor():
-        with st.expander("Details for the instructor"):
-            st.code(scrub_paths("".join(traceback.format_exception(error))), language="text")
+    with st.expander("Details for the instructor"):
+        st.code(scrub_paths("".join(traceback.format_exception(error))), language="text")
+
+
+def guarded(context: str | None = None) -> Callable[[Callable], Callable]:
+    """Decorate code that runs outside the page's own run, where ``dashboard.py``'s last guard
+    cannot catch: a fragment (its reruns call the function alone) or a widget callback (it runs
+    before the script). An exception is shown with ``show_error`` (a callback's message lands at the
+    top of the page), never as Streamlit's exception box; ``st.rerun`` and ``st.stop`` pass."""
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            with error_boundary(context, stop=False):
+                return function(*args, **kwargs)
+        return run
+    return decorate
 
 
 @contextlib.contextmanager

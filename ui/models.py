@@ -2,7 +2,8 @@
 
 A model is named by a ``ModelRef``: the shipped demo model, a run's checkpoint or an
 untrained preset. Its URL form (``demo``, ``run:<run id>``, ``untrained:<preset>``) is
-the sidebar's value and the ``model`` query parameter. Models from the caches are
+the sidebar's value; the ``model`` query parameter holds the picker's label (Streamlit's
+binding) or, in links, that URL form. Models from the caches are
 shared by all viewers: never mutate one.
 """
 
@@ -130,8 +131,12 @@ def model_options() -> dict[str, ModelChoice]:
     demo = _demo_choice()
     if demo is not None:
         options[demo.key] = demo
-    for run_id, title, checkpoint, status in _run_choices(str(settings.runs_dir())):
-        choice = ModelChoice(ModelRef.run(run_id), f"Run: {title} ({Path(checkpoint).stem})", Path(checkpoint),
+    runs = _run_choices(str(settings.runs_dir()))
+    titles = [title for _, title, _, _ in runs]
+    for run_id, title, checkpoint, status in runs:
+        # Labels are unique (the bound picker's address names the label): a shared name takes the run id.
+        shown = title if titles.count(title) == 1 else f"{title}, {run_id}"
+        choice = ModelChoice(ModelRef.run(run_id), f"Run: {shown} ({Path(checkpoint).stem})", Path(checkpoint),
                              note=f"Checkpoint {Path(checkpoint).name} of run {run_id} ({status or 'done'}).")
         options[choice.key] = choice
     for preset in preset_names():
@@ -145,21 +150,21 @@ def model_options() -> dict[str, ModelChoice]:
 def current_model_choice() -> ModelChoice:
     """The model chosen in the sidebar (not loaded)."""
     options = model_options()
-    key = url_state.read(MODEL_KEY, next(iter(options)), cast=str)
+    key = st.session_state.get(MODEL_KEY) or url_state.option_from_link(
+        MODEL_KEY, {key: choice.label for key, choice in options.items()})
     return options.get(key) or next(iter(options.values()))
 
 
 def choose_model(ref: ModelRef) -> None:
-    """Make ``ref`` the sidebar's model (from a callback, before the sidebar is drawn)."""
+    """Make ``ref`` the sidebar's model (from a callback, before the sidebar is drawn); the sidebar's
+    picker is bound to the address, so Streamlit writes it there."""
     st.session_state[MODEL_KEY] = ref.to_url()
-    url_state.write(MODEL_KEY, ref.to_url())
 
 
 def forget_model(ref: ModelRef) -> None:
     """If ``ref`` is the sidebar's model (its checkpoint was deleted), fall back to the default."""
     if st.session_state.get(MODEL_KEY) == ref.to_url():
         st.session_state.pop(MODEL_KEY, None)
-        url_state.write(MODEL_KEY, None)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

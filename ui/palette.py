@@ -1,8 +1,11 @@
-"""The class colours chosen in the sidebar (CIHP or colour-blind safe), kept in the URL as ``palette``."""
+"""The class colours chosen in the sidebar (CIHP or colour-blind safe), kept in the URL as ``palette``
+(bound by Streamlit: the address shows the label, ``?palette=Colour-blind+safe``; ``?palette=colorblind``
+links are read too)."""
 
 from __future__ import annotations
 
 import numpy as np
+import streamlit as st
 
 from seglib.classes import get_palette
 from ui import url_state
@@ -14,7 +17,9 @@ DEFAULT_PALETTE = "cihp"
 
 
 def current_palette_name() -> str:
-    name = url_state.read(PALETTE_KEY, DEFAULT_PALETTE, cast=str)
+    """The sidebar's palette; before the sidebar is drawn, the one the address names (its label, or
+    the name itself as in older links)."""
+    name = st.session_state.get(PALETTE_KEY) or url_state.option_from_link(PALETTE_KEY, PALETTE_LABELS)
     return name if name in PALETTE_LABELS else DEFAULT_PALETTE
 
 

@@ -1,25 +1,62 @@
-"""Widget values kept in the page's address (query parameters), so a copied URL reproduces the view.
+"""Widget values kept in the page's address (query parameters), so a copied URL reproduces the view,
+a reload keeps it, and the browser's Back and Forward walk it.
 
-One mechanism for every page and the sidebar: ``seed`` before drawing a widget
-starts it from the URL (a valid value, else the default), ``sync`` after drawing it
-writes its value back (the parameter disappears while the value is the default)::
+Two mechanisms, each where it works:
+
+* **Streamlit's own binding** (``bind="query-params"``, Streamlit 1.67) for the sidebar's widgets
+  (dataset, model, palette, presentation): the parameter carries across page switches, and on Back
+  and Forward the address wins. A bound widget's URL value is its *label* (what ``format_func``
+  shows), so a link written before binding, which names the widget's value (``?palette=colorblind``,
+  ``?model=run:<id>``), is read by ``accept_value_in_link``.
+* **This module's ``seed`` and ``sync``** for the pages' own widgets. Binding cannot do their job in
+  Streamlit 1.67: leaving a page whose bound widget is not at its default pushes one more history
+  entry, the old page without that parameter (Streamlit drops the parameters bound on the page left
+  and pushes the shortened address before the new page's), so Back from the next page showed the
+  Dataset explorer at seed 0 instead of its seed (``tests/test_e2e_history.py``). Their URL values
+  are the widgets' own values (``?split=val``), not labels, and some parameters are not named after
+  their widget (the Predictions page's ``split``, ``image``, ``px``, ``py``).
+
+``seed`` before drawing a widget starts it from the URL (a valid value, else the default), ``sync``
+after drawing it writes its value back (the parameter disappears while the value is the default)::
 
     url_state.seed("split", "train", options=splits)
     st.segmented_control("Split", splits, key="split")
     url_state.sync("split", "train")
 
-``seed_int`` does the same for numbers kept within a range, ``read`` and ``write``
-handle the few values that are not a widget's (the Training page's run).
-URL values are the widget's own values (``?palette=colorblind``), not its labels.
+The address wins whenever it differs from what this session last wrote there: Back and Forward
+(or an edited address) change it, a widget of this page never does. ``seed_int`` does the same for
+numbers kept within a range; ``read``, ``write`` and ``url_changed`` handle the few values that are
+not a widget's (the Training page's run). A value written from Python adds a history entry; a bound
+widget changed by hand replaces the current one (Streamlit's choice), a button that sets it (the
+Dataset explorer's Reshuffle) adds one.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import unicodedata
+from typing import Any, Callable, Iterable, Mapping
 
 import streamlit as st
 
 _TRUE = ("1", "true", "yes", "on")
+#: Session key: ``{parameter: its text in the address after this session last read or wrote it}``.
+_SEEN_KEY = "url_state_seen"
+_UNSEEN = object()
+
+
+def _seen() -> dict:
+    return st.session_state.setdefault(_SEEN_KEY, {})
+
+
+def url_changed(url_key: str) -> bool:
+    """Whether the address's ``url_key`` differs from what this session last wrote or read there:
+    Back, Forward or an edited address changed it (never a widget of this page)."""
+    seen = _seen().get(url_key, _UNSEEN)
+    return seen is not _UNSEEN and seen != param(url_key)
+
+
+def _remember(url_key: str) -> None:
+    _seen()[url_key] = param(url_key)
 
 
 def param(key: str) -> str | None:
@@ -55,25 +92,30 @@ def write(key: str, value: Any, default: Any = None) -> None:
     if value is None or value == default:
         if key in st.query_params:
             del st.query_params[key]
-    else:
+    elif st.query_params.get(key) != str(value):
         st.query_params[key] = str(value)
+    _remember(key)
 
 
 def seed(key: str, default: Any, options: Iterable[Any] | None = None,
          cast: Callable[[str], Any] | None = None, url_key: str | None = None) -> None:
     """Call before drawing the widget with ``key``: start it from the URL's ``url_key`` (default: ``key``).
 
-    Only when the widget has no value yet in this session (or its value is no longer
-    one of ``options``), and only with a valid value (one of ``options`` when given);
-    otherwise the widget starts at ``default``. Pair with ``sync`` after the widget.
+    When the widget has no value yet in this session, when its value is no longer one
+    of ``options``, or when the address changed since this session last wrote it (Back,
+    Forward), and only with a valid value (one of ``options`` when given); otherwise the
+    widget starts at ``default``. Pair with ``sync`` after the widget.
     """
-    if key in st.session_state and (options is None or st.session_state[key] in list(options)):
+    url_key = url_key or key
+    if (key in st.session_state and (options is None or st.session_state[key] in list(options))
+            and not url_changed(url_key)):
         return
-    raw = param(url_key or key)
+    raw = param(url_key)
     value = default if raw is None else _cast(raw, default, cast)
     if options is not None and value not in list(options):
         value = default
     st.session_state[key] = value
+    _remember(url_key)
 
 
 def sync(key: str, default: Any = None, url_key: str | None = None) -> None:
@@ -95,15 +137,48 @@ def clamp_int(value: Any, low: int, high: int, default: int | None = None) -> in
 def seed_int(key: str, default: int, low: int, high: int, url_key: str | None = None) -> int:
     """``seed`` for a number widget: its value is always an int within ``[low, high]``.
 
-    The widget's own value when it has one (clamped: the range may have shrunk, e.g.
-    another dataset), else the URL's ``url_key`` (default: ``key``), else ``default``:
+    The widget's own value when it has one and the address did not change (clamped: the
+    range may have shrunk, e.g. another dataset), else the URL's ``url_key`` (default:
+    ``key``), else ``default``:
     ``?atrous_index=-1``, ``?px=1e9`` or ``?image=abc`` give a valid value, never a
     widget error. Draw the widget without ``value=`` afterwards.
     """
-    if key in st.session_state:
+    url_key = url_key or key
+    if key in st.session_state and not url_changed(url_key):
         value = clamp_int(st.session_state[key], low, high, default)
     else:
-        raw = param(url_key or key)
+        raw = param(url_key)
         value = clamp_int(default if raw is None else _cast(raw, default, int), low, high, default)
+        _remember(url_key)
     st.session_state[key] = value
     return value
+
+
+def accept_value_in_link(key: str, labels: Mapping[Any, str]) -> None:
+    """Call before drawing a widget bound with ``bind="query-params"`` whose options show labels
+    (``labels``: option -> label). A link that names an option itself (``?palette=colorblind``,
+    ``?model=run:<id>``: links written before binding, and ``ui.models.ModelRef.to_url``), or a
+    label in another Unicode form (decomposed accents), would be dropped by Streamlit, which reads
+    only exact labels from a bound parameter: the address is rewritten to the label and the page
+    reruns once, so the widget starts there and a copied address keeps it.
+    """
+    raw = param(key)
+    if key in st.session_state or raw is None or raw in labels.values():
+        return
+    composed = unicodedata.normalize("NFC", raw)  # "cafe\u0301" names "café"
+    option = raw if raw in labels else composed if composed in labels else next(
+        (option for option, label in labels.items() if label == composed), None)
+    if option is None:
+        return  # names nothing: Streamlit drops it (the sidebar says so)
+    st.query_params[key] = labels[option]  # not bound yet in a session that never drew the widget
+    st.rerun()
+
+
+def option_from_link(key: str, labels: Mapping[Any, str]) -> Any:
+    """The option a bound widget's parameter names (its label, or the option itself as
+    ``accept_value_in_link`` reads it); None when it names none. For code that runs before the widget
+    is drawn (a page opened on its own)."""
+    raw = param(key)
+    if raw in labels:
+        return raw
+    return next((option for option, label in labels.items() if label == raw), None)

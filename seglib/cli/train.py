@@ -19,10 +19,9 @@ from seglib import settings
 from seglib._tf import quiet_environment
 from seglib.cli.options import add_command, add_shared
 from seglib.config import LOSSES, WEIGHTS, RunConfig, get_preset, parse_overrides
-from seglib.data.dataset import open_dataset
 from seglib.errors import RunError
 from seglib.training import runfiles, runfolder, scheduler
-from seglib.training.splits import dataset_root
+from seglib.training.splits import split_pairs
 from seglib.training.worker import train
 
 #: CLI flag -> dotted config field.
@@ -99,9 +98,10 @@ def _data_root_value(value: str) -> str:
 
 
 def _check_dataset_before_creating(config: RunConfig) -> None:
-    """Open the dataset a command-line run names before its folder exists, so a wrong
-    ``--data`` is an error on the terminal and never a failed run left behind."""
-    open_dataset(dataset_root(config.data.root), num_classes=config.model.num_classes)
+    """Refuse what the worker would refuse about the data before the run's folder exists (a wrong
+    ``--data``, a folder without pairs, a validation split whose masks label no pixel), so it is an
+    error on the terminal and never a failed run left behind."""
+    split_pairs(config)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
         if set(config_flags) - {"epochs"}:
             raise RunError("--resume continues a run with its own config; only --epochs may be given "
                            f"(to extend it). Received: {', '.join('--' + f.replace('_', '-') for f in config_flags)}")
-        if args.epochs is not None:
-            config = RunConfig.load(folder / runfiles.CONFIG_FILE).with_overrides({"train.epochs": args.epochs})
-            config.save(folder / runfiles.CONFIG_FILE)
+        if args.epochs is not None:  # beside config.json, which a resume never rewrites
+            runfolder.training_config(folder).with_overrides({"train.epochs": args.epochs})  # a valid count?
+            runfolder.extend_epochs(folder, args.epochs)
         scheduler.claim_foreground(folder)
         status = train(folder, resume=True, verbose=True)
     else:

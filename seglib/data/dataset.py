@@ -15,6 +15,7 @@ Only a folder with nothing usable raises ``DatasetError``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import Counter
@@ -26,10 +27,10 @@ import numpy as np
 
 from seglib.classes import CIHP_PALETTE, IGNORE_LABEL, NUM_CLASSES, load_colormap
 from seglib.data.images import read_image_with_notes
-from seglib.data.layout import (EXPECTED_LAYOUT, PROBLEM_KINDS, SPLITS, Pair, Problem, detect_layout, find_pairs,
-                                relative_path)
+from seglib.data.layout import (EXPECTED_LAYOUT, PROBLEM_KINDS, SPLITS, Pair, Problem, being_written, detect_layout,
+                                find_pairs, relative_path)
 from seglib.data.masks import MaskRefusedError, read_mask, read_mask_details
-from seglib.data.processes import map_in_processes
+from seglib.data.processes import available_cpus, map_in_processes, mark_reading, run_isolated
 from seglib.errors import DatasetError, ImageReadError, SeglibError
 
 
@@ -70,13 +71,18 @@ class Dataset:
 # opening a folder
 # ---------------------------------------------------------------------------
 
-def open_dataset(root: str | os.PathLike, *, deep: bool = False, num_classes: int = NUM_CLASSES) -> Dataset:
+def open_dataset(root: str | os.PathLike, *, deep: bool = False, num_classes: int = NUM_CLASSES,
+                 isolate: bool = False, use_cache: bool = False) -> Dataset:
     """Find image/mask pairs under ``root`` (CIHP or plain layout) without decoding them.
 
     Bad files never raise: they are skipped and listed in ``Dataset.problems``.
-    With ``deep=True`` every file is decoded as well (see ``check_dataset``).
-    Raises ``DatasetError`` (naming the folder and the expected layout) when
-    the folder is missing or holds no usable pair.
+    With ``deep=True`` every file is decoded as well (see ``check_dataset``): the
+    pairs left are the usable ones, the count ``data check`` reports and the
+    dashboard shows. ``isolate`` decodes in child processes (a native crash in a
+    decoder names the file instead of taking this process down); ``use_cache``
+    keeps the deep check's result on disk (``settings.cache_dir()``), keyed on the
+    files' names, sizes and times. Raises ``DatasetError`` (naming the folder and
+    the expected layout) when the folder is missing or holds no usable pair.
     """
     root = Path(root).expanduser()
     shown = root.name or str(root)
@@ -85,6 +91,11 @@ def open_dataset(root: str | os.PathLike, *, deep: bool = False, num_classes: in
     if not root.is_dir():
         raise DatasetError(f"{shown!r} is a file, not a dataset folder. {EXPECTED_LAYOUT}")
     root = root.resolve()
+    if being_written(root):
+        raise DatasetError(f"The dataset {shown!r} is being written by the synthetic generator right now (or its "
+                           "writing was stopped before the end). Wait until it is finished, then reload the page; "
+                           "if no generator is running, write it again with `python -m seglib data synth "
+                           "--default`.")
     problems: list[Problem] = []
     digest = hashlib.sha1(str(root).encode())
     found = detect_layout(root)
@@ -113,7 +124,12 @@ def open_dataset(root: str | os.PathLike, *, deep: bool = False, num_classes: in
     dataset = Dataset(root=root, layout=layout, splits=splits, problems=problems, palette=palette,
                       fingerprint=digest.hexdigest())
     if deep:
-        _deep_check(dataset, num_classes)
+        cache = _check_cache_path(dataset, num_classes) if use_cache else None
+        if cache is None or not _load_check(dataset, cache):
+            found_before = len(dataset.problems)
+            _deep_check(dataset, num_classes, isolate=isolate)
+            if cache is not None:
+                _save_check(dataset, cache, dataset.problems[found_before:])
     if not any(dataset.splits.values()):
         _raise_unusable(dataset)
     return dataset
@@ -226,13 +242,34 @@ def _check_pair(task: tuple) -> tuple[list[tuple[str, str, str, bool]], bool, in
     return found, True, bad_pixels, converted
 
 
-def _deep_check(dataset: Dataset, num_classes: int, workers: int | None = None) -> None:
+def _check_chunk(task) -> list[tuple[int, tuple]]:
+    """``(index, _check_pair(item))`` of each pair of one chunk, each marked before it is read (``run_isolated``)."""
+    indices, items, trail = task
+    results = []
+    for index, item in zip(indices, items):
+        mark_reading(trail, index)
+        results.append((index, _check_pair(item)))
+    mark_reading(trail, None)
+    return results
+
+
+def _deep_check(dataset: Dataset, num_classes: int, workers: int | None = None, isolate: bool = False) -> None:
     tasks = []
     for split, pairs in dataset.splits.items():
         for pair in pairs:
             tasks.append((split, pair, (str(pair.image), str(pair.mask), relative_path(pair.image, dataset.root),
                                         relative_path(pair.mask, dataset.root), num_classes, dataset.palette)))
-    results = map_in_processes(_check_pair, [t[2] for t in tasks], workers)
+    items = [t[2] for t in tasks]
+    if isolate and items:
+        workers = max(1, min(int(workers or available_cpus()), -(-len(items) // 200)))
+        chunk = max(1, min(32, -(-len(items) // (4 * workers))))
+        chunks = [(list(range(i, min(i + chunk, len(items)))), items[i:i + chunk], None)
+                  for i in range(0, len(items), chunk)]
+        results = [result for _, result in run_isolated(
+            _check_chunk, chunks, workers, describe=lambda index: items[index][2],
+            doing=f"Checking every file of {dataset.name!r}")]
+    else:
+        results = map_in_processes(_check_pair, items, workers)
     keep: dict[str, list[Pair]] = {name: [] for name in dataset.splits}
     for (split, pair, _), (found, ok, _bad, _converted) in zip(tasks, results):
         dataset.problems.extend(Problem(*row) for row in found)
@@ -247,6 +284,48 @@ def _deep_check(dataset: Dataset, num_classes: int, workers: int | None = None) 
                 f"above), so it has no labelled pixel to {'learn from' if split == 'train' else 'measure with'}. "
                 f"Fix the masks in {where}, or remove that split's folder."))
     dataset.splits = keep
+
+
+#: Changes when what the deep check decides changes (the cached results of older ones are not read).
+CHECK_VERSION = 1
+
+
+def _check_cache_path(dataset: Dataset, num_classes: int) -> Path:
+    from seglib import settings
+
+    key = hashlib.sha1(f"{dataset.fingerprint}|{num_classes}|{CHECK_VERSION}".encode()).hexdigest()[:20]
+    return settings.cache_dir() / "checks" / f"{key}.json"
+
+
+def _save_check(dataset: Dataset, path: Path, problems: list[Problem]) -> None:
+    """Keep what the deep check decided (the pairs kept and its problems); a cache that cannot be written
+    is only slower next time."""
+    import json
+
+    from seglib.io import atomic_write_text
+
+    data = {"keep": {split: [pair.stem for pair in pairs] for split, pairs in dataset.splits.items()},
+            "problems": [[p.path, p.kind, p.message, p.skipped] for p in problems]}
+    with contextlib.suppress(OSError):
+        atomic_write_text(path, json.dumps(data))
+
+
+def _load_check(dataset: Dataset, path: Path) -> bool:
+    """Apply a cached deep check to ``dataset``; False when there is none (or it does not fit)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        keep = {split: set(stems) for split, stems in data["keep"].items()}
+        problems = [Problem(str(a), str(b), str(c), bool(d)) for a, b, c, d in data["problems"]]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return False
+    if set(keep) != set(dataset.splits):
+        return False
+    dataset.splits = {split: [pair for pair in pairs if pair.stem in keep[split]]
+                      for split, pairs in dataset.splits.items()}
+    dataset.problems.extend(problems)
+    return True
 
 
 @dataclass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -35,6 +36,11 @@ _IMAGE_DIRS = ("Images", "images", "JPEGImages", "imgs")
 _MASK_DIRS = ("Category_ids", "category_ids", "masks", "Masks", "labels", "Labels", "annotations",
               "SegmentationClass")
 _HUMAN_DIRS = ("Human_ids", "human_ids")
+
+#: The synthetic generator's own files (``seglib.data.synth``): its parameters, written first, and
+#: the marker written last. A folder with the first and without the second is being written.
+SYNTH_PARAMS_FILE = "synth.json"
+SYNTH_MARKER = ".complete"
 
 EXPECTED_LAYOUT = (
     "Expected either the CIHP layout (Training/Images/*.jpg with Training/Category_ids/*.png, and "
@@ -105,6 +111,13 @@ def detect_layout(folder: str | os.PathLike) -> tuple[str, dict[str, Path]] | No
     return ("cihp" if mask_dir.name.lower() == "category_ids" else "plain"), {"train": folder}
 
 
+def being_written(folder: str | os.PathLike) -> bool:
+    """Whether the synthetic generator is writing ``folder`` now (or was stopped before it finished):
+    its parameters file is there and its completion marker is not."""
+    folder = Path(folder)
+    return (folder / SYNTH_PARAMS_FILE).is_file() and not (folder / SYNTH_MARKER).exists()
+
+
 def find_pairs(root: Path, folders: dict[str, Path], problems: list[Problem], digest) -> dict[str, list[Pair]]:
     """The pairs of each split folder (``detect_layout(root)``) of the dataset at ``root``, decoding nothing.
 
@@ -158,13 +171,21 @@ def find_datasets(roots: Iterable[str | os.PathLike] | None = None) -> dict[str,
 
 def dataset_key(folder: Path) -> str:
     """A short, path-free name for a (resolved) dataset folder: relative to the first data root,
-    or prefixed with the name of its other data root."""
+    or prefixed with the name of its other data root. Unicode NFC (``normal_name``): a folder
+    saved with decomposed accents (macOS) is named as it is typed, in a link too."""
     root = settings.data_root_of(folder)
     if root is None:
-        return folder.name
+        return normal_name(folder.name)
     relative = folder.relative_to(root).as_posix()
     relative = relative if relative != "." else root.name
-    return relative if root == settings.data_roots()[0] else f"{root.name}/{relative}"
+    return normal_name(relative if root == settings.data_roots()[0] else f"{root.name}/{relative}")
+
+
+def normal_name(text: str) -> str:
+    """``text`` in Unicode NFC: "é" as one character, however the file system or the keyboard wrote it.
+    Names are compared in this form (dataset names, file stems for pairing, run names); paths on disk
+    stay as they are."""
+    return unicodedata.normalize("NFC", text)
 
 
 # ---------------------------------------------------------------------------
@@ -208,7 +229,7 @@ def _list_files(folder: Path, extensions, root: Path, problems: list[Problem], d
             problems.append(Problem(relative_path(path, root), "empty-file",
                                     f"{name} is empty (0 bytes); its pair is skipped."))
             continue
-        stem = os.path.splitext(name)[0]
+        stem = normal_name(os.path.splitext(name)[0])  # "café.jpg" pairs with "café.png" however each was saved
         if stem in by_stem:
             problems.append(Problem(relative_path(path, root), "duplicate",
                                     f"{name} has the same name as {by_stem[stem].name}; only the first is used."))

@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 
 from seglib.classes import CIHP_PALETTE
-from seglib.data.layout import CIHP_SPLITS
+from seglib.data.layout import CIHP_SPLITS, SYNTH_MARKER, SYNTH_PARAMS_FILE
 from seglib.data.processes import available_cpus
 from seglib.data.synth_person import Painter, draw_person, random_color
 from seglib.errors import DatasetError
@@ -67,8 +67,8 @@ GENERATOR_ID = "seglib.synth"
 #: Folder names of the CIHP layout (the splits: ``seglib.data.layout.CIHP_SPLITS``).
 IMAGES, CATEGORIES, HUMANS = "Images", "Category_ids", "Human_ids"
 ID_LISTS = {"train": "train_id.txt", "val": "val_id.txt"}
-MARKER = ".complete"
-PARAMS_FILE = "synth.json"
+MARKER = SYNTH_MARKER
+PARAMS_FILE = SYNTH_PARAMS_FILE
 PEOPLE_FILE = "people.json"
 
 _SPLIT_CODES = {"train": 0, "val": 1}

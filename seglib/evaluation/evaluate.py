@@ -348,7 +348,16 @@ def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPL
     Raises ``ImageReadError`` naming the file when it is too large (in bytes,
     or in pixels as its header declares them), empty, or not an image; the
     reader's own explanation is passed on, with the upload's name in it.
+    ``read_upload`` also says what the reading changed.
     """
+    return read_upload(data, name, max_bytes, max_pixels)[0]
+
+
+def read_upload(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_BYTES,
+                max_pixels: int = MAX_UPLOAD_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """``read_image_bytes`` and what the reading changed in the picture (``upload_note`` words it):
+    grey replicated to RGB, transparency, 16 bits, an EXIF orientation applied, or only the first
+    frame of an animation (GIF, WebP, PNG) kept."""
     from seglib.data import images
 
     data = bytes(data)
@@ -362,15 +371,40 @@ def read_image_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPL
     if size is not None and size[0] * size[1] > max_pixels:
         raise ImageReadError(f"{shown} is {size[0]} × {size[1]} pixels; upload an image of at most "
                              f"{max_pixels / 1e6:.0f} megapixels (shrink it first).")
-    image = images.decode_image_with_notes(data, shown)[0]
+    image, notes = images.decode_image_with_notes(data, shown)
     if image.shape[0] * image.shape[1] > max_pixels:
         raise ImageReadError(f"{shown} is {image.shape[1]} × {image.shape[0]} pixels; upload an image of at "
                              f"most {max_pixels / 1e6:.0f} megapixels.")
-    return image
+    frames = _frame_count(data)
+    if frames > 1:
+        notes.insert(0, f"only the first of its {frames} frames is used (an animation; the model sees one picture)")
+    return image, notes
+
+
+def _frame_count(data: bytes) -> int:
+    """Frames of an animated GIF, WebP or PNG (1 for a still picture, or when it cannot be told)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            return max(1, int(getattr(picture, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 - OpenCV decoded it; a frame count is only a note
+        return 1
+
+
+def upload_note(name: str, notes: list[str]) -> str:
+    """One line that says what reading the upload ``name`` changed ("" when nothing): a grey, animated
+    or turned photo is never converted without a word."""
+    if not notes:
+        return ""
+    shown = Path(str(name).replace("\\", "/")).name or "upload"
+    return f"{shown} was read as the model sees it: {'; '.join(notes)}."
 
 
 def predict_upload(model, data: bytes, name: str = "upload", max_size: int = UPLOAD_DISPLAY_SIZE,
-                   interpolation: str = "bilinear"):
+                   interpolation: str = "bilinear", with_notes: bool = False):
     """Read an uploaded file and segment it, keeping only what a page needs to show it.
 
     Returns ``(image, prediction)``: the image shrunk (area) so its longer side
@@ -378,15 +412,16 @@ def predict_upload(model, data: bytes, name: str = "upload", max_size: int = UPL
     and the ``seglib.evaluation.inference.Prediction`` (model-size logits for the pixel
     inspector, class counts over every pixel, ``image_size`` = the upload's
     own size). A 4000 x 4000 upload keeps about 6 MB instead of 2.5 GB.
-    Raises ``ImageReadError`` as ``read_image_bytes``.
+    Raises ``ImageReadError`` as ``read_image_bytes``. ``with_notes``: a third item, the
+    notes of ``read_upload`` (what reading it changed).
     """
     import cv2
 
     from seglib.evaluation.inference import predict
 
-    image = read_image_bytes(data, name)
+    image, notes = read_upload(data, name)
     prediction = predict(model, image, interpolation=interpolation, max_mask_size=max_size)
     if image.shape[:2] != prediction.mask.shape:
         height, width = prediction.mask.shape
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return image, prediction
+    return (image, prediction, notes) if with_notes else (image, prediction)

@@ -52,7 +52,7 @@ import logging
 from typing import Any
 
 from seglib._tf import import_tf
-from seglib.config import BACKBONES, ModelConfig, RunConfig
+from seglib.config import BACKBONES, ModelConfig, model_config_from_saved
 from seglib.errors import ConfigError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -202,8 +202,8 @@ def custom_objects() -> dict[str, Any]:
 def _as_model_config(value) -> ModelConfig:
     if isinstance(value, ModelConfig):
         return value.validate() or value
-    if isinstance(value, dict):
-        return RunConfig.from_dict({"model": value}).model
+    if isinstance(value, dict):  # from a saved model's config: a missing field is named, never a default
+        return model_config_from_saved(value, "the saved model")
     raise ConfigError(f"model_config must be a ModelConfig or a dict. Received: {type(value).__name__}")
 
 

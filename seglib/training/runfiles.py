@@ -35,11 +35,20 @@ one rule:
   ``RunInfo.damaged`` says what is damaged ("" when nothing), and its
   numbers (epochs done, best validation mean IoU) come from the rows that
   passed.
+
+**Writes fail with a message, never an OSError.** Every write to the runs
+folder or a run's folder (creating, renaming, progress, history, checkpoints,
+the STOP file, deleting) runs inside ``writing(action, role)``, which turns an
+operating-system error into a ``RunFolderWriteError`` naming the action, the
+folder's role (``RUNS_FOLDER`` or ``RUN_FOLDER``, never its path) and what to
+do: free space, fix permissions, or set ``SEGLIB_RUNS_DIR``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import math
@@ -47,13 +56,13 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig
-from seglib.errors import ConfigError, RunError
+from seglib.errors import ConfigError, NewerConfigError, RunError, RunFolderWriteError, SeglibError
 from seglib.io import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:  # pandas is imported where a table is read, not with the module
@@ -104,6 +113,73 @@ MAX_STEPS = 10_000_000
 MAX_CSV_BYTES = {HISTORY_FILE: 16 << 20, CLASS_IOU_FILE: 16 << 20, STEPS_FILE: 64 << 20}
 MAX_JSON_BYTES = 1 << 20
 MAX_NPZ_BYTES = 256 << 20
+
+
+# ---------------------------------------------------------------------------
+# Writes that fail with a message (see the module docstring)
+# ---------------------------------------------------------------------------
+
+#: The two folders a write can fail in, as messages name them (never by their path).
+RUNS_FOLDER = "the runs folder"
+RUN_FOLDER = "the run's folder"
+#: What to do when a folder of runs cannot be written at all.
+_MOVE_RUNS = ("or set SEGLIB_RUNS_DIR to a writable folder (README, Settings) and restart the dashboard")
+#: Why a write failed and what to do, by the operating system's error number.
+_WRITE_FAILURES = {
+    errno.ENOSPC: ("the disk is full (no space left on device)",
+                   "Free some space (old runs can be deleted on the Training page), then try again."),
+    errno.EDQUOT: ("the disk quota is used up",
+                   "Free some space (old runs can be deleted on the Training page), then try again."),
+    errno.EROFS: ("it lies on a read-only file system", f"Make that disk writable, {_MOVE_RUNS}."),
+    errno.EACCES: ("there is no permission to write in it",
+                   f"Give the dashboard's user write permission on the folder, {_MOVE_RUNS}."),
+    errno.EPERM: ("the operation is not permitted there",
+                  f"Give the dashboard's user write permission on the folder, {_MOVE_RUNS}."),
+    errno.ENOTDIR: ("a file stands where a folder of its path should be",
+                    f"Move that file away, {_MOVE_RUNS}."),
+    errno.EISDIR: ("a folder stands where a file should be written",
+                   "Remove that folder from the run's folder, then try again."),
+    errno.ENOENT: ("a folder on the way is missing (deleted meanwhile?)",
+                   "Refresh the page; if the runs folder itself is gone, create it again, " + _MOVE_RUNS + "."),
+}
+
+
+def write_error(error: OSError, action: str, role: str = RUN_FOLDER) -> RunFolderWriteError:
+    """The ``RunFolderWriteError`` for ``error``, raised while ``action`` ("starting the run") wrote in
+    ``role`` (``RUNS_FOLDER`` or ``RUN_FOLDER``): what failed, why and what to do, without a path."""
+    number = error.errno
+    if number == errno.EEXIST:  # mkdir of a folder whose name a file holds
+        number = errno.ENOTDIR
+    why, fix = _WRITE_FAILURES.get(number, (
+        f"the system said: {error.strerror or type(error).__name__}",
+        f"Check the disk's free space and the folder's permissions, {_MOVE_RUNS}."))
+    return RunFolderWriteError(f"Could not write to {role} while {action}: {why}. {fix}", errno=number)
+
+
+@contextlib.contextmanager
+def writing(action: str, role: str = RUN_FOLDER) -> Iterator[None]:
+    """Run a block that writes in ``role``; an ``OSError`` leaves it as ``write_error(...)``.
+
+    The project's own errors (some of which are also ``OSError``, such as
+    ``PathNotAllowedError``) pass through unchanged.
+    """
+    try:
+        yield
+    except SeglibError:
+        raise
+    except OSError as error:
+        raise write_error(error, action, role) from error
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what it was raised from) says the disk is full."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -270,8 +346,12 @@ def read_config_file(folder: Path) -> RunConfig:
         pass  # missing: RunConfig.load says so
     try:
         return RunConfig.load(path)
+    except NewerConfigError as error:  # not damaged: this version cannot read it, a newer one can
+        raise RunError(f"Run {folder.name!r}: {error} Nothing in the run was changed.") from error
     except ConfigError as error:
-        raise DamagedRunError(f"Run {folder.name!r}: {error} The run folder is damaged; delete the run.") from error
+        raise DamagedRunError(f"Run {folder.name!r}: {error} Its {CONFIG_FILE} is damaged, so the run cannot be "
+                              "resumed or continued; its history and checkpoints are still readable. Delete the run "
+                              "if it is of no use.") from error
 
 
 # -- progress.json and meta.json --------------------------------------------------

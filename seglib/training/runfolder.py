@@ -14,6 +14,8 @@ Files of a run folder (every whole-file write is atomic: temp file + rename):
     The ``RunConfig`` (data, model, training) that rebuilds the run.
 ``meta.json``
     ``{"name", "preset", "created_at"}``; ``name`` is the renamable display name.
+    ``epochs``, once a Continue asked for more epochs than ``config.json`` plans
+    (``config.json`` itself is written once, when the run is created).
 ``progress.json``
     Live state, rewritten at least every 2 s while the worker runs: ``status``
     (queued / running / stopping / stopped / finished / failed / interrupted),
@@ -64,13 +66,15 @@ import contextlib
 import dataclasses
 import os
 import re
+import shutil
 import time
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seglib import settings
 from seglib.config import RunConfig
-from seglib.errors import ConfigError, DatasetError, RunError
+from seglib.errors import ConfigError, DatasetError, RunError, RunFolderWriteError
 from seglib.io import atomic_write_json
 from seglib.training import liveness, previews, runfiles
 from seglib.training.runfiles import (ACTIVE_STATUSES, CLASS_IOU_FILE, CONFIG_FILE, CONSOLE_FILE, HISTORY_FILE,
@@ -83,6 +87,8 @@ if TYPE_CHECKING:  # pandas is imported where a table is read, not with the modu
 #: listed with the machine's own runs. Their ids start with REFERENCE_PREFIX.
 REFERENCE_DIR = settings.ASSETS_DIR / "reference_runs"
 REFERENCE_PREFIX = "reference-"
+#: ``meta.json``'s record of a Continue: the total epochs the run trains to (more than ``config.json`` says).
+CONTINUED_EPOCHS = "epochs"
 _RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -168,26 +174,34 @@ def create_run(config: RunConfig, name: str | None = None, *, path: str | os.Pat
         raise ConfigError(f"create_run needs a RunConfig. Received: config={type(config).__name__}")
     config.validate()
     _refuse_a_file_as_dataset(config)
-    if path is None:
-        folder = _unique_folder(new_run_id(config.preset))
-    else:
-        folder = Path(path).expanduser().resolve()
-        if (folder / CONFIG_FILE).exists():
-            raise RunError(f"The run folder {folder.name!r} already holds a run. Choose a new --run-dir, "
-                           f"or continue it with --resume {folder.name}.")
-        folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    config.save(folder / CONFIG_FILE)
-    atomic_write_json(folder / META_FILE, {
-        "name": (name or "").strip() or folder.name, "preset": config.preset, "created_at": now})
-    atomic_write_json(folder / PROGRESS_FILE, {
-        "status": status, "phase": "", "epoch": 0, "epochs": config.train.epochs, "step": 0,
-        "steps_per_epoch": 0, "images_per_second": None, "eta_seconds": None, "running_loss": None,
-        "message": "Waiting for the machine to be free." if status == "queued" else "",
-        "error": None, "pid": None, "created_at": now, "queued_at": now, "started_at": None,
-        "updated_at": now,
-    })
-
+    folder, made = None, False
+    try:
+        with runfiles.writing("creating the run", runfiles.RUNS_FOLDER):
+            if path is None:
+                folder, made = _unique_folder(new_run_id(config.preset)), True
+            else:
+                folder = Path(path).expanduser().resolve()
+                if (folder / CONFIG_FILE).exists():
+                    raise RunError(f"The run folder {folder.name!r} already holds a run. Choose a new --run-dir, "
+                                   f"or continue it with --resume {folder.name}.")
+                made = not folder.exists()
+                folder.mkdir(parents=True, exist_ok=True)
+            now = time.time()
+            config.save(folder / CONFIG_FILE)
+            atomic_write_json(folder / META_FILE, {
+                "name": unicodedata.normalize("NFC", (name or "").strip()) or folder.name, "preset": config.preset,
+                "created_at": now})
+            atomic_write_json(folder / PROGRESS_FILE, {
+                "status": status, "phase": "", "epoch": 0, "epochs": config.train.epochs, "step": 0,
+                "steps_per_epoch": 0, "images_per_second": None, "eta_seconds": None, "running_loss": None,
+                "message": "Waiting for the machine to be free." if status == "queued" else "",
+                "error": None, "pid": None, "created_at": now, "queued_at": now, "started_at": None,
+                "updated_at": now,
+            })
+    except RunFolderWriteError:
+        if made and folder is not None:  # no half-written run is left behind (a full disk, say)
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     return folder
 
 
@@ -225,8 +239,31 @@ def _unique_folder(run_id: str) -> Path:
 # ---------------------------------------------------------------------------
 
 def read_config(run_id: str) -> RunConfig:
-    """The run's ``RunConfig``; ``DamagedRunError`` if ``config.json`` is missing or broken."""
-    return runfiles.read_config_file(run_dir(run_id))
+    """The run's ``RunConfig`` as it trains (``training_config``); ``DamagedRunError`` if ``config.json``
+    is missing or broken."""
+    return training_config(run_dir(run_id))
+
+
+def training_config(folder: Path) -> RunConfig:
+    """The ``RunConfig`` the run in ``folder`` trains with: ``config.json`` as saved (never rewritten),
+    with ``train.epochs`` the total a Continue or ``--resume --epochs`` asked for (``extend_epochs``)."""
+    config = runfiles.read_config_file(folder)
+    epochs = runfiles.read_meta_file(folder)[0].get(CONTINUED_EPOCHS)
+    if isinstance(epochs, int) and not isinstance(epochs, bool) and 1 <= epochs <= runfiles.MAX_EPOCHS:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))
+    return config
+
+
+def extend_epochs(folder: Path, epochs: int) -> None:
+    """Record that the run in ``folder`` trains on up to ``epochs`` epochs (Continue, ``--resume --epochs``).
+
+    ``config.json`` stays as the run was started (a run's config is never rewritten);
+    the new total goes into ``meta.json`` and ``training_config`` applies it.
+    """
+    meta = runfiles.read_meta_file(folder)[0]
+    meta[CONTINUED_EPOCHS] = int(epochs)
+    with runfiles.writing("continuing the run"):
+        atomic_write_json(folder / META_FILE, meta)
 
 
 def read_meta(run_id: str) -> dict[str, Any]:
@@ -322,10 +359,14 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
         notes.append(runfiles.damage_note(history))
     valid_iou = history["val_mean_iou"].dropna()
     epochs, start = progress.get("epochs"), ""
-    with contextlib.suppress(Exception):  # a damaged config is reported where the run is opened
-        config = RunConfig.load(folder / CONFIG_FILE)
+    try:
+        config = training_config(folder)
         start = config.start_summary()
         epochs = config.train.epochs if epochs is None else epochs
+    except runfiles.DamagedRunError as error:  # the message itself shows where the run is opened
+        notes.append(f"{CONFIG_FILE} is damaged ({str(error.__cause__ or error)[:200]})")
+    except RunError:  # written by a newer version of the project: not damaged
+        pass
     return RunInfo(
         id=folder.name,
         name=meta["name"],
@@ -347,14 +388,15 @@ def _run_info(folder: Path, order: dict[str, int]) -> RunInfo:
 
 def rename_run(run_id: str, name: str) -> None:
     """Change a run's display name (``meta.json``); the id and folder stay."""
-    name = (name or "").strip()
+    name = unicodedata.normalize("NFC", (name or "").strip())
     if not name or len(name) > 200:
         raise RunError(f"A run name must have 1 to 200 characters. Received: name={name!r}")
     refuse_reference(run_id, "renamed")
     folder = run_dir(run_id)
     meta = read_meta(run_id)
     meta["name"] = name
-    atomic_write_json(folder / META_FILE, meta)
+    with runfiles.writing("renaming the run"):
+        atomic_write_json(folder / META_FILE, meta)
 
 
 # ---------------------------------------------------------------------------
@@ -380,16 +422,17 @@ def drop_epochs_after(folder: Path, epoch: int) -> list[dict[str, Any]]:
     of a later, interrupted epoch); return the history rows kept."""
     history = runfiles.read_table(folder / HISTORY_FILE)
     rows = history[history["epoch"] <= epoch].to_dict("records")
-    runfiles.write_csv_rows(folder / HISTORY_FILE, runfiles.HISTORY_FILE_COLUMNS, rows, append=False)
-    for name in (STEPS_FILE, CLASS_IOU_FILE):
-        frame = runfiles.read_table(folder / name)
-        if len(frame):
-            frame = frame[frame["epoch"] <= epoch]
-            runfiles.write_csv_rows(folder / name, list(frame.columns), frame.to_dict("records"), append=False)
-    for path in (folder / runfiles.PREVIEWS_DIR).glob("epoch_*.npz"):
-        with contextlib.suppress(ValueError):
-            if int(path.stem.split("_")[1]) > epoch:
-                path.unlink(missing_ok=True)
+    with runfiles.writing("resuming the run"):
+        runfiles.write_csv_rows(folder / HISTORY_FILE, runfiles.HISTORY_FILE_COLUMNS, rows, append=False)
+        for name in (STEPS_FILE, CLASS_IOU_FILE):
+            frame = runfiles.read_table(folder / name)
+            if len(frame):
+                frame = frame[frame["epoch"] <= epoch]
+                runfiles.write_csv_rows(folder / name, list(frame.columns), frame.to_dict("records"), append=False)
+        for path in (folder / runfiles.PREVIEWS_DIR).glob("epoch_*.npz"):
+            with contextlib.suppress(ValueError):
+                if int(path.stem.split("_")[1]) > epoch:
+                    path.unlink(missing_ok=True)
     return rows
 
 

@@ -31,9 +31,9 @@ import filelock
 
 from seglib import settings
 from seglib.config import RunConfig
-from seglib.errors import ConfigError, RunError
-from seglib.training import liveness, runfiles, runfolder
-from seglib.training.runfiles import ACTIVE_STATUSES, CONFIG_FILE, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
+from seglib.errors import ConfigError, RunError, RunFolderWriteError
+from seglib.training import liveness, runfiles, runfolder, splits
+from seglib.training.runfiles import ACTIVE_STATUSES, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
 
 LOCK_FILE = ".scheduler.lock"
 
@@ -46,13 +46,15 @@ def start_run(config: RunConfig, name: str | None = None) -> str:
     """Create a run and start it now, or queue it behind the running job. Returns the run id.
 
     The dataset folder must lie under the data roots (a page may pass user
-    input). The worker is a detached ``python -m seglib train --run-dir ...``
+    input), and hold what the worker needs (pairs to train on, a validation split with
+    labelled pixels): otherwise a ``DatasetError`` and no run folder. The worker is a detached ``python -m seglib train --run-dir ...``
     process; read its state with ``runfolder.read_progress``.
     """
     if not isinstance(config, RunConfig):
         raise ConfigError(f"start_run needs a RunConfig. Received: config={type(config).__name__}")
     config.validate()
     settings.check_data_path(config.data.root)
+    splits.split_pairs(config)  # what the worker would refuse about the data, before any folder exists
     folder = runfolder.create_run(config, name)
     schedule()
     return folder.name
@@ -70,12 +72,14 @@ def request_stop(run_id: str) -> dict[str, Any]:
         progress = runfolder.effective_progress(folder, {})
         status = progress.get("status")
         if status == "queued":
-            runfiles.update_progress(folder, status="stopped", phase="done",
-                                     message="Taken out of the queue before it started.")
+            with runfiles.writing("taking the run out of the queue"):
+                runfiles.update_progress(folder, status="stopped", phase="done",
+                                         message="Taken out of the queue before it started.")
         elif status in ACTIVE_STATUSES:
-            (folder / STOP_FILE).write_text(f"{time.time()}\n", encoding="utf-8")
-            runfiles.update_progress(folder, status="stopping",
-                                     message="Stop requested: finishing the current batch and saving.")
+            with runfiles.writing("asking the run to stop"):
+                (folder / STOP_FILE).write_text(f"{time.time()}\n", encoding="utf-8")
+                runfiles.update_progress(folder, status="stopping",
+                                         message="Stop requested: finishing the current batch and saving.")
             pid = progress.get("pid")
             if (isinstance(pid, int) and pid != os.getpid()
                     and liveness.pid_alive(pid, progress.get("pid_start"))):
@@ -89,8 +93,9 @@ def request_stop(run_id: str) -> dict[str, Any]:
 def resume_run(run_id: str, epochs: int | None = None) -> str:
     """Queue a stopped / failed / interrupted run to continue from ``last.keras``.
 
-    ``epochs`` raises the run's total epoch count (to extend a finished run).
-    The history is appended to and the learning-rate schedule continues.
+    ``epochs`` raises the run's total epoch count (to extend a finished run); it is
+    recorded beside the config (``runfolder.extend_epochs``): ``config.json`` is never
+    rewritten. The history is appended to and the learning-rate schedule continues.
     """
     runfolder.refuse_reference(run_id, "resumed")
     folder = runfolder.run_dir(run_id)
@@ -106,16 +111,17 @@ def resume_run(run_id: str, epochs: int | None = None) -> str:
             if not isinstance(epochs, int) or epochs <= done:
                 raise RunError(f"To continue run {run_id!r}, epochs must be more than the {done} already "
                                f"done. Received: epochs={epochs!r}")
-            config = config.with_overrides({"train.epochs": epochs})
-            config.save(folder / CONFIG_FILE)
-        if done >= config.train.epochs:
+        elif done >= config.train.epochs:
             raise RunError(f"Run {run_id!r} has already trained all {config.train.epochs} epochs. "
                            "Give a larger number of epochs to continue it.")
-        (folder / STOP_FILE).unlink(missing_ok=True)
-        now = time.time()
-        runfiles.update_progress(folder, status="queued", phase="", resume=True, queued_at=now, pid=None,
-                                 error=None, epochs=config.train.epochs,
-                                 message="Waiting for the machine to be free (resume).")
+        with runfiles.writing("resuming the run"):
+            if epochs is not None:
+                runfolder.extend_epochs(folder, epochs)
+            (folder / STOP_FILE).unlink(missing_ok=True)
+            now = time.time()
+            runfiles.update_progress(folder, status="queued", phase="", resume=True, queued_at=now, pid=None,
+                                     error=None, epochs=epochs or config.train.epochs,
+                                     message="Waiting for the machine to be free (resume).")
     schedule()
     return run_id
 
@@ -131,7 +137,8 @@ def delete_run(run_id: str) -> None:
         root = settings.runs_dir()
         if folder.parent != root or folder.is_symlink():
             raise RunError(f"Refusing to delete {run_id!r}: it is not a run folder inside the runs folder.")
-        shutil.rmtree(folder)
+        with runfiles.writing("deleting the run", runfiles.RUNS_FOLDER):
+            shutil.rmtree(folder)
 
 
 # ---------------------------------------------------------------------------
@@ -146,9 +153,15 @@ _children: list[subprocess.Popen] = []
 def scheduler_lock() -> Iterator[None]:
     """An exclusive lock on ``runs/.scheduler.lock``, between processes and between threads."""
     root = settings.runs_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    with _thread_lock, filelock.FileLock(root / LOCK_FILE):
-        yield
+    with _thread_lock:
+        with runfiles.writing("taking the scheduler's lock", runfiles.RUNS_FOLDER):
+            root.mkdir(parents=True, exist_ok=True)
+            lock = filelock.FileLock(root / LOCK_FILE)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
 
 @contextlib.contextmanager
@@ -162,7 +175,7 @@ def ending_lock() -> Iterator[None]:
     lock = scheduler_lock()
     try:
         lock.__enter__()
-    except OSError:
+    except (OSError, RunFolderWriteError):
         yield
         return
     try:
@@ -189,7 +202,8 @@ def schedule() -> str | None:
             if status in ACTIVE_STATUSES:
                 if liveness.worker_alive(progress):
                     return None
-                liveness.mark_dead(folder, progress)
+                with runfiles.writing("recording that a worker is gone"):
+                    liveness.mark_dead(folder, progress)
             elif status == "queued":
                 queued.append((float(progress.get("queued_at") or 0), folder.name, folder, progress))
         if not queued:
@@ -217,15 +231,17 @@ def claim_foreground(folder: str | os.PathLike) -> None:
                     raise RunError(
                         f"Another training run ({other.name}) is running on this machine. Wait for it to "
                         "finish, or stop it from the dashboard or by creating a STOP file in its folder.")
-                liveness.mark_dead(other, progress)
-        (folder / STOP_FILE).unlink(missing_ok=True)
-        known = runfiles.stored_progress(folder)
-        spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
-        # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
-        spawner = known.get("spawner") if spawned_here else liveness.process_identity(os.getppid())
-        runfiles.update_progress(folder, status="running", phase="starting", pid=os.getpid(),
-                                 pid_start=liveness.process_start_time(os.getpid()), started_at=time.time(),
-                                 error=None, spawner=spawner)
+                with runfiles.writing("recording that a worker is gone"):
+                    liveness.mark_dead(other, progress)
+        with runfiles.writing("starting the run"):
+            (folder / STOP_FILE).unlink(missing_ok=True)
+            known = runfiles.stored_progress(folder)
+            spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
+            # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
+            spawner = known.get("spawner") if spawned_here else liveness.process_identity(os.getppid())
+            runfiles.update_progress(folder, status="running", phase="starting", pid=os.getpid(),
+                                     pid_start=liveness.process_start_time(os.getpid()), started_at=time.time(),
+                                     error=None, spawner=spawner)
 
 
 def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
@@ -239,14 +255,15 @@ def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
     if settings.worker_nice():
         command += ["--nice", str(settings.worker_nice())]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(folder / CONSOLE_FILE, "ab") as console:
-        process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
-    now = time.time()
-    runfiles.update_progress(folder, status="running", phase="starting", pid=process.pid,
-                             pid_start=liveness.process_start_time(process.pid), started_at=now, error=None,
-                             spawner=liveness.process_identity(os.getpid()),
-                             message="Starting the training worker (importing TensorFlow).")
+    with runfiles.writing("starting the training worker"):
+        with open(folder / CONSOLE_FILE, "ab") as console:
+            process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+        now = time.time()
+        runfiles.update_progress(folder, status="running", phase="starting", pid=process.pid,
+                                 pid_start=liveness.process_start_time(process.pid), started_at=now, error=None,
+                                 spawner=liveness.process_identity(os.getpid()),
+                                 message="Starting the training worker (importing TensorFlow).")
     # Reap the child when it exits so it never lingers as a zombie (which
     # would look alive to the pid check), and record a kill at once.
     _children.append(process)

@@ -31,9 +31,15 @@ def split_pairs(config: RunConfig) -> tuple[list, list, str]:
     from seglib.data.dataset import open_dataset
 
     root = dataset_root(config.data.root)
-    dataset = open_dataset(root, num_classes=config.model.num_classes)
+    # The usable pairs (every file checked, the result shared with the dashboard's through the cache):
+    # the count the pages and `data check` show, and no refused mask reaches training.
+    dataset = open_dataset(root, num_classes=config.model.num_classes, deep=True, use_cache=True)
     train_pairs = list(dataset.split("train"))
     val_pairs = list(dataset.split("val")) if "val" in dataset.splits else []
+    emptied = [p for p in dataset.problems if p.kind == "empty-split" and p.message.startswith("The val split")]
+    if emptied and not val_pairs:  # a Validation folder whose every mask was refused: never replaced silently
+        raise DatasetError(f"The validation split has no labelled pixel: every one of its masks was refused when "
+                           f"read. {emptied[0].message}")
     notes = []
     if not val_pairs:
         if len(train_pairs) < 2:

@@ -119,6 +119,7 @@ class Worker:
         self.epoch = 0
         self.step = 0
         self.started = time.time()
+        self.epoch_started = self.started  #: when the current epoch began (Unix seconds)
         self.reporter: ProgressReporter | None = None
         self._stop_signal = threading.Event()
         self._log_handler: logging.Handler | None = None
@@ -154,15 +155,9 @@ class Worker:
             status = "failed"
             final = {"message": str(error), "error": str(error)}
             logger.error("%s", error)
-        except SeglibError as error:
-            status = "failed"
-            final = {"message": f"Training failed: {error}", "error": str(error)}
-            logger.error("Training failed: %s\n%s", error, traceback.format_exc())
         except Exception as error:  # noqa: BLE001 - any crash must end as 'failed', never hang
-            text = f"{type(error).__name__}: {error}".strip()
             status = "failed"
-            final = {"message": f"Training crashed: {text[:500]}", "error": text[:2000]}
-            logger.error("Training crashed:\n%s", traceback.format_exc())
+            final = self._failure(error)
         finally:
             restore()
         with scheduler.ending_lock():  # a stop request lands before the end (and its STOP file goes) or sees it
@@ -177,6 +172,38 @@ class Worker:
         with contextlib.suppress(Exception):  # start the next queued run, if any
             scheduler.schedule()
         return status
+
+    def _failure(self, error: Exception) -> dict[str, Any]:
+        """The final message of a run that ``error`` ended (the traceback goes to train.log only)."""
+        if runfiles.disk_full(error):
+            logger.error("The disk is full:\n%s", traceback.format_exc())
+            return {"message": self._disk_full_message(), "error": str(error)[:2000]}
+        if isinstance(error, SeglibError):
+            logger.error("Training failed: %s\n%s", error, traceback.format_exc())
+            return {"message": f"Training failed: {error}", "error": str(error)}
+        text = f"{type(error).__name__}: {error}".strip()
+        logger.error("Training crashed:\n%s", traceback.format_exc())
+        return {"message": f"Training crashed: {text[:500]}", "error": text[:2000]}
+
+    def _disk_full_message(self) -> str:
+        """What a full disk means for this run: where it stopped, that its last checkpoint is intact
+        (checkpoints are written under a temporary name, then renamed), and that Resume continues."""
+        where = f" in epoch {self.epoch}" if self.epoch else " before the first epoch ended"
+        done = 0
+        with contextlib.suppress(SeglibError, OSError):
+            done = runfolder.epochs_done(self.folder)
+        last = self.folder / runfiles.LAST_CHECKPOINT
+        free = "Free some space (old runs can be deleted on the Training page), then press Resume"
+        if not last.is_file():
+            return (f"The disk is full (no space left on device): training stopped{where}. No checkpoint had been "
+                    f"saved yet. {free}: the run starts again from its first epoch.")
+        # last.keras of this epoch when it was written after the epoch began (then its results may be missing)
+        saved = self.epoch if self.epoch and runfiles.modified_time(last) >= self.epoch_started else done
+        again = "" if saved <= done else (f"; epoch {done + 1} is trained again (from that checkpoint), since its "
+                                          "results could not be recorded")
+        return (f"The disk is full (no space left on device): training stopped{where}. The last checkpoint "
+                f"(last.keras, after epoch {saved}) is intact. {free}: the run continues from that checkpoint"
+                f"{again}.")
 
     def _remove_stale_stop_file(self) -> None:
         """Forget the STOP file of the stop that ended the previous session of this run.
@@ -240,7 +267,7 @@ class Worker:
 
     def _train(self) -> None:
         report = self.reporter.update
-        self.config = config = RunConfig.load(self.folder / runfiles.CONFIG_FILE)
+        self.config = config = runfolder.training_config(self.folder)  # config.json, epochs as continued
         train_config, model_config = config.train, config.model
         report(epochs=train_config.epochs)
         niceness = os.nice(0) if hasattr(os, "nice") else 0
@@ -318,7 +345,8 @@ class Worker:
                                              loss=None if train_config.loss == "cross-entropy" else loss)
         if replicas > 1 or not steps.is_default_strategy(tf, strategy):
             train_data = strategy.experimental_distribute_dataset(train_data)
-        preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
+        with runfiles.writing("writing the preview images"):
+            preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
         for callback in self.callbacks:
             if hasattr(callback, "on_train_begin"):
                 callback.on_train_begin(self)
@@ -339,7 +367,7 @@ class Worker:
         ]
         for epoch in range(done_epochs + 1, train_config.epochs + 1):
             self.epoch, self.step = epoch, 0
-            epoch_started = time.time()
+            self.epoch_started = epoch_started = time.time()
             if frozen and not steps.freeze_backbone(self.model, self.config, epoch):
                 # The backbone joins in: a new graph with its variables (traced again, ~5-10 s).
                 frozen = False
@@ -350,8 +378,9 @@ class Worker:
             trained = training.run(epoch, step_function)
             logs = self._validate(epoch, val_data, eval_function, trained, training)
             logs["epoch_started"] = epoch_started
-            for duty in duties:
-                duty.on_epoch_end(epoch, logs)
+            with runfiles.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
+                for duty in duties:
+                    duty.on_epoch_end(epoch, logs)
             if any(duty.stop_training for duty in duties):
                 return
         report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
@@ -450,8 +479,9 @@ class Worker:
     def _prepare_resume(self, done_epochs: int) -> list[dict[str, Any]]:
         """Keep the history of the epochs done (a new run starts with none); return its rows."""
         if not self.resume:
-            for name in (runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE):
-                (self.folder / name).unlink(missing_ok=True)
+            with runfiles.writing("starting the run's history"):
+                for name in (runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE):
+                    (self.folder / name).unlink(missing_ok=True)
             return []
         rows = runfolder.drop_epochs_after(self.folder, done_epochs)
         self.reporter.update(resume=True)

@@ -16,7 +16,7 @@ from seglib.data import synthetic
 from seglib.training import planning, provenance, runfiles, runfolder, scheduler
 from seglib.figures import progress_text
 from seglib.figures import training as training_figures
-from ui.drawing import config_source, describe_figures, plot, show_error
+from ui.drawing import config_source, describe_figures, guarded, plot, show_error
 from ui.instructor import is_instructor
 from ui.markdown import md_code, md_text, md_text_with_code
 from ui.models import refresh_model_options
@@ -47,6 +47,7 @@ STATUS_COLORS = {"queued": "gray", "running": "blue", "stopping": "orange", "sto
                  "finished": "green", "failed": "red", "interrupted": "orange"}
 
 
+@guarded("Stopping the run")
 def _on_stop(run_id: str) -> None:
     if not allowed("live", "Stopping"):
         return
@@ -58,9 +59,11 @@ def _on_stop(run_id: str) -> None:
     if progress.get("status") == "stopped":
         notice("live", "info", "Taken out of the queue.")
     else:
-        notice("live", "info", "Stop requested: the worker finishes the current batch and saves last.keras.")
+        notice("live", "info", "Stop requested: the worker finishes the current batch and saves last.keras.",
+               while_status=LIVE_STATUSES)
 
 
+@guarded("Resuming the run")
 def _on_resume(run_id: str, epochs_key: str | None = None) -> None:
     if not allowed("live", "Resuming"):
         return
@@ -71,7 +74,7 @@ def _on_resume(run_id: str, epochs_key: str | None = None) -> None:
         notice("live", "error", md_text(error, limit=ERROR_CHARS))
         return
     notice("live", "success", "Resumed from last.keras: the history continues and the learning-rate schedule "
-                       "picks up where it stopped.")
+                       "picks up where it stopped.", while_status=LIVE_STATUSES)
 
 
 def _status_line(run_id: str, progress: dict, config) -> None:
@@ -151,7 +154,7 @@ def _controls(run_id: str, progress: dict, config) -> None:
         note = runfolder.read_meta(run_id).get("note") or ""
         st.caption(":material/inventory_2: A **recorded reference run** shipped with the project (read-only): "
                    + md_text_with_code(note, limit=400))
-        show_notice("live")
+        show_notice("live", status)
     elif status == "finished" and config is not None and is_instructor():
         columns = st.columns([1.1, 1.1, 3], vertical_alignment="bottom")
         epochs_key = f"more_epochs_{run_id}"
@@ -161,9 +164,9 @@ def _controls(run_id: str, progress: dict, config) -> None:
                           on_click=_on_resume, args=(run_id, epochs_key),
                           help="Train this finished run for more epochs, from last.keras.")
         with columns[2]:
-            show_notice("live")
+            show_notice("live", status)
     else:
-        show_notice("live")
+        show_notice("live", status)
 
 
 def _epoch_charts(run_id: str, progress: dict, config, history: pd.DataFrame) -> None:
@@ -277,6 +280,7 @@ def _stamps(run_id: str) -> tuple:
     return files.epoch_stamp(run_id), files.run_file_stamp(run_id, runfiles.STEPS_FILE)
 
 
+@guarded("Live view")
 def live_view(run_id: str, polling: bool, drawn: tuple, drawn_at: float, first_epoch: bool) -> None:
     """The part of a run that moves every few seconds; a fragment that reruns every POLL_SECONDS while
     ``polling``. It stays light (status, progress, numbers; no chart) so a projector or a lecture hall
@@ -328,6 +332,7 @@ def epoch_view(run_id: str) -> None:
             st.code(files.clean_log(log) if log.strip() else "(empty)", language="text")
 
 
+@guarded("Watching for a new run")
 def watch_for_new_run(shown: str | None) -> None:
     """For a viewer who follows the active run: notice a run started elsewhere (idle polling)."""
     if default_run(runfolder.list_runs()) != shown:

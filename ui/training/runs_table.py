@@ -4,6 +4,7 @@ checkpoint on the other pages, rename, delete)."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from seglib.errors import SeglibError
 from seglib.training import diagnosis, reference, runfiles, runfolder, scheduler
 from seglib.figures import slides
 from seglib.figures import training as training_figures
-from ui.drawing import plot, runs_source
+from ui.drawing import guarded, plot, runs_source
 from ui.instructor import is_instructor
 from ui.markdown import md_code, md_text
 from ui.models import MODEL_KEY, ModelRef, choose_model, forget_model, model_options, refresh_model_options
@@ -26,6 +27,7 @@ from ui.training.state import (ERROR_CHARS, LIVE_STATUSES, RUN_KEY, allowed, not
 TABLE_POLL_SECONDS = 15.0
 
 
+@guarded("Renaming the run")
 def _on_rename(run_id: str) -> None:
     if not allowed("actions", "Renaming"):
         return
@@ -37,6 +39,7 @@ def _on_rename(run_id: str) -> None:
     notice("actions", "success", "Renamed.")
 
 
+@guarded("Deleting the run")
 def _on_delete(run_id: str) -> None:
     if not allowed("actions", "Deleting"):
         return
@@ -56,6 +59,7 @@ def _on_delete(run_id: str) -> None:
     notice("actions", "success", f"Deleted run {md_code(run_id)}.")
 
 
+@guarded("Using the run's model")
 def _on_use_model(run_id: str) -> None:
     """Make the run's checkpoint the sidebar's model."""
     refresh_model_options()  # the sidebar caches the list of run checkpoints for a few seconds
@@ -74,6 +78,13 @@ def _file_reader(path: Path):
     return lambda: path.read_bytes()
 
 
+def _downloadable(path: Path) -> bool:
+    """Whether ``path`` is a regular file this server may read: a button is offered for nothing else (a
+    folder named best.keras gave an enabled button that downloaded nothing)."""
+    return path.is_file() and os.access(path, os.R_OK)
+
+
+@guarded("The runs table")
 def runs_table(polling: bool, labels: dict[str, str]) -> None:
     """The table of runs; a fragment that refreshes itself while ``polling`` (see ``runs_section``)."""
     current = runfolder.list_runs()
@@ -159,15 +170,16 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
         st.markdown(":material/download: **Download**")
         st.download_button("history.csv", data=_file_reader(folder / runfiles.HISTORY_FILE),
                            file_name=f"{shown}-history.csv", mime="text/csv", on_click="ignore",
-                           disabled=not (folder / runfiles.HISTORY_FILE).exists(), key=f"download_history_{shown}")
+                           disabled=not _downloadable(folder / runfiles.HISTORY_FILE), key=f"download_history_{shown}")
         best = folder / runfiles.BEST_CHECKPOINT
         st.download_button("best.keras", data=_file_reader(best), file_name=f"{shown}-best.keras",
-                           mime="application/octet-stream", on_click="ignore", disabled=not best.exists(),
+                           mime="application/octet-stream", on_click="ignore", disabled=not _downloadable(best),
                            key=f"download_best_{shown}",
                            help="The checkpoint with the best validation mean IoU (Keras format).")
     with middle.container(border=True):
         st.markdown(":material/image_search: **Use on the other pages**")
-        usable = info.status not in LIVE_STATUSES and (best.exists() or (folder / runfiles.LAST_CHECKPOINT).exists())
+        usable = info.status not in LIVE_STATUSES and (_downloadable(best)
+                                                       or _downloadable(folder / runfiles.LAST_CHECKPOINT))
         in_use = st.session_state.get(MODEL_KEY) == ModelRef.run(shown).to_url()
         st.button("Use this model", key=f"use_{shown}", on_click=_on_use_model, args=(shown,),
                   disabled=not usable or in_use,

@@ -17,10 +17,10 @@ from seglib.figures import progress_text
 from seglib.figures import slides
 from seglib.figures import training as training_figures
 from ui import datasets
-from ui.drawing import config_source, error_boundary, plot
+from ui.drawing import config_source, error_boundary, guarded, plot
 from ui.instructor import is_instructor
 from ui.markdown import md_text
-from ui.training.state import ERROR_CHARS, LOSS_LABELS, allowed, notice, show_notice, show_run
+from ui.training.state import ERROR_CHARS, LIVE_STATUSES, LOSS_LABELS, allowed, notice, show_notice, show_run
 
 #: Form fields: dotted config field -> widget key.
 FORM_FIELDS = ("train.epochs", "train.batch_size", "model.image_size", "data.train_count", "data.val_count",
@@ -56,6 +56,7 @@ def _form_config(data_root: str):
     return get_preset(st.session_state[PRESET_KEY]).with_overrides(overrides)
 
 
+@guarded("Starting the run")
 def _on_start(data_root: str) -> None:
     if not allowed("start", "Starting"):
         return
@@ -69,10 +70,12 @@ def _on_start(data_root: str) -> None:
     show_run(run_id)
     if progress.get("status") == "queued":
         notice("live", "info", f"Another run is training: this one is queued (position "
-                               f"{progress.get('queue_position') or 1}) and starts when the machine is free.")
+                               f"{progress.get('queue_position') or 1}) and starts when the machine is free.",
+               while_status=("queued",))
     else:
         notice("live", "success", "Started. The worker imports TensorFlow and compiles the model before the "
-                                  "first step; each start-up step shows below while it happens.")
+                                  "first step; each start-up step shows below while it happens.",
+               while_status=LIVE_STATUSES)
 
 
 def _dataset_root_value(root: Path) -> str:

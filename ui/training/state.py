@@ -25,15 +25,17 @@ LOSS_LABELS = {"cross-entropy": "Cross-entropy", "weighted-cross-entropy": "Weig
                "focal": "Focal", "dice": "Dice", "cross-entropy+dice": "Cross-entropy + Dice"}
 
 
-def notice(area: str, kind: str, text: str) -> None:
+def notice(area: str, kind: str, text: str, while_status: tuple[str, ...] = ()) -> None:
     """Leave a message, shown in ``area`` ('start', 'live' or 'actions') until the user moves on.
 
     It replaces any earlier message: the live view's refreshes keep it, the
     user's next action on this page (a button, picking a run) or leaving the
-    page clears it.
+    page clears it. A message about where a run is going ("Started.") names the
+    statuses it is true in (``while_status``): once the run's status is another
+    (it failed, its worker was killed), the message is gone, not left beside the error.
     """
     clear_notices()
-    st.session_state[f"{NOTICE_KEY}_{area}"] = (kind, text)
+    st.session_state[f"{NOTICE_KEY}_{area}"] = (kind, text, tuple(while_status))
 
 
 def clear_notices() -> None:
@@ -41,8 +43,13 @@ def clear_notices() -> None:
         st.session_state.pop(f"{NOTICE_KEY}_{area}", None)
 
 
-def show_notice(area: str) -> None:
-    kind, text = st.session_state.get(f"{NOTICE_KEY}_{area}", (None, None))
+def show_notice(area: str, status: str | None = None) -> None:
+    """The message left in ``area``; ``status``: the shown run's status now (a message no longer true
+    in it is dropped, see ``notice``)."""
+    kind, text, while_status = st.session_state.get(f"{NOTICE_KEY}_{area}", (None, None, ()))
+    if while_status and status is not None and status not in while_status:
+        st.session_state.pop(f"{NOTICE_KEY}_{area}", None)
+        return
     if kind == "error":
         st.error(text, icon=":material/error:")
     elif kind == "success":
@@ -97,9 +104,13 @@ def settle_shown_run(run_ids: list[str], default_id: str | None) -> None:
     from ui.markdown import md_code
 
     url_run = url_state.param(RUN_PARAM)
-    if st.session_state.get(RUN_KEY) not in run_ids:
+    if url_state.url_changed(RUN_PARAM) and url_run in run_ids:  # Back or Forward to another run
+        st.session_state[RUN_KEY], st.session_state[PINNED_KEY] = url_run, True
+        url_state.write(RUN_PARAM, url_run)
+    elif st.session_state.get(RUN_KEY) not in run_ids:
         if url_run in run_ids:
             st.session_state[RUN_KEY], st.session_state[PINNED_KEY] = url_run, True
+            url_state.write(RUN_PARAM, url_run)
         else:
             if url_run:
                 st.warning(f"The run {md_code(url_run)} from the link does not exist (any more); showing the "
