@@ -102,7 +102,7 @@ if image_source == "Upload":
             del picture
             image_name = upload.name
             drawing.describe_figures(dataset=f"upload {upload.name}")
-            if read_notes:  # a grey, animated or turned photo is never converted without a word
+            if read_notes:  # a grey, animated or turned upload is never converted without a word
                 image_column.caption(":material/info: " + md_text(evaluate.upload_note(upload.name, read_notes),
                                                                   limit=600))
 else:

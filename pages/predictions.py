@@ -171,7 +171,7 @@ if source == "upload":
         with st.spinner("Predicting..."):
             image, prediction, read_notes = _predict_upload(model_id, digest, upload.name, data, model)
     del data
-    if read_notes:  # a grey, animated or turned photo is never converted without a word
+    if read_notes:  # a grey, animated or turned upload is never converted without a word
         st.caption(":material/info: " + md_text(evaluate.upload_note(upload.name, read_notes), limit=600))
     stem = upload.name
     drawing.describe_figures(dataset=f"upload {upload.name}")

@@ -63,8 +63,12 @@ def _wait_final(run_ids, timeout=180.0, watch_active=True) -> int:
     raise AssertionError(f"runs did not end in {timeout} s: {[runfolder.read_progress(r) for r in run_ids]}")
 
 
-def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir):
+def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir, monkeypatch):
     config = small_config()
+    # One fixed second for both runs: the second id must then take a suffix (on a loaded machine the two
+    # calls used to fall into different seconds, and the test judged the clock instead of the ids).
+    second_of_day = time.time()
+    monkeypatch.setattr(runfolder.time, "time", lambda: second_of_day)
     folder = runfolder.create_run(config, name="  my run  ")
     assert folder.parent == own_runs_dir
     assert runfolder.read_config(folder.name) == config
@@ -72,7 +76,7 @@ def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir):
     progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "queued" and progress["epochs"] == 2
     second = runfolder.create_run(config)
-    assert second.name != folder.name and second.name.startswith(folder.name[:15])
+    assert second.name == folder.name + "-2"
     scheduler.delete_run(folder.name)
     scheduler.delete_run(second.name)
 
