@@ -200,7 +200,7 @@ def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
     estimate = next(m for m in at.metric if m.label == "Estimated time on this machine")
     assert estimate.value not in ("", "—")
     assert "Planned learning rate" in _charts(at)
-    assert "Adam: no weight decay." in [c.value for c in at.caption]
+    assert "Adam, no weight decay." in [c.value for c in at.caption]
     # AdamW: the decoupled rule in the field's help, and what the decay can do over the planned steps.
     at.selectbox(key="form_preset").set_value("course").run()
     _bug_free(at)
