@@ -61,17 +61,23 @@ def leave_pages_directory_mode() -> None:
 
     if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
         PagesManager.uses_pages_directory = False
+        # The server log says so once per server (tests/test_e2e_first_visit.py reads it: the test fails
+        # when a Streamlit release no longer starts in this mode, and this function can go).
+        _logger().info(PAGES_DIRECTORY_LEFT)
         st.rerun()
 
 
-def secrets_loaded() -> bool:
-    """True when Streamlit has parsed a secrets file already (or a test gave secrets).
+#: What the server log says when ``leave_pages_directory_mode`` acted.
+PAGES_DIRECTORY_LEFT = ("A first visit opened a page URL while Streamlit was in its pages-directory mode: "
+                        "left that mode and reran through dashboard.py's navigation.")
 
-    Asking ``st.secrets`` without a secrets file makes Streamlit look for the files and
-    fail again on every access (5 % of the server's CPU with 20 viewers, profiled), so
-    callers ask this (and whether a secrets file exists) first.
-    """
-    return getattr(st.secrets, "_secrets", None) is not None
+
+def _logger():
+    """This module's logger, written to the server's console like Streamlit's own INFO lines (a logger
+    of Python's own would print nothing under WARNING, having no handler in the server)."""
+    from streamlit.logger import get_logger
+
+    return get_logger(__name__)
 
 
 def thread_with_session_context(target: Callable[[], object], name: str) -> threading.Thread:
