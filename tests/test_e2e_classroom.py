@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import no_problems, screenshot_dir, settle
-from conftest import start_dashboard, stop_dashboard
+from dashboard_support import running_dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,9 @@ REACH_MS = 30_000
 def classroom_url(tiny_dataset, tmp_path_factory):
     """A dashboard of its own: a passcode (so students are not instructors) and its own runs folder."""
     folder = tmp_path_factory.mktemp("classroom-server")
-    url, process = start_dashboard(folder / "streamlit.log", SEGLIB_INSTRUCTOR_PASSCODE=PASSCODE,
-                                   SEGLIB_RUNS_DIR=str(folder / "runs"))
-    yield url
-    stop_dashboard(process)
+    env = {"SEGLIB_INSTRUCTOR_PASSCODE": PASSCODE, "SEGLIB_RUNS_DIR": str(folder / "runs")}
+    with running_dashboard(folder / "streamlit.log", env) as (url, _):
+        yield url
 
 
 def _open(browser, url: str, width: int, height: int):
@@ -94,8 +93,8 @@ def test_the_room_answers_a_question_together(classroom_url, browser, session_tm
         teacher_context, teacher = _open(browser, f"{classroom_url}/classroom", 1400, 4000)
         contexts.append(teacher_context)
         teacher.get_by_text("Instructor", exact=False).first.click()
-        teacher.get_by_label("Passcode").fill(PASSCODE)
-        teacher.get_by_label("Passcode").press("Enter")
+        teacher.get_by_label("Passcode", exact=True).fill(PASSCODE)
+        teacher.get_by_label("Passcode", exact=True).press("Enter")
         settle(teacher, visible=teacher.get_by_role("button", name="Open the question"))
         _main(teacher).get_by_text("A choice among options", exact=True).click()
         settle(teacher)
