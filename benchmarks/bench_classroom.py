@@ -42,13 +42,12 @@ import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
 from load_viewers import (CHROMIUM, cpu_seconds_by_group, start_lecture_run, start_server,  # benchmarks/ is on
                           stop_run)  # the path (script or run_all)
 from machine import browser_as_desktop_user, describe, load_average
@@ -423,11 +422,7 @@ def _run(args: argparse.Namespace) -> list[dict]:
             except Exception:  # noqa: BLE001 - already stopped
                 pass
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            dashboard_support.stop_dashboard(server)
         os.environ.pop("SEGLIB_INSTRUCTOR_PASSCODE", None)
         os.environ.pop("SEGLIB_PREWARM", None)
         shutil.rmtree(workdir, ignore_errors=True)

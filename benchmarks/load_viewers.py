@@ -43,15 +43,14 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -89,12 +88,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 # the server and the training run
 # ---------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tuple[str, subprocess.Popen]:
     os.environ["SEGLIB_DATA_ROOTS"] = str(workdir / "data")
     os.environ["SEGLIB_RUNS_DIR"] = str(workdir / "runs")
@@ -104,32 +97,7 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
     from seglib.data.synth import generate_dataset
 
     generate_dataset(workdir / "data" / "synthetic", train=train, val=val, size=size, seed=0)
-    return launch_dashboard(workdir)
-
-
-def launch_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
-    """``streamlit run dashboard.py`` on a free port with this process's environment (its SEGLIB_*
-    folders); returns the URL once healthy. The server's output goes to ``workdir/streamlit.log``."""
-    port = _free_port()
-    log = open(workdir / "streamlit.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("streamlit exited:\n" + (workdir / "streamlit.log").read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return url, process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("streamlit did not become healthy in 120 s")
+    return dashboard_support.start_dashboard(workdir / "streamlit.log")
 
 
 def start_lecture_run(seconds: float) -> str:
@@ -139,11 +107,13 @@ def start_lecture_run(seconds: float) -> str:
     # Enough epochs to outlast the benchmark; it is stopped at the end.
     config = get_preset("lecture").with_overrides({"train.epochs": 500, "data.root": "synthetic"})
     run_id = scheduler.start_run(config, name="load benchmark (lecture)")
-    deadline = time.time() + 180
-    while time.time() < deadline and runfolder.read_progress(run_id).get("phase") not in ("training", "validating"):
-        if runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES:
-            break
-        time.sleep(1)
+
+    def training_or_ended() -> bool:
+        progress = runfolder.read_progress(run_id)
+        return progress.get("phase") in ("training", "validating") or progress["status"] in runfiles.FINAL_STATUSES
+
+    with contextlib.suppress(TimeoutError):  # still starting after 3 minutes: measure it as it is
+        dashboard_support.wait_until(training_or_ended, 180, interval=1.0)
     return run_id
 
 
@@ -153,9 +123,9 @@ def stop_run(run_id: str) -> dict:
     progress = runfolder.read_progress(run_id)
     if progress["status"] in ("queued", "running", "stopping"):
         scheduler.request_stop(run_id)
-        deadline = time.time() + 60
-        while time.time() < deadline and runfolder.read_progress(run_id)["status"] not in runfiles.FINAL_STATUSES:
-            time.sleep(0.5)
+        with contextlib.suppress(TimeoutError):  # reported as it is: the caller prints the status
+            dashboard_support.wait_until(
+                lambda: runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES, 60)
     return runfolder.read_progress(run_id)
 
 
@@ -566,11 +536,7 @@ def main(argv=None) -> int:
             except Exception:  # noqa: BLE001
                 pass
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            dashboard_support.stop_dashboard(server)
         if not args.json and not args.url:
             # keep the JSON (it was printed), drop the dataset and runs
             for name in ("data", "runs", "cache"):
