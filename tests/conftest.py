@@ -77,6 +77,55 @@ def tiny_dataset(data_root) -> Path:
     return out
 
 
+#: The tests' tiny model: the lecture preset's DeepLabV3+ at 64 px, from random weights (no file is read).
+TINY_MODEL = {"model.image_size": 64, "model.weights": "none"}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_config():
+    """The ``RunConfig`` of the tiny model (the lecture preset with ``TINY_MODEL``)."""
+    from seglib.config import get_preset
+
+    return get_preset("lecture").with_overrides(TINY_MODEL)
+
+
+@pytest.fixture(scope="session")
+def build_tiny_model(tiny_model_config):
+    """``build_tiny_model(**model_changes)``: a new tiny model, for a test that changes it (its BatchNorm
+    statistics, its weights) or needs another size or head (``image_size=32``, ``aspp_filters=16``)."""
+    import dataclasses
+
+    from seglib.model.deeplab import build_model
+
+    def build(**changes):
+        return build_model(dataclasses.replace(tiny_model_config.model, **changes))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model(build_tiny_model):
+    """The tiny model, built once per test session and shared: read it, never change it."""
+    return build_tiny_model()
+
+
+@pytest.fixture()
+def run_folder():
+    """``run_support.make_run`` as a fixture: ``run_folder(status, name, history=..., config=..., **progress)``
+    writes a run folder by hand; every folder it wrote is removed after the test."""
+    from run_support import make_run
+
+    made: list[Path] = []
+
+    def make(*args, **kwargs) -> Path:
+        made.append(make_run(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 # Browser tests: a real dashboard server and Debian's Chromium via Playwright.
 # ---------------------------------------------------------------------------
