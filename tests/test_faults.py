@@ -182,12 +182,10 @@ def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
 # a checkpoint write interrupted (full disk, exception mid-write)
 # ---------------------------------------------------------------------------
 
-def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
-    from seglib.model.deeplab import build_model
+def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, build_tiny_model):
     from seglib.model.saving import load_model, save_model
 
-    config = tiny_config()
-    model = build_model(config.model)
+    model = build_tiny_model()  # its save is replaced below: a model of this test's own
     path = save_model(model, tmp_path / "last.keras")
     before = path.read_bytes()
 
