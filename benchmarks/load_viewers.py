@@ -51,6 +51,7 @@ import time
 from pathlib import Path
 
 from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
+from machine import quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -389,16 +390,6 @@ async def run_viewers(url: str, args, before_close=None) -> tuple[list, list]:
 # report
 # ---------------------------------------------------------------------------
 
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    position = q * (len(values) - 1)
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
-
-
 def summarise(records: list, stuck_after: float) -> list[dict]:
     """Per action: views, errors, stuck, and p50 / p95 / max render seconds.
 
@@ -413,8 +404,8 @@ def summarise(records: list, stuck_after: float) -> list[dict]:
     for name, items in groups.items():
         times = [stuck_after if r["seconds"] is None else r["seconds"] for r in items]
         rows.append({"action": name, "views": len(items), "errors": sum(r["errors"] for r in items),
-                     "stuck": sum(r["stuck"] for r in items), "p50_s": _quantile(times, 0.5),
-                     "p95_s": _quantile(times, 0.95), "max_s": max(times) if times else None})
+                     "stuck": sum(r["stuck"] for r in items), "p50_s": quantile(times, 0.5),
+                     "p95_s": quantile(times, 0.95), "max_s": max(times) if times else None})
     return rows
 
 
@@ -475,7 +466,7 @@ def main(argv=None) -> int:
         server_summary = None
         if server_rows:
             times = sorted(row["seconds"] for row in server_rows)
-            server_summary = {"runs": len(times), "p50_s": _quantile(times, 0.5), "p95_s": _quantile(times, 0.95),
+            server_summary = {"runs": len(times), "p50_s": quantile(times, 0.5), "p95_s": quantile(times, 0.95),
                               "max_s": times[-1]}
             print(f"\nin the server (one whole script run, sidebar and page, waits for other sessions included): "
                   f"{len(times)} runs, p50 {server_summary['p50_s']:.2f} s, p95 {server_summary['p95_s']:.2f} s, "
@@ -487,15 +478,15 @@ def main(argv=None) -> int:
                                 ("after", [r for r in server_rows if r["time"] - r["seconds"] - start > args.arrival])):
                 values = sorted(row["seconds"] for row in part)
                 if values:
-                    server_summary[label] = {"runs": len(values), "p50_s": _quantile(values, 0.5),
-                                             "p95_s": _quantile(values, 0.95), "max_s": values[-1]}
+                    server_summary[label] = {"runs": len(values), "p50_s": quantile(values, 0.5),
+                                             "p95_s": quantile(values, 0.95), "max_s": values[-1]}
                     print(f"  {'first ' + format(args.arrival, 'g') + ' s (arrival)' if label == 'arrival' else 'after that'}"
-                          f": {len(values)} runs, p50 {_quantile(values, 0.5):.2f} s, "
-                          f"p95 {_quantile(values, 0.95):.2f} s, max {values[-1]:.2f} s")
+                          f": {len(values)} runs, p50 {quantile(values, 0.5):.2f} s, "
+                          f"p95 {quantile(values, 0.95):.2f} s, max {values[-1]:.2f} s")
             by_page: dict[str, list[float]] = {}
             for row in server_rows:
                 by_page.setdefault(row["page"], []).append(row["seconds"])
-            print("  " + ", ".join(f"{page} p95 {_quantile(sorted(values), 0.95):.2f} s"
+            print("  " + ", ".join(f"{page} p95 {quantile(sorted(values), 0.95):.2f} s"
                                    for page, values in sorted(by_page.items())))
         available = wall * (os.cpu_count() or 1)
         print(f"\nCPU seconds used in the {wall:.0f} s ({available:.0f} available on {os.cpu_count()} cores): "
