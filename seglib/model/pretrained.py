@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from seglib import settings
+from seglib import keras_internals, settings
 from seglib.config import EXAMPLE_START, WEIGHT_STARTS, ModelConfig
 from seglib.errors import ModelError
 from seglib.io import atomic_write, read_json
@@ -96,9 +96,7 @@ def backbone_layers(model, model_config: ModelConfig) -> list:
         if layer.name in wanted:
             continue
         wanted.add(layer.name)
-        for node in getattr(layer, "_inbound_nodes", []):
-            for parent in getattr(node, "parent_nodes", []):
-                frontier.append(parent.operation)
+        frontier.extend(keras_internals.parent_layers(layer))
     return [layer for layer in model.layers if layer.name in wanted and layer.weights]
 
 
