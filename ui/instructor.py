@@ -22,6 +22,7 @@ import streamlit as st
 from seglib import settings
 from ui import url_state
 from ui.registry import DASHBOARD_DIR
+from ui.streamlit_workarounds import PRESENT_CSS
 
 UNLOCKED_KEY = "instructor_unlocked"
 #: The passcode box, this session's wrong tries (``Attempts``), its tag in the server log, its last answer.
@@ -35,26 +36,6 @@ logger = logging.getLogger("ui.instructor")
 PRESENT_KEY = "present"
 #: Markdown notes for the instructor, one ``## <page url path>`` section per page.
 INSTRUCTOR_NOTES = DASHBOARD_DIR / "assets" / "instructor_notes.md"
-
-PRESENT_CSS = """
-<style>
-/* Presentation mode: larger text for a projector, secondary controls hidden. Captions stay
-   (they carry the numbers and the explanations), a little smaller than the body text. */
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
-[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input,
-[data-testid="stMain"] textarea { font-size: 1.25rem !important; }
-[data-testid="stMain"] [data-testid="stCaptionContainer"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
-[data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1rem !important; }
-[data-testid="stMain"] h1 { font-size: 3rem !important; }
-[data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2rem !important; }
-[data-testid="stMain"] [data-testid="stExpander"],
-[data-testid="stMain"] [data-testid="stDownloadButton"], [data-testid="stToolbar"],
-.modebar-container { display: none !important; }
-.block-container { padding-top: 1.5rem; max-width: 100% !important; }
-</style>
-"""
 
 
 def instructor_passcode() -> str | None:

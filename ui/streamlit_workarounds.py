@@ -1,8 +1,10 @@
-"""Every place where the dashboard reaches into Streamlit's or Keras's internals, and why.
+"""Every place where the dashboard's Python reaches into Streamlit's internals, and why.
 
-Each function works around one behaviour of the installed versions (Streamlit 1.5x-1.6x,
-Keras 3); when a new release changes the internals it touches, this module is the one to
-read. Nothing else in ``ui`` or ``pages`` patches or peeks at private attributes.
+Each function works around one behaviour of the installed version (Streamlit 1.67; Keras 3 for the
+``clear_session`` that Streamlit calls); when a new release changes the internals it touches, this
+module is the one to read. Nothing else in ``ui`` or ``pages`` patches or peeks at Streamlit's private
+attributes or markup. The other places that rely on a library's internals (Keras's graph, Pillow's
+plugin registries, the import hook, the slide export's JavaScript) are listed in the README ("Internals").
 """
 
 from __future__ import annotations
@@ -12,6 +14,30 @@ import threading
 from typing import Callable
 
 import streamlit as st
+
+
+#: Presentation mode's projector style (``ui.instructor.apply_presentation_style``): it selects Streamlit's
+#: elements by their ``data-testid`` markup (and Plotly's ``.modebar-container``), which no API offers and a
+#: Streamlit release may rename; the browser tests use the same names.
+PRESENT_CSS = """
+<style>
+/* Presentation mode: larger text for a projector, secondary controls hidden. Captions stay
+   (they carry the numbers and the explanations), a little smaller than the body text. */
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input,
+[data-testid="stMain"] textarea { font-size: 1.25rem !important; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
+[data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1rem !important; }
+[data-testid="stMain"] h1 { font-size: 3rem !important; }
+[data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2rem !important; }
+[data-testid="stMain"] [data-testid="stExpander"],
+[data-testid="stMain"] [data-testid="stDownloadButton"], [data-testid="stToolbar"],
+.modebar-container { display: none !important; }
+.block-container { padding-top: 1.5rem; max-width: 100% !important; }
+</style>
+"""
 
 
 def keep_keras_state_between_reruns() -> None:
