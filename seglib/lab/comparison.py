@@ -132,10 +132,13 @@ def table_column(model_config: ModelConfig, train: TrainConfig, stages: dict[str
     def shape(dims) -> str:
         return " × ".join(str(d) for d in dims)
 
-    start = WEIGHT_LABELS.get(model_config.weights, model_config.weights)
+    weights = model_config.weights
+    start = WEIGHT_LABELS.get(weights, weights)
+    if example:  # the example's own start, and what this machine gives the preset (a short cell)
+        start = "ImageNet (here: " + ("only from the Keras cache" if weights == "imagenet" else start) + ")"
     return [
         model_config.backbone_text(),
-        f"ImageNet (here: {start})" if example else start,
+        start,
         shape((model_config.image_size, model_config.image_size, 3)),
         shape(stages["backbone"]),
         " / ".join(map(str, model_config.atrous_rates)),
