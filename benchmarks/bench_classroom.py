@@ -42,31 +42,20 @@ import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
 from load_viewers import (CHROMIUM, cpu_seconds_by_group, start_lecture_run, start_server,  # benchmarks/ is on
                           stop_run)  # the path (script or run_all)
-from machine import browser_as_desktop_user, describe, load_average
+from machine import browser_as_desktop_user, describe, load_average, quantile
 
 PASSCODE = "bench-classroom"
 TARGETS = {"ack_s": 2.0}
 #: What the page writes when it stored an answer (``ui.classroom.board._send``), Markdown-escaped.
 _ACK = re.compile(r"^(Received|Changed to)\\?: ")
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    position = q * (len(values) - 1)
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
 
 
 # ---------------------------------------------------------------------------
@@ -333,15 +322,15 @@ def _rows(result: dict, args, training: dict | None) -> list[dict]:
         {"benchmark": "submit -> acknowledgement on the websocket, max", "value": worst and round(worst, 3),
          "unit": "s", "target": f"<= {limit:g}", "ok": worst is not None and worst <= limit and not unacknowledged,
          "note": f"{len(round_trips)} submits, {unacknowledged} unacknowledged; p50 "
-                 f"{_quantile(round_trips, 0.5):.3f} s, p95 {_quantile(round_trips, 0.95):.3f} s; " + note
+                 f"{quantile(round_trips, 0.5):.3f} s, p95 {quantile(round_trips, 0.95):.3f} s; " + note
          if round_trips else note},
         {"benchmark": "in the server: submit callback -> commit, max", "value": round(max(server), 4) if server else None,
          "unit": "s", "target": f"<= {limit:g}", "ok": bool(server) and max(server) <= limit,
-         "note": f"p50 {_quantile(server, 0.5):.4f} s, p95 {_quantile(server, 0.95):.4f} s (the last answer of each student)"
+         "note": f"p50 {quantile(server, 0.5):.4f} s, p95 {quantile(server, 0.95):.4f} s (the last answer of each student)"
          if server else ""},
         {"benchmark": "question opened -> on every student's screen", "value": round(max(seen), 2) if seen else None,
          "unit": "s", "target": None, "ok": None,
-         "note": (f"p50 {_quantile(seen, 0.5):.2f} s; {len(seen)} of {len(students)} saw it; the page polls every 3 s"
+         "note": (f"p50 {quantile(seen, 0.5):.2f} s; {len(seen)} of {len(students)} saw it; the page polls every 3 s"
                   if seen else "")},
     ]
     rows.append({"benchmark": "server CPU while the hall waits for a question, per student", "unit": "cores",
@@ -423,11 +412,7 @@ def _run(args: argparse.Namespace) -> list[dict]:
             except Exception:  # noqa: BLE001 - already stopped
                 pass
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            dashboard_support.stop_dashboard(server)
         os.environ.pop("SEGLIB_INSTRUCTOR_PASSCODE", None)
         os.environ.pop("SEGLIB_PREWARM", None)
         shutil.rmtree(workdir, ignore_errors=True)

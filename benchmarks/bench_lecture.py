@@ -33,6 +33,7 @@ preset). Then, with that one browser on the Training page:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import tempfile
@@ -43,7 +44,8 @@ from seglib.training import runfiles, runfolder, scheduler
 
 from seglib import settings
 
-from load_viewers import CHROMIUM, launch_dashboard  # benchmarks/ is on the path (script or run_all)
+from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
+from load_viewers import CHROMIUM
 from machine import browser_as_desktop_user, browser_pids, cpu_seconds, describe
 
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou": 0.30, "viewer_ratio": 0.9}
@@ -117,7 +119,7 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
     workdir = Path(tempfile.mkdtemp(prefix="seglib-bench-lecture-"))
     os.environ["SEGLIB_RUNS_DIR"] = str(workdir / "runs")  # the server's runs folder, read here too
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    url, server = launch_dashboard(workdir)
+    url, server = dashboard_support.start_dashboard(workdir / "streamlit.log")
     folder = None
     rows: list[dict] = []
     try:
@@ -136,13 +138,10 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
             time.sleep(3)  # the form's rerun
             clicked = time.time()
             start_button.click()
-            deadline = clicked + 120
-            while folder is None and time.time() < deadline:
-                found = sorted((workdir / "runs").glob("*/" + runfiles.PROGRESS_FILE))
-                folder = found[0].parent if found else None
-                time.sleep(0.2)
-            if folder is None:
-                raise RuntimeError("pressing Start created no run folder")
+            found = dashboard_support.wait_until(
+                lambda: sorted((workdir / "runs").glob("*/" + runfiles.PROGRESS_FILE)), 120, interval=0.2,
+                message="pressing Start created no run folder")
+            folder = found[0].parent
             config = runfolder.read_config(folder.name)
             first_batch, epoch_seen = None, {}
             while time.time() - clicked < minutes * 60:
@@ -173,12 +172,14 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
             # it fixed for its first epochs): the step changes there, and is traced again, so a phase
             # across it would compare two different workers.
             joined = int(config.train.freeze_backbone_epochs or 0) + 1
-            deadline = time.time() + (900 if after_backbone_joins else 0)
-            while time.time() < deadline:
+
+            def backbone_joined() -> bool:
                 progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
-                if int(progress.get("epoch") or 0) > joined and progress.get("phase") == "training":
-                    break
-                time.sleep(1)
+                return int(progress.get("epoch") or 0) > joined and progress.get("phase") == "training"
+
+            if after_backbone_joins:
+                with contextlib.suppress(TimeoutError):  # not within 15 minutes: measure from here
+                    dashboard_support.wait_until(backbone_joined, 900, interval=1.0)
             rates: dict[str, list[float]] = {"without": [], "with": []}
             shares: dict[str, list[dict]] = {"without": [], "with": []}
             # Where a viewer's CPU goes (cores busy on average during the "with" phases): the
@@ -206,12 +207,10 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
     finally:
         if folder is not None and runfolder.read_progress(folder.name).get("status") in ("queued", "running"):
             scheduler.request_stop(folder.name)
-            deadline = time.time() + 60
-            while (time.time() < deadline
-                   and runfolder.read_progress(folder.name).get("status") not in runfiles.FINAL_STATUSES):
-                time.sleep(0.5)
-        server.terminate()
-        server.wait(timeout=30)
+            with contextlib.suppress(TimeoutError):  # still stopping after a minute: cleaned up as before
+                dashboard_support.wait_until(
+                    lambda: runfolder.read_progress(folder.name).get("status") in runfiles.FINAL_STATUSES, 60)
+        dashboard_support.stop_dashboard(server, timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
     without = sum(rates["without"]) / len(rates["without"])
     with_viewer = sum(rates["with"]) / len(rates["with"])

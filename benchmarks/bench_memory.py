@@ -25,15 +25,16 @@ import contextlib
 import io
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+try:  # loaded by tests/test_memory.py: tests/ is on the path
+    import browser_support
+    import dashboard_support
+except ImportError:  # run as a script (or by run_all): benchmarks/ is on the path
+    from from_tests import browser_support, dashboard_support
 
 #: Resident memory (MB) the server must stay under after the uploads.
 RSS_BOUND_MB = 2000
@@ -71,72 +72,19 @@ def one_bit_png(size: int, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def dashboard_server(workdir: Path, dataset: bool = True):
     """A fresh ``streamlit run dashboard.py`` with its own data root; yields ``(url, pid)``."""
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, SEGLIB_DATA_ROOTS=str(data), SEGLIB_RUNS_DIR=str(workdir / "runs"),
-               SEGLIB_CACHE_DIR=str(workdir / "cache"), SEGLIB_PREWARM="0", PYTHONUNBUFFERED="1",
-               TF_CPP_MIN_LOG_LEVEL="3")
+    env = {"SEGLIB_DATA_ROOTS": str(data), "SEGLIB_RUNS_DIR": str(workdir / "runs"),
+           "SEGLIB_CACHE_DIR": str(workdir / "cache"), "SEGLIB_PREWARM": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
     if dataset and not (data / "synthetic" / ".complete").exists():
         from seglib.data.synth import generate_dataset
 
         generate_dataset(data / "synthetic", train=4, val=2, size=64, seed=0, workers=1)
-    port = _free_port()
-    log_path = workdir / "streamlit.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.time() + 180
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError("streamlit exited:\n" + log_path.read_text(errors="replace")[-3000:])
-                try:
-                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.time() > deadline:
-                    raise RuntimeError("streamlit did not become healthy in 180 s")
-                time.sleep(0.5)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _settled(page, timeout: float = PAGE_TIMEOUT) -> None:
-    """Wait until Streamlit's script has finished and stayed finished for a moment."""
-    start = time.monotonic()
-    since = None
-    while time.monotonic() - start < timeout:
-        state = page.evaluate("() => document.querySelector('[data-testid=\"stApp\"]')"
-                              "?.getAttribute('data-test-script-state')")
-        if state == "notRunning" and page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            since = since or time.monotonic()
-            if time.monotonic() - since >= 1.5:
-                return
-        else:
-            since = None
-        time.sleep(0.25)
-    raise AssertionError(f"{page.url} was still running after {timeout:.0f} s")
+    with dashboard_support.running_dashboard(workdir / "streamlit.log", env, timeout=180) as (url, process):
+        yield url, process.pid
 
 
 def measure_uploads(page, url: str, pid: int, uploads: int = 5, size: int = 4000,
@@ -148,9 +96,9 @@ def measure_uploads(page, url: str, pid: int, uploads: int = 5, size: int = 4000
     page named the image's size), ``problem`` (an exception box or bug message, if any).
     """
     page.goto(f"{url}/predictions")
-    _settled(page)
+    browser_support.settle(page, timeout=PAGE_TIMEOUT)
     page.locator('[data-testid="stMain"]').get_by_role("radio", name="Upload", exact=True).click()
-    _settled(page)
+    browser_support.settle(page, timeout=PAGE_TIMEOUT)
     rows = [{"step": "page open, no upload", **_row_memory(pid), "seconds": 0.0, "shown": True, "problem": ""}]
     if report:
         report(rows[-1])
@@ -159,7 +107,7 @@ def measure_uploads(page, url: str, pid: int, uploads: int = 5, size: int = 4000
         start = time.monotonic()
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
             files=[{"name": f"big-{index}.png", "mimeType": "image/png", "buffer": data}])
-        _settled(page)
+        browser_support.settle(page, timeout=PAGE_TIMEOUT)
         seconds = time.monotonic() - start
         problem = ""
         if page.locator('[data-testid="stException"]').count():

@@ -21,15 +21,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from machine import browser_as_desktop_user, describe, load_average  # benchmarks/ is on the path
@@ -65,78 +60,50 @@ def server_share(repeats: int) -> float:
     return statistics.median(at.session_state["seconds"][1:])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def browser_downloads(repeats: int) -> list[dict]:
     """Click-to-file seconds of the slide downloads of the Dataset page's first bar chart and mask panel."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    from browser_support import settle
+    from from_tests import browser_support, dashboard_support  # benchmarks/ is on the path
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         return [{"benchmark": "slide download", "value": None, "unit": "s", "note": "no chromium"}]
-    port = _free_port()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-slides-") as folder:
-        log = open(Path(folder) / "streamlit.log", "wb")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=dict(os.environ, SEGLIB_PREWARM="0"), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 120
-            while time.time() < deadline:
-                try:
-                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=browser_as_desktop_user(chromium, Path(folder)), headless=True,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-                page = browser.new_page(viewport={"width": 1400, "height": 4000})
-                page.goto(url + "/dataset", wait_until="domcontentloaded")
-                settle(page, timeout=TIMEOUT)
-                charts = {
-                    "bar chart": page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).first,
-                    "mask panel": page.locator('[class*="st-key-sample-"][class*="-mask"] .js-plotly-plot').first,
-                }
-                for name, chart in charts.items():
-                    for fmt in ("png", "svg"):
-                        seconds, size, width = [], 0, None
-                        for _ in range(repeats):
-                            chart.scroll_into_view_if_needed()
-                            chart.hover()
-                            button = chart.locator(f'.modebar-btn[data-seglib-slide="{fmt}"]')
-                            button.wait_for(state="visible", timeout=30_000)
-                            started = time.perf_counter()
-                            with page.expect_download(timeout=60_000) as info:
-                                button.click()
-                            data = Path(info.value.path()).read_bytes()
-                            seconds.append(time.perf_counter() - started)
-                            size = len(data)
-                            if fmt == "png":
-                                width = Image.open(io.BytesIO(data)).size[0]
-                        rows.append({"benchmark": f"slide download, {name}, {fmt}", "value": statistics.median(seconds),
-                                     "unit": "s", "load_1min": load_average(),
-                                     "note": f"{size / 1024:.0f} KiB" + (f", {width} px wide" if width else "")})
-                browser.close()
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+    with tempfile.TemporaryDirectory(prefix="bench-slides-") as folder, \
+            dashboard_support.running_dashboard(Path(folder) / "streamlit.log", {"SEGLIB_PREWARM": "0"}) as (url, _):
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=browser_as_desktop_user(chromium, Path(folder)), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1400, "height": 4000})
+            page.goto(url + "/dataset", wait_until="domcontentloaded")
+            browser_support.settle(page, timeout=TIMEOUT)
+            charts = {
+                "bar chart": page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).first,
+                "mask panel": page.locator('[class*="st-key-sample-"][class*="-mask"] .js-plotly-plot').first,
+            }
+            for name, chart in charts.items():
+                for fmt in ("png", "svg"):
+                    seconds, size, width = [], 0, None
+                    for _ in range(repeats):
+                        chart.scroll_into_view_if_needed()
+                        chart.hover()
+                        button = chart.locator(f'.modebar-btn[data-seglib-slide="{fmt}"]')
+                        button.wait_for(state="visible", timeout=30_000)
+                        started = time.perf_counter()
+                        with page.expect_download(timeout=60_000) as info:
+                            button.click()
+                        data = Path(info.value.path()).read_bytes()
+                        seconds.append(time.perf_counter() - started)
+                        size = len(data)
+                        if fmt == "png":
+                            width = Image.open(io.BytesIO(data)).size[0]
+                    rows.append({"benchmark": f"slide download, {name}, {fmt}", "value": statistics.median(seconds),
+                                 "unit": "s", "load_1min": load_average(),
+                                 "note": f"{size / 1024:.0f} KiB" + (f", {width} px wide" if width else "")})
+            browser.close()
     return rows
 
 

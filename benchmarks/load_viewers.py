@@ -43,15 +43,15 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
+from machine import quantile
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -89,12 +89,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 # the server and the training run
 # ---------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tuple[str, subprocess.Popen]:
     os.environ["SEGLIB_DATA_ROOTS"] = str(workdir / "data")
     os.environ["SEGLIB_RUNS_DIR"] = str(workdir / "runs")
@@ -104,32 +98,7 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
     from seglib.data.synth import generate_dataset
 
     generate_dataset(workdir / "data" / "synthetic", train=train, val=val, size=size, seed=0)
-    return launch_dashboard(workdir)
-
-
-def launch_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
-    """``streamlit run dashboard.py`` on a free port with this process's environment (its SEGLIB_*
-    folders); returns the URL once healthy. The server's output goes to ``workdir/streamlit.log``."""
-    port = _free_port()
-    log = open(workdir / "streamlit.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("streamlit exited:\n" + (workdir / "streamlit.log").read_text()[-3000:])
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return url, process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("streamlit did not become healthy in 120 s")
+    return dashboard_support.start_dashboard(workdir / "streamlit.log")
 
 
 def start_lecture_run(seconds: float) -> str:
@@ -139,11 +108,13 @@ def start_lecture_run(seconds: float) -> str:
     # Enough epochs to outlast the benchmark; it is stopped at the end.
     config = get_preset("lecture").with_overrides({"train.epochs": 500, "data.root": "synthetic"})
     run_id = scheduler.start_run(config, name="load benchmark (lecture)")
-    deadline = time.time() + 180
-    while time.time() < deadline and runfolder.read_progress(run_id).get("phase") not in ("training", "validating"):
-        if runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES:
-            break
-        time.sleep(1)
+
+    def training_or_ended() -> bool:
+        progress = runfolder.read_progress(run_id)
+        return progress.get("phase") in ("training", "validating") or progress["status"] in runfiles.FINAL_STATUSES
+
+    with contextlib.suppress(TimeoutError):  # still starting after 3 minutes: measure it as it is
+        dashboard_support.wait_until(training_or_ended, 180, interval=1.0)
     return run_id
 
 
@@ -153,9 +124,9 @@ def stop_run(run_id: str) -> dict:
     progress = runfolder.read_progress(run_id)
     if progress["status"] in ("queued", "running", "stopping"):
         scheduler.request_stop(run_id)
-        deadline = time.time() + 60
-        while time.time() < deadline and runfolder.read_progress(run_id)["status"] not in runfiles.FINAL_STATUSES:
-            time.sleep(0.5)
+        with contextlib.suppress(TimeoutError):  # reported as it is: the caller prints the status
+            dashboard_support.wait_until(
+                lambda: runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES, 60)
     return runfolder.read_progress(run_id)
 
 
@@ -419,16 +390,6 @@ async def run_viewers(url: str, args, before_close=None) -> tuple[list, list]:
 # report
 # ---------------------------------------------------------------------------
 
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    position = q * (len(values) - 1)
-    low = int(position)
-    high = min(low + 1, len(values) - 1)
-    return values[low] + (values[high] - values[low]) * (position - low)
-
-
 def summarise(records: list, stuck_after: float) -> list[dict]:
     """Per action: views, errors, stuck, and p50 / p95 / max render seconds.
 
@@ -443,8 +404,8 @@ def summarise(records: list, stuck_after: float) -> list[dict]:
     for name, items in groups.items():
         times = [stuck_after if r["seconds"] is None else r["seconds"] for r in items]
         rows.append({"action": name, "views": len(items), "errors": sum(r["errors"] for r in items),
-                     "stuck": sum(r["stuck"] for r in items), "p50_s": _quantile(times, 0.5),
-                     "p95_s": _quantile(times, 0.95), "max_s": max(times) if times else None})
+                     "stuck": sum(r["stuck"] for r in items), "p50_s": quantile(times, 0.5),
+                     "p95_s": quantile(times, 0.95), "max_s": max(times) if times else None})
     return rows
 
 
@@ -505,7 +466,7 @@ def main(argv=None) -> int:
         server_summary = None
         if server_rows:
             times = sorted(row["seconds"] for row in server_rows)
-            server_summary = {"runs": len(times), "p50_s": _quantile(times, 0.5), "p95_s": _quantile(times, 0.95),
+            server_summary = {"runs": len(times), "p50_s": quantile(times, 0.5), "p95_s": quantile(times, 0.95),
                               "max_s": times[-1]}
             print(f"\nin the server (one whole script run, sidebar and page, waits for other sessions included): "
                   f"{len(times)} runs, p50 {server_summary['p50_s']:.2f} s, p95 {server_summary['p95_s']:.2f} s, "
@@ -517,15 +478,15 @@ def main(argv=None) -> int:
                                 ("after", [r for r in server_rows if r["time"] - r["seconds"] - start > args.arrival])):
                 values = sorted(row["seconds"] for row in part)
                 if values:
-                    server_summary[label] = {"runs": len(values), "p50_s": _quantile(values, 0.5),
-                                             "p95_s": _quantile(values, 0.95), "max_s": values[-1]}
+                    server_summary[label] = {"runs": len(values), "p50_s": quantile(values, 0.5),
+                                             "p95_s": quantile(values, 0.95), "max_s": values[-1]}
                     print(f"  {'first ' + format(args.arrival, 'g') + ' s (arrival)' if label == 'arrival' else 'after that'}"
-                          f": {len(values)} runs, p50 {_quantile(values, 0.5):.2f} s, "
-                          f"p95 {_quantile(values, 0.95):.2f} s, max {values[-1]:.2f} s")
+                          f": {len(values)} runs, p50 {quantile(values, 0.5):.2f} s, "
+                          f"p95 {quantile(values, 0.95):.2f} s, max {values[-1]:.2f} s")
             by_page: dict[str, list[float]] = {}
             for row in server_rows:
                 by_page.setdefault(row["page"], []).append(row["seconds"])
-            print("  " + ", ".join(f"{page} p95 {_quantile(sorted(values), 0.95):.2f} s"
+            print("  " + ", ".join(f"{page} p95 {quantile(sorted(values), 0.95):.2f} s"
                                    for page, values in sorted(by_page.items())))
         available = wall * (os.cpu_count() or 1)
         print(f"\nCPU seconds used in the {wall:.0f} s ({available:.0f} available on {os.cpu_count()} cores): "
@@ -566,11 +527,7 @@ def main(argv=None) -> int:
             except Exception:  # noqa: BLE001
                 pass
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            dashboard_support.stop_dashboard(server)
         if not args.json and not args.url:
             # keep the JSON (it was printed), drop the dataset and runs
             for name in ("data", "runs", "cache"):

@@ -80,3 +80,14 @@ def browser_as_desktop_user(chromium: str, folder: Path) -> str:
                        f'"{chromium}" "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile of ``values``, linearly interpolated between ranks (None for no values)."""
+    if not values:
+        return None
+    values = sorted(values)
+    position = q * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)

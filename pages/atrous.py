@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset, preset_names
+from seglib.classes import class_label
+from seglib.config import BACKBONE_NAMES, get_preset, preset_names
 from seglib.evaluation import evaluate
 from seglib.analysis import aspp
 from seglib.analysis import dilation
@@ -36,7 +36,6 @@ page_header(
 )
 
 SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
-BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
 
 # ---------------------------------------------------------------------------
 # Which model: the one in the sidebar, or a preset at a chosen size.
@@ -447,7 +446,7 @@ if wanted:
                     result.gradient, result.pixel, theoretical_field=None, extent_50=result.extent_50,
                     extent_90=result.extent_90, image=image, title=title, height=420))
                 st.caption(
-                    f"Logit of **{CLASS_NAMES[result.class_index] if result.class_index < len(CLASS_NAMES) else result.class_index}** "
+                    f"Logit of **{class_label(result.class_index)}** "
                     f"({'the arg-max class' if title != results[-1][0] or len(results) == 1 else 'as on the left'}) "
                     f"at pixel ({row}, {column}). Half of the gradient lies within "
                     f"**{result.extent_50} px**, 90 % within **{result.extent_90} px**; theoretically up to "

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, get_palette, numbered_label
 from seglib.config import field_names, get_preset
 from seglib.evaluation import inference
 from seglib.training import losses
@@ -98,7 +98,7 @@ with options[1]:
                       help="Everything but the background.")
     buttons[2].button("No class", on_click=_show_classes, args=([],), width="stretch")
 visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLASSES, selection_mode="multi",
-                   default=ALL_CLASSES, format_func=drawing.format_class, key="visible")
+                   default=ALL_CLASSES, format_func=numbered_label, key="visible")
 hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
 drawing.class_legend(palette, hidden=hidden)
 
@@ -172,9 +172,9 @@ rarest = int(np.argmin(np.where(split_fractions > 0, split_fractions, np.inf)))
 if foreground > 0:
     st.caption(
         f"Background: {split_fractions[0]:.1%} of all pixels. The most frequent body part, "
-        f"{CLASS_NAMES[int(np.argmax(split_fractions[1:])) + 1]}, has "
+        f"{class_label(int(np.argmax(split_fractions[1:])) + 1)}, has "
         f"{split_fractions[1:].max() / max(split_fractions[rarest], 1e-12):,.0f}× the pixels of the rarest class, "
-        f"{CLASS_NAMES[rarest]}. People cover {foreground:.1%} of the pixels."
+        f"{class_label(rarest)}. People cover {foreground:.1%} of the pixels."
     )
 else:
     st.caption("No mask of this split labels any body part: every labelled pixel is background, so there is "
@@ -203,7 +203,7 @@ if samples:
             reference_name=f"{split} split", name="this image",
             title=f"Share of pixels per class in {html.escape(stem)} (bars) and over the split (◆)"),
             key="image-fractions")
-    absent = [CLASS_NAMES[c] for c in range(1, len(CLASS_NAMES)) if image_counts[c] == 0]
+    absent = [class_label(c) for c in range(1, len(CLASS_NAMES)) if image_counts[c] == 0]
     st.caption(f"{len(absent)} of {len(CLASS_NAMES) - 1} part classes do not appear in this image"
                + (f": {', '.join(absent)}." if absent else "."))
 

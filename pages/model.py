@@ -8,6 +8,7 @@ from seglib.config import get_preset, preset_names
 from seglib.model import deeplab as seglib_model
 from seglib.model import summary
 from seglib.model.pretrained import start_explanation
+from seglib.lab import comparison
 from seglib.figures import slides
 from seglib.analysis import fields
 from seglib.figures import fields as field_figures
@@ -102,77 +103,32 @@ st.dataframe(stage_table, hide_index=True, width="stretch",
 # ---------------------------------------------------------------------------
 # Next to the Keras example: its numbers at 512 px, without building it at 512 px
 # ---------------------------------------------------------------------------
-BACKBONE_NAMES = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}
-STARTS = {"pretrained": "the project's pretrained backbone", "none": "random weights",
-          "imagenet": "ImageNet weights, when already in the Keras cache"}
-
-
-def _optimizer(train) -> str:
-    if train.optimizer == "adamw":
-        return f"AdamW, weight decay {train.weight_decay:g}"
-    return "Adam, no weight decay" if train.optimizer == "adam" else train.optimizer
-
-
-def _learning_rate(train) -> str:
-    decay = "constant" if train.decay_rate >= 1.0 else f"× {train.decay_rate:g} every {train.decay_steps:,} steps"
-    return f"{train.learning_rate:g}, {decay}"
-
-
-def _shape(shape) -> str:
-    return " × ".join(str(d) for d in shape)
-
-
-def _comparison_column(model_config, train, stages: dict, total: int, example: bool) -> list[str]:
-    backbone = BACKBONE_NAMES.get(model_config.backbone, model_config.backbone)
-    if model_config.backbone == "mobilenetv2":
-        backbone += f" (width {model_config.width:g})"
-    return [
-        backbone,
-        f"ImageNet (here: {STARTS.get(model_config.weights, model_config.weights)})" if example
-        else STARTS.get(model_config.weights, model_config.weights),
-        _shape((model_config.image_size, model_config.image_size, 3)),
-        _shape(stages["backbone"]),
-        " / ".join(map(str, model_config.atrous_rates)),
-        f"{model_config.aspp_filters} filters, {'separable' if model_config.separable else 'full'} 3 × 3",
-        _shape(stages["decoder"]),
-        _shape(stages["head"]),
-        f"{total:,}",
-        _optimizer(train),
-        _learning_rate(train),
-        "bilinear (mixes label ids at boundaries)" if example else "nearest neighbour (labels stay labels)",
-    ]
-
-
 st.subheader("Next to the Keras example")
 with drawing.error_boundary("Describing the Keras example's model", stop=False):
     with st.spinner("Describing the Keras example's ResNet50 (once per server)..."):
         example_description = page_state.keras_example_numbers()
     example_config = get_preset("keras-example")
-    lecture_weights = get_preset("lecture").model.weights
     this_stages = {row["stage"]: tuple(row["output_shape"][1:]) for row in stage_rows}
-    comparison = pd.DataFrame({
-        "": ["backbone", "backbone starts from", "input", "ASPP input (backbone output)", "atrous rates",
-             "ASPP and decoder", "decoder output", "logits", "parameters", "optimizer", "learning rate",
-             "mask resizing"],
-        f"this model ('{preset}', {image_size} px)": _comparison_column(
+    table = pd.DataFrame({
+        "": comparison.TABLE_ROWS,
+        f"this model ('{preset}', {image_size} px)": comparison.table_column(
             config.model, config.train, this_stages, total, example=False),
-        f"Keras example ({BACKBONE_NAMES[example_config.model.backbone]}, {example_config.model.image_size} px)":
-            _comparison_column(example_config.model, example_config.train, example_description["stages"],
-                               example_description["total"], example=True),
+        f"Keras example ({example_config.model.backbone_text()}, {example_config.model.image_size} px)":
+            comparison.table_column(example_config.model, example_config.train, example_description["stages"],
+                                    example_description["total"], example=True),
     })
-    st.dataframe(comparison, hide_index=True, width="stretch", height=35 * (len(comparison) + 1) + 3)
+    st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3)
     text_column = st.container()
     text_column.markdown(
         "The same design at different sizes: backbone, ASPP, decoder and a 1 × 1 convolution to the "
         "logits, and both end with one logit per class for every input pixel. The optimizer rows are the "
         "course's change to the example (the reference runs on the Training page measure what each part of it "
-        "does on the lecture model). Where the backbone starts: the example's from ImageNet, the lecture preset's "
-        + ("from a backbone the project pretrained itself on image-level labels of synthetic images (in-domain "
-           "pretraining, not transfer: it has never seen a photo) "
-           if lecture_weights == "pretrained" else f"from {STARTS.get(lecture_weights, lecture_weights)} ")
-        + f"(`model.weights='{lecture_weights}'`), since nothing can be downloaded here. Whatever the preset, "
-        "the project also departs from the example here:")
-    text_column.markdown(keras_example.differences_markdown())
+        "does on the lecture model). The project also departs from the example in where the backbone starts and, "
+        "whatever the preset, in these:")
+    lecture_model = get_preset("lecture").model
+    text_column.markdown("- " + comparison.start_item(lecture_model, "the `lecture` preset's "
+                                                      + lecture_model.backbone_text()) + "\n"
+                         + keras_example.differences_markdown())
     text_column.caption(f"The Keras example's parameters and shapes come from its preset built once at "
                         f"{example_description['image_size']} px with random weights: neither depends on the "
                         "weights, so nothing is downloaded.")

@@ -3,10 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS
+from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS, class_label
 from seglib.figures import playground as playground_figures
 from seglib.figures.masks import legend_html
-from seglib.figures.style import class_label
 from seglib.lab import playground
 from ui import datasets, drawing, url_state
 from ui import playground as page_state

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from seglib.classes import CLASS_NAMES, get_palette
+from seglib.classes import CLASS_NAMES, class_label, get_palette, numbered_label
 from seglib.data import synthetic
 from seglib.evaluation import evaluate, inference
 from seglib.figures import charts as chart_figures
@@ -275,8 +275,8 @@ if comparison is not None:
             comparison.truth_counts, comparison.predicted_counts, palette=palette, log=scale == "log",
             include_background=include_background,
             title="Share of pixels per class: truth (solid) vs prediction (hatched)"), key="pred-fractions")
-    missed = [CLASS_NAMES[c] if c < len(CLASS_NAMES) else f"id {c}" for c in comparison.missed_classes]
-    invented = [CLASS_NAMES[c] if c < len(CLASS_NAMES) else f"id {c}" for c in comparison.invented_classes]
+    missed = [class_label(c) for c in comparison.missed_classes]
+    invented = [class_label(c) for c in comparison.invented_classes]
     absent = int(np.isnan(comparison.per_class_iou).sum())
     st.caption(
         (f"In the truth but never predicted: **{', '.join(missed)}**. " if missed
@@ -472,8 +472,7 @@ with table_column:
                  })
 with class_column:
     st.markdown("**IoU per class over the split**")
-    per_class = pd.DataFrame({"class": [f"{i} {CLASS_NAMES[i]}" if i < len(CLASS_NAMES) else f"id {i}"
-                                        for i in range(num_classes)],
+    per_class = pd.DataFrame({"class": [numbered_label(i) for i in range(num_classes)],
                               "IoU": evaluation.per_class_iou})
     st.dataframe(per_class, hide_index=True, width="stretch", height=min(38 + 35 * len(per_class), 560),
                  column_config={"IoU": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0)})

@@ -1,8 +1,10 @@
 """The 20 CIHP classes, their colours, and masks drawn as pictures.
 
->>> from seglib.classes import CLASS_NAMES, colorize
+>>> from seglib.classes import CLASS_NAMES, class_label, colorize, numbered_label
 >>> CLASS_NAMES[13]
 'Face'
+>>> class_label(13), class_label(255), class_label(42), numbered_label(13)
+('Face', 'Ignore', 'id 42', '13 Face')
 >>> colorize(np.array([[0, 13]], dtype=np.uint8))[0, 1].tolist()
 [0, 0, 255]
 """
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -74,6 +77,31 @@ COLORBLIND_PALETTE = np.array(
 PALETTES = {"cihp": CIHP_PALETTE, "colorblind": COLORBLIND_PALETTE}
 #: Colour drawn for the ignore label and any id outside the palette.
 IGNORE_COLOR = np.array((255, 0, 255), dtype=np.uint8)
+
+
+def class_label(class_id: int, class_names: Sequence[str] = CLASS_NAMES) -> str:
+    """The name shown for a label id: its class name, 'Ignore' for 255, else 'id N' (the one spelling of a
+    class name with a fallback, for every table, figure, sentence and widget)."""
+    class_id = int(class_id)
+    if 0 <= class_id < len(class_names):
+        return class_names[class_id]
+    if class_id == IGNORE_LABEL:
+        return "Ignore"
+    return f"id {class_id}"
+
+
+def numbered_label(class_id: int, class_names: Sequence[str] = CLASS_NAMES) -> str:
+    """A label id with its name, as pickers and answers show it: '13 Face'; an id without a class is
+    ``class_label``'s 'Ignore' or 'id 42'."""
+    class_id = int(class_id)
+    if 0 <= class_id < len(class_names):
+        return f"{class_id} {class_names[class_id]}"
+    return class_label(class_id, class_names)
+
+
+def class_label_lookup(class_names: Sequence[str] = CLASS_NAMES) -> np.ndarray:
+    """``class_label`` of every uint8 id, as an object array: ``lookup[mask]`` names every pixel."""
+    return np.array([class_label(i, class_names) for i in range(256)], dtype=object)
 
 
 def get_palette(palette: str | np.ndarray = "cihp") -> np.ndarray:

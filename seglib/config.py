@@ -33,10 +33,27 @@ from seglib.classes import NUM_CLASSES
 from seglib.errors import ConfigError, NewerConfigError
 
 BACKBONES = ("mobilenetv2", "resnet50")
+#: How each backbone is written in sentences and tables.
+BACKBONE_NAMES = {"mobilenetv2": "MobileNetV2", "resnet50": "ResNet50"}
 OPTIMIZERS = ("adamw", "adam")
+#: How each optimizer is written in sentences and in the Training form.
+OPTIMIZER_NAMES = {"adamw": "AdamW", "adam": "Adam"}
 WEIGHTS = ("pretrained", "none", "imagenet")
 #: How each backbone start reads in the UI and in run summaries.
 WEIGHT_LABELS = {"pretrained": "pretrained backbone", "none": "random weights", "imagenet": "ImageNet backbone"}
+#: What each backbone start is, in a phrase ("... starts from <phrase>"): the one wording of where the
+#: backbone starts, for the Home and Model pages, the exercises, the Training form and the cards.
+WEIGHT_STARTS = {
+    "pretrained": ("the weights of a backbone this project pretrained itself on image-level labels of synthetic images "
+                   "(which parts and how many people an image shows; other seeds than the lab's data), never on masks"),
+    "none": "random weights",
+    "imagenet": "ImageNet weights when they are already in the Keras cache, random weights otherwise",
+}
+#: Why the pretrained start is not the Keras example's ImageNet start, in a phrase.
+IN_DOMAIN = ("in-domain pretraining on the generator's own drawings, not transfer from another domain, so it has "
+             "never seen a photo")
+#: Where the Keras example's backbone starts, in a phrase.
+EXAMPLE_START = "ImageNet weights: transfer learning from photos of everyday objects to people"
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 #: Every loss ``seglib.training.losses.make_loss`` builds (the values ``train.loss`` may take).
 LOSSES = ("cross-entropy", "weighted-cross-entropy", "focal", "dice", "cross-entropy+dice")
@@ -77,6 +94,11 @@ class ModelConfig:
     bn_momentum: float = 0.9         #: 0.99 / 0.999 leave inference stats stale when training from scratch
     weights: str = "none"            #: backbone start: 'pretrained' (the project's, assets/pretrained), 'none' (random) or 'imagenet' (only if already cached)
     output_stride: int = 16          #: stride of the ASPP input (fixed by the backbone cut)
+
+    def backbone_text(self) -> str:
+        """The backbone in words: "MobileNetV2 (width 0.35)" or "ResNet50"."""
+        name = BACKBONE_NAMES.get(self.backbone, self.backbone)
+        return f"{name} (width {self.width:g})" if self.backbone == "mobilenetv2" else name
 
     def validate(self) -> None:
         if self.backbone not in BACKBONES:
@@ -125,6 +147,24 @@ class TrainConfig:
     steps_per_execution: int = 1
     strategy: str = "auto"           #: tf.distribute: 'auto', 'default', 'mirrored', 'multiworker'
     seed: int = 0
+
+    def optimizer_text(self) -> str:
+        """The optimizer in words: "AdamW, weight decay 0.001" or "Adam, no weight decay"."""
+        name = OPTIMIZER_NAMES.get(self.optimizer, self.optimizer)
+        if self.optimizer == "adamw" and self.weight_decay:
+            return f"{name}, weight decay {self.weight_decay:g}"
+        return f"{name}, no weight decay"
+
+    def learning_rate_text(self) -> str:
+        """The learning rate and its schedule: "0.006 (× 0.9 every 100 steps)" or "0.001 (constant)"."""
+        decay = ("constant" if self.decay_rate >= 1.0
+                 else f"× {self.decay_rate:g} every {self.decay_steps:,} steps")
+        return f"{self.learning_rate:g} ({decay})"
+
+    def schedule_text(self) -> str:
+        """Optimizer and learning rate in words (the one wording the pages, exercises and cards use):
+        "AdamW, weight decay 0.001, learning rate 0.006 (× 0.9 every 100 steps)"."""
+        return f"{self.optimizer_text()}, learning rate {self.learning_rate_text()}"
 
     def validate(self) -> None:
         _check_int(self, "epochs", minimum=1, maximum=10_000)

@@ -39,6 +39,18 @@ def settle(page, *, timeout: float = PAGE_TIMEOUT, quiet: float = 1.5, visible=N
     return time.monotonic() - start
 
 
+def navigation_links(page) -> list[tuple[str, str]]:
+    """(title, href) of every link of the sidebar navigation, in order."""
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    found = []
+    for index in range(links.count()):
+        link = links.nth(index)
+        # The text starts with the material icon's name; the title is the last line.
+        title = link.inner_text().strip().splitlines()[-1].strip()
+        found.append((title, link.get_attribute("href")))
+    return found
+
+
 def problems(page) -> list[str]:
     """What is wrong on the page: exception boxes, messages the dashboard calls a bug, JavaScript errors."""
     found = []

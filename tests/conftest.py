@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from dashboard_support import running_dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="seglib-tests-"))
@@ -78,6 +77,55 @@ def tiny_dataset(data_root) -> Path:
     return out
 
 
+#: The tests' tiny model: the lecture preset's DeepLabV3+ at 64 px, from random weights (no file is read).
+TINY_MODEL = {"model.image_size": 64, "model.weights": "none"}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_config():
+    """The ``RunConfig`` of the tiny model (the lecture preset with ``TINY_MODEL``)."""
+    from seglib.config import get_preset
+
+    return get_preset("lecture").with_overrides(TINY_MODEL)
+
+
+@pytest.fixture(scope="session")
+def build_tiny_model(tiny_model_config):
+    """``build_tiny_model(**model_changes)``: a new tiny model, for a test that changes it (its BatchNorm
+    statistics, its weights) or needs another size or head (``image_size=32``, ``aspp_filters=16``)."""
+    import dataclasses
+
+    from seglib.model.deeplab import build_model
+
+    def build(**changes):
+        return build_model(dataclasses.replace(tiny_model_config.model, **changes))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model(build_tiny_model):
+    """The tiny model, built once per test session and shared: read it, never change it."""
+    return build_tiny_model()
+
+
+@pytest.fixture()
+def run_folder():
+    """``run_support.make_run`` as a fixture: ``run_folder(status, name, history=..., config=..., **progress)``
+    writes a run folder by hand; every folder it wrote is removed after the test."""
+    from run_support import make_run
+
+    made: list[Path] = []
+
+    def make(*args, **kwargs) -> Path:
+        made.append(make_run(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 # Browser tests: a real dashboard server and Debian's Chromium via Playwright.
 # ---------------------------------------------------------------------------
@@ -85,54 +133,11 @@ def tiny_dataset(data_root) -> Path:
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_dashboard(log_path: Path, **env: str) -> tuple[str, subprocess.Popen]:
-    """``streamlit run dashboard.py`` on a free port with this process's environment plus ``env``
-    (e.g. ``SEGLIB_INSTRUCTOR_PASSCODE``), its output in ``log_path``; returns (URL, process) once healthy."""
-    port = _free_port()
-    with open(log_path, "wb") as log:  # the server keeps its own copy of the file descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **env), stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("streamlit exited:\n" + Path(log_path).read_text())
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return url, process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("streamlit did not become healthy in 120 s")
-
-
-def stop_dashboard(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="session")
 def dashboard_url(tiny_dataset, session_tmp):
     """Start ``streamlit run dashboard.py`` on a free port; yield its URL."""
-    url, process = start_dashboard(session_tmp / "streamlit.log")
-    yield url
-    stop_dashboard(process)
+    with running_dashboard(session_tmp / "streamlit.log") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,23 @@
 """Helpers for the tests that write run folders and start real training workers: a small run's
-configuration, a runs folder of a test module's own, a progress file edited by hand, the runs alive
-now, and the clean-up that stops (then kills) every worker a test leaves running."""
+configuration, a run folder written by hand (``make_run``, the ``run_folder`` fixture of conftest.py),
+a runs folder of a test module's own, a progress file edited by hand, the runs alive now, and the
+clean-up that stops (then kills) every worker a test leaves running."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import time
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from dashboard_support import wait_until
 from seglib.config import RunConfig, get_preset
-from seglib.training import runfiles, runfolder, scheduler
+from seglib.training import liveness, runfiles, runfolder, scheduler
 
 #: A small lecture-preset run on the tiny synthetic dataset: 64 px, narrow heads, batch 4, 2 epochs.
 SMALL_RUN = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
@@ -25,6 +27,29 @@ SMALL_RUN = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_fi
 def small_config(**overrides) -> RunConfig:
     """The ``SMALL_RUN`` configuration with dotted-key ``overrides`` (``**{"train.epochs": 9}``)."""
     return get_preset("lecture").with_overrides({**SMALL_RUN, **overrides})
+
+
+#: ``history.csv`` of a run with two good epochs, as the worker writes it.
+HISTORY = (",".join(runfiles.HISTORY_COLUMNS) + "\n"
+           "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n"
+           "2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n")
+
+
+def make_run(status: str = "finished", name: str = "test run", history: str | None = None,
+             config: RunConfig | None = None, **progress) -> Path:
+    """A run folder written by hand, with no worker: ``config`` (default ``small_config()``) in the
+    runs folder, ``status``, ``history`` as ``history.csv`` (e.g. ``HISTORY``). A ``running`` or
+    ``stopping`` run names this test process as its worker, so it stays alive while the test runs,
+    at epoch 1, step 1 of 2, training. ``progress`` fields are written last (``phase="compiling"``)."""
+    folder = runfolder.create_run(config or small_config(), name=name, status=status)
+    if status in runfiles.ACTIVE_STATUSES:
+        set_progress(folder, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()), epoch=1, step=1,
+                     steps_per_epoch=2, phase="training")
+    if progress:
+        set_progress(folder, **progress)
+    if history is not None:
+        (folder / runfiles.HISTORY_FILE).write_text(history)
+    return folder
 
 
 @contextmanager
@@ -57,9 +82,8 @@ def end_workers(wait: float = 10.0) -> None:
                 scheduler.request_stop(info.id)
             except Exception:  # noqa: BLE001 - it may have ended meanwhile
                 pass
-    deadline = time.time() + wait
-    while time.time() < deadline and active_runs():
-        time.sleep(0.5)
+    with contextlib.suppress(TimeoutError):  # those still alive are killed below
+        wait_until(lambda: not active_runs(), wait)
     for run_id in active_runs():
         pid = runfolder.read_progress(run_id).get("pid")
         if isinstance(pid, int):

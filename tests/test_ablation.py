@@ -26,23 +26,22 @@ AFTER_SKIP = ("decoder_conv1", "decoder_conv1_bn", "decoder_conv1_relu", "decode
 
 
 @pytest.fixture(scope="module")
-def tiny_model():
-    from seglib.config import get_preset
-    from seglib.model.deeplab import build_model
-
-    config = get_preset("lecture").with_overrides({"model.image_size": SIZE, "model.weights": "none"})
-    model = build_model(config.model)
+def calibrated_model(build_tiny_model):
+    """A new tiny model whose BatchNorm statistics are set from random pictures (it is changed, so not
+    conftest's shared ``tiny_model``)."""
+    model = build_tiny_model(image_size=SIZE)
     # Fresh BatchNorm statistics (mean 0, variance 1) leave the random model's logits near 1e-5. One pass
     # in training mode with momentum 0 sets them to the statistics of random pictures, so logits are of
     # order 1 and a switched-off part shows (no weight is trained: BatchNorm statistics only).
     from seglib._tf import keras
 
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momentum = norms[0].momentum
     for layer in norms:
         layer.momentum = 0.0
     model(np.random.default_rng(1).integers(0, 256, (4, SIZE, SIZE, 3)).astype(np.float32), training=True)
     for layer in norms:
-        layer.momentum = config.model.bn_momentum
+        layer.momentum = momentum
     return model
 
 
@@ -75,24 +74,24 @@ def _by_hand(model, intermediate: dict[str, np.ndarray], off: str | None) -> np.
 
 
 @pytest.mark.slow
-def test_each_part_switched_off_matches_a_hand_computation(tiny_model):
+def test_each_part_switched_off_matches_a_hand_computation(calibrated_model):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (48, 80, 3), dtype=np.uint8)  # not square, not the model's size
     truth = rng.integers(0, 20, (48, 80)).astype(np.uint8)
     truth[:4] = IGNORE_LABEL
 
-    parts = ablation.ablation_parts(tiny_model)
+    parts = ablation.ablation_parts(calibrated_model)
     assert [part.label for part in parts] == ["nothing (full model)", "image pooling", "1x1 conv", "3x3 rate 2",
                                               "3x3 rate 4", "3x3 rate 6", "low-level skip"]
-    result = ablation.ablate_image(tiny_model, image, truth)
+    result = ablation.ablate_image(calibrated_model, image, truth)
     assert result.model_logits.shape == (7, SIZE, SIZE, 20)
 
     # Nothing switched off: the very bits of the model's own prediction.
-    prediction = inference.predict(tiny_model, image)
+    prediction = inference.predict(calibrated_model, image)
     assert np.array_equal(result.model_logits[0], prediction.model_logits)
 
-    intermediate = _intermediate(tiny_model, inference.model_batch([image], SIZE))
-    by_hand = {part.label: _by_hand(tiny_model, intermediate, part.layer)[0] for part in parts}
+    intermediate = _intermediate(calibrated_model, inference.model_batch([image], SIZE))
+    by_hand = {part.label: _by_hand(calibrated_model, intermediate, part.layer)[0] for part in parts}
     for variant, part in enumerate(parts):
         expected = by_hand[part.label]
         scale = float(np.abs(expected).max())
@@ -121,13 +120,13 @@ def test_each_part_switched_off_matches_a_hand_computation(tiny_model):
 
 
 @pytest.mark.slow
-def test_the_split_ablation_sums_the_images(tiny_model, tiny_dataset):
+def test_the_split_ablation_sums_the_images(calibrated_model, tiny_dataset):
     from seglib.data.dataset import load_pair, open_dataset
 
     pairs = open_dataset(tiny_dataset).split("val")
-    result = ablation.ablate_split(tiny_model, pairs, limit=3, batch_size=2)
+    result = ablation.ablate_split(calibrated_model, pairs, limit=3, batch_size=2)
     assert (result.count, result.total_images, result.input_size) == (3, len(pairs), SIZE)
-    expected = sum(ablation.ablate_image(tiny_model, *load_pair(pair)).confusions for pair in pairs[:3])
+    expected = sum(ablation.ablate_image(calibrated_model, *load_pair(pair)).confusions for pair in pairs[:3])
     assert np.array_equal(result.confusions, expected)
     assert result.correct.shape == (len(result.heights), 7) and result.pixels.sum() > 0
     assert np.all(result.correct <= result.pixels[:, None])
@@ -226,15 +225,11 @@ def test_a_model_without_aspp_is_a_model_error():
 
 
 @pytest.mark.slow
-def test_the_ablation_cache_does_not_keep_models_alive():
-    import dataclasses
+def test_the_ablation_cache_does_not_keep_models_alive(build_tiny_model):
     import gc
     import weakref
 
-    from seglib.config import get_preset
-    from seglib.model.deeplab import build_model
-
-    temporary = build_model(dataclasses.replace(get_preset("lecture").model, image_size=32, weights="none"))
+    temporary = build_tiny_model(image_size=32)
     ablation.ablate_image(temporary, np.zeros((20, 20, 3), np.uint8))
     reference = weakref.ref(temporary)
     del temporary

@@ -402,12 +402,12 @@ def test_corrupt_keras_checkpoint_that_is_a_zip(tmp_path):
         load_model(text)
 
 
-def test_config_json_with_wrong_types(tmp_path, runs_root):
+def test_config_json_with_wrong_types(tmp_path, run_folder):
     raw = get_preset("lecture").to_dict()
     raw["train"]["epochs"] = "ten"
     with pytest.raises(ConfigError, match="epochs"):
         RunConfig.from_dict(raw)
-    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="typed")
+    folder = run_folder("queued", "typed")
     bad = get_preset("lecture").to_dict()
     bad["model"]["image_size"] = [64]
     (folder / runfiles.CONFIG_FILE).write_text(json.dumps(bad))
@@ -416,12 +416,10 @@ def test_config_json_with_wrong_types(tmp_path, runs_root):
     (folder / runfiles.CONFIG_FILE).write_text("{\"model\": ")
     with pytest.raises(RunError, match="not valid JSON"):
         runfolder.read_config(folder.name)
-    scheduler.delete_run(folder.name)
 
 
-def test_history_csv_cut_mid_line(runs_root):
-    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="cut csv",
-                             status="finished")
+def test_history_csv_cut_mid_line(run_folder):
+    folder = run_folder("finished", "cut csv")
     header = ",".join(runfiles.HISTORY_COLUMNS)
     row = ",".join(str(v) for v in [1, 0.9, 0.8, 0.5, 0.55, 0.1, 0.12, 0.01, 3.0])
     (folder / runfiles.HISTORY_FILE).write_text(f"{header}\n{row}\n2,0.7,0.6,0.6")
@@ -431,15 +429,13 @@ def test_history_csv_cut_mid_line(runs_root):
     with pytest.raises(runfiles.DamagedRunError, match="history.csv is damaged .*binary data"):
         runfolder.read_history(folder.name)
     assert next(info for info in runfolder.list_runs() if info.id == folder.name).damaged  # listed, marked damaged
-    scheduler.delete_run(folder.name)
 
 
-def test_damaged_progress_json_reads_as_failed(runs_root):
-    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="bad progress")
+def test_damaged_progress_json_reads_as_failed(run_folder):
+    folder = run_folder("queued", "bad progress")
     (folder / runfiles.PROGRESS_FILE).write_text("{\"status\": \"runn")
     progress = runfolder.read_progress(folder.name)
     assert progress["status"] == "failed" and "damaged" in progress["message"]
-    scheduler.delete_run(folder.name)
 
 
 @pytest.mark.parametrize("override", [

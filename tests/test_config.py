@@ -50,6 +50,30 @@ def test_the_differences_list_says_what_the_code_does():
     assert "that follow its first 1,000" in text and "the 50 images" in text
 
 
+def test_the_optimizer_and_the_backbone_start_are_worded_in_one_place():
+    # TrainConfig.schedule_text and WEIGHT_STARTS are the one wording Home, the Model page, exercise
+    # 13-6, the Training form and the cards use (seglib.lab.comparison puts them together).
+    import dataclasses
+
+    from seglib.config import WEIGHT_STARTS, WEIGHTS
+    from seglib.lab import comparison
+
+    example, course = get_preset("keras-example"), get_preset("course")
+    assert example.train.schedule_text() == (
+        f"Adam, no weight decay, learning rate {keras_example.SETTINGS['train.learning_rate']:g} (constant)")
+    train = course.train
+    assert train.schedule_text() == (f"AdamW, weight decay {train.weight_decay:g}, learning rate "
+                                     f"{train.learning_rate:g} (× {train.decay_rate:g} every {train.decay_steps:,} steps)")
+    assert dataclasses.replace(train, weight_decay=0.0).optimizer_text() == "AdamW, no weight decay"
+    assert set(WEIGHT_STARTS) == set(WEIGHTS)
+    for weights in WEIGHTS:
+        items = comparison.keras_differences({"model_preset": "course", "weights": weights})
+        assert f"(`model.weights='{weights}'`)" in items[1] and WEIGHT_STARTS[weights] in items[1]
+        assert train.schedule_text() in items[0] and example.train.schedule_text() in items[0]
+    imagenet = comparison.keras_differences({"model_preset": "course", "weights": "imagenet"})[1]
+    assert "Nothing can be downloaded here" not in imagenet   # it may have been fetched into the cache
+
+
 def test_every_config_field_is_in_the_example_table_or_says_why_not():
     names = {f"{section}.{name}" for section, fields in field_names().items() for name in fields}
     accounted = set(keras_example.SETTINGS) | set(keras_example.NOT_IN_THE_EXAMPLE)

@@ -262,15 +262,16 @@ def test_the_weight_decay_of_run_c_can_act_under_the_decoupled_rule(shipped):
 
 
 @pytest.mark.slow
-def test_every_kernel_of_the_lecture_model_but_the_logits_feeds_a_batchnorm():
+def test_every_kernel_of_the_lecture_model_but_the_logits_feeds_a_batchnorm(tiny_model, tiny_model_config):
     # What the weight-decay bullet says when the decay changed nothing measurable: BatchNorm divides out
     # the scale of the kernel before it, so only the last 1 x 1 convolution's scale reaches the output.
     from seglib._tf import keras
-    from seglib.model.deeplab import build_model
 
-    config = reference.optimizer_config("weight-decay").with_overrides({"model.image_size": 64,
-                                                                         "model.weights": "none"})
-    model = build_model(config.model)
+    import dataclasses
+
+    runs_model = reference.optimizer_config("weight-decay").model  # the reference runs' model, at 64 px
+    assert dataclasses.replace(runs_model, image_size=64, weights="none") == tiny_model_config.model
+    model = tiny_model
     layers = keras.Model(model.inputs, model.outputs).get_config()["layers"]
     consumers: dict[str, set[str]] = {}
     for layer in layers:

@@ -17,20 +17,9 @@ import time
 
 import pytest
 
-from browser_support import problems, screenshot_dir, settle
+from browser_support import navigation_links, problems, screenshot_dir, settle
 
 pytestmark = pytest.mark.e2e
-
-
-def _navigation_links(page) -> list[tuple[str, str]]:
-    links = page.locator('[data-testid="stSidebarNav"] a')
-    found = []
-    for index in range(links.count()):
-        link = links.nth(index)
-        # The text starts with the material icon's name; the title is the last line.
-        title = link.inner_text().strip().splitlines()[-1].strip()
-        found.append((title, link.get_attribute("href")))
-    return found
 
 
 def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
@@ -39,7 +28,7 @@ def test_every_page_opens_without_errors(dashboard_url, page, session_tmp):
     log_start = server_log.stat().st_size
     page.goto(dashboard_url, wait_until="domcontentloaded")
     settle(page)
-    links = _navigation_links(page)
+    links = navigation_links(page)
     titles = [title for title, _ in links]
     assert titles[:3] == ["Home", "Dataset explorer", "Model"], titles
     # The shared sidebar is on every page.
@@ -76,7 +65,7 @@ def test_a_page_url_opened_directly_keeps_the_shared_sidebar(dashboard_url, page
     assert sidebar.get_by_text("Data and model").count() == 1
     assert sidebar.get_by_role("radio", name="Colour-blind safe").is_checked()
     # The navigation lists pages, never the toolkit module.
-    assert "common" not in [title.lower() for title, _ in _navigation_links(page)]
+    assert "common" not in [title.lower() for title, _ in navigation_links(page)]
     assert not problems(page)
 
 

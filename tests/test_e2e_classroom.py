@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import no_problems, screenshot_dir, settle
-from conftest import start_dashboard, stop_dashboard
+from dashboard_support import running_dashboard
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,9 @@ REACH_MS = 30_000
 def classroom_url(tiny_dataset, tmp_path_factory):
     """A dashboard of its own: a passcode (so students are not instructors) and its own runs folder."""
     folder = tmp_path_factory.mktemp("classroom-server")
-    url, process = start_dashboard(folder / "streamlit.log", SEGLIB_INSTRUCTOR_PASSCODE=PASSCODE,
-                                   SEGLIB_RUNS_DIR=str(folder / "runs"))
-    yield url
-    stop_dashboard(process)
+    env = {"SEGLIB_INSTRUCTOR_PASSCODE": PASSCODE, "SEGLIB_RUNS_DIR": str(folder / "runs")}
+    with running_dashboard(folder / "streamlit.log", env) as (url, _):
+        yield url
 
 
 def _open(browser, url: str, width: int, height: int):

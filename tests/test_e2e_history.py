@@ -4,12 +4,12 @@ and a shared link reproduce the view. Real dashboard, headless Chromium."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from browser_support import no_problems, screenshot, settle
+from dashboard_support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +35,14 @@ def _check(page, base: str, path: str, seed: str | None, timeout: float = 30.0) 
     steps), so what the page shows is awaited, up to ``timeout`` seconds; a wrong value fails then.
     """
     settle(page)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def shown() -> tuple:
         where, query = _where(page, base)
-        shown = (where, query.get("seed"), query.get("palette"), _seed_shown(page),
-                 page.get_by_role("radio", name=COLOUR_BLIND).is_checked())
-        if shown == (path, seed, COLOUR_BLIND, seed, True) or time.monotonic() > deadline:
-            break
-        time.sleep(0.25)
-    assert shown == (path, seed, COLOUR_BLIND, seed, True), (page.url, shown)  # seed None: not the Dataset explorer
+        return (where, query.get("seed"), query.get("palette"), _seed_shown(page),
+                page.get_by_role("radio", name=COLOUR_BLIND).is_checked())
+
+    expected = (path, seed, COLOUR_BLIND, seed, True)  # seed None: not the Dataset explorer
+    wait_until(lambda: shown() == expected, timeout, interval=0.25, message=lambda: f"{page.url}: {shown()}")
     no_problems(page)
 
 

@@ -9,12 +9,12 @@ Screenshots go to the session's temporary folder, or ``SEGLIB_SCREENSHOTS_DIR``.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 
 from browser_support import click_inspected_pixel, no_problems, screenshot, settle
+from dashboard_support import wait_until
 from image_support import encoded
 
 pytestmark = pytest.mark.e2e
@@ -29,12 +29,11 @@ def _chart_titles(page) -> list[str]:
 def _titles_showing(page, expected: tuple[str, ...], timeout: float = 30.0) -> list[str]:
     """The chart titles once all of ``expected`` are drawn: Plotly draws after the script
     has finished, and under load a chart can still show its previous figure for a moment."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def drawn() -> list[str] | None:
         titles = _chart_titles(page)
-        if all(title in titles for title in expected) or time.monotonic() > deadline:
-            return titles
-        time.sleep(0.25)
+        return titles if all(title in titles for title in expected) else None
+
+    return wait_until(drawn, timeout, interval=0.25, message=lambda: f"expected {expected}, drawn {_chart_titles(page)}")
 
 
 def _png(height: int, width: int) -> bytes:

@@ -10,11 +10,11 @@ stopped, then killed, at the end.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from browser_support import no_problems, screenshot, settle
+from dashboard_support import wait_until
 from run_support import end_workers
 from seglib.training import runfolder
 
@@ -74,17 +74,15 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     assert runfolder.read_meta(run_id)["name"] == RUN_NAME
 
     # The progress bar moves past step 0 (after the compiling phase), with no reload.
-    deadline = time.time() + 180
     seen_phases = set()
-    while time.time() < deadline:
+
+    def advanced() -> bool:
         text = _progress_text(page)
         seen_phases.update(p for p in ("starting", "compiling", "training") if p in text)
-        if re.search(r"step [1-9]\d* / 2", text) or re.search(r"Epoch ([2-9]|\d{2,})\b", text):
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError(f"the progress bar never advanced: {_progress_text(page)!r}\n"
-                             f"{runfolder.read_log(run_id)[-3000:]}")
+        return bool(re.search(r"step [1-9]\d* / 2", text) or re.search(r"Epoch ([2-9]|\d{2,})\b", text))
+
+    wait_until(advanced, 180, message=lambda: f"the progress bar never advanced: {_progress_text(page)!r}\n"
+                                               f"{runfolder.read_log(run_id)[-3000:]}")
     assert seen_phases & {"starting", "compiling"}, seen_phases
     screenshot(page, session_tmp, "training-progress.png")
 
@@ -112,10 +110,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     stop = main.get_by_role("button", name="Stop", exact=True)
     stop.wait_for(timeout=30_000)
     stop.click()
-    deadline = time.time() + 90
-    while time.time() < deadline and "stopped" not in _progress_text(page):
-        time.sleep(0.5)
-    assert "stopped" in _progress_text(page), _progress_text(page)
+    wait_until(lambda: "stopped" in _progress_text(page), 90, message=lambda: _progress_text(page))
     assert runfolder.read_progress(run_id)["status"] == "stopped"
     assert main.get_by_role("button", name="Resume", exact=True).count() == 1
     no_problems(page)

@@ -9,11 +9,11 @@ sidebar's default model. Screenshots go to the session's temporary folder, or
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
 from browser_support import click_inspected_pixel, no_problems, screenshot, settle
+from dashboard_support import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,11 @@ def _chart_titles(page) -> list[str]:
 
 def _wait_for_title(page, start: str, timeout: float = 30.0) -> list[str]:
     """The chart titles once one starts with ``start`` (Plotly draws after the script run ends)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def drawn() -> list[str] | None:
         titles = _chart_titles(page)
-        if any(title.startswith(start) for title in titles) or time.monotonic() > deadline:
-            return titles
-        time.sleep(0.25)
+        return titles if any(title.startswith(start) for title in titles) else None
+
+    return wait_until(drawn, timeout, interval=0.25, message=lambda: f"no title starts {start!r}: {_chart_titles(page)}")
 
 
 def _ablation_rows(page) -> list[str]:

@@ -22,28 +22,22 @@ from seglib.lab import saving as lab_saving
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.data.dataset import open_dataset
-from seglib.model.deeplab import build_model
 from seglib.data.stats import dataset_stats
 from seglib.training import losses
 
 
 @pytest.fixture(scope="module")
-def small_model():
-    return build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
-
-
-@pytest.fixture(scope="module")
-def facts(tiny_dataset, small_model):
+def facts(tiny_dataset, tiny_model):
     stats = dataset_stats(open_dataset(tiny_dataset), split="train")
-    return {**lab_facts.dataset_numbers(stats), **lab_facts.model_numbers(small_model), "model_preset": "lecture"}
+    return {**lab_facts.dataset_numbers(stats), **lab_facts.model_numbers(tiny_model), "model_preset": "lecture"}
 
 
 def _question(facts, key):
     return next(q for q in ex.all_questions(ex.build_exercises(facts)) if q.key == key)
 
 
-def test_model_numbers_follow_the_model(small_model):
-    numbers = lab_facts.model_numbers(small_model)
+def test_model_numbers_follow_the_model(tiny_model):
+    numbers = lab_facts.model_numbers(tiny_model)
     config = get_preset("lecture").model
     assert numbers["num_classes"] == config.num_classes
     assert (numbers["output_height"], numbers["output_width"]) == (64, 64)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dashboard_support import wait_until
 from run_support import active_runs, private_runs_dir, set_progress, small_config
 from seglib.training import liveness, runfiles, runfolder, scheduler
 from seglib.errors import SeglibError
@@ -39,16 +40,6 @@ def tiny_config(**overrides):
     return small_config(**{"train.epochs": 200, **overrides})
 
 
-def _wait(predicate, timeout: float, step: float = 0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
 def _stop_and_wait(run_ids, timeout: float = 120.0) -> None:
     for run_id in run_ids:
         if runfolder.read_progress(run_id)["status"] in ("queued", "running", "stopping"):
@@ -57,8 +48,8 @@ def _stop_and_wait(run_ids, timeout: float = 120.0) -> None:
             except SeglibError:
                 pass
     final = runfiles.FINAL_STATUSES
-    assert _wait(lambda: all(runfolder.read_progress(r)["status"] in final for r in run_ids), timeout), \
-        [runfolder.read_progress(r) for r in run_ids]
+    wait_until(lambda: all(runfolder.read_progress(r)["status"] in final for r in run_ids), timeout,
+               message=lambda: str([runfolder.read_progress(r) for r in run_ids]))
 
 
 def _dead_process() -> dict:
@@ -113,14 +104,14 @@ def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny
     last = folder / runfiles.LAST_CHECKPOINT
     try:
         # Wait for the first epoch's checkpoint, then for the next epoch to be under way.
-        assert _wait(lambda: last.exists() and runfolder.read_progress(run_id)["epoch"] >= 2, 150), \
-            runfolder.read_progress(run_id)
+        wait_until(lambda: last.exists() and runfolder.read_progress(run_id)["epoch"] >= 2, 150, interval=0.2,
+                   message=lambda: str(runfolder.read_progress(run_id)))
         progress = runfolder.read_progress(run_id)
         assert progress["status"] == "running"
         killed_at = time.time()
         os.kill(progress["pid"], signal.SIGKILL)
-        seen = _wait(lambda: runfolder.read_progress(run_id)["status"] == "failed", 5.0, step=0.1)
-        assert seen, runfolder.read_progress(run_id)
+        wait_until(lambda: runfolder.read_progress(run_id)["status"] == "failed", 5.0, interval=0.1,
+                   message=lambda: str(runfolder.read_progress(run_id)))
         assert time.time() - killed_at < 5.0
         final = runfolder.read_progress(run_id)
         assert "the training process was killed" in final["message"].lower()
@@ -191,12 +182,10 @@ def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
 # a checkpoint write interrupted (full disk, exception mid-write)
 # ---------------------------------------------------------------------------
 
-def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path):
-    from seglib.model.deeplab import build_model
+def test_an_interrupted_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, build_tiny_model):
     from seglib.model.saving import load_model, save_model
 
-    config = tiny_config()
-    model = build_model(config.model)
+    model = build_tiny_model()  # its save is replaced below: a model of this test's own
     path = save_model(model, tmp_path / "last.keras")
     before = path.read_bytes()
 

@@ -1,19 +1,17 @@
 """predict(): the mask at the image's own size, the logits of any pixel, and small memory, for any image."""
 
-import dataclasses
 
 import cv2
 import numpy as np
 import pytest
 
-from seglib.config import get_preset
 from seglib.evaluation.inference import Prediction, mask_grid, predict, predict_batch, prepare_image, softmax
-from seglib.model.deeplab import build_model
 
 
 @pytest.fixture(scope="module")
-def model():
-    return build_model(dataclasses.replace(get_preset("lecture").model, image_size=64))
+def model(tiny_model):
+    """conftest's tiny model (64 px, random weights), under the name these tests read best with."""
+    return tiny_model
 
 
 def random_image(height, width, channels=3, seed=0):
@@ -138,13 +136,13 @@ def test_bad_images_say_what_was_received(image, message):
         prepare_image(image)
 
 
-def test_the_function_cache_does_not_keep_models_alive():
+def test_the_function_cache_does_not_keep_models_alive(build_tiny_model):
     import gc
     import weakref
 
     from seglib.evaluation import inference
 
-    temporary = build_model(dataclasses.replace(get_preset("lecture").model, image_size=32))
+    temporary = build_tiny_model(image_size=32)
     predict(temporary, random_image(20, 20))
     reference = weakref.ref(temporary)
     del temporary

@@ -52,7 +52,7 @@ def test_the_notes_say_what_proves_what():
 
 
 def test_presentation_mode_keeps_the_captions_larger():
-    css = instructor.PRESENT_CSS
+    from ui.streamlit_workarounds import PRESENT_CSS as css  # presentation mode's style
     hidden = " ".join(re.findall(r"([^{}]*)\{\s*display:\s*none", css))
     assert "stExpander" in hidden and "stCaptionContainer" not in hidden
     assert re.search(r'stCaptionContainer"\] \{ font-size: 1\.1rem !important; \}', css)

@@ -10,18 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seglib.config import get_preset
-from seglib.model.deeplab import build_model
 from seglib.model.saving import save_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    config = get_preset("lecture").with_overrides({"model.image_size": 64, "model.aspp_filters": 16,
-                                                   "model.decoder_filters": 16, "model.weights": "none"}).model
-    model = build_model(config)
+def saved(tmp_path_factory, build_tiny_model):
+    model = build_tiny_model(aspp_filters=16, decoder_filters=16)
     path = tmp_path_factory.mktemp("checkpoint") / "best.keras"
     save_model(model, path, include_optimizer=False)
     images = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32")

@@ -157,15 +157,6 @@ def test_bad_arguments_are_clear_errors():
 # Loss shares of a tiny model
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    from seglib.config import get_preset
-    from seglib.model.deeplab import build_model
-
-    config = get_preset("lecture").with_overrides({"model.image_size": 64, "model.weights": "none"})
-    return build_model(config.model)
-
-
 def test_loss_shares_add_up_and_agree_with_the_losses(tiny_dataset, tiny_model):
     from seglib.data.dataset import load_pair, open_dataset
     from seglib.evaluation.inference import predict_batch

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import TINY_MODEL  # the same module pytest loaded
 from seglib.config import ModelConfig, get_preset
 from seglib.errors import ConfigError, ModelError
 from seglib.analysis.aspp import aspp_analysis
@@ -22,13 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def small_config(**changes) -> ModelConfig:
-    """The lecture model at test size (64 px)."""
-    return dataclasses.replace(get_preset("lecture").model, **{"image_size": 64, **changes})
-
-
-@pytest.fixture(scope="module")
-def small_model():
-    return build_model(small_config())
+    """The tiny model's config (conftest's ``TINY_MODEL``) with ``changes``."""
+    return dataclasses.replace(get_preset("lecture").with_overrides(TINY_MODEL).model, **changes)
 
 
 def images(count=2, size=64, seed=0):
@@ -46,25 +42,28 @@ def test_resnet50_matches_the_keras_example_parameter_count():
     assert feature_layers(model_config_of(model))["high"] == "conv4_block6_2_relu"
 
 
-def test_logits_out_with_image_size_and_classes_from_the_config(small_model):
-    assert small_model.input_shape == (None, 64, 64, 3)
-    assert small_model.output_shape == (None, 64, 64, 20)
-    assert small_model.layers[-1].name == "logits"
-    outputs = small_model(images(), training=False).numpy()
+def test_logits_out_with_image_size_and_classes_from_the_config(tiny_model):
+    assert tiny_model.input_shape == (None, 64, 64, 3)
+    assert tiny_model.output_shape == (None, 64, 64, 20)
+    assert tiny_model.layers[-1].name == "logits"
+    outputs = tiny_model(images(), training=False).numpy()
     assert outputs.dtype == np.float32 and outputs.shape == (2, 64, 64, 20)
-    assert outputs.min() < 0 or not np.allclose(outputs.sum(-1), 1.0)  # no softmax
+    # No softmax: the last layers are linear (the loss applies it, from_logits=True), so logits go negative.
+    assert [layer.get_config().get("activation", "linear") for layer in tiny_model.layers[-2:]] == ["linear"] * 2
+    assert not any(type(layer).__name__ == "Softmax" for layer in tiny_model.layers)
+    assert outputs.min() < 0
     other = build_model(small_config(image_size=80, num_classes=7))
     assert other.output_shape == (None, 80, 80, 7)
 
 
 def test_aspp_and_decoder_are_named_and_rates_are_readable():
-    small_model = build_model(small_config(atrous_rates=(6, 12, 18)))  # the Keras example's rates
-    names = [layer.name for layer in small_model.layers]
+    tiny_model = build_model(small_config(atrous_rates=(6, 12, 18)))  # the Keras example's rates
+    names = [layer.name for layer in tiny_model.layers]
     for name in ("aspp_pool", "aspp_pool_conv", "aspp_1x1", "aspp_rate6", "aspp_rate12", "aspp_rate18",
                  "aspp_concat", "aspp_project", "decoder_concat", "logits"):
         assert name in names
-    assert small_model.get_layer("aspp_rate12").dilation_rate == (12, 12)
-    branches = aspp_analysis(small_model).branches
+    assert tiny_model.get_layer("aspp_rate12").dilation_rate == (12, 12)
+    branches = aspp_analysis(tiny_model).branches
     assert [b.rate for b in branches] == [None, 1, 6, 12, 18]
     assert [b.name for b in branches] == ["aspp_pool", "aspp_1x1", "aspp_rate6", "aspp_rate12", "aspp_rate18"]
     model = build_model(small_config(atrous_rates=(2, 4)))
@@ -96,22 +95,22 @@ def test_bn_momentum_is_set_on_every_batch_norm_layer():
     assert {layer.momentum for layer in batch_norms} == {0.8}
 
 
-def test_describe_is_the_layer_table_stages_and_counts_as_plain_data(small_model):
+def test_describe_is_the_layer_table_stages_and_counts_as_plain_data(tiny_model):
     import pickle
 
     from seglib.model.summary import describe
 
-    description = describe(small_model)
-    assert description["layers"] == layer_table(small_model)
-    assert description["stages"] == stages(small_model)
-    assert description["total"] == small_model.count_params()
+    description = describe(tiny_model)
+    assert description["layers"] == layer_table(tiny_model)
+    assert description["stages"] == stages(tiny_model)
+    assert description["total"] == tiny_model.count_params()
     assert 0 < description["trainable"] < description["total"]  # BN moving statistics are not trainable
     assert isinstance(description["weights_message"], str)
     pickle.dumps(description)  # cacheable without the model
 
 
-def test_layer_table_and_stages_add_up(small_model):
-    rows = layer_table(small_model)
+def test_layer_table_and_stages_add_up(tiny_model):
+    rows = layer_table(tiny_model)
     assert rows[0]["name"] == "image" and rows[-1]["name"] == "logits"
     names = [r["name"] for r in rows]  # parallel branches read as blocks, not interleaved
     assert names.index("aspp_rate6_bn") == names.index("aspp_rate6") + 1
@@ -119,31 +118,31 @@ def test_layer_table_and_stages_add_up(small_model):
     assert [r["stage"] for r in rows] == sorted((r["stage"] for r in rows),
                                                 key=["backbone", "aspp", "decoder", "head"].index)
     assert set(rows[0]) >= {"name", "type", "output_shape", "params", "stage"}
-    assert [s["stage"] for s in stages(small_model)] == ["backbone", "aspp", "decoder", "head"]
-    assert sum(r["params"] for r in rows) == small_model.count_params()
-    assert sum(s["params"] for s in stages(small_model)) == small_model.count_params()
-    backbone = stages(small_model)[0]
+    assert [s["stage"] for s in stages(tiny_model)] == ["backbone", "aspp", "decoder", "head"]
+    assert sum(r["params"] for r in rows) == tiny_model.count_params()
+    assert sum(s["params"] for s in stages(tiny_model)) == tiny_model.count_params()
+    backbone = stages(tiny_model)[0]
     assert backbone["last_layer"] == "block_13_expand_relu" and backbone["output_shape"][1:3] == (4, 4)
-    assert stages(small_model)[-1]["output_shape"] == (None, 64, 64, 20)
-    text = model_summary_text(small_model)
-    assert text.splitlines()[-1] == f"Total params: {small_model.count_params()}"
+    assert stages(tiny_model)[-1]["output_shape"] == (None, 64, 64, 20)
+    text = model_summary_text(tiny_model)
+    assert text.splitlines()[-1] == f"Total params: {tiny_model.count_params()}"
 
 
-def test_get_config_round_trips(small_model):
-    config = small_model.get_config()
-    rebuilt = type(small_model).from_config(config)
+def test_get_config_round_trips(tiny_model):
+    config = tiny_model.get_config()
+    rebuilt = type(tiny_model).from_config(config)
     assert rebuilt.get_config() == config
     assert model_config_of(rebuilt) == small_config()
-    assert rebuilt.count_params() == small_model.count_params()
+    assert rebuilt.count_params() == tiny_model.count_params()
 
 
-def test_saved_model_reloads_to_equal_outputs(small_model, tmp_path):
-    path = save_model(small_model, tmp_path / "model.keras")
+def test_saved_model_reloads_to_equal_outputs(tiny_model, tmp_path):
+    path = save_model(tiny_model, tmp_path / "model.keras")
     loaded = load_model(path)
     batch = images(seed=1)
     np.testing.assert_allclose(loaded(batch, training=False).numpy(),
-                               small_model(batch, training=False).numpy(), rtol=1e-5, atol=1e-5)
-    assert model_config_of(loaded) == model_config_of(small_model)
+                               tiny_model(batch, training=False).numpy(), rtol=1e-5, atol=1e-5)
+    assert model_config_of(loaded) == model_config_of(tiny_model)
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temp file left behind
 
 
@@ -163,13 +162,13 @@ def test_saving_without_the_optimizer_keeps_weights_and_drops_its_state(tmp_path
                                model(batch, training=False).numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_bad_model_files_are_model_errors_naming_the_file(small_model, tmp_path):
+def test_bad_model_files_are_model_errors_naming_the_file(tiny_model, tmp_path):
     with pytest.raises(ModelError, match="No model file at .*missing.keras"):
         load_model(tmp_path / "missing.keras")
     (tmp_path / "text.keras").write_text("not a model")
     with pytest.raises(ModelError, match="text.keras"):
         load_model(tmp_path / "text.keras")
-    good = save_model(small_model, tmp_path / "good.keras").read_bytes()
+    good = save_model(tiny_model, tmp_path / "good.keras").read_bytes()
     (tmp_path / "truncated.keras").write_bytes(good[: len(good) // 2])
     with pytest.raises(ModelError, match="truncated.keras"):
         load_model(tmp_path / "truncated.keras")

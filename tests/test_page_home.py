@@ -16,8 +16,24 @@ from seglib.training import diagnosis, planning
 
 
 @pytest.fixture(scope="module")
-def home(tiny_dataset) -> str:
-    return "\n".join(plain(m.value) for m in open_app().markdown)
+def home_app(tiny_dataset):
+    return open_app()
+
+
+@pytest.fixture(scope="module")
+def home(home_app) -> str:
+    return "\n".join(plain(m.value) for m in home_app.markdown)
+
+
+@pytest.mark.slow
+def test_the_lab_steps_are_the_registry_pages_with_their_summaries(home_app):
+    from ui import registry
+
+    steps = [page for page in registry.PLANNED_PAGES if page.step]
+    titles = [m.value for m in home_app.markdown if " · " in m.value and m.value.startswith("**")]
+    assert titles == [f"**{number} · {page.title}**" for number, page in enumerate(steps, 1)]
+    captions = [c.value for c in home_app.caption]
+    assert all(page.summary in captions for page in steps)
 
 
 @pytest.mark.slow

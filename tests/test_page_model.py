@@ -47,8 +47,8 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
     assert int(rows["parameters"][1].replace(",", "")) > 10 * _parameters(at)
     assert rows["optimizer"] == (f"AdamW, weight decay {lecture.train.weight_decay:g}", "Adam, no weight decay")
     assert rows["learning rate"] == (
-        f"{lecture.train.learning_rate:g}, × {lecture.train.decay_rate:g} every {lecture.train.decay_steps:,} steps",
-        f"{example.train.learning_rate:g}, constant")
+        f"{lecture.train.learning_rate:g} (× {lecture.train.decay_rate:g} every {lecture.train.decay_steps:,} steps)",
+        f"{example.train.learning_rate:g} (constant)")
     assert rows["mask resizing"][0].startswith("nearest neighbour")
     assert rows["backbone starts from"][1].startswith("ImageNet (here: ")
     text = "\n".join(m.value for m in at.markdown)

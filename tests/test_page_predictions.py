@@ -38,17 +38,10 @@ TINY_SIZE = 64
 # ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_config():
-    from seglib.config import get_preset
-
-    return get_preset("lecture").with_overrides({"model.image_size": TINY_SIZE, "train.epochs": 1})
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tiny_config):
-    from seglib.model.deeplab import build_model
-
-    return build_model(tiny_config.model)
+def tiny_config(tiny_model_config):
+    """The run config of the checkpoint: conftest's tiny model, trained for one epoch."""
+    assert tiny_model_config.model.image_size == TINY_SIZE
+    return tiny_model_config.with_overrides({"train.epochs": 1})
 
 
 @pytest.fixture(scope="module")

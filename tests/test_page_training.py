@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,10 @@ from streamlit.testing.v1 import AppTest
 from apptest_support import bug_free as _bug_free
 from apptest_support import open_app, param
 from apptest_support import text as _text
-from run_support import end_workers, set_progress
+from dashboard_support import wait_until
+from run_support import HISTORY, end_workers
 from seglib.config import get_preset
-from seglib.training import liveness, planning, runfiles, runfolder, scheduler
+from seglib.training import planning, runfiles, runfolder, scheduler
 
 pytestmark = pytest.mark.slow  # every test runs the page, most with a real worker
 
@@ -80,19 +81,17 @@ def _progress(at: AppTest) -> tuple[int, str]:
 
 def _rerun_until(at: AppTest, run_id: str, done, seconds: float, every: float = 2.0) -> dict:
     """Re-run the page (as run_every would) until ``done(progress)`` or the deadline."""
-    deadline = time.time() + seconds
-    while True:
+    def rerun() -> dict | None:
         at.run()
         _bug_free(at)
         progress = runfolder.read_progress(run_id)
-        if done(progress):
-            at.run()  # one more run draws the page as of that state
-            _bug_free(at)
-            return progress
-        if time.time() > deadline:
-            raise AssertionError(f"run {run_id} did not get there in {seconds} s: {progress}\n"
-                                 f"{runfolder.read_log(run_id)[-3000:]}")
-        time.sleep(every)
+        return progress if done(progress) else None
+
+    progress = wait_until(rerun, seconds, interval=every, message=lambda: (
+        f"run {run_id} did not get there: {runfolder.read_progress(run_id)}\n{runfolder.read_log(run_id)[-3000:]}"))
+    at.run()  # one more run draws the page as of that state
+    _bug_free(at)
+    return progress
 
 
 def test_a_tiny_run_trains_to_finished_with_a_second_run_queued_and_taken_out(tiny_dataset):
@@ -100,8 +99,7 @@ def test_a_tiny_run_trains_to_finished_with_a_second_run_queued_and_taken_out(ti
     _fill(at, "apptest tiny")
     run_id = _start(at)
     text = _text(at)
-    assert "Started." in text
-    assert "Starting" in text or "Compiling" in text  # the page says what happens before step 1
+    assert "Started." in text  # what the page says before step 1: test_the_page_says_what_the_worker_does_...
 
     # A second Start while the first trains is queued, and its position shown.
     at.text_input(key="form_name").set_value("apptest queued")
@@ -154,12 +152,20 @@ def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dat
     run_id = _start(at)
     _rerun_until(at, run_id, lambda p: p["status"] not in LIVE or int(p.get("step") or 0) > 0 or
                  int(p.get("epoch") or 0) > 1, seconds=150)
-    assert runfolder.read_progress(run_id)["status"] == "running"
-    at.button(key=f"stop_{run_id}").click().run()
-    _bug_free(at)
     progress = runfolder.read_progress(run_id)
-    assert progress["status"] in ("stopping", "stopped") or progress["stop_requested"], progress
-    assert any(":orange-badge[stopping]" in m.value or ":orange-badge[stopped]" in m.value for m in at.markdown)
+    assert progress["status"] == "running"
+    # The worker is held (SIGSTOP) while Stop is pressed, so the page is read while the run is stopping:
+    # a running worker can finish stopping before the page has drawn.
+    worker = progress["pid"]
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        at.button(key=f"stop_{run_id}").click().run()
+        _bug_free(at)
+        progress = runfolder.read_progress(run_id)
+        assert progress["status"] == "stopping" and progress["stop_requested"], progress
+        assert sum(":orange-badge[stopping]" in m.value for m in at.markdown) == 1
+    finally:
+        os.kill(worker, signal.SIGCONT)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=60, every=1.0)
     assert progress["status"] == "stopped", progress
     assert (runfolder.run_dir(run_id) / runfiles.LAST_CHECKPOINT).exists()
@@ -169,7 +175,8 @@ def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dat
     at.button(key=f"resume_{run_id}").click().run()
     _bug_free(at)
     assert "Resumed from last.keras" in _text(at)
-    assert runfolder.read_progress(run_id)["status"] in ("queued", "running")
+    # No other worker is alive (_no_worker_left), so Resume starts the worker at once.
+    assert runfolder.read_progress(run_id)["status"] == "running"
 
 
 def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
@@ -200,7 +207,7 @@ def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
     estimate = next(m for m in at.metric if m.label == "Estimated time on this machine")
     assert estimate.value not in ("", "—")
     assert "Planned learning rate" in _charts(at)
-    assert "Adam: no weight decay." in [c.value for c in at.caption]
+    assert "Adam, no weight decay." in [c.value for c in at.caption]
     # AdamW: the decoupled rule in the field's help, and what the decay can do over the planned steps.
     at.selectbox(key="form_preset").set_value("course").run()
     _bug_free(at)
@@ -257,65 +264,53 @@ def settings_free(text: str) -> bool:
                                                       *settings.data_roots()))
 
 
-def _fake_run(status: str, name: str, history: str | None = None) -> Path:
-    """A run folder written by hand (no worker): ``running`` runs name this test process as their worker."""
-    from seglib.config import get_preset
-
-    config = get_preset("lecture").with_overrides({"data.root": "synthetic", "train.epochs": 3})
-    folder = runfolder.create_run(config, name=name, status=status)
-    if status in runfiles.ACTIVE_STATUSES:
-        set_progress(folder, pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()), epoch=1, step=1,
-                     steps_per_epoch=2, phase="training")
-    if history is not None:
-        (folder / runfiles.HISTORY_FILE).write_text(history)
-    return folder
-
-
-HISTORY_HEADER = ",".join(runfiles.HISTORY_COLUMNS) + "\n"
-HISTORY_ROWS = "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n"
-
-
-def test_damaged_runs_show_what_is_damaged_and_the_page_keeps_working(tiny_dataset):
-    broken = _fake_run("finished", "apptest broken header",
-                       "epoch,loss,loss,accuracy,val_accuracy,mean_iou,val_mean_iou,lr,seconds\n" + HISTORY_ROWS)
-    bad_row = _fake_run("finished", "apptest bad row", HISTORY_HEADER + HISTORY_ROWS + "inf,x,y,z,,,,,\n"
-                        "3,1.9,1.8,0.7,0.7,0.3,7.5,0.002,28.0\n")
-    try:
-        for folder, shown, best in ((broken, "history.csv is damaged (repeated column names: loss)", float("nan")),
-                                    (bad_row, "history.csv: 2 damaged rows skipped", 0.22)):
-            at = _page(folder.name)
-            assert at.session_state["training_run"] == folder.name
-            assert shown in _text(at), _text(at)
-            table = at.dataframe[0].value
-            row = table[table["run id"] == folder.name].iloc[0]
-            assert shown in row["damaged"]
-            assert row["best val mIoU"] == pytest.approx(best, nan_ok=True)  # never the 7.5 of the bad row
-        assert "7.500" not in _text(at)
-    finally:
-        scheduler.delete_run(broken.name)
-        scheduler.delete_run(bad_row.name)
+def test_damaged_runs_show_what_is_damaged_and_the_page_keeps_working(tiny_dataset, run_folder):
+    header, rows = HISTORY.split("\n", 1)
+    broken = run_folder("finished", "apptest broken header", history=header.replace("val_loss", "loss") + "\n" + rows)
+    bad_row = run_folder("finished", "apptest bad row",
+                         history=HISTORY + "inf,x,y,z,,,,,\n3,1.9,1.8,0.7,0.7,0.3,7.5,0.002,28.0\n")
+    for folder, shown, best in ((broken, "history.csv is damaged (repeated column names: loss)", float("nan")),
+                                (bad_row, "history.csv: 2 damaged rows skipped", 0.22)):
+        at = _page(folder.name)
+        assert at.session_state["training_run"] == folder.name
+        assert shown in _text(at), _text(at)
+        table = at.dataframe[0].value
+        row = table[table["run id"] == folder.name].iloc[0]
+        assert shown in row["damaged"]
+        assert row["best val mIoU"] == pytest.approx(best, nan_ok=True)  # never the 7.5 of the bad row
+    assert "7.500" not in _text(at)
 
 
-def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset):
-    other = _fake_run("finished", "apptest other", HISTORY_HEADER + HISTORY_ROWS)
-    live = _fake_run("running", "apptest notice")
+def test_the_stop_notice_stays_until_the_user_moves_on(tiny_dataset, run_folder):
+    other = run_folder("finished", "apptest other", history=HISTORY)
+    live = run_folder("running", "apptest notice")
     notice = "Stop requested: the worker finishes the current batch and saves last.keras."
-    try:
-        at = _page(live.name)
-        at.button(key=f"stop_{live.name}").click().run()
+    at = _page(live.name)
+    at.button(key=f"stop_{live.name}").click().run()
+    _bug_free(at)
+    assert notice in _text(at)
+    for _ in range(3):  # the live view's refreshes (run_every) keep it
+        at.run()
         _bug_free(at)
         assert notice in _text(at)
-        for _ in range(3):  # the live view's refreshes (run_every) keep it
-            at.run()
-            _bug_free(at)
-            assert notice in _text(at)
-        at.selectbox(key="training_run").set_value(other.name).run()  # the user moves on
-        _bug_free(at)
-        assert notice not in _text(at)
-    finally:
-        set_progress(live, status="stopped", pid=None)
-        scheduler.delete_run(live.name)
-        scheduler.delete_run(other.name)
+    at.selectbox(key="training_run").set_value(other.name).run()  # the user moves on
+    _bug_free(at)
+    assert notice not in _text(at)
+
+
+@pytest.mark.parametrize("phase, title", [
+    ("starting", "**Starting** the training worker."),
+    ("compiling", "**Compiling.** TensorFlow turns the model and the training step into a graph"),
+])
+def test_the_page_says_what_the_worker_does_before_step_1(tiny_dataset, run_folder, phase, title):
+    # This test process stands in for a worker held at each start-up phase, so the page is read at a
+    # known phase (a real worker passes through both in a few seconds).
+    live = run_folder("running", "apptest start-up", phase=phase, epoch=0, step=0,
+                      startup_steps=[["starting the worker", 0.0], ["importing TensorFlow", 0.5]])
+    at = _page(live.name)
+    shown = [i.value for i in at.info if i.value.startswith("**")]
+    assert len(shown) == 1 and shown[0].startswith(title), shown
+    assert "**importing TensorFlow**" in shown[0] and ":material/check: starting the worker (0.5 s)" in shown[0]
 
 
 def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tiny_dataset):
@@ -406,37 +401,30 @@ def test_start_in_an_unwritable_runs_folder_says_what_to_do_without_an_exception
         assert all(str(tmp_path) not in e and "a-file" not in e for e in errors)
 
 
-def test_rename_that_cannot_write_shows_the_message(tiny_dataset):
-    folder = _fake_run("finished", "apptest rename", HISTORY_HEADER + HISTORY_ROWS)
-    try:
-        (folder / runfiles.META_FILE).unlink()
-        (folder / runfiles.META_FILE).mkdir()  # meta.json cannot be replaced: a folder holds its name
-        at = _page(folder.name)
-        at.text_input(key=f"rename_{folder.name}").set_value("new name")
-        at.button(key=f"do_rename_{folder.name}").click().run()
-        _bug_free(at)
-        assert not at.exception
-        assert ("Could not write to the run's folder while renaming the run: a folder stands where a file should "
-                "be written.") in _text(at)
-    finally:
-        (folder / runfiles.META_FILE).rmdir()
-        scheduler.delete_run(folder.name)
+def test_rename_that_cannot_write_shows_the_message(tiny_dataset, run_folder):
+    folder = run_folder("finished", "apptest rename", history=HISTORY)
+    (folder / runfiles.META_FILE).unlink()
+    (folder / runfiles.META_FILE).mkdir()  # meta.json cannot be replaced: a folder holds its name
+    at = _page(folder.name)
+    at.text_input(key=f"rename_{folder.name}").set_value("new name")
+    at.button(key=f"do_rename_{folder.name}").click().run()
+    _bug_free(at)
+    assert not at.exception
+    assert ("Could not write to the run's folder while renaming the run: a folder stands where a file should "
+            "be written.") in _text(at)
 
 
-def test_a_checkpoint_that_is_a_folder_is_not_offered_for_download(tiny_dataset):
-    folder = _fake_run("finished", "apptest folder checkpoint", HISTORY_HEADER + HISTORY_ROWS)
-    try:
-        (folder / runfiles.BEST_CHECKPOINT).mkdir()
-        at = _page(folder.name)
-        buttons = {button.proto.label: button for button in at.get("download_button")}
-        assert buttons["best.keras"].proto.disabled
-        assert not buttons["history.csv"].proto.disabled
-        (folder / runfiles.BEST_CHECKPOINT).rmdir()
-        (folder / runfiles.BEST_CHECKPOINT).write_bytes(b"PK\x03\x04")
-        at.run()
-        assert not {b.proto.label: b for b in at.get("download_button")}["best.keras"].proto.disabled
-    finally:
-        scheduler.delete_run(folder.name)
+def test_a_checkpoint_that_is_a_folder_is_not_offered_for_download(tiny_dataset, run_folder):
+    folder = run_folder("finished", "apptest folder checkpoint", history=HISTORY)
+    (folder / runfiles.BEST_CHECKPOINT).mkdir()
+    at = _page(folder.name)
+    buttons = {button.proto.label: button for button in at.get("download_button")}
+    assert buttons["best.keras"].proto.disabled
+    assert not buttons["history.csv"].proto.disabled
+    (folder / runfiles.BEST_CHECKPOINT).rmdir()
+    (folder / runfiles.BEST_CHECKPOINT).write_bytes(b"PK\x03\x04")
+    at.run()
+    assert not {b.proto.label: b for b in at.get("download_button")}["best.keras"].proto.disabled
 
 
 def test_started_is_not_left_beside_the_error_of_a_killed_worker(tiny_dataset):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import errno
 import json
-import time
 from pathlib import Path
 
 import pytest
 
+from dashboard_support import wait_until
 from run_support import end_workers, private_runs_dir, small_config
 from seglib import settings
 from seglib.errors import RunError, RunFolderWriteError
@@ -139,10 +139,11 @@ def test_continue_trains_at_the_runs_own_size_and_leaves_config_json_byte_identi
 
 
 def _wait_final(run_id: str, timeout: float = 240.0) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline and runfolder.read_progress(run_id)["status"] not in runfiles.FINAL_STATUSES:
-        time.sleep(0.5)
-    return runfolder.read_progress(run_id)
+    def final() -> dict | None:
+        progress = runfolder.read_progress(run_id)
+        return progress if progress["status"] in runfiles.FINAL_STATUSES else None
+
+    return wait_until(final, timeout, message=lambda: f"run {run_id} still {runfolder.read_progress(run_id)}")
 
 
 def test_messages_never_name_the_runs_folder_by_path(tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dashboard_support import wait_until
 from run_support import active_runs, private_runs_dir, set_progress, small_config
 from seglib.training import liveness, planning, runfiles, runfolder, scheduler
 from seglib.config import get_preset
@@ -51,16 +52,18 @@ def _dead_pid() -> int:
 
 def _wait_final(run_ids, timeout=180.0, watch_active=True) -> int:
     """Wait until every run is in a final state; return the largest number seen active at once."""
-    deadline = time.time() + timeout
     most_active = 0
-    while time.time() < deadline:
+
+    def all_final() -> bool:
+        nonlocal most_active
         infos = {info.id: info for info in runfolder.list_runs()}
         active = sum(1 for info in infos.values() if info.status in runfiles.ACTIVE_STATUSES)
         most_active = max(most_active, active)
-        if all(infos[run_id].status in runfiles.FINAL_STATUSES for run_id in run_ids):
-            return most_active
-        time.sleep(0.1)
-    raise AssertionError(f"runs did not end in {timeout} s: {[runfolder.read_progress(r) for r in run_ids]}")
+        return all(infos[run_id].status in runfiles.FINAL_STATUSES for run_id in run_ids)
+
+    wait_until(all_final, timeout, interval=0.1,
+               message=lambda: f"runs did not end: {[runfolder.read_progress(r) for r in run_ids]}")
+    return most_active
 
 
 def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir, monkeypatch):

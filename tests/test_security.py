@@ -4,6 +4,7 @@ destructive actions confined to ``runs/``, no server paths shown to students.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -84,7 +85,10 @@ def test_the_sidebar_never_offers_or_opens_a_folder_outside_the_roots(tiny_datas
             at = _app(dataset=value)
             at.run()
             assert not at.exception
-            assert at.sidebar.selectbox[0].value == "synthetic" or at.error
+            # Replaced by the default dataset, and the page says why (never with the path it was given).
+            assert at.sidebar.selectbox[0].value == "synthetic" and not at.error
+            notices = [w.value for w in at.warning if "named in the link was not opened" in w.value]
+            assert len(notices) == 1 and "Showing `synthetic` instead" in notices[0], notices
             assert str(outside) not in _all_text(at) and "/etc" not in _all_text(at)
     finally:
         link.unlink()
@@ -99,11 +103,13 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == evaluate.MAX_UPLOAD_BYTES // (1024 * 1024) == 20
-    for name in ("predictions.py", "atrous.py"):  # one accepted list, one reader with its limits
+    # One accepted list, one reader with its limits (predict_upload reads through read_upload).
+    for name, reader in (("predictions.py", "evaluate.predict_upload("), ("atrous.py", "evaluate.read_upload(")):
         page = (ROOT / "pages" / name).read_text()
         assert "type=list(evaluate.UPLOAD_TYPES)" in page and "evaluate.UPLOAD_TYPES_TEXT" in page, name
-        assert "read_image_bytes" in page or "predict_upload" in page or "read_upload" in page, name
+        assert reader in page, name
         assert "tempfile" not in page and "read_image(" not in page, name
+    assert "read_upload(" in inspect.getsource(evaluate.predict_upload)
     with pytest.raises(ImageReadError, match="under"):
         evaluate.read_image_bytes(b"\xff" * (evaluate.MAX_UPLOAD_BYTES + 1), "big.jpg")
     with pytest.raises(ImageReadError, match="megapixels"):

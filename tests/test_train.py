@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dashboard_support import wait_until
 from seglib.training import planning, runfiles, runfolder
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
@@ -127,12 +128,11 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
                "--data", str(tiny_dataset), "--run-dir", str(folder), "--name", "from the CLI"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 240
-        while time.time() < deadline and process.poll() is None:
-            if len(runfiles.read_table(folder / runfiles.HISTORY_FILE)) >= 1:
-                (folder / runfiles.STOP_FILE).write_text("stop\n")
-                break
-            time.sleep(0.2)
+        # The first epoch's row (then ask it to stop), or the process ended by itself (checked below).
+        wait_until(lambda: process.poll() is not None or len(runfiles.read_table(folder / runfiles.HISTORY_FILE)),
+                   240, interval=0.2, message="the CLI run wrote no epoch")
+        if process.poll() is None:
+            (folder / runfiles.STOP_FILE).write_text("stop\n")
         stdout, stderr = process.communicate(timeout=240)
     finally:
         if process.poll() is None:

@@ -22,7 +22,6 @@ from seglib import settings
 from seglib.errors import SeglibError
 from seglib.figures import masks as mask_figures
 from seglib.figures import slides
-from seglib.figures import style as figure_style
 from ui.instructor import is_instructor, presentation_mode
 from ui.markdown import md_text
 from ui.palette import current_palette
@@ -217,10 +216,6 @@ def mask_figure(mask, image=None, *, kind: str = "overlay", opacity: float = 0.5
     palette = current_palette() if palette is None else palette
     return mask_figures.mask_figure(mask, image, kind=kind, palette=palette, opacity=opacity, visible=visible,
                                max_size=max_size, title=title, height=height)
-
-
-def format_class(class_id: int) -> str:
-    return f"{class_id} {figure_style.class_label(class_id)}"
 
 
 def show_source(function: Callable, label: str | None = None) -> None:

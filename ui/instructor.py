@@ -8,11 +8,9 @@ the one gate every page asks.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hmac
 import logging
-import os
 import secrets
 import threading
 import time
@@ -24,7 +22,7 @@ import streamlit as st
 from seglib import settings
 from ui import url_state
 from ui.registry import DASHBOARD_DIR
-from ui.streamlit_workarounds import secrets_loaded
+from ui.streamlit_workarounds import PRESENT_CSS
 
 UNLOCKED_KEY = "instructor_unlocked"
 #: The passcode box, this session's wrong tries (``Attempts``), its tag in the server log, its last answer.
@@ -39,34 +37,19 @@ PRESENT_KEY = "present"
 #: Markdown notes for the instructor, one ``## <page url path>`` section per page.
 INSTRUCTOR_NOTES = DASHBOARD_DIR / "assets" / "instructor_notes.md"
 
-PRESENT_CSS = """
-<style>
-/* Presentation mode: larger text for a projector, secondary controls hidden. Captions stay
-   (they carry the numbers and the explanations), a little smaller than the body text. */
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
-[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input,
-[data-testid="stMain"] textarea { font-size: 1.25rem !important; }
-[data-testid="stMain"] [data-testid="stCaptionContainer"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
-[data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1rem !important; }
-[data-testid="stMain"] h1 { font-size: 3rem !important; }
-[data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2rem !important; }
-[data-testid="stMain"] [data-testid="stExpander"],
-[data-testid="stMain"] [data-testid="stDownloadButton"], [data-testid="stToolbar"],
-.modebar-container { display: none !important; }
-.block-container { padding-top: 1.5rem; max-width: 100% !important; }
-</style>
-"""
-
 
 def instructor_passcode() -> str | None:
-    """The instructor passcode from Streamlit secrets or SEGLIB_INSTRUCTOR_PASSCODE (None: unlocked)."""
-    if secrets_loaded() or any(os.path.exists(path) for path in st.get_option("secrets.files")):
-        with contextlib.suppress(Exception):  # an unreadable secrets file: fall back to the setting
-            value = st.secrets.get("instructor_passcode")
-            if value:
-                return str(value)
+    """The instructor passcode from Streamlit secrets or SEGLIB_INSTRUCTOR_PASSCODE (None: unlocked).
+
+    ``st.secrets.load_if_toml_exists()`` is Streamlit's own probe for secrets (it never raises): True once a
+    secrets file was parsed or secrets were given (AppTest's ``at.secrets``), False without a file or with one
+    that cannot be read, which then falls back to the setting. Reading ``st.secrets`` without secrets raises,
+    so nothing reads it before the probe.
+    """
+    if st.secrets.load_if_toml_exists():
+        value = st.secrets.get("instructor_passcode")
+        if value:
+            return str(value)
     return settings.instructor_passcode()
 
 

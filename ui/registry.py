@@ -35,8 +35,9 @@ class PageInfo:
     file: str
     title: str
     icon: str
-    summary: str
+    summary: str       #: what the page is for, in one sentence (Home's list of the lab's steps shows it)
     heading: str = ""  #: the page's own title when it differs from the navigation's
+    step: bool = True  #: one of the lab's steps, listed in order on Home (Home and Classroom are not)
 
     @property
     def url_path(self) -> str:
@@ -65,7 +66,8 @@ class PageInfo:
 #: as soon as its file exists, so new pages need no edit of ``dashboard.py``.
 PLANNED_PAGES: tuple[PageInfo, ...] = (
     PageInfo("home.py", "Home", ":material/home:",
-             "What semantic segmentation is and how this lab is organised.", heading="Semantic segmentation lab"),
+             "What semantic segmentation is and how this lab is organised.", heading="Semantic segmentation lab",
+             step=False),
     PageInfo("dataset.py", "Dataset explorer", ":material/photo_library:",
              "Images and colour masks, class imbalance and the scales of people and parts."),
     PageInfo("model.py", "Model", ":material/account_tree:",
@@ -82,7 +84,8 @@ PLANNED_PAGES: tuple[PageInfo, ...] = (
     PageInfo("exercises.py", "Exercises", ":material/school:",
              "The six questions of the lab and where the dashboard answers them."),
     PageInfo("classroom.py", "Classroom", ":material/groups:",
-             "The instructor asks the room; everyone answers on their own device; the board shows the answers."),
+             "The instructor asks the room; everyone answers on their own device; the board shows the answers.",
+             step=False),
 )
 
 

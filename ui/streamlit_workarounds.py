@@ -1,8 +1,10 @@
-"""Every place where the dashboard reaches into Streamlit's or Keras's internals, and why.
+"""Every place where the dashboard's Python reaches into Streamlit's internals, and why.
 
-Each function works around one behaviour of the installed versions (Streamlit 1.5x-1.6x,
-Keras 3); when a new release changes the internals it touches, this module is the one to
-read. Nothing else in ``ui`` or ``pages`` patches or peeks at private attributes.
+Each function works around one behaviour of the installed version (Streamlit 1.67; Keras 3 for the
+``clear_session`` that Streamlit calls); when a new release changes the internals it touches, this
+module is the one to read. Nothing else in ``ui`` or ``pages`` patches or peeks at Streamlit's private
+attributes or markup. The other places that rely on a library's internals (Keras's graph, Pillow's
+plugin registries, the import hook, the slide export's JavaScript) are listed in the README ("Internals").
 """
 
 from __future__ import annotations
@@ -12,6 +14,30 @@ import threading
 from typing import Callable
 
 import streamlit as st
+
+
+#: Presentation mode's projector style (``ui.instructor.apply_presentation_style``): it selects Streamlit's
+#: elements by their ``data-testid`` markup (and Plotly's ``.modebar-container``), which no API offers and a
+#: Streamlit release may rename; the browser tests use the same names.
+PRESENT_CSS = """
+<style>
+/* Presentation mode: larger text for a projector, secondary controls hidden. Captions stay
+   (they carry the numbers and the explanations), a little smaller than the body text. */
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p, [data-testid="stMain"] input,
+[data-testid="stMain"] textarea { font-size: 1.25rem !important; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1.1rem !important; }
+[data-testid="stMain"] button [data-testid="stMarkdownContainer"] p { font-size: 1rem !important; }
+[data-testid="stMain"] h1 { font-size: 3rem !important; }
+[data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 2rem !important; }
+[data-testid="stMain"] [data-testid="stExpander"],
+[data-testid="stMain"] [data-testid="stDownloadButton"], [data-testid="stToolbar"],
+.modebar-container { display: none !important; }
+.block-container { padding-top: 1.5rem; max-width: 100% !important; }
+</style>
+"""
 
 
 def keep_keras_state_between_reruns() -> None:
@@ -61,17 +87,23 @@ def leave_pages_directory_mode() -> None:
 
     if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:
         PagesManager.uses_pages_directory = False
+        # The server log says so once per server (tests/test_e2e_first_visit.py reads it: the test fails
+        # when a Streamlit release no longer starts in this mode, and this function can go).
+        _logger().info(PAGES_DIRECTORY_LEFT)
         st.rerun()
 
 
-def secrets_loaded() -> bool:
-    """True when Streamlit has parsed a secrets file already (or a test gave secrets).
+#: What the server log says when ``leave_pages_directory_mode`` acted.
+PAGES_DIRECTORY_LEFT = ("A first visit opened a page URL while Streamlit was in its pages-directory mode: "
+                        "left that mode and reran through dashboard.py's navigation.")
 
-    Asking ``st.secrets`` without a secrets file makes Streamlit look for the files and
-    fail again on every access (5 % of the server's CPU with 20 viewers, profiled), so
-    callers ask this (and whether a secrets file exists) first.
-    """
-    return getattr(st.secrets, "_secrets", None) is not None
+
+def _logger():
+    """This module's logger, written to the server's console like Streamlit's own INFO lines (a logger
+    of Python's own would print nothing under WARNING, having no handler in the server)."""
+    from streamlit.logger import get_logger
+
+    return get_logger(__name__)
 
 
 def thread_with_session_context(target: Callable[[], object], name: str) -> threading.Thread:

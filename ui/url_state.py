@@ -109,6 +109,11 @@ def seed(key: str, default: Any, options: Iterable[Any] | None = None,
     url_key = url_key or key
     if (key in st.session_state and (options is None or st.session_state[key] in list(options))
             and not url_changed(url_key)):
+        # Given again, as ``seed_int`` does: a session whose first run was cut short by a rerun (the
+        # first visit to a page URL, ``ui.streamlit_workarounds``) had the widget drawn at its default
+        # in the browser while the session held the URL's value (``?seed=5`` showed seed 0 in 3 of 4
+        # fresh servers, tests/test_e2e_first_visit.py); a value given this run is sent to the browser.
+        st.session_state[key] = st.session_state[key]
         return
     raw = param(url_key)
     value = default if raw is None else _cast(raw, default, cast)

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from seglib.analysis.aspp import aspp_analysis
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.classes import IGNORE_LABEL, class_label
 from seglib.errors import ModelError
 from seglib.evaluation import evaluate, inference, metrics
 
@@ -195,8 +195,6 @@ def ablated_logits(model, images: Sequence[np.ndarray]) -> np.ndarray:
     return logits.reshape(len(batch), len(ablator.parts), *logits.shape[1:])
 
 
-def _class_name(class_id: int) -> str:
-    return CLASS_NAMES[class_id] if 0 <= class_id < len(CLASS_NAMES) else f"id {class_id}"
 
 
 # ---------------------------------------------------------------------------
@@ -254,7 +252,7 @@ class ImageAblation:
             "switched off": [part.label for part in self.parts],
             "reach": [part.reach for part in self.parts],
             "class id": winners.astype(np.int64),
-            "class": [_class_name(int(c)) for c in winners],
+            "class": [class_label(int(c)) for c in winners],
             "probability": probabilities[np.arange(len(winners)), winners].astype(np.float64),
             "p(full model's class)": probabilities[:, original].astype(np.float64),
             "changed": winners != original,
@@ -416,7 +414,7 @@ class SplitAblation:
                 hurt.append("")
                 continue
             worst = int(np.nanargmax(drop))
-            hurt.append(f"{_class_name(worst)} ({-drop[worst]:+.2f})")
+            hurt.append(f"{class_label(worst)} ({-drop[worst]:+.2f})")
         frame = {
             "switched off": [part.label for part in self.parts],
             "reach": [part.reach for part in self.parts],

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 from seglib.analysis.dilation import valid_tap_stats
 from seglib.analysis.fields import Field, as_pair, model_input_size, plain_number, trace_fields
+from seglib import keras_internals
 from seglib.errors import ModelError
 
 # ---------------------------------------------------------------------------
@@ -111,13 +112,6 @@ class AsppAnalysis:
         }
 
 
-def _graph_nodes(model) -> list:
-    """Every node of ``model``'s graph (depth order, inputs first)."""
-    nodes_by_depth = model._nodes_by_depth
-    return [n for d in sorted(nodes_by_depth, reverse=True) for n in nodes_by_depth[d]
-            if n.operation is not None and not n.is_input]
-
-
 def _is_atrous(operation) -> bool:
     from seglib._tf import keras
 
@@ -147,9 +141,8 @@ def _find_aspp_input(model, nodes) -> tuple[Any, str]:
         raise ModelError("This model has no ASPP block: no dilated convolution and no layer named "
                          "'aspp_...' was found.")
     tensor = max(candidates.values(), key=lambda item: item[1])[0]
-    history = getattr(tensor, "_keras_history", None)
-    producer = history[0].name if history else "input"
-    return tensor, producer
+    layer = keras_internals.producer(tensor)
+    return tensor, layer.name if layer is not None else "input"
 
 
 def _branch_label(kind: str, rate: int | None, kernel_size: int) -> str:
@@ -172,7 +165,7 @@ def aspp_analysis(model) -> AsppAnalysis:
         ModelError: when the model has no ASPP block.
     """
     _, tensors = trace_fields(model)
-    nodes = _graph_nodes(model)
+    nodes = keras_internals.graph_nodes(model)
     aspp_tensor, producer = _find_aspp_input(model, nodes)
     aspp_field = tensors[id(aspp_tensor)]
     consumers: dict[int, list] = {}

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from seglib import keras_internals
 from seglib.errors import ModelError
 
 # ---------------------------------------------------------------------------
@@ -258,10 +259,6 @@ def _layer_rule(operation, in_fields: list[Field], out_size: tuple[int, int] | N
 # Walking the functional graph
 # ---------------------------------------------------------------------------
 
-def _is_functional(operation) -> bool:
-    return hasattr(operation, "_nodes_by_depth") and hasattr(operation, "inputs")
-
-
 def _walk(model, input_fields: list[Field], rows: list[LayerField], prefix: str = "",
           tensors: dict[int, Field] | None = None) -> tuple[list[Field | None], dict[int, Field]]:
     """Propagate fields through ``model``'s graph in topological order.
@@ -273,38 +270,34 @@ def _walk(model, input_fields: list[Field], rows: list[LayerField], prefix: str 
     tensors = {} if tensors is None else tensors
     for tensor, input_field in zip(model.inputs, input_fields):
         tensors[id(tensor)] = input_field
-    nodes_by_depth = model._nodes_by_depth  # the graph Keras itself runs
     calls: dict[int, int] = {}
-    for depth in sorted(nodes_by_depth, reverse=True):
-        for node in nodes_by_depth[depth]:
-            operation = node.operation
-            if operation is None or node.is_input:
-                continue
-            inputs = [tensors.get(id(t)) for t in node.input_tensors]
-            if any(f is None for f in inputs) or not inputs:
-                continue
-            calls[id(operation)] = calls.get(id(operation), 0) + 1
-            name = prefix + operation.name
-            if calls[id(operation)] > 1:
-                name += f"#{calls[id(operation)]}"
-            if _is_functional(operation):
-                outputs, _ = _walk(operation, inputs, rows, prefix=name + "/")
-                for tensor, out_field in zip(node.output_tensors, outputs):
-                    if out_field is not None:
-                        tensors[id(tensor)] = out_field
-                continue
-            for tensor in node.output_tensors:
-                out_size = _spatial_size(tensor)
-                out_field, details = _layer_rule(operation, inputs, out_size)
-                tensors[id(tensor)] = out_field
-                rows.append(LayerField(
-                    name=name, class_name=type(operation).__name__,
-                    output_size=out_field.size,
-                    kernel_size=details.get("kernel_size"), stride=details.get("stride"),
-                    dilation=details.get("dilation"), effective_kernel=details.get("effective_kernel"),
-                    jump=plain_number(out_field.jump[0]), receptive_field=plain_number(out_field.receptive_field[0]),
-                    start=plain_number(out_field.start[0]), global_field=out_field.global_field,
-                    note=details.get("note", ""), field=out_field))
+    for node in keras_internals.graph_nodes(model):  # the graph Keras itself runs, in its order
+        operation = node.operation
+        inputs = [tensors.get(id(t)) for t in node.input_tensors]
+        if any(f is None for f in inputs) or not inputs:
+            continue
+        calls[id(operation)] = calls.get(id(operation), 0) + 1
+        name = prefix + operation.name
+        if calls[id(operation)] > 1:
+            name += f"#{calls[id(operation)]}"
+        if keras_internals.is_functional(operation):
+            outputs, _ = _walk(operation, inputs, rows, prefix=name + "/")
+            for tensor, out_field in zip(node.output_tensors, outputs):
+                if out_field is not None:
+                    tensors[id(tensor)] = out_field
+            continue
+        for tensor in node.output_tensors:
+            out_size = _spatial_size(tensor)
+            out_field, details = _layer_rule(operation, inputs, out_size)
+            tensors[id(tensor)] = out_field
+            rows.append(LayerField(
+                name=name, class_name=type(operation).__name__,
+                output_size=out_field.size,
+                kernel_size=details.get("kernel_size"), stride=details.get("stride"),
+                dilation=details.get("dilation"), effective_kernel=details.get("effective_kernel"),
+                jump=plain_number(out_field.jump[0]), receptive_field=plain_number(out_field.receptive_field[0]),
+                start=plain_number(out_field.start[0]), global_field=out_field.global_field,
+                note=details.get("note", ""), field=out_field))
     return [tensors.get(id(t)) for t in model.outputs], tensors
 
 
@@ -322,7 +315,7 @@ def model_input_size(model) -> tuple[int, int]:
 
 def trace_fields(model) -> tuple[list[LayerField], dict[int, Field]]:
     """``layer_fields`` and the map ``id(tensor) -> Field`` of every tensor of the graph."""
-    if not _is_functional(model):
+    if not keras_internals.is_functional(model):
         raise ModelError("The receptive-field analysis needs a functional Keras model "
                          f"(keras.Model(inputs, outputs)). Received: {type(model).__name__}.")
     rows: list[LayerField] = []

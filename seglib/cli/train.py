@@ -18,7 +18,7 @@ from typing import Any
 from seglib import settings
 from seglib._tf import quiet_environment
 from seglib.cli.options import add_command, add_shared
-from seglib.config import LOSSES, WEIGHTS, RunConfig, get_preset, parse_overrides
+from seglib.config import LOSSES, OPTIMIZERS, WEIGHTS, RunConfig, get_preset, parse_overrides
 from seglib.errors import RunError
 from seglib.training import runfiles, runfolder, scheduler
 from seglib.training.splits import split_pairs
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--decay-steps", type=int)
     parser.add_argument("--decay-rate", type=float, help="1.0 = constant learning rate")
-    parser.add_argument("--optimizer", choices=("adamw", "adam"))
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
     add_shared(parser, "--width")
     parser.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                         help="stop when val_loss has not improved for PATIENCE epochs (0 = off)")

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, NUM_CLASSES
+from seglib.classes import CLASS_NAMES, NUM_CLASSES, class_label
 from seglib.data import mask_stats
 from seglib.data.dataset import Dataset, open_dataset
 from seglib.data.layout import relative_path
@@ -117,7 +117,7 @@ class DatasetStats:
 
     @property
     def class_names(self) -> list[str]:
-        return [_class_name(i) for i in range(self.num_classes)]
+        return [class_label(i) for i in range(self.num_classes)]
 
     def class_table(self) -> pd.DataFrame:
         """One row per class: id, name, pixels, fraction, images it appears in."""
@@ -148,7 +148,7 @@ class DatasetStats:
 
         rows = self.object_rows.reshape(-1, len(OBJECT_COLUMNS))
         table = pd.DataFrame(rows, columns=list(OBJECT_COLUMNS))
-        table.insert(2, "class_name", [_class_name(i) for i in table["class_id"]])
+        table.insert(2, "class_name", [class_label(i) for i in table["class_id"]])
         areas = self.image_shapes[table["image"].to_numpy(), 0] * self.image_shapes[table["image"].to_numpy(), 1] \
             if len(table) else np.zeros(0)
         table["image_fraction"] = table["area"] / np.maximum(areas, 1)
@@ -164,7 +164,7 @@ class DatasetStats:
         records = []
         for class_id in range(1, self.num_classes):
             chosen = rows[rows[:, 1] == class_id]
-            record = {"id": class_id, "name": _class_name(class_id), "count": int(len(chosen))}
+            record = {"id": class_id, "name": class_label(class_id), "count": int(len(chosen))}
             for column, index in (("area", 2), ("height", 3)):
                 values = chosen[:, index]
                 p10, median, p90 = (np.percentile(values, [10, 50, 90]) if len(values) else (np.nan,) * 3)
@@ -229,8 +229,6 @@ class DatasetStats:
         return "\n".join(lines)
 
 
-def _class_name(class_id: int) -> str:
-    return CLASS_NAMES[class_id] if class_id < len(CLASS_NAMES) else f"class {class_id}"
 
 
 # ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES
+from seglib.classes import class_label
 from seglib.data import synth, synth_person
 
 #: The Home page section (its anchor) that says how the synthetic data differs from CIHP.
@@ -71,8 +71,8 @@ def _percent(value: float) -> str:
 def class_share_settings() -> str:
     """The generator settings that decide the class balance, as one sentence (Markdown)."""
     accessories, tops, lowers = synth_person.ACCESSORIES, synth_person.TOP_GARMENTS, synth_person.LOWER_GARMENTS
-    top_names = {"upper": CLASS_NAMES[synth_person.UPPER_CLOTHES], "coat": CLASS_NAMES[synth_person.COAT],
-                 "dress": CLASS_NAMES[synth_person.DRESS]}
+    top_names = {"upper": class_label(synth_person.UPPER_CLOTHES), "coat": class_label(synth_person.COAT),
+                 "dress": class_label(synth_person.DRESS)}
     low, high = synth.PEOPLE_PER_IMAGE
     small, large = synth.PERSON_HEIGHT
     return (
@@ -92,9 +92,9 @@ def differences_from_cihp(params: dict[str, Any] | None = None) -> list[str]:
     size; ``None``: the default dataset's settings (``settings.DEFAULT_SYNTH``).
     """
     size = int((params or {}).get("size") or settings.DEFAULT_SYNTH["size"])
-    left_arm = CLASS_NAMES[synth_person.SIDE_CLASSES[1]["arm"]]
-    right_arm = CLASS_NAMES[synth_person.SIDE_CLASSES[-1]["arm"]]
-    coat, upper = CLASS_NAMES[synth_person.COAT], CLASS_NAMES[synth_person.UPPER_CLOTHES]
+    left_arm = class_label(synth_person.SIDE_CLASSES[1]["arm"])
+    right_arm = class_label(synth_person.SIDE_CLASSES[-1]["arm"])
+    coat, upper = class_label(synth_person.COAT), class_label(synth_person.UPPER_CLOTHES)
     return [
         "**Everyone faces the camera.** The generator draws every person from the front, so a person's left "
         f"arm, leg and shoe are always on the image's right ({left_arm} on the right, {right_arm} on the left). "

@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from seglib.evaluation import metrics
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label
 from seglib.data.mask_stats import count_fractions
 from seglib.errors import ImageReadError
 
@@ -325,7 +325,7 @@ def pixel_table(logits: np.ndarray, class_names: Sequence[str] = CLASS_NAMES):
     if logits.ndim != 1 or logits.size < 2:
         raise ValueError(f"logits must be a 1-D array of the class scores of one pixel. "
                          f"Received: logits.shape={logits.shape}")
-    names = [class_names[i] if i < len(class_names) else f"id {i}" for i in range(logits.size)]
+    names = [class_label(i, class_names) for i in range(logits.size)]
     chosen = int(np.argmax(logits))
     return pd.DataFrame({
         "id": np.arange(logits.size),

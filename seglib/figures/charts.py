@@ -19,8 +19,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, class_hex_colors
-from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, class_label
+from seglib.classes import CLASS_NAMES, class_hex_colors, class_label
+from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR
 
 def _margin(title: str | None, bottom: int = 56) -> dict:
     """Room for the axis titles and tick labels (``automargin`` adds more when needed)."""

@@ -13,9 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, class_hex_colors
+from seglib.classes import CLASS_NAMES, class_hex_colors, class_label_lookup, numbered_label
 from seglib.figures.masks import mask_figure
-from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, class_label, class_label_lookup
+from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR
 
 #: Name of the clickable trace of ``inspector_figure`` (the page reads clicks on it).
 INSPECTOR_GRID_NAME = "pixels (click to inspect)"
@@ -37,7 +37,7 @@ def logits_figure(logits: Sequence[float], *, palette="cihp", title: str | None 
         raise ValueError(f"logits must be 1-D, one score per class. Received: logits.shape={logits.shape}")
     probabilities = softmax(logits)
     chosen = int(np.argmax(logits))
-    names = [f"{i} {class_label(i, class_names)}" for i in range(logits.size)]
+    names = [numbered_label(i, class_names) for i in range(logits.size)]
     outline = dict(color=["#000000" if i == chosen else EDGE_COLOR for i in range(logits.size)],
                    width=[3.5 if i == chosen else 1 for i in range(logits.size)])
     bar_colors = class_hex_colors(palette, range(logits.size))

@@ -26,8 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, class_hex_colors, colorize, overlay
-from seglib.figures.style import EDGE_COLOR, TRANSPARENT, class_label, class_label_lookup
+from seglib.classes import CLASS_NAMES, class_hex_colors, class_label, class_label_lookup, colorize, overlay
+from seglib.figures.style import EDGE_COLOR, TRANSPARENT
 
 #: Kinds of picture ``mask_figure`` can draw.
 MASK_KINDS = ("image", "mask", "overlay")

@@ -26,9 +26,9 @@ from typing import Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_hex_colors
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_hex_colors, class_label, numbered_label
 from seglib.figures.masks import downscale_for_display, png_data_uri
-from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT, class_label
+from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT
 
 __all__ = [
     "difference_figure", "correctness_figure", "class_iou_figure", "fraction_comparison_figure",
@@ -228,7 +228,7 @@ def class_iou_figure(iou: Sequence[float], truth_counts: Sequence[int], predicte
         raise ValueError("iou, truth_counts and predicted_counts must be 1-D with one value per class. "
                          f"Received: shapes {iou.shape}, {truth_counts.shape}, {predicted_counts.shape}")
     ids = [int(i) for i in np.flatnonzero(~np.isnan(iou))]
-    names = [f"{i} {class_label(i, class_names)}" for i in ids]
+    names = [numbered_label(i, class_names) for i in ids]
     texts = []
     for i in ids:
         note = ""
@@ -349,7 +349,7 @@ def confusion_figure(confusion: np.ndarray, *, class_names: Sequence[str] = CLAS
     if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1]:
         raise ValueError(f"confusion must be a square (C, C) matrix. Received: shape={confusion.shape}")
     count = confusion.shape[0]
-    names = [f"{i} {class_label(i, class_names)}" for i in range(count)]
+    names = [numbered_label(i, class_names) for i in range(count)]
     totals = confusion.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(totals > 0, confusion / np.maximum(totals, 1), np.nan)

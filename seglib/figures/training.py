@@ -30,9 +30,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES, class_hex_colors, colorize, get_palette
+from seglib.classes import CLASS_NAMES, class_hex_colors, class_label, class_label_lookup, colorize, get_palette
 from seglib.figures.masks import png_data_uri
-from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT, class_label, class_label_lookup
+from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT
 
 #: One colour per metric family (Okabe-Ito: distinguishable under colour blindness).
 FAMILY_COLORS = {"loss": "#0072B2", "accuracy": "#009E73", "mean_iou": "#D55E00", "lr": "#CC79A7"}

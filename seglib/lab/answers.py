@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from seglib.classes import CLASS_NAMES
+from seglib.classes import CLASS_NAMES, numbered_label
 from seglib.lab.questions import Feedback, Question, format_number, value_text
 
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
@@ -184,7 +184,7 @@ def _shown(kind: str, value: Any) -> str:
     if kind == "size":
         return f"{value[0]} × {value[1]}"
     if kind == "class":
-        return f"{value} {CLASS_NAMES[value]}"
+        return numbered_label(value)
     if kind == "set":
         return value_text("set", value)
     return format_number(value)

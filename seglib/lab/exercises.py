@@ -36,11 +36,12 @@ from typing import Any, Sequence
 import math
 
 from seglib.analysis.aspp import BRANCH_HEADINGS
-from seglib.classes import CLASS_NAMES
+from seglib.classes import CLASS_NAMES, class_label, numbered_label
 from seglib.config import get_preset, preset_names
 from seglib.data import synthetic
 from seglib.lab import checks as lab_checks
-from seglib.lab.facts import keras_differences, keras_example_numbers, keras_label, rates_text, sidebar_label
+from seglib.lab.comparison import keras_differences
+from seglib.lab.facts import keras_example_numbers, keras_label, rates_text, sidebar_label
 from seglib.lab.questions import Alternative, Exercise, Link, Question, format_number, value_text
 from seglib.training import losses
 
@@ -107,7 +108,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
     left, right = get("flip_left"), get("flip_right")
     if left is None:
         left, right = lab_checks.flip_pair()
-    limb = CLASS_NAMES[left].split("-")[-1].lower()
+    limb = class_label(left).split("-")[-1].lower()
 
     # -- 13-2: which rates degenerate to 1x1 at a smaller input
     rates = get("atrous_rates")
@@ -131,15 +132,15 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
     temperature = get("pixel_temperature") or lab_checks.TEMPERATURE
     if winner is not None and logits:
         probability_answer = (
-            f"The winner is {winner} {CLASS_NAMES[winner]} with logit {logits[winner]:.2f}. Dividing by "
+            f"The winner is {numbered_label(winner)} with logit {logits[winner]:.2f}. Dividing by "
             f"{temperature:g} shrinks every gap between logits {temperature:g}-fold: exp({logits[winner]:.2f} / "
             f"{temperature:g}) divided by the sum of exp(z / {temperature:g}) over all {len(logits)} logits gives "
             f"{get('pixel_tempered_probability'):.3f}, down from the {get('pixel_probability'):.3f} the page prints. "
             "The winner stays the winner (the order is kept): only the confidence changes. Fitted on validation "
             "data, such a temperature is a common way to make a network's probabilities match how often it is "
             "right.")
-        margin_answer = (f"Only the order matters: {CLASS_NAMES[winner]} stays the answer until its logit falls "
-                         f"below the runner-up's ({CLASS_NAMES[runner_up]}, {logits[runner_up]:.2f}), a margin of "
+        margin_answer = (f"Only the order matters: {class_label(winner)} stays the answer until its logit falls "
+                         f"below the runner-up's ({class_label(runner_up)}, {logits[runner_up]:.2f}), a margin of "
                          f"{get('pixel_margin'):.2f}.")
 
     background = get("background_fraction")
@@ -176,14 +177,14 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              "answers for the same evidence, and the best the network could do is hedge between "
                              "them.")),
                 Question("flip_label", "13-1",
-                         f"{flip_premise(get('augment'), get('augment_trained', True))} A pixel labelled {CLASS_NAMES[left]} before the flip: "
+                         f"{flip_premise(get('augment'), get('augment_trained', True))} A pixel labelled {class_label(left)} before the flip: "
                          "which label must it carry after the flip? (name or id)",
                          kind="class", answer=right, accepted=(right,), view="images-and-masks",
                          reasoning="a mirror swaps the person's sides",
                          hint="Think of a mirror: in the flipped image the person seems to raise the other hand. "
                               "The legend lists both sides.",
                          model_answer=(
-                             f"{right} {CLASS_NAMES[right]}. The flipped image shows a mirrored person, and the "
+                             f"{numbered_label(right)}. The flipped image shows a mirrored person, and the "
                              f"{limb} that was on the person's left now looks exactly like a right {limb} in an "
                              "unflipped image. Keeping the old label would teach two opposite labels for the same "
                              "appearance, so the pipeline swaps 14↔15, 16↔17 and 18↔19 whenever it flips "
@@ -370,7 +371,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                              f"w(rarest) / w(background) = (median / f_rarest) / (median / f_background) = "
                              f"f_background / f_rarest = {format_number(background)} / "
                              f"{get('rarest_fraction'):.3g} ≈ {get('rare_weight_ratio'):,.0f}. One pixel of "
-                             f"{CLASS_NAMES[get('rare_weight_class')]} counts as much as that many background "
+                             f"{class_label(get('rare_weight_class'))} counts as much as that many background "
                              "pixels: the weighting turns the pixel imbalance around."
                              if get("rare_weight_ratio") is not None and background is not None else "")),
                 Question("imbalance", "13-4",

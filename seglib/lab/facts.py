@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from seglib import keras_example
 from seglib.classes import CLASS_NAMES
-from seglib.evaluation.metrics import MEAN_IOU_NOT_MAP
+from seglib.config import BACKBONE_NAMES
 from seglib.lab import checks as lab_checks
 
 def dataset_numbers(stats) -> dict[str, Any]:
@@ -166,43 +165,6 @@ def sidebar_label(facts: dict[str, Any]) -> str:
 
 def keras_label(keras: dict[str, Any]) -> str:
     """'the Keras example (ResNet50, 512 px, rates 6/12/18)'."""
-    backbone = {"resnet50": "ResNet50", "mobilenetv2": "MobileNetV2"}.get(keras.get("backbone"), keras.get("backbone"))
+    backbone = BACKBONE_NAMES.get(keras.get("backbone"), keras.get("backbone"))
     rates = rates_text(keras.get("atrous_rates"))
     return f"the Keras example ({backbone}, {keras.get('image_size')} px, rates {rates})"
-
-
-def keras_differences(facts: dict[str, Any]) -> list[str]:
-    """Where the dashboard's training and data handling differ from the Keras example, and why
-    (Markdown bullet items, with the numbers of the sidebar model's preset)."""
-    from seglib.config import get_preset, preset_names
-
-    preset = facts.get("model_preset") if facts.get("model_preset") in preset_names() else "lecture"
-    train = get_preset(preset).train
-    example = get_preset("keras-example").train
-    schedule = (f"{train.optimizer.replace('adamw', 'AdamW').replace('adam', 'Adam')} from {train.learning_rate:g}, "
-                f"× {train.decay_rate:g} every {train.decay_steps:,} steps, weight decay {train.weight_decay:g}")
-    items = [
-        f"**Learning rate.** The `{preset}` preset trains with {schedule}; the example uses "
-        f"{example.optimizer.capitalize()} at a constant {example.learning_rate:g} without weight decay. The "
-        "handout calls the example's curves erratic and over-fitting; the reference runs on the Training page "
-        "measure which part of that is the step size, which the noise of a small validation set, and whether a "
-        "run over-fits. The lecture preset's rate is tuned for a small model on a CPU, so its curves differ "
-        "from the course's GPU run too.",
-    ]
-    weights = facts.get("weights")
-    if weights == "pretrained":
-        start = ("ours starts from a backbone the project pretrained itself on image-level labels of images drawn "
-                 "by the lab's own generator (`model.weights='pretrained'`): in-domain pretraining, not transfer "
-                 "from ImageNet's photos, so it has never seen a photo")
-    elif weights == "imagenet":
-        start = "ours uses ImageNet weights too (`model.weights='imagenet'`), when they are in the Keras cache"
-    else:
-        start = ("the sidebar model starts from random weights (`model.weights='none'`); the project's own "
-                 "pretrained backbone, trained on image-level labels of the generator's images, is one setting "
-                 "away (`model.weights='pretrained'`)")
-    items.append(f"**Where the backbone starts.** The example loads ImageNet weights (transfer learning from "
-                 f"photos of everyday objects); {start}. So your numbers after the same epochs will not match the "
-                 "handout's.")
-    items.extend(keras_example.difference_sentences())
-    items.append("**Mean IoU, not mAP.** " + MEAN_IOU_NOT_MAP)
-    return items

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES
+from seglib.classes import CLASS_NAMES, numbered_label
 from seglib.lab import answers as lab_answers
 from seglib.lab.questions import Alternative, Question, format_number, value_text
 
@@ -240,7 +240,7 @@ def reading(poll: Poll, text: str | None) -> Reading:
              "set": lab_answers.parse_set}.get(kind, lab_answers.parse_class)(text)
     if value is None or (kind == "number" and not math.isfinite(value)):
         return Reading(None, "", lab_answers.UNREADABLE[kind])
-    label = f"{value} {CLASS_NAMES[value]}" if kind == "class" else value_text(kind, value)
+    label = numbered_label(value) if kind == "class" else value_text(kind, value)
     return Reading(value, label)
 
 

@@ -15,7 +15,7 @@ import dataclasses
 import math
 from typing import Any, Sequence
 
-from seglib.classes import CLASS_NAMES
+from seglib.classes import numbered_label
 
 #: Question kinds: free text, a number (with tolerance), an image size ``H x W``,
 #: a class (by name or id), or a set of whole numbers (e.g. atrous rates; 'none' = empty).
@@ -157,7 +157,7 @@ def value_text(kind: str, value: Any, accepted: Sequence[int] = (), unit: str = 
         return f"{value[0]} × {value[1]}"
     if kind == "class":
         ids = accepted or (value,)
-        return " or ".join(f"{i} {CLASS_NAMES[i]}" for i in ids)
+        return " or ".join(numbered_label(i) for i in ids)
     if kind == "set":
         values = sorted(value)
         if not values:

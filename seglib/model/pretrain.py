@@ -50,7 +50,7 @@ import numpy as np
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, NUM_CLASSES, swap_left_right
-from seglib.config import ModelConfig, get_preset
+from seglib.config import WEIGHT_STARTS, WEIGHTS, ModelConfig, get_preset
 from seglib.errors import ConfigError
 from seglib.io import atomic_write_json, atomic_write_text
 from seglib.model.deeplab import build_backbone, feature_layers
@@ -383,8 +383,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         f"    {card['command']}",
         "",
-        "Runs say which start they used (`model.weights`: `pretrained`, `none` for random weights, or "
-        "`imagenet` when those are in the Keras cache).",
+        "Runs say which start they used (`model.weights`): "
+        + "; ".join(f"`{name}`, {WEIGHT_STARTS[name]}" for name in WEIGHTS) + ".",
         "",
     ]
     return "\n".join(lines)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from seglib import settings
-from seglib.config import ModelConfig
+from seglib import keras_internals, settings
+from seglib.config import EXAMPLE_START, WEIGHT_STARTS, ModelConfig
 from seglib.errors import ModelError
 from seglib.io import atomic_write, read_json
 from seglib.model.deeplab import feature_layers
@@ -65,13 +65,11 @@ def start_explanation(model_config: ModelConfig) -> str:
             return status["message"]
         images = (status["card"] or {}).get("data", {}).get("train_images")
         count = f"{images:,}" if isinstance(images, int) else "several thousand"
-        return ("**In-domain pretraining**, not transfer: the backbone was pretrained by this project on "
-                f"{count} images drawn by the same generator as the lab's data (other seeds) to say which parts "
-                "appear in each tile of an image and how many people it shows, never on masks. (The Keras "
-                "example's ImageNet start is transfer learning: from photos of everyday objects to people.) It "
-                "already responds to this generator's skin, hair, clothes and people, so only the new ASPP, "
-                "decoder and head start from scratch and the curves move within the first epoch; it has never "
-                "seen a photo.")
+        return (f"**In-domain pretraining**, not transfer: the backbone starts from {WEIGHT_STARTS['pretrained']} "
+                f"({count} images drawn by the same generator as the lab's data). (The Keras example starts from "
+                f"{EXAMPLE_START}.) It already responds to this generator's skin, hair, clothes and people, so only "
+                "the new ASPP, decoder and head start from scratch and the curves move within the first epoch; it "
+                "has never seen a photo.")
     if model_config.weights == "imagenet":
         return imagenet_weights_status(model_config)["message"]
     return ("**From scratch**: every layer starts from random weights, so the backbone must learn to see before "
@@ -98,9 +96,7 @@ def backbone_layers(model, model_config: ModelConfig) -> list:
         if layer.name in wanted:
             continue
         wanted.add(layer.name)
-        for node in getattr(layer, "_inbound_nodes", []):
-            for parent in getattr(node, "parent_nodes", []):
-                frontier.append(parent.operation)
+        frontier.extend(keras_internals.parent_layers(layer))
     return [layer for layer in model.layers if layer.name in wanted and layer.weights]
 
 

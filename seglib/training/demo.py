@@ -36,7 +36,7 @@ from seglib.training import runfiles, runfolder
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES
-from seglib.config import RunConfig, get_preset, parse_overrides
+from seglib.config import WEIGHT_STARTS, RunConfig, get_preset, parse_overrides
 from seglib.errors import ModelError, RunError
 from seglib.io import atomic_write_json, atomic_write_text, read_json
 
@@ -210,11 +210,10 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
 def _start_sentence(config: dict[str, Any]) -> str:
     """Where the demo model's backbone started, from its config (the card says it, as every run does)."""
     run_config = RunConfig.from_dict(config)
-    if run_config.model.weights == "pretrained":
-        return (f"{run_config.start_summary()}: the backbone the project pretrained itself on image-level labels "
-                "of synthetic images with other seeds (`assets/pretrained`, `python -m seglib pretrain`), "
-                "never on masks; ASPP, decoder and head from random weights. No ImageNet weights.")
-    return f"{run_config.start_summary()} (no ImageNet weights)."
+    weights = run_config.model.weights
+    where = " (`assets/pretrained`, `python -m seglib pretrain`)" if weights == "pretrained" else ""
+    return (f"{run_config.start_summary()}: the backbone starts from {WEIGHT_STARTS.get(weights, weights)}{where}; "
+            "ASPP, decoder and head from random weights.")
 
 
 def model_card_markdown(card: dict[str, Any]) -> str:
@@ -258,8 +257,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"- data: `{data['name']}` ({data['generator'] or 'dataset'}, seed {data['synth_seed']}, "
         f"{data['train_images_used']} training / {data['val_images_used']} validation images, "
         f"generated at {data['size']} px)",
-        f"- {train['optimizer']} learning rate {train['learning_rate']:g}, exponential decay x{train['decay_rate']:g} "
-        f"every {train['decay_steps']} steps, weight decay {train['weight_decay']:g}, batch {train['batch_size']}, "
+        f"- {RunConfig.from_dict(card['config']).train.schedule_text()}, batch {train['batch_size']}, "
         f"{train['epochs']} epochs, augmentation {card['config']['data']['augment']}",
         f"- seeds: data {card['seeds']['data']}, training {card['seeds']['train']}",
         f"- the saved weights are those of epoch {card['best_epoch']} (best validation mean IoU)",

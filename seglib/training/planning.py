@@ -64,7 +64,7 @@ def weight_decay_sentence(config: RunConfig, steps: int | None = None) -> str:
     """What the weight decay of ``config`` can do over its planned steps, in a sentence with the numbers."""
     train = config.train
     if train.optimizer != "adamw":
-        return f"{train.optimizer.capitalize()}: no weight decay."
+        return train.optimizer_text() + "."
     if not train.weight_decay:
         return "AdamW with weight decay 0: the same steps as Adam."
     steps = config.train.epochs * steps_per_epoch(config) if steps is None else steps

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seglib.classes import IGNORE_LABEL
+from seglib.config import OPTIMIZERS
 from seglib.errors import ConfigError
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
@@ -49,7 +50,7 @@ def make_optimizer(train_config):
         return optimizer
     if train_config.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate)
-    raise ConfigError(f"train.optimizer must be 'adamw' or 'adam'. Received: {train_config.optimizer!r}")
+    raise ConfigError(f"train.optimizer must be one of {OPTIMIZERS}. Received: {train_config.optimizer!r}")
 
 
 def make_strategy(tf, name: str):

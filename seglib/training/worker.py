@@ -60,7 +60,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL
+from seglib.classes import IGNORE_LABEL, class_label
 from seglib.config import RunConfig
 from seglib.errors import RunError, SeglibError
 from seglib.io import read_json
@@ -463,7 +463,7 @@ class Worker:
             counts = count_class_pixels(train_pairs, num_classes, size=config.model.image_size)
             weights = median_frequency_weights(counts)
             logger.info("Class weights (median frequency over %d training masks): %s", len(train_pairs),
-                        ", ".join(f"{CLASS_NAMES[i] if i < len(CLASS_NAMES) else i} {w:.2f}"
+                        ", ".join(f"{class_label(i)} {w:.2f}"
                                   for i, w in enumerate(weights)))
         if name != "cross-entropy":
             logger.info("Loss: %s (training and validation loss both measure it).", name)

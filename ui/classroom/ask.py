@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from seglib.classes import CLASS_NAMES
+from seglib.classes import CLASS_NAMES, numbered_label
 from seglib.errors import SeglibError
 from seglib.lab import answers as lab_answers
 from seglib.lab import exercises as ex
@@ -119,7 +119,7 @@ def _live_question() -> polls.Poll | None:
         arguments.update(options=options, answer=None if right == NO_ANSWER else right)
     else:
         right = st.selectbox("Right class (optional)", [None, *range(len(CLASS_NAMES))], key=EXPECTED_KEY + "_class",
-                             format_func=lambda c: NO_ANSWER if c is None else f"{c} {CLASS_NAMES[c]}")
+                             format_func=lambda c: NO_ANSWER if c is None else numbered_label(c))
         arguments["answer"] = right
     if not text.strip():
         return None

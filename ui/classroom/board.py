@@ -17,7 +17,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from seglib.classes import CLASS_NAMES
+from seglib.classes import CLASS_NAMES, numbered_label
 from seglib.errors import SeglibError
 from seglib.figures.classroom import answers_figure
 from seglib.lab import polls
@@ -94,7 +94,7 @@ def _answer_text(question_id: int, kind: str) -> str:
     if value is None:
         return ""
     if kind == "class":
-        return f"{int(value)} {CLASS_NAMES[int(value)]}"
+        return numbered_label(value)
     return str(value)
 
 
@@ -120,7 +120,7 @@ def _input(asked: Asked) -> None:
         st.radio("Your answer", poll.options, index=None, key=key)
     elif poll.kind == "class":
         st.selectbox("Your answer", range(len(CLASS_NAMES)), index=None, key=key, placeholder="Choose a class",
-                     format_func=lambda class_id: f"{class_id} {CLASS_NAMES[class_id]}")
+                     format_func=numbered_label)
     elif poll.kind == "text":
         st.text_area("Your answer", key=key, height=90, max_chars=polls.MAX_ANSWER_CHARS)
     else:

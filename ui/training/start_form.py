@@ -9,7 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from seglib import settings
-from seglib.config import LOSSES, WEIGHT_LABELS, WEIGHTS, get_preset, preset_names
+from seglib.config import (LOSSES, OPTIMIZER_NAMES, OPTIMIZERS, WEIGHT_LABELS, WEIGHT_STARTS, WEIGHTS, get_preset,
+                           preset_names)
 from seglib.errors import SeglibError
 from seglib.model.pretrained import start_explanation
 from seglib.training import planning, runfolder, scheduler
@@ -126,10 +127,11 @@ def start_form() -> None:
     st.markdown("**Where the backbone starts**")
     row = st.columns([1.2, 1, 2.6], vertical_alignment="bottom")
     row[0].selectbox("Backbone start", list(WEIGHTS), key=_key("model.weights"), disabled=disabled,
-                     format_func=lambda name: WEIGHT_LABELS[name].capitalize(),
-                     help="Pretrained: the project's own backbone (assets/pretrained), trained on another task. "
-                          "Random weights: everything learns from scratch. ImageNet: Keras's weights, only if "
-                          "they are already in this machine's Keras cache.")
+                     format_func=lambda name: WEIGHT_LABELS[name][:1].upper() + WEIGHT_LABELS[name][1:],
+                     help="Where the backbone's weights come from: "
+                          + "; ".join(f"{WEIGHT_LABELS[name]}, {WEIGHT_STARTS[name]}" for name in WEIGHTS if
+                                      WEIGHT_STARTS[name] != WEIGHT_LABELS[name])
+                          + ". The note beside it says what the chosen start means for the curves.")
     row[1].number_input("Backbone fixed for (epochs)", min_value=0, max_value=10_000, step=1,
                         key=_key("train.freeze_backbone_epochs"), disabled=disabled,
                         help="During these first epochs only the new ASPP, decoder and head learn; the backbone "
@@ -145,8 +147,8 @@ def start_form() -> None:
                           "each class a median-frequency weight, focal loss down-weights easy pixels, Dice "
                           "scores the overlap of each class. Compare two runs that differ only here on the "
                           "IoU of the rare classes (exercise 13-4).")
-    row[0].selectbox("Optimizer", ["adamw", "adam"], key=_key("train.optimizer"), disabled=disabled,
-                     format_func={"adamw": "AdamW (weight decay)", "adam": "Adam"}.get,
+    row[0].selectbox("Optimizer", list(OPTIMIZERS), key=_key("train.optimizer"), disabled=disabled,
+                     format_func=OPTIMIZER_NAMES.get,
                      help="AdamW is Adam plus decoupled weight decay: every step also shrinks each kernel a "
                           "little, apart from the gradient's update.")
     row[1].number_input("Initial learning rate", min_value=0.0, max_value=1.0, step=1e-4, format="%.1e",
