@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, NUM_CLASSES, class_label
+from seglib.classes import NUM_CLASSES, class_label
 from seglib.data import mask_stats
 from seglib.data.dataset import Dataset, open_dataset
 from seglib.data.layout import relative_path
