@@ -14,7 +14,7 @@ import pytest
 from seglib.classes import NUM_CLASSES, swap_left_right
 from seglib.config import get_preset
 from seglib.errors import ModelError
-from seglib.model import pretrain, pretrained
+from seglib.model import backbones, pretrain, pretrained
 from seglib.model.deeplab import build_model
 from seglib.training import runfiles, runfolder
 from seglib.training.worker import train
@@ -88,7 +88,7 @@ def test_a_pretrained_start_sets_every_backbone_layer_and_nothing_else(tiny_back
     stored = np.load(folder / "mobilenetv2_0.35.npz")
     model = build_model(config.model.__class__(**{**config.model.__dict__, "weights": "pretrained"}))
     assert "pretrained by the project" in model.weights_message
-    layers = pretrained.backbone_layers(model, config.model)
+    layers = backbones.backbone_layers(model, config.model)
     assert {layer.name for layer in layers} == {key.rpartition("/")[0] for key in stored.files}
     for layer in layers:
         for index, weight in enumerate(layer.get_weights()):
@@ -109,11 +109,11 @@ def test_a_missing_or_wrong_pretrained_file_is_a_clear_message(tiny_backbone, tm
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.npz is not a readable pretrained backbone"):
-        pretrained.load_backbone(model, wide, junk)
+        backbones.load_backbone(model, wide, junk)
     other = tmp_path / "other.npz"
     np.savez(other, **{"Conv1/0": np.zeros((1, 1, 1, 1), np.float32)})
     with pytest.raises(ModelError, match="no weights for"):
-        pretrained.load_backbone(model, wide, other)
+        backbones.load_backbone(model, wide, other)
 
 
 def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(tiny_backbone, tiny_dataset,

@@ -53,8 +53,8 @@ from seglib.classes import CLASS_NAMES, NUM_CLASSES, swap_left_right
 from seglib.config import ModelConfig, get_preset
 from seglib.errors import ConfigError
 from seglib.io import atomic_write_json, atomic_write_text
-from seglib.model.deeplab import build_backbone, feature_layers
-from seglib.model.pretrained import backbone_layers, pretrained_file, save_backbone
+from seglib.model.backbones import backbone_layers, build_backbone, feature_layers, save_backbone
+from seglib.model.pretrained import pretrained_file
 
 #: Seed of the pretraining images; the default dataset is seed 0 with splits train/val.
 PRETRAIN_SEED = 7919

@@ -82,7 +82,7 @@ def freeze_backbone(model, config, epoch: int) -> bool:
     decoder and head learn on stable features, and each step skips the
     backbone's backward pass. ``config`` is the run's ``RunConfig``.
     """
-    from seglib.model.pretrained import backbone_layers
+    from seglib.model.backbones import backbone_layers
 
     frozen = epoch <= config.train.freeze_backbone_epochs
     for layer in backbone_layers(model, config.model):
