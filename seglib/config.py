@@ -38,7 +38,7 @@ WEIGHTS = ("pretrained", "none", "imagenet")
 #: How each backbone start reads in the UI and in run summaries.
 WEIGHT_LABELS = {"pretrained": "pretrained backbone", "none": "random weights", "imagenet": "ImageNet backbone"}
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
-#: Every loss ``seglib.training.losses.make_loss`` builds (the values ``train.loss`` may take).
+#: Every loss ``seglib.evaluation.losses.make_loss`` builds (the values ``train.loss`` may take).
 LOSSES = ("cross-entropy", "weighted-cross-entropy", "focal", "dice", "cross-entropy+dice")
 
 

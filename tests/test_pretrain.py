@@ -14,9 +14,9 @@ import pytest
 from seglib.classes import NUM_CLASSES, swap_left_right
 from seglib.config import get_preset
 from seglib.errors import ModelError
-from seglib.model import backbones, pretrain, pretrained
+from seglib.model import backbones, pretrained
 from seglib.model.deeplab import build_model
-from seglib.training import runfiles, runfolder
+from seglib.training import pretrain, runfiles, runfolder
 from seglib.training.worker import train
 
 pytestmark = pytest.mark.slow  # pretrains and trains small models

@@ -454,7 +454,7 @@ class Worker:
         """The training loss ``train.loss`` names; the weighted one weighs each class by median frequency
         over the training masks' pixels at the model's size (logged)."""
         from seglib.data.stats import count_class_pixels
-        from seglib.training.losses import make_loss, median_frequency_weights
+        from seglib.evaluation.losses import make_loss, median_frequency_weights
 
         config = self.config
         name, num_classes = config.train.loss, config.model.num_classes

@@ -28,9 +28,9 @@ pretraining, not transfer from another domain (the backbone never sees a photo).
 ``python -m seglib pretrain --preset lecture`` writes
 ``assets/pretrained/<backbone>_<width>.npz`` and its card
 (``<name>.json`` / ``<name>.md``: task, data, seeds, time, accuracy and the
-command that reproduces it). ``seglib.model.pretrained`` finds, describes and
-loads the file when a config says ``model.weights = "pretrained"`` (the
-``lecture`` preset's default).
+command that reproduces it). ``seglib.model.pretrained`` finds and describes
+the file, and ``seglib.model.backbones`` loads it, when a config says
+``model.weights = "pretrained"`` (the ``lecture`` preset's default).
 
 >>> tile_grid(160)
 5
