@@ -133,30 +133,34 @@ def launch_dashboard(workdir: Path) -> tuple[str, subprocess.Popen]:
 
 
 def start_lecture_run(seconds: float) -> str:
-    from seglib.training import runfiles, runfolder, scheduler
     from seglib.config import get_preset
+    from seglib.training import scheduler
+    from seglib.training.runs.files import FINAL_STATUSES
+    from seglib.training.runs.state import run_state
 
     # Enough epochs to outlast the benchmark; it is stopped at the end.
     config = get_preset("lecture").with_overrides({"train.epochs": 500, "data.root": "synthetic"})
     run_id = scheduler.start_run(config, name="load benchmark (lecture)")
     deadline = time.time() + 180
-    while time.time() < deadline and runfolder.read_progress(run_id).get("phase") not in ("training", "validating"):
-        if runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES:
+    while time.time() < deadline and run_state(run_id).get("phase") not in ("training", "validating"):
+        if run_state(run_id)["status"] in FINAL_STATUSES:
             break
         time.sleep(1)
     return run_id
 
 
 def stop_run(run_id: str) -> dict:
-    from seglib.training import runfiles, runfolder, scheduler
+    from seglib.training import scheduler
+    from seglib.training.runs.files import FINAL_STATUSES
+    from seglib.training.runs.state import run_state
 
-    progress = runfolder.read_progress(run_id)
+    progress = run_state(run_id)
     if progress["status"] in ("queued", "running", "stopping"):
         scheduler.request_stop(run_id)
         deadline = time.time() + 60
-        while time.time() < deadline and runfolder.read_progress(run_id)["status"] not in runfiles.FINAL_STATUSES:
+        while time.time() < deadline and run_state(run_id)["status"] not in FINAL_STATUSES:
             time.sleep(0.5)
-    return runfolder.read_progress(run_id)
+    return run_state(run_id)
 
 
 # ---------------------------------------------------------------------------
@@ -476,9 +480,9 @@ def main(argv=None) -> int:
         began = time.time()
         worker_pid = None
         if run_id:
-            from seglib.training import runfolder
+            from seglib.training.runs.state import run_state
 
-            worker_pid = runfolder.read_progress(run_id).get("pid")
+            worker_pid = run_state(run_id).get("pid")
         cpu_before = cpu_seconds_by_group(server.pid if server else None, worker_pid)
         stop_renicing = threading.Event()
         if args.browser_nice and sys.platform.startswith("linux"):

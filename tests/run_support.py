@@ -15,7 +15,8 @@ from typing import Iterator
 import pytest
 
 from seglib.config import RunConfig, get_preset
-from seglib.training import runfiles, runfolder, scheduler
+from seglib.training import scheduler
+from seglib.training.runs import files, state
 
 #: A small lecture-preset run on the tiny synthetic dataset: 64 px, narrow heads, batch 4, 2 epochs.
 SMALL_RUN = {"model.image_size": 64, "model.aspp_filters": 16, "model.decoder_filters": 16,
@@ -38,21 +39,21 @@ def private_runs_dir(folder: Path) -> Iterator[Path]:
 
 def set_progress(folder: Path, **fields) -> None:
     """Overwrite ``fields`` of the run's progress file, as a worker (or a crash) would leave them."""
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     progress.update(fields)
-    (folder / runfiles.PROGRESS_FILE).write_text(json.dumps(progress))
+    (folder / files.PROGRESS_FILE).write_text(json.dumps(progress))
 
 
 def active_runs() -> list[str]:
     """The ids of the runs whose worker is alive now."""
-    return [info.id for info in runfolder.list_runs() if info.status in runfiles.ACTIVE_STATUSES]
+    return [info.id for info in state.list_runs() if info.status in files.ACTIVE_STATUSES]
 
 
 def end_workers(wait: float = 10.0) -> None:
     """Ask every queued or live run to stop, give the workers ``wait`` seconds, then kill the
     process group of each one still alive (a worker leads its own session)."""
-    for info in runfolder.list_runs():
-        if info.status in ("queued", *runfiles.ACTIVE_STATUSES):
+    for info in state.list_runs():
+        if info.status in ("queued", *files.ACTIVE_STATUSES):
             try:
                 scheduler.request_stop(info.id)
             except Exception:  # noqa: BLE001 - it may have ended meanwhile
@@ -61,7 +62,7 @@ def end_workers(wait: float = 10.0) -> None:
     while time.time() < deadline and active_runs():
         time.sleep(0.5)
     for run_id in active_runs():
-        pid = runfolder.read_progress(run_id).get("pid")
+        pid = state.run_state(run_id).get("pid")
         if isinstance(pid, int):
             try:
                 os.killpg(pid, signal.SIGKILL)

@@ -16,7 +16,8 @@ from seglib.config import get_preset
 from seglib.errors import ModelError
 from seglib.model import backbones, pretrained
 from seglib.model.deeplab import build_model
-from seglib.training import pretrain, runfiles, runfolder
+from seglib.training import pretrain
+from seglib.training.runs import files, folders
 from seglib.training.worker import train
 
 pytestmark = pytest.mark.slow  # pretrains and trains small models
@@ -131,7 +132,7 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
     run_config = config.with_overrides({"model.weights": "pretrained", "train.freeze_backbone_epochs": 1,
                                         "train.epochs": 2, "train.batch_size": 4, "data.train_count": 8,
                                         "data.val_count": 4})
-    run_folder = runfolder.create_run(run_config, status="running")
+    run_folder = folders.create_run(run_config, status="running")
     assert train(run_folder, callbacks=[Snapshot()]) == "finished"
     backbone_names = {key.rpartition("/")[0] for key in stored.files}
     for name in backbone_names:   # epoch 1: fixed, BatchNorm statistics included
@@ -139,9 +140,9 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
             np.testing.assert_array_equal(weight, stored[f"{name}/{index}"])
     assert not np.array_equal(snapshots[1]["head_logits"][0], snapshots[2]["head_logits"][0])
     assert any(not np.array_equal(snapshots[2][name][0], stored[f"{name}/0"]) for name in backbone_names)
-    log = (run_folder / runfiles.LOG_FILE).read_text()
+    log = (run_folder / files.LOG_FILE).read_text()
     assert "backbone fixed" in log and "pretrained by the project" in log
-    progress = json.loads((run_folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((run_folder / files.PROGRESS_FILE).read_text())
     assert "pretrained by the project" in progress["start"]
     names = [name for name, _ in progress["startup_steps"]]   # each start-up step, as the page shows it
     assert names == ["starting the worker", "reading the dataset", "importing TensorFlow",

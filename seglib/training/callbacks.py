@@ -6,7 +6,7 @@ the history rows (an epoch's ``seconds`` include the saving), the progress
 summary, the log line, the hooks a caller passed to ``train(callbacks=...)``,
 and early stopping, which ends the run by setting ``stop_training``.
 
-``logs`` holds the history columns of the epoch (``runfiles.HISTORY_FILE_COLUMNS``;
+``logs`` holds the history columns of the epoch (``files.HISTORY_FILE_COLUMNS``;
 ``seconds`` is filled in by ``HistoryWriter``) and ``val_confusion`` (the
 validation confusion matrix), ``train_seconds`` and ``train_images`` (the
 measured throughput) and ``epoch_started`` (Unix seconds).
@@ -22,8 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES
-from seglib.training import previews, runfiles
+from seglib.training.runs import files, previews, writers
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
 
@@ -57,14 +56,12 @@ class Checkpoints(EpochCallback):
                             default=-1.0)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        from seglib.model.saving import save_model
-
         self.report(phase="saving", message=f"Saving the checkpoints of epoch {epoch}.")
         improved = _finite(logs["val_mean_iou"]) and logs["val_mean_iou"] > self.best_iou
-        save_model(self.model, self.folder / runfiles.LAST_CHECKPOINT)
+        writers.save_checkpoint(self.model, self.folder, files.LAST_CHECKPOINT)
         if improved:
             self.best_iou = logs["val_mean_iou"]
-            save_model(self.model, self.folder / runfiles.BEST_CHECKPOINT)
+            writers.save_checkpoint(self.model, self.folder, files.BEST_CHECKPOINT)
 
 
 class HistoryWriter(EpochCallback):
@@ -79,12 +76,11 @@ class HistoryWriter(EpochCallback):
         from seglib.evaluation import metrics
 
         logs["seconds"] = time.time() - logs["epoch_started"]
-        self.rows.append({column: logs[column] for column in runfiles.HISTORY_FILE_COLUMNS})
-        runfiles.write_csv_rows(self.folder / runfiles.HISTORY_FILE, runfiles.HISTORY_FILE_COLUMNS, self.rows,
-                                append=False)
+        self.rows.append({column: logs[column] for column in files.HISTORY_FILE_COLUMNS})
+        writers.write_history(self.folder, self.rows)
         class_iou = metrics.per_class_iou(logs["val_confusion"])
-        runfiles.write_csv_rows(self.folder / runfiles.CLASS_IOU_FILE, ("epoch", *CLASS_NAMES),
-                                [{"epoch": epoch, **dict(zip(CLASS_NAMES, class_iou.tolist()))}])
+        names = files.CLASS_IOU_COLUMNS[1:]
+        writers.write_class_iou(self.folder, [{"epoch": epoch, **dict(zip(names, class_iou.tolist()))}])
 
 
 class ProgressSummary(EpochCallback):

@@ -3,7 +3,7 @@
 Training never runs inside a page. This worker is a separate process (started
 by the dashboard through ``seglib.training.scheduler.start_run``, or by hand
 from a terminal) that reads ``config.json`` from a run folder and writes
-everything a page needs to follow it live; see ``seglib.training.runfolder``
+everything a page needs to follow it live; see ``seglib.training.runs``
 for the files.
 
 Why it is a hand-written loop rather than ``model.fit``:
@@ -40,7 +40,7 @@ steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (what
 follows each epoch), ``progress`` (``progress.json``) and ``previews``; the
 ``python -m seglib train`` command is ``seglib.cli.train``.
 
->>> from seglib.training.runfolder import create_run             # doctest: +SKIP
+>>> from seglib.training.runs.folders import create_run          # doctest: +SKIP
 >>> from seglib.config import get_preset                         # doctest: +SKIP
 >>> folder = create_run(get_preset("lecture"), status="running")  # doctest: +SKIP
 >>> train(folder)                                                # doctest: +SKIP
@@ -63,11 +63,11 @@ from typing import Any, Callable, Sequence
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.config import RunConfig
 from seglib.errors import RunError, SeglibError
-from seglib.io import read_json
 from seglib.training import callbacks as epoch_callbacks
-from seglib.training import liveness, previews, runfiles, runfolder, scheduler, splits, steps
+from seglib.training import liveness, scheduler, splits, steps
 from seglib.training.epoch import NaNLossError, TrainingEpochs, validate
-from seglib.training.progress import ProgressReporter
+from seglib.training.runs import files, folders, previews, readers, state, writers
+from seglib.training.runs.reporter import ProgressReporter
 
 logger = logging.getLogger("seglib.training.worker")
 
@@ -85,7 +85,7 @@ def train(run_dir: str | os.PathLike, resume: bool = False, *, verbose: bool = F
     """Train the run in ``run_dir`` (which holds ``config.json``); return the final status.
 
     Args:
-        run_dir: the run folder (see ``seglib.training.runfolder``).
+        run_dir: the run folder (see ``seglib.training.runs``).
         resume: continue from ``last.keras`` and append to ``history.csv``.
         verbose: print one line per epoch to stdout (the CLI does).
         callbacks: objects with optional ``on_train_begin(worker)``,
@@ -164,7 +164,7 @@ class Worker:
             self.reporter.close(status=status, phase="done", eta_seconds=0 if status == "finished" else None,
                                 finished_at=time.time(), **final)
             with contextlib.suppress(OSError):
-                (self.folder / runfiles.STOP_FILE).unlink(missing_ok=True)
+                (self.folder / files.STOP_FILE).unlink(missing_ok=True)
         logger.info("Run ended: %s. %s", status, final.get("message", ""))
         self._close_log()
         if self.verbose:
@@ -175,7 +175,7 @@ class Worker:
 
     def _failure(self, error: Exception) -> dict[str, Any]:
         """The final message of a run that ``error`` ended (the traceback goes to train.log only)."""
-        if runfiles.disk_full(error):
+        if writers.disk_full(error):
             logger.error("The disk is full:\n%s", traceback.format_exc())
             return {"message": self._disk_full_message(), "error": str(error)[:2000]}
         if isinstance(error, SeglibError):
@@ -191,14 +191,14 @@ class Worker:
         where = f" in epoch {self.epoch}" if self.epoch else " before the first epoch ended"
         done = 0
         with contextlib.suppress(SeglibError, OSError):
-            done = runfolder.epochs_done(self.folder)
-        last = self.folder / runfiles.LAST_CHECKPOINT
+            done = state.epochs_done(self.folder)
+        last = self.folder / files.LAST_CHECKPOINT
         free = "Free some space (old runs can be deleted on the Training page), then press Resume"
         if not last.is_file():
             return (f"The disk is full (no space left on device): training stopped{where}. No checkpoint had been "
                     f"saved yet. {free}: the run starts again from its first epoch.")
         # last.keras of this epoch when it was written after the epoch began (then its results may be missing)
-        saved = self.epoch if self.epoch and runfiles.modified_time(last) >= self.epoch_started else done
+        saved = self.epoch if self.epoch and readers.modified_time(last) >= self.epoch_started else done
         again = "" if saved <= done else (f"; epoch {done + 1} is trained again (from that checkpoint), since its "
                                           "results could not be recorded")
         return (f"The disk is full (no space left on device): training stopped{where}. The last checkpoint "
@@ -211,15 +211,15 @@ class Worker:
         A STOP written after that session ended (a new request while queued or
         starting) is newer than its ``finished_at`` and is kept.
         """
-        stop_file = self.folder / runfiles.STOP_FILE
-        previous = read_json(self.folder / runfiles.PROGRESS_FILE, default={}) or {}
+        stop_file = self.folder / files.STOP_FILE
+        previous = readers.read_progress(self.folder)[0] or {}
         ended = previous.get("finished_at")
         with contextlib.suppress(OSError):
             if ended is None or stop_file.stat().st_mtime <= float(ended):
                 stop_file.unlink()
 
     def stop_requested(self) -> bool:
-        return self._stop_signal.is_set() or (self.folder / runfiles.STOP_FILE).exists()
+        return self._stop_signal.is_set() or (self.folder / files.STOP_FILE).exists()
 
     def check_stop(self) -> None:
         """Raise ``StopRequested`` when a stop was asked for (called before every batch)."""
@@ -250,8 +250,7 @@ class Worker:
         return restore
 
     def _open_log(self) -> None:
-        handler = logging.FileHandler(self.folder / runfiles.LOG_FILE, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler = writers.log_handler(self.folder)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -267,7 +266,7 @@ class Worker:
 
     def _train(self) -> None:
         report = self.reporter.update
-        self.config = config = runfolder.training_config(self.folder)  # config.json, epochs as continued
+        self.config = config = state.training_config(self.folder)  # config.json, epochs as continued
         train_config, model_config = config.train, config.model
         report(epochs=train_config.epochs)
         niceness = os.nice(0) if hasattr(os, "nice") else 0
@@ -345,7 +344,7 @@ class Worker:
                                              loss=None if train_config.loss == "cross-entropy" else loss)
         if replicas > 1 or not steps.is_default_strategy(tf, strategy):
             train_data = strategy.experimental_distribute_dataset(train_data)
-        with runfiles.writing("writing the preview images"):
+        with writers.writing("writing the preview images"):
             preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
         for callback in self.callbacks:
             if hasattr(callback, "on_train_begin"):
@@ -378,7 +377,7 @@ class Worker:
             trained = training.run(epoch, step_function)
             logs = self._validate(epoch, val_data, eval_function, trained, training)
             logs["epoch_started"] = epoch_started
-            with runfiles.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
+            with writers.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
                 for duty in duties:
                     duty.on_epoch_end(epoch, logs)
             if any(duty.stop_training for duty in duties):
@@ -429,8 +428,8 @@ class Worker:
         model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
         done = 0
         if self.resume:
-            last = self.folder / runfiles.LAST_CHECKPOINT
-            done = runfolder.epochs_done(self.folder)
+            last = self.folder / files.LAST_CHECKPOINT
+            done = state.epochs_done(self.folder)
             if last.exists():
                 optimizer.build(model.trainable_variables)
                 try:
@@ -479,11 +478,11 @@ class Worker:
     def _prepare_resume(self, done_epochs: int) -> list[dict[str, Any]]:
         """Keep the history of the epochs done (a new run starts with none); return its rows."""
         if not self.resume:
-            with runfiles.writing("starting the run's history"):
-                for name in (runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE):
+            with writers.writing("starting the run's history"):
+                for name in (files.HISTORY_FILE, files.STEPS_FILE, files.CLASS_IOU_FILE):
                     (self.folder / name).unlink(missing_ok=True)
             return []
-        rows = runfolder.drop_epochs_after(self.folder, done_epochs)
+        rows = folders.drop_epochs_after(self.folder, done_epochs)
         self.reporter.update(resume=True)
         return rows
 
@@ -493,9 +492,7 @@ class Worker:
         if self.model is not None and self.epoch:
             self.reporter.update(phase="saving", message="Stop requested: saving last.keras.")
             try:
-                from seglib.model.saving import save_model
-
-                save_model(self.model, self.folder / runfiles.LAST_CHECKPOINT)
+                writers.save_checkpoint(self.model, self.folder, files.LAST_CHECKPOINT)
             except Exception as error:  # noqa: BLE001
                 logger.error("Could not save last.keras on stop:\n%s", traceback.format_exc())
                 return {"message": f"Stopped at {where}, but last.keras could not be saved: {error}",
