@@ -23,6 +23,7 @@ import pytest
 
 from run_support import active_runs, private_runs_dir, set_progress, small_config
 from seglib.training import liveness, scheduler
+from seglib.training.callbacks import Callback
 from seglib.training.runs import files, folders, state
 from seglib.errors import SeglibError
 
@@ -231,38 +232,44 @@ ONE_EPOCH = {"train.epochs": 1, "model.width": 0.35, "model.low_level_filters": 
              "data.train_count": 8, "data.val_count": 4}
 
 
-class _StopAt:
+class _StopAt(Callback):
     """Ask for a stop (the STOP file, as the dashboard writes it) at one point of the training loop."""
 
-    def __init__(self, batch=None, epoch_end=False):
-        self.batch, self.epoch_end = batch, epoch_end
+    def __init__(self, folder, batch=None, epoch_end=False):
+        super().__init__()
+        self.folder, self.batch, self.epoch_end = folder, batch, epoch_end
 
-    def _stop(self, worker):
-        (worker.folder / files.STOP_FILE).write_text("stop\n")
-        worker.reporter.write()  # the progress thread's next tick sees it at once
+    def on_train_batch_end(self, step, logs=None):
+        if self.batch is not None and (logs["epoch"], step) == self.batch:
+            (self.folder / files.STOP_FILE).write_text("stop\n")
 
-    def on_batch_end(self, worker, epoch, step, loss):
-        if self.batch is not None and (epoch, step) == self.batch:
-            self._stop(worker)
-
-    def on_epoch_end(self, worker, epoch, row):
+    def on_epoch_end(self, epoch, logs=None):
         if self.epoch_end:  # the request lands while the last epoch's results are being written
-            (worker.folder / files.STOP_FILE).write_text("stop\n")
-            reporter, update = worker.reporter, worker.reporter.update
+            (self.folder / files.STOP_FILE).write_text("stop\n")
 
-            def update_then_tick(**fields):  # the progress thread ticks right after each update
-                update(**fields)
-                reporter.write()
 
-            reporter.update = update_then_tick
+def _tick_after_every_update(monkeypatch) -> None:
+    """The worker's progress thread writes progress.json right after each update (it does once a
+    second), so a stop request is seen by the very next one."""
+    from seglib.training.runs.reporter import ProgressReporter
+
+    update = ProgressReporter.update
+
+    def update_then_tick(reporter, **fields):
+        update(reporter, **fields)
+        reporter.write()
+
+    monkeypatch.setattr(ProgressReporter, "update", update_then_tick)
 
 
 @pytest.mark.slow
-def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset):
+def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset,
+                                                                                          monkeypatch):
     from seglib.training.worker import train
 
     folder = folders.create_run(tiny_config(**ONE_EPOCH), status="running")
-    assert train(folder, callbacks=[_StopAt(epoch_end=True)]) == "finished"
+    _tick_after_every_update(monkeypatch)
+    assert train(folder, callbacks=[_StopAt(folder, epoch_end=True)]) == "finished"
     progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "finished", progress
     assert "finishing the current batch" not in progress["message"]
@@ -273,11 +280,12 @@ def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_s
 
 
 @pytest.mark.slow
-def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset):
+def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset, monkeypatch):
     from seglib.training.worker import train
 
     folder = folders.create_run(tiny_config(**ONE_EPOCH), status="running")
-    assert train(folder, callbacks=[_StopAt(batch=(1, 2))]) == "stopped"
+    _tick_after_every_update(monkeypatch)
+    assert train(folder, callbacks=[_StopAt(folder, batch=(1, 2))]) == "stopped"
     progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and progress["message"].startswith("Stopped at epoch 1")
     assert not (folder / files.STOP_FILE).exists()

@@ -17,6 +17,7 @@ from seglib.errors import ModelError
 from seglib.model import backbones, pretrained
 from seglib.model.deeplab import build_model
 from seglib.training import pretrain
+from seglib.training.callbacks import Callback
 from seglib.training.runs import files, folders
 from seglib.training.worker import train
 
@@ -124,10 +125,10 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
     stored = np.load(folder / "mobilenetv2_0.35.npz")
     snapshots = {}
 
-    class Snapshot:
-        def on_epoch_end(self, worker, epoch, row):
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs=None):
             snapshots[epoch] = {layer.name: [w.copy() for w in layer.get_weights()]
-                                for layer in worker.model.layers if layer.weights}
+                                for layer in self.model.layers if layer.weights}
 
     run_config = config.with_overrides({"model.weights": "pretrained", "train.freeze_backbone_epochs": 1,
                                         "train.epochs": 2, "train.batch_size": 4, "data.train_count": 8,

@@ -20,6 +20,7 @@ from run_support import end_workers, private_runs_dir, small_config
 from seglib import settings
 from seglib.errors import RunError, RunFolderWriteError
 from seglib.training import scheduler
+from seglib.training.callbacks import Callback
 from seglib.training.runs import files, folders, readers, state, writers
 from seglib.training.worker import train
 
@@ -71,8 +72,8 @@ def test_a_rename_that_cannot_write_says_so(own_runs_dir, tiny_dataset):
 
 @pytest.mark.slow
 def test_a_full_disk_says_so_keeps_the_last_checkpoint_and_resume_continues(own_runs_dir, tiny_dataset):
-    class DiskFullAt:
-        def on_epoch_end(self, worker, epoch, row):
+    class DiskFullAt(Callback):
+        def on_epoch_end(self, epoch, logs=None):
             if epoch == 2:
                 raise OSError(errno.ENOSPC, "No space left on device")
 

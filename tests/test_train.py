@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from seglib.training import planning
+from seglib.training.callbacks import Callback
 from seglib.training.runs import files, folders, previews, readers, state
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
@@ -45,19 +46,20 @@ def tiny_config(**overrides):
     return get_preset("lecture").with_overrides({**TINY_MODEL, **overrides})
 
 
-class Fault:
-    """Inject a fault into the loop at a given point (the worker's callbacks hook)."""
+class Fault(Callback):
+    """Inject a fault into the loop at a given point (a callback of ``train(callbacks=...)``)."""
 
     def __init__(self, on_train_begin=None, on_batch_end=None):
+        super().__init__()
         self._begin, self._batch = on_train_begin, on_batch_end
 
-    def on_train_begin(self, worker):
+    def on_train_begin(self, logs=None):
         if self._begin:
-            self._begin(worker)
+            self._begin(self.model)
 
-    def on_batch_end(self, worker, epoch, step, loss):
+    def on_train_batch_end(self, step, logs=None):
         if self._batch:
-            self._batch(worker, epoch, step, loss)
+            self._batch(self.model, logs["epoch"], step)
 
 
 @pytest.fixture(scope="module")
@@ -171,10 +173,10 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
 
 
 def test_a_nan_loss_fails_the_run_with_a_message_that_says_what_to_do(tiny_dataset):
-    def poison(worker, epoch, step, loss):
+    def poison(model, epoch, step):
         if step == 1:
-            names = {layer.name for layer in worker.model.layers}
-            layer = worker.model.get_layer("head_logits" if "head_logits" in names else "logits")  # the 1x1 conv
+            names = {layer.name for layer in model.layers}
+            layer = model.get_layer("head_logits" if "head_logits" in names else "logits")  # the 1x1 conv
             layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
 
     folder = folders.create_run(tiny_config(), status="running")
@@ -187,7 +189,7 @@ def test_a_nan_loss_fails_the_run_with_a_message_that_says_what_to_do(tiny_datas
 
 
 def test_an_exception_fails_the_run_with_the_error_text_and_the_traceback_in_the_log(tiny_dataset):
-    def crash(worker):
+    def crash(model):
         raise RuntimeError("injected failure")
 
     folder = folders.create_run(tiny_config(), status="running")

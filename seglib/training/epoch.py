@@ -33,7 +33,7 @@ class TrainingEpochs:
 
     ``worker`` is the ``seglib.training.worker.Worker``: its ``epoch`` and
     ``step`` are kept current (a stop reports them), and its ``callbacks`` get
-    ``on_batch_end(worker, epoch, step, loss)``.
+    ``on_train_batch_end(step, {"epoch", "loss"})`` after every step.
     """
 
     def __init__(self, worker, tf, train_data, steps_per_epoch: int, batch_size: int, val_images: int):
@@ -108,9 +108,7 @@ class TrainingEpochs:
                 with writers.writing("saving the running loss"):
                     writers.write_steps(worker.folder, step_rows)
                 step_rows = []
-            for callback in worker.callbacks:
-                if hasattr(callback, "on_batch_end"):
-                    callback.on_batch_end(worker, epoch, worker.step, loss_value)
+            worker.callbacks.on_train_batch_end(worker.step, {"epoch": epoch, "loss": loss_value})
         if step_rows:
             with writers.writing("saving the running loss"):
                 writers.write_steps(worker.folder, step_rows)

@@ -36,8 +36,9 @@ optimiser state: ``--resume`` continues the schedule (optimizer iterations)
 and appends to the history.
 
 The parts: ``splits`` (the images), ``steps`` (optimiser, strategy, compiled
-steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (what
-follows each epoch), ``progress`` (``progress.json``) and ``previews``; the
+steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (the
+Keras-style duties around each epoch), and the run folder's ``runs.reporter``
+(``progress.json``), ``runs.previews`` and ``runs.writers``; the
 ``python -m seglib train`` command is ``seglib.cli.train``.
 
 >>> from seglib.training.runs.folders import create_run          # doctest: +SKIP
@@ -81,17 +82,16 @@ class StopRequested(Exception):
 # ---------------------------------------------------------------------------
 
 def train(run_dir: str | os.PathLike, resume: bool = False, *, verbose: bool = False,
-          callbacks: Sequence[Any] = ()) -> str:
+          callbacks: Sequence[epoch_callbacks.Callback] = ()) -> str:
     """Train the run in ``run_dir`` (which holds ``config.json``); return the final status.
 
     Args:
         run_dir: the run folder (see ``seglib.training.runs``).
         resume: continue from ``last.keras`` and append to ``history.csv``.
         verbose: print one line per epoch to stdout (the CLI does).
-        callbacks: objects with optional ``on_train_begin(worker)``,
-            ``on_batch_end(worker, epoch, step, loss)`` and
-            ``on_epoch_end(worker, epoch, row)`` methods, called by the training
-            loop (tests use them to inject faults; a page never does).
+        callbacks: ``seglib.training.callbacks.Callback`` objects, called by the
+            training loop after the worker's own (tests use them to inject
+            faults; a page never does).
 
     The final status is ``finished``, ``stopped`` or ``failed``; it is also in
     ``progress.json``. Never raises for problems inside the run.
@@ -108,11 +108,12 @@ class Worker:
     """One training run, from ``config.json`` to the final status."""
 
     def __init__(self, run_dir: str | os.PathLike, resume: bool = False, verbose: bool = False,
-                 callbacks: Sequence[Any] = ()):
+                 callbacks: Sequence[epoch_callbacks.Callback] = ()):
         self.folder = Path(run_dir).expanduser().resolve()
         self.resume = bool(resume)
         self.verbose = bool(verbose)
-        self.callbacks = list(callbacks)
+        #: The caller's callbacks; once the model is built, the worker's own and then these.
+        self.callbacks = epoch_callbacks.CallbackList(callbacks)
         self.config: RunConfig | None = None
         self.model = None
         self.optimizer = None
@@ -121,6 +122,8 @@ class Worker:
         self.started = time.time()
         self.epoch_started = self.started  #: when the current epoch began (Unix seconds)
         self.reporter: ProgressReporter | None = None
+        #: The best validation mean IoU of the run so far (a resumed run's earlier epochs count); None before any.
+        self.best_val_mean_iou: float | None = None
         self._stop_signal = threading.Event()
         self._log_handler: logging.Handler | None = None
 
@@ -346,27 +349,27 @@ class Worker:
             train_data = strategy.experimental_distribute_dataset(train_data)
         with writers.writing("writing the preview images"):
             preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
-        for callback in self.callbacks:
-            if hasattr(callback, "on_train_begin"):
-                callback.on_train_begin(self)
-
-        # -- epochs -----------------------------------------------------------------
-        training = TrainingEpochs(self, tf, train_data, steps_per_epoch, batch_size, len(val_pairs))
-        checkpoints = epoch_callbacks.Checkpoints(self.folder, self.model, report, history_rows)
-        history = epoch_callbacks.HistoryWriter(self.folder, history_rows)
-        duties = [
+        own = [
             epoch_callbacks.PreviewWriter(self.folder, preview_images, eval_function),
-            checkpoints,
-            history,
-            epoch_callbacks.ProgressSummary(report, checkpoints),
+            epoch_callbacks.Checkpoints(self.folder, report),
+            epoch_callbacks.HistoryWriter(self.folder, history_rows),
+            epoch_callbacks.ProgressSummary(report),
             epoch_callbacks.EpochLine(train_config.epochs, self.verbose),
-            epoch_callbacks.CallerHooks(self, self.callbacks, history),
             epoch_callbacks.EarlyStopping(train_config.early_stopping_patience, train_config.epochs, report,
                                           history_rows),
         ]
+        self.callbacks = epoch_callbacks.CallbackList([*own, *self.callbacks.callbacks], self.model)
+        self.best_val_mean_iou = max((row["val_mean_iou"] for row in history_rows
+                                      if epoch_callbacks.finite(row.get("val_mean_iou"))), default=None)
+        self.model.stop_training = False
+        self.callbacks.on_train_begin()
+
+        # -- epochs -----------------------------------------------------------------
+        training = TrainingEpochs(self, tf, train_data, steps_per_epoch, batch_size, len(val_pairs))
+        logs: dict[str, Any] = {}
         for epoch in range(done_epochs + 1, train_config.epochs + 1):
             self.epoch, self.step = epoch, 0
-            self.epoch_started = epoch_started = time.time()
+            self.epoch_started = time.time()
             if frozen and not steps.freeze_backbone(self.model, self.config, epoch):
                 # The backbone joins in: a new graph with its variables (traced again, ~5-10 s).
                 frozen = False
@@ -375,19 +378,20 @@ class Worker:
                 with strategy.scope():
                     step_function = make_train_step()
             trained = training.run(epoch, step_function)
-            logs = self._validate(epoch, val_data, eval_function, trained, training)
-            logs["epoch_started"] = epoch_started
+            logs = self._epoch_logs(epoch, val_data, eval_function, trained, training)
             with writers.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
-                for duty in duties:
-                    duty.on_epoch_end(epoch, logs)
-            if any(duty.stop_training for duty in duties):
-                return
-        report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
-                       f"{max(checkpoints.best_iou, 0):.3f}.")
+                self.callbacks.on_epoch_end(epoch, logs)
+            if self.model.stop_training:
+                break
+        else:
+            report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
+                           f"{self.best_val_mean_iou or 0:.3f}.")
+        self.callbacks.on_train_end(logs)
 
-    def _validate(self, epoch: int, val_data, eval_function, trained: dict[str, Any],
-                  training: TrainingEpochs) -> dict[str, Any]:
-        """The validation pass of ``epoch``; return the epoch's logs (``seglib.training.callbacks``)."""
+    def _epoch_logs(self, epoch: int, val_data, eval_function, trained: dict[str, Any],
+                    training: TrainingEpochs) -> dict[str, Any]:
+        """The validation pass of ``epoch``; return the epoch's logs (``seglib.training.callbacks``), the
+        run's best validation mean IoU so far included."""
         from seglib._tf import keras
         from seglib.evaluation import metrics
 
@@ -396,21 +400,31 @@ class Worker:
         validation_started = time.time()
         val = validate(val_data, eval_function, self.config.model.num_classes, self.check_stop)
         training.val_seconds_estimate = time.time() - validation_started
-        return {
+        val_mean_iou = metrics.mean_iou(val["confusion"])
+        new_best = epoch_callbacks.finite(val_mean_iou) and (self.best_val_mean_iou is None
+                                                             or val_mean_iou > self.best_val_mean_iou)
+        if new_best:
+            self.best_val_mean_iou = val_mean_iou
+        logs = {
             "epoch": epoch,
             "loss": trained["loss"],
             "val_loss": val["loss"],
             "accuracy": metrics.pixel_accuracy(trained["confusion"]),
             "val_accuracy": metrics.pixel_accuracy(val["confusion"]),
             "mean_iou": metrics.mean_iou(trained["confusion"]),
-            "val_mean_iou": metrics.mean_iou(val["confusion"]),
+            "val_mean_iou": val_mean_iou,
             "lr": steps.current_lr(keras, self.optimizer),
             "seconds": None,
             "weight_norm": steps.weight_norm(self.model),
             "val_confusion": val["confusion"],
             "train_seconds": trained["train_seconds"],
             "train_images": trained["train_images"],
+            "epoch_started": self.epoch_started,
+            "best_val_mean_iou": self.best_val_mean_iou,
+            "new_best": new_best,
         }
+        logs["seconds"] = time.time() - self.epoch_started  # training and validation
+        return logs
 
     # -- pieces -------------------------------------------------------------------
 
