@@ -41,7 +41,7 @@ class RunInfo:
     phase: str = ""
     message: str = ""
     queue_position: int | None = None
-    #: What is damaged in this run's files ("" when nothing); see the module docstring.
+    #: What is damaged in this run's files ("" when nothing); the rule is in ``readers``.
     damaged: str = ""
     #: Where the backbone started (``RunConfig.start_summary``), e.g. "pretrained backbone".
     start: str = ""
