@@ -391,9 +391,9 @@ def _run(args: argparse.Namespace) -> list[dict]:
             run_id = start_lecture_run(60)
         worker_pid = None
         if run_id:
-            from seglib.training import runfolder
+            from seglib.training.runs.state import run_state
 
-            worker_pid = runfolder.read_progress(run_id).get("pid")
+            worker_pid = run_state(run_id).get("pid")
 
         def measure_cpu() -> dict:
             cpu = cpu_seconds_by_group(server.pid, worker_pid)

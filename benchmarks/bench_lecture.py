@@ -40,7 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from seglib.training import runfiles, runfolder, scheduler
+from seglib.training import scheduler
+from seglib.training.runs import files, readers, state
 
 from seglib import settings
 
@@ -76,14 +77,12 @@ def _machine_share(worker_pid: int | None) -> dict:
 def _training_rate(folder: Path, seconds: float, batch_size: int, shares: list | None = None) -> float:
     """Training images/s of the worker over ``seconds`` of wall time (its training phase only); with
     ``shares``, appends where the machine's CPU went meanwhile (cores busy, worker cores, preemptions/s)."""
-    from seglib.io import read_json
-
-    worker_pid = (read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}).get("pid")
+    worker_pid = (readers.read_progress(folder)[0] or {}).get("pid")
     before, started = _machine_share(worker_pid), time.time()
     deadline = time.time() + seconds
     steps, busy, last = 0, 0.0, None
     while time.time() < deadline:
-        progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+        progress = readers.read_progress(folder)[0] or {}
         now = time.time()
         mark = (progress.get("epoch"), progress.get("step"), progress.get("phase"))
         if last is not None and last[1][2] == "training" == mark[2] and mark[0] == last[1][0]:
@@ -112,8 +111,6 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
         after_backbone_joins: bool = True) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    from seglib.io import read_json
-
     if not (settings.default_dataset_dir() / ".complete").exists():
         raise SystemExit("No synthetic dataset: run `make data` first.")
     workdir = Path(tempfile.mkdtemp(prefix="seglib-bench-lecture-"))
@@ -139,21 +136,21 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
             clicked = time.time()
             start_button.click()
             found = dashboard_support.wait_until(
-                lambda: sorted((workdir / "runs").glob("*/" + runfiles.PROGRESS_FILE)), 120, interval=0.2,
+                lambda: sorted((workdir / "runs").glob("*/" + files.PROGRESS_FILE)), 120, interval=0.2,
                 message="pressing Start created no run folder")
             folder = found[0].parent
-            config = runfolder.read_config(folder.name)
+            config = state.training_config(folder)
             first_batch, epoch_seen = None, {}
             while time.time() - clicked < minutes * 60:
-                progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+                progress = readers.read_progress(folder)[0] or {}
                 if first_batch is None and progress.get("first_batch_at"):
                     first_batch = float(progress["first_batch_at"]) - clicked
-                for epoch in runfolder.read_history(folder.name)["epoch"].tolist():
+                for epoch in readers.read_history(folder)["epoch"].tolist():
                     epoch_seen.setdefault(int(epoch), time.time() - clicked)
-                if progress.get("status") in runfiles.FINAL_STATUSES:
+                if progress.get("status") in files.FINAL_STATUSES:
                     break
                 time.sleep(0.5)
-            history = runfolder.read_history(folder.name)
+            history = readers.read_history(folder)
             in_time = history[history["epoch"].map(lambda e: epoch_seen.get(int(e), 1e9) <= minutes * 60)]
             best = float(in_time["val_mean_iou"].max()) if len(in_time) else None
             accuracy = float(in_time["val_accuracy"].max()) if len(in_time) else None
@@ -174,7 +171,7 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
             joined = int(config.train.freeze_backbone_epochs or 0) + 1
 
             def backbone_joined() -> bool:
-                progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+                progress = readers.read_progress(folder)[0] or {}
                 return int(progress.get("epoch") or 0) > joined and progress.get("phase") == "training"
 
             if after_backbone_joins:
@@ -205,11 +202,11 @@ def run(minutes: float = 3.0, rounds: int = 3, phase: float = 40.0,
             page.close()
             browser.close()
     finally:
-        if folder is not None and runfolder.read_progress(folder.name).get("status") in ("queued", "running"):
+        if folder is not None and state.run_state(folder.name).get("status") in ("queued", "running"):
             scheduler.request_stop(folder.name)
             with contextlib.suppress(TimeoutError):  # still stopping after a minute: cleaned up as before
                 dashboard_support.wait_until(
-                    lambda: runfolder.read_progress(folder.name).get("status") in runfiles.FINAL_STATUSES, 60)
+                    lambda: state.run_state(folder.name).get("status") in files.FINAL_STATUSES, 60)
         dashboard_support.stop_dashboard(server, timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
     without = sum(rates["without"]) / len(rates["without"])

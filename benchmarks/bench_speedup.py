@@ -42,7 +42,7 @@ def _trainer(config, pairs, frozen: bool):
     from seglib._tf import import_tf
     from seglib.model.deeplab import build_model
     from seglib.data.pipeline import make_dataset
-    from seglib.model.pretrained import backbone_layers
+    from seglib.model.backbones import backbone_layers
     from seglib.training.steps import make_optimizer, make_train_step
 
     tf, keras = import_tf()

@@ -39,10 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from machine import load_average  # benchmarks/ is on the path (script or run_all)
 
-from seglib.training import runfiles
+from seglib.training.runs import files, readers
 
 from seglib import settings
-from seglib.io import read_json
 
 #: Issue J's targets: start-up seconds, and validation figures after IMAGES_SEEN training images.
 TARGETS = {"first_batch_s": 15.0, "val_mean_iou_seen": 0.30, "val_accuracy_seen": 0.85}
@@ -74,25 +73,25 @@ def run(preset: str = "lecture", minutes: float = WALL_SECONDS / 60, overrides: 
     try:
         while process.poll() is None:
             now = time.time()
-            progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+            progress = readers.read_progress(folder)[0] or {}
             if first_batch is None and progress.get("first_batch_at"):
                 first_batch = float(progress["first_batch_at"]) - started
-            history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+            history = readers.read_history(folder)
             for epoch in history["epoch"].tolist():
                 seen_epochs.setdefault(int(epoch), now - started)
-            if now - started >= wall and not (folder / runfiles.STOP_FILE).exists():
-                (folder / runfiles.STOP_FILE).write_text("benchmark time is up\n")
+            if now - started >= wall and not (folder / files.STOP_FILE).exists():
+                (folder / files.STOP_FILE).write_text("benchmark time is up\n")
             time.sleep(0.5)
         output = process.stdout.read() if process.stdout else ""
     finally:
         if process.poll() is None:
             process.kill()
-    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+    history = readers.read_history(folder)
     for epoch in history["epoch"].tolist():  # rows written in the last half second
         seen_epochs.setdefault(int(epoch), time.time() - started)
     in_time = history[history["epoch"].map(lambda e: seen_epochs.get(int(e), 1e9) <= wall)]
-    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
-    config = json.loads((folder / runfiles.CONFIG_FILE).read_text())
+    progress = readers.read_progress(folder)[0] or {}
+    config = json.loads((folder / files.CONFIG_FILE).read_text())
     best = in_time.loc[in_time["val_mean_iou"].idxmax()] if len(in_time) else None
     train_images = int(progress.get("train_images") or 0)
     seen = history[history["epoch"] * train_images <= IMAGES_SEEN] if train_images else history.iloc[:0]

@@ -102,16 +102,18 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
 
 
 def start_lecture_run(seconds: float) -> str:
-    from seglib.training import runfiles, runfolder, scheduler
     from seglib.config import get_preset
+    from seglib.training import scheduler
+    from seglib.training.runs.files import FINAL_STATUSES
+    from seglib.training.runs.state import run_state
 
     # Enough epochs to outlast the benchmark; it is stopped at the end.
     config = get_preset("lecture").with_overrides({"train.epochs": 500, "data.root": "synthetic"})
     run_id = scheduler.start_run(config, name="load benchmark (lecture)")
 
     def training_or_ended() -> bool:
-        progress = runfolder.read_progress(run_id)
-        return progress.get("phase") in ("training", "validating") or progress["status"] in runfiles.FINAL_STATUSES
+        progress = run_state(run_id)
+        return progress.get("phase") in ("training", "validating") or progress["status"] in FINAL_STATUSES
 
     with contextlib.suppress(TimeoutError):  # still starting after 3 minutes: measure it as it is
         dashboard_support.wait_until(training_or_ended, 180, interval=1.0)
@@ -119,15 +121,16 @@ def start_lecture_run(seconds: float) -> str:
 
 
 def stop_run(run_id: str) -> dict:
-    from seglib.training import runfiles, runfolder, scheduler
+    from seglib.training import scheduler
+    from seglib.training.runs.files import FINAL_STATUSES
+    from seglib.training.runs.state import run_state
 
-    progress = runfolder.read_progress(run_id)
+    progress = run_state(run_id)
     if progress["status"] in ("queued", "running", "stopping"):
         scheduler.request_stop(run_id)
         with contextlib.suppress(TimeoutError):  # reported as it is: the caller prints the status
-            dashboard_support.wait_until(
-                lambda: runfolder.read_progress(run_id)["status"] in runfiles.FINAL_STATUSES, 60)
-    return runfolder.read_progress(run_id)
+            dashboard_support.wait_until(lambda: run_state(run_id)["status"] in FINAL_STATUSES, 60)
+    return run_state(run_id)
 
 
 # ---------------------------------------------------------------------------
@@ -437,9 +440,9 @@ def main(argv=None) -> int:
         began = time.time()
         worker_pid = None
         if run_id:
-            from seglib.training import runfolder
+            from seglib.training.runs.state import run_state
 
-            worker_pid = runfolder.read_progress(run_id).get("pid")
+            worker_pid = run_state(run_id).get("pid")
         cpu_before = cpu_seconds_by_group(server.pid if server else None, worker_pid)
         stop_renicing = threading.Event()
         if args.browser_nice and sys.platform.startswith("linux"):

@@ -99,7 +99,7 @@ def profile(preset: str, overrides: list[str], steps: int, top: int) -> dict:
     optimizer = make_optimizer(config.train)
     optimizer.build(model.trainable_variables)
     if config.train.freeze_backbone_epochs:
-        from seglib.model.pretrained import backbone_layers
+        from seglib.model.backbones import backbone_layers
 
         for layer in backbone_layers(model, config.model):
             layer.trainable = False

@@ -11,7 +11,9 @@ from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, get_palette, numbered_label
 from seglib.config import field_names, get_preset
 from seglib.evaluation import inference
-from seglib.training import losses
+from seglib.analysis import loss_shares
+from seglib.evaluation import losses
+from seglib.figures import loss_shares as loss_share_figures
 from seglib.figures import charts as chart_figures
 from seglib.figures import masks as mask_figures
 from ui import datasets, drawing, models, url_state
@@ -211,8 +213,8 @@ if samples:
 # 2b. Where the loss puts its weight (exercise 13-4 part 2)
 # ---------------------------------------------------------------------------
 st.subheader("Imbalance and the loss", anchor="imbalance-and-the-loss")
-st.markdown("Does the usual loss correct this imbalance? " + losses.CROSS_ENTROPY_WEIGHTING + " "
-            + losses.RANDOM_VS_TRAINED)
+st.markdown("Does the usual loss correct this imbalance? " + loss_shares.CROSS_ENTROPY_WEIGHTING + " "
+            + loss_shares.RANDOM_VS_TRAINED)
 st.markdown(
     "The chart measures it for the sidebar model: the grey bars are each class's "
     "share of the pixels, the blue bars its share of the cross-entropy, and the sentence under the chart reads "
@@ -229,11 +231,11 @@ st.markdown("Cross-entropy remains the sound default for other reasons. " + loss
 @st.cache_data(show_spinner=False, max_entries=32)
 def _loss_table(_model, model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str,
                 size: int, limit: int, class_counts: tuple):
-    """``seglib.training.losses.loss_shares`` of one model on one split, once per model file, dataset and split
+    """``seglib.analysis.loss_shares.loss_shares`` of one model on one split, once per model file, dataset and split
     (the model is not hashed: ``model_key`` and its file's stamp stand for it)."""
     pairs = datasets.load_dataset(root).split(split)
-    return losses.loss_shares(_model, pairs, size, len(CLASS_NAMES),
-                              losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
+    return loss_shares.loss_shares(_model, pairs, size, len(CLASS_NAMES),
+                                   losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
 
 
 loss_controls = st.columns([1.2, 1, 1, 2.2], vertical_alignment="bottom")
@@ -258,21 +260,21 @@ with drawing.error_boundary("Measuring the losses", stop=False):
     loss_controls[3].caption(f"Model: {md_text(loss_choice.label)} · the first "
                              f"{loss_table.attrs['images']} images of the {split} split, at "
                              f"{loss_table.attrs['image_size']} px.")
-    drawing.plot(losses.loss_share_figure(
+    drawing.plot(loss_share_figures.loss_share_figure(
         loss_table, log=loss_scale == "log", include_background=loss_background, palette=palette,
         title=f"Share of the pixels and of each loss per class, and the model's IoU ({split} split)"),
         key="loss-shares")
-    st.markdown(losses.loss_share_sentence(loss_table))
+    st.markdown(loss_shares.loss_share_sentence(loss_table))
     present = loss_table[loss_table["pixels"] > 0]
     if len(present):
         background_row = loss_table.iloc[0]
         rarest_row = present.sort_values("pixels", kind="stable").iloc[0]
 
         def _shares(row) -> str:
-            return (f"{losses.share_text(row['pixel share'])} of the pixels, "
-                    f"{losses.share_text(row['cross-entropy share'])} of the cross-entropy, "
-                    f"{losses.share_text(row['weighted-cross-entropy share'])} of the weighted cross-entropy and "
-                    f"{losses.share_text(row['focal share'])} of the focal loss")
+            return (f"{loss_shares.share_text(row['pixel share'])} of the pixels, "
+                    f"{loss_shares.share_text(row['cross-entropy share'])} of the cross-entropy, "
+                    f"{loss_shares.share_text(row['weighted-cross-entropy share'])} of the weighted cross-entropy and "
+                    f"{loss_shares.share_text(row['focal share'])} of the focal loss")
 
         iou = rarest_row["IoU"]
         st.caption(
@@ -293,7 +295,7 @@ with drawing.error_boundary("Measuring the losses", stop=False):
         st.dataframe(loss_table, hide_index=True, width="stretch", column_config={
             "pixels": st.column_config.NumberColumn(format="localized"),
             **{column: st.column_config.NumberColumn(format="percent")
-               for column in ("pixel share", *losses.SHARE_COLUMNS.values())},
+               for column in ("pixel share", *loss_shares.SHARE_COLUMNS.values())},
             "class weight": st.column_config.NumberColumn(format="%.2f"),
             "mean cross-entropy": st.column_config.NumberColumn(format="%.3f"),
             "IoU": st.column_config.NumberColumn(format="%.2f")})

@@ -6,6 +6,9 @@ import streamlit as st
 from seglib import keras_example
 from seglib.config import get_preset, preset_names
 from seglib.model import deeplab as seglib_model
+from seglib.model.aspp import aspp_block
+from seglib.model.decoder import decoder_block
+from seglib.model.head import head_block
 from seglib.model import summary
 from seglib.model.pretrained import start_explanation
 from seglib.lab import comparison
@@ -210,4 +213,6 @@ st.markdown("The same function builds the model for training, for predictions an
             "every number (size, classes, atrous rates, filters) comes from the run's configuration.")
 drawing.show_source(seglib_model.build_model)
 drawing.show_source(seglib_model.build_graph, label="Source of `seglib.model.deeplab.build_graph` (the DeepLabV3+ graph)")
-drawing.show_source(seglib_model.aspp_block, label="Source of `seglib.model.deeplab.aspp_block` (the ASPP block)")
+drawing.show_source(aspp_block, label="Source of `seglib.model.aspp.aspp_block` (the ASPP block)")
+drawing.show_source(decoder_block, label="Source of `seglib.model.decoder.decoder_block` (the decoder)")
+drawing.show_source(head_block, label="Source of `seglib.model.head.head_block` (the head)")

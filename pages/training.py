@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from seglib.training import runfolder
+from seglib.training.runs.state import list_runs
 from ui.drawing import error_boundary
 from ui.page import page_header
 from ui.training import state
@@ -32,7 +32,7 @@ if "training_start" not in st.session_state:
     state.clear_notices()
 
 with error_boundary("Reading the runs folder"):
-    infos = runfolder.list_runs()
+    infos = list_runs()
 labels = state.run_labels(infos)
 state.settle_shown_run([info.id for info in infos], state.default_run(infos))
 

@@ -55,7 +55,7 @@ IN_DOMAIN = ("in-domain pretraining on the generator's own drawings, not transfe
 #: Where the Keras example's backbone starts, in a phrase.
 EXAMPLE_START = "ImageNet weights: transfer learning from photos of everyday objects to people"
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
-#: Every loss ``seglib.training.losses.make_loss`` builds (the values ``train.loss`` may take).
+#: Every loss ``seglib.evaluation.losses.make_loss`` builds (the values ``train.loss`` may take).
 LOSSES = ("cross-entropy", "weighted-cross-entropy", "focal", "dice", "cross-entropy+dice")
 
 

@@ -25,7 +25,8 @@ from seglib.data import dataset as ds
 from seglib.data import images, masks
 from seglib.data.layout import Pair
 from seglib.evaluation import evaluate
-from seglib.training import runfiles, runfolder, scheduler
+from seglib.training import scheduler
+from seglib.training.runs import files, folders, readers, state
 from seglib import settings
 from seglib.classes import IGNORE_LABEL
 from seglib.config import RunConfig, get_preset
@@ -298,7 +299,7 @@ def test_dot_dot_in_a_name(data_root):
         settings.check_data_path(data_root / "synthetic" / ".." / ".." / "runs")
     for bad in ("../x", "a/../../b", "..", "/tmp"):
         with pytest.raises(RunError):
-            runfolder.run_dir(bad)
+            folders.run_dir(bad)
 
 
 def test_a_symlink_leading_outside_the_roots(folder, tmp_path):
@@ -410,31 +411,31 @@ def test_config_json_with_wrong_types(tmp_path, run_folder):
     folder = run_folder("queued", "typed")
     bad = get_preset("lecture").to_dict()
     bad["model"]["image_size"] = [64]
-    (folder / runfiles.CONFIG_FILE).write_text(json.dumps(bad))
+    (folder / files.CONFIG_FILE).write_text(json.dumps(bad))
     with pytest.raises(RunError, match="image_size.*damaged"):
-        runfolder.read_config(folder.name)
-    (folder / runfiles.CONFIG_FILE).write_text("{\"model\": ")
+        state.training_config(folder)
+    (folder / files.CONFIG_FILE).write_text("{\"model\": ")
     with pytest.raises(RunError, match="not valid JSON"):
-        runfolder.read_config(folder.name)
+        readers.read_config(folder)
 
 
 def test_history_csv_cut_mid_line(run_folder):
     folder = run_folder("finished", "cut csv")
-    header = ",".join(runfiles.HISTORY_COLUMNS)
+    header = ",".join(files.HISTORY_COLUMNS)
     row = ",".join(str(v) for v in [1, 0.9, 0.8, 0.5, 0.55, 0.1, 0.12, 0.01, 3.0])
-    (folder / runfiles.HISTORY_FILE).write_text(f"{header}\n{row}\n2,0.7,0.6,0.6")
-    history = runfolder.read_history(folder.name)
+    (folder / files.HISTORY_FILE).write_text(f"{header}\n{row}\n2,0.7,0.6,0.6")
+    history = readers.read_history(folder)
     assert history["epoch"].tolist() == [1]
-    (folder / runfiles.HISTORY_FILE).write_bytes(b"\xff\xfe garbage \0\0\n1,2")
-    with pytest.raises(runfiles.DamagedRunError, match="history.csv is damaged .*binary data"):
-        runfolder.read_history(folder.name)
-    assert next(info for info in runfolder.list_runs() if info.id == folder.name).damaged  # listed, marked damaged
+    (folder / files.HISTORY_FILE).write_bytes(b"\xff\xfe garbage \0\0\n1,2")
+    with pytest.raises(readers.DamagedRunError, match="history.csv is damaged .*binary data"):
+        readers.read_history(folder)
+    assert next(info for info in state.list_runs() if info.id == folder.name).damaged  # listed, marked damaged
 
 
 def test_damaged_progress_json_reads_as_failed(run_folder):
     folder = run_folder("queued", "bad progress")
-    (folder / runfiles.PROGRESS_FILE).write_text("{\"status\": \"runn")
-    progress = runfolder.read_progress(folder.name)
+    (folder / files.PROGRESS_FILE).write_text("{\"status\": \"runn")
+    progress = state.run_state(folder.name)
     assert progress["status"] == "failed" and "damaged" in progress["message"]
 
 
@@ -470,7 +471,7 @@ def test_a_wrong_type_hyperparameter_from_a_form():
 
 def test_a_bad_run_id_and_a_missing_run(runs_root):
     with pytest.raises(RunError):
-        runfolder.read_progress("no-such-run")
+        state.run_state("no-such-run")
     with pytest.raises(RunError):
         scheduler.delete_run("../data")
     with pytest.raises(SeglibError):
@@ -553,8 +554,8 @@ def test_page_refuses_an_unusable_dataset_folder_with_a_message(tiny_dataset, da
 
 @pytest.mark.slow
 def test_page_shows_a_corrupt_checkpoint_choice_as_an_error(tiny_dataset, runs_root):
-    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="corrupt ckpt",
-                             status="finished")
+    folder = folders.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), name="corrupt ckpt",
+                                status="finished")
     (folder / "best.keras").write_bytes(b"PK\x03\x04 truncated")
     try:
         at = _app(model=f"run:{folder.name}")

@@ -207,9 +207,9 @@ def test_a_config_without_a_version_is_version_1_and_its_missing_fields_take_tha
 
 
 def test_the_shipped_reference_runs_load_as_version_1():
-    from seglib.training import runfolder
+    from seglib.training.runs import folders
 
-    for folder in sorted(runfolder.REFERENCE_DIR.iterdir()):
+    for folder in sorted(folders.REFERENCE_DIR.iterdir()):
         assert "version" not in json.loads((folder / "config.json").read_text())
         assert RunConfig.load(folder / "config.json").model.image_size == 160
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seglib.training import diagnosis, planning, reference, runfiles, runfolder
+from seglib.training import diagnosis, planning, reference
+from seglib.training.runs import files, folders, readers, state
 
 EPOCHS = 20
 
@@ -187,18 +188,19 @@ def test_weight_decay_factor_is_what_keras_adamw_does_to_a_kernel_without_gradie
 def shipped(monkeypatch):
     from seglib import settings
 
-    monkeypatch.setattr(runfolder, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
+    monkeypatch.setattr(folders, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
     comparison = diagnosis.reference_comparison()
     assert comparison is not None, "the three optimizer reference runs ship in assets/reference_runs"
     return comparison
 
 
 def _shipped_history(key: str) -> pd.DataFrame:
-    return runfolder.read_history(runfolder.REFERENCE_PREFIX + key)
+    return readers.read_history(folders.run_dir(folders.REFERENCE_PREFIX + key))
 
 
 def test_the_shipped_runs_are_the_three_optimizer_runs_each_one_change_apart(shipped):
-    configs = {key: runfolder.read_config(runfolder.REFERENCE_PREFIX + key) for key in reference.SHIPPED_RUNS}
+    configs = {key: state.training_config(folders.run_dir(folders.REFERENCE_PREFIX + key))
+               for key in reference.SHIPPED_RUNS}
     for key, config in configs.items():
         assert config == reference.optimizer_config(key), f"{key} was recorded with other settings"
         history_frame = _shipped_history(key)
@@ -286,4 +288,4 @@ def test_every_kernel_of_the_lecture_model_but_the_logits_feeds_a_batchnorm(tiny
 
 
 def test_the_history_file_keeps_the_weight_norm_column_last():
-    assert runfiles.HISTORY_FILE_COLUMNS[-1] == "weight_norm"
+    assert files.HISTORY_FILE_COLUMNS[-1] == "weight_norm"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from run_support import private_runs_dir
-from seglib.training import runfiles, runfolder
+from seglib.training.runs import files, folders, readers, state
 from seglib.config import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def _train_in_a_subprocess(worker: str, overrides: dict, name: str) -> tuple[Pat
     """A run folder for the tiny model with ``overrides``, trained by the ``worker`` script in a fresh
     interpreter; the folder and the worker's RESULT line."""
     config = get_preset("lecture").with_overrides({**TINY_MODEL, **overrides})
-    folder = runfolder.create_run(config, name=name, status="running")
+    folder = folders.create_run(config, name=name, status="running")
     result = subprocess.run([sys.executable, "-c", worker, str(folder)], cwd=ROOT, env=dict(os.environ),
                             capture_output=True, text=True, timeout=300)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
@@ -64,7 +64,7 @@ def _train_in_a_subprocess(worker: str, overrides: dict, name: str) -> tuple[Pat
 @pytest.fixture(scope="module")
 def mirrored_run(tiny_dataset):
     folder, outcome = _train_in_a_subprocess(TWO_CPU_WORKER, {"train.strategy": "mirrored"}, "mirrored")
-    assert outcome["status"] == "finished", runfolder.read_log(folder.name)[-4000:]
+    assert outcome["status"] == "finished", readers.read_log(folder)[-4000:]
     return folder, outcome
 
 
@@ -72,12 +72,12 @@ def mirrored_run(tiny_dataset):
 def test_mirrored_strategy_trains_on_two_logical_cpus_with_the_batch_scaled(mirrored_run):
     folder, result = mirrored_run
     assert result == {"status": "finished", "logical_cpus": 2}
-    progress = runfolder.read_progress(folder.name)
+    progress = state.run_state(folder.name)
     assert progress["status"] == "finished"
     # 2 per replica x 2 replicas = global batch 4: 8 images in 2 steps, not 4
     assert progress["replicas"] == 2 and progress["global_batch_size"] == 4
     assert progress["steps_per_epoch"] == 2
-    log = runfolder.read_log(folder.name)
+    log = readers.read_log(folder)
     assert "MirroredStrategy (2 replicas)" in log
 
 
@@ -86,9 +86,9 @@ def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
     from seglib.model.saving import load_model
 
     folder, _ = mirrored_run
-    for name in (runfiles.CONFIG_FILE, runfiles.HISTORY_FILE, runfiles.PROGRESS_FILE, "best.keras", "last.keras"):
+    for name in (files.CONFIG_FILE, files.HISTORY_FILE, files.PROGRESS_FILE, "best.keras", "last.keras"):
         assert (folder / name).is_file(), name
-    history = runfolder.read_history(folder.name)
+    history = readers.read_history(folder)
     assert len(history) == 1
     row = history.iloc[0]
     assert 0.0 <= row["accuracy"] <= 1.0 and 0.0 <= row["val_mean_iou"] <= 1.0
@@ -102,7 +102,7 @@ def test_a_mirrored_run_writes_the_same_run_folder_as_one_device(mirrored_run):
 @pytest.mark.slow
 def test_auto_settings_on_a_cpu_keep_float32_and_xla_off(mirrored_run):
     folder, _ = mirrored_run
-    assert "mixed precision off; XLA off" in runfolder.read_log(folder.name)
+    assert "mixed precision off; XLA off" in readers.read_log(folder)
 
 
 ONE_DEVICE_WORKER = """
@@ -121,10 +121,10 @@ def test_mixed_precision_on_trains_with_float16_compute_and_float32_logits(tiny_
     from seglib.model.saving import load_model
 
     folder, outcome = _train_in_a_subprocess(ONE_DEVICE_WORKER, {"train.mixed_precision": "on"}, "mixed")
-    log = runfolder.read_log(folder.name)
+    log = readers.read_log(folder)
     assert outcome["status"] == "finished", log[-4000:]
     assert "mixed precision on" in log
-    history = runfolder.read_history(folder.name)
+    history = readers.read_history(folder)
     assert len(history) == 1 and history.iloc[0]["loss"] > 0
     model = load_model(folder / "last.keras")
     assert str(model.output.dtype) == "float32"

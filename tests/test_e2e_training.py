@@ -16,7 +16,7 @@ import pytest
 from browser_support import no_problems, screenshot, settle
 from dashboard_support import wait_until
 from run_support import end_workers
-from seglib.training import runfolder
+from seglib.training.runs import folders, readers, state
 
 
 pytestmark = pytest.mark.e2e
@@ -70,8 +70,8 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     page.wait_for_url(re.compile(r"[?&]run="), timeout=60_000)
     run_id = re.search(r"[?&]run=([^&]+)", page.url).group(1)
     settle(page, timeout=120, quiet=0.3)  # the URL changes before the page shows the new run
-    assert runfolder.read_config(run_id).model.image_size == 32
-    assert runfolder.read_meta(run_id)["name"] == RUN_NAME
+    assert state.training_config(folders.run_dir(run_id)).model.image_size == 32
+    assert readers.read_meta(folders.run_dir(run_id))[0]["name"] == RUN_NAME
 
     # The progress bar moves past step 0 (after the compiling phase), with no reload.
     seen_phases = set()
@@ -82,7 +82,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
         return bool(re.search(r"step [1-9]\d* / 2", text) or re.search(r"Epoch ([2-9]|\d{2,})\b", text))
 
     wait_until(advanced, 180, message=lambda: f"the progress bar never advanced: {_progress_text(page)!r}\n"
-                                               f"{runfolder.read_log(run_id)[-3000:]}")
+                                               f"{readers.read_log(folders.run_dir(run_id))[-3000:]}")
     assert seen_phases & {"starting", "compiling"}, seen_phases
     screenshot(page, session_tmp, "training-progress.png")
 
@@ -101,7 +101,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     assert f"run={run_id}" in page.url
     page.get_by_text(run_id).first.wait_for(timeout=60_000)
     page.get_by_text(RUN_NAME).first.wait_for(timeout=30_000)  # the run picker shows its name
-    assert runfolder.read_progress(run_id)["status"] == "running"
+    assert state.run_state(run_id)["status"] == "running"
 
     # Stop: the page shows the run stopped, and the worker is gone.
     # Scoped to the page body: Streamlit's own header shows a "Stop" button while
@@ -111,7 +111,7 @@ def test_start_watch_reload_and_stop(dashboard_url, page, session_tmp, no_worker
     stop.wait_for(timeout=30_000)
     stop.click()
     wait_until(lambda: "stopped" in _progress_text(page), 90, message=lambda: _progress_text(page))
-    assert runfolder.read_progress(run_id)["status"] == "stopped"
+    assert state.run_state(run_id)["status"] == "stopped"
     assert main.get_by_role("button", name="Resume", exact=True).count() == 1
     no_problems(page)
     screenshot(page, session_tmp, "training-stopped.png")

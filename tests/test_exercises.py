@@ -23,7 +23,7 @@ from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.data.dataset import open_dataset
 from seglib.data.stats import dataset_stats
-from seglib.training import losses
+from seglib.analysis import loss_shares
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +264,7 @@ def test_loss_question_no_longer_takes_the_handouts_premise(facts):
         assert reason in question.model_answer
     assert "dominates the gradient" not in question.model_answer and "softmax means" not in question.model_answer
     intro = ex.build_exercises(facts)[3].intro
-    assert losses.CROSS_ENTROPY_WEIGHTING in intro and losses.RANDOM_VS_TRAINED in intro
+    assert loss_shares.CROSS_ENTROPY_WEIGHTING in intro and loss_shares.RANDOM_VS_TRAINED in intro
     assert "as much as it has pixels" not in intro
 
 

@@ -23,7 +23,9 @@ import pytest
 
 from dashboard_support import wait_until
 from run_support import active_runs, private_runs_dir, set_progress, small_config
-from seglib.training import liveness, runfiles, runfolder, scheduler
+from seglib.training import liveness, scheduler
+from seglib.training.callbacks import Callback
+from seglib.training.runs import files, folders, state
 from seglib.errors import SeglibError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,14 +44,14 @@ def tiny_config(**overrides):
 
 def _stop_and_wait(run_ids, timeout: float = 120.0) -> None:
     for run_id in run_ids:
-        if runfolder.read_progress(run_id)["status"] in ("queued", "running", "stopping"):
+        if state.run_state(run_id)["status"] in ("queued", "running", "stopping"):
             try:
                 scheduler.request_stop(run_id)
             except SeglibError:
                 pass
-    final = runfiles.FINAL_STATUSES
-    wait_until(lambda: all(runfolder.read_progress(r)["status"] in final for r in run_ids), timeout,
-               message=lambda: str([runfolder.read_progress(r) for r in run_ids]))
+    final = files.FINAL_STATUSES
+    wait_until(lambda: all(state.run_state(r)["status"] in final for r in run_ids), timeout,
+               message=lambda: str([state.run_state(r) for r in run_ids]))
 
 
 def _dead_process() -> dict:
@@ -79,7 +81,7 @@ def test_two_simultaneous_starts_one_runs_the_other_is_queued(tiny_dataset):
         thread.join(60)
     try:
         assert len(started) == 2 and len(set(started)) == 2
-        progress = {run_id: runfolder.read_progress(run_id) for run_id in started}
+        progress = {run_id: state.run_state(run_id) for run_id in started}
         statuses = sorted(p["status"] for p in progress.values())
         assert statuses == ["queued", "running"], progress
         queued = next(p for p in progress.values() if p["status"] == "queued")
@@ -87,7 +89,7 @@ def test_two_simultaneous_starts_one_runs_the_other_is_queued(tiny_dataset):
         active = active_runs()
         assert len(active) == 1 and active[0] in started
     finally:
-        _stop_and_wait(sorted(started, key=lambda r: runfolder.read_progress(r)["status"] != "queued"))
+        _stop_and_wait(sorted(started, key=lambda r: state.run_state(r)["status"] != "queued"))
     assert active_runs() == []
 
 
@@ -100,22 +102,22 @@ def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny
     from seglib.model.saving import load_model
 
     run_id = scheduler.start_run(tiny_config(), name="to be killed")
-    folder = runfolder.run_dir(run_id)
-    last = folder / runfiles.LAST_CHECKPOINT
+    folder = folders.run_dir(run_id)
+    last = folder / files.LAST_CHECKPOINT
     try:
         # Wait for the first epoch's checkpoint, then for the next epoch to be under way.
-        wait_until(lambda: last.exists() and runfolder.read_progress(run_id)["epoch"] >= 2, 150, interval=0.2,
-                   message=lambda: str(runfolder.read_progress(run_id)))
-        progress = runfolder.read_progress(run_id)
+        wait_until(lambda: last.exists() and state.run_state(run_id)["epoch"] >= 2, 150, interval=0.2,
+                   message=lambda: str(state.run_state(run_id)))
+        progress = state.run_state(run_id)
         assert progress["status"] == "running"
         killed_at = time.time()
         os.kill(progress["pid"], signal.SIGKILL)
-        wait_until(lambda: runfolder.read_progress(run_id)["status"] == "failed", 5.0, interval=0.1,
-                   message=lambda: str(runfolder.read_progress(run_id)))
+        wait_until(lambda: state.run_state(run_id)["status"] == "failed", 5.0, interval=0.1,
+                   message=lambda: str(state.run_state(run_id)))
         assert time.time() - killed_at < 5.0
-        final = runfolder.read_progress(run_id)
+        final = state.run_state(run_id)
         assert "the training process was killed" in final["message"].lower()
-        assert [i.status for i in runfolder.list_runs() if i.id == run_id] == ["failed"]
+        assert [i.status for i in state.list_runs() if i.id == run_id] == ["failed"]
     except BaseException:
         _stop_and_wait([run_id])
         raise
@@ -126,7 +128,7 @@ def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny
     # A new run can start at once (the dead worker holds nothing).
     new = scheduler.start_run(tiny_config(), name="after the kill")
     try:
-        assert runfolder.read_progress(new)["status"] == "running"
+        assert state.run_state(new)["status"] == "running"
     finally:
         _stop_and_wait([new])
     # The killed run can be resumed from its checkpoint (queued, then stopped here).
@@ -135,13 +137,13 @@ def test_sigkill_mid_epoch_reads_failed_within_5_s_and_the_checkpoint_loads(tiny
 
 
 def test_a_dead_worker_whose_dashboard_is_alive_reads_failed(own_runs_dir):
-    folder = runfolder.create_run(tiny_config(), name="killed", status="running")
+    folder = folders.create_run(tiny_config(), name="killed", status="running")
     set_progress(folder, status="running", epoch=3, pid=_dead_process()["pid"],
                   spawner=liveness.process_identity(os.getpid()))  # this process plays the dashboard
-    progress = runfolder.read_progress(folder.name)
+    progress = state.run_state(folder.name)
     assert progress["status"] == "failed" and "training process was killed" in progress["message"]
     scheduler.schedule()  # persists the verdict
-    assert json.loads((folder / runfiles.PROGRESS_FILE).read_text())["status"] == "failed"
+    assert json.loads((folder / files.PROGRESS_FILE).read_text())["status"] == "failed"
     scheduler.delete_run(folder.name)
 
 
@@ -152,27 +154,27 @@ def test_a_dead_worker_whose_dashboard_is_alive_reads_failed(own_runs_dir):
 def test_after_a_restart_every_run_keeps_its_final_status(own_runs_dir):
     created = {}
     for status in ("finished", "stopped", "failed", "interrupted", "queued"):
-        created[status] = runfolder.create_run(tiny_config(), name=f"was {status}", status=status).name
+        created[status] = folders.create_run(tiny_config(), name=f"was {status}", status=status).name
     # Running when the dashboard died: its worker and the dashboard that started it are both gone.
-    folder = runfolder.create_run(tiny_config(), name="was running", status="running")
+    folder = folders.create_run(tiny_config(), name="was running", status="running")
     set_progress(folder, status="running", epoch=4, pid=_dead_process()["pid"], spawner=_dead_process())
     created["running"] = folder.name
     # Running when the machine rebooted: the pid of its dashboard now belongs to a process started later.
-    folder = runfolder.create_run(tiny_config(), name="was running at reboot", status="running")
+    folder = folders.create_run(tiny_config(), name="was running at reboot", status="running")
     earlier = {"pid": os.getpid(), "start": liveness.process_start_time(os.getpid()) - 3600}
     set_progress(folder, status="running", epoch=1, pid=_dead_process()["pid"], spawner=earlier)
     created["reboot"] = folder.name
 
     # A "restarted dashboard": a fresh Python process lists the runs.
-    code = ("import json; from seglib.training import runfolder\n"
-            "print(json.dumps({i.id: i.status for i in runfolder.list_runs()}))\n")
+    code = ("import json; from seglib.training.runs import state\n"
+            "print(json.dumps({i.id: i.status for i in state.list_runs()}))\n")
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ), capture_output=True,
                             text=True, timeout=120, check=True).stdout
     listed = json.loads(output.strip().splitlines()[-1])
     expected = {"finished": "finished", "stopped": "stopped", "failed": "failed", "interrupted": "interrupted",
                 "queued": "queued", "running": "interrupted", "reboot": "interrupted"}
     assert {key: listed[run_id] for key, run_id in created.items()} == expected
-    assert "Resume it" in runfolder.read_progress(created["running"])["message"]
+    assert "Resume it" in state.run_state(created["running"])["message"]
     scheduler.request_stop(created["queued"])
     for run_id in created.values():
         scheduler.delete_run(run_id)
@@ -219,56 +221,63 @@ ONE_EPOCH = {"train.epochs": 1, "model.width": 0.35, "model.low_level_filters": 
              "data.train_count": 8, "data.val_count": 4}
 
 
-class _StopAt:
+class _StopAt(Callback):
     """Ask for a stop (the STOP file, as the dashboard writes it) at one point of the training loop."""
 
-    def __init__(self, batch=None, epoch_end=False):
-        self.batch, self.epoch_end = batch, epoch_end
+    def __init__(self, folder, batch=None, epoch_end=False):
+        super().__init__()
+        self.folder, self.batch, self.epoch_end = folder, batch, epoch_end
 
-    def _stop(self, worker):
-        (worker.folder / runfiles.STOP_FILE).write_text("stop\n")
-        worker.reporter.write()  # the progress thread's next tick sees it at once
+    def on_train_batch_end(self, step, logs=None):
+        if self.batch is not None and (logs["epoch"], step) == self.batch:
+            (self.folder / files.STOP_FILE).write_text("stop\n")
 
-    def on_batch_end(self, worker, epoch, step, loss):
-        if self.batch is not None and (epoch, step) == self.batch:
-            self._stop(worker)
-
-    def on_epoch_end(self, worker, epoch, row):
+    def on_epoch_end(self, epoch, logs=None):
         if self.epoch_end:  # the request lands while the last epoch's results are being written
-            (worker.folder / runfiles.STOP_FILE).write_text("stop\n")
-            reporter, update = worker.reporter, worker.reporter.update
+            (self.folder / files.STOP_FILE).write_text("stop\n")
 
-            def update_then_tick(**fields):  # the progress thread ticks right after each update
-                update(**fields)
-                reporter.write()
 
-            reporter.update = update_then_tick
+def _tick_after_every_update(monkeypatch) -> None:
+    """The worker's progress thread writes progress.json right after each update (it does once a
+    second), so a stop request is seen by the very next one."""
+    from seglib.training.runs.reporter import ProgressReporter
+
+    update = ProgressReporter.update
+
+    def update_then_tick(reporter, **fields):
+        update(reporter, **fields)
+        reporter.write()
+
+    monkeypatch.setattr(ProgressReporter, "update", update_then_tick)
 
 
 @pytest.mark.slow
-def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset):
+def test_a_stop_after_the_last_epochs_work_finishes_with_a_true_message_and_no_stop_file(tiny_dataset,
+                                                                                          monkeypatch):
     from seglib.training.worker import train
 
-    folder = runfolder.create_run(tiny_config(**ONE_EPOCH), status="running")
-    assert train(folder, callbacks=[_StopAt(epoch_end=True)]) == "finished"
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    folder = folders.create_run(tiny_config(**ONE_EPOCH), status="running")
+    _tick_after_every_update(monkeypatch)
+    assert train(folder, callbacks=[_StopAt(folder, epoch_end=True)]) == "finished"
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "finished", progress
     assert "finishing the current batch" not in progress["message"]
     assert "Finished" in progress["message"] and "nothing was left to stop" in progress["message"]
-    assert not (folder / runfiles.STOP_FILE).exists()
-    assert runfolder.read_progress(folder.name)["stop_requested"] is False
+    assert not (folder / files.STOP_FILE).exists()
+    assert state.run_state(folder.name)["stop_requested"] is False
     scheduler.delete_run(folder.name)
 
 
 @pytest.mark.slow
-def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset):
+def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_dataset, monkeypatch):
     from seglib.training.worker import train
 
-    folder = runfolder.create_run(tiny_config(**ONE_EPOCH), status="running")
-    assert train(folder, callbacks=[_StopAt(batch=(1, 2))]) == "stopped"
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    folder = folders.create_run(tiny_config(**ONE_EPOCH), status="running")
+    _tick_after_every_update(monkeypatch)
+    assert train(folder, callbacks=[_StopAt(folder, batch=(1, 2))]) == "stopped"
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and progress["message"].startswith("Stopped at epoch 1")
-    assert not (folder / runfiles.STOP_FILE).exists()
+    assert not (folder / files.STOP_FILE).exists()
     scheduler.delete_run(folder.name)
 
 
@@ -285,13 +294,13 @@ def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_d
         for mask in (root / "Validation" / "Category_ids").glob("*.png"):
             shape = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED).shape[:2]
             cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))  # every pixel "ignore"
-    folder = runfolder.create_run(tiny_config(**ONE_EPOCH, **{"data.root": root.name}), status="running")
+    folder = folders.create_run(tiny_config(**ONE_EPOCH, **{"data.root": root.name}), status="running")
     started = time.time()
     assert train(folder) == "failed"
     assert time.time() - started < 30  # before TensorFlow builds anything
-    message = json.loads((folder / runfiles.PROGRESS_FILE).read_text())["message"]
+    message = json.loads((folder / files.PROGRESS_FILE).read_text())["message"]
     assert "validation split" in message and "no labelled pixel" in message, message
-    assert not (folder / runfiles.HISTORY_FILE).exists()
+    assert not (folder / files.HISTORY_FILE).exists()
     scheduler.delete_run(folder.name)
 
 

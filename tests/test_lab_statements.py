@@ -22,7 +22,8 @@ from seglib.config import get_preset
 from seglib.lab import checks as lab_checks
 from seglib.lab import exercises as ex
 from seglib.lab import facts as lab_facts
-from seglib.training import losses
+from seglib.analysis import loss_shares
+from seglib.evaluation import losses
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTES = (ROOT / "assets" / "instructor_notes.md").read_text(encoding="utf-8")
@@ -62,15 +63,15 @@ def shares(tmp_path_factory):
     generate_dataset(folder, train=1, val=SHARE_IMAGES, size=default["size"], seed=default["seed"], workers=1)
     pairs = open_dataset(folder).split("val")
     random_model = build_model(get_preset("lecture").with_overrides({"model.weights": "none"}).model)
-    return {"demo": losses.loss_shares(load_model(demo.demo_model_path()), pairs, None, 20, limit=None),
-            "random": losses.loss_shares(random_model, pairs, None, 20, limit=None)}
+    return {"demo": loss_shares.loss_shares(load_model(demo.demo_model_path()), pairs, None, 20, limit=None),
+            "random": loss_shares.loss_shares(random_model, pairs, None, 20, limit=None)}
 
 
 RARE_PARTS = ("Glove", "Sunglasses", "Socks")
 
 
 def _ratios(table) -> pd.Series:
-    return pd.Series(losses.share_ratios(table), index=table["class"])
+    return pd.Series(loss_shares.share_ratios(table), index=table["class"])
 
 
 @pytest.mark.slow
@@ -79,20 +80,20 @@ def test_the_measured_directions(shares):
     share (far less: under half) and every other class more, the rare parts several times (over 2x);
     a model with random weights weighs every class by its pixel count (within SHARE_TOLERANCE)."""
     demo, random = _ratios(shares["demo"]).dropna(), _ratios(shares["random"]).dropna()
-    assert losses.share_direction(demo["Background"]) == "less" and demo["Background"] < 0.5
+    assert loss_shares.share_direction(demo["Background"]) == "less" and demo["Background"] < 0.5
     assert (demo.drop("Background") > 1).all(), demo
     assert all(demo[name] > 2 for name in RARE_PARTS if name in demo), demo
-    assert {losses.share_direction(value) for value in random} == {"about"}, random
+    assert {loss_shares.share_direction(value) for value in random} == {"about"}, random
 
 
 @pytest.mark.slow
 def test_the_sentence_under_the_chart_reads_the_direction_from_the_shares(shares):
-    demo = losses.loss_share_sentence(shares["demo"])
+    demo = loss_shares.loss_share_sentence(shares["demo"])
     background = shares["demo"].iloc[0]
     assert "but only" in demo and "least wrong on it" in demo
-    assert losses.share_text(background["pixel share"]) in demo
-    assert losses.share_text(background["cross-entropy share"]) in demo
-    random = losses.loss_share_sentence(shares["random"])
+    assert loss_shares.share_text(background["pixel share"]) in demo
+    assert loss_shares.share_text(background["cross-entropy share"]) in demo
+    random = loss_shares.loss_share_sentence(shares["random"])
     assert "about equally wrong everywhere" in random and "by its pixel count" in random
     assert "but only" not in random
 
@@ -106,7 +107,7 @@ def test_what_the_other_losses_do_as_the_dataset_explorer_says(shares):
         assert rarest["weighted-cross-entropy share"] > 10 * rarest["pixel share"]
     demo, random = shares["demo"].iloc[0], shares["random"].iloc[0]
     assert demo["focal share"] < demo["cross-entropy share"]
-    assert random["focal share"] == pytest.approx(random["cross-entropy share"], rel=losses.SHARE_TOLERANCE)
+    assert random["focal share"] == pytest.approx(random["cross-entropy share"], rel=loss_shares.SHARE_TOLERANCE)
 
 
 @pytest.mark.slow
@@ -114,11 +115,11 @@ def test_every_sentence_that_states_a_direction_matches_the_measurement(shares):
     """The statements written once (losses' constants) and those of the exercise, the notes and the demo
     card: each direction they state is the measured one."""
     demo, random = _ratios(shares["demo"]).dropna(), _ratios(shares["random"]).dropna()
-    trained_less = losses.share_direction(demo["Background"]) == "less"
-    random_by_count = {losses.share_direction(value) for value in random} == {"about"}
+    trained_less = loss_shares.share_direction(demo["Background"]) == "less"
+    random_by_count = {loss_shares.share_direction(value) for value in random} == {"about"}
     rare_several = all(demo[name] > 2 for name in RARE_PARTS if name in demo)
     statements = {
-        losses.RANDOM_VS_TRAINED: {
+        loss_shares.RANDOM_VS_TRAINED: {
             "random weights is about equally wrong everywhere, so its loss weighs each class by its pixel count":
                 random_by_count,
             "background, which then carries less of the loss than of the pixels": trained_less,
@@ -142,7 +143,7 @@ def test_every_sentence_that_states_a_direction_matches_the_measurement(shares):
             assert " ".join(claim.split()) in flat, claim
             assert measured, claim
     # What the texts said before, which the measurement contradicts, is gone everywhere.
-    everything = " ".join((_all_text(ex.build_exercises({})) + NOTES + losses.__doc__).split())
+    everything = " ".join((_all_text(ex.build_exercises({})) + NOTES + losses.__doc__ + loss_shares.__doc__).split())
     for wrong in ("counts as much as it has pixels", "dominates the gradient",
                   "follows its share of the pixels", "the pixel counts do", "also holds most of the loss"):
         assert wrong not in everything, wrong
@@ -160,15 +161,15 @@ def _table(pixels, ce) -> pd.DataFrame:
 
 
 def test_the_sentence_for_each_direction():
-    less = losses.loss_share_sentence(_table([80, 15, 5], [8, 6, 6]))
+    less = loss_shares.loss_share_sentence(_table([80, 15, 5], [8, 6, 6]))
     assert less.startswith("Here background has 80.0% of the pixels but only 40.0% of the cross-entropy")
     assert "2 to 6 times their pixel share" in less and "c2, holds 5.0% of the pixels and 30.0% of the loss" in less
-    about = losses.loss_share_sentence(_table([80, 15, 5], [80, 15, 5]))
+    about = loss_shares.loss_share_sentence(_table([80, 15, 5], [80, 15, 5]))
     assert "about equally wrong everywhere" in about
-    more = losses.loss_share_sentence(_table([80, 15, 5], [90, 5, 5]))
+    more = loss_shares.loss_share_sentence(_table([80, 15, 5], [90, 5, 5]))
     assert "more than its pixel share" in more and "more wrong on background" in more
-    assert "cannot be compared" in losses.loss_share_sentence(_table([0, 5], [0, 1]))
-    assert [losses.share_direction(r) for r in (0.5, 0.95, 1.05, 2.0)] == ["less", "about", "about", "more"]
+    assert "cannot be compared" in loss_shares.loss_share_sentence(_table([0, 5], [0, 1]))
+    assert [loss_shares.share_direction(r) for r in (0.5, 0.95, 1.05, 2.0)] == ["less", "about", "about", "more"]
 
 
 # ---------------------------------------------------------------------------

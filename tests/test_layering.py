@@ -1,6 +1,6 @@
-"""Architecture rules: seglib's subpackages import only the layers below them; seglib never
-imports Streamlit; light modules stay TF-free; no module imports another's private names;
-no sys.path or PYTHONPATH tricks; no absolute machine paths in tracked files."""
+"""Architecture rules: seglib's subpackages import only the layers below them; no import cycle in
+seglib or ui; seglib never imports Streamlit; light modules stay TF-free; no module imports another's
+private names; no sys.path or PYTHONPATH tricks; no absolute machine paths in tracked files."""
 
 import ast
 import re
@@ -78,6 +78,115 @@ def test_each_layer_imports_only_the_layers_below_it():
             if layer != source and layer not in ALLOWED[source]:
                 offenders.append(f"{module} ({source}) imports {target} ({layer})")
     assert not offenders, "\n".join(offenders)
+
+
+def import_graph(packages=("seglib", "ui")) -> dict[str, set[str]]:
+    """Each module of ``packages`` -> the modules of ``packages`` it imports, read from the source (static):
+    every import statement counts, at the top of the file or inside a function (a lazy import
+    hides a cycle from Python, not from a reader). ``from a.b import c`` is an edge to ``a.b.c``
+    when that is a module, else to ``a.b``; a relative import is resolved against the importing module."""
+    files = {_module_name(path): path for package in packages for path in (ROOT / package).rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names if alias.name in files}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package[:len(package) - node.level + 1] + ([base] if base else []))
+                for alias in node.names:
+                    if f"{base}.{alias.name}" in files:
+                        targets.add(f"{base}.{alias.name}")
+                    elif base in files:
+                        targets.add(base)
+        graph[module] = targets - {module}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle ``[a, b, ..., a]`` for every group of modules that import each other (Tarjan's
+    strongly connected components, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            module, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[module] = min(low[module], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[module])
+            if low[module] == index[module]:
+                group = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.add(member)
+                    if member == module:
+                        break
+                if len(group) > 1:
+                    groups.append(group)
+    cycles = []
+    for group in groups:  # walk inside the group from its first module back to it
+        start = min(group)
+        path, seen = [start], {start}
+        while True:
+            following = sorted(graph[path[-1]] & group)
+            if start in following:
+                cycles.append(path + [start])
+                break
+            step = next(m for m in following if m not in seen) if any(m not in seen for m in following) \
+                else following[0]
+            if step in seen:  # a cycle that does not pass through start: report it from step
+                cycles.append(path[path.index(step):] + [step])
+                break
+            path.append(step)
+            seen.add(step)
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pkg import b\n")
+    (package / "b.py").write_text("def later():\n    from pkg.c import name\n")
+    (package / "c.py").write_text("import pkg.a\n")
+    (package / "d.py").write_text("from . import a\n")
+    global ROOT
+    saved, ROOT = ROOT, tmp_path
+    try:
+        graph = import_graph(("pkg",))
+    finally:
+        ROOT = saved
+    assert graph["pkg.d"] == {"pkg.a"}
+    assert import_cycles(graph) == [["pkg.a", "pkg.b", "pkg.c", "pkg.a"]]
+
+
+def test_no_import_cycle_in_seglib_or_ui():
+    """No module of seglib or ui imports (at the top or inside a function) a module that imports it back."""
+    cycles = import_cycles(import_graph())
+    assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
 
 
 def test_no_module_imports_another_modules_private_names():

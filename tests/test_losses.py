@@ -1,4 +1,4 @@
-"""seglib.training.losses against NumPy references: every loss, the ignore label, float16 logits,
+"""seglib.evaluation.losses against NumPy references: every loss, the ignore label, float16 logits,
 median-frequency weights, and the per-class loss shares of a tiny model."""
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ import doctest
 import numpy as np
 import pytest
 
-from seglib.training import losses
+from seglib.analysis import loss_shares
 from seglib.classes import IGNORE_LABEL
+from seglib.evaluation import losses
+from seglib.figures import loss_shares as loss_share_figures
 
 C = 4
 
@@ -162,9 +164,9 @@ def test_loss_shares_add_up_and_agree_with_the_losses(tiny_dataset, tiny_model):
     from seglib.evaluation.inference import predict_batch
 
     pairs = open_dataset(tiny_dataset).split("train")
-    table = losses.loss_shares(tiny_model, pairs, 64, 20, None, limit=3)
+    table = loss_shares.loss_shares(tiny_model, pairs, 64, 20, None, limit=3)
     assert len(table) == 20 and table.attrs["images"] == 3
-    for column in ("pixel share", *losses.SHARE_COLUMNS.values()):
+    for column in ("pixel share", *loss_shares.SHARE_COLUMNS.values()):
         assert table[column].sum() == pytest.approx(1.0)
     # Plain cross-entropy: a class's loss share is its pixel share times its mean loss over the mean.
     mean_loss = table.attrs["mean_loss"]
@@ -194,22 +196,22 @@ def test_loss_shares_with_given_weights_and_bad_arguments(tiny_dataset, tiny_mod
     pairs = open_dataset(tiny_dataset).split("val")
     weights = np.zeros(20)
     weights[0] = 1.0
-    table = losses.loss_shares(tiny_model, pairs, None, 20, weights, limit=2)
+    table = loss_shares.loss_shares(tiny_model, pairs, None, 20, weights, limit=2)
     assert table.loc[0, "weighted-cross-entropy share"] == pytest.approx(1.0)  # only background weighs
     with pytest.raises(ValueError, match="input size 64"):
-        losses.loss_shares(tiny_model, pairs, 96, 20, None)
+        loss_shares.loss_shares(tiny_model, pairs, 96, 20, None)
     with pytest.raises(ValueError, match="empty split"):
-        losses.loss_shares(tiny_model, [], 64, 20, None)
+        loss_shares.loss_shares(tiny_model, [], 64, 20, None)
     with pytest.raises(ValueError, match="num_classes"):
-        losses.loss_shares(tiny_model, pairs, 64, 5, None)
+        loss_shares.loss_shares(tiny_model, pairs, 64, 5, None)
 
 
 def test_the_figure_has_three_losses_the_pixels_and_iou(tiny_dataset, tiny_model):
     from seglib.classes import get_palette
     from seglib.data.dataset import open_dataset
 
-    table = losses.loss_shares(tiny_model, open_dataset(tiny_dataset).split("val"), 64, 20, None, limit=2)
-    figure = losses.loss_share_figure(table, log=True, include_background=False, palette=get_palette("cihp"))
+    table = loss_shares.loss_shares(tiny_model, open_dataset(tiny_dataset).split("val"), 64, 20, None, limit=2)
+    figure = loss_share_figures.loss_share_figure(table, log=True, include_background=False, palette=get_palette("cihp"))
     names = [trace.name for trace in figure.data]
     assert names[:4] == ["pixels", "cross-entropy", "weighted cross-entropy (median frequency)", "focal"]
     assert names[4] == "IoU of the model"

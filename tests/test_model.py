@@ -14,7 +14,8 @@ from conftest import TINY_MODEL  # the same module pytest loaded
 from seglib.config import ModelConfig, get_preset
 from seglib.errors import ConfigError, ModelError
 from seglib.analysis.aspp import aspp_analysis
-from seglib.model.deeplab import build_model, feature_layers, model_config_of
+from seglib.model.backbones import feature_layers
+from seglib.model.deeplab import build_model, model_config_of
 from seglib.model.imagenet import imagenet_weights_status
 from seglib.model.summary import layer_table, model_summary_text, stages
 from seglib.model.saving import load_model, save_model

@@ -26,24 +26,24 @@ def _loss_chart(at: AppTest) -> dict:
 
 @pytest.fixture(scope="module")
 def counted(tiny_dataset):
-    """The page once, with every call of seglib.training.losses.loss_shares counted."""
-    from seglib.training import losses
+    """The page once, with every call of seglib.analysis.loss_shares.loss_shares counted."""
+    from seglib.analysis import loss_shares
 
     calls = []
-    original = losses.loss_shares
+    original = loss_shares.loss_shares
 
     def counting(*args, **kwargs):
         calls.append(args[1:4])
         return original(*args, **kwargs)
 
-    losses.loss_shares = counting
+    loss_shares.loss_shares = counting
     import streamlit as st
 
     st.cache_data.clear()  # an earlier test may have measured this model and split already
     try:
         yield _run(), calls
     finally:
-        losses.loss_shares = original
+        loss_shares.loss_shares = original
 
 
 def test_the_section_has_its_anchor_and_says_cross_entropy_does_not_rebalance(counted):
@@ -54,12 +54,12 @@ def test_the_section_has_its_anchor_and_says_cross_entropy_does_not_rebalance(co
     assert "how wrong the model is there" in text and "times how wrong the model is on it" in text
     assert "proper scoring rule" in text and "calibrated" in text
     # The direction is read from the shares the page measured, in a sentence next to the chart.
-    from seglib.training import losses
+    from seglib.analysis import loss_shares
 
     table = next(d.value for d in at.dataframe if "cross-entropy share" in d.value.columns)
     background = table.iloc[0]
-    assert f"Here background has {losses.share_text(background['pixel share'])} of the pixels" in text
-    direction = losses.share_direction(background["cross-entropy share"] / background["pixel share"])
+    assert f"Here background has {loss_shares.share_text(background['pixel share'])} of the pixels" in text
+    direction = loss_shares.share_direction(background["cross-entropy share"] / background["pixel share"])
     assert {"less": "but only", "more": "more than its pixel share", "about": "about"}[direction] in text
     assert "suits the imbalance" not in text
 

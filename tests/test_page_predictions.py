@@ -26,7 +26,7 @@ from seglib.evaluation import evaluate, inference, metrics
 from seglib.figures import inspector as inspector_figures
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.errors import ImageReadError
-from seglib.training import runfolder
+from seglib.training.runs import folders
 from seglib.figures import predictions as pf
 
 PAGE = "pages/predictions.py"
@@ -50,7 +50,7 @@ def run_checkpoint(tiny_config, tiny_model, runs_root, tiny_dataset) -> str:
     from ui import models
     from seglib.model.saving import save_model
 
-    folder = runfolder.create_run(tiny_config, name="tiny checkpoint", status="finished")
+    folder = folders.create_run(tiny_config, name="tiny checkpoint", status="finished")
     save_model(tiny_model, folder / "best.keras", include_optimizer=False)
     models.refresh_model_options()  # the sidebar's run list is cached for a few seconds
     return f"run:{folder.name}"

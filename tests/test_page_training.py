@@ -23,7 +23,8 @@ from apptest_support import text as _text
 from dashboard_support import wait_until
 from run_support import HISTORY, end_workers
 from seglib.config import get_preset
-from seglib.training import planning, runfiles, runfolder, scheduler
+from seglib.training import planning, scheduler
+from seglib.training.runs import files, folders, readers, state
 
 pytestmark = pytest.mark.slow  # every test runs the page, most with a real worker
 
@@ -84,11 +85,11 @@ def _rerun_until(at: AppTest, run_id: str, done, seconds: float, every: float = 
     def rerun() -> dict | None:
         at.run()
         _bug_free(at)
-        progress = runfolder.read_progress(run_id)
+        progress = state.run_state(run_id)
         return progress if done(progress) else None
 
     progress = wait_until(rerun, seconds, interval=every, message=lambda: (
-        f"run {run_id} did not get there: {runfolder.read_progress(run_id)}\n{runfolder.read_log(run_id)[-3000:]}"))
+        f"run {run_id} did not get there: {state.run_state(run_id)}\n{readers.read_log(folders.run_dir(run_id))[-3000:]}"))
     at.run()  # one more run draws the page as of that state
     _bug_free(at)
     return progress
@@ -105,12 +106,12 @@ def test_a_tiny_run_trains_to_finished_with_a_second_run_queued_and_taken_out(ti
     at.text_input(key="form_name").set_value("apptest queued")
     queued_id = _start(at)
     assert queued_id != run_id
-    assert runfolder.read_progress(queued_id)["status"] == "queued"
+    assert state.run_state(queued_id)["status"] == "queued"
     assert "queued (position 1)" in _text(at)
     assert _progress(at)[1] == "Queued (position 1)"
     at.button(key=f"stop_{queued_id}").click().run()  # take it out of the queue
     _bug_free(at)
-    assert runfolder.read_progress(queued_id)["status"] == "stopped"
+    assert state.run_state(queued_id)["status"] == "stopped"
 
     at.selectbox(key="training_run").set_value(run_id).run()
     _bug_free(at)
@@ -118,7 +119,7 @@ def test_a_tiny_run_trains_to_finished_with_a_second_run_queued_and_taken_out(ti
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=150)
     assert progress["status"] == "finished", progress
 
-    history = runfolder.read_history(run_id)
+    history = readers.read_history(folders.run_dir(run_id))
     assert len(history) == 2
     value, label = _progress(at)
     assert value == 100 and "finished" in label
@@ -152,7 +153,7 @@ def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dat
     run_id = _start(at)
     _rerun_until(at, run_id, lambda p: p["status"] not in LIVE or int(p.get("step") or 0) > 0 or
                  int(p.get("epoch") or 0) > 1, seconds=150)
-    progress = runfolder.read_progress(run_id)
+    progress = state.run_state(run_id)
     assert progress["status"] == "running"
     # The worker is held (SIGSTOP) while Stop is pressed, so the page is read while the run is stopping:
     # a running worker can finish stopping before the page has drawn.
@@ -161,14 +162,14 @@ def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dat
     try:
         at.button(key=f"stop_{run_id}").click().run()
         _bug_free(at)
-        progress = runfolder.read_progress(run_id)
+        progress = state.run_state(run_id)
         assert progress["status"] == "stopping" and progress["stop_requested"], progress
         assert sum(":orange-badge[stopping]" in m.value for m in at.markdown) == 1
     finally:
         os.kill(worker, signal.SIGCONT)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=60, every=1.0)
     assert progress["status"] == "stopped", progress
-    assert (runfolder.run_dir(run_id) / runfiles.LAST_CHECKPOINT).exists()
+    assert (folders.run_dir(run_id) / files.LAST_CHECKPOINT).exists()
     assert "last.keras saved" in _text(at)
     assert "stopped" in _progress(at)[1]
 
@@ -176,12 +177,12 @@ def test_stop_keeps_the_last_checkpoint_and_resume_queues_the_run_again(tiny_dat
     _bug_free(at)
     assert "Resumed from last.keras" in _text(at)
     # No other worker is alive (_no_worker_left), so Resume starts the worker at once.
-    assert runfolder.read_progress(run_id)["status"] == "running"
+    assert state.run_state(run_id)["status"] == "running"
 
 
 def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
     at = _page()
-    before = {info.id for info in runfolder.list_runs()}
+    before = {info.id for info in state.list_runs()}
     at.number_input(key="form_model_image_size").set_value(100).run()
     _bug_free(at)
     from markdown_check import plain
@@ -192,7 +193,7 @@ def test_a_bad_hyperparameter_shows_an_error_and_starts_nothing(tiny_dataset):
     at.button(key="training_start").click().run()
     _bug_free(at)
     assert any(e.startswith("The run was not started") for e in (x.value for x in at.error))
-    assert {info.id for info in runfolder.list_runs()} == before
+    assert {info.id for info in state.list_runs()} == before
 
 
 def test_the_preset_fills_the_form_and_the_estimate_follows_it(tiny_dataset):
@@ -242,7 +243,7 @@ def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
     config = get_preset("lecture").with_overrides({"data.root": "no-such-dataset", "train.epochs": 1})
     # Start refuses a missing dataset before any folder exists; a queued run whose dataset was deleted
     # meanwhile reaches the worker, which fails it.
-    run_id = runfolder.create_run(config, name="apptest failing").name
+    run_id = folders.create_run(config, name="apptest failing").name
     scheduler.schedule()
     at = open_app(PAGE, query={"run": run_id}, run=False)
     progress = _rerun_until(at, run_id, lambda p: p["status"] not in LIVE, seconds=90, every=1.0)
@@ -323,7 +324,7 @@ def test_the_form_says_where_the_backbone_starts_and_the_runs_table_shows_it(tin
     at.number_input(key="form_train_freeze_backbone_epochs").set_value(2).run()
     _bug_free(at)
     assert "(random weights, fixed for 2 epochs)" in _text(at)   # the config summary under the estimate
-    folder = runfolder.create_run(get_preset("lecture"), status="finished")
+    folder = folders.create_run(get_preset("lecture"), status="finished")
     at = _page()
     table = next(frame.value for frame in at.dataframe if "run id" in frame.value.columns)
     assert table.loc[table["run id"] == folder.name, "start"].item() == "pretrained backbone, fixed for 16 epochs"
@@ -366,9 +367,9 @@ def test_the_charts_are_redrawn_for_an_epoch_or_the_running_loss_at_most_that_of
 def test_the_runs_table_polls_only_for_a_viewer_of_another_run_while_one_is_live():
     from ui.training.runs_table import table_polls
 
-    def info(run_id: str, status: str) -> runfolder.RunInfo:
-        return runfolder.RunInfo(id=run_id, name=run_id, status=status, preset="lecture", created_at=0.0,
-                                 epochs_done=0, epochs=2, best_val_mean_iou=None, path=Path(run_id))
+    def info(run_id: str, status: str) -> state.RunInfo:
+        return state.RunInfo(id=run_id, name=run_id, status=status, preset="lecture", created_at=0.0,
+                             epochs_done=0, epochs=2, best_val_mean_iou=None, path=Path(run_id))
 
     live, done = info("a", "running"), info("b", "finished")
     assert table_polls([live, done], shown="a") is False  # the live view redraws the page for it
@@ -403,8 +404,8 @@ def test_start_in_an_unwritable_runs_folder_says_what_to_do_without_an_exception
 
 def test_rename_that_cannot_write_shows_the_message(tiny_dataset, run_folder):
     folder = run_folder("finished", "apptest rename", history=HISTORY)
-    (folder / runfiles.META_FILE).unlink()
-    (folder / runfiles.META_FILE).mkdir()  # meta.json cannot be replaced: a folder holds its name
+    (folder / files.META_FILE).unlink()
+    (folder / files.META_FILE).mkdir()  # meta.json cannot be replaced: a folder holds its name
     at = _page(folder.name)
     at.text_input(key=f"rename_{folder.name}").set_value("new name")
     at.button(key=f"do_rename_{folder.name}").click().run()
@@ -416,13 +417,13 @@ def test_rename_that_cannot_write_shows_the_message(tiny_dataset, run_folder):
 
 def test_a_checkpoint_that_is_a_folder_is_not_offered_for_download(tiny_dataset, run_folder):
     folder = run_folder("finished", "apptest folder checkpoint", history=HISTORY)
-    (folder / runfiles.BEST_CHECKPOINT).mkdir()
+    (folder / files.BEST_CHECKPOINT).mkdir()
     at = _page(folder.name)
     buttons = {button.proto.label: button for button in at.get("download_button")}
     assert buttons["best.keras"].proto.disabled
     assert not buttons["history.csv"].proto.disabled
-    (folder / runfiles.BEST_CHECKPOINT).rmdir()
-    (folder / runfiles.BEST_CHECKPOINT).write_bytes(b"PK\x03\x04")
+    (folder / files.BEST_CHECKPOINT).rmdir()
+    (folder / files.BEST_CHECKPOINT).write_bytes(b"PK\x03\x04")
     at.run()
     assert not {b.proto.label: b for b in at.get("download_button")}["best.keras"].proto.disabled
 

@@ -18,7 +18,7 @@ from apptest_support import open_app
 from apptest_support import text as _text
 
 from seglib.classes import CLASS_NAMES, get_palette
-from seglib.training import runfolder
+from seglib.training.runs import folders
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -274,7 +274,7 @@ def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, 
 
     monkeypatch.setenv("SEGLIB_RUNS_DIR", str(tmp_path))
     config = get_preset("lecture").with_overrides({"model.image_size": 64})
-    folder = runfolder.create_run(config, name="tiny run", status="finished")
+    folder = folders.create_run(config, name="tiny run", status="finished")
     save_model(build_model(config.model), folder / "best.keras")
 
     at = _app(model=f"run:{folder.name}")

@@ -1,6 +1,6 @@
 """The metric playground (``seglib.lab.playground``): a made-up prediction that does what each slider
 says, deterministic for a seed, scored with the project's own metric functions and with losses equal
-to ``seglib.training.losses.make_loss`` on the logits they stand for."""
+to ``seglib.evaluation.losses.make_loss`` on the logits they stand for."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from seglib.evaluation import metrics
 from seglib.figures import playground as playground_figures
 from seglib.lab import playground
 from seglib.lab.playground import Board, Settings
-from seglib.training.losses import make_loss, median_frequency_weights
+from seglib.evaluation.losses import make_loss, median_frequency_weights
 
 
 def _mask(size: int = 48) -> np.ndarray:

@@ -14,9 +14,11 @@ import pytest
 from seglib.classes import NUM_CLASSES, swap_left_right
 from seglib.config import get_preset
 from seglib.errors import ModelError
-from seglib.model import pretrain, pretrained
+from seglib.model import backbones, pretrained
 from seglib.model.deeplab import build_model
-from seglib.training import runfiles, runfolder
+from seglib.training import pretrain
+from seglib.training.callbacks import Callback
+from seglib.training.runs import files, folders
 from seglib.training.worker import train
 
 pytestmark = pytest.mark.slow  # pretrains and trains small models
@@ -88,7 +90,7 @@ def test_a_pretrained_start_sets_every_backbone_layer_and_nothing_else(tiny_back
     stored = np.load(folder / "mobilenetv2_0.35.npz")
     model = build_model(config.model.__class__(**{**config.model.__dict__, "weights": "pretrained"}))
     assert "pretrained by the project" in model.weights_message
-    layers = pretrained.backbone_layers(model, config.model)
+    layers = backbones.backbone_layers(model, config.model)
     assert {layer.name for layer in layers} == {key.rpartition("/")[0] for key in stored.files}
     for layer in layers:
         for index, weight in enumerate(layer.get_weights()):
@@ -109,11 +111,11 @@ def test_a_missing_or_wrong_pretrained_file_is_a_clear_message(tiny_backbone, tm
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.npz is not a readable pretrained backbone"):
-        pretrained.load_backbone(model, wide, junk)
+        backbones.load_backbone(model, wide, junk)
     other = tmp_path / "other.npz"
     np.savez(other, **{"Conv1/0": np.zeros((1, 1, 1, 1), np.float32)})
     with pytest.raises(ModelError, match="no weights for"):
-        pretrained.load_backbone(model, wide, other)
+        backbones.load_backbone(model, wide, other)
 
 
 def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(tiny_backbone, tiny_dataset,
@@ -123,15 +125,15 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
     stored = np.load(folder / "mobilenetv2_0.35.npz")
     snapshots = {}
 
-    class Snapshot:
-        def on_epoch_end(self, worker, epoch, row):
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs=None):
             snapshots[epoch] = {layer.name: [w.copy() for w in layer.get_weights()]
-                                for layer in worker.model.layers if layer.weights}
+                                for layer in self.model.layers if layer.weights}
 
     run_config = config.with_overrides({"model.weights": "pretrained", "train.freeze_backbone_epochs": 1,
                                         "train.epochs": 2, "train.batch_size": 4, "data.train_count": 8,
                                         "data.val_count": 4})
-    run_folder = runfolder.create_run(run_config, status="running")
+    run_folder = folders.create_run(run_config, status="running")
     assert train(run_folder, callbacks=[Snapshot()]) == "finished"
     backbone_names = {key.rpartition("/")[0] for key in stored.files}
     for name in backbone_names:   # epoch 1: fixed, BatchNorm statistics included
@@ -139,9 +141,9 @@ def test_a_fixed_backbone_keeps_its_weights_while_the_head_learns_then_joins_in(
             np.testing.assert_array_equal(weight, stored[f"{name}/{index}"])
     assert not np.array_equal(snapshots[1]["head_logits"][0], snapshots[2]["head_logits"][0])
     assert any(not np.array_equal(snapshots[2][name][0], stored[f"{name}/0"]) for name in backbone_names)
-    log = (run_folder / runfiles.LOG_FILE).read_text()
+    log = (run_folder / files.LOG_FILE).read_text()
     assert "backbone fixed" in log and "pretrained by the project" in log
-    progress = json.loads((run_folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((run_folder / files.PROGRESS_FILE).read_text())
     assert "pretrained by the project" in progress["start"]
     names = [name for name, _ in progress["startup_steps"]]   # each start-up step, as the page shows it
     assert names == ["starting the worker", "reading the dataset", "importing TensorFlow",

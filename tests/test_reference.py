@@ -9,7 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APPTEST_TIMEOUT
-from seglib.training import reference, runfiles, runfolder, scheduler
+from seglib.training import reference, scheduler
+from seglib.training.runs import files, folders, readers, state
 from seglib.config import RunConfig, get_preset
 from seglib.errors import RunError
 from seglib.training.worker import train
@@ -26,7 +27,7 @@ def shipped(monkeypatch):
     """The reference runs shipped in assets/ (not a copy another fixture of this module made)."""
     from seglib import settings
 
-    monkeypatch.setattr(runfolder, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
+    monkeypatch.setattr(folders, "REFERENCE_DIR", settings.ASSETS_DIR / "reference_runs")
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,9 @@ def recorded(tmp_path_factory, tiny_dataset):
     references = tmp_path_factory.mktemp("reference_runs")
     machine_runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runfolder, "REFERENCE_DIR", references)
+        patch.setattr(folders, "REFERENCE_DIR", references)
         patch.setenv("SEGLIB_RUNS_DIR", str(machine_runs))
-        folder = runfolder.create_run(get_preset("lecture").with_overrides(TINY), status="running")
+        folder = folders.create_run(get_preset("lecture").with_overrides(TINY), status="running")
         assert train(folder) == "finished"
         target = reference.record(folder, "tiny", "Tiny reference", note="recorded by a test with `python -m seglib reference-runs`")
         yield target, folder
@@ -49,24 +50,24 @@ def test_a_recorded_run_keeps_what_the_pages_read_and_nothing_of_the_machine(rec
     kept = {path.name for path in target.iterdir()}
     assert {"config.json", "meta.json", "progress.json", "history.csv", "class_iou.csv", "previews"} <= kept
     assert not {"best.keras", "last.keras", "train.log"} & kept
-    progress = json.loads((target / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((target / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "finished" and not {"pid", "spawner", "boot_id", "pid_start"} & set(progress)
-    assert str(source.parent) not in (target / runfiles.PROGRESS_FILE).read_text()
-    meta = json.loads((target / runfiles.META_FILE).read_text())
+    assert str(source.parent) not in (target / files.PROGRESS_FILE).read_text()
+    meta = json.loads((target / files.META_FILE).read_text())
     assert meta["reference"] is True and meta["name"] == "Tiny reference"
 
 
 def test_reference_runs_are_listed_and_read_only(recorded):
     target, _ = recorded
-    infos = {info.id: info for info in runfolder.list_runs()}
+    infos = {info.id: info for info in state.list_runs()}
     assert infos["reference-tiny"].reference and infos["reference-tiny"].status == "finished"
     assert infos["reference-tiny"].epochs_done == 1
-    assert len(runfolder.read_history("reference-tiny")) == 1
+    assert len(readers.read_history(folders.run_dir("reference-tiny"))) == 1
     for action in (lambda: scheduler.request_stop("reference-tiny"), lambda: scheduler.resume_run("reference-tiny", 3),
-                   lambda: scheduler.delete_run("reference-tiny"), lambda: runfolder.rename_run("reference-tiny", "x")):
+                   lambda: scheduler.delete_run("reference-tiny"), lambda: folders.rename_run("reference-tiny", "x")):
         with pytest.raises(RunError, match="recorded reference run .* read-only"):
             action()
-    assert target.is_dir() and json.loads((target / runfiles.META_FILE).read_text())["name"] == "Tiny reference"
+    assert target.is_dir() and json.loads((target / files.META_FILE).read_text())["name"] == "Tiny reference"
 
 
 def test_the_training_page_shows_a_reference_run_read_only(recorded):
@@ -85,7 +86,7 @@ def test_the_training_page_shows_a_reference_run_read_only(recorded):
 
 
 def test_a_run_that_did_not_finish_is_not_recorded(tmp_path):
-    folder = runfolder.create_run(get_preset("lecture").with_overrides(TINY), path=tmp_path / "run", status="failed")
+    folder = folders.create_run(get_preset("lecture").with_overrides(TINY), path=tmp_path / "run", status="failed")
     with pytest.raises(RunError, match="Only a finished run can be recorded"):
         reference.record(folder, "broken", "Broken", out=tmp_path / "out")
     assert not (tmp_path / "out" / "reference-broken").exists()
@@ -109,13 +110,13 @@ def test_each_optimizer_run_is_one_change_from_the_one_before():
 
 
 def test_a_fresh_clone_ships_the_reference_runs(shipped):
-    shipped = {path.name for path in runfolder.REFERENCE_DIR.iterdir() if path.is_dir()}
-    expected = {runfolder.REFERENCE_PREFIX + key for key in reference.SHIPPED_RUNS} | {"reference-demo-model"}
+    shipped = {path.name for path in folders.REFERENCE_DIR.iterdir() if path.is_dir()}
+    expected = {folders.REFERENCE_PREFIX + key for key in reference.SHIPPED_RUNS} | {"reference-demo-model"}
     assert shipped == expected
     for name in shipped:
-        config = RunConfig.load(runfolder.REFERENCE_DIR / name / runfiles.CONFIG_FILE)
+        config = RunConfig.load(folders.REFERENCE_DIR / name / files.CONFIG_FILE)
         assert config.preset == "lecture"
-        assert len(runfolder.read_history(name)) >= 2
+        assert len(readers.read_history(folders.run_dir(name))) >= 2
 
 
 def test_a_fresh_install_compares_the_optimizer_runs_out_of_the_box(shipped, tmp_path, monkeypatch):
@@ -123,7 +124,7 @@ def test_a_fresh_install_compares_the_optimizer_runs_out_of_the_box(shipped, tmp
     at = AppTest.from_file("../pages/training.py", default_timeout=APPTEST_TIMEOUT)
     at.run()
     assert not at.exception
-    assert at.multiselect(key="training_compare").value == [runfolder.REFERENCE_PREFIX + key
+    assert at.multiselect(key="training_compare").value == [folders.REFERENCE_PREFIX + key
                                                             for key in reference.OPTIMIZER_RUNS]
     compare = json.loads(next(chart.proto.spec for chart in at.get("plotly_chart") if "compare" in chart.proto.id))
     names = [trace["name"] for trace in compare["data"]]   # training and validation curves of the three runs

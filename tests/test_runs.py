@@ -20,7 +20,8 @@ import pytest
 
 from dashboard_support import wait_until
 from run_support import active_runs, private_runs_dir, set_progress, small_config
-from seglib.training import liveness, planning, runfiles, runfolder, scheduler
+from seglib.training import liveness, planning, scheduler
+from seglib.training.runs import files, folders, previews, readers, state
 from seglib.config import get_preset
 from seglib.errors import PathNotAllowedError, RunError
 
@@ -39,7 +40,7 @@ def own_runs_dir(tmp_path_factory):
 
 def _queue(config, name: str | None = None) -> str:
     """``scheduler.start_run`` without its dataset check: create the run, then schedule it."""
-    folder = runfolder.create_run(config, name)
+    folder = folders.create_run(config, name)
     scheduler.schedule()
     return folder.name
 
@@ -56,13 +57,13 @@ def _wait_final(run_ids, timeout=180.0, watch_active=True) -> int:
 
     def all_final() -> bool:
         nonlocal most_active
-        infos = {info.id: info for info in runfolder.list_runs()}
-        active = sum(1 for info in infos.values() if info.status in runfiles.ACTIVE_STATUSES)
+        infos = {info.id: info for info in state.list_runs()}
+        active = sum(1 for info in infos.values() if info.status in files.ACTIVE_STATUSES)
         most_active = max(most_active, active)
-        return all(infos[run_id].status in runfiles.FINAL_STATUSES for run_id in run_ids)
+        return all(infos[run_id].status in files.FINAL_STATUSES for run_id in run_ids)
 
     wait_until(all_final, timeout, interval=0.1,
-               message=lambda: f"runs did not end: {[runfolder.read_progress(r) for r in run_ids]}")
+               message=lambda: f"runs did not end: {[state.run_state(r) for r in run_ids]}")
     return most_active
 
 
@@ -71,89 +72,89 @@ def test_create_run_writes_config_meta_and_a_queued_progress(own_runs_dir, monke
     # One fixed second for both runs: the second id must then take a suffix (on a loaded machine the two
     # calls used to fall into different seconds, and the test judged the clock instead of the ids).
     second_of_day = time.time()
-    monkeypatch.setattr(runfolder.time, "time", lambda: second_of_day)
-    folder = runfolder.create_run(config, name="  my run  ")
+    monkeypatch.setattr(folders.time, "time", lambda: second_of_day)
+    folder = folders.create_run(config, name="  my run  ")
     assert folder.parent == own_runs_dir
-    assert runfolder.read_config(folder.name) == config
-    assert runfolder.read_meta(folder.name)["name"] == "my run"
-    progress = runfolder.read_progress(folder.name)
+    assert state.training_config(folder) == config
+    assert readers.read_meta(folder)[0]["name"] == "my run"
+    progress = state.run_state(folder.name)
     assert progress["status"] == "queued" and progress["epochs"] == 2
-    second = runfolder.create_run(config)
+    second = folders.create_run(config)
     assert second.name == folder.name + "-2"
     scheduler.delete_run(folder.name)
     scheduler.delete_run(second.name)
 
 
 def test_run_ids_are_readable_sortable_slugs():
-    run_id = runfolder.new_run_id("keras-example", now=time.mktime((2026, 11, 25, 9, 30, 12, 0, 0, -1)))
+    run_id = folders.new_run_id("keras-example", now=time.mktime((2026, 11, 25, 9, 30, 12, 0, 0, -1)))
     assert run_id == "20261125-093012-keras-example"
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 200])
 def test_bad_run_ids_are_refused(bad):
     with pytest.raises(RunError):
-        runfolder.read_progress(bad)
+        state.run_state(bad)
 
 
 def test_history_cut_mid_line_drops_only_the_partial_row(own_runs_dir):
-    folder = runfolder.create_run(small_config(), status="finished")
-    (folder / runfiles.HISTORY_FILE).write_text(
+    folder = folders.create_run(small_config(), status="finished")
+    (folder / files.HISTORY_FILE).write_text(
         "epoch,loss,val_loss,accuracy,val_accuracy,mean_iou,val_mean_iou,lr,seconds\n"
         "1,2.5,2.4,0.5,0.55,0.1,0.12,0.003,30.5\n"
         "2,2.1,2.0,0.6,0.65,0.2,0.22,0.0029,29.0\n"
         "3,1.9,1.")
-    history = runfolder.read_history(folder.name)
+    history = readers.read_history(folder)
     assert history["epoch"].tolist() == [1, 2]
     assert history["val_mean_iou"].tolist() == [0.12, 0.22]
-    assert runfolder.read_steps(folder.name).empty and runfolder.read_previews(folder.name) is None
-    info = [i for i in runfolder.list_runs() if i.id == folder.name][0]
+    assert readers.read_steps(folder).empty and previews.load_previews(folder) is None
+    info = [i for i in state.list_runs() if i.id == folder.name][0]
     assert info.epochs_done == 2 and info.best_val_mean_iou == pytest.approx(0.22)
     scheduler.delete_run(folder.name)
 
 
 def test_a_running_run_whose_worker_is_gone_is_reported_interrupted(own_runs_dir):
-    folder = runfolder.create_run(small_config(), status="running")
+    folder = folders.create_run(small_config(), status="running")
     set_progress(folder, status="running", pid=_dead_pid(), epoch=3)
-    assert runfolder.read_progress(folder.name)["status"] == "interrupted"
-    assert "Resume it" in runfolder.read_progress(folder.name)["message"]
-    assert [i.status for i in runfolder.list_runs() if i.id == folder.name] == ["interrupted"]
+    assert state.run_state(folder.name)["status"] == "interrupted"
+    assert "Resume it" in state.run_state(folder.name)["message"]
+    assert [i.status for i in state.list_runs() if i.id == folder.name] == ["interrupted"]
     scheduler.schedule()  # persists the verdict
-    assert json.loads((folder / runfiles.PROGRESS_FILE).read_text())["status"] == "interrupted"
+    assert json.loads((folder / files.PROGRESS_FILE).read_text())["status"] == "interrupted"
     scheduler.delete_run(folder.name)
 
 
 def test_actions_on_a_running_run(own_runs_dir):
-    folder = runfolder.create_run(small_config(), status="running")
+    folder = folders.create_run(small_config(), status="running")
     # This test process plays the worker: alive, and never sent SIGTERM (it is our own pid).
     set_progress(folder, status="running", pid=os.getpid(), pid_start=liveness.process_start_time(os.getpid()))
     try:
-        assert runfolder.read_progress(folder.name)["status"] == "running"
+        assert state.run_state(folder.name)["status"] == "running"
         assert active_runs() == [folder.name]
         with pytest.raises(RunError, match="stop it first"):
             scheduler.delete_run(folder.name)
         with pytest.raises(RunError, match="only a stopped"):
             scheduler.resume_run(folder.name)
-        assert not (folder / runfiles.BEST_CHECKPOINT).exists()
+        assert not (folder / files.BEST_CHECKPOINT).exists()
         progress = scheduler.request_stop(folder.name)
         assert progress["status"] == "stopping" and progress["stop_requested"]
-        assert (folder / runfiles.STOP_FILE).exists()
-        runfolder.rename_run(folder.name, "renamed")
-        assert runfolder.read_meta(folder.name)["name"] == "renamed"
+        assert (folder / files.STOP_FILE).exists()
+        folders.rename_run(folder.name, "renamed")
+        assert readers.read_meta(folder)[0]["name"] == "renamed"
         with pytest.raises(RunError):
-            runfolder.rename_run(folder.name, "   ")
+            folders.rename_run(folder.name, "   ")
     finally:
         set_progress(folder, status="stopped")
     scheduler.delete_run(folder.name)
     assert not folder.exists()
     with pytest.raises(RunError, match="no run"):
-        runfolder.read_progress(folder.name)
+        state.run_state(folder.name)
 
 
 def test_stopping_a_queued_run_takes_it_out_of_the_queue(own_runs_dir):
-    folder = runfolder.create_run(small_config())
-    assert runfolder.read_progress(folder.name)["queue_position"] is not None
+    folder = folders.create_run(small_config())
+    assert state.run_state(folder.name)["queue_position"] is not None
     assert scheduler.request_stop(folder.name)["status"] == "stopped"
-    assert runfolder.read_progress(folder.name)["queue_position"] is None
+    assert state.run_state(folder.name)["queue_position"] is None
     with pytest.raises(RunError, match="nothing to stop"):
         scheduler.request_stop(folder.name)
     scheduler.delete_run(folder.name)
@@ -169,11 +170,11 @@ def test_start_run_queues_a_second_run_and_starts_it_when_the_first_ends(own_run
     config = small_config(**{"data.root": "missing-dataset"})
     first = _queue(config, name="first")
     second = _queue(config, name="second")
-    early = runfolder.read_progress(second)
-    if runfolder.read_progress(first)["status"] == "running":
+    early = state.run_state(second)
+    if state.run_state(first)["status"] == "running":
         assert early["status"] == "queued" and early["queue_position"] == 1
     assert _wait_final([first, second]) <= 1
-    one, two = runfolder.read_progress(first), runfolder.read_progress(second)
+    one, two = state.run_state(first), state.run_state(second)
     assert one["status"] == two["status"] == "failed"
     assert "missing-dataset" in two["message"]  # the worker really ran, and said why it failed
     assert two["started_at"] >= one["finished_at"]
@@ -189,9 +190,9 @@ def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_run
     monkeypatch.setenv("SEGLIB_WORKER_NICE", nice)
     run_id = _queue(small_config(**{"data.root": "missing-dataset"}))
     _wait_final([run_id])
-    log = runfolder.read_log(run_id)
+    log = readers.read_log(folders.run_dir(run_id))
     expected = os.nice(0) + {"": 10, "5": 5, "0": 0}[nice]
-    assert runfolder.read_progress(run_id)["status"] == "failed"
+    assert state.run_state(run_id)["status"] == "failed"
     if expected:
         assert f"(CPU priority lowered: nice {min(expected, 19)})" in log, log[-2000:]
     else:
@@ -202,17 +203,17 @@ def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_run
 @pytest.mark.slow
 def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_dir, data_root):
     go = time.time() + 4.0
-    code = ("import time, sys; from seglib.training import runfolder, scheduler\n"
+    code = ("import time, sys; from seglib.training import scheduler; from seglib.training.runs import folders\n"
             "from seglib.config import get_preset\n"
             "config = get_preset('lecture').with_overrides({'data.root': 'missing-dataset'})\n"
             f"time.sleep(max(0, {go} - time.time()))\n"
-            "folder = runfolder.create_run(config); scheduler.schedule(); print(folder.name)\n")
+            "folder = folders.create_run(config); scheduler.schedule(); print(folder.name)\n")
     processes = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
                  for _ in range(2)]
     run_ids = [process.communicate(timeout=120)[0].strip() for process in processes]
     assert all(run_ids) and len(set(run_ids)) == 2
     assert _wait_final(run_ids) <= 1
-    spans = sorted((runfolder.read_progress(r)["started_at"], runfolder.read_progress(r)["finished_at"])
+    spans = sorted((state.run_state(r)["started_at"], state.run_state(r)["finished_at"])
                    for r in run_ids)
     assert spans[1][0] >= spans[0][1], f"the two workers overlapped: {spans}"
     for run_id in run_ids:
@@ -220,16 +221,16 @@ def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_d
 
 
 def test_resume_requeues_an_interrupted_run_and_starts_a_worker(own_runs_dir, data_root):
-    folder = runfolder.create_run(small_config(**{"data.root": "missing-dataset"}), status="running")
+    folder = folders.create_run(small_config(**{"data.root": "missing-dataset"}), status="running")
     set_progress(folder, status="running", pid=_dead_pid())
     with pytest.raises(RunError, match="epochs must be more"):
         scheduler.resume_run(folder.name, epochs=0)
     scheduler.resume_run(folder.name, epochs=5)
-    assert runfolder.read_config(folder.name).train.epochs == 5
+    assert state.training_config(folder).train.epochs == 5
     _wait_final([folder.name])
-    progress = runfolder.read_progress(folder.name)
+    progress = state.run_state(folder.name)
     assert progress["status"] == "failed" and "missing-dataset" in progress["message"]
-    assert "(resume)" in runfolder.read_log(folder.name)  # the worker was started with --resume
+    assert "(resume)" in readers.read_log(folder)  # the worker was started with --resume
     scheduler.delete_run(folder.name)
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from seglib.evaluation import evaluate
 
-from seglib.training import runfolder, scheduler
+from seglib.training import scheduler
+from seglib.training.runs import folders, state
 
 from seglib import settings
 from seglib.config import get_preset
@@ -174,7 +175,7 @@ def test_delete_run_only_touches_the_runs_folder(runs_root, data_root, tiny_data
     finally:
         link.unlink()
 
-    folder = runfolder.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), status="finished")
+    folder = folders.create_run(get_preset("lecture").with_overrides({"model.image_size": 64}), status="finished")
     scheduler.delete_run(folder.name)
     assert not folder.exists() and runs_root.exists()
 
@@ -196,7 +197,7 @@ def test_messages_never_show_absolute_server_paths(tiny_dataset, data_root, runs
     for action in (lambda: open_dataset(data_root / "nope"),
                    lambda: load_model(runs_root / "x" / "best.keras"),
                    lambda: load_model(tiny_dataset / "human_colormap.mat"),
-                   lambda: runfolder.read_progress("missing-run"),
+                   lambda: state.run_state("missing-run"),
                    lambda: settings.check_data_path(tmp_path / "elsewhere")):
         with pytest.raises((DatasetError, ModelError, RunError, PathNotAllowedError)) as caught:
             action()

@@ -175,12 +175,12 @@ def test_a_figure_is_captioned_with_the_sidebar_selection(tiny_dataset):
 
 def test_a_runs_figures_name_the_run_its_model_and_dataset(runs_root):
     from seglib.config import get_preset
-    from seglib.training import runfolder
+    from seglib.training.runs import folders
     from ui import drawing
 
     small = get_preset("lecture").with_overrides({"model.image_size": 64})
-    first = runfolder.create_run(small, name="first").name
-    second = runfolder.create_run(small.with_overrides({"model.image_size": 96}), name="second").name
+    first = folders.create_run(small, name="first").name
+    second = folders.create_run(small.with_overrides({"model.image_size": 96}), name="second").name
     assert drawing.config_source(small, run=first) == {
         "run": first, "model": small.model_summary(), "dataset": "synthetic"}
     assert "64 px" in small.model_summary()

@@ -15,7 +15,8 @@ from image_support import encoded, random_picture
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.data import synth, synth_person, synthetic
-from seglib.training import provenance, runfolder
+from seglib.training import provenance
+from seglib.training.runs import folders
 
 
 # ---------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def _finished_run(root: str, name: str) -> str:
     from ui import models
 
     config = small_config(**{"data.root": root})
-    folder = runfolder.create_run(config, name=name, status="finished")
+    folder = folders.create_run(config, name=name, status="finished")
     save_model(build_model(config.model), folder / "best.keras", include_optimizer=False)
     models.refresh_model_options()
     return f"run:{folder.name}"
@@ -115,14 +116,14 @@ def _finished_run(root: str, name: str) -> str:
 def test_a_run_knows_whether_it_trained_on_drawings(tiny_dataset, real_dataset):
     from run_support import small_config
 
-    on_drawings = runfolder.create_run(small_config(), name="drawn", status="finished")
+    on_drawings = folders.create_run(small_config(), name="drawn", status="finished")
     record = provenance.training_record(on_drawings / "best.keras")
     assert record.synthetic is True and record.dataset == "synthetic" and record.augment is False
-    on_photos = runfolder.create_run(small_config(**{"data.root": real_dataset.name, "data.augment": True}),
-                                     name="real", status="finished")
+    on_photos = folders.create_run(small_config(**{"data.root": real_dataset.name, "data.augment": True}),
+                                   name="real", status="finished")
     record = provenance.training_record(on_photos / "best.keras")
     assert record.synthetic is False and record.augment is True
-    gone = runfolder.create_run(small_config(**{"data.root": "deleted-since"}), name="gone", status="finished")
+    gone = folders.create_run(small_config(**{"data.root": "deleted-since"}), name="gone", status="finished")
     assert provenance.training_record(gone / "best.keras").synthetic is None  # nothing says: no claim
 
 

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from dashboard_support import wait_until
-from seglib.training import planning, runfiles, runfolder
+from seglib.training import planning
+from seglib.training.callbacks import Callback
+from seglib.training.runs import files, folders, previews, readers, state
 from seglib.classes import CLASS_NAMES
 from seglib.config import get_preset
 from seglib.training.worker import train
@@ -45,24 +47,25 @@ def tiny_config(**overrides):
     return get_preset("lecture").with_overrides({**TINY_MODEL, **overrides})
 
 
-class Fault:
-    """Inject a fault into the loop at a given point (the worker's callbacks hook)."""
+class Fault(Callback):
+    """Inject a fault into the loop at a given point (a callback of ``train(callbacks=...)``)."""
 
     def __init__(self, on_train_begin=None, on_batch_end=None):
+        super().__init__()
         self._begin, self._batch = on_train_begin, on_batch_end
 
-    def on_train_begin(self, worker):
+    def on_train_begin(self, logs=None):
         if self._begin:
-            self._begin(worker)
+            self._begin(self.model)
 
-    def on_batch_end(self, worker, epoch, step, loss):
+    def on_train_batch_end(self, step, logs=None):
         if self._batch:
-            self._batch(worker, epoch, step, loss)
+            self._batch(self.model, logs["epoch"], step)
 
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_dataset):
-    folder = runfolder.create_run(tiny_config(), name="tiny", status="running")
+    folder = folders.create_run(tiny_config(), name="tiny", status="running")
     status = train(folder)
     return folder, status
 
@@ -73,32 +76,32 @@ def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
     folder, status = finished_run
     run_id = folder.name
     assert status == "finished"
-    progress = runfolder.read_progress(run_id)
+    progress = state.run_state(run_id)
     assert progress["status"] == "finished" and progress["phase"] == "done"
     assert progress["steps_per_epoch"] == 2 and progress["epoch"] == 2
     assert progress["first_batch_at"] >= progress["started_at"]
 
-    history = runfolder.read_history(run_id)
-    assert list(history.columns) == list(runfiles.HISTORY_FILE_COLUMNS)
+    history = readers.read_history(folders.run_dir(run_id))
+    assert list(history.columns) == list(files.HISTORY_FILE_COLUMNS)
     assert history["epoch"].tolist() == [1, 2]
     assert history[["loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds", "weight_norm"]
                    ].notna().all().all()
     assert ((history["val_mean_iou"] >= 0) & (history["val_mean_iou"] <= 1)).all()
     # The learning rate follows the schedule the page draws (ExponentialDecay per step).
-    schedule = planning.lr_schedule(runfolder.read_config(run_id), steps=5)
+    schedule = planning.lr_schedule(state.training_config(folders.run_dir(run_id)), steps=5)
     assert history["lr"].tolist() == pytest.approx([schedule[2], schedule[4]], rel=1e-5)
 
-    steps = runfolder.read_steps(run_id)
+    steps = readers.read_steps(folders.run_dir(run_id))
     assert steps[["epoch", "step"]].values.tolist() == [[1, 1], [1, 2], [2, 1], [2, 2]]
-    class_iou = runfolder.read_class_iou(run_id)
+    class_iou = readers.read_class_iou(folders.run_dir(run_id))
     assert class_iou["epoch"].tolist() == [1, 2] and list(class_iou.columns[1:]) == list(CLASS_NAMES)
 
-    previews = runfolder.read_previews(run_id)
-    assert previews["images"].shape == (4, 64, 64, 3) and previews["truth"].shape == (4, 64, 64)
-    assert previews["epochs"] == [1, 2] and previews["predictions"][2].shape == (4, 64, 64)
-    assert previews["predictions"][2].max() < len(CLASS_NAMES)
+    strip = previews.load_previews(folders.run_dir(run_id))
+    assert strip["images"].shape == (4, 64, 64, 3) and strip["truth"].shape == (4, 64, 64)
+    assert strip["epochs"] == [1, 2] and strip["predictions"][2].shape == (4, 64, 64)
+    assert strip["predictions"][2].max() < len(CLASS_NAMES)
 
-    for checkpoint in (runfiles.BEST_CHECKPOINT, runfiles.LAST_CHECKPOINT):
+    for checkpoint in (files.BEST_CHECKPOINT, files.LAST_CHECKPOINT):
         model = load_model(folder / checkpoint)
         assert model.output_shape == (None, 64, 64, len(CLASS_NAMES))
     # The weight norm of the last epoch is the L2 norm of last.keras's trainable kernels, measured again
@@ -106,16 +109,16 @@ def test_a_run_trains_to_finished_and_writes_the_whole_run_folder(finished_run):
     # epochs), no bias, no BatchNorm scale or offset.
     from seglib.training.steps import freeze_backbone
 
-    freeze_backbone(model, runfolder.read_config(run_id), epoch=2)
+    freeze_backbone(model, state.training_config(folders.run_dir(run_id)), epoch=2)
     kernels = [v.numpy() for v in model.trainable_variables if "kernel" in v.name]
     assert kernels and not any(name in v.name for v in model.trainable_variables for name in ("gamma", "beta")
                                if "kernel" in v.name)
     assert history["weight_norm"].iloc[-1] == pytest.approx(
         float(np.sqrt(sum(np.sum(np.square(k.astype(np.float64))) for k in kernels))), rel=1e-6)
-    info = [r for r in runfolder.list_runs() if r.id == run_id][0]
+    info = [r for r in state.list_runs() if r.id == run_id][0]
     assert info.status == "finished" and info.epochs_done == 2 and info.name == "tiny"
     assert info.best_val_mean_iou == pytest.approx(history["val_mean_iou"].max())
-    log = (folder / runfiles.LOG_FILE).read_text()
+    log = (folder / files.LOG_FILE).read_text()
     assert "First batch done" in log and "epoch 2/2" in log
 
 
@@ -129,10 +132,10 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The first epoch's row (then ask it to stop), or the process ended by itself (checked below).
-        wait_until(lambda: process.poll() is not None or len(runfiles.read_table(folder / runfiles.HISTORY_FILE)),
+        wait_until(lambda: process.poll() is not None or len(readers.read_history(folder)),
                    240, interval=0.2, message="the CLI run wrote no epoch")
         if process.poll() is None:
-            (folder / runfiles.STOP_FILE).write_text("stop\n")
+            (folder / files.STOP_FILE).write_text("stop\n")
         stdout, stderr = process.communicate(timeout=240)
     finally:
         if process.poll() is None:
@@ -144,21 +147,21 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
     assert lines[-2].startswith("stopped: Stopped at epoch") and lines[-1].startswith("run folder:")
     assert stderr.strip() == ""
 
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and "last.keras saved" in progress["message"]
-    assert (folder / runfiles.LAST_CHECKPOINT).exists()
-    config = json.loads((folder / runfiles.CONFIG_FILE).read_text())
+    assert (folder / files.LAST_CHECKPOINT).exists()
+    config = json.loads((folder / files.CONFIG_FILE).read_text())
     assert config["data"]["root"] == "synthetic"  # under the data folder: stored relative
     assert config["train"]["learning_rate"] == 0.002 and config["model"]["aspp_filters"] == 16
-    assert json.loads((folder / runfiles.META_FILE).read_text())["name"] == "from the CLI"
-    done = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+    assert json.loads((folder / files.META_FILE).read_text())["name"] == "from the CLI"
+    done = readers.read_history(folder)
     # The stop came once epoch 1 was in the history; tiny epochs are fast, so a
     # later one may have finished meanwhile, but never the whole run.
     assert 1 <= len(done) < 6 and done["epoch"].tolist() == list(range(1, len(done) + 1))
 
     # Resume (in-process): continues the epochs, the history and the learning-rate schedule.
     assert train(folder, resume=True) == "finished"
-    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+    history = readers.read_history(folder)
     assert history["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
     assert history.loc[: len(done) - 1].values.tolist() == done.values.tolist()  # kept as they were
     lr = history["lr"].tolist()
@@ -166,52 +169,52 @@ def test_the_cli_trains_in_a_subprocess_stops_on_the_stop_file_and_resumes(tiny_
     # (a schedule restarted at step 0 by the resume would break this and repeat an earlier rate).
     assert all(rate <= 0.002 * 0.5 ** epoch * (1 + 1e-5) for epoch, rate in enumerate(lr, start=1))
     assert all(later < earlier for earlier, later in zip(lr, lr[1:]))
-    assert json.loads((folder / runfiles.PROGRESS_FILE).read_text())["status"] == "finished"
+    assert json.loads((folder / files.PROGRESS_FILE).read_text())["status"] == "finished"
 
 
 def test_a_nan_loss_fails_the_run_with_a_message_that_says_what_to_do(tiny_dataset):
-    def poison(worker, epoch, step, loss):
+    def poison(model, epoch, step):
         if step == 1:
-            names = {layer.name for layer in worker.model.layers}
-            layer = worker.model.get_layer("head_logits" if "head_logits" in names else "logits")  # the 1x1 conv
+            names = {layer.name for layer in model.layers}
+            layer = model.get_layer("head_logits" if "head_logits" in names else "logits")  # the 1x1 conv
             layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
 
-    folder = runfolder.create_run(tiny_config(), status="running")
+    folder = folders.create_run(tiny_config(), status="running")
     assert train(folder, callbacks=[Fault(on_batch_end=poison)]) == "failed"
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "failed" and progress["phase"] == "done"
     assert "loss became NaN at epoch 1, step 2" in progress["message"]
     assert "Lower the learning rate" in progress["message"]
-    assert not (folder / runfiles.LAST_CHECKPOINT).exists()
+    assert not (folder / files.LAST_CHECKPOINT).exists()
 
 
 def test_an_exception_fails_the_run_with_the_error_text_and_the_traceback_in_the_log(tiny_dataset):
-    def crash(worker):
+    def crash(model):
         raise RuntimeError("injected failure")
 
-    folder = runfolder.create_run(tiny_config(), status="running")
+    folder = folders.create_run(tiny_config(), status="running")
     assert train(folder, callbacks=[Fault(on_train_begin=crash)]) == "failed"
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "failed"
     assert progress["error"] == "RuntimeError: injected failure"
     assert "Traceback" not in progress["message"]
-    assert "Traceback" in (folder / runfiles.LOG_FILE).read_text()
+    assert "Traceback" in (folder / files.LOG_FILE).read_text()
 
 
 def test_a_missing_dataset_fails_fast_with_a_clear_message(data_root):
-    folder = runfolder.create_run(tiny_config(**{"data.root": "no-such-dataset"}), status="running")
+    folder = folders.create_run(tiny_config(**{"data.root": "no-such-dataset"}), status="running")
     started = time.time()
     assert train(folder) == "failed"
     assert time.time() - started < 30
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert "no-such-dataset" in progress["message"] and "does not exist" in progress["message"]
 
 
 def test_a_stop_requested_before_training_ends_the_run_as_stopped(tiny_dataset):
-    folder = runfolder.create_run(tiny_config(), status="running")
-    (folder / runfiles.STOP_FILE).write_text("stop\n")
+    folder = folders.create_run(tiny_config(), status="running")
+    (folder / files.STOP_FILE).write_text("stop\n")
     assert train(folder) == "stopped"
-    progress = json.loads((folder / runfiles.PROGRESS_FILE).read_text())
+    progress = json.loads((folder / files.PROGRESS_FILE).read_text())
     assert progress["status"] == "stopped" and "before training started" in progress["message"]
 
 
@@ -264,12 +267,12 @@ def test_a_finished_run_becomes_a_demo_model_with_its_card(finished_run, tmp_pat
     card = demo.write_demo_assets(folder, tmp_path, reproduce="python -m seglib demo-model --epochs 2")
     assert demo.has_demo_model(tmp_path) and demo.load_demo_card(tmp_path) == json.loads(
         (tmp_path / demo.CARD_JSON).read_text())
-    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+    history = readers.read_history(folder)
     assert card["val_mean_iou"] == pytest.approx(history["val_mean_iou"].max(), abs=1e-4)
     assert card["epochs"] == 2 and card["config"]["preset"] == "lecture"
     assert set(card["per_class_iou"]) == set(CLASS_NAMES) and card["dataset"]["synth_seed"] == 0
     load_model(demo.demo_model_path(tmp_path))  # the shipped file loads
-    assert card["size_bytes"] < (folder / runfiles.BEST_CHECKPOINT).stat().st_size
+    assert card["size_bytes"] < (folder / files.BEST_CHECKPOINT).stat().st_size
     markdown = (tmp_path / demo.CARD_MARKDOWN).read_text()
     assert "python -m seglib demo-model --epochs 2" in markdown and "| Sunglasses |" in markdown
 
@@ -290,15 +293,15 @@ def test_the_shipped_demo_model_loads_and_meets_its_target():
 @pytest.mark.parametrize("loss", ["weighted-cross-entropy", "cross-entropy+dice"])
 def test_the_loss_is_a_choice_of_the_config_and_the_run_says_which(tiny_dataset, loss):
     config = tiny_config(**{"train.loss": loss, "train.epochs": 1})
-    folder = runfolder.create_run(config, status="running")
+    folder = folders.create_run(config, status="running")
     assert train(folder) == "finished"
-    log = (folder / runfiles.LOG_FILE).read_text()
+    log = (folder / files.LOG_FILE).read_text()
     assert f"Loss: {loss}" in log
     if loss == "weighted-cross-entropy":
         assert "Class weights (median frequency over 8 training masks)" in log
-    history = runfolder.read_history(folder.name)
+    history = readers.read_history(folder)
     assert len(history) == 1 and history["loss"].iloc[0] > 0
-    assert json.loads((folder / runfiles.CONFIG_FILE).read_text())["train"]["loss"] == loss
+    assert json.loads((folder / files.CONFIG_FILE).read_text())["train"]["loss"] == loss
 
 
 def test_an_unknown_loss_is_refused_with_the_valid_names():

@@ -91,13 +91,15 @@ def figure_caption() -> str:
 def _checkpoint_model_summary(kind: str, ident: str, stamp: tuple) -> str | None:
     """The model summary of the demo model (its card) or of a run (its config.json); None if unreadable."""
     from seglib.config import RunConfig
-    from seglib.training import demo, runfolder
+    from seglib.training import demo
+    from seglib.training.runs.folders import run_dir
+    from seglib.training.runs.state import training_config
 
     try:
         if kind == "demo":
             card = demo.load_demo_card() or {}
             return RunConfig.from_dict(card["config"]).model_summary()
-        return runfolder.read_config(ident).model_summary()
+        return training_config(run_dir(ident)).model_summary()
     except (SeglibError, OSError, KeyError, TypeError, ValueError):
         return None
 
@@ -137,13 +139,14 @@ def config_source(config, run: str | None = None) -> dict:
 def runs_source(run_ids) -> dict:
     """``{"run", "model", "dataset"}`` of a figure comparing runs: their ids, and their model and
     dataset where they share one ('several' where they differ)."""
-    from seglib.training import runfolder
+    from seglib.training.runs.folders import run_dir
+    from seglib.training.runs.state import training_config
 
     run_ids = list(run_ids)
     models, names = set(), set()
     for run_id in run_ids:
         try:
-            config = runfolder.read_config(run_id)
+            config = training_config(run_dir(run_id))
         except SeglibError:
             models.add(None)
             names.add(None)

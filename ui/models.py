@@ -100,17 +100,16 @@ def _demo_choice() -> ModelChoice | None:
 @st.cache_data(ttl=10, show_spinner=False)
 def _run_choices(runs_dir: str) -> list[tuple[str, str, str, str]]:
     """``(run id, name, checkpoint, status)`` of every run with a checkpoint that is not training."""
-    from seglib.training import runfiles, runfolder
+    from seglib.training.runs.readers import find_checkpoint
+    from seglib.training.runs.state import list_runs
 
     try:
-        listed = runfolder.list_runs()
+        listed = list_runs()
     except (SeglibError, OSError):
         return []
     choices = []
     for info in listed:
-        folder = Path(info.path)
-        checkpoint = next((folder / name for name in (runfiles.BEST_CHECKPOINT, runfiles.LAST_CHECKPOINT)
-                           if (folder / name).is_file()), None)
+        checkpoint = find_checkpoint(Path(info.path))
         if checkpoint is None or info.status in _TRAINING_STATUSES:
             continue
         choices.append((info.id, info.name or info.id, str(checkpoint), info.status))

@@ -1,1 +1,2 @@
-"""Analysis: atrous (dilated) scales and receptive fields of a model, measured on real images."""
+"""Analysis: atrous (dilated) scales and receptive fields of a model, and where each loss puts its weight
+class by class (``loss_shares``), measured on real images."""

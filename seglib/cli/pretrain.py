@@ -1,4 +1,4 @@
-"""``python -m seglib pretrain``: pretrain a CPU preset's backbone (``seglib.model.pretrain``).
+"""``python -m seglib pretrain``: pretrain a CPU preset's backbone (``seglib.training.pretrain``).
 
 Example::
 
@@ -11,7 +11,7 @@ import argparse
 import json
 
 from seglib.cli.options import add_command
-from seglib.model.pretrain import pretrain
+from seglib.training.pretrain import pretrain
 
 
 def register(subparsers) -> None:

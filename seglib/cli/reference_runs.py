@@ -41,9 +41,7 @@ def run(args: argparse.Namespace) -> int:
     assets/reference_runs (read-only in the dashboard). With --sweep, train (c) at several weight decays
     and print what each did (weight norm, losses, gap, validation mean IoU).
     """
-    import pandas as pd  # only this command reads the histories; the CLI starts without pandas
-
-    from seglib.training import runfiles
+    from seglib.training.runs import readers
 
     if args.sweep:
         if not args.out:
@@ -54,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print_sweep(Path(args.out), args.weight_decays)
         return 0
     for path in record_optimizer_runs(args.epochs, args.train, args.out):
-        history = pd.read_csv(path / runfiles.HISTORY_FILE)
+        history = readers.read_history(path)
         print(f"{path.name}: {len(history)} epochs, best val mean IoU {history['val_mean_iou'].max():.3f}, "
               f"last val loss {history['val_loss'].iloc[-1]:.3f}")
     return 0
@@ -62,15 +60,16 @@ def run(args: argparse.Namespace) -> int:
 
 def print_sweep(folder: Path, weight_decays: list[float]) -> None:
     """The sweep's table (``seglib.training.diagnosis.sweep_rows``) for the runs recorded in ``folder``."""
-    from seglib.training import diagnosis, runfiles, runfolder
+    from seglib.training import diagnosis
+    from seglib.training.runs import files, folders, readers
 
     histories = {}
     for value in weight_decays:
-        path = folder / f"{runfolder.REFERENCE_PREFIX}{sweep_key(value)}" / runfiles.HISTORY_FILE
-        if path.exists():
-            histories[value] = runfiles.read_table(path)
+        run_folder = folder / f"{folders.REFERENCE_PREFIX}{sweep_key(value)}"
+        if (run_folder / files.HISTORY_FILE).exists():
+            histories[value] = readers.read_history(run_folder)
         else:
-            print(f"weight decay {value:g}: no recorded run in {folder} ({path.parent.name})")
+            print(f"weight decay {value:g}: no recorded run in {folder} ({run_folder.name})")
     rows = diagnosis.sweep_rows(histories)
     if not rows:
         return

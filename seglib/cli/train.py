@@ -20,7 +20,8 @@ from seglib._tf import quiet_environment
 from seglib.cli.options import add_command, add_shared
 from seglib.config import LOSSES, OPTIMIZERS, WEIGHTS, RunConfig, get_preset, parse_overrides
 from seglib.errors import RunError
-from seglib.training import runfiles, runfolder, scheduler
+from seglib.training import scheduler
+from seglib.training.runs import files, folders, state, writers
 from seglib.training.splits import split_pairs
 from seglib.training.worker import train
 
@@ -119,30 +120,31 @@ def run(args: argparse.Namespace) -> int:
     config_flags += ["set"] if args.overrides else []
     if args.resume:
         folder = Path(args.resume).expanduser().resolve()
-        if not (folder / runfiles.CONFIG_FILE).exists():
+        if not (folder / files.CONFIG_FILE).exists():
             raise RunError(f"{folder.name!r} is not a run folder (no config.json); nothing to resume.")
         if set(config_flags) - {"epochs"}:
             raise RunError("--resume continues a run with its own config; only --epochs may be given "
                            f"(to extend it). Received: {', '.join('--' + f.replace('_', '-') for f in config_flags)}")
         if args.epochs is not None:  # beside config.json, which a resume never rewrites
-            runfolder.training_config(folder).with_overrides({"train.epochs": args.epochs})  # a valid count?
-            runfolder.extend_epochs(folder, args.epochs)
+            state.training_config(folder).with_overrides({"train.epochs": args.epochs})  # a valid count?
+            folders.extend_epochs(folder, args.epochs)
         scheduler.claim_foreground(folder)
         status = train(folder, resume=True, verbose=True)
     else:
         folder = Path(args.run_dir).expanduser().resolve() if args.run_dir else None
-        if folder is not None and (folder / runfiles.CONFIG_FILE).exists() and args.from_queue:
+        if folder is not None and (folder / files.CONFIG_FILE).exists() and args.from_queue:
             # Spawned by scheduler.schedule: the folder and config were written by start_run.
             if config_flags:
                 raise RunError("This run folder already has its config; do not pass config flags.")
         else:
             config = config_from_args(args)
             _check_dataset_before_creating(config)
-            folder = runfolder.create_run(config, args.name, path=folder, status="interrupted")
+            folder = folders.create_run(config, args.name, path=folder, status="interrupted")
             try:
                 scheduler.claim_foreground(folder)
             except RunError as error:
-                runfiles.update_progress(folder, status="failed", phase="done", message=str(error), error=str(error))
+                writers.write_progress(folder, {"status": "failed", "phase": "done", "message": str(error),
+                                                "error": str(error)})
                 raise
         status = train(folder, verbose=True)
     print(f"run folder: {settings.display_path(folder)}", flush=True)

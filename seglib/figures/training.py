@@ -2,8 +2,8 @@
 the validation preview strip.
 
 Everything the training page draws is built here from the tables of a run
-folder (``seglib.training.runfolder.read_history``, ``read_steps``, ``read_class_iou``,
-``read_previews``; ``seglib.training.planning.lr_schedule``), so it is tested without a browser and
+folder (``seglib.training.runs.readers.read_history``, ``read_steps``, ``read_class_iou``,
+``previews.load_previews``; ``seglib.training.planning.lr_schedule``), so it is tested without a browser and
 the page stays a thin layer of widgets.
 
 The charts follow the course's rules for training curves: training and
@@ -136,7 +136,7 @@ def loss_figure(history, *, epochs: int | None = None, title: str | None = "Loss
     """Training (solid) and validation (dashed) loss per epoch, on the same axes.
 
     Args:
-        history: ``runfolder.read_history`` (columns ``epoch``, ``loss``, ``val_loss``).
+        history: ``readers.read_history`` (columns ``epoch``, ``loss``, ``val_loss``).
         epochs: the run's planned epochs: the x axis spans them all.
         loss: the loss the run trains with (``train.loss``), named on the y axis.
     """
@@ -184,7 +184,7 @@ def running_loss_figure(steps, *, epoch: int | None = None, steps_per_epoch: int
     sees whether this epoch is already doing better.
 
     Args:
-        steps: ``runfolder.read_steps`` (``epoch``, ``step``, ``loss``).
+        steps: ``readers.read_steps`` (``epoch``, ``step``, ``loss``).
         epoch: the epoch to draw (default: the latest in ``steps``).
         steps_per_epoch: spans the x axis over the whole epoch.
     """
@@ -306,7 +306,7 @@ def overlay_figure(histories: Mapping[str, Any], *, metric: str = "loss", title:
     """Curves of several runs on the same axes: one colour per run, training solid, validation dashed.
 
     Args:
-        histories: display name -> ``runfolder.read_history`` DataFrame, in legend order.
+        histories: display name -> ``readers.read_history`` DataFrame, in legend order.
         metric: ``'loss'``, ``'accuracy'``, ``'mean_iou'`` or ``'weight_norm'`` (the kernels' L2 norm at each
             epoch's end: one solid curve per run; runs recorded before it was measured have none).
     """

@@ -125,10 +125,10 @@ def always_background(class_counts: Sequence[int]) -> dict[str, Any]:
 
 def rare_weight_ratio(class_counts: Sequence[int]) -> dict[str, Any] | None:
     """How many times one pixel of the rarest class present weighs one background pixel under
-    median-frequency weights (``seglib.training.losses.median_frequency_weights``, the weighted
+    median-frequency weights (``seglib.evaluation.losses.median_frequency_weights``, the weighted
     cross-entropy of the Dataset explorer): ``w_c = median(f) / f_c``, so the ratio is
     ``f_background / f_rarest``, two numbers of the class-balance chart. None without both."""
-    from seglib.training.losses import median_frequency_weights
+    from seglib.evaluation.losses import median_frequency_weights
 
     counts = np.asarray(class_counts, dtype=np.int64)
     present = [c for c in range(1, counts.size) if counts[c] > 0]

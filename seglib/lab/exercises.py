@@ -43,7 +43,8 @@ from seglib.lab import checks as lab_checks
 from seglib.lab.comparison import keras_differences
 from seglib.lab.facts import keras_example_numbers, keras_label, rates_text, sidebar_label
 from seglib.lab.questions import Alternative, Exercise, Link, Question, format_number, value_text
-from seglib.training import losses
+from seglib.analysis import loss_shares
+from seglib.evaluation import losses
 
 #: The Home page section on how the synthetic data differs from CIHP (13-1, 13-2 and 13-4 link to it).
 DATA_LINK = Link("home.py", "How the synthetic data differs from CIHP", synthetic.SECTION_ANCHOR)
@@ -315,8 +316,8 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
         Exercise(
             "13-4", "Class imbalance and the loss",
             "Count the pixels of each class over the training split: a few classes own most of them. Then see "
-            "what the loss does with that imbalance. " + losses.CROSS_ENTROPY_WEIGHTING + " "
-            + losses.RANDOM_VS_TRAINED + " The sentence under the *Imbalance and the loss* chart reads the "
+            "what the loss does with that imbalance. " + loss_shares.CROSS_ENTROPY_WEIGHTING + " "
+            + loss_shares.RANDOM_VS_TRAINED + " The sentence under the *Imbalance and the loss* chart reads the "
             "direction for the model in the sidebar.",
             (
                 Question("background_fraction", "13-4",
@@ -388,7 +389,7 @@ def build_exercises(facts: dict[str, Any]) -> list[Exercise]:
                          "it costs (per-class IoU helps).",
                          view="imbalance-and-the-loss",
                          model_answer=(
-                             losses.CROSS_ENTROPY_WEIGHTING + " With random weights the blue bars repeat the grey "
+                             loss_shares.CROSS_ENTROPY_WEIGHTING + " With random weights the blue bars repeat the grey "
                              "ones: the model is about equally wrong everywhere. With the trained demo model "
                              "background carries far less of the loss than of the pixels and the rare parts "
                              "several times their pixel share, because the model is least wrong on the easy "

@@ -124,7 +124,7 @@ def run_numbers(run_id: str | None) -> dict[str, Any]:
     """The run a model came from, with its best validation mean IoU (empty without a run)."""
     if not run_id:
         return {}
-    from seglib.training.runfolder import list_runs
+    from seglib.training.runs.state import list_runs
 
     numbers: dict[str, Any] = {"run_id": run_id}
     try:

@@ -22,7 +22,7 @@ can be lower than its slider; ``Scores`` reports what was measured.
 
 ``Board.scores(prediction, confidence)`` measures the prediction: pixel accuracy, mean IoU and
 the course's [0, 1] average error with ``seglib.evaluation.metrics``, and the four training
-losses of ``seglib.training.losses`` for the probabilities of a model that gives its predicted
+losses of ``seglib.evaluation.losses`` for the probabilities of a model that gives its predicted
 class the probability ``confidence`` at every pixel and shares the rest equally among the other
 classes (``logits`` builds that output). For such probabilities every loss depends on the
 confusion matrix alone, so ``confident_losses`` computes them from it in closed form: the same
@@ -48,7 +48,7 @@ import numpy as np
 
 from seglib.classes import IGNORE_LABEL, LEFT_RIGHT_PAIRS, NUM_CLASSES
 from seglib.evaluation import metrics
-from seglib.training.losses import DICE_SMOOTHING, median_frequency_weights
+from seglib.evaluation.losses import DICE_SMOOTHING, median_frequency_weights
 
 __all__ = ["Settings", "Scores", "Board", "SLIDERS", "LOSS_NAMES", "LOSS_LABELS", "RARE_SHARE", "MAX_BOUNDARY_PX",
            "FOCAL_GAMMA", "confident_losses", "logits", "effects_frame"]
@@ -141,7 +141,7 @@ def confident_losses(cm, confidence: float, gamma: float = FOCAL_GAMMA, class_we
     * Dice: soft counts ``I_k = c TP_k + q (T_k - TP_k)`` and ``P_k c + (n - P_k) q``, then
       ``1 - mean_k (2 I_k + s) / (soft P_k + T_k + s)`` over the classes present in the truth.
 
-    These are ``seglib.training.losses.make_loss``'s definitions evaluated on ``logits``.
+    These are ``seglib.evaluation.losses.make_loss``'s definitions evaluated on ``logits``.
     """
     cm = np.asarray(cm, dtype=np.float64)
     num_classes = cm.shape[0]

@@ -1,11 +1,11 @@
-"""The project's pretrained backbones on disk: where they live, what their cards say,
-and how their weights are saved and loaded by layer name.
+"""The project's pretrained backbones on disk: where they live and what their cards say.
 
-``seglib.model.pretrain`` makes them (``python -m seglib pretrain``);
-``seglib.model.deeplab`` loads one when a config says ``model.weights =
-"pretrained"`` (the ``lecture`` preset's default). A backbone is an ``.npz``
-with one array per layer weight (BatchNorm statistics included) beside its
-card (``<name>.json`` / ``<name>.md``).
+``seglib.training.pretrain`` makes them (``python -m seglib pretrain``);
+``seglib.model.backbones`` loads one when a config says ``model.weights =
+"pretrained"`` (the ``lecture`` preset's default) and reads and writes its
+weights by layer name. A backbone is an ``.npz`` with one array per layer
+weight (BatchNorm statistics included) beside its card (``<name>.json`` /
+``<name>.md``).
 
 >>> from seglib.config import get_preset
 >>> pretrained_file(get_preset("lecture").model).name
@@ -18,13 +18,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from seglib import keras_internals, settings
+from seglib import settings
 from seglib.config import EXAMPLE_START, WEIGHT_STARTS, ModelConfig
-from seglib.errors import ModelError
-from seglib.io import atomic_write, read_json
-from seglib.model.deeplab import feature_layers
+from seglib.io import read_json
 from seglib.model.imagenet import imagenet_weights_status
 
 #: Where the pretrained backbones live (small enough to keep in git).
@@ -80,72 +76,3 @@ def load_card(path: str | os.PathLike) -> dict[str, Any] | None:
     """The card beside a pretrained ``.npz`` (``<name>.json``), or None."""
     card = read_json(Path(path).with_suffix(".json"), default=None)
     return card if isinstance(card, dict) else None
-
-
-# ---------------------------------------------------------------------------
-# Saving and loading backbone weights by layer name
-# ---------------------------------------------------------------------------
-
-def backbone_layers(model, model_config: ModelConfig) -> list:
-    """The backbone layers with weights that feed the ASPP (ancestors of the ``high`` cut)."""
-    high = feature_layers(model_config)["high"]
-    wanted: set[str] = set()
-    frontier = [model.get_layer(high)]
-    while frontier:
-        layer = frontier.pop()
-        if layer.name in wanted:
-            continue
-        wanted.add(layer.name)
-        frontier.extend(keras_internals.parent_layers(layer))
-    return [layer for layer in model.layers if layer.name in wanted and layer.weights]
-
-
-def save_backbone(model, model_config: ModelConfig, path: str | os.PathLike) -> Path:
-    """Write the backbone's weights (by layer name) to an ``.npz``, atomically."""
-    arrays: dict[str, np.ndarray] = {}
-    for layer in backbone_layers(model, model_config):
-        for index, weight in enumerate(layer.get_weights()):
-            arrays[f"{layer.name}/{index}"] = np.asarray(weight, np.float32)
-
-    def write(temporary: Path) -> None:
-        with open(temporary, "wb") as file:
-            np.savez_compressed(file, **arrays)
-
-    return atomic_write(path, write)
-
-
-def load_backbone(model, model_config: ModelConfig, path: str | os.PathLike) -> int:
-    """Set the backbone layers of ``model`` from ``path``; return the number of layers set.
-
-    Raises ``ModelError`` when the file is unreadable or its shapes do not fit
-    (another width), so a wrong file never half-loads silently.
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ModelError(f"{path.name} is not a readable pretrained backbone ({error}).") from error
-    by_layer: dict[str, dict[int, np.ndarray]] = {}
-    for key, value in stored.items():
-        name, _, index = key.rpartition("/")
-        if not name or not index.isdigit():
-            raise ModelError(f"{path.name} holds an unexpected entry {key!r}; rebuild it with "
-                             "`python -m seglib pretrain`.")
-        by_layer.setdefault(name, {})[int(index)] = value
-    layers = backbone_layers(model, model_config)
-    missing = [layer.name for layer in layers if layer.name not in by_layer]
-    if missing:
-        raise ModelError(f"{path.name} has no weights for {len(missing)} backbone layers (e.g. {missing[0]}); "
-                         "it was made for another backbone. Rebuild it with `python -m seglib pretrain`.")
-    plans = []
-    for layer in layers:
-        values = [by_layer[layer.name][i] for i in sorted(by_layer[layer.name])]
-        expected = [tuple(w.shape) for w in layer.weights]
-        if [tuple(v.shape) for v in values] != expected:
-            raise ModelError(f"{path.name} does not fit layer {layer.name} (shapes "
-                             f"{[tuple(v.shape) for v in values]} vs {expected}); it was made for another width.")
-        plans.append((layer, values))
-    for layer, values in plans:
-        layer.set_weights(values)
-    return len(plans)

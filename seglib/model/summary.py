@@ -1,7 +1,7 @@
 """What a built model looks like, as plain data and text: the layer table, the
 stages and parameter counts (``python -m seglib model`` prints the table).
 
-Layers are grouped by the names ``seglib.model.deeplab`` gives them
+Layers are grouped by the names the stages of ``seglib.model.deeplab`` give them
 (``aspp_...``, ``decoder_...``, ``logits``); everything else is the backbone.
 """
 
@@ -11,7 +11,8 @@ import math
 from typing import Any
 
 from seglib.errors import ConfigError, ModelError
-from seglib.model.deeplab import STAGES, feature_layers, model_config_of
+from seglib.model.backbones import feature_layers
+from seglib.model.deeplab import STAGES, model_config_of
 
 
 def _stage_of(layer_name: str) -> str:

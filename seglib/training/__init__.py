@@ -1,10 +1,11 @@
-"""Training: the worker process, run folders and their scheduling, losses, the demo model and the reference runs.
+"""Training: the worker process, run folders and their scheduling, pretraining, the demo model and the reference runs.
 
-A run folder: ``runfiles`` names its files and reads (validated) and writes
-them, ``previews`` its preview strip, ``runfolder`` is what the pages read
-(``read_progress``, ``list_runs``, ...). Scheduling: ``scheduler`` starts,
-stops, resumes and deletes runs (one job per machine), ``liveness`` tells
-whether a worker is alive, ``planning`` estimates a run before it starts.
-The worker: ``worker`` (``train``) with ``splits``, ``steps``, ``epoch``,
-``callbacks`` and ``progress``; ``python -m seglib train`` is ``seglib.cli.train``.
+Run folders: the ``runs`` package (what a folder holds; one reader and one writer per file; the
+preview strip; the worker's progress writer; run ids and folders; what the pages ask of a run).
+Scheduling: ``scheduler`` starts, stops, resumes and deletes runs (one job per machine),
+``liveness`` tells whether a worker is alive, ``planning`` estimates a run before it starts.
+The worker: ``worker`` (``train``) with ``splits``, ``steps``, ``epoch`` and ``callbacks``;
+``python -m seglib train`` is ``seglib.cli.train``. ``pretrain`` trains the backbone's pretrained
+start (``python -m seglib pretrain``); ``demo``, ``reference`` and ``diagnosis`` record and read the
+shipped demo model and reference runs; ``provenance`` says what a model was trained on.
 """

@@ -1,154 +1,205 @@
-"""What the worker does once an epoch is measured, one small object per duty, in the spirit of Keras callbacks.
+"""What the worker does around each epoch, one small Keras-style callback per duty.
 
-Each object's ``on_epoch_end(epoch, logs)`` runs in the order the worker lists
-them (``seglib.training.worker.Worker``): the preview masks, the checkpoints,
-the history rows (an epoch's ``seconds`` include the saving), the progress
-summary, the log line, the hooks a caller passed to ``train(callbacks=...)``,
-and early stopping, which ends the run by setting ``stop_training``.
+The worker's loop (``seglib.training.worker``) calls its callbacks the way
+Keras's ``fit`` does, through a ``CallbackList``: ``set_model`` once the model
+is built, then ``on_train_begin(logs)``, ``on_train_batch_end(step, logs)``
+after every training step, ``on_epoch_end(epoch, logs)`` once an epoch is
+measured, and ``on_train_end(logs)`` when the epochs are over (a stop request,
+an error or a NaN loss ends the run without it). The worker's own duties: the
+preview masks, the checkpoints, the history rows, the progress summary, the
+log line and early stopping; the callbacks a caller passes to
+``train(callbacks=...)`` (tests inject faults with them) run after those.
 
-``logs`` holds the history columns of the epoch (``runfiles.HISTORY_FILE_COLUMNS``;
-``seconds`` is filled in by ``HistoryWriter``) and ``val_confusion`` (the
-validation confusion matrix), ``train_seconds`` and ``train_images`` (the
-measured throughput) and ``epoch_started`` (Unix seconds).
+As in Keras, each callback reads only ``logs`` and its own state: none holds
+another, so their order does not matter, and one that wants training to end
+sets ``self.model.stop_training``.
+
+Epoch ``logs``: the epoch's history columns (``files.HISTORY_FILE_COLUMNS``;
+``seconds`` is the epoch's wall time, training and validation), its
+``val_confusion`` (the validation confusion matrix), ``train_seconds`` and
+``train_images`` (the measured throughput, without the graph-tracing first
+batch), ``epoch_started`` (Unix seconds), and the run's
+``best_val_mean_iou`` so far (this epoch included; None before any) with
+``new_best`` (this epoch set it). Batch ``logs``: ``epoch`` and ``loss`` (of
+the step or steps just run); ``step`` counts the epoch's steps done (1, 2, ...).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES
-from seglib.training import previews, runfiles
+from seglib.training.runs import files, previews, writers
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
 
 
-class EpochCallback:
-    """One end-of-epoch duty; ``stop_training`` set to True ends the run after this epoch."""
+class Callback:
+    """The part of Keras's callback protocol this loop calls; subclass it and override what you need.
 
-    stop_training = False
+    ``model`` is the model being trained (set by ``set_model`` before
+    ``on_train_begin``); setting ``model.stop_training = True`` ends the run
+    after the current epoch.
+    """
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        """Do this duty for ``epoch``."""
+    def __init__(self):
+        self.model = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Before the first epoch of this session (after the model and data are ready)."""
+
+    def on_train_batch_end(self, step: int, logs: dict[str, Any] | None = None) -> None:
+        """After ``step`` steps of the epoch ``logs["epoch"]``."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Once ``epoch`` is trained and validated."""
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        """After the last epoch (or after the epoch a callback stopped training in); ``logs`` are its logs."""
 
 
-class PreviewWriter(EpochCallback):
+class CallbackList:
+    """The callbacks of one run, called in the order given (which, for callbacks that keep to the rules
+    above, does not matter)."""
+
+    def __init__(self, callbacks: Sequence[Callback] = (), model=None):
+        for callback in callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError("callbacks must be seglib.training.callbacks.Callback objects. "
+                                f"Received: {type(callback).__name__}")
+        self.callbacks = list(callbacks)
+        if model is not None:
+            for callback in self.callbacks:
+                callback.set_model(model)
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_train_batch_end(self, step: int, logs: dict[str, Any] | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_batch_end(step, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
+
+
+class PreviewWriter(Callback):
     """``previews/epoch_NNN.npz``: the predicted masks of the fixed preview images."""
 
     def __init__(self, folder: Path, images: np.ndarray | None, eval_function: Callable):
+        super().__init__()
         self.folder, self.images, self.eval_function = folder, images, eval_function
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         previews.write_epoch_preview(self.folder, epoch, self.images, self.eval_function)
 
 
-class Checkpoints(EpochCallback):
-    """``last.keras`` after every epoch, ``best.keras`` when the validation mean IoU beat the best so far."""
+class Checkpoints(Callback):
+    """``last.keras`` after every epoch, ``best.keras`` when the epoch set the run's best validation mean IoU."""
 
-    def __init__(self, folder: Path, model, report: Callable[..., None], history_rows: Sequence[dict[str, Any]]):
-        self.folder, self.model, self.report = folder, model, report
-        #: Best validation mean IoU so far (-1 before any): the history of a resumed run counts.
-        self.best_iou = max((row["val_mean_iou"] for row in history_rows if _finite(row.get("val_mean_iou"))),
-                            default=-1.0)
+    def __init__(self, folder: Path, report: Callable[..., None]):
+        super().__init__()
+        self.folder, self.report = folder, report
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        from seglib.model.saving import save_model
-
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.report(phase="saving", message=f"Saving the checkpoints of epoch {epoch}.")
-        improved = _finite(logs["val_mean_iou"]) and logs["val_mean_iou"] > self.best_iou
-        save_model(self.model, self.folder / runfiles.LAST_CHECKPOINT)
-        if improved:
-            self.best_iou = logs["val_mean_iou"]
-            save_model(self.model, self.folder / runfiles.BEST_CHECKPOINT)
+        writers.save_checkpoint(self.model, self.folder, files.LAST_CHECKPOINT)
+        if logs["new_best"]:
+            writers.save_checkpoint(self.model, self.folder, files.BEST_CHECKPOINT)
 
 
-class HistoryWriter(EpochCallback):
+class HistoryWriter(Callback):
     """The epoch's row of ``history.csv`` (the file is rewritten whole) and of ``class_iou.csv`` (appended)."""
 
-    def __init__(self, folder: Path, rows: list[dict[str, Any]]):
+    def __init__(self, folder: Path, rows: Sequence[dict[str, Any]]):
+        super().__init__()
         self.folder = folder
-        #: The history rows so far, this epoch's last.
-        self.rows = rows
+        #: The history rows so far (a resumed run's earlier epochs first), this epoch's last.
+        self.rows = list(rows)
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         from seglib.evaluation import metrics
 
-        logs["seconds"] = time.time() - logs["epoch_started"]
-        self.rows.append({column: logs[column] for column in runfiles.HISTORY_FILE_COLUMNS})
-        runfiles.write_csv_rows(self.folder / runfiles.HISTORY_FILE, runfiles.HISTORY_FILE_COLUMNS, self.rows,
-                                append=False)
+        self.rows.append({column: logs[column] for column in files.HISTORY_FILE_COLUMNS})
+        writers.write_history(self.folder, self.rows)
         class_iou = metrics.per_class_iou(logs["val_confusion"])
-        runfiles.write_csv_rows(self.folder / runfiles.CLASS_IOU_FILE, ("epoch", *CLASS_NAMES),
-                                [{"epoch": epoch, **dict(zip(CLASS_NAMES, class_iou.tolist()))}])
+        writers.write_class_iou(self.folder, [{"epoch": epoch, **dict(zip(files.CLASS_IOU_COLUMNS[1:],
+                                                                            class_iou.tolist()))}])
 
 
-class ProgressSummary(EpochCallback):
+class ProgressSummary(Callback):
     """``progress.json``: the measured training throughput and the best validation mean IoU."""
 
-    def __init__(self, report: Callable[..., None], checkpoints: Checkpoints):
-        self.report, self.checkpoints = report, checkpoints
+    def __init__(self, report: Callable[..., None]):
+        super().__init__()
+        self.report = report
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs["train_seconds"] > 0 and logs["train_images"] > 0:
             self.report(measured_images_per_second=round(logs["train_images"] / logs["train_seconds"], 3))
-        best_iou = self.checkpoints.best_iou
-        self.report(best_val_mean_iou=best_iou if best_iou >= 0 else None)
+        self.report(best_val_mean_iou=logs["best_val_mean_iou"])
 
 
-class EpochLine(EpochCallback):
+class EpochLine(Callback):
     """One line per epoch in ``train.log`` (and on stdout when ``verbose``)."""
 
     def __init__(self, epochs: int, verbose: bool):
+        super().__init__()
         self.epochs, self.verbose = epochs, verbose
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         line = _epoch_line(logs, self.epochs)
         logger.info("%s", line)
         if self.verbose:
             print(line, flush=True)
 
 
-class CallerHooks(EpochCallback):
-    """The ``on_epoch_end(worker, epoch, row)`` hooks passed to ``train(callbacks=...)`` (tests inject faults)."""
+class EarlyStopping(Callback):
+    """Stop when the validation loss has not improved for ``patience`` epochs (0 = off, the course's default).
 
-    def __init__(self, worker, hooks: Sequence[Any], history: HistoryWriter):
-        self.worker, self.hooks, self.history = worker, hooks, history
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        for hook in self.hooks:
-            if hasattr(hook, "on_epoch_end"):
-                hook.on_epoch_end(self.worker, epoch, self.history.rows[-1])
-
-
-class EarlyStopping(EpochCallback):
-    """Stop when the validation loss has not improved for ``patience`` epochs (0 = off, the course's default)."""
+    ``history_rows``: the epochs a resumed run already has, whose best validation loss is the one to beat.
+    """
 
     def __init__(self, patience: int, epochs: int, report: Callable[..., None],
-                 history_rows: Sequence[dict[str, Any]]):
+                 history_rows: Sequence[dict[str, Any]] = ()):
+        super().__init__()
         self.patience, self.epochs, self.report = patience, epochs, report
-        self.best_val_loss = min((row["val_loss"] for row in history_rows if _finite(row.get("val_loss"))),
+        self.best_val_loss = min((row["val_loss"] for row in history_rows if finite(row.get("val_loss"))),
                                  default=math.inf)
         self.epochs_without_improvement = 0
+        self.stopped_epoch = 0
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        if _finite(logs["val_loss"]) and logs["val_loss"] < self.best_val_loss:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if finite(logs["val_loss"]) and logs["val_loss"] < self.best_val_loss:
             self.best_val_loss, self.epochs_without_improvement = logs["val_loss"], 0
         else:
             self.epochs_without_improvement += 1
         if self.patience and self.epochs_without_improvement >= self.patience and epoch < self.epochs:
-            message = (f"Early stopping after epoch {epoch}: the validation loss has not improved for "
-                       f"{self.patience} epochs (best {self.best_val_loss:.4f}).")
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.stopped_epoch:
+            message = (f"Early stopping after epoch {self.stopped_epoch}: the validation loss has not improved "
+                       f"for {self.patience} epochs (best {self.best_val_loss:.4f}).")
             logger.info("%s", message)
             self.report(message=message)
-            self.stop_training = True
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
     """True for a number that is not NaN or infinite."""
     try:
         return math.isfinite(float(value))

@@ -32,13 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seglib.training import runfiles, runfolder
-
 from seglib import settings
 from seglib.classes import CLASS_NAMES
 from seglib.config import WEIGHT_STARTS, RunConfig, get_preset, parse_overrides
 from seglib.errors import ModelError, RunError
 from seglib.io import atomic_write_json, atomic_write_text, read_json
+from seglib.training.runs import files, folders, readers
 
 DEMO_DIR = settings.ASSETS_DIR / "demo_model"
 MODEL_FILE = "model.keras"
@@ -107,8 +106,8 @@ def build_demo_model(out: str | os.PathLike = DEMO_DIR, *, epochs: int | None = 
     config = demo_config(epochs, parse_overrides(overrides))
     data_root = Path(data).expanduser().resolve() if data else settings.default_dataset_dir()
     folder = Path(run_dir).expanduser().resolve() if run_dir else \
-        settings.runs_dir() / runfolder.new_run_id("demo-model")
-    if not (folder / runfiles.CONFIG_FILE).exists():
+        settings.runs_dir() / folders.new_run_id("demo-model")
+    if not (folder / files.CONFIG_FILE).exists():
         config_file = folder.parent / f".{folder.name}.config.json"
         folder.parent.mkdir(parents=True, exist_ok=True)
         config.save(config_file)
@@ -118,7 +117,7 @@ def build_demo_model(out: str | os.PathLike = DEMO_DIR, *, epochs: int | None = 
         finally:
             config_file.unlink(missing_ok=True)
     while True:
-        history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+        history = readers.read_history(folder)
         done = int(history["epoch"].max()) if len(history) else 0
         best = float(history["val_mean_iou"].max()) if len(history) else 0.0
         if best >= target_iou or done >= max_epochs:
@@ -134,10 +133,10 @@ def build_demo_model(out: str | os.PathLike = DEMO_DIR, *, epochs: int | None = 
 def _run_worker(arguments: list[str], folder: Path, quiet: bool) -> None:
     command = [sys.executable, "-m", "seglib", "train", *arguments]
     result = subprocess.run(command, cwd=settings.PROJECT_ROOT, stdout=subprocess.DEVNULL if quiet else None)
-    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+    progress = readers.read_progress(folder)[0] or {}
     if result.returncode != 0 or progress.get("status") != "finished":
         raise RunError(f"The demo training run did not finish (status {progress.get('status')}): "
-                       f"{progress.get('message', '')} See {settings.display_path(folder / runfiles.LOG_FILE)}.")
+                       f"{progress.get('message', '')} See {settings.display_path(folder / files.LOG_FILE)}.")
 
 
 def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_DIR, *,
@@ -151,17 +150,17 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
     from seglib.model.saving import load_model, save_model
 
     folder, out = Path(folder).resolve(), Path(out).resolve()
-    config = RunConfig.load(folder / runfiles.CONFIG_FILE)
-    history = runfiles.read_table(folder / runfiles.HISTORY_FILE)
+    config = readers.read_config(folder)
+    history = readers.read_history(folder)
     if history.empty:
         raise RunError(f"The run {folder.name} has no finished epoch; nothing to ship.")
     best = history.loc[history["val_mean_iou"].idxmax()]
-    class_iou = runfiles.read_table(folder / runfiles.CLASS_IOU_FILE)
+    class_iou = readers.read_class_iou(folder)
     best_row = class_iou[class_iou["epoch"] == int(best["epoch"])]
     per_class = {name: (None if best_row.empty or best_row.iloc[-1][name] != best_row.iloc[-1][name]
                         else round(float(best_row.iloc[-1][name]), 4)) for name in CLASS_NAMES}
-    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
-    model = load_model(folder / runfiles.BEST_CHECKPOINT)
+    progress = readers.read_progress(folder)[0] or {}
+    model = load_model(folder / files.BEST_CHECKPOINT)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / MODEL_FILE, include_optimizer=False)
     dataset_root = Path(config.data.root)

@@ -114,7 +114,8 @@ class Reading:
 
 
 def read_history(history: "pd.DataFrame") -> Reading:
-    """Measure one history (``runfolder.read_history``); ValueError when it has fewer than MIN_EPOCHS epochs."""
+    """Measure one history (``seglib.training.runs.readers.read_history``); ValueError when it has fewer
+    than MIN_EPOCHS epochs."""
     frame = history.sort_values("epoch").reset_index(drop=True)
     epochs = len(frame)
     if epochs < MIN_EPOCHS:
@@ -375,7 +376,8 @@ def reference_comparison() -> dict[str, Any] | None:
     Reading}, "bullets": [...], "weight_decay": float, "val_images": int}``; None when (a), (b) or (c) is
     missing or too short (a missing repeat is left out)."""
     from seglib.errors import RunError
-    from seglib.training import reference, runfolder
+    from seglib.training import reference
+    from seglib.training.runs import folders, readers, state
 
     labels = {"keras-example-optimizer": "a", "lower-decaying-rate": "b", "weight-decay": "c"}
     for key, spec in reference.REPEAT_RUNS.items():
@@ -384,16 +386,17 @@ def reference_comparison() -> dict[str, Any] | None:
     val_images = None
     weight_decay = float("nan")
     for key, label in labels.items():
-        run_id = runfolder.REFERENCE_PREFIX + key
+        run_id = folders.REFERENCE_PREFIX + key
         try:
-            reading = read_history(runfolder.read_history(run_id))
-            config = runfolder.read_config(run_id)
+            folder = folders.run_dir(run_id)
+            reading = read_history(readers.read_history(folder))
+            config = state.training_config(folder)
         except (RunError, ValueError):
             if label.endswith("′"):
                 continue
             return None
         readings[label], runs[key] = reading, (reference.SHIPPED_RUNS[key]["name"], reading)
-        val_images = val_images or runfolder.read_progress(run_id).get("val_images")
+        val_images = val_images or state.run_state(run_id).get("val_images")
         if label == "c":
             weight_decay = config.train.weight_decay
     return {"runs": runs, "readings": readings, "bullets": comparison_text(readings, weight_decay, val_images),

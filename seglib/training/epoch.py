@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from seglib.errors import SeglibError
-from seglib.training import runfiles
+from seglib.training.runs import writers
 from seglib.training.steps import drain, nan_message
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
@@ -33,7 +33,7 @@ class TrainingEpochs:
 
     ``worker`` is the ``seglib.training.worker.Worker``: its ``epoch`` and
     ``step`` are kept current (a stop reports them), and its ``callbacks`` get
-    ``on_batch_end(worker, epoch, step, loss)``.
+    ``on_train_batch_end(step, {"epoch", "loss"})`` after every step.
     """
 
     def __init__(self, worker, tf, train_data, steps_per_epoch: int, batch_size: int, val_images: int):
@@ -105,15 +105,13 @@ class TrainingEpochs:
             step_rows.append({"epoch": epoch, "step": worker.step, "loss": running_loss,
                               "accuracy": running_accuracy})
             if len(step_rows) >= 5 or worker.step >= self.steps_per_epoch or now - step_started > 1.0:
-                with runfiles.writing("saving the running loss"):
-                    runfiles.write_csv_rows(worker.folder / runfiles.STEPS_FILE, runfiles.STEP_COLUMNS, step_rows)
+                with writers.writing("saving the running loss"):
+                    writers.write_steps(worker.folder, step_rows)
                 step_rows = []
-            for callback in worker.callbacks:
-                if hasattr(callback, "on_batch_end"):
-                    callback.on_batch_end(worker, epoch, worker.step, loss_value)
+            worker.callbacks.on_train_batch_end(worker.step, {"epoch": epoch, "loss": loss_value})
         if step_rows:
-            with runfiles.writing("saving the running loss"):
-                runfiles.write_csv_rows(worker.folder / runfiles.STEPS_FILE, runfiles.STEP_COLUMNS, step_rows)
+            with writers.writing("saving the running loss"):
+                writers.write_steps(worker.folder, step_rows)
         drain(iterator)
         worker.check_stop()
         return {"loss": loss_sum / max(loss_count, 1), "confusion": confusion,

@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from seglib.training import runfiles
+from seglib.training.runs import writers
 
 #: Seconds two readings of one process's start time may differ by: psutil adds the
 #: boot time, which moves when the system clock is set. Two processes that get the
@@ -97,4 +97,4 @@ def dead_worker_fields(progress: dict[str, Any], signal_number: int | None = Non
 
 def mark_dead(folder: Path, progress: dict[str, Any], signal_number: int | None = None) -> None:
     """Store the verdict of ``dead_worker_fields`` in ``progress.json``."""
-    runfiles.update_progress(folder, **dead_worker_fields(progress, signal_number), finished_at=time.time())
+    writers.write_progress(folder, {**dead_worker_fields(progress, signal_number), "finished_at": time.time()})

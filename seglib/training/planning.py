@@ -15,8 +15,8 @@ import numpy as np
 
 from seglib import settings
 from seglib.config import RunConfig
-from seglib.errors import ConfigError
-from seglib.training import runfiles, runfolder
+from seglib.errors import ConfigError, RunError
+from seglib.training.runs import folders, readers
 
 #: Fallback throughput (training images/s) when no earlier run on this machine
 #: says better: measured for the lecture preset on 2 CPU cores, and a
@@ -111,14 +111,14 @@ def throughput_basis(config: RunConfig) -> tuple[float, float, str]:
     """``(training images/s, start-up seconds, where the figure comes from)`` for ``config``."""
     model = config.model
     best: tuple[int, float, float, str] | None = None
-    for folder in runfolder.run_folders():
-        progress = runfiles.stored_progress(folder)
+    for folder in folders.run_folders():
+        progress = readers.read_progress(folder)[0] or {}
         measured = progress.get("measured_images_per_second")
         if not measured:
             continue
         try:
-            other_config = RunConfig.load(folder / runfiles.CONFIG_FILE)
-        except ConfigError:
+            other_config = readers.read_config(folder)
+        except RunError:  # a damaged config.json, or one of a newer version
             continue
         other = other_config.model
         if other.backbone != model.backbone:

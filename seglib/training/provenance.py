@@ -72,16 +72,17 @@ def training_record(checkpoint: str | os.PathLike) -> TrainingRecord | None:
 
 def folder_record(folder: str | os.PathLike) -> TrainingRecord | None:
     """``training_record`` of a run folder (or the demo model's folder) itself."""
-    from seglib.training import demo, runfiles
+    from seglib.training import demo
+    from seglib.training.runs import files, readers
 
     folder = Path(folder)
     card = read_json(folder / demo.CARD_JSON, default=None)
     if isinstance(card, dict):
         return _from_card(card)
-    config_path = folder / runfiles.CONFIG_FILE
+    config_path = folder / files.CONFIG_FILE
     if config_path.is_file():
         try:
-            return _from_config(RunConfig.load(config_path))
+            return _from_config(readers.read_config(folder))
         except Exception:  # noqa: BLE001 - a damaged config says nothing, it never breaks a page
             return None
     return None

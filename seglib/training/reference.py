@@ -30,7 +30,7 @@ follow a re-recording.
 (``reference-demo-model``). A recorded run keeps what the pages read (config,
 name, final progress, history, steps, IoU per class, previews) and nothing of
 the machine that made it (no checkpoints, log, process ids or paths).
-``seglib.training.runfolder`` lists these runs with the machine's own; stopping,
+``seglib.training.runs.state.list_runs`` lists these runs with the machine's own; stopping,
 resuming, renaming or deleting one is refused.
 """
 
@@ -40,16 +40,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
-
-from seglib.training import runfiles, runfolder
 
 from seglib import settings
 from seglib.config import RunConfig, get_preset
 from seglib.errors import RunError
-from seglib.io import atomic_write_json, read_json
+from seglib.training.runs import files, folders, readers, writers
 
 #: Training images of the optimizer runs: few, so that over-fitting could show within EPOCHS.
 TRAIN_IMAGES = 300
@@ -91,7 +88,7 @@ _PROGRESS_FIELDS = ("status", "phase", "epoch", "epochs", "step", "steps_per_epo
                     "val_images", "global_batch_size", "replicas", "created_at", "queued_at", "started_at",
                     "first_batch_at", "finished_at", "startup_steps")
 #: Files copied from a run folder (checkpoints and the log stay behind).
-_FILES = (runfiles.CONFIG_FILE, runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE)
+_FILES = (files.CONFIG_FILE, files.HISTORY_FILE, files.STEPS_FILE, files.CLASS_IOU_FILE)
 
 
 #: Runs (a) and (b) again with another seed (the head's first weights, the order of the batches) and nothing
@@ -126,24 +123,23 @@ def sweep_key(weight_decay: float) -> str:
 def record(folder: str | Path, key: str, name: str, note: str = "", out: str | Path | None = None) -> Path:
     """Copy the finished run in ``folder`` to ``<out>/reference-<key>/`` as a read-only reference run."""
     folder = Path(folder)
-    progress = read_json(folder / runfiles.PROGRESS_FILE, default={}) or {}
+    progress = readers.read_progress(folder)[0] or {}
     if progress.get("status") != "finished":
         raise RunError(f"Only a finished run can be recorded; {folder.name} is {progress.get('status')!r}.")
-    target = Path(out or runfolder.REFERENCE_DIR) / f"{runfolder.REFERENCE_PREFIX}{key}"
+    target = Path(out or folders.REFERENCE_DIR) / f"{folders.REFERENCE_PREFIX}{key}"
     staging = target.with_name(f".{target.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for file_name in _FILES:
         if (folder / file_name).exists():
             shutil.copy2(folder / file_name, staging / file_name)
-    if (folder / runfiles.PREVIEWS_DIR).is_dir():
-        shutil.copytree(folder / runfiles.PREVIEWS_DIR, staging / runfiles.PREVIEWS_DIR)
-    meta = read_json(folder / runfiles.META_FILE, default={}) or {}
-    atomic_write_json(staging / runfiles.META_FILE, {"name": name, "preset": meta.get("preset", ""),
-                                                     "created_at": meta.get("created_at", time.time()),
-                                                     "reference": True, "note": note})
-    atomic_write_json(staging / runfiles.PROGRESS_FILE,
-                      {field: progress[field] for field in _PROGRESS_FIELDS if field in progress})
+    if (folder / files.PREVIEWS_DIR).is_dir():
+        shutil.copytree(folder / files.PREVIEWS_DIR, staging / files.PREVIEWS_DIR)
+    meta = readers.read_meta(folder)[0]
+    writers.write_meta(staging, {"name": name, "preset": meta["preset"], "created_at": meta["created_at"],
+                                 "reference": True, "note": note})
+    writers.write_progress(staging, {field: progress[field] for field in _PROGRESS_FIELDS if field in progress},
+                           replace=True)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target

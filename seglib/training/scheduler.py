@@ -6,7 +6,7 @@ run. Scheduling decisions are taken under a file lock (``filelock.FileLock`` on
 ``runs/.scheduler.lock``), so two sessions pressing Start at the same moment
 result in exactly one running job. Whether a worker is alive is
 ``seglib.training.liveness``; what a run folder holds is
-``seglib.training.runfolder``.
+``seglib.training.runs``.
 
 >>> from seglib.config import get_preset
 >>> run_id = start_run(get_preset("lecture"), name="first try")  # doctest: +SKIP
@@ -32,8 +32,9 @@ import filelock
 from seglib import settings
 from seglib.config import RunConfig
 from seglib.errors import ConfigError, RunError, RunFolderWriteError
-from seglib.training import liveness, runfiles, runfolder, splits
-from seglib.training.runfiles import ACTIVE_STATUSES, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
+from seglib.training import liveness, splits
+from seglib.training.runs import folders, readers, state, writers
+from seglib.training.runs.files import ACTIVE_STATUSES, CONSOLE_FILE, FINAL_STATUSES, STOP_FILE
 
 LOCK_FILE = ".scheduler.lock"
 
@@ -48,14 +49,14 @@ def start_run(config: RunConfig, name: str | None = None) -> str:
     The dataset folder must lie under the data roots (a page may pass user
     input), and hold what the worker needs (pairs to train on, a validation split with
     labelled pixels): otherwise a ``DatasetError`` and no run folder. The worker is a detached ``python -m seglib train --run-dir ...``
-    process; read its state with ``runfolder.read_progress``.
+    process; read its state with ``state.run_state``.
     """
     if not isinstance(config, RunConfig):
         raise ConfigError(f"start_run needs a RunConfig. Received: config={type(config).__name__}")
     config.validate()
     settings.check_data_path(config.data.root)
     splits.split_pairs(config)  # what the worker would refuse about the data, before any folder exists
-    folder = runfolder.create_run(config, name)
+    folder = folders.create_run(config, name)
     schedule()
     return folder.name
 
@@ -66,20 +67,20 @@ def request_stop(run_id: str) -> dict[str, Any]:
     Writes the ``STOP`` file and sends SIGTERM to the worker. A queued run is
     simply taken out of the queue (status ``stopped``). Returns the progress.
     """
-    runfolder.refuse_reference(run_id, "stopped")
-    folder = runfolder.run_dir(run_id)
+    folders.refuse_reference(run_id, "stopped")
+    folder = folders.run_dir(run_id)
     with scheduler_lock():
-        progress = runfolder.effective_progress(folder, {})
+        progress = state.folder_state(folder, {})
         status = progress.get("status")
         if status == "queued":
-            with runfiles.writing("taking the run out of the queue"):
-                runfiles.update_progress(folder, status="stopped", phase="done",
-                                         message="Taken out of the queue before it started.")
+            with writers.writing("taking the run out of the queue"):
+                writers.write_progress(folder, {"status": "stopped", "phase": "done",
+                                                "message": "Taken out of the queue before it started."})
         elif status in ACTIVE_STATUSES:
-            with runfiles.writing("asking the run to stop"):
+            with writers.writing("asking the run to stop"):
                 (folder / STOP_FILE).write_text(f"{time.time()}\n", encoding="utf-8")
-                runfiles.update_progress(folder, status="stopping",
-                                         message="Stop requested: finishing the current batch and saving.")
+                writers.write_progress(folder, {"status": "stopping",
+                                                "message": "Stop requested: finishing the current batch and saving."})
             pid = progress.get("pid")
             if (isinstance(pid, int) and pid != os.getpid()
                     and liveness.pid_alive(pid, progress.get("pid_start"))):
@@ -87,26 +88,26 @@ def request_stop(run_id: str) -> dict[str, Any]:
                     os.kill(pid, signal.SIGTERM)
         else:
             raise RunError(f"Run {run_id!r} is not running (status: {status}); there is nothing to stop.")
-    return runfolder.read_progress(run_id)
+    return state.run_state(run_id)
 
 
 def resume_run(run_id: str, epochs: int | None = None) -> str:
     """Queue a stopped / failed / interrupted run to continue from ``last.keras``.
 
     ``epochs`` raises the run's total epoch count (to extend a finished run); it is
-    recorded beside the config (``runfolder.extend_epochs``): ``config.json`` is never
+    recorded beside the config (``folders.extend_epochs``): ``config.json`` is never
     rewritten. The history is appended to and the learning-rate schedule continues.
     """
-    runfolder.refuse_reference(run_id, "resumed")
-    folder = runfolder.run_dir(run_id)
+    folders.refuse_reference(run_id, "resumed")
+    folder = folders.run_dir(run_id)
     with scheduler_lock():
-        progress = runfolder.effective_progress(folder, {})
+        progress = state.folder_state(folder, {})
         status = progress.get("status")
         if status not in FINAL_STATUSES:
             raise RunError(f"Run {run_id!r} is {status}; only a stopped, failed, interrupted or finished "
                            "run can be resumed.")
-        config = runfolder.read_config(run_id)
-        done = runfolder.epochs_done(folder)
+        config = state.training_config(folder)
+        done = state.epochs_done(folder)
         if epochs is not None:
             if not isinstance(epochs, int) or epochs <= done:
                 raise RunError(f"To continue run {run_id!r}, epochs must be more than the {done} already "
@@ -114,30 +115,30 @@ def resume_run(run_id: str, epochs: int | None = None) -> str:
         elif done >= config.train.epochs:
             raise RunError(f"Run {run_id!r} has already trained all {config.train.epochs} epochs. "
                            "Give a larger number of epochs to continue it.")
-        with runfiles.writing("resuming the run"):
+        with writers.writing("resuming the run"):
             if epochs is not None:
-                runfolder.extend_epochs(folder, epochs)
+                folders.extend_epochs(folder, epochs)
             (folder / STOP_FILE).unlink(missing_ok=True)
             now = time.time()
-            runfiles.update_progress(folder, status="queued", phase="", resume=True, queued_at=now, pid=None,
-                                     error=None, epochs=epochs or config.train.epochs,
-                                     message="Waiting for the machine to be free (resume).")
+            writers.write_progress(folder, {"status": "queued", "phase": "", "resume": True, "queued_at": now,
+                                            "pid": None, "error": None, "epochs": epochs or config.train.epochs,
+                                            "message": "Waiting for the machine to be free (resume)."})
     schedule()
     return run_id
 
 
 def delete_run(run_id: str) -> None:
     """Delete a run folder (only inside the runs folder; never a running run)."""
-    runfolder.refuse_reference(run_id, "deleted")
-    folder = runfolder.run_dir(run_id)
+    folders.refuse_reference(run_id, "deleted")
+    folder = folders.run_dir(run_id)
     with scheduler_lock():
-        progress = runfolder.effective_progress(folder, {})
+        progress = state.folder_state(folder, {})
         if progress.get("status") in ACTIVE_STATUSES:
             raise RunError(f"Run {run_id!r} is running; stop it first, then delete it.")
         root = settings.runs_dir()
         if folder.parent != root or folder.is_symlink():
             raise RunError(f"Refusing to delete {run_id!r}: it is not a run folder inside the runs folder.")
-        with runfiles.writing("deleting the run", runfiles.RUNS_FOLDER):
+        with writers.writing("deleting the run", writers.RUNS_FOLDER):
             shutil.rmtree(folder)
 
 
@@ -154,7 +155,7 @@ def scheduler_lock() -> Iterator[None]:
     """An exclusive lock on ``runs/.scheduler.lock``, between processes and between threads."""
     root = settings.runs_dir()
     with _thread_lock:
-        with runfiles.writing("taking the scheduler's lock", runfiles.RUNS_FOLDER):
+        with writers.writing("taking the scheduler's lock", writers.RUNS_FOLDER):
             root.mkdir(parents=True, exist_ok=True)
             lock = filelock.FileLock(root / LOCK_FILE)
             lock.acquire()
@@ -196,13 +197,13 @@ def schedule() -> str | None:
     """
     with scheduler_lock():
         queued = []
-        for folder in runfolder.run_folders():
-            progress = runfiles.stored_progress(folder)
+        for folder in folders.run_folders():
+            progress = readers.read_progress(folder)[0] or {}
             status = progress.get("status")
             if status in ACTIVE_STATUSES:
                 if liveness.worker_alive(progress):
                     return None
-                with runfiles.writing("recording that a worker is gone"):
+                with writers.writing("recording that a worker is gone"):
                     liveness.mark_dead(folder, progress)
             elif status == "queued":
                 queued.append((float(progress.get("queued_at") or 0), folder.name, folder, progress))
@@ -222,26 +223,26 @@ def claim_foreground(folder: str | os.PathLike) -> None:
     """
     folder = Path(folder).resolve()
     with scheduler_lock():
-        for other in runfolder.run_folders():
+        for other in folders.run_folders():
             if other.resolve() == folder:
                 continue
-            progress = runfiles.stored_progress(other)
+            progress = readers.read_progress(other)[0] or {}
             if progress.get("status") in ACTIVE_STATUSES:
                 if liveness.worker_alive(progress):
                     raise RunError(
                         f"Another training run ({other.name}) is running on this machine. Wait for it to "
                         "finish, or stop it from the dashboard or by creating a STOP file in its folder.")
-                with runfiles.writing("recording that a worker is gone"):
+                with writers.writing("recording that a worker is gone"):
                     liveness.mark_dead(other, progress)
-        with runfiles.writing("starting the run"):
+        with writers.writing("starting the run"):
             (folder / STOP_FILE).unlink(missing_ok=True)
-            known = runfiles.stored_progress(folder)
+            known = readers.read_progress(folder)[0] or {}
             spawned_here = known.get("pid") == os.getpid() and known.get("spawner")
             # A worker started from a terminal: its parent (the shell) plays the dashboard's part.
             spawner = known.get("spawner") if spawned_here else liveness.process_identity(os.getppid())
-            runfiles.update_progress(folder, status="running", phase="starting", pid=os.getpid(),
-                                     pid_start=liveness.process_start_time(os.getpid()), started_at=time.time(),
-                                     error=None, spawner=spawner)
+            writers.write_progress(folder, {"status": "running", "phase": "starting", "pid": os.getpid(),
+                                            "pid_start": liveness.process_start_time(os.getpid()),
+                                            "started_at": time.time(), "error": None, "spawner": spawner})
 
 
 def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
@@ -255,15 +256,15 @@ def _spawn_worker(folder: Path, resume: bool) -> subprocess.Popen:
     if settings.worker_nice():
         command += ["--nice", str(settings.worker_nice())]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with runfiles.writing("starting the training worker"):
+    with writers.writing("starting the training worker"):
         with open(folder / CONSOLE_FILE, "ab") as console:
             process = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
                                        stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
         now = time.time()
-        runfiles.update_progress(folder, status="running", phase="starting", pid=process.pid,
-                                 pid_start=liveness.process_start_time(process.pid), started_at=now, error=None,
-                                 spawner=liveness.process_identity(os.getpid()),
-                                 message="Starting the training worker (importing TensorFlow).")
+        writers.write_progress(folder, {"status": "running", "phase": "starting", "pid": process.pid,
+                                        "pid_start": liveness.process_start_time(process.pid), "started_at": now,
+                                        "error": None, "spawner": liveness.process_identity(os.getpid()),
+                                        "message": "Starting the training worker (importing TensorFlow)."})
     # Reap the child when it exits so it never lingers as a zombie (which
     # would look alive to the pid check), and record a kill at once.
     _children.append(process)
@@ -278,7 +279,7 @@ def _reap(process: subprocess.Popen, folder: Path) -> None:
     if code >= 0:
         return
     with contextlib.suppress(OSError, RunError), scheduler_lock():
-        progress = runfiles.stored_progress(folder)
+        progress = readers.read_progress(folder)[0] or {}
         if progress.get("status") in ACTIVE_STATUSES and progress.get("pid") == process.pid:
             liveness.mark_dead(folder, progress, signal_number=-code)
     with contextlib.suppress(Exception):  # the next queued run, if any

@@ -83,7 +83,7 @@ def freeze_backbone(model, config, epoch: int) -> bool:
     decoder and head learn on stable features, and each step skips the
     backbone's backward pass. ``config`` is the run's ``RunConfig``.
     """
-    from seglib.model.pretrained import backbone_layers
+    from seglib.model.backbones import backbone_layers
 
     frozen = epoch <= config.train.freeze_backbone_epochs
     for layer in backbone_layers(model, config.model):
@@ -101,9 +101,9 @@ def make_train_step(tf, keras, model, optimizer, strategy, num_classes: int, siz
 
     One compiled function runs ``n`` optimizer steps (``steps_per_execution``)
     so the Python overhead per step disappears on fast devices. ``loss`` is a
-    ``seglib.training.losses.make_loss`` function (default: plain cross-entropy).
+    ``seglib.evaluation.losses.make_loss`` function (default: plain cross-entropy).
     """
-    from seglib.training.losses import make_loss
+    from seglib.evaluation.losses import make_loss
 
     loss_object = loss or make_loss("cross-entropy", num_classes, ignore_label=IGNORE_LABEL)
     replicas = strategy.num_replicas_in_sync
@@ -171,7 +171,7 @@ def make_eval_step(tf, model, num_classes: int, size: int, jit: bool, loss: Call
 
     The summed loss divided by the pixels is the validation loss: per-pixel
     cross-entropy by default, so it is exact over the whole split; with another
-    training ``loss`` (a ``seglib.training.losses.make_loss`` function, e.g. with Dice,
+    training ``loss`` (a ``seglib.evaluation.losses.make_loss`` function, e.g. with Dice,
     which is not a sum over pixels) it is that loss per batch, weighted by the
     batch's labelled pixels, so training and validation curves measure the same thing.
     """

@@ -3,7 +3,7 @@
 Training never runs inside a page. This worker is a separate process (started
 by the dashboard through ``seglib.training.scheduler.start_run``, or by hand
 from a terminal) that reads ``config.json`` from a run folder and writes
-everything a page needs to follow it live; see ``seglib.training.runfolder``
+everything a page needs to follow it live; see ``seglib.training.runs``
 for the files.
 
 Why it is a hand-written loop rather than ``model.fit``:
@@ -36,11 +36,12 @@ optimiser state: ``--resume`` continues the schedule (optimizer iterations)
 and appends to the history.
 
 The parts: ``splits`` (the images), ``steps`` (optimiser, strategy, compiled
-steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (what
-follows each epoch), ``progress`` (``progress.json``) and ``previews``; the
+steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (the
+Keras-style duties around each epoch), and the run folder's ``runs.reporter``
+(``progress.json``), ``runs.previews`` and ``runs.writers``; the
 ``python -m seglib train`` command is ``seglib.cli.train``.
 
->>> from seglib.training.runfolder import create_run             # doctest: +SKIP
+>>> from seglib.training.runs.folders import create_run          # doctest: +SKIP
 >>> from seglib.config import get_preset                         # doctest: +SKIP
 >>> folder = create_run(get_preset("lecture"), status="running")  # doctest: +SKIP
 >>> train(folder)                                                # doctest: +SKIP
@@ -63,11 +64,11 @@ from typing import Any, Callable, Sequence
 from seglib.classes import IGNORE_LABEL, class_label
 from seglib.config import RunConfig
 from seglib.errors import RunError, SeglibError
-from seglib.io import read_json
 from seglib.training import callbacks as epoch_callbacks
-from seglib.training import liveness, previews, runfiles, runfolder, scheduler, splits, steps
+from seglib.training import liveness, scheduler, splits, steps
 from seglib.training.epoch import NaNLossError, TrainingEpochs, validate
-from seglib.training.progress import ProgressReporter
+from seglib.training.runs import files, folders, previews, readers, state, writers
+from seglib.training.runs.reporter import ProgressReporter
 
 logger = logging.getLogger("seglib.training.worker")
 
@@ -81,17 +82,16 @@ class StopRequested(Exception):
 # ---------------------------------------------------------------------------
 
 def train(run_dir: str | os.PathLike, resume: bool = False, *, verbose: bool = False,
-          callbacks: Sequence[Any] = ()) -> str:
+          callbacks: Sequence[epoch_callbacks.Callback] = ()) -> str:
     """Train the run in ``run_dir`` (which holds ``config.json``); return the final status.
 
     Args:
-        run_dir: the run folder (see ``seglib.training.runfolder``).
+        run_dir: the run folder (see ``seglib.training.runs``).
         resume: continue from ``last.keras`` and append to ``history.csv``.
         verbose: print one line per epoch to stdout (the CLI does).
-        callbacks: objects with optional ``on_train_begin(worker)``,
-            ``on_batch_end(worker, epoch, step, loss)`` and
-            ``on_epoch_end(worker, epoch, row)`` methods, called by the training
-            loop (tests use them to inject faults; a page never does).
+        callbacks: ``seglib.training.callbacks.Callback`` objects, called by the
+            training loop after the worker's own (tests use them to inject
+            faults; a page never does).
 
     The final status is ``finished``, ``stopped`` or ``failed``; it is also in
     ``progress.json``. Never raises for problems inside the run.
@@ -108,11 +108,12 @@ class Worker:
     """One training run, from ``config.json`` to the final status."""
 
     def __init__(self, run_dir: str | os.PathLike, resume: bool = False, verbose: bool = False,
-                 callbacks: Sequence[Any] = ()):
+                 callbacks: Sequence[epoch_callbacks.Callback] = ()):
         self.folder = Path(run_dir).expanduser().resolve()
         self.resume = bool(resume)
         self.verbose = bool(verbose)
-        self.callbacks = list(callbacks)
+        #: The caller's callbacks; once the model is built, the worker's own and then these.
+        self.callbacks = epoch_callbacks.CallbackList(callbacks)
         self.config: RunConfig | None = None
         self.model = None
         self.optimizer = None
@@ -121,6 +122,8 @@ class Worker:
         self.started = time.time()
         self.epoch_started = self.started  #: when the current epoch began (Unix seconds)
         self.reporter: ProgressReporter | None = None
+        #: The best validation mean IoU of the run so far (a resumed run's earlier epochs count); None before any.
+        self.best_val_mean_iou: float | None = None
         self._stop_signal = threading.Event()
         self._log_handler: logging.Handler | None = None
 
@@ -164,7 +167,7 @@ class Worker:
             self.reporter.close(status=status, phase="done", eta_seconds=0 if status == "finished" else None,
                                 finished_at=time.time(), **final)
             with contextlib.suppress(OSError):
-                (self.folder / runfiles.STOP_FILE).unlink(missing_ok=True)
+                (self.folder / files.STOP_FILE).unlink(missing_ok=True)
         logger.info("Run ended: %s. %s", status, final.get("message", ""))
         self._close_log()
         if self.verbose:
@@ -175,7 +178,7 @@ class Worker:
 
     def _failure(self, error: Exception) -> dict[str, Any]:
         """The final message of a run that ``error`` ended (the traceback goes to train.log only)."""
-        if runfiles.disk_full(error):
+        if writers.disk_full(error):
             logger.error("The disk is full:\n%s", traceback.format_exc())
             return {"message": self._disk_full_message(), "error": str(error)[:2000]}
         if isinstance(error, SeglibError):
@@ -191,14 +194,14 @@ class Worker:
         where = f" in epoch {self.epoch}" if self.epoch else " before the first epoch ended"
         done = 0
         with contextlib.suppress(SeglibError, OSError):
-            done = runfolder.epochs_done(self.folder)
-        last = self.folder / runfiles.LAST_CHECKPOINT
+            done = state.epochs_done(self.folder)
+        last = self.folder / files.LAST_CHECKPOINT
         free = "Free some space (old runs can be deleted on the Training page), then press Resume"
         if not last.is_file():
             return (f"The disk is full (no space left on device): training stopped{where}. No checkpoint had been "
                     f"saved yet. {free}: the run starts again from its first epoch.")
         # last.keras of this epoch when it was written after the epoch began (then its results may be missing)
-        saved = self.epoch if self.epoch and runfiles.modified_time(last) >= self.epoch_started else done
+        saved = self.epoch if self.epoch and readers.modified_time(last) >= self.epoch_started else done
         again = "" if saved <= done else (f"; epoch {done + 1} is trained again (from that checkpoint), since its "
                                           "results could not be recorded")
         return (f"The disk is full (no space left on device): training stopped{where}. The last checkpoint "
@@ -211,15 +214,15 @@ class Worker:
         A STOP written after that session ended (a new request while queued or
         starting) is newer than its ``finished_at`` and is kept.
         """
-        stop_file = self.folder / runfiles.STOP_FILE
-        previous = read_json(self.folder / runfiles.PROGRESS_FILE, default={}) or {}
+        stop_file = self.folder / files.STOP_FILE
+        previous = readers.read_progress(self.folder)[0] or {}
         ended = previous.get("finished_at")
         with contextlib.suppress(OSError):
             if ended is None or stop_file.stat().st_mtime <= float(ended):
                 stop_file.unlink()
 
     def stop_requested(self) -> bool:
-        return self._stop_signal.is_set() or (self.folder / runfiles.STOP_FILE).exists()
+        return self._stop_signal.is_set() or (self.folder / files.STOP_FILE).exists()
 
     def check_stop(self) -> None:
         """Raise ``StopRequested`` when a stop was asked for (called before every batch)."""
@@ -250,8 +253,7 @@ class Worker:
         return restore
 
     def _open_log(self) -> None:
-        handler = logging.FileHandler(self.folder / runfiles.LOG_FILE, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler = writers.log_handler(self.folder)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
@@ -267,7 +269,7 @@ class Worker:
 
     def _train(self) -> None:
         report = self.reporter.update
-        self.config = config = runfolder.training_config(self.folder)  # config.json, epochs as continued
+        self.config = config = state.training_config(self.folder)  # config.json, epochs as continued
         train_config, model_config = config.train, config.model
         report(epochs=train_config.epochs)
         niceness = os.nice(0) if hasattr(os, "nice") else 0
@@ -345,29 +347,29 @@ class Worker:
                                              loss=None if train_config.loss == "cross-entropy" else loss)
         if replicas > 1 or not steps.is_default_strategy(tf, strategy):
             train_data = strategy.experimental_distribute_dataset(train_data)
-        with runfiles.writing("writing the preview images"):
+        with writers.writing("writing the preview images"):
             preview_images = previews.write_preview_inputs(self.folder, val_pairs, size, num_classes)
-        for callback in self.callbacks:
-            if hasattr(callback, "on_train_begin"):
-                callback.on_train_begin(self)
-
-        # -- epochs -----------------------------------------------------------------
-        training = TrainingEpochs(self, tf, train_data, steps_per_epoch, batch_size, len(val_pairs))
-        checkpoints = epoch_callbacks.Checkpoints(self.folder, self.model, report, history_rows)
-        history = epoch_callbacks.HistoryWriter(self.folder, history_rows)
-        duties = [
+        own = [
             epoch_callbacks.PreviewWriter(self.folder, preview_images, eval_function),
-            checkpoints,
-            history,
-            epoch_callbacks.ProgressSummary(report, checkpoints),
+            epoch_callbacks.Checkpoints(self.folder, report),
+            epoch_callbacks.HistoryWriter(self.folder, history_rows),
+            epoch_callbacks.ProgressSummary(report),
             epoch_callbacks.EpochLine(train_config.epochs, self.verbose),
-            epoch_callbacks.CallerHooks(self, self.callbacks, history),
             epoch_callbacks.EarlyStopping(train_config.early_stopping_patience, train_config.epochs, report,
                                           history_rows),
         ]
+        self.callbacks = epoch_callbacks.CallbackList([*own, *self.callbacks.callbacks], self.model)
+        self.best_val_mean_iou = max((row["val_mean_iou"] for row in history_rows
+                                      if epoch_callbacks.finite(row.get("val_mean_iou"))), default=None)
+        self.model.stop_training = False
+        self.callbacks.on_train_begin()
+
+        # -- epochs -----------------------------------------------------------------
+        training = TrainingEpochs(self, tf, train_data, steps_per_epoch, batch_size, len(val_pairs))
+        logs: dict[str, Any] = {}
         for epoch in range(done_epochs + 1, train_config.epochs + 1):
             self.epoch, self.step = epoch, 0
-            self.epoch_started = epoch_started = time.time()
+            self.epoch_started = time.time()
             if frozen and not steps.freeze_backbone(self.model, self.config, epoch):
                 # The backbone joins in: a new graph with its variables (traced again, ~5-10 s).
                 frozen = False
@@ -376,19 +378,20 @@ class Worker:
                 with strategy.scope():
                     step_function = make_train_step()
             trained = training.run(epoch, step_function)
-            logs = self._validate(epoch, val_data, eval_function, trained, training)
-            logs["epoch_started"] = epoch_started
-            with runfiles.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
-                for duty in duties:
-                    duty.on_epoch_end(epoch, logs)
-            if any(duty.stop_training for duty in duties):
-                return
-        report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
-                       f"{max(checkpoints.best_iou, 0):.3f}.")
+            logs = self._epoch_logs(epoch, val_data, eval_function, trained, training)
+            with writers.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
+                self.callbacks.on_epoch_end(epoch, logs)
+            if self.model.stop_training:
+                break
+        else:
+            report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
+                           f"{self.best_val_mean_iou or 0:.3f}.")
+        self.callbacks.on_train_end(logs)
 
-    def _validate(self, epoch: int, val_data, eval_function, trained: dict[str, Any],
-                  training: TrainingEpochs) -> dict[str, Any]:
-        """The validation pass of ``epoch``; return the epoch's logs (``seglib.training.callbacks``)."""
+    def _epoch_logs(self, epoch: int, val_data, eval_function, trained: dict[str, Any],
+                    training: TrainingEpochs) -> dict[str, Any]:
+        """The validation pass of ``epoch``; return the epoch's logs (``seglib.training.callbacks``), the
+        run's best validation mean IoU so far included."""
         from seglib._tf import keras
         from seglib.evaluation import metrics
 
@@ -397,21 +400,31 @@ class Worker:
         validation_started = time.time()
         val = validate(val_data, eval_function, self.config.model.num_classes, self.check_stop)
         training.val_seconds_estimate = time.time() - validation_started
-        return {
+        val_mean_iou = metrics.mean_iou(val["confusion"])
+        new_best = epoch_callbacks.finite(val_mean_iou) and (self.best_val_mean_iou is None
+                                                             or val_mean_iou > self.best_val_mean_iou)
+        if new_best:
+            self.best_val_mean_iou = val_mean_iou
+        logs = {
             "epoch": epoch,
             "loss": trained["loss"],
             "val_loss": val["loss"],
             "accuracy": metrics.pixel_accuracy(trained["confusion"]),
             "val_accuracy": metrics.pixel_accuracy(val["confusion"]),
             "mean_iou": metrics.mean_iou(trained["confusion"]),
-            "val_mean_iou": metrics.mean_iou(val["confusion"]),
+            "val_mean_iou": val_mean_iou,
             "lr": steps.current_lr(keras, self.optimizer),
             "seconds": None,
             "weight_norm": steps.weight_norm(self.model),
             "val_confusion": val["confusion"],
             "train_seconds": trained["train_seconds"],
             "train_images": trained["train_images"],
+            "epoch_started": self.epoch_started,
+            "best_val_mean_iou": self.best_val_mean_iou,
+            "new_best": new_best,
         }
+        logs["seconds"] = time.time() - self.epoch_started  # training and validation
+        return logs
 
     # -- pieces -------------------------------------------------------------------
 
@@ -429,8 +442,8 @@ class Worker:
         model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
         done = 0
         if self.resume:
-            last = self.folder / runfiles.LAST_CHECKPOINT
-            done = runfolder.epochs_done(self.folder)
+            last = self.folder / files.LAST_CHECKPOINT
+            done = state.epochs_done(self.folder)
             if last.exists():
                 optimizer.build(model.trainable_variables)
                 try:
@@ -454,7 +467,7 @@ class Worker:
         """The training loss ``train.loss`` names; the weighted one weighs each class by median frequency
         over the training masks' pixels at the model's size (logged)."""
         from seglib.data.stats import count_class_pixels
-        from seglib.training.losses import make_loss, median_frequency_weights
+        from seglib.evaluation.losses import make_loss, median_frequency_weights
 
         config = self.config
         name, num_classes = config.train.loss, config.model.num_classes
@@ -479,11 +492,11 @@ class Worker:
     def _prepare_resume(self, done_epochs: int) -> list[dict[str, Any]]:
         """Keep the history of the epochs done (a new run starts with none); return its rows."""
         if not self.resume:
-            with runfiles.writing("starting the run's history"):
-                for name in (runfiles.HISTORY_FILE, runfiles.STEPS_FILE, runfiles.CLASS_IOU_FILE):
+            with writers.writing("starting the run's history"):
+                for name in (files.HISTORY_FILE, files.STEPS_FILE, files.CLASS_IOU_FILE):
                     (self.folder / name).unlink(missing_ok=True)
             return []
-        rows = runfolder.drop_epochs_after(self.folder, done_epochs)
+        rows = folders.drop_epochs_after(self.folder, done_epochs)
         self.reporter.update(resume=True)
         return rows
 
@@ -493,9 +506,7 @@ class Worker:
         if self.model is not None and self.epoch:
             self.reporter.update(phase="saving", message="Stop requested: saving last.keras.")
             try:
-                from seglib.model.saving import save_model
-
-                save_model(self.model, self.folder / runfiles.LAST_CHECKPOINT)
+                writers.save_checkpoint(self.model, self.folder, files.LAST_CHECKPOINT)
             except Exception as error:  # noqa: BLE001
                 logger.error("Could not save last.keras on stop:\n%s", traceback.format_exc())
                 return {"message": f"Stopped at {where}, but last.keras could not be saved: {error}",

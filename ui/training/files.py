@@ -16,58 +16,61 @@ import streamlit as st
 from seglib import settings
 from seglib.classes import CLASS_NAMES, get_palette
 from seglib.errors import RunError
-from seglib.training import diagnosis, reference, runfiles, runfolder
+from seglib.training import diagnosis, reference
+from seglib.training.runs import files as run_files
+from seglib.training.runs import folders, previews, readers
 from seglib.figures import training as training_figures
 
 from ui.stamps import file_stamp
 
 
 def run_file_stamp(run_id: str, name: str) -> tuple:
-    """The stamp of one file of the run (``runfiles.HISTORY_FILE``, ...)."""
-    return file_stamp(runfolder.run_dir(run_id) / name)
+    """The stamp of one file of the run (``run_files.HISTORY_FILE``, ...)."""
+    return file_stamp(folders.run_dir(run_id) / name)
 
 
 def previews_stamp(run_id: str) -> tuple:
-    folder = runfolder.run_dir(run_id) / runfiles.PREVIEWS_DIR
-    return (file_stamp(folder), file_stamp(folder / runfiles.PREVIEW_INPUTS))
+    folder = folders.run_dir(run_id) / run_files.PREVIEWS_DIR
+    return (file_stamp(folder), file_stamp(folder / run_files.PREVIEW_INPUTS))
 
 
 def epoch_stamp(run_id: str) -> tuple:
     """Changes when an epoch's files change (history, IoU per class, previews) or the run ends."""
-    return (run_file_stamp(run_id, runfiles.HISTORY_FILE), run_file_stamp(run_id, runfiles.CLASS_IOU_FILE),
+    return (run_file_stamp(run_id, run_files.HISTORY_FILE), run_file_stamp(run_id, run_files.CLASS_IOU_FILE),
             previews_stamp(run_id))
 
 
 def _table_or_empty(reader, run_id: str, name: str) -> pd.DataFrame:
-    """A run's CSV; an empty one that says why (``attrs["damaged"]``) when the file is damaged."""
+    """A run's CSV (``reader``: ``readers.read_history``, ...); an empty one that says why
+    (``attrs["damaged"]``) when the file is damaged."""
     try:
-        return reader(run_id)
-    except runfiles.DamagedRunError as error:
-        table = runfiles.empty_table(name)
+        return reader(folders.run_dir(run_id))
+    except readers.DamagedRunError as error:
+        table = readers.empty_table(name)
         table.attrs["damaged"] = getattr(error, "reason", str(error))
         return table
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _history(run_id: str, stamp: tuple) -> pd.DataFrame:
-    return _table_or_empty(runfolder.read_history, run_id, runfiles.HISTORY_FILE)
+    return _table_or_empty(readers.read_history, run_id, run_files.HISTORY_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _steps(run_id: str, stamp: tuple) -> pd.DataFrame:
-    return _table_or_empty(runfolder.read_steps, run_id, runfiles.STEPS_FILE)
+    return _table_or_empty(readers.read_steps, run_id, run_files.STEPS_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _class_iou(run_id: str, stamp: tuple) -> pd.DataFrame:
-    return _table_or_empty(runfolder.read_class_iou, run_id, runfiles.CLASS_IOU_FILE)
+    return _table_or_empty(readers.read_class_iou, run_id, run_files.CLASS_IOU_FILE)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _previews(run_id: str, stamp: tuple):
     try:
-        return runfolder.read_previews(run_id)
-    except runfiles.DamagedRunError as error:
+        return previews.load_previews(folders.run_dir(run_id))
+    except readers.DamagedRunError as error:
         return {"damaged": getattr(error, "reason", str(error))}
 
 
@@ -80,7 +83,7 @@ def reference_comparison():
     """What the shipped optimizer reference runs show (``diagnosis.reference_comparison``), read again
     only when one of their histories changes; None when one is missing."""
     try:
-        stamps = tuple(run_file_stamp(runfolder.REFERENCE_PREFIX + key, runfiles.HISTORY_FILE)
+        stamps = tuple(run_file_stamp(folders.REFERENCE_PREFIX + key, run_files.HISTORY_FILE)
                        for key in reference.OPTIMIZER_RUNS)
     except RunError:
         return None
@@ -88,15 +91,15 @@ def reference_comparison():
 
 
 def load_history(run_id: str) -> pd.DataFrame:
-    return _history(run_id, run_file_stamp(run_id, runfiles.HISTORY_FILE))
+    return _history(run_id, run_file_stamp(run_id, run_files.HISTORY_FILE))
 
 
 def load_steps(run_id: str) -> pd.DataFrame:
-    return _steps(run_id, run_file_stamp(run_id, runfiles.STEPS_FILE))
+    return _steps(run_id, run_file_stamp(run_id, run_files.STEPS_FILE))
 
 
 def load_class_iou(run_id: str) -> pd.DataFrame:
-    return _class_iou(run_id, run_file_stamp(run_id, runfiles.CLASS_IOU_FILE))
+    return _class_iou(run_id, run_file_stamp(run_id, run_files.CLASS_IOU_FILE))
 
 
 def load_previews(run_id: str):
@@ -113,7 +116,7 @@ def _history_figures(run_id: str, stamp: tuple, epochs: int, loss: str):
 
 def history_figures(run_id: str, epochs: int, loss: str = "cross-entropy"):
     """The loss and the accuracy figure of the run's history, on an axis of ``epochs`` epochs."""
-    return _history_figures(run_id, run_file_stamp(run_id, runfiles.HISTORY_FILE), epochs, loss)
+    return _history_figures(run_id, run_file_stamp(run_id, run_files.HISTORY_FILE), epochs, loss)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -129,7 +132,7 @@ def _class_iou_figure(run_id: str, stamp: tuple, palette_name: str):
 
 def class_iou_figure(run_id: str, palette_name: str):
     """The validation IoU per class of the run's last epoch."""
-    return _class_iou_figure(run_id, run_file_stamp(run_id, runfiles.CLASS_IOU_FILE), palette_name)
+    return _class_iou_figure(run_id, run_file_stamp(run_id, run_files.CLASS_IOU_FILE), palette_name)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -154,7 +157,7 @@ def _running_loss_figure(run_id: str, stamp: tuple, epoch: int | None, steps_per
 
 def running_loss_figure(run_id: str, epoch: int | None, steps_per_epoch: int):
     """The running loss of ``epoch`` (a step-level chart of the current epoch)."""
-    return _running_loss_figure(run_id, run_file_stamp(run_id, runfiles.STEPS_FILE), epoch, steps_per_epoch)
+    return _running_loss_figure(run_id, run_file_stamp(run_id, run_files.STEPS_FILE), epoch, steps_per_epoch)
 
 
 def clean_log(text: str) -> str:

@@ -13,7 +13,10 @@ import streamlit as st
 
 from seglib.errors import SeglibError
 from seglib.data import synthetic
-from seglib.training import planning, provenance, runfiles, runfolder, scheduler
+from seglib.training import planning, provenance, scheduler
+from seglib.training.runs import files as run_files
+from seglib.training.runs import folders, readers
+from seglib.training.runs.state import RunInfo, list_runs, run_state, training_config
 from seglib.figures import progress_text
 from seglib.figures import training as training_figures
 from ui.drawing import config_source, describe_figures, guarded, plot, show_error
@@ -150,8 +153,8 @@ def _metrics_row(progress: dict, history: pd.DataFrame) -> None:
 def _controls(run_id: str, progress: dict, config) -> None:
     """Messages of the buttons; for a finished run, training it for more epochs."""
     status = str(progress.get("status") or "")
-    if runfolder.is_reference(run_id):
-        note = runfolder.read_meta(run_id).get("note") or ""
+    if folders.is_reference(run_id):
+        note = readers.read_meta(folders.run_dir(run_id))[0].get("note") or ""
         st.caption(":material/inventory_2: A **recorded reference run** shipped with the project (read-only): "
                    + md_text_with_code(note, limit=400))
         show_notice("live", status)
@@ -225,7 +228,7 @@ def _preview_strip(run_id: str) -> None:
         st.warning(f"No previews: {previews['damaged']}.", icon=":material/broken_image:")
         return
     try:
-        trained_on = provenance.folder_record(runfolder.run_dir(run_id))
+        trained_on = provenance.folder_record(folders.run_dir(run_id))
     except SeglibError:  # deleted meanwhile: the previews say nothing more
         trained_on = None
     if trained_on is not None and trained_on.synthetic:  # the previews are the generator's drawings
@@ -249,7 +252,7 @@ def _preview_strip(run_id: str) -> None:
 def _read_run(run_id: str) -> tuple[dict, object, str] | None:
     """Progress (with a pending stop shown as 'stopping'), config and status; None when the run is gone."""
     try:
-        progress = runfolder.read_progress(run_id)
+        progress = run_state(run_id)
     except SeglibError as error:  # deleted meanwhile
         show_error(error)
         return None
@@ -258,7 +261,7 @@ def _read_run(run_id: str) -> tuple[dict, object, str] | None:
         progress = {**progress, "status": "stopping"}
     config = None
     try:
-        config = runfolder.read_config(run_id)
+        config = training_config(folders.run_dir(run_id))
     except SeglibError as error:
         show_error(error)
     return progress, config, str(progress.get("status") or "")
@@ -277,7 +280,7 @@ def redraw_due(stamps: tuple, drawn: tuple | None, drawn_at: float, now: float,
 
 
 def _stamps(run_id: str) -> tuple:
-    return files.epoch_stamp(run_id), files.run_file_stamp(run_id, runfiles.STEPS_FILE)
+    return files.epoch_stamp(run_id), files.run_file_stamp(run_id, run_files.STEPS_FILE)
 
 
 @guarded("Live view")
@@ -318,7 +321,7 @@ def epoch_view(run_id: str) -> None:
                         else {"run": run_id, "model": None, "dataset": None}))
     history = files.load_history(run_id)
     class_iou = files.load_class_iou(run_id)
-    damage = [progress.get("damaged")] + [table.attrs.get("damaged") or runfiles.damage_note(table)
+    damage = [progress.get("damaged")] + [table.attrs.get("damaged") or readers.damage_note(table)
                                           for table in (history, files.load_steps(run_id), class_iou)]
     if any(damage):
         st.warning("Some of this run's files are damaged; what can be read is shown: "
@@ -328,18 +331,18 @@ def epoch_view(run_id: str) -> None:
     _preview_strip(run_id)
     if status in ("failed", "interrupted") or (status and is_instructor() and status != "queued"):
         with st.expander("Worker log", icon=":material/description:"):
-            log = runfolder.read_log(run_id, max_chars=8_000)
+            log = readers.read_log(folders.run_dir(run_id), max_chars=8_000)
             st.code(files.clean_log(log) if log.strip() else "(empty)", language="text")
 
 
 @guarded("Watching for a new run")
 def watch_for_new_run(shown: str | None) -> None:
     """For a viewer who follows the active run: notice a run started elsewhere (idle polling)."""
-    if default_run(runfolder.list_runs()) != shown:
+    if default_run(list_runs()) != shown:
         st.rerun(scope="app")
 
 
-def live_section(infos: list[runfolder.RunInfo], labels: dict[str, str]) -> None:
+def live_section(infos: list[RunInfo], labels: dict[str, str]) -> None:
     """The run picker and the shown run's live and epoch views (a note when there is no run yet)."""
     st.subheader("Live view")
     if not is_instructor():

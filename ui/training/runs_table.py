@@ -12,7 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from seglib.errors import SeglibError
-from seglib.training import diagnosis, reference, runfiles, runfolder, scheduler
+from seglib.training import diagnosis, reference, scheduler
+from seglib.training.runs import files as run_files
+from seglib.training.runs import folders
+from seglib.training.runs.state import RunInfo, list_runs
 from seglib.figures import slides
 from seglib.figures import training as training_figures
 from ui.drawing import guarded, plot, runs_source
@@ -32,7 +35,7 @@ def _on_rename(run_id: str) -> None:
     if not allowed("actions", "Renaming"):
         return
     try:
-        runfolder.rename_run(run_id, st.session_state.get(f"rename_{run_id}", ""))
+        folders.rename_run(run_id, st.session_state.get(f"rename_{run_id}", ""))
     except SeglibError as error:
         notice("actions", "error", md_text(error, limit=ERROR_CHARS))
         return
@@ -87,7 +90,7 @@ def _downloadable(path: Path) -> bool:
 @guarded("The runs table")
 def runs_table(polling: bool, labels: dict[str, str]) -> None:
     """The table of runs; a fragment that refreshes itself while ``polling`` (see ``runs_section``)."""
-    current = runfolder.list_runs()
+    current = list_runs()
     if polling and not any(info.status in LIVE_STATUSES for info in current):
         st.rerun(scope="app")  # the last live run ended: stop polling, redraw the page
     names = {**labels, **run_labels(current)}
@@ -111,7 +114,7 @@ def runs_table(polling: bool, labels: dict[str, str]) -> None:
                  })
 
 
-def table_polls(infos: list[runfolder.RunInfo], shown: str | None) -> bool:
+def table_polls(infos: list[RunInfo], shown: str | None) -> bool:
     """Whether the runs table refreshes itself: while a run is live and the live view shows another
     run. While the live view follows a live run, its redraws of the page refresh this table too (at
     the epochs, and when a run starts or ends), so a second poll would only cost the viewer's browser."""
@@ -119,7 +122,7 @@ def table_polls(infos: list[runfolder.RunInfo], shown: str | None) -> bool:
     return bool(live) and shown not in live
 
 
-def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: str | None) -> None:
+def runs_section(infos: list[RunInfo], labels: dict[str, str], shown: str | None) -> None:
     """The runs table, the comparison of runs, and the actions on the run shown in the live view."""
     st.subheader("Runs on this machine")
     by_id = {info.id: info for info in infos}
@@ -146,8 +149,8 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
             for name, reading in comparison["runs"].values():
                 st.markdown(diagnosis.reading_text(md_text(name), reading))
     with_history = [info.id for info in infos if info.epochs_done > 0]
-    own = [run_id for run_id in with_history if not runfolder.is_reference(run_id)]
-    optimizer_references = [runfolder.REFERENCE_PREFIX + key for key in reference.OPTIMIZER_RUNS]
+    own = [run_id for run_id in with_history if not folders.is_reference(run_id)]
+    optimizer_references = [folders.REFERENCE_PREFIX + key for key in reference.OPTIMIZER_RUNS]
     default = own[:3] or [run_id for run_id in optimizer_references if run_id in with_history]
     pick, metric_column = st.columns([3, 2], vertical_alignment="bottom")
     chosen = pick.multiselect("Runs to compare", with_history, default=default, key="training_compare",
@@ -164,14 +167,14 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
         return
     info = by_id[shown]
     st.markdown(f"**Actions for {md_text(labels[shown])}** (the run picked in the live view)")
-    folder = runfolder.run_dir(shown)
+    folder = folders.run_dir(shown)
     left, middle, right = st.columns(3)
     with left.container(border=True):
         st.markdown(":material/download: **Download**")
-        st.download_button("history.csv", data=_file_reader(folder / runfiles.HISTORY_FILE),
+        st.download_button("history.csv", data=_file_reader(folder / run_files.HISTORY_FILE),
                            file_name=f"{shown}-history.csv", mime="text/csv", on_click="ignore",
-                           disabled=not _downloadable(folder / runfiles.HISTORY_FILE), key=f"download_history_{shown}")
-        best = folder / runfiles.BEST_CHECKPOINT
+                           disabled=not _downloadable(folder / run_files.HISTORY_FILE), key=f"download_history_{shown}")
+        best = folder / run_files.BEST_CHECKPOINT
         st.download_button("best.keras", data=_file_reader(best), file_name=f"{shown}-best.keras",
                            mime="application/octet-stream", on_click="ignore", disabled=not _downloadable(best),
                            key=f"download_best_{shown}",
@@ -179,7 +182,7 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
     with middle.container(border=True):
         st.markdown(":material/image_search: **Use on the other pages**")
         usable = info.status not in LIVE_STATUSES and (_downloadable(best)
-                                                       or _downloadable(folder / runfiles.LAST_CHECKPOINT))
+                                                       or _downloadable(folder / run_files.LAST_CHECKPOINT))
         in_use = st.session_state.get(MODEL_KEY) == ModelRef.run(shown).to_url()
         st.button("Use this model", key=f"use_{shown}", on_click=_on_use_model, args=(shown,),
                   disabled=not usable or in_use,
@@ -197,7 +200,7 @@ def runs_section(infos: list[runfolder.RunInfo], labels: dict[str, str], shown: 
         st.text_input("Name", key=rename_key, disabled=locked, max_chars=200, label_visibility="collapsed")
         buttons = st.columns(2)
         buttons[0].button("Rename", key=f"do_rename_{shown}", on_click=_on_rename, args=(shown,), disabled=locked)
-        running = info.status in runfiles.ACTIVE_STATUSES
+        running = info.status in run_files.ACTIVE_STATUSES
         confirm = st.checkbox("Yes, delete this run and its checkpoints", key=f"confirm_delete_{shown}",
                               disabled=locked or running)
         buttons[1].button("Delete", key=f"do_delete_{shown}", type="primary", icon=":material/delete:",

@@ -13,7 +13,8 @@ from seglib.config import (LOSSES, OPTIMIZER_NAMES, OPTIMIZERS, WEIGHT_LABELS, W
                            preset_names)
 from seglib.errors import SeglibError
 from seglib.model.pretrained import start_explanation
-from seglib.training import planning, runfolder, scheduler
+from seglib.training import planning, scheduler
+from seglib.training.runs.state import run_state
 from seglib.figures import progress_text
 from seglib.figures import slides
 from seglib.figures import training as training_figures
@@ -64,7 +65,7 @@ def _on_start(data_root: str) -> None:
     try:
         config = _form_config(data_root)
         run_id = scheduler.start_run(config, name=st.session_state.get(NAME_KEY) or None)
-        progress = runfolder.read_progress(run_id)
+        progress = run_state(run_id)
     except SeglibError as error:
         notice("start", "error", f"The run was not started: {md_text(error, limit=ERROR_CHARS)}")
         return

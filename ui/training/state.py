@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from seglib.training import runfiles, runfolder
+from seglib.training.runs import files as run_files
+from seglib.training.runs.state import RunInfo
 from ui import url_state
 from ui.instructor import is_instructor
 
@@ -83,15 +84,15 @@ def on_pick_run() -> None:
     show_run(st.session_state.get(RUN_KEY))
 
 
-def run_labels(infos: list[runfolder.RunInfo]) -> dict[str, str]:
+def run_labels(infos: list[RunInfo]) -> dict[str, str]:
     """Display names of runs, made unique with the run id where two runs share a name."""
     names = [info.name for info in infos]
     return {info.id: info.name if names.count(info.name) == 1 else f"{info.name} ({info.id})" for info in infos}
 
 
-def default_run(infos: list[runfolder.RunInfo]) -> str | None:
+def default_run(infos: list[RunInfo]) -> str | None:
     """The run a viewer sees without choosing: the running one, else the next queued, else the newest."""
-    for statuses in (runfiles.ACTIVE_STATUSES, ("queued",)):
+    for statuses in (run_files.ACTIVE_STATUSES, ("queued",)):
         matching = [info for info in infos if info.status in statuses]
         if matching:
             return min(matching, key=lambda info: info.queue_position or 0).id

@@ -1,8 +1,9 @@
 """Live progress of a training run: the worker's state, rewritten to ``progress.json`` every second.
 
-The page polls ``progress.json`` (through ``seglib.training.runfolder.read_progress``),
+The page polls ``progress.json`` (through ``seglib.training.runs.state.run_state``),
 so it must stay fresh while TensorFlow traces a graph or a batch takes long:
-a daemon thread writes it, the training thread only updates the state.
+a daemon thread writes it (``writers.write_progress``), the training thread only
+updates the state.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seglib.io import atomic_write_json, read_json
-from seglib.training import runfiles
+from seglib.training.runs import files, writers
+from seglib.training.runs.readers import read_progress
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
 
@@ -32,12 +33,11 @@ class ProgressReporter:
     def __init__(self, folder: Path, initial: dict[str, Any], interval: float = PROGRESS_INTERVAL):
         if interval <= 0:
             raise ValueError(f"interval must be positive. Received: interval={interval!r}")
-        self.path = folder / runfiles.PROGRESS_FILE
-        self.stop_file = folder / runfiles.STOP_FILE
+        self.folder = folder
+        self.stop_file = folder / files.STOP_FILE
         self.interval = interval
         self._lock = threading.Lock()
-        stored = read_json(self.path, default={})
-        self._state = dict(stored) if isinstance(stored, dict) else {}  # a damaged file is rewritten
+        self._state = read_progress(folder)[0] or {}  # a damaged file is rewritten
         self._state.update(initial)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="progress-writer", daemon=True)
@@ -64,7 +64,7 @@ class ProgressReporter:
             self._state["updated_at"] = time.time()
             snapshot = dict(self._state)
         try:
-            atomic_write_json(self.path, snapshot)
+            writers.write_progress(self.folder, snapshot, replace=True)
         except OSError as error:  # a full disk must not kill training; the log says it
             logger.warning("Could not write progress.json: %s", error)
 

@@ -28,9 +28,9 @@ pretraining, not transfer from another domain (the backbone never sees a photo).
 ``python -m seglib pretrain --preset lecture`` writes
 ``assets/pretrained/<backbone>_<width>.npz`` and its card
 (``<name>.json`` / ``<name>.md``: task, data, seeds, time, accuracy and the
-command that reproduces it). ``seglib.model.pretrained`` finds, describes and
-loads the file when a config says ``model.weights = "pretrained"`` (the
-``lecture`` preset's default).
+command that reproduces it). ``seglib.model.pretrained`` finds and describes
+the file, and ``seglib.model.backbones`` loads it, when a config says
+``model.weights = "pretrained"`` (the ``lecture`` preset's default).
 
 >>> tile_grid(160)
 5
@@ -53,8 +53,8 @@ from seglib.classes import CLASS_NAMES, NUM_CLASSES, swap_left_right
 from seglib.config import WEIGHT_STARTS, WEIGHTS, ModelConfig, get_preset
 from seglib.errors import ConfigError
 from seglib.io import atomic_write_json, atomic_write_text
-from seglib.model.deeplab import build_backbone, feature_layers
-from seglib.model.pretrained import backbone_layers, pretrained_file, save_backbone
+from seglib.model.backbones import backbone_layers, build_backbone, feature_layers, save_backbone
+from seglib.model.pretrained import pretrained_file
 
 #: Seed of the pretraining images; the default dataset is seed 0 with splits train/val.
 PRETRAIN_SEED = 7919

@@ -1,10 +1,11 @@
-"""The files of a run folder: their names, their columns, and the validating readers and writers.
+"""One validating reader per file of a run folder, and the rule for damaged files.
 
-A training run lives in ``runs/<run-id>/`` (``settings.runs_dir()``). The
-worker (``seglib.training.worker``, a separate process) writes it; the pages
-read it through ``seglib.training.runfolder``, which reads each file with the
-functions here; the files themselves are listed in that module's docstring.
-Every whole-file write is atomic (temp file + rename).
+``read_config`` (``config.json``), ``read_meta`` (``meta.json``), ``read_progress``
+(``progress.json``), ``read_history``, ``read_steps`` and ``read_class_iou`` (the CSVs),
+``read_log`` (``train.log`` and ``console.log``) and ``find_checkpoint`` (``best.keras`` /
+``last.keras``); each takes the run's folder. The preview strip has its reader in
+``seglib.training.runs.previews``; what the pages ask of a run (its state, the runs table)
+is ``seglib.training.runs.state``.
 
 **Run files are untrusted input.** A file may be damaged (a disk filled up,
 someone edited it, a bug of an older version), and one damaged run must never
@@ -20,7 +21,7 @@ one rule:
   A repeated key (epoch; epoch and step) keeps its last row. The frame's
   ``attrs["skipped_rows"]`` says how many were dropped (``damage_note``
   words it). A preview epoch file with the wrong shape or ids is skipped
-  the same way (``previews.read_previews(...)["skipped"]``); a ``progress.json``
+  the same way (``previews.load_previews(...)["skipped"]``); a ``progress.json``
   field with an impossible value (an epoch of 10**30, a negative step, a
   string where a number goes) reads as ``None`` and is named in
   ``progress["damaged"]``.
@@ -31,39 +32,29 @@ one rule:
   file is never read whole when it is larger), preview inputs of the wrong
   shape. A ``progress.json`` that is not a JSON object, or holds an unknown
   status, makes the run read as ``failed`` with that reason.
-* ``runfolder.list_runs`` never raises because of one run's files: each run's
+* ``state.list_runs`` never raises because of one run's files: each run's
   ``RunInfo.damaged`` says what is damaged ("" when nothing), and its
   numbers (epochs done, best validation mean IoU) come from the rows that
   passed.
-
-**Writes fail with a message, never an OSError.** Every write to the runs
-folder or a run's folder (creating, renaming, progress, history, checkpoints,
-the STOP file, deleting) runs inside ``writing(action, role)``, which turns an
-operating-system error into a ``RunFolderWriteError`` naming the action, the
-folder's role (``RUNS_FOLDER`` or ``RUN_FOLDER``, never its path) and what to
-do: free space, fix permissions, or set ``SEGLIB_RUNS_DIR``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import errno
-import io
 import json
 import math
 import os
 import re
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from seglib.classes import CLASS_NAMES
 from seglib.config import RunConfig
-from seglib.errors import ConfigError, NewerConfigError, RunError, RunFolderWriteError, SeglibError
-from seglib.io import atomic_write_json, atomic_write_text
+from seglib.errors import ConfigError, NewerConfigError, RunError
+from seglib.training.runs.files import (BEST_CHECKPOINT, CLASS_IOU_COLUMNS, CLASS_IOU_FILE, CONFIG_FILE,
+                                        CONSOLE_FILE, HISTORY_FILE, HISTORY_FILE_COLUMNS, LAST_CHECKPOINT,
+                                        LOG_FILE, MAX_CSV_BYTES, MAX_EPOCHS, MAX_JSON_BYTES, MAX_STEPS,
+                                        META_FILE, PHASES, PROGRESS_FILE, STATUSES, STEP_COLUMNS, STEPS_FILE)
 
 if TYPE_CHECKING:  # pandas is imported where a table is read, not with the module
     import pandas as pd
@@ -72,119 +63,6 @@ if TYPE_CHECKING:  # pandas is imported where a table is read, not with the modu
 class DamagedRunError(RunError):
     """A file of a run folder is unusable as a whole; the run's other files may be fine."""
 
-
-# ---------------------------------------------------------------------------
-# Names of things in a run folder
-# ---------------------------------------------------------------------------
-
-CONFIG_FILE = "config.json"
-META_FILE = "meta.json"
-PROGRESS_FILE = "progress.json"
-HISTORY_FILE = "history.csv"
-STEPS_FILE = "steps.csv"
-CLASS_IOU_FILE = "class_iou.csv"
-LOG_FILE = "train.log"
-CONSOLE_FILE = "console.log"
-BEST_CHECKPOINT = "best.keras"
-LAST_CHECKPOINT = "last.keras"
-STOP_FILE = "STOP"
-PREVIEWS_DIR = "previews"
-PREVIEW_INPUTS = "inputs.npz"
-
-HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy",
-                   "mean_iou", "val_mean_iou", "lr", "seconds")
-#: Columns added to history.csv later: written by the worker, read as NaN from a file without them.
-HISTORY_LATER_COLUMNS = ("weight_norm",)
-#: Every column of history.csv, in the order the worker writes them.
-HISTORY_FILE_COLUMNS = HISTORY_COLUMNS + HISTORY_LATER_COLUMNS
-STEP_COLUMNS = ("epoch", "step", "loss", "accuracy")
-
-STATUSES = ("queued", "running", "stopping", "stopped", "finished", "failed", "interrupted")
-#: A worker process is (or should be) alive in these states.
-ACTIVE_STATUSES = ("running", "stopping")
-#: The run is over; it can be resumed (or, when finished, extended).
-FINAL_STATUSES = ("stopped", "finished", "failed", "interrupted")
-PHASES = ("starting", "compiling", "training", "validating", "saving", "done")
-
-#: Largest epoch and step number a run file may hold (the config allows 10,000 epochs).
-MAX_EPOCHS = 10_000
-MAX_STEPS = 10_000_000
-#: Bounds on what is read of one run file; a larger file is reported damaged, unread.
-MAX_CSV_BYTES = {HISTORY_FILE: 16 << 20, CLASS_IOU_FILE: 16 << 20, STEPS_FILE: 64 << 20}
-MAX_JSON_BYTES = 1 << 20
-MAX_NPZ_BYTES = 256 << 20
-
-
-# ---------------------------------------------------------------------------
-# Writes that fail with a message (see the module docstring)
-# ---------------------------------------------------------------------------
-
-#: The two folders a write can fail in, as messages name them (never by their path).
-RUNS_FOLDER = "the runs folder"
-RUN_FOLDER = "the run's folder"
-#: What to do when a folder of runs cannot be written at all.
-_MOVE_RUNS = ("or set SEGLIB_RUNS_DIR to a writable folder (README, Settings) and restart the dashboard")
-#: Why a write failed and what to do, by the operating system's error number.
-_WRITE_FAILURES = {
-    errno.ENOSPC: ("the disk is full (no space left on device)",
-                   "Free some space (old runs can be deleted on the Training page), then try again."),
-    errno.EDQUOT: ("the disk quota is used up",
-                   "Free some space (old runs can be deleted on the Training page), then try again."),
-    errno.EROFS: ("it lies on a read-only file system", f"Make that disk writable, {_MOVE_RUNS}."),
-    errno.EACCES: ("there is no permission to write in it",
-                   f"Give the dashboard's user write permission on the folder, {_MOVE_RUNS}."),
-    errno.EPERM: ("the operation is not permitted there",
-                  f"Give the dashboard's user write permission on the folder, {_MOVE_RUNS}."),
-    errno.ENOTDIR: ("a file stands where a folder of its path should be",
-                    f"Move that file away, {_MOVE_RUNS}."),
-    errno.EISDIR: ("a folder stands where a file should be written",
-                   "Remove that folder from the run's folder, then try again."),
-    errno.ENOENT: ("a folder on the way is missing (deleted meanwhile?)",
-                   "Refresh the page; if the runs folder itself is gone, create it again, " + _MOVE_RUNS + "."),
-}
-
-
-def write_error(error: OSError, action: str, role: str = RUN_FOLDER) -> RunFolderWriteError:
-    """The ``RunFolderWriteError`` for ``error``, raised while ``action`` ("starting the run") wrote in
-    ``role`` (``RUNS_FOLDER`` or ``RUN_FOLDER``): what failed, why and what to do, without a path."""
-    number = error.errno
-    if number == errno.EEXIST:  # mkdir of a folder whose name a file holds
-        number = errno.ENOTDIR
-    why, fix = _WRITE_FAILURES.get(number, (
-        f"the system said: {error.strerror or type(error).__name__}",
-        f"Check the disk's free space and the folder's permissions, {_MOVE_RUNS}."))
-    return RunFolderWriteError(f"Could not write to {role} while {action}: {why}. {fix}", errno=number)
-
-
-@contextlib.contextmanager
-def writing(action: str, role: str = RUN_FOLDER) -> Iterator[None]:
-    """Run a block that writes in ``role``; an ``OSError`` leaves it as ``write_error(...)``.
-
-    The project's own errors (some of which are also ``OSError``, such as
-    ``PathNotAllowedError``) pass through unchanged.
-    """
-    try:
-        yield
-    except SeglibError:
-        raise
-    except OSError as error:
-        raise write_error(error, action, role) from error
-
-
-def disk_full(error: BaseException) -> bool:
-    """Whether ``error`` (or what it was raised from) says the disk is full."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
-
-
-# ---------------------------------------------------------------------------
-# Validating readers (the rule is in the module docstring)
-# ---------------------------------------------------------------------------
 
 class FileProblem(Exception):
     """Why a run file is unusable as a whole (surfaces as DamagedRunError)."""
@@ -203,7 +81,7 @@ def size_text(size: int) -> str:
     return f"{size / (1 << 20):.1f} MB" if size >= 1 << 20 else f"{size} bytes"
 
 
-def _read_bounded(path: Path, limit: int) -> bytes | None:
+def read_bounded(path: Path, limit: int) -> bytes | None:
     """The bytes of ``path`` (None when it does not exist); ``FileProblem`` past ``limit`` bytes."""
     try:
         with open(path, "rb") as handle:
@@ -224,7 +102,7 @@ def _read_bounded(path: Path, limit: int) -> bytes | None:
 _TABLES = {
     HISTORY_FILE: (("epoch",), HISTORY_FILE_COLUMNS),
     STEPS_FILE: (("epoch", "step"), STEP_COLUMNS),
-    CLASS_IOU_FILE: (("epoch",), ("epoch", *CLASS_NAMES)),
+    CLASS_IOU_FILE: (("epoch",), CLASS_IOU_COLUMNS),
 }
 #: Valid values of a column, by name (class-name columns are IoUs, in [0, 1]).
 _LOSS_COLUMNS = ("loss", "val_loss")
@@ -258,19 +136,18 @@ def _column_ok(column: str, values: np.ndarray, missing: np.ndarray) -> np.ndarr
     return valid | missing
 
 
-def read_table(path: Path) -> "pd.DataFrame":
+def _read_table(path: Path) -> "pd.DataFrame":
     """Read one of the run's CSVs (another process may be appending to it) and validate it.
 
     A line cut mid-write (no newline yet) is not a row yet: it is left out,
     not counted. See the module docstring for the rule.
-
     """
     import pandas as pd
 
     name = path.name
     keys, columns = _TABLES[name]
     try:
-        data = _read_bounded(path, MAX_CSV_BYTES[name])
+        data = read_bounded(path, MAX_CSV_BYTES[name])
     except FileProblem as problem:
         raise damaged(path, str(problem)) from None
     if not data or not data.strip():
@@ -319,7 +196,6 @@ def read_table(path: Path) -> "pd.DataFrame":
     return frame
 
 
-
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -336,8 +212,29 @@ def damage_note(frame: "pd.DataFrame") -> str:
     return f"{frame.attrs.get('file', 'file')}: {count} damaged row{'' if count == 1 else 's'} skipped"
 
 
-def read_config_file(folder: Path) -> RunConfig:
-    """The ``RunConfig`` of the run in ``folder``; ``DamagedRunError`` if ``config.json`` is missing or broken."""
+def read_history(folder: Path) -> "pd.DataFrame":
+    """``history.csv`` as a DataFrame with ``HISTORY_FILE_COLUMNS`` (empty before epoch 1).
+
+    ``epoch`` is int64, the rest float64 (NaN = undefined). Damaged rows are
+    skipped and counted in ``attrs["skipped_rows"]``; ``DamagedRunError`` when
+    the file is unusable as a whole (see the module docstring).
+    """
+    return _read_table(folder / HISTORY_FILE)
+
+
+def read_steps(folder: Path) -> "pd.DataFrame":
+    """``steps.csv`` (epoch, step, loss, accuracy) for the running-loss curve; validated as ``read_history``."""
+    return _read_table(folder / STEPS_FILE)
+
+
+def read_class_iou(folder: Path) -> "pd.DataFrame":
+    """``class_iou.csv``: ``epoch`` + one validation-IoU column per class name; validated as ``read_history``."""
+    return _read_table(folder / CLASS_IOU_FILE)
+
+
+def read_config(folder: Path) -> RunConfig:
+    """``config.json``: the ``RunConfig`` of the run in ``folder`` as it was started (the config it trains
+    with is ``state.training_config``); ``DamagedRunError`` if the file is missing or broken."""
     path = folder / CONFIG_FILE
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
@@ -354,7 +251,7 @@ def read_config_file(folder: Path) -> RunConfig:
                               "if it is of no use.") from error
 
 
-# -- progress.json and meta.json --------------------------------------------------
+# -- progress.json and meta.json ---------------------------------------------------
 
 #: Valid ranges of progress.json's numeric fields: (integer?, minimum, maximum, minimum excluded?).
 _TIMESTAMP = (False, 0.0, 1e11, False)
@@ -389,11 +286,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def load_progress(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
-    """``(validated progress, problems)``; ``(None, [why])`` when the file is unusable as a whole."""
+def read_progress(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """``progress.json`` as stored: ``(validated progress, problems)``; ``(None, [why])`` when the file is
+    unusable as a whole. What the pages show is ``state.run_state``, which works in a dead worker, a
+    pending stop and the queue."""
     path = folder / PROGRESS_FILE
     try:
-        data = _read_bounded(path, MAX_JSON_BYTES)
+        data = read_bounded(path, MAX_JSON_BYTES)
     except FileProblem as problem:
         return None, [f"is damaged ({problem})"]
     if data is None:
@@ -443,18 +342,14 @@ def load_progress(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
     return progress, problems
 
 
-def stored_progress(folder: Path) -> dict[str, Any]:
-    """The validated progress as stored ({} when the file is unusable): for the scheduler's own reads."""
-    return load_progress(folder)[0] or {}
-
-
-def read_meta_file(folder: Path) -> tuple[dict[str, Any], list[str]]:
-    """``({"name", "preset", "created_at"}, problems)``: damaged values fall back to the id and folder time."""
+def read_meta(folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """``meta.json``: ``({"name", "preset", "created_at", ...}, problems)``; damaged values fall back to the
+    id and the folder's time."""
     path = folder / META_FILE
     problems: list[str] = []
     raw: Any = {}
     try:
-        data = _read_bounded(path, MAX_JSON_BYTES)
+        data = read_bounded(path, MAX_JSON_BYTES)
         raw = {} if data is None else json.loads(data.decode("utf-8"))
     except FileProblem as problem:
         problems.append(f"meta.json is damaged ({problem})")
@@ -472,7 +367,7 @@ def read_meta_file(folder: Path) -> tuple[dict[str, Any], list[str]]:
     if not _number_ok(created, False, 0.0, 1e11, True):
         if created is not None:
             problems.append(f"meta.json: created_at {_short(created)} refused")
-        progress = stored_progress(folder)
+        progress = read_progress(folder)[0] or {}
         created = progress.get("created_at") or modified_time(folder)
     meta["created_at"] = float(created)
     return meta, problems
@@ -486,41 +381,22 @@ def modified_time(path: Path) -> float:
         return 0.0
 
 
-def write_csv_rows(path: Path, columns: tuple[str, ...] | list[str], rows: list[dict[str, Any]],
-                   append: bool = True) -> None:
-    """Append rows to a CSV (header written once), flushed so readers see whole lines.
+# -- the log and the checkpoints -------------------------------------------------------
 
-    ``append=False`` rewrites the file atomically (used for ``history.csv``).
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    exists = path.exists() and path.stat().st_size > 0
-    if not append or not exists:
-        writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_value(row.get(column)) for column in columns])
-    if append:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-    else:
-        atomic_write_text(path, buffer.getvalue())
+def read_log(folder: Path, max_chars: int = 20_000) -> str:
+    """The end of ``train.log`` (and ``console.log`` when the worker died before logging)."""
+    parts = []
+    for name in (LOG_FILE, CONSOLE_FILE):
+        try:
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if text.strip():
+            parts.append(text)
+    return "\n".join(parts)[-max_chars:]
 
 
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return "" if math.isnan(value) else repr(value)
-    return str(value)
-
-
-def update_progress(folder: Path, **fields: Any) -> dict[str, Any]:
-    """Rewrite ``progress.json`` of ``folder`` with ``fields`` changed (and ``updated_at`` now); return it."""
-    progress = stored_progress(folder)
-    progress.update(fields)
-    progress["updated_at"] = time.time()
-    atomic_write_json(folder / PROGRESS_FILE, progress)
-    return progress
+def find_checkpoint(folder: Path, names: tuple[str, ...] = (BEST_CHECKPOINT, LAST_CHECKPOINT)) -> Path | None:
+    """The first of ``names`` (``best.keras``, then ``last.keras``) that the run in ``folder`` holds, or None.
+    ``seglib.model.saving.load_model`` reads it, turning a damaged file into a ``ModelError``."""
+    return next((folder / name for name in names if (folder / name).is_file()), None)
