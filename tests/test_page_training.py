@@ -441,3 +441,16 @@ def test_started_is_not_left_beside_the_error_of_a_killed_worker(tiny_dataset):
     assert progress["status"] == "failed", progress
     assert at.error and not any(s.value.startswith("Started.") for s in at.success), \
         ([e.value for e in at.error], [s.value for s in at.success])
+
+
+def test_a_fresh_install_shows_the_demo_models_run_and_then_the_newest_own_run(tmp_path):
+    """With only the shipped reference runs, the page opens on the demo model's run (it used to open on
+    whichever optimizer run was recorded last, a seed-1 repeat); once the machine has a run of its own,
+    on that."""
+    from run_support import make_run, private_runs_dir
+    from ui.training.state import default_run
+
+    with private_runs_dir(tmp_path):
+        assert default_run(state.list_runs()) == "reference-demo-model"
+        own = make_run("finished", "mine", history=HISTORY)
+        assert default_run(state.list_runs()) == own.name

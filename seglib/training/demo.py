@@ -198,9 +198,9 @@ def write_demo_assets(folder: str | os.PathLike, out: str | os.PathLike = DEMO_D
     atomic_write_json(out / CARD_JSON, card)
     atomic_write_text(out / CARD_MARKDOWN, model_card_markdown(card))
     if out == DEMO_DIR.resolve():  # the shipped demo model: its run is shipped too, read-only
-        from seglib.training.reference import record
+        from seglib.training.reference import DEMO_RUN_KEY, record
 
-        record(folder, "demo-model", f"Demo model: lecture preset, {card['epochs']} epochs",
+        record(folder, DEMO_RUN_KEY, f"Demo model: lecture preset, {card['epochs']} epochs",
                note=f"The run that trained assets/demo_model (best epoch {card['best_epoch']}); "
                     "recorded by `python -m seglib demo-model`.")
     return card

@@ -120,6 +120,10 @@ def sweep_key(weight_decay: float) -> str:
     return f"weight-decay-{weight_decay:g}"
 
 
+#: The key of the demo model's own recorded run (``reference-demo-model``): what a fresh install shows first.
+DEMO_RUN_KEY = "demo-model"
+
+
 def record(folder: str | Path, key: str, name: str, note: str = "", out: str | Path | None = None) -> Path:
     """Copy the finished run in ``folder`` to ``<out>/reference-<key>/`` as a read-only reference run."""
     folder = Path(folder)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from seglib.training.reference import DEMO_RUN_KEY
 from seglib.training.runs import files as run_files
+from seglib.training.runs import folders as run_folders
 from seglib.training.runs.state import RunInfo
 from ui import url_state
 from ui.instructor import is_instructor
@@ -91,12 +93,17 @@ def run_labels(infos: list[RunInfo]) -> dict[str, str]:
 
 
 def default_run(infos: list[RunInfo]) -> str | None:
-    """The run a viewer sees without choosing: the running one, else the next queued, else the newest."""
+    """The run a viewer sees without choosing: the running one, else the next queued, else the newest of
+    this machine's runs; on a fresh install (only the recorded reference runs) the demo model's run, not
+    whichever optimizer run happened to be recorded last."""
     for statuses in (run_files.ACTIVE_STATUSES, ("queued",)):
         matching = [info for info in infos if info.status in statuses]
         if matching:
             return min(matching, key=lambda info: info.queue_position or 0).id
-    return infos[0].id if infos else None
+    own = [info for info in infos if not info.reference]
+    demo = [info for info in infos if info.id == run_folders.REFERENCE_PREFIX + DEMO_RUN_KEY]
+    first = own or demo or infos
+    return first[0].id if first else None
 
 
 def settle_shown_run(run_ids: list[str], default_id: str | None) -> None:
