@@ -25,11 +25,14 @@ def main() -> None:
     # this file (below) must not load it, and set_page_config comes first.
     from ui import drawing, prewarm, registry, run_times, sidebar, streamlit_workarounds
 
+    clock = run_times.start_steps()  # the steps of this run, for the benchmarks (off unless SEGLIB_RUN_TIMES)
     page = st.navigation(registry.navigation_pages())
     # The browser tab names the page, so several open tabs stay apart.
     st.set_page_config(page_title=f"{page.title} · Segmentation lab")
+    # Once per server, before anything else of the first run: the shared models, numbers and statistics
+    # load in the background while the first visitor reads Home.
+    prewarm.start_prewarm()
     sidebar.sidebar()
-    prewarm.start_prewarm()  # once per server: the shared models and statistics load while Home is read
     try:
         page.run()
     except Exception as error:  # noqa: BLE001 - last guard: a message, never Streamlit's exception box
@@ -40,7 +43,7 @@ def main() -> None:
         # Once a page has imported Keras, keep Streamlit from resetting it after each run.
         streamlit_workarounds.keep_keras_state_between_reruns()
         # The server's side of a page view (SEGLIB_RUN_TIMES; off unless set, for benchmarks).
-        run_times.record_run_time(page.title, time.perf_counter() - _run_started)
+        run_times.record_run_time(page.title, time.perf_counter() - _run_started, clock)
 
 
 # Streamlit runs this file as ``__main__``. A multiprocessing "spawn" child (the
