@@ -29,10 +29,9 @@ def main() -> None:
     page = st.navigation(registry.navigation_pages())
     # The browser tab names the page, so several open tabs stay apart.
     st.set_page_config(page_title=f"{page.title} · Segmentation lab")
-    # Once per server, before anything else of the first run: the shared models, numbers and statistics
-    # load in the background while the first visitor reads Home.
-    prewarm.start_prewarm()
     sidebar.sidebar()
+    prewarm.run_started()  # the prewarm waits for page runs (it would stall them); ended in the finally below
+    prewarm.start_prewarm()  # once per server: the shared models and statistics load while Home is read
     try:
         page.run()
     except Exception as error:  # noqa: BLE001 - last guard: a message, never Streamlit's exception box
@@ -40,6 +39,7 @@ def main() -> None:
         # anything reaching here is shown without a traceback or server paths for students.
         drawing.show_error(error, page.title)
     finally:
+        prewarm.run_finished()
         # Once a page has imported Keras, keep Streamlit from resetting it after each run.
         streamlit_workarounds.keep_keras_state_between_reruns()
         # The server's side of a page view (SEGLIB_RUN_TIMES; off unless set, for benchmarks).

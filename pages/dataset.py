@@ -9,8 +9,7 @@ import streamlit as st
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
-from seglib.config import field_names, get_preset
-from seglib.evaluation import inference
+from seglib.config import field_names
 from seglib.training import losses
 from seglib.figures import charts as chart_figures
 from seglib.figures import masks as mask_figures
@@ -47,7 +46,6 @@ if dataset.problems:
 
 splits = [name for name, count in counts.items() if count]
 palette = current_palette()
-LOSS_IMAGES = [4, 8, 16, 32, 64]
 
 # ---------------------------------------------------------------------------
 # 1. Samples: image | colour mask | overlay (exercise 13-1)
@@ -226,22 +224,12 @@ st.markdown(
 st.markdown("Cross-entropy remains the sound default for other reasons. " + losses.CROSS_ENTROPY_DEFAULT)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _loss_table(_model, model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str,
-                size: int, limit: int, class_counts: tuple):
-    """``seglib.training.losses.loss_shares`` of one model on one split, once per model file, dataset and split
-    (the model is not hashed: ``model_key`` and its file's stamp stand for it)."""
-    pairs = datasets.load_dataset(root).split(split)
-    return losses.loss_shares(_model, pairs, size, len(CLASS_NAMES),
-                              losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
-
-
 loss_controls = st.columns([1.2, 1, 1, 2.2], vertical_alignment="bottom")
-url_state.seed("loss_images", 16, options=LOSS_IMAGES, cast=int)
-loss_images = loss_controls[0].select_slider("Images measured", LOSS_IMAGES, key="loss_images",
+url_state.seed("loss_images", datasets.LOSS_IMAGES_DEFAULT, options=datasets.LOSS_IMAGES, cast=int)
+loss_images = loss_controls[0].select_slider("Images measured", datasets.LOSS_IMAGES, key="loss_images",
                                              help="The first images of the split; more is slower (forward "
                                                   "passes only, once per model, split and count).")
-url_state.sync("loss_images", 16)
+url_state.sync("loss_images", datasets.LOSS_IMAGES_DEFAULT)
 url_state.seed("loss_scale", "linear", options=["linear", "log"])
 loss_scale = loss_controls[1].segmented_control("Share axis", ["linear", "log"], required=True,
                                                 key="loss_scale") or "linear"
@@ -250,11 +238,8 @@ loss_background = loss_controls[2].toggle("Background", value=True, key="loss_ba
                                           help="Hide the background to see the small classes on a linear axis.")
 with drawing.error_boundary("Measuring the losses", stop=False):
     with st.spinner("Running the model on the split's first images (once per model and split)..."):
-        loss_model, loss_choice = models.current_model()
-        loss_size = inference.model_input_size(loss_model) or get_preset("lecture").model.image_size
-        loss_table = _loss_table(loss_model, loss_choice.key, loss_choice.stamp, str(dataset.root),
-                                 folder_stamp(dataset.root), split, int(loss_size),
-                                 int(min(loss_images, len(pairs))), tuple(int(c) for c in split_counts))
+        loss_choice = models.current_model_choice()
+        loss_table = datasets.loss_table(loss_choice, dataset.root, split, loss_images, split_counts)
     loss_controls[3].caption(f"Model: {md_text(loss_choice.label)} · the first "
                              f"{loss_table.attrs['images']} images of the {split} split, at "
                              f"{loss_table.attrs['image_size']} px.")

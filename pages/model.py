@@ -100,26 +100,6 @@ STARTS = {"pretrained": "the project's pretrained backbone", "none": "random wei
           "imagenet": "ImageNet weights, when already in the Keras cache"}
 
 
-@st.cache_data(show_spinner=False)
-def _keras_example_description() -> dict:
-    """Parameters and stage shapes of the Keras example's model, once per server.
-
-    Parameter counts do not depend on the input size, and every stage's height and width scale
-    with it, so the preset is built at 64 px (far faster than 512 px) and its shapes scaled up.
-    Only plain numbers are kept; the ResNet50 is dropped.
-    """
-    from seglib.model.deeplab import build_model
-    from seglib.model.summary import describe
-
-    config = get_preset("keras-example")
-    small_size = 4 * config.model.output_stride
-    found = describe(build_model(config.with_overrides({"model.image_size": small_size}).model))
-    scale = config.model.image_size // small_size
-    return {"total": found["total"], "small_size": small_size,
-            "stages": {row["stage"]: (row["output_shape"][1] * scale, row["output_shape"][2] * scale,
-                                      row["output_shape"][3]) for row in found["stages"]}}
-
-
 def _optimizer(train) -> str:
     if train.optimizer == "adamw":
         return f"AdamW, weight decay {train.weight_decay:g}"
@@ -158,8 +138,8 @@ def _comparison_column(model_config, train, stages: dict, total: int, example: b
 
 st.subheader("Next to the Keras example")
 with drawing.error_boundary("Describing the Keras example's model", stop=False):
-    with st.spinner("Describing the Keras example's ResNet50 (once per server)..."):
-        example_description = _keras_example_description()
+    with st.spinner("Describing the Keras example's ResNet50 (once per machine)..."):
+        example_description = models.reduced_numbers("keras-example")
     example_config = get_preset("keras-example")
     lecture_weights = get_preset("lecture").model.weights
     this_stages = {row["stage"]: tuple(row["output_shape"][1:]) for row in stage_rows}

@@ -7,6 +7,7 @@ and real Keras models; nothing is mocked.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -312,8 +313,9 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
 
     st.cache_data.clear()
     st.cache_resource.clear()
-    assert prewarm.prewarm() == ["tensorflow", "default model", "exercise facts", "dataset statistics",
-                                "loss table", "untrained model", "model description", "keras example"]
+    assert prewarm.prewarm() == ["dataset statistics", "exercise facts", "loss table", "model description",
+                                "keras example", "tensorflow", "default model", "first prediction",
+                                "untrained model"]
 
     # Every page's first visit now finds them: nothing is loaded, built, counted or predicted again.
     def refuse(*args, **kwargs):
@@ -331,10 +333,33 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     assert models.reduced_numbers("keras-example")["total"] > 0
     root = next(iter(datasets.dataset_options().values()))
     stats = datasets.load_stats(root, "train")
-    table = datasets.loss_table(models.load_choice(choice), choice, root, "train", datasets.LOSS_IMAGES_DEFAULT,
-                                stats.class_counts)
+    table = datasets.loss_table(choice, root, "train", datasets.LOSS_IMAGES_DEFAULT, stats.class_counts)
     assert table.attrs["images"] == min(datasets.LOSS_IMAGES_DEFAULT, len(datasets.load_dataset(root).split("train")))
     lab.warm_facts(root, choice)
+
+
+def test_prewarm_steps_wait_for_the_page_runs():
+    """A prewarm step starts only when no page run is in progress and none ended for a quiet moment
+    (TensorFlow's import beside a page run stalled it for seconds), or after the longest wait."""
+    import threading
+
+    from ui import prewarm
+
+    prewarm.run_started()
+    waited = []
+    waiter = threading.Thread(target=lambda: waited.append(prewarm.wait_for_quiet(quiet=0.2, longest=10)))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive()  # a run is in progress: the step waits
+    ended = time.monotonic()
+    prewarm.run_finished()
+    waiter.join(5)
+    assert not waiter.is_alive() and time.monotonic() - ended >= 0.2 and 0.7 <= waited[0] < 5
+    prewarm.run_started()
+    try:
+        assert prewarm.wait_for_quiet(quiet=0.2, longest=0.3) < 1  # a busy server still gets it, later
+    finally:
+        prewarm.run_finished()
 
 
 def test_prewarm_starts_once_per_server_and_only_when_on(monkeypatch):

@@ -27,7 +27,7 @@ from seglib.lab import answers as lab_answers
 from seglib.lab import facts as lab_facts
 from seglib.lab import questions as lab_questions
 from seglib.lab import saving as lab_saving
-from ui import datasets, models, url_state
+from ui import datasets, kept, models, url_state
 from ui.components import browser
 from ui.drawing import error_boundary
 from ui.markdown import md_text
@@ -50,12 +50,14 @@ HIDE_MODEL_ANSWERS_ENV = "SEGLIB_HIDE_MODEL_ANSWERS"
 # ---------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=8)
+@kept.on_disk("model_numbers", keep_if=lambda arguments: arguments["stamp"])
 def _model_numbers(key: str, stamp: tuple, _choice: models.ModelChoice) -> dict:
     """Shape and scale numbers of a sidebar model (cached per model and file version)."""
     return lab_facts.model_numbers(models.load_choice(_choice))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+@kept.on_disk("sample_numbers", keep_if=lambda arguments: arguments["stamp"])
 def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choice: models.ModelChoice) -> dict:
     """The numbers of the image the Predictions page opens first: the first image with a
     left or right part of its first split (validation when there is one), and the
@@ -75,6 +77,13 @@ def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choic
     pixel = lab_checks.uncertain_pixel(prediction)
     return lab_facts.sample_numbers(split, index, mask, prediction.logits_at(*pixel), pixel,
                              num_classes=int(model.output.shape[-1]))
+
+
+def warm_facts(root, choice: models.ModelChoice) -> None:
+    """Compute (and cache for every session) the model and sample numbers ``gather_facts`` reads for
+    ``choice`` on the dataset at ``root``, without drawing anything (``ui.prewarm`` calls it)."""
+    _model_numbers(choice.key, choice.stamp, choice)
+    _sample_numbers(choice.key, choice.stamp, str(root), folder_stamp(root), choice)
 
 
 @contextlib.contextmanager
@@ -179,9 +188,32 @@ def load_from_browser() -> None:
 
 def save_to_browser() -> None:
     """After the answer widgets: mount the store, which asks for the browser's copy the
-    first time in a session and afterwards writes the current answers to it."""
-    payload = lab_saving.storage_text(answers(), student()) if st.session_state.get(LOADED_KEY) else None
-    browser.answer_store(STORE_KEY, payload)
+    first time in a session and afterwards writes the current answers to it.
+
+    The first time, the store is mounted in a fragment: the browser's reply reruns that fragment
+    only, not the page. Only when the browser kept answers does the page run again (and take them
+    in at its top, ``load_from_browser``); a browser with none costs nothing more. (Mounted in the
+    page, every session's first page with exercises ran twice: one whole run of a heavy page per
+    student arriving, measured with ``benchmarks/bench_page_open.py``.)
+    """
+    if st.session_state.get(LOADED_KEY):
+        browser.answer_store(STORE_KEY, lab_saving.storage_text(answers(), student()))
+    else:
+        st.fragment(_ask_browser)()
+
+
+def _ask_browser() -> None:
+    """The fragment that asks the browser for its copy of the answers and acts on the reply."""
+    if st.session_state.get(LOADED_KEY):
+        return
+    reply = browser.stored_reply(STORE_KEY)
+    if reply is None:
+        browser.answer_store(STORE_KEY, None)
+        return
+    saved = lab_saving.parse_storage(reply.get("value"))
+    if saved.answers or saved.student:
+        st.rerun(scope="app")  # the page's next run takes them in before drawing the answer boxes
+    st.session_state[LOADED_KEY] = True  # nothing kept there: nothing to show, the page stays as drawn
 
 
 def _keep(question_key: str, widget_key: str) -> Callable[[], None]:
