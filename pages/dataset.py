@@ -8,16 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL
 from seglib.config import field_names
 from seglib.training import losses
 from seglib.figures import charts as chart_figures
-from seglib.figures import masks as mask_figures
 from ui import datasets, drawing, models, url_state
 from ui.markdown import md_code, md_text
 from ui.page import page_header
 from ui.palette import current_palette, current_palette_name
-from ui.stamps import folder_stamp
 
 page_header(
     "dataset.py",
@@ -100,15 +98,6 @@ visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLAS
 hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
 drawing.class_legend(palette, hidden=hidden)
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _sample_figure(root: str, stamp: tuple, split: str, index: int, kind: str, opacity: float, visible: tuple,
-                   palette_name: str):
-    """One sample's image, mask or overlay figure, built once per input and shared by every viewer
-    (a lecture hall on this page draws the same seeded samples; ``drawing.plot`` never mutates them)."""
-    _, image, mask = datasets.load_sample(root, split, index)
-    return mask_figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
-                               palette=get_palette(palette_name), max_size=256, height=280)
-
 
 rng = np.random.default_rng(int(seed))
 indices = sorted(int(i) for i in rng.choice(len(pairs), size=min(int(count), len(pairs)), replace=False))
@@ -123,9 +112,9 @@ for index in indices:
         row = st.columns(3)
         for column, kind in zip(row, ("image", "mask", "overlay")):
             with column:
-                drawing.plot(_sample_figure(str(dataset.root), folder_stamp(dataset.root), split, index,
-                                           kind, float(opacity), tuple(visible), current_palette_name()),
-                            key=f"sample-{split}-{index}-{kind}")
+                drawing.plot(datasets.sample_figure(dataset.root, split, index, kind, opacity, visible,
+                                                    current_palette_name()),
+                             key=f"sample-{split}-{index}-{kind}")
         st.caption(f"{md_text(split)} image {index + 1} of {len(pairs)} · {md_code(stem)} · "
                    f"{image.shape[1]} × {image.shape[0]} px")
 
@@ -192,8 +181,9 @@ if samples:
     image_counts, image_fractions = chart_figures.mask_fractions(mask, len(CLASS_NAMES))
     left, right = st.columns([1, 2])
     with left:
-        drawing.plot(drawing.mask_figure(mask, image, kind="overlay", opacity=opacity, visible=visible,
-                                       palette=palette, max_size=384, height=340), key="detail-overlay")
+        drawing.plot(datasets.sample_figure(dataset.root, split, index, "overlay", opacity, visible,
+                                            current_palette_name(), max_size=384, height=340),
+                     key="detail-overlay")
     with right:
         drawing.plot(chart_figures.class_fraction_figure(
             image_fractions, counts=image_counts, palette=palette, log=scale == "log",

@@ -112,6 +112,27 @@ def load_sample(root: str | os.PathLike, split: str, index: int, size: int | Non
     return _sample(str(root), folder_stamp(root), split, int(index), size)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _sample_figure(root: str, stamp: tuple, split: str, index: int, kind: str, opacity: float, visible: tuple,
+                   palette_name: str, max_size: int, height: int):
+    from seglib.classes import get_palette
+    from seglib.figures import masks as mask_figures
+
+    _, image, mask = load_sample(root, split, index)
+    return mask_figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
+                                    palette=get_palette(palette_name), max_size=max_size, height=height)
+
+
+def sample_figure(root: str | os.PathLike, split: str, index: int, kind: str, opacity: float, visible,
+                  palette_name: str, *, max_size: int = 256, height: int = 280):
+    """``seglib.figures.masks.mask_figure`` of one dataset sample (its image, colour mask or overlay), built
+    once per input and shared by every viewer: a lecture hall on the Dataset explorer draws the same seeded
+    samples (``ui.drawing.plot`` never mutates a figure)."""
+    root = settings.check_data_path(root)
+    return _sample_figure(str(root), folder_stamp(root), split, int(index), kind, float(opacity),
+                          tuple(int(v) for v in visible), palette_name, int(max_size), int(height))
+
+
 #: How many images of a split the Dataset explorer's loss chart measures by default (its choices).
 LOSS_IMAGES = (4, 8, 16, 32, 64)
 LOSS_IMAGES_DEFAULT = 16
