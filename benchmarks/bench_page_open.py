@@ -85,7 +85,7 @@ _HOOK = """
 """
 
 _STATUS = """
-(since) => {
+([since, titleBefore]) => {
   const s = window.__pageOpen;
   if (!s) return null;
   const app = document.querySelector('[data-testid="stApp"]');
@@ -99,7 +99,10 @@ _STATUS = """
     images: document.querySelectorAll('[data-testid="stMain"] img').length,
     exceptions: document.querySelectorAll('[data-testid="stException"]').length,
     title: document.title,
-    ran: since === null || s.states.some(x => x.t >= since && x.state === 'running'),
+    // A run can start and end between two renders, so its state never shows "running": the tab's
+    // title changing to the clicked page shows it ran too (every visit here changes the page).
+    ran: since === null || s.states.some(x => x.t >= since && x.state === 'running')
+         || (titleBefore !== null && document.title !== titleBefore),
     last: s.last,
     now: performance.now(),
   };
@@ -141,22 +144,23 @@ class Visitor:
 
     def _on_request(self, request) -> None:
         with contextlib.suppress(Exception):
-            self.http.append((time.monotonic(), int(request.sizes().get("responseBodySize", 0))))
+            self.http.append((time.monotonic(), max(0, int(request.sizes().get("responseBodySize", 0)))))
 
     def metrics(self) -> dict[str, float]:
         return {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
 
-    def status(self, since: float | None) -> dict | None:
+    def status(self, since: float | None, title_before: str | None = None) -> dict | None:
         with contextlib.suppress(Exception):
-            return self.page.evaluate(_STATUS, since)
+            return self.page.evaluate(_STATUS, [since, title_before])
         return None
 
-    def wait_settled(self, since: float | None, title: str, timeout: float = PAGE_TIMEOUT) -> dict:
+    def wait_settled(self, since: float | None, title: str, timeout: float = PAGE_TIMEOUT,
+                     title_before: str | None = None) -> dict:
         """Poll until the page shows ``title`` and has settled; the last status (``seconds`` from ``since``)."""
         started = time.monotonic()
         status = None
         while time.monotonic() - started < timeout:
-            status = self.status(since)
+            status = self.status(since, title_before)
             if (status and status["ran"] and status["state"] == "notRunning" and not status["busy"]
                     and not status["skeletons"] and status["drawn"] == status["charts"]
                     and status["title"].startswith(title)
@@ -188,9 +192,9 @@ class Visitor:
         before = self.metrics()
         frames_before, http_before = len(self.frames), len(self.http)
         wall = time.time()
-        since = self.page.evaluate("() => performance.now()")
+        since, title_before = self.page.evaluate("() => [performance.now(), document.title]")
         link.click()
-        result = self.wait_settled(since, title)
+        result = self.wait_settled(since, title, title_before=title_before)
         after = self.metrics()
         result["websocket_bytes"] = sum(size for _, size in self.frames[frames_before:])
         result["websocket_messages"] = len(self.frames) - frames_before
