@@ -11,7 +11,8 @@ quiet spell, so the quiet wait itself is never counted.
 * **first visit after start-up** (``first_s``): a fresh server for each page (a
   cold start: TensorFlow imported, models loaded, figures built for the first time;
   the server's background prewarm starts with the first browser, as in class): the
-  Home page is opened, and once it has settled the page's link is clicked. The browser
+  Home page is opened, and once it has settled (and ``--read-home`` seconds later, default
+  at once) the page's link is clicked. The browser
   has been on the dashboard before (every server of the benchmark listens on one port,
   so Streamlit's and Plotly's JavaScript come from the browser's cache, as for anyone
   who opened the dashboard once): the first visit measures the server's start-up;
@@ -116,6 +117,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="one server for every page (first visits in navigation order) and 1 warm visit")
     parser.add_argument("--warm", type=int, default=None, help="warm visits per page (default 3; --quick 1)")
     parser.add_argument("--pages", nargs="+", help="only these pages (navigation titles)")
+    parser.add_argument("--read-home", type=float, default=0.0,
+                        help="seconds a first visit stays on Home before the click (default 0: at once, the "
+                             "server's background prewarm has had no time; a reader listening to the "
+                             "instructor stays longer)")
     parser.add_argument("--json", help="write every visit to this file")
     return parser.parse_args(argv)
 
@@ -281,7 +286,8 @@ def _visit_row(title: str, kind: str, visit: dict) -> dict:
     return {"page": title, "visit": kind, **{key: visit.get(key) for key in keep}}
 
 
-def measure(titles: list[str] | None = None, warm: int = 3, fresh: bool = True, log=print) -> list[dict]:
+def measure(titles: list[str] | None = None, warm: int = 3, fresh: bool = True, log=print,
+            read_home: float = 0.0) -> list[dict]:
     """Every visit: one row per (page, first or warm visit)."""
     from playwright.sync_api import sync_playwright
 
@@ -317,6 +323,7 @@ def measure(titles: list[str] | None = None, warm: int = 3, fresh: bool = True, 
                         with _server(workdir, port) as (url, run_times):
                             visitor = Visitor(context, url, run_times)
                             visits.append(_visit_row("Home", "first load", visitor.open_home()))
+                            time.sleep(read_home)
                             visits.append(_visit_row(title, "first", visitor.click(title)))
                             log(_line(visits[-1]))
                             visitor.close()
@@ -403,7 +410,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     load = load_average("all")
     print(f"{describe()}; load {load}", flush=True)
-    visits = measure(args.pages, warm=args.warm or (1 if args.quick else 3), fresh=not args.quick)
+    visits = measure(args.pages, warm=args.warm or (1 if args.quick else 3), fresh=not args.quick,
+                     read_home=args.read_home)
     rows = summarise(visits)
     print()
     print_table(rows, load)

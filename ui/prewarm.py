@@ -25,10 +25,11 @@ from seglib import settings
 from ui import datasets, models
 from ui.streamlit_workarounds import thread_with_session_context
 
-#: A prewarm step starts once no page run has been in progress for this long...
-QUIET_SECONDS = 1.0
+#: A prewarm step starts once no page run has been in progress for this long (a reader clicks the next
+#: page within a second or two of the last one drawing; with 1 s the import still met that click)...
+QUIET_SECONDS = 3.0
 #: ... or after this long at the latest.
-LONGEST_WAIT = 5.0
+LONGEST_WAIT = 10.0
 
 _runs = {"active": 0, "ended": time.monotonic()}
 _runs_changed = threading.Condition()

@@ -110,3 +110,27 @@ def watch_sent_messages(callback: Callable[[object], None]) -> Callable[[], None
             del ctx.enqueue
 
     return stop
+
+
+#: The lazily loaded parts of Streamlit's frontend that the dashboard's pages use: Plotly charts, tables
+#: (st.dataframe) and code listings (st.code).
+FRONTEND_CODE = ("PlotlyChart", "DataFrame", "StreamlitSyntaxHighlighter")
+
+
+def frontend_code_files(names=FRONTEND_CODE) -> list[str]:
+    """The file names of those parts in the installed Streamlit's build (``static/static/js/<name>.<hash>.js``).
+
+    Streamlit's frontend imports each one only when the first such element appears; ``ui.components.browser
+    .preload_code`` imports them ahead of time. The names and the folder are Streamlit's build layout: a
+    release that changes them makes this return fewer files (nothing is preloaded then, nothing breaks).
+    """
+    import streamlit
+    from pathlib import Path
+
+    folder = Path(streamlit.__file__).resolve().parent / "static" / "static" / "js"
+    found = []
+    for name in names:
+        matches = sorted(folder.glob(f"{name}.*.js"))
+        if len(matches) == 1:
+            found.append(matches[0].name)
+    return found

@@ -8,6 +8,8 @@ offline and need no build step or package:
   a value in the tab's ``sessionStorage`` (the classroom's seat: it survives a reload).
 * ``scroll_to_section``: brings the heading with a given id into view (the
   section an exercise link points to).
+* ``preload_code``: fetches Streamlit's chart and table code while the browser is
+  idle (the first page with a Plotly chart waited 2-3 s for it after the click).
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def _component(name: str, script: str):
 
 _answer_store = _component("seglib_answer_store", "answer_store.js")
 _scroll_to_section = _component("seglib_scroll_to_section", "scroll_to_section.js")
+_preload_code = _component("seglib_preload_code", "preload_code.js")
+
+#: Session key: the browser of this session was asked to preload the chart and table code.
+PRELOADED_KEY = "seglib_code_preloaded"
 
 
 def _ignore() -> None:
@@ -56,3 +62,13 @@ def stored_reply(key: str) -> dict | None:
 def scroll_to_section(anchor: str, key: str) -> None:
     """Scroll to the heading with id ``anchor`` once it is drawn (no-op without JavaScript)."""
     _scroll_to_section(key=key, data={"anchor": str(anchor)}, height=0)
+
+
+def preload_code(files: list[str]) -> None:
+    """Once per session: have the browser fetch and run Streamlit's code for charts and tables (``files``:
+    file names in its build, ``ui.streamlit_workarounds.frontend_code_files``) while it is idle, so the
+    first page with a chart opens without compiling it after the click."""
+    if st.session_state.get(PRELOADED_KEY) or not files:
+        return
+    st.session_state[PRELOADED_KEY] = True
+    _preload_code(key="seglib_preload_code", data={"files": list(files)}, height=0)
