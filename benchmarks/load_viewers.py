@@ -389,46 +389,43 @@ class BrowserGroup:
 
 
 class WorkerRate:
-    """The training worker's images/s over a stretch of time: ``progress.json`` sampled every half second,
-    counting only the steps done while the worker was in its training phase (no validation or saving)."""
+    """The training worker's images/s over a stretch of time: the worker's own measure of each epoch that
+    ended meanwhile (``measured_images_per_second`` in ``progress.json``: training images over training
+    seconds, validation and saving left out), averaged; ``progress.json`` is sampled every half second."""
 
     def __init__(self, run_id: str):
-        from seglib.config import get_preset
         from seglib.training import runfolder
 
         self.run_id = run_id
-        self.batch = get_preset("lecture").train.batch_size
         self._read = lambda: runfolder.read_progress(run_id)
-        self.steps, self.busy = 0, 0.0
+        self.epochs: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _sample(self) -> None:
-        last = None
+        first = None
         while not self._stop.wait(0.5):
             with contextlib.suppress(Exception):
                 progress = self._read()
-                now, mark = time.time(), (progress.get("epoch"), progress.get("step"), progress.get("phase"))
-                if last is not None and last[1][2] == "training" == mark[2] and mark[0] == last[1][0]:
-                    done = int(mark[1] or 0) - int(last[1][1] or 0)
-                    if done >= 0:
-                        self.steps += done
-                        self.busy += now - last[0]
-                last = (now, mark)
+                epoch, rate = progress.get("epoch"), progress.get("measured_images_per_second")
+                if first is None:
+                    first = epoch  # the epoch under way at the start is not wholly inside the window
+                elif epoch is not None and rate and epoch != first:
+                    self.epochs.setdefault(int(epoch), float(rate))
 
     def start(self) -> "WorkerRate":
-        self.steps, self.busy = 0, 0.0
+        self.epochs = {}
         self._stop.clear()
         self._thread = threading.Thread(target=self._sample, name="worker-rate", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> float | None:
-        """Images/s since ``start`` (None when the worker trained no step meanwhile)."""
+        """Mean images/s of the epochs measured since ``start`` (None when none ended meanwhile)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        return round(self.steps * self.batch / self.busy, 2) if self.busy and self.steps else None
+        return round(sum(self.epochs.values()) / len(self.epochs), 2) if self.epochs else None
 
 
 def step_summary(server_rows: list[dict], top: int) -> dict[str, list[dict]]:

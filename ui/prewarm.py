@@ -12,8 +12,9 @@ GIL) for up to a second at a time, and a page run beside it stalled for seconds
 visit took 4.0 s of server time with the prewarm importing TensorFlow beside it
 and 0.8 s without, its numbers read from disk either way). So each step waits
 until no page run is in progress and none has ended for ``QUIET_SECONDS``
-(at most ``LONGEST_WAIT`` seconds, so a busy lecture hall still gets it), and
-the steps that read kept results from disk (``ui.kept``) come first.
+(all waits together at most ``LONGEST_WAIT`` seconds, so a busy lecture hall
+still gets it), and the steps that read kept results from disk (``ui.kept``)
+come first.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from ui.streamlit_workarounds import thread_with_session_context
 #: A prewarm step starts once no page run has been in progress for this long (a reader clicks the next
 #: page within a second or two of the last one drawing; with 1 s the import still met that click)...
 QUIET_SECONDS = 3.0
-#: ... or after this long at the latest.
+#: ... or, all the prewarm's waits together, after this long at the latest (a lecture hall arriving is
+#: never quiet: each of nine steps waiting its own 10 s delayed TensorFlow by a minute).
 LONGEST_WAIT = 10.0
 
 _runs = {"active": 0, "ended": time.monotonic()}
@@ -155,8 +157,9 @@ def prewarm() -> list[str]:
     Keras example's numbers on the Model and Atrous pages. Then TensorFlow, the sidebar's default
     model and a first prediction (its forward pass traced), which the Atrous and Predictions
     pages need, and the default preset's untrained model. Each step waits for a quiet moment
-    (``wait_for_quiet``). A step that fails (no dataset yet, no demo model) is skipped quietly:
-    the page that needs it shows the error itself when visited.
+    (``wait_for_quiet``; all waits together at most ``LONGEST_WAIT``). A step that fails (no
+    dataset yet, no demo model) is skipped quietly: the page that needs it shows the error
+    itself when visited.
     """
     from seglib.config import get_preset, preset_names
 
@@ -171,8 +174,9 @@ def prewarm() -> list[str]:
              ("first prediction", _trace_default_model),
              ("untrained model", lambda: models.load_model(preset=preset))]
     done = []
+    waited = 0.0
     for name, step in steps:
-        wait_for_quiet()
+        waited += wait_for_quiet(longest=max(0.0, LONGEST_WAIT - waited))
         try:
             step()
         except Exception:  # noqa: BLE001 - a cache not warmed is a slower first visit, nothing more
