@@ -25,10 +25,12 @@ def main() -> None:
     # this file (below) must not load it, and set_page_config comes first.
     from ui import drawing, prewarm, registry, run_times, sidebar, streamlit_workarounds
 
+    clock = run_times.start_steps()  # the steps of this run, for the benchmarks (off unless SEGLIB_RUN_TIMES)
     page = st.navigation(registry.navigation_pages())
     # The browser tab names the page, so several open tabs stay apart.
     st.set_page_config(page_title=f"{page.title} · Segmentation lab")
     sidebar.sidebar()
+    prewarm.run_started()  # the prewarm waits for page runs (it would stall them); ended in the finally below
     prewarm.start_prewarm()  # once per server: the shared models and statistics load while Home is read
     try:
         page.run()
@@ -37,10 +39,11 @@ def main() -> None:
         # anything reaching here is shown without a traceback or server paths for students.
         drawing.show_error(error, page.title)
     finally:
+        prewarm.run_finished()
         # Once a page has imported Keras, keep Streamlit from resetting it after each run.
         streamlit_workarounds.keep_keras_state_between_reruns()
         # The server's side of a page view (SEGLIB_RUN_TIMES; off unless set, for benchmarks).
-        run_times.record_run_time(page.title, time.perf_counter() - _run_started)
+        run_times.record_run_time(page.title, time.perf_counter() - _run_started, clock)
 
 
 # Streamlit runs this file as ``__main__``. A multiprocessing "spawn" child (the

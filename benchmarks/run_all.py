@@ -111,6 +111,7 @@ BENCHMARKS = {
     "data": ("bench_data", {"count": 100, "pipeline_images": 48}, {}, _data),
     "inference": ("bench_inference", {"repeats": 2}, {}, _inference),
     "pages": ("bench_pages", {"quick": True}, {}, _generic("pages")),
+    "page_open": ("bench_page_open", {"quick": True}, {}, _generic("page open")),
     "speedup": ("bench_speedup", {"rounds": 2, "steps": 10}, {}, _generic("speed-up")),
     "lecture": ("bench_lecture", {"minutes": 1.0, "rounds": 1, "phase": 20.0, "after_backbone_joins": False}, {}, _generic("lecture")),
     "memory": ("bench_memory", {"uploads": 3}, {}, _memory),

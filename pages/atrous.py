@@ -240,23 +240,6 @@ with people_column:
 # ---------------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner=False)
-def _keras_example_fields() -> dict:
-    """The Keras example's ASPP input layer and receptive fields, once per server.
-
-    Receptive fields depend on kernels, strides and dilations, not on the input size, so the
-    preset is built at 4 cells of output stride (64 px) rather than at 512 px, and only plain
-    numbers are kept (the ResNet50 itself is dropped).
-    """
-    from seglib.model.deeplab import build_model
-
-    config = get_preset("keras-example")
-    small = config.with_overrides({"model.image_size": 4 * config.model.output_stride})
-    found = aspp.aspp_analysis(build_model(small.model))
-    return {"input_layer": found.input_layer, "backbone_field": float(found.receptive_field),
-            "fields": {int(b.rate): float(b.receptive_field_px) for b in found.branches if b.kind == "conv"}}
-
-
 def _column(size: int, stride: float, layer: str, backbone_field: float | None, rates: list[int],
             fields: dict[int, float]) -> dict[str, str]:
     """One column of the comparison: everything but the receptive fields follows from size, stride
@@ -282,8 +265,8 @@ st.subheader("Next to the Keras example")
 rates = sorted(b.rate for b in analysis.branches if b.kind == "conv" and b.kernel_size > 1)
 example = get_preset("keras-example").model
 with drawing.error_boundary("Measuring the Keras example's ResNet50", stop=False):
-    with st.spinner("Measuring the Keras example's ResNet50 (once per server)..."):
-        example_fields = _keras_example_fields()
+    with st.spinner("Measuring the Keras example's ResNet50 (once per machine)..."):
+        example_fields = models.reduced_numbers("keras-example")
     model_name = labels.get(source, source).replace("Sidebar model: ", "").replace(" (random weights)", "")
     this_column = _column(size, stride, analysis.input_layer, analysis.receptive_field, rates,
                           {int(b.rate): b.receptive_field_px for b in analysis.branches if b.kind == "conv"})

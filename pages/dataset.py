@@ -8,19 +8,16 @@ import pandas as pd
 import streamlit as st
 
 from seglib import settings
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, get_palette, numbered_label
-from seglib.config import field_names, get_preset
-from seglib.evaluation import inference
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, numbered_label
+from seglib.config import field_names
 from seglib.analysis import loss_shares
 from seglib.evaluation import losses
 from seglib.figures import loss_shares as loss_share_figures
 from seglib.figures import charts as chart_figures
-from seglib.figures import masks as mask_figures
 from ui import datasets, drawing, models, url_state
 from ui.markdown import md_code, md_text
 from ui.page import page_header
 from ui.palette import current_palette, current_palette_name
-from ui.stamps import folder_stamp
 
 page_header(
     "dataset.py",
@@ -49,7 +46,6 @@ if dataset.problems:
 
 splits = [name for name, count in counts.items() if count]
 palette = current_palette()
-LOSS_IMAGES = [4, 8, 16, 32, 64]
 
 # ---------------------------------------------------------------------------
 # 1. Samples: image | colour mask | overlay (exercise 13-1)
@@ -104,15 +100,6 @@ visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLAS
 hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
 drawing.class_legend(palette, hidden=hidden)
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _sample_figure(root: str, stamp: tuple, split: str, index: int, kind: str, opacity: float, visible: tuple,
-                   palette_name: str):
-    """One sample's image, mask or overlay figure, built once per input and shared by every viewer
-    (a lecture hall on this page draws the same seeded samples; ``drawing.plot`` never mutates them)."""
-    _, image, mask = datasets.load_sample(root, split, index)
-    return mask_figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
-                               palette=get_palette(palette_name), max_size=256, height=280)
-
 
 rng = np.random.default_rng(int(seed))
 indices = sorted(int(i) for i in rng.choice(len(pairs), size=min(int(count), len(pairs)), replace=False))
@@ -127,9 +114,9 @@ for index in indices:
         row = st.columns(3)
         for column, kind in zip(row, ("image", "mask", "overlay")):
             with column:
-                drawing.plot(_sample_figure(str(dataset.root), folder_stamp(dataset.root), split, index,
-                                           kind, float(opacity), tuple(visible), current_palette_name()),
-                            key=f"sample-{split}-{index}-{kind}")
+                drawing.plot(datasets.sample_figure(dataset.root, split, index, kind, opacity, visible,
+                                                    current_palette_name()),
+                             key=f"sample-{split}-{index}-{kind}")
         st.caption(f"{md_text(split)} image {index + 1} of {len(pairs)} · {md_code(stem)} · "
                    f"{image.shape[1]} × {image.shape[0]} px")
 
@@ -196,8 +183,9 @@ if samples:
     image_counts, image_fractions = chart_figures.mask_fractions(mask, len(CLASS_NAMES))
     left, right = st.columns([1, 2])
     with left:
-        drawing.plot(drawing.mask_figure(mask, image, kind="overlay", opacity=opacity, visible=visible,
-                                       palette=palette, max_size=384, height=340), key="detail-overlay")
+        drawing.plot(datasets.sample_figure(dataset.root, split, index, "overlay", opacity, visible,
+                                            current_palette_name(), max_size=384, height=340),
+                     key="detail-overlay")
     with right:
         drawing.plot(chart_figures.class_fraction_figure(
             image_fractions, counts=image_counts, palette=palette, log=scale == "log",
@@ -228,22 +216,12 @@ st.markdown(
 st.markdown("Cross-entropy remains the sound default for other reasons. " + losses.CROSS_ENTROPY_DEFAULT)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _loss_table(_model, model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str,
-                size: int, limit: int, class_counts: tuple):
-    """``seglib.analysis.loss_shares.loss_shares`` of one model on one split, once per model file, dataset and split
-    (the model is not hashed: ``model_key`` and its file's stamp stand for it)."""
-    pairs = datasets.load_dataset(root).split(split)
-    return loss_shares.loss_shares(_model, pairs, size, len(CLASS_NAMES),
-                                   losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
-
-
 loss_controls = st.columns([1.2, 1, 1, 2.2], vertical_alignment="bottom")
-url_state.seed("loss_images", 16, options=LOSS_IMAGES, cast=int)
-loss_images = loss_controls[0].select_slider("Images measured", LOSS_IMAGES, key="loss_images",
+url_state.seed("loss_images", datasets.LOSS_IMAGES_DEFAULT, options=datasets.LOSS_IMAGES, cast=int)
+loss_images = loss_controls[0].select_slider("Images measured", datasets.LOSS_IMAGES, key="loss_images",
                                              help="The first images of the split; more is slower (forward "
                                                   "passes only, once per model, split and count).")
-url_state.sync("loss_images", 16)
+url_state.sync("loss_images", datasets.LOSS_IMAGES_DEFAULT)
 url_state.seed("loss_scale", "linear", options=["linear", "log"])
 loss_scale = loss_controls[1].segmented_control("Share axis", ["linear", "log"], required=True,
                                                 key="loss_scale") or "linear"
@@ -252,11 +230,8 @@ loss_background = loss_controls[2].toggle("Background", value=True, key="loss_ba
                                           help="Hide the background to see the small classes on a linear axis.")
 with drawing.error_boundary("Measuring the losses", stop=False):
     with st.spinner("Running the model on the split's first images (once per model and split)..."):
-        loss_model, loss_choice = models.current_model()
-        loss_size = inference.model_input_size(loss_model) or get_preset("lecture").model.image_size
-        loss_table = _loss_table(loss_model, loss_choice.key, loss_choice.stamp, str(dataset.root),
-                                 folder_stamp(dataset.root), split, int(loss_size),
-                                 int(min(loss_images, len(pairs))), tuple(int(c) for c in split_counts))
+        loss_choice = models.current_model_choice()
+        loss_table = datasets.loss_table(loss_choice, dataset.root, split, loss_images, split_counts)
     loss_controls[3].caption(f"Model: {md_text(loss_choice.label)} · the first "
                              f"{loss_table.attrs['images']} images of the {split} split, at "
                              f"{loss_table.attrs['image_size']} px.")

@@ -71,12 +71,12 @@ def _healthy(url: str) -> bool:
 
 
 def start_dashboard(log_path: Path, env: Mapping[str, str] | None = None,
-                    timeout: float = START_TIMEOUT) -> tuple[str, subprocess.Popen]:
+                    timeout: float = START_TIMEOUT, port: int | None = None) -> tuple[str, subprocess.Popen]:
     """``streamlit run dashboard.py`` on a free port of 127.0.0.1, headless, without file watching or
     usage statistics, with this process's environment plus ``env`` (e.g. ``SEGLIB_INSTRUCTOR_PASSCODE``),
     its output in ``log_path``. Returns ``(url, process)`` once Streamlit answers its health check;
     ``RuntimeError`` with the log's end if it exits first or does not answer within ``timeout`` s."""
-    port = free_port()
+    port = port or free_port()  # a given port: a restarted server at the address a browser knows
     log_path = Path(log_path)
     with open(log_path, "wb") as log:  # the server keeps its own copy of the file descriptor
         process = subprocess.Popen(

@@ -6,7 +6,7 @@ import pytest
 from seglib.figures import charts as chart_figures
 from seglib.figures import masks as mask_figures
 from seglib.figures import stages as stage_figures
-from seglib.classes import CLASS_NAMES, IGNORE_LABEL, get_palette
+from seglib.classes import CLASS_NAMES, IGNORE_LABEL, colorize, get_palette
 
 
 def _mask(size=48):
@@ -26,7 +26,9 @@ def test_mask_figure_names_the_class_of_every_pixel(kind):
     mask = _mask()
     figure = mask_figures.mask_figure(mask, _image(), kind=kind)
     picture, hover = figure.data
-    assert picture.type == "image" and picture.source.startswith("data:image/png;base64,")
+    # The mask exact (PNG); the photo-like kinds as JPEG, several times smaller to send.
+    expected = "data:image/png;base64," if kind == "mask" else "data:image/jpeg;base64,"
+    assert picture.type == "image" and picture.source.startswith(expected)
     assert hover.type == "heatmap"
     text = np.asarray(hover.text)
     assert text.shape == mask.shape
@@ -124,6 +126,11 @@ def test_histogram_and_box_figures():
     box = chart_figures.class_box_figure({2: [5, 50, 500], 4: [3, 4], 7: []}, palette="cihp")
     assert [trace.name for trace in box.data] == ["Hair", "Sunglasses"]
     assert box.layout.yaxis.type == "log"
+    # Only the box's numbers are sent, from every value: whiskers from the smallest to the largest.
+    values = np.random.default_rng(0).lognormal(5, 1, 5000)
+    hair = chart_figures.class_box_figure({2: values}).data[0]
+    assert hair.y is None and (hair.lowerfence[0], hair.upperfence[0]) == (values.min(), values.max())
+    assert (hair.q1[0], hair.median[0], hair.q3[0]) == tuple(np.percentile(values, [25, 50, 75]))
 
 
 def test_stages_figure_shows_each_stage_and_shape():
@@ -137,3 +144,24 @@ def test_stages_figure_shows_each_stage_and_shape():
     text = " ".join(annotation.text or "" for annotation in figure.layout.annotations)
     assert "Backbone (encoder)" in text and "64 × 64 × 20" in text and "ASPP" in text
     assert len(figure.layout.shapes) == 4
+
+
+def test_photos_go_as_jpeg_and_masks_as_exact_png():
+    """A 256 px sample: the JPEG is far smaller than the PNG and close to it; the mask's colours stay exact."""
+    import base64
+
+    import cv2
+
+    rows, columns = np.mgrid[0:256, 0:256]
+    photo = np.stack([rows, columns, (rows + columns) // 2], axis=-1).astype(np.uint8)
+    jpeg, png = mask_figures.jpeg_data_uri(photo), mask_figures.png_data_uri(photo)
+
+    def decoded(uri):
+        data = np.frombuffer(base64.b64decode(uri.split(",", 1)[1]), np.uint8)
+        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    assert len(jpeg) < len(png) / 3
+    assert np.abs(decoded(jpeg).astype(int) - photo).mean() < 2
+    mask = _mask()
+    figure = mask_figures.mask_figure(mask, kind="mask")
+    assert np.array_equal(decoded(figure.data[0].source), colorize(mask, "cihp"))

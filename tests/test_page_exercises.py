@@ -211,9 +211,40 @@ def test_side_panel_shows_the_linked_exercises_and_shares_answers(tiny_dataset):
     assert not _panel("training.py").sidebar.expander
 
 
+def _facts_computed_in_the_background() -> None:
+    """Wait for the side panel's background computation of the model's numbers (ui.lab)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "seglib-facts":
+            thread.join(120)
+
+
+def test_side_panel_draws_before_the_models_numbers_are_computed(tiny_dataset, monkeypatch, tmp_path):
+    """Right after a start, the panel does not hold up the page for the model's numbers (a load and a
+    prediction): it says they are being computed, a thread computes them, and the next run names them."""
+    import streamlit as st
+
+    from ui import lab
+
+    monkeypatch.setenv("SEGLIB_CACHE_DIR", str(tmp_path))  # nothing kept on disk from earlier tests
+    monkeypatch.setattr(lab, "_facts_ready", set())
+    st.cache_data.clear()
+    at = _panel("predictions.py", exercise="13-5")
+    assert any("still being computed" in c.value for c in at.sidebar.caption)
+    assert "pixel x = " not in at.text_input(key="panel_answer_pixel_probability").label
+    assert not any("could not be computed" in c.value for c in at.sidebar.caption)
+    _facts_computed_in_the_background()
+    again = _panel("predictions.py", exercise="13-5")
+    assert not any("still being computed" in c.value for c in again.sidebar.caption)
+    assert "pixel x = " in again.text_input(key="panel_answer_pixel_probability").label
+
+
 def test_side_panel_checks_reasoning_answers(tiny_dataset):
     """The pixel questions name the image and pixel the Predictions page opens (computed
     with the sidebar model; the values themselves are checked by hand in test_exercises)."""
+    _panel("predictions.py", exercise="13-5")
+    _facts_computed_in_the_background()  # a first visit after a start: the numbers come a moment later
     at = _panel("predictions.py", exercise="13-5")
     box = at.text_input(key="panel_answer_pixel_probability")
     assert "validation image" in box.label and "pixel x = " in box.label and "temperature" in box.label

@@ -7,6 +7,7 @@ and real Keras models; nothing is mocked.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,13 @@ def test_run_times_are_recorded_only_when_asked(tiny_dataset, tmp_path, monkeypa
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(rows) == 2 and {row["page"] for row in rows} == {"Home"}
     assert all(0 < row["seconds"] < 120 and row["time"] > 0 for row in rows)
+    # Each run's steps: the page line that sent each element, its wall and thread-CPU seconds and bytes;
+    # together they fill the run (from the first step to the end), never more.
+    for row in rows:
+        steps = row["steps"]
+        assert steps[-1][0] == "end" and any(step[0].startswith("home.py:") for step in steps)
+        assert any(kind == "markdown" and size > 0 for _, kind, _, _, size in steps)
+        assert 0 < sum(step[2] for step in steps) <= row["seconds"] and 0 < row["cpu_seconds"]
 
 
 @pytest.mark.slow
@@ -291,32 +299,67 @@ def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, 
 
 @pytest.mark.slow
 def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkeypatch):
+    import seglib.data.stats
+    import seglib.evaluation.inference
     import seglib.model.deeplab
     import seglib.model.saving
-    import seglib.data.stats
     import streamlit as st
 
     from seglib.config import get_preset, preset_names
     from ui import datasets, models, prewarm
 
+    import seglib.analysis.loss_shares
+    from ui import lab
+
     st.cache_data.clear()
     st.cache_resource.clear()
-    assert prewarm.prewarm() == ["tensorflow", "default model", "untrained model", "model description",
-                                "dataset statistics"]
+    assert prewarm.prewarm() == ["dataset statistics", "exercise facts", "loss table", "model description",
+                                "keras example", "keras example layers", "tensorflow", "default model", "first prediction",
+                                "untrained model"]
 
-    # Every page's first visit now finds them: nothing is loaded, built or counted again.
+    # Every page's first visit now finds them: nothing is loaded, built, counted or predicted again.
     def refuse(*args, **kwargs):
         raise AssertionError("loaded again: the cache was not warm")
 
     for module, name in ((seglib.model.saving, "load_model"), (seglib.model.deeplab, "build_model"),
-                         (seglib.data.stats, "dataset_stats")):
+                         (seglib.data.stats, "dataset_stats"), (seglib.analysis.loss_shares, "loss_shares"),
+                         (seglib.evaluation.inference, "predict")):
         monkeypatch.setattr(module, name, refuse)
-    assert models.load_choice(next(iter(models.model_options().values()))) is not None
+    choice = next(iter(models.model_options().values()))
+    assert models.load_choice(choice) is not None
     preset = preset_names()[0]
     assert models.load_model(preset=preset).count_params() > 0
     assert models.model_description(preset, get_preset(preset).model.image_size)["total"] > 0
+    assert models.reduced_numbers("keras-example")["total"] > 0
     root = next(iter(datasets.dataset_options().values()))
-    assert datasets.load_stats(root, "train") is not None
+    stats = datasets.load_stats(root, "train")
+    table = datasets.loss_table(choice, root, "train", datasets.LOSS_IMAGES_DEFAULT, stats.class_counts)
+    assert table.attrs["images"] == min(datasets.LOSS_IMAGES_DEFAULT, len(datasets.load_dataset(root).split("train")))
+    lab.warm_facts(root, choice)
+
+
+def test_prewarm_steps_wait_for_the_page_runs():
+    """A prewarm step starts only when no page run is in progress and none ended for a quiet moment
+    (TensorFlow's import beside a page run stalled it for seconds), or after the longest wait."""
+    import threading
+
+    from ui import prewarm
+
+    prewarm.run_started()
+    waited = []
+    waiter = threading.Thread(target=lambda: waited.append(prewarm.wait_for_quiet(quiet=0.2, longest=10)))
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive()  # a run is in progress: the step waits
+    ended = time.monotonic()
+    prewarm.run_finished()
+    waiter.join(5)
+    assert not waiter.is_alive() and time.monotonic() - ended >= 0.2 and 0.7 <= waited[0] < 5
+    prewarm.run_started()
+    try:
+        assert prewarm.wait_for_quiet(quiet=0.2, longest=0.3) < 1  # a busy server still gets it, later
+    finally:
+        prewarm.run_finished()
 
 
 def test_prewarm_starts_once_per_server_and_only_when_on(monkeypatch):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from seglib import settings
 from seglib.data import layout
 from seglib.errors import DatasetError
-from ui import url_state
+from ui import kept, url_state
 from ui.stamps import folder_stamp
 
 #: Session-state key of the sidebar's dataset, also the URL query parameter.
@@ -112,6 +113,62 @@ def load_sample(root: str | os.PathLike, split: str, index: int, size: int | Non
     """``(stem, image, mask)`` of image ``index`` of a split (optionally resized), cached."""
     root = settings.check_data_path(root)
     return _sample(str(root), folder_stamp(root), split, int(index), size)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _sample_figure(root: str, stamp: tuple, split: str, index: int, kind: str, opacity: float, visible: tuple,
+                   palette_name: str, max_size: int, height: int):
+    from seglib.classes import get_palette
+    from seglib.figures import masks as mask_figures
+
+    _, image, mask = load_sample(root, split, index)
+    return mask_figures.mask_figure(mask, image, kind=kind, opacity=opacity, visible=list(visible),
+                                    palette=get_palette(palette_name), max_size=max_size, height=height)
+
+
+def sample_figure(root: str | os.PathLike, split: str, index: int, kind: str, opacity: float, visible,
+                  palette_name: str, *, max_size: int = 256, height: int = 280):
+    """``seglib.figures.masks.mask_figure`` of one dataset sample (its image, colour mask or overlay), built
+    once per input and shared by every viewer: a lecture hall on the Dataset explorer draws the same seeded
+    samples (``ui.drawing.plot`` never mutates a figure)."""
+    root = settings.check_data_path(root)
+    return _sample_figure(str(root), folder_stamp(root), split, int(index), kind, float(opacity),
+                          tuple(int(v) for v in visible), palette_name, int(max_size), int(height))
+
+
+#: How many images of a split the Dataset explorer's loss chart measures by default (its choices).
+LOSS_IMAGES = (4, 8, 16, 32, 64)
+LOSS_IMAGES_DEFAULT = 16
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+@kept.on_disk("loss_table", keep_if=lambda arguments: arguments["model_stamp"])
+def _loss_table(model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str, limit: int,
+                class_counts: tuple, _choice):
+    from seglib.classes import CLASS_NAMES
+    from seglib.config import get_preset
+    from seglib.evaluation import inference
+    from seglib.analysis import loss_shares
+    from seglib.evaluation import losses
+    from ui import models
+
+    model = models.load_choice(_choice)
+    size = inference.model_input_size(model) or get_preset("lecture").model.image_size
+    pairs = _open_dataset(root, data_stamp).split(split)
+    return loss_shares.loss_shares(model, pairs, int(size), len(CLASS_NAMES),
+                                   losses.median_frequency_weights(np.asarray(class_counts)), limit=limit)
+
+
+def loss_table(choice, root: str | os.PathLike, split: str, limit: int, class_counts):
+    """``seglib.analysis.loss_shares.loss_shares`` of a sidebar model (``choice``, a ``ui.models.ModelChoice``) on
+    the first ``limit`` images of a split, at the model's input size, with median-frequency weights from the
+    split's ``class_counts``: once per model file, dataset and split, shared by every session and kept on disk
+    (``ui.kept``) for a checkpoint, so the model is loaded only to compute it (its choice and its file's stamp
+    stand for it). ``frame.attrs`` says how many images and at which size."""
+    root = settings.check_data_path(root)
+    pairs = load_dataset(root).split(split)
+    return _loss_table(choice.key, choice.stamp, str(root), folder_stamp(root), split, int(min(limit, len(pairs))),
+                       tuple(int(c) for c in class_counts), choice)
 
 
 def synthetic_note(dataset, *, link: bool = True) -> bool:

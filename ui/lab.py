@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import Callable
 
 import streamlit as st
@@ -27,7 +28,7 @@ from seglib.lab import answers as lab_answers
 from seglib.lab import facts as lab_facts
 from seglib.lab import questions as lab_questions
 from seglib.lab import saving as lab_saving
-from ui import datasets, models, url_state
+from ui import datasets, kept, models, url_state
 from ui.components import browser
 from ui.drawing import error_boundary
 from ui.markdown import md_text
@@ -50,12 +51,14 @@ HIDE_MODEL_ANSWERS_ENV = "SEGLIB_HIDE_MODEL_ANSWERS"
 # ---------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=8)
+@kept.on_disk("model_numbers", keep_if=lambda arguments: arguments["stamp"])
 def _model_numbers(key: str, stamp: tuple, _choice: models.ModelChoice) -> dict:
     """Shape and scale numbers of a sidebar model (cached per model and file version)."""
     return lab_facts.model_numbers(models.load_choice(_choice))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+@kept.on_disk("sample_numbers", keep_if=lambda arguments: arguments["stamp"])
 def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choice: models.ModelChoice) -> dict:
     """The numbers of the image the Predictions page opens first: the first image with a
     left or right part of its first split (validation when there is one), and the
@@ -77,6 +80,48 @@ def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choic
                              num_classes=int(model.output.shape[-1]))
 
 
+def warm_facts(root, choice: models.ModelChoice) -> None:
+    """Compute (and cache for every session) the model and sample numbers ``gather_facts`` reads for
+    ``choice`` on the dataset at ``root``, without drawing anything (``ui.prewarm`` calls it)."""
+    _model_numbers(choice.key, choice.stamp, choice)
+    _sample_numbers(choice.key, choice.stamp, str(root), folder_stamp(root), choice)
+    with _facts_lock:
+        _facts_ready.add(_facts_key(root, choice))
+
+
+# The model and sample numbers this server has computed (or read from disk), by model and dataset; and
+# those a background thread is computing. The side panel waits for them only once a student answered.
+_facts_ready: set[tuple] = set()
+_facts_computing: set[tuple] = set()
+_facts_lock = threading.Lock()
+
+
+def _facts_key(root, choice: models.ModelChoice) -> tuple:
+    return (choice.key, choice.stamp, str(root), folder_stamp(root))
+
+
+def _facts_in_background(root, choice: models.ModelChoice) -> None:
+    """Compute the model and sample numbers in a thread of their own (once per model and dataset at a time)."""
+    from ui.streamlit_workarounds import thread_with_session_context
+
+    key = _facts_key(root, choice)
+    with _facts_lock:
+        if key in _facts_ready or key in _facts_computing:
+            return
+        _facts_computing.add(key)
+
+    def work() -> None:
+        try:
+            warm_facts(root, choice)
+        except Exception:  # noqa: BLE001 - the page that needs them shows the error when it computes them
+            pass
+        finally:
+            with _facts_lock:
+                _facts_computing.discard(key)
+
+    thread_with_session_context(work, name="seglib-facts").start()
+
+
 @contextlib.contextmanager
 def _part(context: str, quiet: bool):
     """One part of the facts: its error is shown (page) or swallowed (side panel); the rest goes on."""
@@ -91,13 +136,17 @@ def _part(context: str, quiet: bool):
         yield
 
 
-def gather_facts(quiet: bool = False) -> dict:
+def gather_facts(quiet: bool = False, wait: bool = True) -> dict:
     """The key numbers of the dataset (train split), the image the Predictions page
     opens, the sidebar model and its run, and the Keras example's.
 
     A part that cannot be computed (no dataset yet, a broken checkpoint) leaves
     its questions open; ``quiet`` (the side panel) hides its error, the page
-    shows it.
+    shows it. Without ``wait``, the model's and the sample's numbers are left out
+    (``facts["pending"]``) while this server has not computed them yet: a thread
+    computes them, and the caller draws at once. (With a lecture hall arriving after
+    a start, every page with exercises waited for the one session computing them:
+    a model load and a prediction, measured with ``benchmarks/load_viewers.py``.)
     """
     facts: dict = {"keras": lab_facts.keras_example_numbers()}
     root = None
@@ -109,12 +158,20 @@ def gather_facts(quiet: bool = False) -> dict:
         facts["dataset"] = dataset.name
         facts["synthetic_data"] = synthetic.is_synthetic(root)
     choice = None
+    ready = True
     with _part("Analysing the model", quiet):
         choice = models.current_model_choice()
         facts["model_label"] = choice.label
         facts["model_preset"] = choice.preset
-        with st.spinner("Reading the model's shapes and receptive fields..."):
-            facts.update(_model_numbers(choice.key, choice.stamp, choice))
+        if not wait and root is not None:
+            with _facts_lock:
+                ready = _facts_key(root, choice) in _facts_ready
+            if not ready:
+                _facts_in_background(root, choice)
+                facts["pending"] = True
+        if ready:
+            with st.spinner("Reading the model's shapes and receptive fields..."):
+                facts.update(_model_numbers(choice.key, choice.stamp, choice))
         if choice.kind == "run":
             facts.update(lab_facts.run_numbers(choice.ref.id))
             facts["model_preset"] = facts.get("run_preset")
@@ -128,10 +185,12 @@ def gather_facts(quiet: bool = False) -> dict:
             record = preset_record(choice.preset)
         if record is not None:
             facts["augment"] = record.augment
-    if root is not None and choice is not None:
+    if root is not None and choice is not None and ready:
         with _part("Predicting the first image", quiet):
             with st.spinner("Predicting the image of exercises 13-5 and 13-6..."):
                 facts.update(_sample_numbers(choice.key, choice.stamp, str(root), folder_stamp(root), choice))
+            with _facts_lock:
+                _facts_ready.add(_facts_key(root, choice))
     return facts
 
 
@@ -179,9 +238,32 @@ def load_from_browser() -> None:
 
 def save_to_browser() -> None:
     """After the answer widgets: mount the store, which asks for the browser's copy the
-    first time in a session and afterwards writes the current answers to it."""
-    payload = lab_saving.storage_text(answers(), student()) if st.session_state.get(LOADED_KEY) else None
-    browser.answer_store(STORE_KEY, payload)
+    first time in a session and afterwards writes the current answers to it.
+
+    The first time, the store is mounted in a fragment: the browser's reply reruns that fragment
+    only, not the page. Only when the browser kept answers does the page run again (and take them
+    in at its top, ``load_from_browser``); a browser with none costs nothing more. (Mounted in the
+    page, every session's first page with exercises ran twice: one whole run of a heavy page per
+    student arriving, measured with ``benchmarks/bench_page_open.py``.)
+    """
+    if st.session_state.get(LOADED_KEY):
+        browser.answer_store(STORE_KEY, lab_saving.storage_text(answers(), student()))
+    else:
+        st.fragment(_ask_browser)()
+
+
+def _ask_browser() -> None:
+    """The fragment that asks the browser for its copy of the answers and acts on the reply."""
+    if st.session_state.get(LOADED_KEY):
+        return
+    reply = browser.stored_reply(STORE_KEY)
+    if reply is None:
+        browser.answer_store(STORE_KEY, None)
+        return
+    saved = lab_saving.parse_storage(reply.get("value"))
+    if saved.answers or saved.student:
+        st.rerun(scope="app")  # the page's next run takes them in before drawing the answer boxes
+    st.session_state[LOADED_KEY] = True  # nothing kept there: nothing to show, the page stays as drawn
 
 
 def _keep(question_key: str, widget_key: str) -> Callable[[], None]:
@@ -206,7 +288,8 @@ def set_model_answers_hidden(hidden: bool) -> None:
     _class_settings()["hide_model_answers"] = bool(hidden)
 
 
-def answer_box(question: lab_questions.Question, *, prefix: str = PAGE_PREFIX) -> lab_questions.Feedback:
+def answer_box(question: lab_questions.Question, *, prefix: str = PAGE_PREFIX,
+               pending: bool = False) -> lab_questions.Feedback:
     """One question: the text and an input in a form, so that an answer counts only when the student
     submits it (Check / Submit, or Enter); then feedback, and the model answer once the submitted answer
     is a real attempt (open questions: ``lab_answers.MIN_ATTEMPT_WORDS`` words) or right (checked ones)."""
@@ -233,7 +316,7 @@ def answer_box(question: lab_questions.Question, *, prefix: str = PAGE_PREFIX) -
         st.warning(feedback.message, icon=":material/lightbulb:")
     elif feedback.status == "short":
         st.caption(feedback.message)
-    elif question.kind != "text" and not question.checkable:
+    elif question.kind != "text" and not question.checkable and not pending:  # pending: being computed
         st.caption("Not checked: the number it needs could not be computed for this dataset or model.")
     show = feedback.correct if question.checkable else feedback.status == "open"
     if show and question.model_answer and not model_answers_hidden():
@@ -256,7 +339,11 @@ def exercise_panel(page: str) -> None:
     if not shown:
         return
     load_from_browser()
-    facts = gather_facts(quiet=True)
+    # The model's numbers are waited for only once this session answered one of these questions: a page
+    # opened right after a start (a lecture hall arriving) draws at once while a thread computes them.
+    answered = answers()
+    facts = gather_facts(quiet=True, wait=any(answered.get(question.key) for exercise in shown
+                                              for question in exercise.questions))
     exercises = {exercise.key: exercise for exercise in ex.exercises_for_page(ex.build_exercises(facts), page)}
     wanted = url_state.param(lab_questions.EXERCISE_PARAM)
     order = sorted(exercises, key=lambda key: (key != wanted, key))
@@ -264,6 +351,10 @@ def exercise_panel(page: str) -> None:
         st.divider()
         st.subheader(":material/school: Exercises on this page")
         st.caption("Answers typed here are the same as on the Exercises page, and stay in this browser.")
+        if facts.get("pending"):
+            st.caption(":material/hourglass_top: The numbers answers are checked against are still being "
+                       "computed for the sidebar's model (just after the dashboard started); your first Check "
+                       "waits for them.")
         for key in order:
             exercise = exercises[key]
             with st.expander(f"Exercise {key}: {exercise.title}", expanded=key == wanted or len(order) == 1):
@@ -271,7 +362,7 @@ def exercise_panel(page: str) -> None:
                     link = exercise.link_for(question)
                     if link is not None and link.page != page:
                         st.caption(f"Answered on another page: {md_text(link.label)}")
-                    answer_box(question, prefix=PANEL_PREFIX)
+                    answer_box(question, prefix=PANEL_PREFIX, pending=bool(facts.get("pending")))
                 page_link("exercises.py", "All questions of this exercise", {lab_questions.EXERCISE_PARAM: key})
         save_to_browser()
     section = url_state.param(lab_questions.SECTION_PARAM)

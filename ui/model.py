@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from seglib.analysis.fields import DEPTH_COLUMN, FIELD_COLUMN, STRIDE_COLUMN, WHOLE_IMAGE_COLUMN
-from ui import models
+from ui import kept, models
 
 #: Column widths of the layer-by-layer tables.
 PROFILE_COLUMNS = {
@@ -23,12 +23,13 @@ PROFILE_COLUMNS = {
 
 
 @st.cache_data(show_spinner=False)
+@kept.on_disk("keras_example_numbers")
 def keras_example_numbers() -> dict:
     """Parameters, stage shapes and layer-by-layer receptive fields of the Keras example's model.
 
-    Built once per server at its own size (512 px) with random weights: none of these numbers
-    depends on weights, so nothing is loaded or downloaded. Only plain numbers are kept; the
-    ResNet50 itself is dropped.
+    Built once per machine at its own size (512 px) with random weights: none of these numbers
+    depends on weights, so nothing is loaded or downloaded. Only plain numbers are kept (in memory and
+    on disk, ``ui.kept``: a restarted dashboard does not build the ResNet50 again); the model is dropped.
     """
     from seglib.analysis.fields import depth_profile, layer_fields
     from seglib.model.summary import architecture, describe

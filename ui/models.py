@@ -18,7 +18,7 @@ import streamlit as st
 
 from seglib import settings
 from seglib.errors import ModelError, SeglibError
-from ui import url_state
+from ui import kept, url_state
 from ui.stamps import file_stamp
 
 #: Session-state key of the sidebar's model, also the URL query parameter.
@@ -222,15 +222,26 @@ def current_model():
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+@kept.on_disk("model_description")
 def model_description(preset: str, image_size: int) -> dict:
     """``seglib.model.summary.describe`` of the untrained preset at ``image_size``, cached as plain data.
 
     The Model page's size slider visits up to 3 presets x 11 sizes; keeping the
-    small description (not the model) means each is built once per server.
+    small description (not the model) means each is built once per machine: it is also
+    kept on disk (``ui.kept``), so a restarted dashboard shows the page without building.
     """
     from seglib.model.summary import describe
 
     return describe(load_model(preset=preset, image_size=image_size))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def reduced_numbers(preset: str) -> dict:
+    """``seglib.analysis.reduced.reduced_numbers`` of a preset (the Keras example beside the sidebar model on the
+    Model and Atrous pages): built once per machine, kept on disk and here, shared by every session."""
+    from seglib.analysis.reduced import reduced_numbers as numbers
+
+    return numbers(preset)
 
 
 def training_record(choice: ModelChoice):

@@ -19,8 +19,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import instructor, lab
+from ui.components import browser
 from ui.registry import page_info
-from ui.streamlit_workarounds import leave_pages_directory_mode
+from ui.streamlit_workarounds import frontend_code_files, leave_pages_directory_mode
 
 
 def page_header(file: str, intro: str) -> None:
@@ -35,3 +36,5 @@ def page_header(file: str, intro: str) -> None:
         st.caption("Answers exercises " + ", ".join(info.exercises) + " of the lab.")
     st.markdown(intro)
     lab.exercise_panel(file)
+    # Once per session, whatever page comes first: the chart and table code loads while the reader reads.
+    browser.preload_code(frontend_code_files())

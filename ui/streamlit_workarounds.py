@@ -114,3 +114,55 @@ def thread_with_session_context(target: Callable[[], object], name: str) -> thre
     thread = threading.Thread(target=target, name=name, daemon=True)
     add_script_run_ctx(thread, get_script_run_ctx(suppress_warning=True))
     return thread
+
+
+def watch_sent_messages(callback: Callable[[object], None]) -> Callable[[], None]:
+    """Call ``callback(message)`` in the script thread for every message the current session's runs send
+    from now on (each element, block and page setting); returns a function that stops watching.
+
+    Streamlit has no public hook for this: the session's ``ScriptRunContext.enqueue`` is wrapped (on the
+    context object of this session only). ``ui.run_times`` uses it to time the steps of a page run for the
+    benchmarks, and only when ``SEGLIB_RUN_TIMES`` is set.
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return lambda: None
+    original = type(ctx).enqueue.__get__(ctx)  # the class's own method, never an earlier wrapper
+
+    def enqueue(message) -> None:
+        callback(message)
+        original(message)
+
+    ctx.enqueue = enqueue
+
+    def stop() -> None:
+        if ctx.__dict__.get("enqueue") is enqueue:
+            del ctx.enqueue
+
+    return stop
+
+
+#: The lazily loaded parts of Streamlit's frontend that the dashboard's pages use: Plotly charts, tables
+#: (st.dataframe) and code listings (st.code).
+FRONTEND_CODE = ("PlotlyChart", "DataFrame", "StreamlitSyntaxHighlighter")
+
+
+def frontend_code_files(names=FRONTEND_CODE) -> list[str]:
+    """The file names of those parts in the installed Streamlit's build (``static/static/js/<name>.<hash>.js``).
+
+    Streamlit's frontend imports each one only when the first such element appears; ``ui.components.browser
+    .preload_code`` imports them ahead of time. The names and the folder are Streamlit's build layout: a
+    release that changes them makes this return fewer files (nothing is preloaded then, nothing breaks).
+    """
+    import streamlit
+    from pathlib import Path
+
+    folder = Path(streamlit.__file__).resolve().parent / "static" / "static" / "js"
+    found = []
+    for name in names:
+        matches = sorted(folder.glob(f"{name}.*.js"))
+        if len(matches) == 1:
+            found.append(matches[0].name)
+    return found

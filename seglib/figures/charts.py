@@ -167,16 +167,17 @@ def histogram_figure(values: Sequence[float], *, xaxis_title: str, title: str | 
 
 def class_box_figure(values_by_class: Mapping[int, Sequence[float]], *, palette: str | np.ndarray = "cihp",
                      yaxis_title: str = "size (pixels)", title: str | None = None, log_y: bool = True,
-                     height: int | None = 400, class_names: Sequence[str] = CLASS_NAMES,
-                     max_points: int = 2000, seed: int = 0):
-    """One box per class (e.g. the areas of the connected regions of each body part).
+                     height: int | None = 400, class_names: Sequence[str] = CLASS_NAMES):
+    """One box per class (e.g. the areas of the connected regions of each body part): the middle half
+    of the values, the median, and whiskers from the smallest to the largest value.
 
-    Classes without values are left out. With more than ``max_points`` values
-    a class is randomly subsampled (fixed seed), so the figure stays light.
+    Classes without values are left out. The quartiles are computed here from every value
+    (numpy's linear percentiles, as Plotly's own) and only they are sent: the browser draws
+    a few numbers per class instead of thousands of raw values (the Dataset explorer's box
+    chart went from 341 KB to a few KB).
     """
     import plotly.graph_objects as go
 
-    rng = np.random.default_rng(seed)
     figure = go.Figure()
     for class_id in sorted(int(c) for c in values_by_class):
         values = np.asarray(values_by_class[class_id], dtype=np.float64)
@@ -185,13 +186,13 @@ def class_box_figure(values_by_class: Mapping[int, Sequence[float]], *, palette:
             values = values[values > 0]
         if values.size == 0:
             continue
-        if values.size > max_points:
-            values = rng.choice(values, max_points, replace=False)
+        low, q1, median, q3, high = (float(v) for v in np.percentile(values, [0, 25, 50, 75, 100]))
+        name = class_label(class_id, class_names)
         color = class_hex_colors(palette, [class_id])[0]
         figure.add_trace(go.Box(
-            y=values, name=class_label(class_id, class_names), marker=dict(color=color, size=3),
+            x=[name], q1=[q1], median=[median], q3=[q3], lowerfence=[low], upperfence=[high], name=name,
             line=dict(color=EDGE_COLOR, width=1), fillcolor=color, boxpoints=False,
-            hovertemplate="<b>" + html.escape(class_label(class_id, class_names)) + "</b><br>%{y:,.0f}<extra></extra>",
+            hoverinfo="name+y",  # Plotly names each: min, q1, median, q3, max
         ))
     figure.update_layout(title=dict(text=title, x=0.0, xanchor="left") if title else None, height=height,
                          margin=_margin(title, bottom=96), showlegend=False, template=CHART_TEMPLATE)

@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_hex_colors, class_label, numbered_label
-from seglib.figures.masks import downscale_for_display, png_data_uri
+from seglib.figures.masks import DEFAULT_HOVER_SIZE, downscale_for_display, png_data_uri
 from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT
 
 __all__ = [
@@ -137,7 +137,7 @@ def _picture(grey: np.ndarray, ignored: np.ndarray, scale: float):
 
 
 def difference_figure(truth: np.ndarray, predicted: np.ndarray, num_classes: int = len(CLASS_NAMES), *,
-                      max_size: int = PANEL_MAX_SIZE, hover_size: int = 96, title: str | None = None,
+                      max_size: int = PANEL_MAX_SIZE, hover_size: int = DEFAULT_HOVER_SIZE, title: str | None = None,
                       height: int | None = None, class_names: Sequence[str] = CLASS_NAMES,
                       ignore_label: int = IGNORE_LABEL):
     """The course's third panel: ``|truth id - predicted id|`` per pixel, black
@@ -178,7 +178,7 @@ def difference_figure(truth: np.ndarray, predicted: np.ndarray, num_classes: int
 
 
 def correctness_figure(truth: np.ndarray, predicted: np.ndarray, *, max_size: int = PANEL_MAX_SIZE,
-                       hover_size: int = 96, title: str | None = None, height: int | None = None,
+                       hover_size: int = DEFAULT_HOVER_SIZE, title: str | None = None, height: int | None = None,
                        class_names: Sequence[str] = CLASS_NAMES, ignore_label: int = IGNORE_LABEL):
     """Right and wrong pixels, readable without colour vision: wrong pixels are
     white, right ones black, unlabelled ones ``IGNORE_COLOR``; the legend gives

@@ -69,13 +69,13 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
     """
     import plotly.graph_objects as go
 
-    from seglib.figures.masks import png_data_uri
+    from seglib.figures.masks import jpeg_data_uri
 
     image = np.asarray(image)
     height_px, width_px = image.shape[:2]
     colors = branch_colors(analysis)
     figure = go.Figure()
-    figure.add_trace(go.Image(source=png_data_uri(image), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip",
+    figure.add_trace(go.Image(source=jpeg_data_uri(image), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip",
                               name="image"))
 
     if feature_grid:

@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from seglib.classes import CLASS_NAMES, class_hex_colors, class_label, class_label_lookup, colorize, get_palette
-from seglib.figures.masks import png_data_uri
+from seglib.figures.masks import jpeg_data_uri, png_data_uri
 from seglib.figures.style import CHART_TEMPLATE, EDGE_COLOR, TRANSPARENT
 
 #: One colour per metric family (Okabe-Ito: distinguishable under colour blindness).
@@ -401,8 +401,9 @@ def preview_figure(images: np.ndarray, truth: np.ndarray, prediction: np.ndarray
         pictures = [images[column], colorize(truth[column], colors)]
         if prediction is not None:
             pictures.append(colorize(prediction[column], colors))
-        for row, picture in enumerate(pictures, start=1):
-            figure.add_trace(go.Image(source=png_data_uri(picture), hoverinfo="skip"), row=row, col=column + 1)
+        for row, picture in enumerate(pictures, start=1):  # the photo as a JPEG, masks exact (PNG)
+            source = jpeg_data_uri(picture) if row == 1 else png_data_uri(picture)
+            figure.add_trace(go.Image(source=source, hoverinfo="skip"), row=row, col=column + 1)
         sub_truth = truth[column, offset::hover_step, offset::hover_step]
         grid = dict(x0=offset, dx=hover_step, y0=offset, dy=hover_step)
         figure.add_trace(go.Heatmap(z=sub_truth, text=lookup[sub_truth], colorscale=TRANSPARENT, showscale=False,

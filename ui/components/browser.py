@@ -10,6 +10,8 @@ offline and need no build step or package:
   section an exercise link points to).
 * ``slide_export``: adds "download for a slide" (PNG and SVG, with a caption line)
   to the toolbar of every Plotly chart of the page (``ui.drawing.slide_export``).
+* ``preload_code``: fetches Streamlit's chart and table code while the browser is
+  idle (the first page with a Plotly chart waited 2-3 s for it after the click).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ def _component(name: str, script: str):
 _answer_store = _component("seglib_answer_store", "answer_store.js")
 _scroll_to_section = _component("seglib_scroll_to_section", "scroll_to_section.js")
 _slide_export = _component("seglib_slide_export", "slide_export.js")
+_preload_code = _component("seglib_preload_code", "preload_code.js")
+
+#: Session key: the browser of this session was asked to preload the chart and table code.
+PRELOADED_KEY = "seglib_code_preloaded"
 
 
 def _ignore() -> None:
@@ -65,3 +71,11 @@ def slide_export(spec: dict, key: str) -> None:
     """Mount the slide export for the page's charts (``spec``: ``seglib.figures.slides.slide_spec``
     plus ``caption``, the caption of a chart whose config names none); it draws nothing."""
     _slide_export(key=key, data=spec, height=0)
+def preload_code(files: list[str]) -> None:
+    """Once per session: have the browser fetch and run Streamlit's code for charts and tables (``files``:
+    file names in its build, ``ui.streamlit_workarounds.frontend_code_files``) while it is idle, so the
+    first page with a chart opens without compiling it after the click."""
+    if st.session_state.get(PRELOADED_KEY) or not files:
+        return
+    st.session_state[PRELOADED_KEY] = True
+    _preload_code(key="seglib_preload_code", data={"files": list(files)}, height=0)
