@@ -9,7 +9,8 @@ import streamlit as st
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, get_palette, numbered_label
-from seglib.config import field_names, get_preset
+from seglib.config import field_names
+from seglib.presets import get_preset
 from seglib.evaluation import inference
 from seglib.analysis import loss_shares
 from seglib.evaluation import losses

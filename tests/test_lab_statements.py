@@ -18,7 +18,7 @@ import pytest
 
 from seglib import settings
 from seglib.analysis.aspp import BRANCH_HEADINGS
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.lab import checks as lab_checks
 from seglib.lab import exercises as ex
 from seglib.lab.exercises.labels import flip_premise

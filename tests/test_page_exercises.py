@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_support import bug_free, open_app, open_source, param, text
 from seglib.classes import CLASS_NAMES
 from seglib.lab import facts as lab_facts
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.data.dataset import open_dataset
 from seglib.data.stats import dataset_stats
 

@@ -66,7 +66,7 @@ def prewarm() -> list[str]:
     step that fails (no dataset yet, no demo model) is skipped quietly: the page that
     needs it shows the error itself when visited.
     """
-    from seglib.config import get_preset, preset_names
+    from seglib.presets import get_preset, preset_names
 
     preset = preset_names()[0]
     steps = [("tensorflow", _import_tensorflow),

@@ -50,7 +50,8 @@ import numpy as np
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, NUM_CLASSES, swap_left_right
-from seglib.config import WEIGHT_STARTS, WEIGHTS, ModelConfig, get_preset
+from seglib.config import WEIGHT_STARTS, WEIGHTS, ModelConfig
+from seglib.presets import get_preset
 from seglib.errors import ConfigError
 from seglib.io import atomic_write_json, atomic_write_text
 from seglib.model.backbones import backbone_layers, build_backbone, feature_layers, save_backbone

@@ -42,7 +42,7 @@ Keras-style duties around each epoch), and the run folder's ``runs.reporter``
 ``python -m seglib train`` command is ``seglib.cli.train``.
 
 >>> from seglib.training.runs.folders import create_run          # doctest: +SKIP
->>> from seglib.config import get_preset                         # doctest: +SKIP
+>>> from seglib.presets import get_preset                        # doctest: +SKIP
 >>> folder = create_run(get_preset("lecture"), status="running")  # doctest: +SKIP
 >>> train(folder)                                                # doctest: +SKIP
 'finished'

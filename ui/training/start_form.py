@@ -9,8 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from seglib import settings
-from seglib.config import (LOSSES, OPTIMIZER_NAMES, OPTIMIZERS, WEIGHT_LABELS, WEIGHT_STARTS, WEIGHTS, get_preset,
-                           preset_names)
+from seglib.config import LOSSES, OPTIMIZER_NAMES, OPTIMIZERS, WEIGHT_LABELS, WEIGHT_STARTS, WEIGHTS
+from seglib.presets import get_preset, preset_names
 from seglib.errors import SeglibError
 from seglib.model.pretrained import start_explanation
 from seglib.training import planning, scheduler

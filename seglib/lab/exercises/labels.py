@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seglib.classes import class_label, numbered_label
-from seglib.config import get_preset, preset_names
+from seglib.presets import get_preset, preset_names
 from seglib.lab import checks as lab_checks
 from seglib.lab.exercises.common import DATA_LINK
 from seglib.lab.questions import Exercise, Link, Question
