@@ -42,6 +42,7 @@ class Models:
 
 
 def class_count(facts: dict[str, Any]) -> int:
+    """The model's number of classes (the 20 CIHP classes when the facts do not say)."""
     return facts.get("num_classes") or len(CLASS_NAMES)
 
 
