@@ -32,7 +32,7 @@ import time
 
 from machine import load_average  # benchmarks/ is on the path (script or run_all)
 
-from seglib.config import get_preset
+from seglib.presets import get_preset
 
 MATMUL_SIZE = 2048
 

@@ -22,7 +22,7 @@ import time
 
 
 from seglib._tf import import_tf
-from seglib.config import get_preset, preset_names
+from seglib.presets import get_preset, preset_names
 
 #: Seconds one lecture-model prediction of a 512 px image may take on 2 CPU cores.
 LECTURE_TARGET_SECONDS = 0.3

@@ -51,7 +51,7 @@ from pathlib import Path
 from machine import load_average  # benchmarks/ is on the path (script or run_all)
 
 from seglib import settings
-from seglib.config import get_preset
+from seglib.presets import get_preset
 
 #: The issue's target: our pipeline's training images/s over the reference's.
 TARGET_RATIO = 1.2

@@ -123,7 +123,7 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
 
 
 def start_lecture_run(seconds: float) -> str:
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.training import scheduler
     from seglib.training.runs.files import FINAL_STATUSES
     from seglib.training.runs.state import run_state

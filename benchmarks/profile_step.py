@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from seglib._tf import import_tf
-from seglib.config import get_preset
+from seglib.presets import get_preset
 
 STAGES = (("optimizer", ("adam_w/", "adam/", "loss_scale_optimizer/")),
           ("head", ("logits", "head_")),

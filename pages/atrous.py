@@ -12,7 +12,8 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from seglib.classes import class_label
-from seglib.config import BACKBONE_NAMES, get_preset, preset_names
+from seglib.config import BACKBONE_NAMES
+from seglib.presets import get_preset, preset_names
 from seglib.evaluation import evaluate
 from seglib.analysis import aspp
 from seglib.analysis import dilation

@@ -4,7 +4,7 @@ import streamlit as st
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.data import synthetic
 from seglib.lab import comparison
 from seglib.training import diagnosis

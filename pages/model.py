@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from seglib import keras_example
-from seglib.config import get_preset, preset_names
+from seglib.presets import get_preset, preset_names
 from seglib.model import deeplab as seglib_model
 from seglib.model.aspp import aspp_block
 from seglib.model.decoder import decoder_block

@@ -84,7 +84,7 @@ TINY_MODEL = {"model.image_size": 64, "model.weights": "none"}
 @pytest.fixture(scope="session")
 def tiny_model_config():
     """The ``RunConfig`` of the tiny model (the lecture preset with ``TINY_MODEL``)."""
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     return get_preset("lecture").with_overrides(TINY_MODEL)
 

@@ -16,7 +16,8 @@ from typing import Iterator
 import pytest
 
 from dashboard_support import wait_until
-from seglib.config import RunConfig, get_preset
+from seglib.config import RunConfig
+from seglib.presets import get_preset
 from seglib.training import liveness, scheduler
 from seglib.training.runs import files, folders, state
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seglib.analysis import ablation
+from seglib.analysis import ablation, split_ablation
 from seglib.classes import IGNORE_LABEL
 from seglib.errors import ModelError
 from seglib.evaluation import inference, metrics
@@ -124,7 +124,7 @@ def test_the_split_ablation_sums_the_images(calibrated_model, tiny_dataset):
     from seglib.data.dataset import load_pair, open_dataset
 
     pairs = open_dataset(tiny_dataset).split("val")
-    result = ablation.ablate_split(calibrated_model, pairs, limit=3, batch_size=2)
+    result = split_ablation.ablate_split(calibrated_model, pairs, limit=3, batch_size=2)
     assert (result.count, result.total_images, result.input_size) == (3, len(pairs), SIZE)
     expected = sum(ablation.ablate_image(calibrated_model, *load_pair(pair)).confusions for pair in pairs[:3])
     assert np.array_equal(result.confusions, expected)
@@ -162,16 +162,16 @@ def test_person_map_from_person_ids_and_from_regions():
     humans = np.zeros_like(truth)
     humans[1:4, 1:3] = 7
     humans[2:9, 6:8] = 2
-    labels, heights = ablation.person_map(truth, humans)
+    labels, heights = split_ablation.person_map(truth, humans)
     assert sorted(heights.tolist()) == [3, 7]
     assert labels[8, 10] == 0 and labels[0, 0] == 0
     assert heights[labels[5, 6] - 1] == 7 and heights[labels[2, 1] - 1] == 3
     # Without person ids, each connected region of foreground is a person.
-    labels, heights = ablation.person_map(truth)
+    labels, heights = split_ablation.person_map(truth)
     assert sorted(heights.tolist()) == [3, 7] and labels.max() == 2
 
 
-def _split(heights, pixels, correct, mean_ious=(0.5, 0.4, 0.45)) -> ablation.SplitAblation:
+def _split(heights, pixels, correct, mean_ious=(0.5, 0.4, 0.45)) -> split_ablation.SplitAblation:
     """A split ablation of three variants whose per-variant confusion gives ``mean_ious``
     (two classes: a diagonal matrix with IoU ``m`` on both classes)."""
     parts = (ablation.FULL_MODEL, ablation.AblationPart("a", "part A", "conv"),
@@ -181,9 +181,10 @@ def _split(heights, pixels, correct, mean_ious=(0.5, 0.4, 0.45)) -> ablation.Spl
         right = int(round(100 * value))
         confusions.append(np.array([[right, 100 - right], [0, right]], np.int64))
     # IoU of class 0: right / 100, class 1: right / (right + 100 - right) = right / 100.
-    return ablation.SplitAblation(parts=parts, confusions=np.stack(confusions), heights=np.asarray(heights, float),
-                                  pixels=np.asarray(pixels), correct=np.asarray(correct), count=4, total_images=9,
-                                  input_size=160, seconds=1.0)
+    return split_ablation.SplitAblation(parts=parts, confusions=np.stack(confusions),
+                                        heights=np.asarray(heights, float), pixels=np.asarray(pixels),
+                                        correct=np.asarray(correct), count=4, total_images=9, input_size=160,
+                                        seconds=1.0)
 
 
 def test_people_are_grouped_in_thirds_and_the_findings_follow_the_numbers():

@@ -29,7 +29,8 @@ from seglib.training import scheduler
 from seglib.training.runs import files, folders, readers, state
 from seglib import settings
 from seglib.classes import IGNORE_LABEL
-from seglib.config import RunConfig, get_preset
+from seglib.config import RunConfig
+from seglib.presets import get_preset
 from seglib.errors import (ConfigError, DatasetError, ImageReadError, ModelError, PathNotAllowedError,
                            RunError, SeglibError)
 

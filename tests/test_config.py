@@ -6,7 +6,8 @@ import math
 import pytest
 
 from seglib import keras_example
-from seglib.config import RunConfig, field_names, get_preset, preset_names
+from seglib.config import RunConfig, field_names
+from seglib.presets import get_preset, preset_names
 from seglib.errors import ConfigError
 
 

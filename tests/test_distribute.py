@@ -20,7 +20,7 @@ import pytest
 
 from run_support import private_runs_dir
 from seglib.training.runs import files, folders, readers, state
-from seglib.config import get_preset
+from seglib.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 

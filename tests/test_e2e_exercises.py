@@ -17,7 +17,7 @@ import pytest
 
 from seglib.lab import exercises as ex
 from seglib.lab import saving as lab_saving
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from browser_support import screenshot_dir, settle
 
 pytestmark = pytest.mark.e2e

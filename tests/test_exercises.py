@@ -20,7 +20,7 @@ from seglib.lab import facts as lab_facts
 from seglib.lab import questions as lab_questions
 from seglib.lab import saving as lab_saving
 from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.data.dataset import open_dataset
 from seglib.data.stats import dataset_stats
 from seglib.analysis import loss_shares

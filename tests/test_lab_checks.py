@@ -11,7 +11,7 @@ import pytest
 
 from seglib.lab import facts as lab_facts
 from seglib.lab import checks as lab_checks
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.evaluation.metrics import confusion_matrix, mean_iou, pixel_accuracy
 from seglib.model.deeplab import build_model
 

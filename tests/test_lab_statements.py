@@ -18,9 +18,10 @@ import pytest
 
 from seglib import settings
 from seglib.analysis.aspp import BRANCH_HEADINGS
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.lab import checks as lab_checks
 from seglib.lab import exercises as ex
+from seglib.lab.exercises.labels import flip_premise
 from seglib.lab import facts as lab_facts
 from seglib.analysis import loss_shares
 from seglib.evaluation import losses
@@ -230,13 +231,13 @@ def test_any_size_is_said_with_the_rates_that_must_fit():
 def test_the_flip_premise_follows_the_presets_augmentation(preset):
     augment = get_preset(preset).data.augment
     for trained in (True, False):
-        premise = ex.flip_premise(augment, trained)
+        premise = flip_premise(augment, trained)
         assert ("flips some images left to right (augmentation, `data.augment = True`)" in premise
                 or "flipped some images" in premise) == augment
         assert ("`data.augment = False`" in premise) == (not augment)
     question = next(q for q in ex.all_questions(ex.build_exercises({"augment": augment, "augment_trained": False}))
                     if q.key == "flip_label")
-    assert question.text.startswith(ex.flip_premise(augment, False))
+    assert question.text.startswith(flip_premise(augment, False))
 
 
 def test_the_pixel_question_asks_for_what_the_page_does_not_print():

@@ -244,7 +244,7 @@ def test_seglib_never_imports_streamlit():
 
 
 def test_light_modules_do_not_load_tensorflow():
-    out = _run("import sys, seglib.config, seglib.classes, seglib.settings, seglib.io, seglib.cli.main\n"
+    out = _run("import sys, seglib.config, seglib.presets, seglib.classes, seglib.settings, seglib.io, seglib.cli.main\n"
                "print('tensorflow' in sys.modules)")
     assert out.strip() == "False"
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import TINY_MODEL  # the same module pytest loaded
-from seglib.config import ModelConfig, get_preset
+from seglib.config import ModelConfig
+from seglib.presets import get_preset
 from seglib.errors import ConfigError, ModelError
 from seglib.analysis.aspp import aspp_analysis
 from seglib.model.backbones import feature_layers

@@ -187,7 +187,7 @@ def test_each_branch_has_its_own_kernel(tiny_dataset):
     assert "the same 3 × 3 kernel" not in intro
     assert "Each branch has its own 3 × 3 weights" in intro
     assert "its own 3x3 kernel (the size is shared, the weights are not)" in aspp.__doc__
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
 
     model = build_model(get_preset("lecture").with_overrides({"model.image_size": 64}).model)
@@ -221,7 +221,7 @@ def test_a_keras_example_column_beside_the_model(tiny_dataset):
 
 def test_receptive_fields_do_not_depend_on_the_input_size():
     # Why the page may measure the Keras example's fields on a 64 px build of it.
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
 
     def fields(size):
@@ -247,7 +247,7 @@ def test_the_selected_pixel_is_in_the_url(tiny_dataset):
 
 @pytest.fixture(scope="module")
 def course_analysis():
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
 
     return aspp.aspp_analysis(build_model(get_preset("course").model))

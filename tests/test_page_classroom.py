@@ -153,7 +153,7 @@ def test_names_are_asked_only_when_the_instructor_wants_them(room):
 
 
 def test_an_exercise_question_is_asked_with_the_answer_computed_for_the_sidebar_model(room, tiny_dataset):
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     channels = get_preset("lecture").model.num_classes
     teacher = open_app(PAGE, query={"model": "untrained:lecture"},

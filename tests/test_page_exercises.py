@@ -14,9 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import bug_free, open_app, open_source, param, text
-from seglib.lab import exercises as ex
+from seglib.classes import CLASS_NAMES
 from seglib.lab import facts as lab_facts
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.data.dataset import open_dataset
 from seglib.data.stats import dataset_stats
 
@@ -80,7 +80,7 @@ def test_background_fraction_is_checked_against_the_dataset(tiny_dataset):
     wrong = next(i for i in range(1, 20) if i not in lab_facts.dataset_numbers(stats)["rarest"])
     _submit(at, "rarest", str(wrong))
     assert any("Not yet" in w.value for w in at.warning)
-    _submit(at, "rarest", ex.CLASS_NAMES[rarest].lower() + "s")  # plural, any case
+    _submit(at, "rarest", CLASS_NAMES[rarest].lower() + "s")  # plural, any case
     assert len(at.success) == 2 and not at.warning
 
 

@@ -11,7 +11,7 @@ from apptest_support import open_app
 from markdown_check import plain
 from seglib import keras_example
 from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.training import diagnosis, planning
 
 

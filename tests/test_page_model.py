@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import error_free, open_app
 from seglib import keras_example
-from seglib.config import get_preset
+from seglib.presets import get_preset
 
 pytestmark = pytest.mark.slow  # every test runs the page
 

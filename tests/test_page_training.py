@@ -22,7 +22,7 @@ from apptest_support import open_app, param
 from apptest_support import text as _text
 from dashboard_support import wait_until
 from run_support import HISTORY, end_workers
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.training import planning, scheduler
 from seglib.training.runs import files, folders, readers, state
 
@@ -238,7 +238,7 @@ def test_a_passcode_in_streamlit_secrets_locks_the_controls_too(tiny_dataset):
 
 
 def test_a_failed_run_shows_its_message_and_can_be_resumed(tiny_dataset):
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     config = get_preset("lecture").with_overrides({"data.root": "no-such-dataset", "train.epochs": 1})
     # Start refuses a missing dataset before any folder exists; a queued run whose dataset was deleted

@@ -276,7 +276,7 @@ def test_a_dataset_with_problems_lists_them(tiny_dataset, tmp_path, monkeypatch)
 
 @pytest.mark.slow
 def test_a_finished_run_checkpoint_is_offered_and_loads(tiny_dataset, tmp_path, monkeypatch):
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
     from seglib.model.saving import save_model
 
@@ -305,7 +305,7 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     import seglib.model.saving
     import streamlit as st
 
-    from seglib.config import get_preset, preset_names
+    from seglib.presets import get_preset, preset_names
     from ui import datasets, models, prewarm
 
     import seglib.analysis.loss_shares

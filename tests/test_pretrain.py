@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from seglib.classes import NUM_CLASSES, swap_left_right
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.errors import ModelError
 from seglib.model import backbones, pretrained
 from seglib.model.deeplab import build_model

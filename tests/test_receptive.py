@@ -19,7 +19,7 @@ from seglib.analysis import dilation
 from seglib.analysis import erf
 from seglib.analysis import fields
 from seglib._tf import keras
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.errors import ModelError
 
 layers = keras.layers

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from conftest import APPTEST_TIMEOUT
 from seglib.training import reference, scheduler
 from seglib.training.runs import files, folders, readers, state
-from seglib.config import RunConfig, get_preset
+from seglib.config import RunConfig
+from seglib.presets import get_preset
 from seglib.errors import RunError
 from seglib.training.worker import train
 

@@ -18,7 +18,7 @@ from run_support import HISTORY, active_runs, private_runs_dir
 from seglib.training import scheduler
 from seglib.training.runs import files, folders, previews, readers, state
 from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.errors import RunError
 
 HEADER = HISTORY.split("\n", 1)[0] + "\n"      # the columns the worker writes

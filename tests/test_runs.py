@@ -22,7 +22,7 @@ from dashboard_support import wait_until
 from run_support import active_runs, private_runs_dir, set_progress, small_config
 from seglib.training import liveness, planning, scheduler
 from seglib.training.runs import files, folders, previews, readers, state
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.errors import PathNotAllowedError, RunError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,7 +204,7 @@ def test_the_dashboards_workers_run_at_the_configured_lower_cpu_priority(own_run
 def test_two_simultaneous_starts_from_two_processes_run_one_at_a_time(own_runs_dir, data_root):
     go = time.time() + 4.0
     code = ("import time, sys; from seglib.training import scheduler; from seglib.training.runs import folders\n"
-            "from seglib.config import get_preset\n"
+            "from seglib.presets import get_preset\n"
             "config = get_preset('lecture').with_overrides({'data.root': 'missing-dataset'})\n"
             f"time.sleep(max(0, {go} - time.time()))\n"
             "folder = folders.create_run(config); scheduler.schedule(); print(folder.name)\n")

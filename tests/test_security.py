@@ -17,7 +17,7 @@ from seglib.training import scheduler
 from seglib.training.runs import folders, state
 
 from seglib import settings
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.errors import DatasetError, ImageReadError, ModelError, PathNotAllowedError, RunError
 
 from conftest import APPTEST_TIMEOUT  # the same module pytest loaded

@@ -174,7 +174,7 @@ def test_a_figure_is_captioned_with_the_sidebar_selection(tiny_dataset):
 
 
 def test_a_runs_figures_name_the_run_its_model_and_dataset(runs_root):
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.training.runs import folders
     from ui import drawing
 

@@ -18,7 +18,7 @@ from seglib.training import planning
 from seglib.training.callbacks import Callback
 from seglib.training.runs import files, folders, previews, readers, state
 from seglib.classes import CLASS_NAMES
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.training.worker import train
 
 pytestmark = pytest.mark.slow  # real training runs (seconds each)

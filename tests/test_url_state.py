@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import bug_free, open_app
 from apptest_support import param as _param
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from ui import instructor, palette, url_state
 
 

@@ -146,7 +146,7 @@ LOSS_IMAGES_DEFAULT = 16
 def _loss_table(model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str, limit: int,
                 class_counts: tuple, _choice):
     from seglib.classes import CLASS_NAMES
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.evaluation import inference
     from seglib.analysis import loss_shares
     from seglib.evaluation import losses

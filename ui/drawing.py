@@ -123,7 +123,7 @@ def sidebar_figure_source() -> dict:
 
 def untrained_summary(preset: str, image_size: int | None = None) -> str:
     """A preset's model with random weights (at ``image_size``), as a caption names it."""
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     config = get_preset(preset)
     if image_size:

@@ -124,7 +124,7 @@ def refresh_model_options() -> None:
 def model_options() -> dict[str, ModelChoice]:
     """The models the sidebar offers by URL value: the demo model (when shipped), the
     checkpoints of finished or stopped runs, and an untrained model per preset."""
-    from seglib.config import get_preset, preset_names
+    from seglib.presets import get_preset, preset_names
 
     options: dict[str, ModelChoice] = {}
     demo = _demo_choice()
@@ -175,7 +175,7 @@ def _load_model_file(path: str, stamp: tuple):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _build_untrained(preset: str, image_size: int | None):
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
 
     config = get_preset(preset)

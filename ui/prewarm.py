@@ -168,7 +168,7 @@ def prewarm() -> list[str]:
     dataset yet, no demo model) is skipped quietly: the page that needs it shows the error
     itself when visited.
     """
-    from seglib.config import get_preset, preset_names
+    from seglib.presets import get_preset, preset_names
 
     preset = preset_names()[0]
     steps = [("dataset statistics", _default_stats),

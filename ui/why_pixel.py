@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from seglib.analysis import ablation, aspp, erf
+from seglib.analysis import ablation, aspp, erf, split_ablation
 from seglib.evaluation import inference
 from seglib.figures import why_pixel as why_figures
 from ui import datasets, drawing, registry, shared_work, url_state
@@ -171,7 +171,7 @@ def _shown_pixel_table(table):
     return shown if table["mean IoU"].notna().any() else shown.drop(columns=["image mean IoU", "change"])
 
 
-def _shown_split_table(result: ablation.SplitAblation):
+def _shown_split_table(result: split_ablation.SplitAblation):
     """The split ablation's table as people read it: changes in percentage points for each size group."""
     import pandas as pd
 
@@ -179,7 +179,7 @@ def _shown_split_table(result: ablation.SplitAblation):
     shown = {"what it sees": list(table["reach"]),
              "mean IoU": [_number(v, ".3f") for v in table["mean IoU"]],
              "change": [_number(v, "+.3f") for v in table["change in mean IoU"]]}
-    for name, heights in zip(ablation.SIZE_BINS, result.size_ranges()):
+    for name, heights in zip(split_ablation.SIZE_BINS, result.size_ranges()):
         shown[f"{name} people ({heights})"] = [_number(v, "+.1f") for v in table[f"{name} people (points)"]]
     shown["class hurt most (IoU)"] = list(table["class hurt most"])
     return pd.DataFrame(shown).set_index(pd.Index(table["switched off"], name="switched off"))
@@ -268,7 +268,7 @@ def split_section(model, model_key: tuple, dataset, stamp: tuple) -> None:
                           disabled=result is not None, width="stretch"):
         bar = st.progress(0.0, text="Waiting for the model (another ablation may be running)...")
         with drawing.error_boundary("Switching parts off over the split", stop=False):
-            result = shared_work.compute_once(SPLIT_WORK, key, lambda: ablation.ablate_split(
+            result = shared_work.compute_once(SPLIT_WORK, key, lambda: split_ablation.ablate_split(
                 model, pairs, limit=count,
                 progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} images")))
         bar.empty()

@@ -67,7 +67,7 @@ def _from_json(data: Any) -> dict[str, Any] | None:
 def compute_reduced_numbers(preset: str) -> dict[str, Any]:
     """Build ``preset`` at ``CELLS`` x its output stride and read its size-independent numbers (no cache)."""
     from seglib.analysis.aspp import aspp_analysis
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
     from seglib.model.summary import describe
 
@@ -93,7 +93,7 @@ def reduced_numbers(preset: str, *, use_cache: bool = True) -> dict[str, Any]:
     ({stage: (height, width, channels)} at the preset's own size), ``input_layer`` (the
     ASPP input), ``backbone_field`` and ``fields`` ({atrous rate: receptive field in px}).
     """
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     path = _cache_path(preset, get_preset(preset).model)
     if use_cache:

@@ -13,7 +13,8 @@ import argparse
 import sys
 
 from seglib.cli.options import add_command, add_shared
-from seglib.config import BACKBONES, get_preset
+from seglib.config import BACKBONES
+from seglib.presets import get_preset
 from seglib.model.deeplab import STAGES, build_model
 from seglib.model.imagenet import fetch_imagenet_weights
 from seglib.model.summary import model_summary_text

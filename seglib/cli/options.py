@@ -10,7 +10,7 @@ import argparse
 import inspect
 from typing import Callable
 
-from seglib.config import preset_names
+from seglib.presets import preset_names
 
 #: Options that mean the same in every command that takes them: flag -> ``add_argument`` keywords.
 SHARED_OPTIONS = {

@@ -14,7 +14,7 @@ import json
 
 from seglib.analysis.aspp import analysis_summary, format_summary
 from seglib.cli.options import add_command, add_shared
-from seglib.config import get_preset
+from seglib.presets import get_preset
 from seglib.model.deeplab import build_model
 from seglib.model.saving import load_model
 

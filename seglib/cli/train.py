@@ -18,7 +18,8 @@ from typing import Any
 from seglib import settings
 from seglib._tf import quiet_environment
 from seglib.cli.options import add_command, add_shared
-from seglib.config import LOSSES, OPTIMIZERS, WEIGHTS, RunConfig, get_preset, parse_overrides
+from seglib.config import LOSSES, OPTIMIZERS, WEIGHTS, RunConfig, parse_overrides
+from seglib.presets import get_preset
 from seglib.errors import RunError
 from seglib.training import scheduler
 from seglib.training.runs import files, folders, state, writers

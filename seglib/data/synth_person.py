@@ -124,193 +124,248 @@ def _jitter(rng: np.random.Generator, color, amount: float = 12.0) -> tuple:
 def draw_person(paint: Painter, rng: np.random.Generator, cx: float, top: float, height: float) -> None:
     """Draw one person facing the camera, ``height`` pixels from crown to soles.
 
-    Coordinates below are in units of ``height`` from the top centre; ``s = +1``
-    is the image's right, which is the person's LEFT side.
+    Coordinates are in units of ``height`` from the top centre; ``s = +1``
+    is the image's right, which is the person's LEFT side. The person's looks,
+    outfit and pose are drawn from ``rng`` first, then each part is painted from
+    the back to the front. The order of ``rng``'s draws decides every pixel of
+    the dataset: a step that draws in another order makes another dataset.
     """
-    h = height
+    person = _Person(paint, rng, cx, top, height)
+    person.long_hair()
+    person.legs_and_lower_clothes()
+    person.torso()
+    person.arms()
+    person.scarf()
+    person.head()
 
-    def P(x, y):  # person units -> pixels
-        return (cx + x * h, top + y * h)
 
-    skin = _jitter(rng, _SKIN_TONES[rng.integers(len(_SKIN_TONES))], 8)
-    hair_color = _jitter(rng, _HAIR_COLORS[rng.integers(len(_HAIR_COLORS))], 10)
-    build = rng.uniform(0.85, 1.2)
-    shoulder_w = 0.105 * build
-    hip_w = 0.075 * build
-    head_r = (0.05 * rng.uniform(0.92, 1.08), 0.064 * rng.uniform(0.95, 1.05))
-    head_c = (rng.normal(0, 0.004), 0.068)
-    neck_y, shoulder_y, hip_y = 0.125, 0.165, 0.5
+def _joint(start, angle: float, length: float, side: int) -> tuple[float, float]:
+    """The end of a limb of ``length`` from ``start`` at ``angle`` (radians from straight down, positive =
+    outwards on ``side``)."""
+    return (start[0] + side * math.sin(angle) * length, start[1] + math.cos(angle) * length)
 
-    # outfit: what covers torso, legs, arms
-    top_kind = rng.choice(list(TOP_GARMENTS), p=list(TOP_GARMENTS.values()))
-    lower_kind = ("none" if top_kind == "dress" else
-                  rng.choice(list(LOWER_GARMENTS), p=list(LOWER_GARMENTS.values())))
-    sleeve = rng.choice(list(SLEEVES), p=list(SLEEVES.values())) if top_kind != "coat" else "long"
-    top_label = GARMENT_CLASSES[top_kind]
-    top_color = random_color(rng)
-    lower_color = random_color(rng)
-    shoe_color = random_color(rng) if rng.random() < 0.4 else _jitter(rng, (40.0, 35.0, 30.0), 15)
-    has_hat = rng.random() < ACCESSORIES["hat"]
-    has_glasses = rng.random() < ACCESSORIES["sunglasses"]
-    has_gloves = rng.random() < ACCESSORIES["gloves"]
-    has_socks = rng.random() < ACCESSORIES["socks"]
-    has_scarf = rng.random() < ACCESSORIES["scarf"]
-    long_hair = rng.random() < ACCESSORIES["long_hair"]
-    bald = rng.random() < ACCESSORIES["bald"]
 
-    # ---- pose: limb angles (radians from straight down, positive = outwards)
-    arms = {}
-    for side in (-1, 1):
-        raised = rng.random() < 0.15
-        upper = rng.uniform(1.6, 2.6) if raised else abs(rng.normal(0.22, 0.18))
-        bend = rng.uniform(-0.6, 0.9) if not raised else rng.uniform(-0.3, 0.4)
-        arms[side] = (upper, upper + bend)
-    stance = rng.uniform(0.02, 0.22)
-    legs = {side: stance + rng.normal(0, 0.04) for side in (-1, 1)}
+class _Person:
+    """One person: looks, outfit and pose (drawn from ``rng`` when it is made), and the steps that paint
+    them in ``draw_person``'s order."""
 
-    shoulder = {s: (s * (shoulder_w - 0.022), shoulder_y + 0.018) for s in (-1, 1)}
-    hip = {s: (s * 0.045 * build, hip_y) for s in (-1, 1)}
+    def __init__(self, paint: Painter, rng: np.random.Generator, cx: float, top: float, height: float):
+        self.paint, self.rng = paint, rng
+        self.cx, self.top, self.h = cx, top, height
+        self._looks()
+        self._outfit()
+        self._pose()
 
-    def joint(start, angle, length, side):
-        return (start[0] + side * math.sin(angle) * length, start[1] + math.cos(angle) * length)
+    def at(self, x: float, y: float) -> tuple[float, float]:
+        """Person units -> pixels."""
+        return (self.cx + x * self.h, self.top + y * self.h)
 
-    elbows = {s: joint(shoulder[s], arms[s][0], 0.165, s) for s in (-1, 1)}
-    wrists = {s: joint(elbows[s], arms[s][1], 0.15, s) for s in (-1, 1)}
-    knees = {s: joint(hip[s], legs[s], 0.23, s) for s in (-1, 1)}
-    ankles = {s: joint(knees[s], legs[s] * 0.6, 0.22, s) for s in (-1, 1)}
+    # -- what is drawn from rng before any paint --------------------------------------
 
-    arm_label = {side: classes["arm"] for side, classes in SIDE_CLASSES.items()}  # image-left: the person's right
-    leg_label = {side: classes["leg"] for side, classes in SIDE_CLASSES.items()}
-    shoe_label = {side: classes["shoe"] for side, classes in SIDE_CLASSES.items()}
-    thigh, shin = 0.062 * build * h, 0.05 * build * h
-    upper_arm, forearm = 0.046 * build * h, 0.038 * build * h
+    def _looks(self) -> None:
+        rng = self.rng
+        self.skin = _jitter(rng, _SKIN_TONES[rng.integers(len(_SKIN_TONES))], 8)
+        self.hair_color = _jitter(rng, _HAIR_COLORS[rng.integers(len(_HAIR_COLORS))], 10)
+        self.build = build = rng.uniform(0.85, 1.2)
+        self.shoulder_w = 0.105 * build
+        self.hip_w = 0.075 * build
+        self.head_r = (0.05 * rng.uniform(0.92, 1.08), 0.064 * rng.uniform(0.95, 1.05))
+        self.head_c = (rng.normal(0, 0.004), 0.068)
+        self.neck_y, self.shoulder_y, self.hip_y = 0.125, 0.165, 0.5
 
-    # ---- long hair hangs behind the shoulders
-    if long_hair and not bald:
-        paint.polygon([P(-head_r[0] * 1.15, head_c[1]), P(head_r[0] * 1.15, head_c[1]),
-                       P(head_r[0] * 1.35, 0.24), P(-head_r[0] * 1.35, 0.24)], HAIR, hair_color)
+    def _outfit(self) -> None:
+        """What covers torso, legs and arms, their colours, and the accessories."""
+        rng = self.rng
+        self.top_kind = top_kind = rng.choice(list(TOP_GARMENTS), p=list(TOP_GARMENTS.values()))
+        self.lower_kind = ("none" if top_kind == "dress" else
+                           rng.choice(list(LOWER_GARMENTS), p=list(LOWER_GARMENTS.values())))
+        self.sleeve = rng.choice(list(SLEEVES), p=list(SLEEVES.values())) if top_kind != "coat" else "long"
+        self.top_label = GARMENT_CLASSES[top_kind]
+        self.top_color = random_color(rng)
+        self.lower_color = random_color(rng)
+        self.shoe_color = random_color(rng) if rng.random() < 0.4 else _jitter(rng, (40.0, 35.0, 30.0), 15)
+        self.has_hat = rng.random() < ACCESSORIES["hat"]
+        self.has_glasses = rng.random() < ACCESSORIES["sunglasses"]
+        self.has_gloves = rng.random() < ACCESSORIES["gloves"]
+        self.has_socks = rng.random() < ACCESSORIES["socks"]
+        self.has_scarf = rng.random() < ACCESSORIES["scarf"]
+        self.has_long_hair = rng.random() < ACCESSORIES["long_hair"]
+        self.bald = rng.random() < ACCESSORIES["bald"]
 
-    # ---- legs (skin), socks, lower clothes, shoes
-    for s in (-1, 1):
-        paint.limb([P(*hip[s]), P(*knees[s]), P(*ankles[s])], shin, leg_label[s], _shade(skin, 0.93))
-        paint.limb([P(*hip[s]), P(*knees[s])], thigh, leg_label[s], _shade(skin, 0.93))
-        if has_socks:
-            sock_top = (ankles[s][0] - (ankles[s][0] - knees[s][0]) * 0.25,
-                        ankles[s][1] - (ankles[s][1] - knees[s][1]) * 0.25)
-            paint.limb([P(*sock_top), P(*ankles[s])], shin * 1.05, SOCKS, random_color(rng))
-    if lower_kind in ("pants", "shorts"):
-        paint.polygon([P(-hip_w, hip_y - 0.03), P(hip_w, hip_y - 0.03), P(hip_w * 1.05, hip_y + 0.07),
-                       P(-hip_w * 1.05, hip_y + 0.07)], PANTS, lower_color)
+    def _pose(self) -> None:
+        """Limb angles (radians from straight down, positive = outwards), the joints, and the limbs' widths
+        and labels."""
+        rng, h, build = self.rng, self.h, self.build
+        arms = {}
+        for side in (-1, 1):
+            raised = rng.random() < 0.15
+            upper = rng.uniform(1.6, 2.6) if raised else abs(rng.normal(0.22, 0.18))
+            bend = rng.uniform(-0.6, 0.9) if not raised else rng.uniform(-0.3, 0.4)
+            arms[side] = (upper, upper + bend)
+        stance = rng.uniform(0.02, 0.22)
+        legs = {side: stance + rng.normal(0, 0.04) for side in (-1, 1)}
+        self.arm_angles = arms
+
+        self.shoulder = shoulder = {s: (s * (self.shoulder_w - 0.022), self.shoulder_y + 0.018) for s in (-1, 1)}
+        self.hip = hip = {s: (s * 0.045 * build, self.hip_y) for s in (-1, 1)}
+        self.elbows = elbows = {s: _joint(shoulder[s], arms[s][0], 0.165, s) for s in (-1, 1)}
+        self.wrists = {s: _joint(elbows[s], arms[s][1], 0.15, s) for s in (-1, 1)}
+        self.knees = knees = {s: _joint(hip[s], legs[s], 0.23, s) for s in (-1, 1)}
+        self.ankles = {s: _joint(knees[s], legs[s] * 0.6, 0.22, s) for s in (-1, 1)}
+
+        self.arm_label = {side: classes["arm"] for side, classes in SIDE_CLASSES.items()}  # image-left: the person's right
+        self.leg_label = {side: classes["leg"] for side, classes in SIDE_CLASSES.items()}
+        self.shoe_label = {side: classes["shoe"] for side, classes in SIDE_CLASSES.items()}
+        self.thigh, self.shin = 0.062 * build * h, 0.05 * build * h
+        self.upper_arm, self.forearm = 0.046 * build * h, 0.038 * build * h
+
+    # -- the parts, from the back to the front ------------------------------------------
+
+    def long_hair(self) -> None:
+        """Long hair hangs behind the shoulders."""
+        P, head_r, head_c = self.at, self.head_r, self.head_c
+        if self.has_long_hair and not self.bald:
+            self.paint.polygon([P(-head_r[0] * 1.15, head_c[1]), P(head_r[0] * 1.15, head_c[1]),
+                                P(head_r[0] * 1.35, 0.24), P(-head_r[0] * 1.35, 0.24)], HAIR, self.hair_color)
+
+    def legs_and_lower_clothes(self) -> None:
+        """Legs (skin), socks, lower clothes, shoes."""
+        paint, rng, P, h = self.paint, self.rng, self.at, self.h
+        hip, knees, ankles, shin, thigh = self.hip, self.knees, self.ankles, self.shin, self.thigh
+        hip_w, hip_y, lower_kind, lower_color = self.hip_w, self.hip_y, self.lower_kind, self.lower_color
         for s in (-1, 1):
-            if lower_kind == "pants":
-                hem = ((ankles[s][0] * 0.88 + knees[s][0] * 0.12), ankles[s][1] * 0.88 + knees[s][1] * 0.12)
-                if not has_socks:
-                    hem = ankles[s]
-                paint.limb([P(*hip[s]), P(*knees[s]), P(*hem)], shin * 1.25, PANTS, lower_color)
+            paint.limb([P(*hip[s]), P(*knees[s]), P(*ankles[s])], shin, self.leg_label[s], _shade(self.skin, 0.93))
+            paint.limb([P(*hip[s]), P(*knees[s])], thigh, self.leg_label[s], _shade(self.skin, 0.93))
+            if self.has_socks:
+                sock_top = (ankles[s][0] - (ankles[s][0] - knees[s][0]) * 0.25,
+                            ankles[s][1] - (ankles[s][1] - knees[s][1]) * 0.25)
+                paint.limb([P(*sock_top), P(*ankles[s])], shin * 1.05, SOCKS, random_color(rng))
+        if lower_kind in ("pants", "shorts"):
+            paint.polygon([P(-hip_w, hip_y - 0.03), P(hip_w, hip_y - 0.03), P(hip_w * 1.05, hip_y + 0.07),
+                           P(-hip_w * 1.05, hip_y + 0.07)], PANTS, lower_color)
+            for s in (-1, 1):
+                if lower_kind == "pants":
+                    hem = ((ankles[s][0] * 0.88 + knees[s][0] * 0.12), ankles[s][1] * 0.88 + knees[s][1] * 0.12)
+                    if not self.has_socks:
+                        hem = ankles[s]
+                    paint.limb([P(*hip[s]), P(*knees[s]), P(*hem)], shin * 1.25, PANTS, lower_color)
+                else:
+                    hem = (hip[s][0] * 0.4 + knees[s][0] * 0.6, hip[s][1] * 0.4 + knees[s][1] * 0.6)
+                    paint.limb([P(*hip[s]), P(*hem)], thigh * 1.2, PANTS, lower_color)
+        elif lower_kind == "skirt":
+            length = rng.uniform(0.62, 0.8)
+            flare = rng.uniform(1.2, 1.9)
+            paint.polygon([P(-hip_w, hip_y - 0.03), P(hip_w, hip_y - 0.03), P(hip_w * flare, length),
+                           P(-hip_w * flare, length)], SKIRT, lower_color)
+        for s in (-1, 1):
+            foot = (ankles[s][0] + s * 0.012, ankles[s][1] + 0.022)
+            paint.ellipse(P(*foot), (0.042 * h * self.build, 0.026 * h), self.shoe_label[s], self.shoe_color)
+
+    def torso(self) -> None:
+        """Skin first (neck and neckline), then the garment over it, shaded, sometimes striped."""
+        paint, rng, P, h = self.paint, self.rng, self.at, self.h
+        shoulder_w, hip_w, neck_y, shoulder_y, hip_y = (self.shoulder_w, self.hip_w, self.neck_y, self.shoulder_y,
+                                                        self.hip_y)
+        top_kind, top_label, top_color = self.top_kind, self.top_label, self.top_color
+        neckline = rng.uniform(0.2, 0.26)
+        neck_w = rng.uniform(0.025, 0.045)
+        # The neck and the chest inside the neckline; the garment drawn next covers
+        # the rest, so no sliver of skin is left along its edges.
+        paint.polygon([P(-0.024, neck_y - 0.01), P(0.024, neck_y - 0.01), P(0.03, shoulder_y),
+                       P(neck_w + 0.01, shoulder_y + 0.005), P(0, neckline + 0.01),
+                       P(-neck_w - 0.01, shoulder_y + 0.005), P(-0.03, shoulder_y)], TORSO_SKIN,
+                      _shade(self.skin, 0.9))
+        bottom = hip_y + 0.02
+        if top_kind == "coat":
+            bottom = rng.uniform(0.66, 0.82)
+        elif top_kind == "dress":
+            bottom = rng.uniform(0.68, 0.82)
+        flare = 1.0 if top_kind == "upper" else rng.uniform(1.2, 1.7)
+        garment = [P(-shoulder_w, shoulder_y + 0.02), P(-shoulder_w * 0.8, shoulder_y), P(-neck_w, shoulder_y),
+                   P(0, neckline), P(neck_w, shoulder_y), P(shoulder_w * 0.8, shoulder_y),
+                   P(shoulder_w, shoulder_y + 0.02), P(hip_w * 1.05, hip_y), P(hip_w * 1.05 * flare, bottom),
+                   P(-hip_w * 1.05 * flare, bottom), P(-hip_w * 1.05, hip_y)]
+        paint.polygon(garment, top_label, top_color)
+        # shading and texture on the picture only: a darker side, sometimes stripes
+        paint.polygon([P(shoulder_w * 0.35, shoulder_y + 0.03), P(shoulder_w, shoulder_y + 0.03),
+                       P(hip_w * 1.05, hip_y), P(hip_w * 0.4, hip_y)][:4], top_label, _shade(top_color, 0.82))
+        if rng.random() < 0.3 and h > 40:
+            stripe = random_color(rng)
+            for y in np.arange(neckline + 0.03, hip_y, rng.uniform(0.03, 0.06)):
+                t = (y - shoulder_y) / (hip_y - shoulder_y)
+                half = shoulder_w * (1 - t) + hip_w * 1.05 * t
+                paint.stroke(P(-half * 0.95, y), P(half * 0.95, y), stripe, max(1.0, 0.01 * h))
+        if top_kind == "coat":  # the opening line and buttons
+            paint.stroke(P(0, neckline), P(0, bottom), _shade(top_color, 0.6), max(1.0, 0.006 * h))
+
+    def arms(self) -> None:
+        """Skin, sleeves in the garment's colour and class, hands, gloves."""
+        paint, rng, P, h = self.paint, self.rng, self.at, self.h
+        shoulder, elbows, wrists, arm_label = self.shoulder, self.elbows, self.wrists, self.arm_label
+        upper_arm, forearm, skin, top_color = self.upper_arm, self.forearm, self.skin, self.top_color
+        sleeve_label = self.top_label
+        for s in (-1, 1):
+            paint.limb([P(*shoulder[s]), P(*elbows[s]), P(*wrists[s])], forearm, arm_label[s], skin)
+            paint.limb([P(*shoulder[s]), P(*elbows[s])], upper_arm, arm_label[s], skin)
+            if self.sleeve == "short":
+                mid = ((shoulder[s][0] + elbows[s][0]) / 2, (shoulder[s][1] + elbows[s][1]) / 2)
+                paint.limb([P(*shoulder[s]), P(*mid)], upper_arm * 1.25, sleeve_label, top_color)
+            elif self.sleeve == "long":
+                cuff = (elbows[s][0] * 0.15 + wrists[s][0] * 0.85, elbows[s][1] * 0.15 + wrists[s][1] * 0.85)
+                paint.limb([P(*shoulder[s]), P(*elbows[s]), P(*cuff)], forearm * 1.25, sleeve_label,
+                           _shade(top_color, 0.92))
+                paint.limb([P(*shoulder[s]), P(*elbows[s])], upper_arm * 1.2, sleeve_label, _shade(top_color, 0.92))
+            hand = _joint(wrists[s], self.arm_angles[s][1], 0.02, s)
+            if self.has_gloves:
+                paint.ellipse(P(*hand), (0.024 * h, 0.028 * h), GLOVE, random_color(rng))
             else:
-                hem = (hip[s][0] * 0.4 + knees[s][0] * 0.6, hip[s][1] * 0.4 + knees[s][1] * 0.6)
-                paint.limb([P(*hip[s]), P(*hem)], thigh * 1.2, PANTS, lower_color)
-    elif lower_kind == "skirt":
-        length = rng.uniform(0.62, 0.8)
-        flare = rng.uniform(1.2, 1.9)
-        paint.polygon([P(-hip_w, hip_y - 0.03), P(hip_w, hip_y - 0.03), P(hip_w * flare, length),
-                       P(-hip_w * flare, length)], SKIRT, lower_color)
-    for s in (-1, 1):
-        foot = (ankles[s][0] + s * 0.012, ankles[s][1] + 0.022)
-        paint.ellipse(P(*foot), (0.042 * h * build, 0.026 * h), shoe_label[s], shoe_color)
+                paint.ellipse(P(*hand), (0.021 * h, 0.025 * h), arm_label[s], skin)
 
-    # ---- torso: skin first (neck and neckline), then clothes over it
-    neckline = rng.uniform(0.2, 0.26)
-    neck_w = rng.uniform(0.025, 0.045)
-    # The neck and the chest inside the neckline; the garment drawn next covers
-    # the rest, so no sliver of skin is left along its edges.
-    paint.polygon([P(-0.024, neck_y - 0.01), P(0.024, neck_y - 0.01), P(0.03, shoulder_y),
-                   P(neck_w + 0.01, shoulder_y + 0.005), P(0, neckline + 0.01),
-                   P(-neck_w - 0.01, shoulder_y + 0.005), P(-0.03, shoulder_y)], TORSO_SKIN, _shade(skin, 0.9))
-    bottom = hip_y + 0.02
-    if top_kind == "coat":
-        bottom = rng.uniform(0.66, 0.82)
-    elif top_kind == "dress":
-        bottom = rng.uniform(0.68, 0.82)
-    flare = 1.0 if top_kind == "upper" else rng.uniform(1.2, 1.7)
-    garment = [P(-shoulder_w, shoulder_y + 0.02), P(-shoulder_w * 0.8, shoulder_y), P(-neck_w, shoulder_y),
-               P(0, neckline), P(neck_w, shoulder_y), P(shoulder_w * 0.8, shoulder_y),
-               P(shoulder_w, shoulder_y + 0.02), P(hip_w * 1.05, hip_y), P(hip_w * 1.05 * flare, bottom),
-               P(-hip_w * 1.05 * flare, bottom), P(-hip_w * 1.05, hip_y)]
-    paint.polygon(garment, top_label, top_color)
-    # shading and texture on the picture only: a darker side, sometimes stripes
-    paint.polygon([P(shoulder_w * 0.35, shoulder_y + 0.03), P(shoulder_w, shoulder_y + 0.03),
-                   P(hip_w * 1.05, hip_y), P(hip_w * 0.4, hip_y)][:4], top_label, _shade(top_color, 0.82))
-    if rng.random() < 0.3 and h > 40:
-        stripe = random_color(rng)
-        for y in np.arange(neckline + 0.03, hip_y, rng.uniform(0.03, 0.06)):
-            t = (y - shoulder_y) / (hip_y - shoulder_y)
-            half = shoulder_w * (1 - t) + hip_w * 1.05 * t
-            paint.stroke(P(-half * 0.95, y), P(half * 0.95, y), stripe, max(1.0, 0.01 * h))
-    if top_kind == "coat":  # the opening line and buttons
-        paint.stroke(P(0, neckline), P(0, bottom), _shade(top_color, 0.6), max(1.0, 0.006 * h))
+    def scarf(self) -> None:
+        """A scarf around the neck, sometimes with a hanging end."""
+        paint, rng, P, h, shoulder_y = self.paint, self.rng, self.at, self.h, self.shoulder_y
+        if self.has_scarf:
+            scarf_color = random_color(rng)
+            paint.limb([P(-0.05, shoulder_y - 0.008), P(0.05, shoulder_y - 0.008)], 0.04 * h, SCARF, scarf_color)
+            if rng.random() < 0.6:
+                side = rng.choice([-1, 1])
+                paint.limb([P(side * 0.035, shoulder_y), P(side * 0.045, shoulder_y + 0.13)], 0.035 * h, SCARF,
+                           scarf_color)
 
-    # ---- arms: skin, sleeves in the garment's colour and class, hands, gloves
-    sleeve_label = top_label
-    for s in (-1, 1):
-        paint.limb([P(*shoulder[s]), P(*elbows[s]), P(*wrists[s])], forearm, arm_label[s], skin)
-        paint.limb([P(*shoulder[s]), P(*elbows[s])], upper_arm, arm_label[s], skin)
-        if sleeve == "short":
-            mid = ((shoulder[s][0] + elbows[s][0]) / 2, (shoulder[s][1] + elbows[s][1]) / 2)
-            paint.limb([P(*shoulder[s]), P(*mid)], upper_arm * 1.25, sleeve_label, top_color)
-        elif sleeve == "long":
-            cuff = (elbows[s][0] * 0.15 + wrists[s][0] * 0.85, elbows[s][1] * 0.15 + wrists[s][1] * 0.85)
-            paint.limb([P(*shoulder[s]), P(*elbows[s]), P(*cuff)], forearm * 1.25, sleeve_label,
-                       _shade(top_color, 0.92))
-            paint.limb([P(*shoulder[s]), P(*elbows[s])], upper_arm * 1.2, sleeve_label, _shade(top_color, 0.92))
-        hand = joint(wrists[s], arms[s][1], 0.02, s)
-        if has_gloves:
-            paint.ellipse(P(*hand), (0.024 * h, 0.028 * h), GLOVE, random_color(rng))
-        else:
-            paint.ellipse(P(*hand), (0.021 * h, 0.025 * h), arm_label[s], skin)
-
-    # ---- scarf around the neck, sometimes with a hanging end
-    if has_scarf:
-        scarf_color = random_color(rng)
-        paint.limb([P(-0.05, shoulder_y - 0.008), P(0.05, shoulder_y - 0.008)], 0.04 * h, SCARF, scarf_color)
-        if rng.random() < 0.6:
-            side = rng.choice([-1, 1])
-            paint.limb([P(side * 0.035, shoulder_y), P(side * 0.045, shoulder_y + 0.13)], 0.035 * h, SCARF,
-                       scarf_color)
-
-    # ---- head: hair (behind and on top), face, hat, sunglasses
-    hc = P(*head_c)
-    if not bald:
-        paint.ellipse(P(head_c[0], head_c[1] - 0.012), (head_r[0] * 1.1 * h, head_r[1] * 1.02 * h), HAIR,
-                      hair_color)
-    paint.ellipse(P(head_c[0], head_c[1] + 0.006), (head_r[0] * h, head_r[1] * 0.93 * h), FACE, skin)
-    if not bald and rng.random() < 0.5:  # a fringe over the forehead
-        paint.ellipse(P(head_c[0], head_c[1] - 0.03), (head_r[0] * 0.95 * h, head_r[1] * 0.45 * h), HAIR,
-                      hair_color, start=180, end=360)
-    eye_y = head_c[1] + 0.0
-    if h > 45:  # facial features on the picture only
-        dark = (30.0, 25.0, 25.0)
-        for s in (-1, 1):
-            paint.dot(P(head_c[0] + s * 0.019, eye_y), max(0.6, 0.006 * h), dark)
-        paint.stroke(P(head_c[0] - 0.014, head_c[1] + 0.04), P(head_c[0] + 0.014, head_c[1] + 0.04),
-                     (150.0, 60, 60), max(1.0, 0.004 * h))
-    if has_hat:
-        hat_color = random_color(rng)
-        if rng.random() < 0.5:  # beanie
-            paint.ellipse(P(head_c[0], head_c[1] - 0.025), (head_r[0] * 1.12 * h, head_r[1] * 0.85 * h), HAT,
-                          hat_color, start=180, end=360)
-            paint.polygon([P(-head_r[0] * 1.12, head_c[1] - 0.03), P(head_r[0] * 1.12, head_c[1] - 0.03),
-                           P(head_r[0] * 1.12, head_c[1] - 0.018), P(-head_r[0] * 1.12, head_c[1] - 0.018)],
-                          HAT, _shade(hat_color, 0.85))
-        else:  # brimmed hat
-            paint.ellipse(P(head_c[0], head_c[1] - 0.03), (head_r[0] * 1.8 * h, 0.012 * h), HAT, hat_color)
-            paint.polygon([P(-head_r[0] * 0.95, head_c[1] - 0.03), P(head_r[0] * 0.95, head_c[1] - 0.03),
-                           P(head_r[0] * 0.8, head_c[1] - 0.1), P(-head_r[0] * 0.8, head_c[1] - 0.1)], HAT,
-                          _shade(hat_color, 0.9))
-    if has_glasses:
-        lens = tuple(c + rng.uniform(0, 40) for c in (20.0, 20.0, 25.0))
-        for s in (-1, 1):
-            paint.ellipse(P(head_c[0] + s * 0.02, eye_y), (0.016 * h, 0.01 * h), SUNGLASSES, lens)
-        paint.limb([P(head_c[0] - 0.006, eye_y), P(head_c[0] + 0.006, eye_y)], max(1.0, 0.004 * h), SUNGLASSES,
-                   lens)
-    del hc
+    def head(self) -> None:
+        """Hair (behind and on top), face, hat, sunglasses."""
+        paint, rng, P, h = self.paint, self.rng, self.at, self.h
+        head_r, head_c, hair_color, bald = self.head_r, self.head_c, self.hair_color, self.bald
+        if not bald:
+            paint.ellipse(P(head_c[0], head_c[1] - 0.012), (head_r[0] * 1.1 * h, head_r[1] * 1.02 * h), HAIR,
+                          hair_color)
+        paint.ellipse(P(head_c[0], head_c[1] + 0.006), (head_r[0] * h, head_r[1] * 0.93 * h), FACE, self.skin)
+        if not bald and rng.random() < 0.5:  # a fringe over the forehead
+            paint.ellipse(P(head_c[0], head_c[1] - 0.03), (head_r[0] * 0.95 * h, head_r[1] * 0.45 * h), HAIR,
+                          hair_color, start=180, end=360)
+        eye_y = head_c[1] + 0.0
+        if h > 45:  # facial features on the picture only
+            dark = (30.0, 25.0, 25.0)
+            for s in (-1, 1):
+                paint.dot(P(head_c[0] + s * 0.019, eye_y), max(0.6, 0.006 * h), dark)
+            paint.stroke(P(head_c[0] - 0.014, head_c[1] + 0.04), P(head_c[0] + 0.014, head_c[1] + 0.04),
+                         (150.0, 60, 60), max(1.0, 0.004 * h))
+        if self.has_hat:
+            hat_color = random_color(rng)
+            if rng.random() < 0.5:  # beanie
+                paint.ellipse(P(head_c[0], head_c[1] - 0.025), (head_r[0] * 1.12 * h, head_r[1] * 0.85 * h), HAT,
+                              hat_color, start=180, end=360)
+                paint.polygon([P(-head_r[0] * 1.12, head_c[1] - 0.03), P(head_r[0] * 1.12, head_c[1] - 0.03),
+                               P(head_r[0] * 1.12, head_c[1] - 0.018), P(-head_r[0] * 1.12, head_c[1] - 0.018)],
+                              HAT, _shade(hat_color, 0.85))
+            else:  # brimmed hat
+                paint.ellipse(P(head_c[0], head_c[1] - 0.03), (head_r[0] * 1.8 * h, 0.012 * h), HAT, hat_color)
+                paint.polygon([P(-head_r[0] * 0.95, head_c[1] - 0.03), P(head_r[0] * 0.95, head_c[1] - 0.03),
+                               P(head_r[0] * 0.8, head_c[1] - 0.1), P(-head_r[0] * 0.8, head_c[1] - 0.1)], HAT,
+                              _shade(hat_color, 0.9))
+        if self.has_glasses:
+            lens = tuple(c + rng.uniform(0, 40) for c in (20.0, 20.0, 25.0))
+            for s in (-1, 1):
+                paint.ellipse(P(head_c[0] + s * 0.02, eye_y), (0.016 * h, 0.01 * h), SUNGLASSES, lens)
+            paint.limb([P(head_c[0] - 0.006, eye_y), P(head_c[0] + 0.006, eye_y)], max(1.0, 0.004 * h), SUNGLASSES,
+                       lens)

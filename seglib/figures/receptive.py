@@ -77,98 +77,42 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
     figure = go.Figure()
     figure.add_trace(go.Image(source=jpeg_data_uri(image), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip",
                               name="image"))
-
     if feature_grid:
-        field = analysis.field
-        rows = [field.center((r, 0))[0] for r in range(field.size[0])]
-        columns = [field.center((0, c))[1] for c in range(field.size[1])]
-        grid_rows, grid_columns = np.meshgrid(rows, columns, indexing="ij")
-        units = [[r, c] for r in range(field.size[0]) for c in range(field.size[1])]
-        figure.add_trace(go.Scatter(
-            x=grid_columns.ravel(), y=grid_rows.ravel(), mode="markers", name="ASPP output positions",
-            marker=dict(size=7, color="rgba(255,255,255,0.35)", line=dict(color="rgba(0,0,0,0.45)", width=1)),
-            customdata=units,
-            hovertemplate="ASPP output (%{customdata[0]}, %{customdata[1]})<br>"
-                          "centre row %{y:.0f}, column %{x:.0f} px<extra>click to select</extra>"))
+        figure.add_trace(_feature_grid_trace(analysis))
 
     whole_image_drawn = False
     conv_branches = [b for b in analysis.branches if b.kind == "conv"]
     rings = 0
     for branch in analysis.branches:
         color = colors[branch.name]
+        if branch.kind == "image_pooling":
+            figure.add_trace(_image_pooling_trace(branch, color, height_px, width_px))
+            whole_image_drawn = True
+            continue
         # Every branch's centre tap is the same pixel: decreasing sizes draw them as
         # concentric rings, and each branch pins its off-image taps on its own band.
         order = conv_branches.index(branch) if branch in conv_branches else 0
-        marker_size = max(24 - 4 * order, 8)
-        group = branch.name
-        legend_name = branch.label + (f" ({branch.spacing_px:g} px apart)" if branch.kind == "conv"
-                                      and branch.kernel_size > 1 else "")
-        square = next((s for s in grid["squares"] if s["branch"] == branch.name), None)
-        if branch.kind == "image_pooling":
-            legend_name = "image pooling (the whole image)"
-            xs, ys = _square_path(-0.5, -0.5, height_px - 0.5, width_px - 0.5)
-            figure.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines", name=legend_name, legendgroup=group,
-                line=dict(color=color, width=5), hoverinfo="text",
-                text="image pooling: one average over the whole feature map, so every input pixel"))
-            whole_image_drawn = True
-            continue
         taps = [t for t in grid["taps"] if t.branch == branch.name]
-        valid = [t for t in taps if t.valid]
         padding = [t for t in taps if not t.valid]
-        figure.add_trace(go.Scatter(
-            x=[t.column for t in valid], y=[t.row for t in valid], mode="markers", name=legend_name,
-            legendgroup=group,
-            marker=dict(size=marker_size, color=color, symbol="circle", line=dict(color="white", width=2)),
-            customdata=[[t.feature_row, t.feature_column] for t in valid],
-            hovertemplate=f"{branch.label}: tap at row %{{y:.0f}}, column %{{x:.0f}} px<br>"
-                          "feature position (%{customdata[0]}, %{customdata[1]})<extra></extra>"))
+        figure.add_trace(_tap_trace(branch, color, [t for t in taps if t.valid], max(24 - 4 * order, 8)))
         if padding:
             rings += 1
             band = _band(height_px, width_px) * (0.5 + 0.5 * rings)
-            shown_rows = [t.row if show_outside else float(np.clip(t.row, -band, height_px - 1 + band))
-                          for t in padding]
-            shown_columns = [t.column if show_outside else float(np.clip(t.column, -band, width_px - 1 + band))
-                             for t in padding]
-            figure.add_trace(go.Scatter(
-                x=shown_columns, y=shown_rows, mode="markers",
-                name=f"{branch.label}: on padding", legendgroup=group, showlegend=False,
-                marker=dict(size=12, color="rgba(0,0,0,0)", symbol="circle",
-                            line=dict(color=color, width=3)),
-                customdata=[[t.feature_row, t.feature_column, t.row, t.column] for t in padding],
-                hovertemplate=f"{branch.label}: tap on zero padding<br>feature position "
-                              "(%{customdata[0]}, %{customdata[1]}) is outside the "
-                              f"{analysis.feature_size[0]}×{analysis.feature_size[1]} map<br>"
-                              "it would sit at row %{customdata[2]:.0f}, column %{customdata[3]:.0f} px"
-                              "<extra></extra>"))
+            figure.add_trace(_padding_trace(branch, color, padding, analysis.feature_size,
+                                            None if show_outside else (band, height_px, width_px)))
+        square = next((s for s in grid["squares"] if s["branch"] == branch.name), None)
         if show_squares and square is not None:
-            xs, ys = _square_path(square["row0"], square["column0"], square["row1"], square["column1"])
-            figure.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines", name=f"{branch.label} receptive field", legendgroup=group,
-                showlegend=False, line=dict(color=color, width=2, dash="dash"), hoverinfo="text",
-                text=f"{branch.label}: receptive field {branch.receptive_field_px:g} px"))
+            figure.add_trace(_field_square_trace(branch, color, square))
 
     center = grid["center"]
     figure.add_trace(go.Scatter(
         x=[center[1]], y=[center[0]], mode="markers", name="selected output position",
         marker=dict(size=9, symbol="x-thin", color="black", line=dict(color="black", width=2)),
         hovertemplate="selected ASPP output position<br>row %{y:.0f}, column %{x:.0f} px<extra></extra>"))
-
-    row_low, row_high = -0.5, height_px - 0.5
-    column_low, column_high = -0.5, width_px - 0.5
-    if any(not t.valid for t in grid["taps"]):
-        band = _band(height_px, width_px) * (0.5 + 0.5 * max(rings, 1)) + 0.04 * max(height_px, width_px)
-        row_low, row_high = -band, height_px - 1 + band
-        column_low, column_high = -band, width_px - 1 + band
-    if show_outside and grid["taps"]:
-        margin = 0.04 * max(height_px, width_px)
-        row_low = min(row_low, min(t.row for t in grid["taps"]) - margin)
-        row_high = max(row_high, max(t.row for t in grid["taps"]) + margin)
-        column_low = min(column_low, min(t.column for t in grid["taps"]) - margin)
-        column_high = max(column_high, max(t.column for t in grid["taps"]) + margin)
     if not whole_image_drawn:  # still show where the image ends
         figure.add_shape(type="rect", x0=-0.5, y0=-0.5, x1=width_px - 0.5, y1=height_px - 0.5,
                          line=dict(color="rgba(120,120,120,0.8)", width=1))
+    rows, columns = _sampling_view(grid["taps"], height_px, width_px, rings, show_outside)
     figure.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=14)) if title else None,
         height=height, margin=dict(l=4, r=4, t=36 if title else 8, b=4), plot_bgcolor="#e9ecef",
@@ -176,10 +120,109 @@ def sampling_figure(image: np.ndarray, analysis: AsppAnalysis, grid: dict[str, A
                     bgcolor="rgba(255,255,255,0.8)"),
         dragmode="pan", hovermode="closest", clickmode="event+select",
     )
-    figure.update_xaxes(visible=False, range=[column_low, column_high], constrain="domain")
-    figure.update_yaxes(visible=False, range=[row_high, row_low], scaleanchor="x", scaleratio=1,
+    figure.update_xaxes(visible=False, range=list(columns), constrain="domain")
+    figure.update_yaxes(visible=False, range=[rows[1], rows[0]], scaleanchor="x", scaleratio=1,
                         constrain="domain")
     return figure
+
+
+def _feature_grid_trace(analysis: AsppAnalysis):
+    """The ASPP output positions as faint dots at their fields' centres (what a click selects)."""
+    import plotly.graph_objects as go
+
+    field = analysis.field
+    rows = [field.center((r, 0))[0] for r in range(field.size[0])]
+    columns = [field.center((0, c))[1] for c in range(field.size[1])]
+    grid_rows, grid_columns = np.meshgrid(rows, columns, indexing="ij")
+    units = [[r, c] for r in range(field.size[0]) for c in range(field.size[1])]
+    return go.Scatter(
+        x=grid_columns.ravel(), y=grid_rows.ravel(), mode="markers", name="ASPP output positions",
+        marker=dict(size=7, color="rgba(255,255,255,0.35)", line=dict(color="rgba(0,0,0,0.45)", width=1)),
+        customdata=units,
+        hovertemplate="ASPP output (%{customdata[0]}, %{customdata[1]})<br>"
+                      "centre row %{y:.0f}, column %{x:.0f} px<extra>click to select</extra>")
+
+
+def _image_pooling_trace(branch, color: str, height_px: int, width_px: int):
+    """Image pooling reads the whole image: its frame."""
+    import plotly.graph_objects as go
+
+    xs, ys = _square_path(-0.5, -0.5, height_px - 0.5, width_px - 0.5)
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", name="image pooling (the whole image)", legendgroup=branch.name,
+        line=dict(color=color, width=5), hoverinfo="text",
+        text="image pooling: one average over the whole feature map, so every input pixel")
+
+
+def _tap_trace(branch, color: str, valid: Sequence, marker_size: int):
+    """A branch's taps that read features, white-outlined (the legend names the branch and its spacing)."""
+    import plotly.graph_objects as go
+
+    legend_name = branch.label + (f" ({branch.spacing_px:g} px apart)" if branch.kind == "conv"
+                                  and branch.kernel_size > 1 else "")
+    return go.Scatter(
+        x=[t.column for t in valid], y=[t.row for t in valid], mode="markers", name=legend_name,
+        legendgroup=branch.name,
+        marker=dict(size=marker_size, color=color, symbol="circle", line=dict(color="white", width=2)),
+        customdata=[[t.feature_row, t.feature_column] for t in valid],
+        hovertemplate=f"{branch.label}: tap at row %{{y:.0f}}, column %{{x:.0f}} px<br>"
+                      "feature position (%{customdata[0]}, %{customdata[1]})<extra></extra>")
+
+
+def _padding_trace(branch, color: str, padding: Sequence, feature_size: tuple[int, int],
+                   pinned: tuple[float, int, int] | None):
+    """A branch's taps on zero padding, hollow: at their true positions, or (``pinned`` = band, height,
+    width) pinned to a band that far outside the image (hover gives the true place)."""
+    import plotly.graph_objects as go
+
+    if pinned is None:
+        shown_rows = [t.row for t in padding]
+        shown_columns = [t.column for t in padding]
+    else:
+        band, height_px, width_px = pinned
+        shown_rows = [float(np.clip(t.row, -band, height_px - 1 + band)) for t in padding]
+        shown_columns = [float(np.clip(t.column, -band, width_px - 1 + band)) for t in padding]
+    return go.Scatter(
+        x=shown_columns, y=shown_rows, mode="markers",
+        name=f"{branch.label}: on padding", legendgroup=branch.name, showlegend=False,
+        marker=dict(size=12, color="rgba(0,0,0,0)", symbol="circle",
+                    line=dict(color=color, width=3)),
+        customdata=[[t.feature_row, t.feature_column, t.row, t.column] for t in padding],
+        hovertemplate=f"{branch.label}: tap on zero padding<br>feature position "
+                      "(%{customdata[0]}, %{customdata[1]}) is outside the "
+                      f"{feature_size[0]}×{feature_size[1]} map<br>"
+                      "it would sit at row %{customdata[2]:.0f}, column %{customdata[3]:.0f} px"
+                      "<extra></extra>")
+
+
+def _field_square_trace(branch, color: str, square: dict[str, Any]):
+    """A branch's receptive field as a dashed square."""
+    import plotly.graph_objects as go
+
+    xs, ys = _square_path(square["row0"], square["column0"], square["row1"], square["column1"])
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", name=f"{branch.label} receptive field", legendgroup=branch.name,
+        showlegend=False, line=dict(color=color, width=2, dash="dash"), hoverinfo="text",
+        text=f"{branch.label}: receptive field {branch.receptive_field_px:g} px")
+
+
+def _sampling_view(taps: Sequence, height_px: int, width_px: int, rings: int,
+                   show_outside: bool) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The (low, high) rows and columns the figure shows: the image, widened to the bands of pinned
+    padding taps, or (``show_outside``) to every tap."""
+    row_low, row_high = -0.5, height_px - 0.5
+    column_low, column_high = -0.5, width_px - 0.5
+    if any(not t.valid for t in taps):
+        band = _band(height_px, width_px) * (0.5 + 0.5 * max(rings, 1)) + 0.04 * max(height_px, width_px)
+        row_low, row_high = -band, height_px - 1 + band
+        column_low, column_high = -band, width_px - 1 + band
+    if show_outside and taps:
+        margin = 0.04 * max(height_px, width_px)
+        row_low = min(row_low, min(t.row for t in taps) - margin)
+        row_high = max(row_high, max(t.row for t in taps) + margin)
+        column_low = min(column_low, min(t.column for t in taps) - margin)
+        column_high = max(column_high, max(t.column for t in taps) + margin)
+    return (row_low, row_high), (column_low, column_high)
 
 
 def valid_tap_figure(curve: Sequence[dict[str, Any]], rates: Sequence[int] = (), *, height: int = 340,

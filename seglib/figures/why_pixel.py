@@ -5,7 +5,7 @@ each part of the model contributes over a split.
   logit with respect to the input, ``seglib.analysis.erf``) over the model's input image,
   with the taps of each ASPP branch around it (``seglib.analysis.aspp.sampling_grid``);
 * ``split_ablation_figure``: for each part switched off, the change in pixel accuracy of
-  small, medium and large people and in mean IoU (``seglib.analysis.ablation.SplitAblation``).
+  small, medium and large people and in mean IoU (``seglib.analysis.split_ablation.SplitAblation``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from seglib.analysis.ablation import SIZE_BINS, SplitAblation
+from seglib.analysis.split_ablation import SIZE_BINS, SplitAblation
 from seglib.analysis.aspp import AsppAnalysis
 from seglib.analysis.erf import ErfResult
 from seglib.figures.receptive import branch_colors, erf_figure

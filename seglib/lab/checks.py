@@ -16,7 +16,7 @@ rate x output stride, and the receptive field of a branch is the backbone's
 field at the ASPP input (``BACKBONE_RECEPTIVE_FIELD_PX``, measured on the
 built models by ``tests/test_lab_checks.py``) plus ``(k - 1) x rate x stride``.
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> numbers = config_numbers(get_preset("keras-example").model)
 >>> numbers["output_height"], numbers["widest_spacing"], numbers["widest_receptive_field"]
 (512, 288, 867)

@@ -1,11 +1,11 @@
 """Where this project departs from the Keras example, in words: the one home of that comparison for the
 Home page's section, the Model page's table and notes, and exercise 13-6's list.
 
-Every number comes from the presets (``seglib.config``) and the example's own settings
+Every number comes from the presets (``seglib.presets``) and the example's own settings
 (``seglib.keras_example``); the phrases for the optimizer (``TrainConfig.schedule_text``) and for where the
 backbone starts (``seglib.config.WEIGHT_STARTS``) come from the config, so a page cannot word them apart.
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> start_phrase(get_preset("keras-example").model)
 'ImageNet weights when they are already in the Keras cache, random weights otherwise'
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 from seglib import keras_example
 from seglib.config import (BACKBONE_NAMES, EXAMPLE_START, IN_DOMAIN, WEIGHT_LABELS, WEIGHT_STARTS, ModelConfig,
-                           RunConfig, TrainConfig, get_preset, preset_names)
+                           RunConfig, TrainConfig)
+from seglib.presets import get_preset, preset_names
 from seglib.evaluation.metrics import MEAN_IOU_NOT_MAP
 from seglib.training import planning
 

@@ -142,7 +142,7 @@ def run_numbers(run_id: str | None) -> dict[str, Any]:
 
 def keras_example_numbers() -> dict[str, Any]:
     """The Keras example's shape and scale numbers (preset ``keras-example``), from its config."""
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     return lab_checks.config_numbers(get_preset("keras-example").model)
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from seglib.classes import CLASS_NAMES, numbered_label
 from seglib.lab import answers as lab_answers
-from seglib.lab.questions import Alternative, Question, format_number, value_text
+from seglib.lab.questions import Alternative, ExpectedAnswer, Question, format_number, value_text
 
 #: What a poll can ask for. ``choice`` is for live questions (options typed by the instructor); the
 #: others are the lab's question kinds.
@@ -53,7 +53,7 @@ MAX_BINS = 20
 
 
 @dataclasses.dataclass(frozen=True)
-class Poll:
+class Poll(ExpectedAnswer):
     """One question for the room.
 
     ``kind`` is one of ``POLL_KINDS``; ``options`` the choices of a ``choice`` poll; ``answer`` the
@@ -78,22 +78,17 @@ class Poll:
     origin: str = "live"
     anonymous: bool = True
 
-    def __post_init__(self):
-        if self.kind not in POLL_KINDS:
-            raise ValueError(f"A poll's kind must be one of {POLL_KINDS}. Received: kind={self.kind!r}")
-
-    @property
-    def checkable(self) -> bool:
-        """Whether answers can be marked right or wrong once the answer is revealed."""
-        return self.kind != "text" and self.answer is not None
+    _kinds = POLL_KINDS
+    _kind_error = "A poll's kind must be one of {kinds}. Received: kind={kind!r}"
 
     def answer_text(self) -> str:
-        """The expected answer as people write it ('' when there is none)."""
+        """The expected answer as people write it ('' when there is none), with the alternatives' where they
+        differ."""
         if not self.checkable:
             return ""
         if self.kind == "choice":
             return self.options[int(self.answer)]
-        text = value_text(self.kind, self.answer, self.accepted, self.unit)
+        text = super().answer_text()
         others = []
         for alt in self.alternatives:
             theirs = value_text(self.kind, alt.answer, alt.accepted, self.unit) if alt.answer is not None else text

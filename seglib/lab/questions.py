@@ -54,8 +54,36 @@ class Alternative:
     accepted: tuple[int, ...] = ()
 
 
+class ExpectedAnswer:
+    """What a question with an expected answer does, for ``Question`` and ``seglib.lab.polls.Poll``.
+
+    A subclass (a frozen dataclass) has the fields ``kind``, ``answer``, ``accepted`` and ``unit`` (as
+    in ``Question``) and names its kinds (``_kinds``) and the message for any other kind
+    (``_kind_error``, formatted with ``kinds`` and ``kind``).
+    """
+
+    _kinds: tuple[str, ...] = ()
+    _kind_error = "kind must be one of {kinds}. Received: kind={kind!r}"
+
+    def __post_init__(self):
+        if self.kind not in self._kinds:
+            raise ValueError(self._kind_error.format(kinds=self._kinds, kind=self.kind))
+
+    @property
+    def checkable(self) -> bool:
+        """Whether answers can be marked right or wrong: any kind but free text, once there is an answer
+        (a poll's: once it is revealed)."""
+        return self.kind != "text" and self.answer is not None
+
+    def answer_text(self) -> str:
+        """The expected answer as people write it (empty when there is none: open questions)."""
+        if not self.checkable:
+            return ""
+        return value_text(self.kind, self.answer, self.accepted, self.unit)
+
+
 @dataclasses.dataclass(frozen=True)
-class Question:
+class Question(ExpectedAnswer):
     """One question of an exercise.
 
     ``answer`` is the value a checkable question expects (``None`` for open
@@ -86,19 +114,8 @@ class Question:
     alternatives: tuple[Alternative, ...] = ()
     reasoning: str = ""
 
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"Question kind must be one of {KINDS}. Received: kind={self.kind!r}")
-
-    @property
-    def checkable(self) -> bool:
-        return self.kind != "text" and self.answer is not None
-
-    def answer_text(self) -> str:
-        """The expected answer as people write it (empty for open questions)."""
-        if not self.checkable:
-            return ""
-        return value_text(self.kind, self.answer, self.accepted, self.unit)
+    _kinds = KINDS
+    _kind_error = "Question kind must be one of {kinds}. Received: kind={kind!r}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@
 
 TensorFlow is imported on first use only (``seglib._tf``).
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> feature_layers(get_preset("course").model)["high"]
 'conv4_block6_2_relu'
 """

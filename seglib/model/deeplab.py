@@ -31,7 +31,7 @@ model whose ``get_config()`` is its ``ModelConfig``: a saved ``.keras`` file
 rebuilds the same graph and reloads to equal outputs, and
 ``model_config_of(model)`` gives the configuration back.
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> model = build_model(get_preset("lecture").model)       # doctest: +SKIP
 >>> model.output_shape                                       # doctest: +SKIP
 (None, 128, 128, 20)

@@ -8,7 +8,7 @@ hands the file to the model builder through ``keras.utils.get_file`` with that
 checksum, so Keras verifies it too. Only ``fetch_imagenet_weights`` (the CLI's
 ``--fetch-weights``) uses the network.
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> imagenet_weights_file(get_preset("lecture").model)
 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_160_no_top.h5'
 """

@@ -7,7 +7,7 @@ weights by layer name. A backbone is an ``.npz`` with one array per layer
 weight (BatchNorm statistics included) beside its card (``<name>.json`` /
 ``<name>.md``).
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> pretrained_file(get_preset("lecture").model).name
 'mobilenetv2_0.35.npz'
 """

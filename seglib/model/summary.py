@@ -104,7 +104,7 @@ def architecture(preset: str, image_size: int | None = None):
     the preset's own size), for what does not depend on weights: layers, shapes, parameter counts,
     receptive fields. Nothing is loaded or downloaded, even for a preset that asks for ImageNet weights.
     """
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
     from seglib.model.deeplab import build_model
 
     overrides: dict[str, Any] = {"model.weights": "none"}

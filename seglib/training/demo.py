@@ -34,7 +34,8 @@ from typing import Any
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES
-from seglib.config import WEIGHT_STARTS, RunConfig, get_preset, parse_overrides
+from seglib.config import WEIGHT_STARTS, RunConfig, parse_overrides
+from seglib.presets import get_preset
 from seglib.errors import ModelError, RunError
 from seglib.io import atomic_write_json, atomic_write_text, read_json
 from seglib.training.runs import files, folders, readers

@@ -3,8 +3,9 @@
 ``TrainingEpochs`` runs the batches of each epoch with the compiled step of
 ``seglib.training.steps``: it checks for a stop request before every batch,
 keeps the running loss and an exact int64 confusion matrix, reports the step,
-the throughput and the time left, and appends ``steps.csv``. ``validate``
-counts the validation split's loss and confusion matrix. What happens once an
+the throughput and the time left, and appends ``steps.csv``; its
+``validate_epoch`` runs the validation pass (``validate`` counts the split's
+loss and confusion matrix) and returns the epoch's logs. What happens once an
 epoch is measured (checkpoints, history, ...) is ``seglib.training.callbacks``.
 """
 
@@ -19,7 +20,8 @@ import numpy as np
 
 from seglib.errors import SeglibError
 from seglib.training.runs import writers
-from seglib.training.steps import drain, nan_message
+from seglib.training.callbacks import finite
+from seglib.training.steps import current_lr, drain, nan_message, weight_norm
 
 logger = logging.getLogger("seglib.training.worker")  # the run's train.log
 
@@ -29,7 +31,8 @@ class NaNLossError(SeglibError):
 
 
 class TrainingEpochs:
-    """The training part of every epoch of one run; keeps what carries over from epoch to epoch.
+    """Every epoch of one run, its batches (``run``) and then its validation pass (``validate_epoch``); keeps
+    what carries over from epoch to epoch.
 
     ``worker`` is the ``seglib.training.worker.Worker``: its ``epoch`` and
     ``step`` are kept current (a stop reports them), and its ``callbacks`` get
@@ -116,6 +119,45 @@ class TrainingEpochs:
         worker.check_stop()
         return {"loss": loss_sum / max(loss_count, 1), "confusion": confusion,
                 "train_seconds": train_seconds, "train_images": train_images}
+
+    def validate_epoch(self, epoch: int, val_data, eval_function, trained: dict[str, Any]) -> dict[str, Any]:
+        """The validation pass of ``epoch`` (after ``run`` returned ``trained``); return the epoch's logs
+        (``seglib.training.callbacks``), the run's best validation mean IoU so far included (kept current
+        in the worker's ``best_val_mean_iou``)."""
+        from seglib._tf import keras
+        from seglib.evaluation import metrics
+
+        worker = self.worker
+        worker.reporter.update(phase="validating",
+                               message=f"Validating epoch {epoch} on {self.val_images} images.")
+        validation_started = time.time()
+        val = validate(val_data, eval_function, worker.config.model.num_classes, worker.check_stop)
+        self.val_seconds_estimate = time.time() - validation_started
+        val_mean_iou = metrics.mean_iou(val["confusion"])
+        new_best = finite(val_mean_iou) and (worker.best_val_mean_iou is None
+                                             or val_mean_iou > worker.best_val_mean_iou)
+        if new_best:
+            worker.best_val_mean_iou = val_mean_iou
+        logs = {
+            "epoch": epoch,
+            "loss": trained["loss"],
+            "val_loss": val["loss"],
+            "accuracy": metrics.pixel_accuracy(trained["confusion"]),
+            "val_accuracy": metrics.pixel_accuracy(val["confusion"]),
+            "mean_iou": metrics.mean_iou(trained["confusion"]),
+            "val_mean_iou": val_mean_iou,
+            "lr": current_lr(keras, worker.optimizer),
+            "seconds": None,
+            "weight_norm": weight_norm(worker.model),
+            "val_confusion": val["confusion"],
+            "train_seconds": trained["train_seconds"],
+            "train_images": trained["train_images"],
+            "epoch_started": worker.epoch_started,
+            "best_val_mean_iou": worker.best_val_mean_iou,
+            "new_best": new_best,
+        }
+        logs["seconds"] = time.time() - worker.epoch_started  # training and validation
+        return logs
 
 
 def validate(val_data, eval_function, num_classes: int, check_stop) -> dict[str, Any]:

@@ -44,13 +44,14 @@ import platform
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from seglib import settings
 from seglib.classes import CLASS_NAMES, NUM_CLASSES, swap_left_right
-from seglib.config import WEIGHT_STARTS, WEIGHTS, ModelConfig, get_preset
+from seglib.config import WEIGHT_STARTS, WEIGHTS, ModelConfig
+from seglib.presets import get_preset
 from seglib.errors import ConfigError
 from seglib.io import atomic_write_json, atomic_write_text
 from seglib.model.backbones import backbone_layers, build_backbone, feature_layers, save_backbone
@@ -220,18 +221,41 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
             print(f"[{time.time() - started:6.1f} s] {text}", flush=True)
 
     size = model_config.image_size
-    grid = tile_grid(size)
     say(f"Drawing {images} + {val_images} synthetic images at {size} px (seed {seed}, split 'pretrain').")
     train = make_data(images, size, seed=seed)
     val = make_data(val_images, size, seed=seed, start=images)
     data_seconds = time.time() - started
 
-    tf, keras = import_tf()
+    _, keras = import_tf()
     keras.utils.set_random_seed(seed)
     model = build_pretraining_model(model_config)
-    steps_per_epoch = math.ceil(images / batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps_per_epoch * epochs,
-                                                      alpha=0.05)
+    step = _training_step(model, size, learning_rate, decay_steps=math.ceil(images / batch_size) * epochs)
+    history = _train_epochs(model, step, train, val, epochs=epochs, batch_size=batch_size, seed=seed, say=say)
+    final = evaluate(model, val)
+    save_backbone(model, model_config, path)
+    argv = ["python", "-m", "seglib", "pretrain", "--preset", preset, "--images", str(images),
+            "--val-images", str(val_images), "--epochs", str(epochs), "--batch-size", str(batch_size),
+            "--lr", f"{learning_rate:g}"]
+    if image_size:
+        argv += ["--image-size", str(image_size)]
+    card = _card(path, model, model_config, train, val, seed=seed, epochs=epochs, batch_size=batch_size,
+                 learning_rate=learning_rate, history=history, final=final, command=shlex.join(argv),
+                 seconds=time.time() - started, data_seconds=data_seconds)
+    atomic_write_json(path.with_suffix(".json"), card)
+    atomic_write_text(path.with_suffix(".md"), card_markdown(card))
+    say(f"Wrote {settings.display_path(path)} ({path.stat().st_size / 1e6:.2f} MB) and its card.")
+    return card
+
+
+def _training_step(model, size: int, learning_rate: float, decay_steps: int):
+    """One compiled optimizer step on a batch: AdamW (weight decay 1e-4, not on BatchNorm scales and offsets
+    or biases) with cosine decay to 5 % over ``decay_steps``; the loss is the tiles' presence (binary
+    cross-entropy) plus the class shares (cross-entropy) plus half the people count's."""
+    from seglib._tf import import_tf
+
+    tf, keras = import_tf()
+    grid = tile_grid(size)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps, alpha=0.05)
     optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=1e-4)
     optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     presence_loss = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -251,6 +275,17 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
         optimizer.apply(gradients, model.trainable_variables)
         return loss
 
+    return step
+
+
+def _train_epochs(model, step, train: dict[str, np.ndarray], val: dict[str, np.ndarray], *, epochs: int,
+                  batch_size: int, seed: int, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Train ``epochs`` passes over ``train`` in a shuffled order, half the images flipped (their left and
+    right labels, and their tiles, swapped), scoring ``val`` after each; return one history row per epoch."""
+    from seglib._tf import import_tf
+
+    tf, _ = import_tf()
+    images = len(train["images"])
     rng = np.random.default_rng(seed)
     history = []
     for epoch in range(1, epochs + 1):
@@ -274,24 +309,25 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
         say(f"epoch {epoch}/{epochs}: loss {row['loss']:.4f}, presence accuracy {row['presence_accuracy']:.3f}, "
             f"F1 {row['presence_f1']:.3f}, share error {row['share_error']:.3f}, people exact {row['people_accuracy']:.3f} "
             f"(±1 {row['people_within_one']:.3f}), {row['seconds']:.0f} s")
+    return history
 
-    final = evaluate(model, val)
+
+def _card(path: Path, model, model_config: ModelConfig, train: dict[str, np.ndarray], val: dict[str, np.ndarray],
+          *, seed: int, epochs: int, batch_size: int, learning_rate: float, history: list[dict[str, Any]],
+          final: dict[str, Any], command: str, seconds: float, data_seconds: float) -> dict[str, Any]:
+    """The card of a pretrained backbone: its task, data, training, held-out scores beside the always-majority
+    baselines, and the command that reproduces it."""
     # The always-absent / always-present baseline, so the card's accuracy can be judged.
     baseline = float(np.mean((val["presence"] > 0.5) == (np.mean(train["presence"], axis=0) > 0.5)))
     image_baseline = float(np.mean(val["presence"].any(axis=(1, 2)) == (np.mean(
         train["presence"].any(axis=(1, 2)), axis=0) > 0.5)))
-    save_backbone(model, model_config, path)
-    argv = ["python", "-m", "seglib", "pretrain", "--preset", preset, "--images", str(images),
-            "--val-images", str(val_images), "--epochs", str(epochs), "--batch-size", str(batch_size),
-            "--lr", f"{learning_rate:g}"]
-    if image_size:
-        argv += ["--image-size", str(image_size)]
-    card = {
+    grid = tile_grid(model_config.image_size)
+    return {
         "file": path.name,
         "backbone": model_config.backbone,
         "width": model_config.width,
         "cut": "up to the ASPP input (stride 16)",
-        "image_size": size,
+        "image_size": model_config.image_size,
         "bn_momentum": model_config.bn_momentum,
         "task_short": "which parts and garments appear in each tile of the image, how much of the image each "
                       "covers and how many people (image-level labels)",
@@ -302,7 +338,7 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
                  f"people ({MIN_PEOPLE}-{MAX_PEOPLE}). No per-pixel mask is ever a target; the heads are "
                  "discarded."),
         "data": {"generator": "seglib.synth.render_sample", "seed": seed, "split": "pretrain",
-                 "train_images": images, "val_images": val_images, "render_size": RENDER_SIZE,
+                 "train_images": len(train["images"]), "val_images": len(val["images"]), "render_size": RENDER_SIZE,
                  "disjoint_from": "the default dataset (seed 0, splits train/val)",
                  "augmentation": "horizontal flip (left/right presence swapped)"},
         "training": {"epochs": epochs, "batch_size": batch_size, "optimizer": "AdamW, weight decay 1e-4",
@@ -314,16 +350,12 @@ def pretrain(preset: str = "lecture", *, images: int = 8000, val_images: int = 4
         "tile_grid": grid,
         "parameters": int(sum(int(np.prod(w.shape)) for layer in backbone_layers(model, model_config)
                               for w in layer.weights)),
-        "seconds": round(time.time() - started, 1),
+        "seconds": round(seconds, 1),
         "data_seconds": round(data_seconds, 1),
         "machine": _machine(),
         "created": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": shlex.join(argv),
+        "command": command,
     }
-    atomic_write_json(path.with_suffix(".json"), card)
-    atomic_write_text(path.with_suffix(".md"), card_markdown(card))
-    say(f"Wrote {settings.display_path(path)} ({path.stat().st_size / 1e6:.2f} MB) and its card.")
-    return card
 
 
 def swap_left_right_labels(labels: np.ndarray, flip: np.ndarray, offset: int = 1) -> np.ndarray:

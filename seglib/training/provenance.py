@@ -90,7 +90,7 @@ def folder_record(folder: str | os.PathLike) -> TrainingRecord | None:
 
 def preset_record(preset: str) -> TrainingRecord:
     """What a new run of ``preset`` would train with (an untrained sidebar model has seen nothing yet)."""
-    from seglib.config import get_preset
+    from seglib.presets import get_preset
 
     config = get_preset(preset)
     return TrainingRecord(dataset=Path(config.data.root).name, synthetic=None,

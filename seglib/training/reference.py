@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from seglib import settings
-from seglib.config import RunConfig, get_preset
+from seglib.config import RunConfig
+from seglib.presets import get_preset
 from seglib.errors import RunError
 from seglib.training.runs import files, folders, readers, writers
 

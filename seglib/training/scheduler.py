@@ -8,7 +8,7 @@ result in exactly one running job. Whether a worker is alive is
 ``seglib.training.liveness``; what a run folder holds is
 ``seglib.training.runs``.
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> run_id = start_run(get_preset("lecture"), name="first try")  # doctest: +SKIP
 >>> request_stop(run_id)["status"]                               # doctest: +SKIP
 'stopping'

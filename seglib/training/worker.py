@@ -35,14 +35,15 @@ The model is compiled with that optimiser so that ``last.keras`` carries the
 optimiser state: ``--resume`` continues the schedule (optimizer iterations)
 and appends to the history.
 
-The parts: ``splits`` (the images), ``steps`` (optimiser, strategy, compiled
-steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (the
+The parts: ``splits`` (the images), ``startup`` (what a run trains, built from
+its config: strategy, pipelines, model and optimiser, loss), ``steps`` (optimiser,
+strategy, compiled steps), ``epoch`` (the batches and the validation pass), ``callbacks`` (the
 Keras-style duties around each epoch), and the run folder's ``runs.reporter``
 (``progress.json``), ``runs.previews`` and ``runs.writers``; the
 ``python -m seglib train`` command is ``seglib.cli.train``.
 
 >>> from seglib.training.runs.folders import create_run          # doctest: +SKIP
->>> from seglib.config import get_preset                         # doctest: +SKIP
+>>> from seglib.presets import get_preset                        # doctest: +SKIP
 >>> folder = create_run(get_preset("lecture"), status="running")  # doctest: +SKIP
 >>> train(folder)                                                # doctest: +SKIP
 'finished'
@@ -51,8 +52,8 @@ Keras-style duties around each epoch), and the run folder's ``runs.reporter``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-import math
 import os
 import signal
 import threading
@@ -61,12 +62,11 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from seglib.classes import IGNORE_LABEL, class_label
 from seglib.config import RunConfig
 from seglib.errors import RunError, SeglibError
 from seglib.training import callbacks as epoch_callbacks
-from seglib.training import liveness, scheduler, splits, steps
-from seglib.training.epoch import NaNLossError, TrainingEpochs, validate
+from seglib.training import liveness, scheduler, splits, startup, steps
+from seglib.training.epoch import NaNLossError, TrainingEpochs
 from seglib.training.runs import files, folders, previews, readers, state, writers
 from seglib.training.runs.reporter import ProgressReporter
 
@@ -75,6 +75,26 @@ logger = logging.getLogger("seglib.training.worker")
 
 class StopRequested(Exception):
     """Raised inside the loop when a stop was asked for; handled by ``train``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Training:
+    """What the start-up built for the epochs (``Worker._set_up``): the strategy, the pipelines (global
+    batches of ``batch_size``), the compiled steps (``make_train_step`` traces a new one) and where the
+    epochs start."""
+
+    tf: Any
+    strategy: Any
+    train_data: Any
+    val_data: Any
+    steps_per_epoch: int
+    batch_size: int
+    val_images: int
+    make_train_step: Callable[[], Any]
+    step_function: Any
+    eval_function: Any
+    done_epochs: int
+    frozen: bool
 
 
 # ---------------------------------------------------------------------------
@@ -268,13 +288,22 @@ class Worker:
     # -- the training run ---------------------------------------------------------
 
     def _train(self) -> None:
-        report = self.reporter.update
         self.config = config = state.training_config(self.folder)  # config.json, epochs as continued
-        train_config, model_config = config.train, config.model
-        report(epochs=train_config.epochs)
+        self.reporter.update(epochs=config.train.epochs)
         niceness = os.nice(0) if hasattr(os, "nice") else 0
         logger.info("Run %s: %s%s%s", self.folder.name, config.summary(), " (resume)" if self.resume else "",
                     f" (CPU priority lowered: nice {niceness})" if niceness else "")
+        training = self._set_up()
+        if training is not None:
+            self._run_epochs(training)
+
+    def _set_up(self) -> _Training | None:
+        """The start-up steps (``seglib.training.startup``), each reported as it happens: the data, TensorFlow
+        and the device strategy, the input pipelines, the model and optimiser (restored on resume), the loss,
+        the compiled steps and the callbacks. None when every epoch is already done."""
+        report = self.reporter.update
+        config = self.config
+        train_config, model_config = config.train, config.model
 
         # -- data (listed before TensorFlow is imported: a wrong folder fails in a second) --
         self.startup_step("reading the dataset", "Starting: listing the dataset's images and masks.")
@@ -283,30 +312,17 @@ class Worker:
         self.startup_step("importing TensorFlow", "Starting: importing TensorFlow.")
 
         from seglib._tf import import_tf
-        from seglib.data.pipeline import make_dataset
 
         tf, keras = import_tf()
         keras.utils.set_random_seed(train_config.seed)
-        on_gpu = bool(tf.config.list_physical_devices("GPU"))
-        # The strategy comes first: the batch scales with the replicas. train.batch_size
-        # is per replica, the pipeline yields global batches that the strategy splits.
-        strategy = steps.make_strategy(tf, train_config.strategy)
+        strategy, on_gpu = startup.device_strategy(tf, train_config)
         replicas = strategy.num_replicas_in_sync
-        if not on_gpu and steps.is_default_strategy(tf, strategy):
-            # Grappler's graph rewrites add ~2 s (20%) to the first-batch wait on a
-            # 2-core CPU and measured no faster steps there; GPUs keep them (layout, fusion),
-            # and so do distributed steps (not measured without them).
-            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
         self.check_stop()
 
         size, num_classes = model_config.image_size, model_config.num_classes
         batch_size = train_config.batch_size * replicas
         self.startup_step("building the input pipeline", "Starting: building the input pipeline.")
-        train_data = make_dataset(train_pairs, size, batch_size, training=True, augment=config.data.augment,
-                                  cache=config.data.cache, seed=config.data.seed, num_classes=num_classes)
-        val_data = make_dataset(val_pairs, size, batch_size, training=False, augment=False,
-                                cache=config.data.cache, seed=config.data.seed, num_classes=num_classes)
-        steps_per_epoch = steps.cardinality(train_data, math.ceil(len(train_pairs) / batch_size))
+        train_data, val_data, steps_per_epoch = startup.input_pipelines(config, train_pairs, val_pairs, batch_size)
         report(steps_per_epoch=steps_per_epoch, train_images=len(train_pairs), val_images=len(val_pairs))
         report(replicas=replicas, global_batch_size=batch_size)
         logger.info("Data: %d training and %d validation images at %d px, batch %d (%d per replica x %d), "
@@ -319,11 +335,12 @@ class Worker:
         jit = train_config.jit_compile == "on" or (train_config.jit_compile == "auto" and on_gpu)
         keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
         with strategy.scope():
-            self.model, self.optimizer, done_epochs = self._model_and_optimizer(keras, mixed)
+            self.model, self.optimizer, done_epochs = startup.model_and_optimizer(keras, config, self.folder,
+                                                                                  self.resume, mixed)
         history_rows = self._prepare_resume(done_epochs)
         if done_epochs >= train_config.epochs:
             report(epoch=done_epochs, message=f"All {train_config.epochs} epochs were already done.")
-            return
+            return None
         start = getattr(self.model, "weights_message", "")
         if not self.resume:
             report(start=start)
@@ -333,7 +350,8 @@ class Worker:
                     type(strategy).__name__, replicas, "" if replicas == 1 else "s",
                     "on" if mixed else "off", "on" if jit else "off")
 
-        loss = self._loss(train_pairs)
+        # -- compiled steps and callbacks ---------------------------------------------
+        loss = startup.training_loss(config, train_pairs)
         frozen = steps.freeze_backbone(self.model, self.config, done_epochs + 1)
         self.startup_step("tracing the training step and running the first batch",
                           "Tracing the training step into a graph, then the first batch.", phase="compiling")
@@ -361,13 +379,23 @@ class Worker:
         self.callbacks = epoch_callbacks.CallbackList([*own, *self.callbacks.callbacks], self.model)
         self.best_val_mean_iou = max((row["val_mean_iou"] for row in history_rows
                                       if epoch_callbacks.finite(row.get("val_mean_iou"))), default=None)
+        return _Training(tf=tf, strategy=strategy, train_data=train_data, val_data=val_data,
+                         steps_per_epoch=steps_per_epoch, batch_size=batch_size, val_images=len(val_pairs),
+                         make_train_step=make_train_step, step_function=step_function,
+                         eval_function=eval_function, done_epochs=done_epochs, frozen=frozen)
+
+    def _run_epochs(self, training: _Training) -> None:
+        """The epochs after those already done: the batches (``TrainingEpochs``), the validation pass and the
+        callbacks; the backbone joins in once it is no longer kept fixed."""
+        report = self.reporter.update
+        epochs = self.config.train.epochs
+        step_function, frozen = training.step_function, training.frozen
         self.model.stop_training = False
         self.callbacks.on_train_begin()
-
-        # -- epochs -----------------------------------------------------------------
-        training = TrainingEpochs(self, tf, train_data, steps_per_epoch, batch_size, len(val_pairs))
+        loop = TrainingEpochs(self, training.tf, training.train_data, training.steps_per_epoch,
+                              training.batch_size, training.val_images)
         logs: dict[str, Any] = {}
-        for epoch in range(done_epochs + 1, train_config.epochs + 1):
+        for epoch in range(training.done_epochs + 1, epochs + 1):
             self.epoch, self.step = epoch, 0
             self.epoch_started = time.time()
             if frozen and not steps.freeze_backbone(self.model, self.config, epoch):
@@ -375,112 +403,20 @@ class Worker:
                 frozen = False
                 report(phase="compiling", message=f"Epoch {epoch}: the backbone is trained from now on; "
                                                   "tracing the new training graph.")
-                with strategy.scope():
-                    step_function = make_train_step()
-            trained = training.run(epoch, step_function)
-            logs = self._epoch_logs(epoch, val_data, eval_function, trained, training)
+                with training.strategy.scope():
+                    step_function = training.make_train_step()
+            trained = loop.run(epoch, step_function)
+            logs = loop.validate_epoch(epoch, training.val_data, training.eval_function, trained)
             with writers.writing(f"saving epoch {epoch}"):  # a failed write says why, never an OSError
                 self.callbacks.on_epoch_end(epoch, logs)
             if self.model.stop_training:
                 break
         else:
-            report(message=f"Finished {train_config.epochs} epochs; best validation mean IoU "
+            report(message=f"Finished {epochs} epochs; best validation mean IoU "
                            f"{self.best_val_mean_iou or 0:.3f}.")
         self.callbacks.on_train_end(logs)
 
-    def _epoch_logs(self, epoch: int, val_data, eval_function, trained: dict[str, Any],
-                    training: TrainingEpochs) -> dict[str, Any]:
-        """The validation pass of ``epoch``; return the epoch's logs (``seglib.training.callbacks``), the
-        run's best validation mean IoU so far included."""
-        from seglib._tf import keras
-        from seglib.evaluation import metrics
-
-        self.reporter.update(phase="validating",
-                             message=f"Validating epoch {epoch} on {training.val_images} images.")
-        validation_started = time.time()
-        val = validate(val_data, eval_function, self.config.model.num_classes, self.check_stop)
-        training.val_seconds_estimate = time.time() - validation_started
-        val_mean_iou = metrics.mean_iou(val["confusion"])
-        new_best = epoch_callbacks.finite(val_mean_iou) and (self.best_val_mean_iou is None
-                                                             or val_mean_iou > self.best_val_mean_iou)
-        if new_best:
-            self.best_val_mean_iou = val_mean_iou
-        logs = {
-            "epoch": epoch,
-            "loss": trained["loss"],
-            "val_loss": val["loss"],
-            "accuracy": metrics.pixel_accuracy(trained["confusion"]),
-            "val_accuracy": metrics.pixel_accuracy(val["confusion"]),
-            "mean_iou": metrics.mean_iou(trained["confusion"]),
-            "val_mean_iou": val_mean_iou,
-            "lr": steps.current_lr(keras, self.optimizer),
-            "seconds": None,
-            "weight_norm": steps.weight_norm(self.model),
-            "val_confusion": val["confusion"],
-            "train_seconds": trained["train_seconds"],
-            "train_images": trained["train_images"],
-            "epoch_started": self.epoch_started,
-            "best_val_mean_iou": self.best_val_mean_iou,
-            "new_best": new_best,
-        }
-        logs["seconds"] = time.time() - self.epoch_started  # training and validation
-        return logs
-
     # -- pieces -------------------------------------------------------------------
-
-    def _model_and_optimizer(self, keras, mixed: bool):
-        """Build (or, on resume, restore) the model and its optimiser; return epochs already done."""
-        from seglib.model.deeplab import build_model
-
-        config = self.config
-        model = build_model(config.model)
-        optimizer = steps.make_optimizer(config.train)
-        if mixed:
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=IGNORE_LABEL)
-        # Compiled only so that model.save() stores the optimiser state with the weights.
-        model.compile(optimizer=optimizer, loss=loss, jit_compile=False)
-        done = 0
-        if self.resume:
-            last = self.folder / files.LAST_CHECKPOINT
-            done = state.epochs_done(self.folder)
-            if last.exists():
-                optimizer.build(model.trainable_variables)
-                try:
-                    model.load_weights(str(last))
-                except Exception as error:  # noqa: BLE001
-                    raise RunError(f"Cannot resume: last.keras does not match this run's model ({error}). "
-                                   "Start a new run instead.") from error
-                logger.info("Resumed from last.keras at optimizer step %d (%d epochs done).",
-                            int(optimizer.iterations.numpy()), done)
-            else:
-                logger.info("Resume asked, but there is no last.keras yet: starting from scratch.")
-                done = 0
-        if not optimizer.built:
-            # Create the slots now (inside the strategy's scope, mirrored on every replica),
-            # not lazily in the first traced step: a tf.distribute step that creates
-            # variables fails with "You must feed a value for placeholder".
-            optimizer.build(model.trainable_variables)
-        return model, optimizer, done
-
-    def _loss(self, train_pairs) -> Callable:
-        """The training loss ``train.loss`` names; the weighted one weighs each class by median frequency
-        over the training masks' pixels at the model's size (logged)."""
-        from seglib.data.stats import count_class_pixels
-        from seglib.evaluation.losses import make_loss, median_frequency_weights
-
-        config = self.config
-        name, num_classes = config.train.loss, config.model.num_classes
-        weights = None
-        if name == "weighted-cross-entropy":
-            counts = count_class_pixels(train_pairs, num_classes, size=config.model.image_size)
-            weights = median_frequency_weights(counts)
-            logger.info("Class weights (median frequency over %d training masks): %s", len(train_pairs),
-                        ", ".join(f"{class_label(i)} {w:.2f}"
-                                  for i, w in enumerate(weights)))
-        if name != "cross-entropy":
-            logger.info("Loss: %s (training and validation loss both measure it).", name)
-        return make_loss(name, num_classes, class_weights=weights, ignore_label=IGNORE_LABEL)
 
     def startup_step(self, name: str, message: str | None, **fields: Any) -> None:
         """Record a start-up step in progress.json (``startup_steps``: [name, seconds since the worker

@@ -9,8 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from seglib import settings
-from seglib.config import (LOSSES, OPTIMIZER_NAMES, OPTIMIZERS, WEIGHT_LABELS, WEIGHT_STARTS, WEIGHTS, get_preset,
-                           preset_names)
+from seglib.config import LOSSES, OPTIMIZER_NAMES, OPTIMIZERS, WEIGHT_LABELS, WEIGHT_STARTS, WEIGHTS
+from seglib.presets import get_preset, preset_names
 from seglib.errors import SeglibError
 from seglib.model.pretrained import start_explanation
 from seglib.training import planning, scheduler
@@ -104,6 +104,32 @@ def start_form() -> None:
                    + ", ".join(f"{count:,} {name}" for name, count in counts.items())
                    + " images). Change it in the sidebar.")
 
+    preset_config = _preset_row(presets, disabled)
+    _data_and_schedule_fields(disabled)
+    _backbone_start_fields(preset_config, disabled)
+    _optimizer_fields(disabled)
+    _model_fields(preset_config, disabled)
+
+    data_root = _dataset_root_value(datasets.current_dataset_root()) if dataset is not None else ""
+    config = None
+    try:
+        config = _form_config(data_root or "synthetic")
+    except SeglibError as error:
+        st.error(f"Fix this before starting: {md_text(error, limit=ERROR_CHARS)}", icon=":material/error:")
+    if config is not None:
+        _estimate(config)
+
+    st.button("Start training", key="training_start", type="primary", icon=":material/play_arrow:",
+              on_click=_on_start, args=(data_root,), disabled=disabled or dataset is None)
+    show_notice("start")
+    if disabled:
+        st.caption(":material/lock: Starting, stopping and deleting runs is for the instructor "
+                   "(passcode in the sidebar). You can watch every run.")
+
+
+def _preset_row(presets: list[str], disabled: bool):
+    """The preset (changing it refills every field), the run's name and the preset's description; return
+    the chosen preset's config."""
     top = st.columns([1, 1.3, 2.2], vertical_alignment="bottom")
     top[0].selectbox("Preset", presets, key=PRESET_KEY, on_change=_fill_form, kwargs={"force": True},
                      disabled=disabled, help="Every field below starts from the preset; change any of them.")
@@ -111,7 +137,10 @@ def start_form() -> None:
                       max_chars=200, help="Shown in the runs list; the run id stays the date and preset.")
     preset_config = get_preset(st.session_state[PRESET_KEY])
     top[2].caption(preset_config.description)
+    return preset_config
 
+
+def _data_and_schedule_fields(disabled: bool) -> None:
     st.markdown("**Data and schedule**")
     row = st.columns(5)
     row[0].number_input("Epochs", min_value=1, max_value=10_000, step=1, key=_key("train.epochs"),
@@ -125,6 +154,9 @@ def start_form() -> None:
     row[4].number_input("Validation images", min_value=0, step=10, key=_key("data.val_count"),
                         disabled=disabled, help="0 = all validation images.")
 
+
+def _backbone_start_fields(preset_config, disabled: bool) -> None:
+    """Where the backbone's weights come from, how long it stays fixed, and what the chosen start means."""
     st.markdown("**Where the backbone starts**")
     row = st.columns([1.2, 1, 2.6], vertical_alignment="bottom")
     row[0].selectbox("Backbone start", list(WEIGHTS), key=_key("model.weights"), disabled=disabled,
@@ -140,6 +172,10 @@ def start_form() -> None:
     row[2].caption(start_explanation(dataclasses.replace(preset_config.model,
                                                          weights=st.session_state[_key("model.weights")])))
 
+
+def _optimizer_fields(disabled: bool) -> None:
+    """The optimizer, its learning-rate schedule, weight decay and early stopping, and the loss in the last
+    column."""
     st.markdown("**Optimizer**")
     row = st.columns(7)
     row[6].selectbox("Loss", list(LOSSES), key=_key("train.loss"), disabled=disabled,
@@ -167,6 +203,8 @@ def start_form() -> None:
                         disabled=disabled,
                         help="Stop when the validation loss has not improved for this many epochs; 0 = off.")
 
+
+def _model_fields(preset_config, disabled: bool) -> None:
     with st.expander("Model size and augmentation"):
         row = st.columns(4)
         row[0].number_input("Backbone width", min_value=0.05, max_value=2.0, step=0.05, format="%.2f",
@@ -180,38 +218,26 @@ def start_form() -> None:
         row[3].checkbox("Augment (flip + scale)", key=_key("data.augment"), disabled=disabled,
                         help="Random horizontal flips (left/right labels swapped) and scale jitter.")
 
-    data_root = _dataset_root_value(datasets.current_dataset_root()) if dataset is not None else ""
-    config = None
-    try:
-        config = _form_config(data_root or "synthetic")
-    except SeglibError as error:
-        st.error(f"Fix this before starting: {md_text(error, limit=ERROR_CHARS)}", icon=":material/error:")
 
-    if config is not None:
-        estimate_column, schedule_column = st.columns([1, 1.6])
-        with estimate_column:
-            seconds = planning.estimate_seconds(config)
-            _, startup, basis = planning.throughput_basis(config)
-            steps_per_epoch = planning.steps_per_epoch(config)
-            st.metric("Estimated time on this machine", progress_text.format_duration(seconds),
-                      help=f"Start-up (import, compile) about {progress_text.format_duration(startup)}, "
-                           f"then the epochs; throughput from {basis}.")
-            st.caption(f"{steps_per_epoch:,} steps per epoch × {config.train.epochs} epochs = "
-                       f"{steps_per_epoch * config.train.epochs:,} optimizer steps. About "
-                       f"{progress_text.format_duration(startup)} of start-up (importing TensorFlow and "
-                       f"compiling) comes first. Throughput: {basis}.")
-            st.caption(planning.weight_decay_sentence(config, steps_per_epoch * config.train.epochs))
-            st.caption(config.summary())
-        with schedule_column:
-            schedule = planning.lr_schedule(config, steps=steps_per_epoch * config.train.epochs)
-            plot(training_figures.lr_figure(schedule, steps_per_epoch=steps_per_epoch,
-                                            title="Planned learning rate", height=240), key="form_lr_chart",
-                 caption=slides.caption_line(**config_source(config)))
-
-    st.button("Start training", key="training_start", type="primary", icon=":material/play_arrow:",
-              on_click=_on_start, args=(data_root,), disabled=disabled or dataset is None)
-    show_notice("start")
-    if disabled:
-        st.caption(":material/lock: Starting, stopping and deleting runs is for the instructor "
-                   "(passcode in the sidebar). You can watch every run.")
-
+def _estimate(config) -> None:
+    """The time the run should take on this machine, its optimizer steps, what weight decay alone does over
+    them, and the planned learning rate."""
+    estimate_column, schedule_column = st.columns([1, 1.6])
+    with estimate_column:
+        seconds = planning.estimate_seconds(config)
+        _, startup, basis = planning.throughput_basis(config)
+        steps_per_epoch = planning.steps_per_epoch(config)
+        st.metric("Estimated time on this machine", progress_text.format_duration(seconds),
+                  help=f"Start-up (import, compile) about {progress_text.format_duration(startup)}, "
+                       f"then the epochs; throughput from {basis}.")
+        st.caption(f"{steps_per_epoch:,} steps per epoch × {config.train.epochs} epochs = "
+                   f"{steps_per_epoch * config.train.epochs:,} optimizer steps. About "
+                   f"{progress_text.format_duration(startup)} of start-up (importing TensorFlow and "
+                   f"compiling) comes first. Throughput: {basis}.")
+        st.caption(planning.weight_decay_sentence(config, steps_per_epoch * config.train.epochs))
+        st.caption(config.summary())
+    with schedule_column:
+        schedule = planning.lr_schedule(config, steps=steps_per_epoch * config.train.epochs)
+        plot(training_figures.lr_figure(schedule, steps_per_epoch=steps_per_epoch,
+                                        title="Planned learning rate", height=240), key="form_lr_chart",
+             caption=slides.caption_line(**config_source(config)))

@@ -74,7 +74,7 @@ Files of a run folder (every whole-file write is atomic: temp file + rename):
     Present when a stop was requested; the worker ends at the next batch and
     removes it when it ends.
 
->>> from seglib.config import get_preset
+>>> from seglib.presets import get_preset
 >>> from seglib.training import scheduler
 >>> from seglib.training.runs.state import run_state
 >>> run_id = scheduler.start_run(get_preset("lecture"), name="first try")  # doctest: +SKIP
