@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from playwright.sync_api import expect
 
 from browser_support import no_problems, screenshot, settle
 from seglib.analysis import fields
@@ -61,8 +62,9 @@ def test_the_model_page_draws_the_receptive_field_layer_by_layer(dashboard_url, 
         assert page.get_by_text("**").count() == 0  # the sentences are Markdown, drawn as such
         for name in ("sidebar: Demo model (trained)", "Keras example (512 px)"):
             assert page.get_by_text(name, exact=True).first.is_visible()
+        # The tables draw after the chart (their code may still be loading on a slow machine): wait for both.
         grids = page.locator('[data-testid="stDataFrame"]').filter(has_text=fields.FIELD_COLUMN)
-        assert grids.count() == 2
+        expect(grids).to_have_count(2, timeout=30_000)
         heading.scroll_into_view_if_needed()
         screenshot(page, session_tmp, "model-receptive-field-by-layer.png")
         no_problems(page)

@@ -68,9 +68,11 @@ def presentation_mode() -> bool:
 
 
 def apply_presentation_style() -> None:
-    """Inject the projector CSS when presentation mode is on (called by ``page_header``)."""
+    """Inject the projector CSS when presentation mode is on (called by ``page_header``). The slot is
+    drawn either way, so that switching the mode does not move, and redraw closed, every element below."""
+    slot = st.empty()
     if presentation_mode():
-        st.markdown(PRESENT_CSS, unsafe_allow_html=True)
+        slot.markdown(PRESENT_CSS, unsafe_allow_html=True)
 
 
 def presentation_toggle() -> None:

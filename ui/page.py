@@ -36,5 +36,5 @@ def page_header(file: str, intro: str) -> None:
         st.caption("Answers exercises " + ", ".join(info.exercises) + " of the lab.")
     st.markdown(intro)
     lab.exercise_panel(file)
-    # Once per session, whatever page comes first: the chart and table code loads while the reader reads.
+    # Whatever page comes first: the chart and table code loads while the reader reads (once per tab).
     browser.preload_code(frontend_code_files())

@@ -9,6 +9,7 @@ plugin registries, the import hook, the slide export's JavaScript) are listed in
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from typing import Callable
@@ -149,7 +150,8 @@ def watch_sent_messages(callback: Callable[[object], None]) -> Callable[[], None
 FRONTEND_CODE = ("PlotlyChart", "DataFrame", "StreamlitSyntaxHighlighter")
 
 
-def frontend_code_files(names=FRONTEND_CODE) -> list[str]:
+@functools.lru_cache(maxsize=4)
+def frontend_code_files(names=FRONTEND_CODE) -> tuple[str, ...]:
     """The file names of those parts in the installed Streamlit's build (``static/static/js/<name>.<hash>.js``).
 
     Streamlit's frontend imports each one only when the first such element appears; ``ui.components.browser
@@ -165,4 +167,4 @@ def frontend_code_files(names=FRONTEND_CODE) -> list[str]:
         matches = sorted(folder.glob(f"{name}.*.js"))
         if len(matches) == 1:
             found.append(matches[0].name)
-    return found
+    return tuple(found)

@@ -36,10 +36,6 @@ _scroll_to_section = _component("seglib_scroll_to_section", "scroll_to_section.j
 _slide_export = _component("seglib_slide_export", "slide_export.js")
 _preload_code = _component("seglib_preload_code", "preload_code.js")
 
-#: Session key: the browser of this session was asked to preload the chart and table code.
-PRELOADED_KEY = "seglib_code_preloaded"
-
-
 def _ignore() -> None:
     """State changes are read from the session at the start of the next run."""
 
@@ -72,10 +68,11 @@ def slide_export(spec: dict, key: str) -> None:
     plus ``caption``, the caption of a chart whose config names none); it draws nothing."""
     _slide_export(key=key, data=spec, height=0)
 def preload_code(files: list[str]) -> None:
-    """Once per session: have the browser fetch and run Streamlit's code for charts and tables (``files``:
-    file names in its build, ``ui.streamlit_workarounds.frontend_code_files``) while it is idle, so the
-    first page with a chart opens without compiling it after the click."""
-    if st.session_state.get(PRELOADED_KEY) or not files:
-        return
-    st.session_state[PRELOADED_KEY] = True
+    """Have the browser fetch and run Streamlit's code for charts and tables (``files``: file names in its
+    build, ``ui.streamlit_workarounds.frontend_code_files``) while it is idle, so the first page with a
+    chart opens without compiling it after the click. The script runs once per browser tab (it keeps a
+    flag in ``window``); it is mounted on every run all the same, so the page's element tree does not
+    change between its first run and the next: an element drawn on the first run only moved every
+    element below it, and Streamlit drew those afresh (the Training page's open "Start a new run"
+    form closed on the first value typed into it)."""
     _preload_code(key="seglib_preload_code", data={"files": list(files)}, height=0)
