@@ -27,6 +27,8 @@ PROFILE_COLUMNS = {
 def keras_example_numbers() -> dict:
     """Parameters, stage shapes and layer-by-layer receptive fields of the Keras example's model.
 
+    The Atrous page reads the example's size-independent numbers from a 64 px build instead
+    (``ui.models.reduced_numbers``, why: see there); this page's layer table needs the 512 px shapes.
     Built once per machine at its own size (512 px) with random weights: none of these numbers
     depends on weights, so nothing is loaded or downloaded. Only plain numbers are kept (in memory and
     on disk, ``ui.kept``: a restarted dashboard does not build the ResNet50 again); the model is dropped.
@@ -42,8 +44,8 @@ def keras_example_numbers() -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _profile(_model, key: str, stamp: tuple):
-    """``depth_profile`` of a loaded model and its input size, per model (``key``) and file version."""
+def _profile(_model, key: tuple):
+    """``depth_profile`` of a loaded model and its input size, per model (``key``: ``ui.models.model_key``)."""
     from seglib.analysis.fields import depth_profile, layer_fields, model_input_size
 
     return depth_profile(layer_fields(_model)), model_input_size(_model)[0]
@@ -55,5 +57,5 @@ def field_profiles() -> dict[str, tuple]:
     with st.spinner("Following the receptive field through both models (once per model)..."):
         model, choice = models.current_model()
         example = keras_example_numbers()
-        return {f"sidebar: {choice.label}": _profile(model, choice.key, choice.stamp),
+        return {f"sidebar: {choice.label}": _profile(model, models.model_key(choice, model)),
                 f"Keras example ({example['image_size']} px)": (example["profile"], example["image_size"])}
