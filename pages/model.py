@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from seglib import keras_example
-from seglib.presets import get_preset, preset_names
+from seglib.presets import INPUT_SIZES, get_preset, preset_names
 from seglib.model import deeplab as seglib_model
 from seglib.model.aspp import aspp_block
 from seglib.model.decoder import decoder_block
@@ -33,7 +33,6 @@ page_header(
 # Which model to look at: a preset, at an image size. Building is cached, so
 # a second visit (by anyone) costs nothing.
 # ---------------------------------------------------------------------------
-SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
 presets = preset_names()
 
 
@@ -49,8 +48,8 @@ preset = picker.selectbox("Preset", presets, on_change=_reset_size, key="preset"
 url_state.sync("preset", presets[0])
 base_config = get_preset(preset)
 # The size follows the preset unless the user (or the URL) picked another one.
-url_state.seed("size", base_config.model.image_size, options=SIZES, cast=int)
-image_size = size_picker.select_slider("Input size (pixels)", SIZES, key="size",
+url_state.seed("size", base_config.model.image_size, options=INPUT_SIZES, cast=int)
+image_size = size_picker.select_slider("Input size (pixels)", INPUT_SIZES, key="size",
                                        help="The model is built for square images of this size.")
 url_state.sync("size", base_config.model.image_size)
 about.caption(base_config.description)
