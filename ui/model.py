@@ -1,6 +1,6 @@
-"""The Model page's caches (``pages/model.py``): the Keras example's numbers and the layer-by-layer
-receptive fields, computed once per server and kept as plain data. The sidebar's model choice
-itself is ``ui.models``.
+"""The Model page's parts (``pages/model.py``): the preset picker's callback, and its caches: the Keras
+example's numbers and the layer-by-layer receptive fields, computed once per server and kept as plain
+data. The sidebar's model choice itself is ``ui.models``.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from seglib.analysis.fields import DEPTH_COLUMN, FIELD_COLUMN, STRIDE_COLUMN, WHOLE_IMAGE_COLUMN
+from seglib.presets import get_preset
 from ui import kept, models
 
 #: Column widths of the layer-by-layer tables.
@@ -20,6 +21,11 @@ PROFILE_COLUMNS = {
     "output": st.column_config.TextColumn(width="small"),
     WHOLE_IMAGE_COLUMN: st.column_config.CheckboxColumn(width="small"),
 }
+
+
+def reset_size() -> None:
+    """A new preset: the size slider goes to the preset's own size."""
+    st.session_state["size"] = get_preset(st.session_state["preset"]).model.image_size
 
 
 @st.cache_data(show_spinner=False)
