@@ -4,18 +4,19 @@
 import html
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from seglib import settings
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, numbered_label
 from seglib.config import field_names
 from seglib.analysis import loss_shares
+from seglib.data.stats import imbalance_sentence
 from seglib.evaluation import losses
 from seglib.figures import loss_shares as loss_share_figures
 from seglib.figures import charts as chart_figures
 from ui import datasets, drawing, models, url_state
-from ui.markdown import md_code, md_text
+from ui import explorer as page_state
+from ui.explorer import ALL_CLASSES
+from ui.markdown import md_text
 from ui.page import page_header
 from ui.palette import current_palette, current_palette_name
 
@@ -29,38 +30,17 @@ page_header(
 with drawing.error_boundary():
     dataset = datasets.current_dataset()
 
-counts = {name: len(pairs) for name, pairs in dataset.splits.items()}
-st.markdown(
-    f"**{md_text(dataset.name)}** · {'CIHP layout' if dataset.layout == 'cihp' else 'images/ + masks/ layout'} · "
-    + " · ".join(f"{count:,} {name} images" for name, count in counts.items() if count)
-    + f" · folder {md_code(settings.display_path(dataset.root))}"
-)
-datasets.synthetic_note(dataset)
-if dataset.problems:
-    skipped = sum(1 for problem in dataset.problems if problem.skipped)
-    with st.expander(f":material/warning: {len(dataset.problems)} problems found "
-                     f"({skipped} files skipped)"):
-        st.dataframe(pd.DataFrame([{"file": p.path, "problem": p.kind, "details": p.message,
-                                    "skipped": p.skipped} for p in dataset.problems]),
-                     hide_index=True, width="stretch")
-
-splits = [name for name, count in counts.items() if count]
+page_state.about(dataset)  # its name, layout, image counts and folder; synthetic or not; its problems
+splits = [name for name, pairs in dataset.splits.items() if len(pairs)]
 palette = current_palette()
 
-# ---------------------------------------------------------------------------
-# 1. Samples: image | colour mask | overlay (exercise 13-1)
-# ---------------------------------------------------------------------------
+# --- 1. Samples: image | colour mask | overlay (exercise 13-1) ---
 st.header("Images and masks", divider="gray")
 st.markdown(
     "Do the colours mean something? Compare each coloured region with the body part under it, and "
     "check that the same part has the same colour in every image: the model can only learn a class "
     "that is labelled consistently."
 )
-
-
-def _reshuffle() -> None:
-    st.session_state["seed"] = int(st.session_state.get("seed", 0)) + 1
-
 
 url_state.seed("seed", 0, cast=int)
 
@@ -75,26 +55,19 @@ count = controls[1].number_input("Images", min_value=1, max_value=min(8, len(pai
                                  value=min(3, len(pairs)), step=1, key="samples")
 seed = controls[2].number_input("Seed", min_value=0, max_value=10**6, step=1, key="seed",
                                 help="The same seed always shows the same images.")
-controls[3].button("Reshuffle", icon=":material/shuffle:", on_click=_reshuffle,
+controls[3].button("Reshuffle", icon=":material/shuffle:", on_click=page_state.reshuffle,
                    help="Show other images (adds one to the seed).")
 url_state.sync("seed", 0)
-
-ALL_CLASSES = list(range(len(CLASS_NAMES)))
-
-
-def _show_classes(classes: list[int]) -> None:
-    st.session_state["visible"] = list(classes)
-
 
 options = st.columns([1, 2.2], vertical_alignment="bottom")
 opacity = options[0].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="opacity",
                             help="0 shows only the image, 1 only the mask colours.")
 with options[1]:
     buttons = st.columns(3)
-    buttons[0].button("All classes", on_click=_show_classes, args=(ALL_CLASSES,), width="stretch")
-    buttons[1].button("People only", on_click=_show_classes, args=(ALL_CLASSES[1:],), width="stretch",
+    buttons[0].button("All classes", on_click=page_state.show_classes, args=(ALL_CLASSES,), width="stretch")
+    buttons[1].button("People only", on_click=page_state.show_classes, args=(ALL_CLASSES[1:],), width="stretch",
                       help="Everything but the background.")
-    buttons[2].button("No class", on_click=_show_classes, args=([],), width="stretch")
+    buttons[2].button("No class", on_click=page_state.show_classes, args=([],), width="stretch")
 visible = st.pills("Classes drawn (click to switch a class on or off)", ALL_CLASSES, selection_mode="multi",
                    default=ALL_CLASSES, format_func=numbered_label, key="visible")
 hidden = [c for c in range(len(CLASS_NAMES)) if c not in visible]
@@ -103,26 +76,9 @@ drawing.class_legend(palette, hidden=hidden)
 
 rng = np.random.default_rng(int(seed))
 indices = sorted(int(i) for i in rng.choice(len(pairs), size=min(int(count), len(pairs)), replace=False))
-samples = []
-headings = st.columns(3)
-for column, heading in zip(headings, ("Image", "Colour mask", "Overlay")):
-    column.markdown(f"**{heading}**")
-for index in indices:
-    with drawing.error_boundary(f"Reading image {index}", stop=False):
-        stem, image, mask = datasets.load_sample(dataset.root, split, index)
-        samples.append((index, stem, image, mask))
-        row = st.columns(3)
-        for column, kind in zip(row, ("image", "mask", "overlay")):
-            with column:
-                drawing.plot(datasets.sample_figure(dataset.root, split, index, kind, opacity, visible,
-                                                    current_palette_name()),
-                             key=f"sample-{split}-{index}-{kind}")
-        st.caption(f"{md_text(split)} image {index + 1} of {len(pairs)} · {md_code(stem)} · "
-                   f"{image.shape[1]} × {image.shape[0]} px")
+samples = page_state.sample_rows(dataset, split, indices, opacity, visible)
 
-# ---------------------------------------------------------------------------
-# 2. Class imbalance (exercise 13-4)
-# ---------------------------------------------------------------------------
+# --- 2. Class imbalance (exercise 13-4) ---
 st.header("Class imbalance", divider="gray")
 st.markdown(
     "How many pixels belong to each class? Most pixels are background, and among the body parts a "
@@ -135,16 +91,7 @@ with st.spinner(f"Counting the pixels of every class in the {split} split (once;
     # back as a DatasetError naming it (shown here), never as a dead server.
     with drawing.error_boundary("Computing the statistics"):
         stats = datasets.load_stats(dataset.root, split)
-if stats.skipped:
-    reasons = list(stats.skipped_reasons)
-    reasons += ["cannot be read"] * (len(stats.skipped) - len(reasons))
-    st.warning(f"{len(stats.skipped):,} of the {len(pairs):,} masks of the {split} split are left out of these "
-               "statistics: they cannot be read, or they are not label ids (see why below). Training feeds "
-               "them as unlabelled. Fix or remove them; `python -m seglib data check` lists every problem.",
-               icon=":material/warning:")
-    with st.expander(f"Masks left out ({len(reasons):,})"):
-        st.dataframe(pd.DataFrame({"mask": list(stats.skipped), "why": reasons[:len(stats.skipped)]}).head(500),
-                     hide_index=True, width="stretch")
+page_state.skipped_masks(stats, split, len(pairs))
 
 chart_controls = st.columns([1, 1, 2], vertical_alignment="bottom")
 scale = chart_controls[0].segmented_control("Scale", ["linear", "log"], default="linear", required=True,
@@ -156,18 +103,7 @@ drawing.plot(chart_figures.class_fraction_figure(
     split_fractions, counts=split_counts, palette=palette, log=scale == "log",
     include_background=include_background,
     title=f"Share of pixels per class, {split} split ({len(pairs):,} images)"), key="split-fractions")
-foreground = split_fractions[1:].sum()
-rarest = int(np.argmin(np.where(split_fractions > 0, split_fractions, np.inf)))
-if foreground > 0:
-    st.caption(
-        f"Background: {split_fractions[0]:.1%} of all pixels. The most frequent body part, "
-        f"{class_label(int(np.argmax(split_fractions[1:])) + 1)}, has "
-        f"{split_fractions[1:].max() / max(split_fractions[rarest], 1e-12):,.0f}× the pixels of the rarest class, "
-        f"{class_label(rarest)}. People cover {foreground:.1%} of the pixels."
-    )
-else:
-    st.caption("No mask of this split labels any body part: every labelled pixel is background, so there is "
-               "no person for a model to learn.")
+st.caption(imbalance_sentence(split_fractions))
 ignored = int(stats.ignored_pixels)
 st.caption(
     f"**The ignore label, {IGNORE_LABEL}.** A mask pixel holding {IGNORE_LABEL} has no class: it marks a pixel "
@@ -197,9 +133,7 @@ if samples:
     st.caption(f"{len(absent)} of {len(CLASS_NAMES) - 1} part classes do not appear in this image"
                + (f": {', '.join(absent)}." if absent else "."))
 
-# ---------------------------------------------------------------------------
-# 2b. Where the loss puts its weight (exercise 13-4 part 2)
-# ---------------------------------------------------------------------------
+# --- 2b. Where the loss puts its weight (exercise 13-4 part 2) ---
 st.subheader("Imbalance and the loss", anchor="imbalance-and-the-loss")
 st.markdown("Does the usual loss correct this imbalance? " + loss_shares.CROSS_ENTROPY_WEIGHTING + " "
             + loss_shares.RANDOM_VS_TRAINED)
@@ -240,25 +174,8 @@ with drawing.error_boundary("Measuring the losses", stop=False):
         title=f"Share of the pixels and of each loss per class, and the model's IoU ({split} split)"),
         key="loss-shares")
     st.markdown(loss_shares.loss_share_sentence(loss_table))
-    present = loss_table[loss_table["pixels"] > 0]
-    if len(present):
-        background_row = loss_table.iloc[0]
-        rarest_row = present.sort_values("pixels", kind="stable").iloc[0]
-
-        def _shares(row) -> str:
-            return (f"{loss_shares.share_text(row['pixel share'])} of the pixels, "
-                    f"{loss_shares.share_text(row['cross-entropy share'])} of the cross-entropy, "
-                    f"{loss_shares.share_text(row['weighted-cross-entropy share'])} of the weighted cross-entropy and "
-                    f"{loss_shares.share_text(row['focal share'])} of the focal loss")
-
-        iou = rarest_row["IoU"]
-        st.caption(
-            f"On these images the background holds {_shares(background_row)}. The rarest class present, "
-            f"{rarest_row['class']}, holds {_shares(rarest_row)}; its median-frequency weight is "
-            f"{rarest_row['class weight']:,.1f} and the model's IoU on it "
-            + ("is undefined." if pd.isna(iou) else f"{iou:.2f}.")
-            + f" Weights come from the pixel counts of the whole {split} split; classes without pixels get "
-            "weight 0. Focal loss with γ = 2.")
+    if caption := loss_shares.rarest_class_caption(loss_table, split):
+        st.caption(caption)
     if loss_choice.kind == "untrained":
         st.info("This model has random weights: the sentence above shows what that does to the shares. Pick the "
                 "demo model or a trained run in the sidebar to see where a trained model's loss lies.",
@@ -267,18 +184,10 @@ with drawing.error_boundary("Measuring the losses", stop=False):
         st.caption("A training run can use the other losses too: the loss choice of the Training form "
                    "(`train.loss`), so you can test whether weighting or focal loss lifts the rare classes' IoU.")
     with st.expander("The numbers as a table"):
-        st.dataframe(loss_table, hide_index=True, width="stretch", column_config={
-            "pixels": st.column_config.NumberColumn(format="localized"),
-            **{column: st.column_config.NumberColumn(format="percent")
-               for column in ("pixel share", *loss_shares.SHARE_COLUMNS.values())},
-            "class weight": st.column_config.NumberColumn(format="%.2f"),
-            "mean cross-entropy": st.column_config.NumberColumn(format="%.3f"),
-            "IoU": st.column_config.NumberColumn(format="%.2f")})
+        st.dataframe(loss_table, hide_index=True, width="stretch", column_config=page_state.LOSS_COLUMNS)
     drawing.show_source(losses.make_loss)
 
-# ---------------------------------------------------------------------------
-# 3. Object scales (exercise 13-2 part 1)
-# ---------------------------------------------------------------------------
+# --- 3. Object scales (exercise 13-2 part 1) ---
 st.header("Object scales", divider="gray")
 st.markdown(
     "People appear at very different sizes: a person close to the camera can fill the image, one "

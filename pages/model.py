@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from seglib import keras_example
-from seglib.presets import get_preset, preset_names
+from seglib.presets import INPUT_SIZES, get_preset, preset_names
 from seglib.model import deeplab as seglib_model
 from seglib.model.aspp import aspp_block
 from seglib.model.decoder import decoder_block
@@ -33,24 +33,19 @@ page_header(
 # Which model to look at: a preset, at an image size. Building is cached, so
 # a second visit (by anyone) costs nothing.
 # ---------------------------------------------------------------------------
-SIZES = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512]
 presets = preset_names()
-
-
-def _reset_size() -> None:
-    st.session_state["size"] = get_preset(st.session_state["preset"]).model.image_size
 
 
 picker, size_picker, about = st.columns([1, 1, 2], vertical_alignment="bottom")
 url_state.seed("preset", presets[0], options=presets)
-preset = picker.selectbox("Preset", presets, on_change=_reset_size, key="preset",
+preset = picker.selectbox("Preset", presets, on_change=page_state.reset_size, key="preset",
                           help="lecture: narrow MobileNetV2 for a laptop CPU; course and keras-example: "
                                "ResNet50 at 512 px as in the Keras example.")
 url_state.sync("preset", presets[0])
 base_config = get_preset(preset)
 # The size follows the preset unless the user (or the URL) picked another one.
-url_state.seed("size", base_config.model.image_size, options=SIZES, cast=int)
-image_size = size_picker.select_slider("Input size (pixels)", SIZES, key="size",
+url_state.seed("size", base_config.model.image_size, options=INPUT_SIZES, cast=int)
+image_size = size_picker.select_slider("Input size (pixels)", INPUT_SIZES, key="size",
                                        help="The model is built for square images of this size.")
 url_state.sync("size", base_config.model.image_size)
 about.caption(base_config.description)
@@ -156,22 +151,7 @@ with drawing.error_boundary("Following the receptive field through the layers", 
 # ---------------------------------------------------------------------------
 # The final layer (exercise 13-3)
 # ---------------------------------------------------------------------------
-logits_row = rows[-1]
-height, width, channels = logits_row["output_shape"][1:]
-# The last layer is the 1 x 1 convolution itself, or (model.upsample_logits) an upsampling of its
-# output: say which, with the kernel only where there is one.
-last_conv = next((row for row in reversed(rows) if row.get("kernel_size")), None)
-if logits_row.get("kernel_size"):
-    last_layer = (f"The last layer, `{logits_row['name']}` ({logits_row['type']}, "
-                  f"{' × '.join(map(str, logits_row['kernel_size']))} kernel), outputs")
-elif last_conv is not None:
-    conv_height, conv_width = last_conv["output_shape"][1:3]
-    last_layer = (f"The last convolution, `{last_conv['name']}` ({last_conv['type']}, "
-                  f"{' × '.join(map(str, last_conv['kernel_size']))} kernel), gives the class scores at "
-                  f"{conv_height} × {conv_width}; the last layer, `{logits_row['name']}` ({logits_row['type']}, "
-                  "no weights), enlarges them and outputs")
-else:
-    last_layer = f"The last layer, `{logits_row['name']}` ({logits_row['type']}), outputs"
+last_layer, (height, width, channels) = summary.final_layer(rows)
 st.subheader("The final layer")
 st.info(
     f"{last_layer} **{height} × {width} × {channels}** for a {image_size} × {image_size} input.\n\n"

@@ -93,6 +93,8 @@ def _course() -> RunConfig:
 
 
 PRESETS = {"lecture": _lecture, "course": _course, "keras-example": _keras_example}
+#: The input sizes the Model and Atrous pages offer for a preset (multiples of the output stride 16).
+INPUT_SIZES = (64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512)
 
 
 def preset_names() -> list[str]:

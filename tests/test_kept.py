@@ -1,5 +1,6 @@
 """Results kept on disk across restarts (``ui.kept``): read back instead of computed, keyed on the arguments
-(not the underscore ones), never kept when ``keep_if`` says no, and recomputed from a damaged file."""
+(not the underscore ones), never kept when ``keep_if`` says no, and recomputed from a damaged file; the one
+model key (``ui.models.model_key``) that every cache of a model's results uses."""
 
 from __future__ import annotations
 
@@ -53,3 +54,23 @@ def test_the_key_changes_with_the_code(monkeypatch):
     assert path == kept.path_for("test_code", {"key": "demo", "_model": 1})
     monkeypatch.setattr(kept, "code_digest", lambda: "another version of seglib")
     assert kept.path_for("test_code", {"key": "demo"}) != path
+
+
+def test_one_model_key_for_every_cache(tmp_path):
+    from ui import models
+
+    checkpoint = tmp_path / "model.keras"
+    checkpoint.write_bytes(b"weights")
+    run = models.ModelChoice(models.ModelRef.run("r1"), "Run: r1", checkpoint)
+    key = models.model_key(run)
+    assert key[0] == "run:r1" and key[1:] == run.stamp and models.keeps_on_disk(key)
+    assert models.model_key(run, object()) == key  # a file's version names it, not the loaded object
+    checkpoint.write_bytes(b"other weights")
+    assert models.model_key(run) != key  # a new checkpoint: every cache computes again
+    checkpoint.unlink()
+    assert not models.keeps_on_disk(models.model_key(run))  # no file, no version: never kept
+    untrained = models.untrained_choice("lecture")
+    model = object()
+    assert models.model_key(untrained) == ("untrained:lecture", None)
+    assert models.model_key(untrained, model, 96) == ("untrained:lecture", 96, id(model))
+    assert not models.keeps_on_disk(models.model_key(untrained, model, 96))  # random weights: never kept

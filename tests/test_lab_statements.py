@@ -274,7 +274,7 @@ def test_the_uncertain_pixel_is_the_one_nearest_the_target():
 def test_the_hint_names_the_column_as_the_atrous_page_heads_it():
     hint = next(q for q in ex.all_questions(ex.build_exercises({})) if q.key == "widest_receptive_field").hint
     assert f"'{BRANCH_HEADINGS['receptive field (px)']}' column" in hint
-    source = (ROOT / "pages" / "atrous.py").read_text(encoding="utf-8")
+    source = (ROOT / "ui" / "atrous.py").read_text(encoding="utf-8")  # the Atrous page's branch table
     assert 'aspp.BRANCH_HEADINGS["receptive field (px)"]' in source  # the page heads it from the same table
 
 

@@ -1,6 +1,7 @@
 """Architecture rules: seglib's subpackages import only the layers below them; no import cycle in
 seglib or ui; seglib never imports Streamlit; light modules stay TF-free; no module imports another's
-private names; no sys.path or PYTHONPATH tricks; no absolute machine paths in tracked files."""
+private names; no sys.path or PYTHONPATH tricks; no absolute machine paths in tracked files; no page
+file over 250 lines."""
 
 import ast
 import re
@@ -269,3 +270,17 @@ def test_no_absolute_machine_paths_in_tracked_files():
             if marker in text:
                 offenders.append(f"{name}: {marker}")
     assert not offenders, offenders
+
+
+#: The longest a page file may be: a page reads as header, widgets, one call, draw (Streamlit's own
+#: demo pages are 42 to 117 lines); its state, caches and arithmetic live in ``ui/<page>`` and ``seglib``.
+PAGE_LINES = 250
+
+
+def test_no_page_is_longer_than_the_limit():
+    lengths = {path.name: len(path.read_text(encoding="utf-8").splitlines())
+               for path in sorted((ROOT / "pages").glob("*.py"))}
+    assert lengths, "no page files found"
+    too_long = {name: count for name, count in lengths.items() if count > PAGE_LINES}
+    assert not too_long, (f"Pages over {PAGE_LINES} lines: {too_long}. Move page state, caches and callbacks "
+                          "to a ui/<page> module and arithmetic to seglib.")

@@ -401,3 +401,24 @@ def test_reduced_build_gives_the_full_size_numbers_and_is_kept_on_disk(course_mo
     path.write_text("{not json")  # a damaged file is computed again, never an error
     monkeypatch.undo()
     assert reduced.reduced_numbers("course") == numbers
+
+
+def test_the_rate_arithmetic_of_the_atrous_page():
+    import doctest
+
+    from seglib.analysis import rates
+
+    assert doctest.testmod(rates).failed == 0
+    example = rates.comparison_column(512, 16, "conv4_block6_2_relu", 291, [6, 12, 18], {6: 483, 12: 675, 18: 867})
+    assert example["output stride · ASPP map"] == "16 · 32 × 32"
+    assert example["tap spacing"] == "96 / 192 / 288 px" and example["atrous branch fields"] == "483 / 675 / 867 px"
+    assert example["valid taps (mean over positions)"] == " / ".join(
+        f"{dilation.valid_tap_stats(32, rate)['valid_tap_fraction']:.0%}" for rate in (6, 12, 18))
+    assert example["rates that act as 1 × 1 everywhere"] == "none"
+    small = rates.comparison_column(96, 16, "block_13_expand_relu", None, [2, 4, 6], {2: 331})
+    assert small["rates that act as 1 × 1 everywhere"] == "6"  # a 6 × 6 map: rate 6 reads only the centre
+    assert small["backbone field"] == "?" and small["atrous branch fields"] == "331 / ? / ? px"
+    assert rates.rates_need([2, 4, 6], 16).startswith("Rate 6 reads a neighbour only on maps of at least 7 × 7")
+    assert "DeepLab chose 6/12/18" in rates.rates_need([6, 12, 18], 16)
+    assert rates.collapse_hint([2, 4, 6], 16, 64, [64, 96], fixed_size=True) == (
+        "No smaller size on offer turns one of them into a 1 × 1 convolution.")

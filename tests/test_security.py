@@ -104,12 +104,18 @@ def test_upload_limits_in_the_streamlit_config_and_in_code():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == evaluate.MAX_UPLOAD_BYTES // (1024 * 1024) == 20
-    # One accepted list, one reader with its limits (predict_upload reads through read_upload).
-    for name, reader in (("predictions.py", "evaluate.predict_upload("), ("atrous.py", "evaluate.read_upload(")):
-        page = (ROOT / "pages" / name).read_text()
-        assert "type=list(evaluate.UPLOAD_TYPES)" in page and "evaluate.UPLOAD_TYPES_TEXT" in page, name
-        assert reader in page, name
-        assert "tempfile" not in page and "read_image(" not in page, name
+    # One accepted list in one upload widget (ui.uploads), one reader with its limits (predict_upload reads
+    # through read_upload); the pages call that widget and nothing else offers image uploads.
+    widget = (ROOT / "ui" / "uploads.py").read_text()
+    assert "type=list(evaluate.UPLOAD_TYPES)" in widget and "evaluate.UPLOAD_TYPES_TEXT" in widget
+    for name, parts, reader in (("predictions.py", "ui/predictions/view.py", "evaluate.predict_upload("),
+                                ("atrous.py", "ui/atrous.py", "evaluate.read_upload(")):
+        code = (ROOT / "pages" / name).read_text() + (ROOT / parts).read_text()
+        assert "uploads.image_uploader(" in code and reader in code, name
+        assert "tempfile" not in code and "read_image(" not in code, name
+    uploaders = [str(path.relative_to(ROOT)) for folder in ("pages", "ui") for path in sorted((ROOT / folder).rglob("*.py"))
+                 if "type=list(evaluate.UPLOAD_TYPES)" in path.read_text()]
+    assert uploaders == ["ui/uploads.py"], uploaders
     assert "read_upload(" in inspect.getsource(evaluate.predict_upload)
     with pytest.raises(ImageReadError, match="under"):
         evaluate.read_image_bytes(b"\xff" * (evaluate.MAX_UPLOAD_BYTES + 1), "big.jpg")

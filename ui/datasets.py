@@ -16,7 +16,7 @@ import streamlit as st
 from seglib import settings
 from seglib.data import layout
 from seglib.errors import DatasetError
-from ui import kept, url_state
+from ui import kept, models, url_state
 from ui.stamps import folder_stamp
 
 #: Session-state key of the sidebar's dataset, also the URL query parameter.
@@ -142,15 +142,14 @@ LOSS_IMAGES_DEFAULT = 16
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-@kept.on_disk("loss_table", keep_if=lambda arguments: arguments["model_stamp"])
-def _loss_table(model_key: str, model_stamp: tuple, root: str, data_stamp: tuple, split: str, limit: int,
-                class_counts: tuple, _choice):
+@kept.on_disk("loss_table", keep_if=lambda arguments: models.keeps_on_disk(arguments["model_key"]))
+def _loss_table(model_key: tuple, root: str, data_stamp: tuple, split: str, limit: int, class_counts: tuple,
+                _choice):
     from seglib.classes import CLASS_NAMES
     from seglib.presets import get_preset
     from seglib.evaluation import inference
     from seglib.analysis import loss_shares
     from seglib.evaluation import losses
-    from ui import models
 
     model = models.load_choice(_choice)
     size = inference.model_input_size(model) or get_preset("lecture").model.image_size
@@ -167,7 +166,7 @@ def loss_table(choice, root: str | os.PathLike, split: str, limit: int, class_co
     stand for it). ``frame.attrs`` says how many images and at which size."""
     root = settings.check_data_path(root)
     pairs = load_dataset(root).split(split)
-    return _loss_table(choice.key, choice.stamp, str(root), folder_stamp(root), split, int(min(limit, len(pairs))),
+    return _loss_table(models.model_key(choice), str(root), folder_stamp(root), split, int(min(limit, len(pairs))),
                        tuple(int(c) for c in class_counts), choice)
 
 

@@ -88,18 +88,19 @@ def figure_caption() -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _checkpoint_model_summary(kind: str, ident: str, stamp: tuple) -> str | None:
-    """The model summary of the demo model (its card) or of a run (its config.json); None if unreadable."""
+def _checkpoint_model_summary(key: tuple, _ref) -> str | None:
+    """The model summary of the demo model (its card) or of a run (its config.json); None if unreadable
+    (``key``: ``ui.models.model_key`` of the checkpoint ``_ref`` names)."""
     from seglib.config import RunConfig
     from seglib.training import demo
     from seglib.training.runs.folders import run_dir
     from seglib.training.runs.state import training_config
 
     try:
-        if kind == "demo":
+        if _ref.kind == "demo":
             card = demo.load_demo_card() or {}
             return RunConfig.from_dict(card["config"]).model_summary()
-        return training_config(run_dir(ident)).model_summary()
+        return training_config(run_dir(_ref.id)).model_summary()
     except (SeglibError, OSError, KeyError, TypeError, ValueError):
         return None
 
@@ -109,14 +110,14 @@ def sidebar_figure_source() -> dict:
     ('demo model' for the shipped one, none for an untrained preset), its model summary and the
     dataset's name."""
     from ui.datasets import DATASET_KEY, dataset_options
-    from ui.models import current_model_choice
+    from ui.models import current_model_choice, model_key
 
     choice = current_model_choice()
     if choice.kind == "untrained":
         run, model = None, untrained_summary(choice.preset)
     else:
         run = "demo model" if choice.kind == "demo" else choice.ref.id
-        model = _checkpoint_model_summary(choice.kind, choice.ref.id, choice.stamp) or choice.label
+        model = _checkpoint_model_summary(model_key(choice), choice.ref) or choice.label
     dataset = st.session_state.get(DATASET_KEY) or next(iter(dataset_options()), None)
     return {"run": run, "model": model, "dataset": dataset}
 

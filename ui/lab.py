@@ -51,15 +51,15 @@ HIDE_MODEL_ANSWERS_ENV = "SEGLIB_HIDE_MODEL_ANSWERS"
 # ---------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=8)
-@kept.on_disk("model_numbers", keep_if=lambda arguments: arguments["stamp"])
-def _model_numbers(key: str, stamp: tuple, _choice: models.ModelChoice) -> dict:
-    """Shape and scale numbers of a sidebar model (cached per model and file version)."""
+@kept.on_disk("model_numbers", keep_if=lambda arguments: models.keeps_on_disk(arguments["key"]))
+def _model_numbers(key: tuple, _choice: models.ModelChoice) -> dict:
+    """Shape and scale numbers of a sidebar model (``key``: its ``ui.models.model_key``)."""
     return lab_facts.model_numbers(models.load_choice(_choice))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-@kept.on_disk("sample_numbers", keep_if=lambda arguments: arguments["stamp"])
-def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choice: models.ModelChoice) -> dict:
+@kept.on_disk("sample_numbers", keep_if=lambda arguments: models.keeps_on_disk(arguments["key"]))
+def _sample_numbers(key: tuple, root: str, data_stamp: tuple, _choice: models.ModelChoice) -> dict:
     """The numbers of the image the Predictions page opens first: the first image with a
     left or right part of its first split (validation when there is one), and the
     model's logits at an uncertain pixel of it (``lab_checks.uncertain_pixel``: winning
@@ -83,8 +83,8 @@ def _sample_numbers(key: str, stamp: tuple, root: str, data_stamp: tuple, _choic
 def warm_facts(root, choice: models.ModelChoice) -> None:
     """Compute (and cache for every session) the model and sample numbers ``gather_facts`` reads for
     ``choice`` on the dataset at ``root``, without drawing anything (``ui.prewarm`` calls it)."""
-    _model_numbers(choice.key, choice.stamp, choice)
-    _sample_numbers(choice.key, choice.stamp, str(root), folder_stamp(root), choice)
+    _model_numbers(models.model_key(choice), choice)
+    _sample_numbers(models.model_key(choice), str(root), folder_stamp(root), choice)
     with _facts_lock:
         _facts_ready.add(_facts_key(root, choice))
 
@@ -97,7 +97,7 @@ _facts_lock = threading.Lock()
 
 
 def _facts_key(root, choice: models.ModelChoice) -> tuple:
-    return (choice.key, choice.stamp, str(root), folder_stamp(root))
+    return (models.model_key(choice), str(root), folder_stamp(root))
 
 
 def _facts_in_background(root, choice: models.ModelChoice) -> None:
@@ -171,7 +171,7 @@ def gather_facts(quiet: bool = False, wait: bool = True) -> dict:
                 facts["pending"] = True
         if ready:
             with st.spinner("Reading the model's shapes and receptive fields..."):
-                facts.update(_model_numbers(choice.key, choice.stamp, choice))
+                facts.update(_model_numbers(models.model_key(choice), choice))
         if choice.kind == "run":
             facts.update(lab_facts.run_numbers(choice.ref.id))
             facts["model_preset"] = facts.get("run_preset")
@@ -188,7 +188,7 @@ def gather_facts(quiet: bool = False, wait: bool = True) -> dict:
     if root is not None and choice is not None and ready:
         with _part("Predicting the first image", quiet):
             with st.spinner("Predicting the image of exercises 13-5 and 13-6..."):
-                facts.update(_sample_numbers(choice.key, choice.stamp, str(root), folder_stamp(root), choice))
+                facts.update(_sample_numbers(models.model_key(choice), str(root), folder_stamp(root), choice))
             with _facts_lock:
                 _facts_ready.add(_facts_key(root, choice))
     return facts

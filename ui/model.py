@@ -1,6 +1,6 @@
-"""The Model page's caches (``pages/model.py``): the Keras example's numbers and the layer-by-layer
-receptive fields, computed once per server and kept as plain data. The sidebar's model choice
-itself is ``ui.models``.
+"""The Model page's parts (``pages/model.py``): the preset picker's callback, and its caches: the Keras
+example's numbers and the layer-by-layer receptive fields, computed once per server and kept as plain
+data. The sidebar's model choice itself is ``ui.models``.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from seglib.analysis.fields import DEPTH_COLUMN, FIELD_COLUMN, STRIDE_COLUMN, WHOLE_IMAGE_COLUMN
+from seglib.presets import get_preset
 from ui import kept, models
 
 #: Column widths of the layer-by-layer tables.
@@ -22,11 +23,18 @@ PROFILE_COLUMNS = {
 }
 
 
+def reset_size() -> None:
+    """A new preset: the size slider goes to the preset's own size."""
+    st.session_state["size"] = get_preset(st.session_state["preset"]).model.image_size
+
+
 @st.cache_data(show_spinner=False)
 @kept.on_disk("keras_example_numbers")
 def keras_example_numbers() -> dict:
     """Parameters, stage shapes and layer-by-layer receptive fields of the Keras example's model.
 
+    The Atrous page reads the example's size-independent numbers from a 64 px build instead
+    (``ui.models.reduced_numbers``, why: see there); this page's layer table needs the 512 px shapes.
     Built once per machine at its own size (512 px) with random weights: none of these numbers
     depends on weights, so nothing is loaded or downloaded. Only plain numbers are kept (in memory and
     on disk, ``ui.kept``: a restarted dashboard does not build the ResNet50 again); the model is dropped.
@@ -42,8 +50,8 @@ def keras_example_numbers() -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _profile(_model, key: str, stamp: tuple):
-    """``depth_profile`` of a loaded model and its input size, per model (``key``) and file version."""
+def _profile(_model, key: tuple):
+    """``depth_profile`` of a loaded model and its input size, per model (``key``: ``ui.models.model_key``)."""
     from seglib.analysis.fields import depth_profile, layer_fields, model_input_size
 
     return depth_profile(layer_fields(_model)), model_input_size(_model)[0]
@@ -55,5 +63,5 @@ def field_profiles() -> dict[str, tuple]:
     with st.spinner("Following the receptive field through both models (once per model)..."):
         model, choice = models.current_model()
         example = keras_example_numbers()
-        return {f"sidebar: {choice.label}": _profile(model, choice.key, choice.stamp),
+        return {f"sidebar: {choice.label}": _profile(model, models.model_key(choice, model)),
                 f"Keras example ({example['image_size']} px)": (example["profile"], example["image_size"])}

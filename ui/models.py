@@ -124,7 +124,7 @@ def refresh_model_options() -> None:
 def model_options() -> dict[str, ModelChoice]:
     """The models the sidebar offers by URL value: the demo model (when shipped), the
     checkpoints of finished or stopped runs, and an untrained model per preset."""
-    from seglib.presets import get_preset, preset_names
+    from seglib.presets import preset_names
 
     options: dict[str, ModelChoice] = {}
     demo = _demo_choice()
@@ -139,11 +139,18 @@ def model_options() -> dict[str, ModelChoice]:
                              note=f"Checkpoint {Path(checkpoint).name} of run {run_id} ({status or 'done'}).")
         options[choice.key] = choice
     for preset in preset_names():
-        choice = ModelChoice(ModelRef.untrained(preset), f"Untrained: {preset}",
-                             note="Random weights: " + get_preset(preset).summary()
-                                  + ". Its predictions are noise until trained.")
+        choice = untrained_choice(preset)
         options[choice.key] = choice
     return options
+
+
+def untrained_choice(preset: str) -> ModelChoice:
+    """The picker's entry for ``preset`` with random weights (the Atrous page names one at any size too)."""
+    from seglib.presets import get_preset
+
+    return ModelChoice(ModelRef.untrained(preset), f"Untrained: {preset}",
+                       note="Random weights: " + get_preset(preset).summary()
+                            + ". Its predictions are noise until trained.")
 
 
 def current_model_choice() -> ModelChoice:
@@ -221,6 +228,28 @@ def current_model():
     return load_choice(choice), choice
 
 
+def model_key(choice: ModelChoice, model=None, image_size: int | None = None) -> tuple:
+    """The key of a model in every cache of what is computed from it (one shape for all of them).
+
+    A model with a file (the demo model, a run's checkpoint): ``(URL value, *file stamp)``, which
+    changes when the file does. An untrained preset: ``(URL value, image size)`` plus, when the
+    loaded ``model`` is given, its ``id``: its random weights differ at every build, and
+    ``load_model``'s cache may drop and build it again, so results of the old weights are not served
+    for the new ones. Caches that compute from the choice alone (the model is loaded only on a miss)
+    pass no model; ``keeps_on_disk`` tells which keys ``ui.kept`` may keep.
+    """
+    if choice.path is not None:
+        return (choice.key, *choice.stamp)
+    return (choice.key, int(image_size) if image_size else None, *(() if model is None else (id(model),)))
+
+
+def keeps_on_disk(key: tuple) -> bool:
+    """Whether results under ``model_key`` ``key`` may be kept on disk (``ui.kept``): only for a model
+    whose file exists (its stamp is in the key); an untrained model's weights differ at every start."""
+    ref = ModelRef.from_url(key[0]) if key else None
+    return ref is not None and ref.kind != "untrained" and len(key) > 1
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 @kept.on_disk("model_description")
 def model_description(preset: str, image_size: int) -> dict:
@@ -238,7 +267,13 @@ def model_description(preset: str, image_size: int) -> dict:
 @st.cache_data(show_spinner=False, max_entries=8)
 def reduced_numbers(preset: str) -> dict:
     """``seglib.analysis.reduced.reduced_numbers`` of a preset (the Keras example beside the sidebar model on the
-    Model and Atrous pages): built once per machine, kept on disk and here, shared by every session."""
+    Atrous page): built once per machine, kept on disk and here, shared by every session.
+
+    The Keras example's numbers have two homes on purpose: the Atrous page needs only numbers that do not
+    depend on the input size (receptive fields, the ASPP input layer), which this 64 px build gives in about
+    a second; the Model page's layer-by-layer table lists every layer's output at the example's own 512 px,
+    which only the 512 px build of ``ui.model.keras_example_numbers`` gives. Serving the Atrous page from
+    that one would make its first visit wait for a ResNet50 at 512 px."""
     from seglib.analysis.reduced import reduced_numbers as numbers
 
     return numbers(preset)

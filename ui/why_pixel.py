@@ -55,8 +55,8 @@ def _image_ablation(model_key: tuple, image_key: tuple, image_size: tuple[int, i
 
 def image_ablation(model, model_key: tuple, image_key: tuple, image: np.ndarray, truth: np.ndarray | None,
                    image_size: tuple[int, int]) -> ablation.ImageAblation:
-    """``seglib.analysis.ablation.ablate_image`` once per (model, image) on this server: ``model_key`` and
-    ``image_key`` name them (a checkpoint's version, a dataset folder's stamp), ``image_size`` is the size
+    """``seglib.analysis.ablation.ablate_image`` once per (model, image) on this server: ``model_key``
+    (``ui.models.model_key``) and ``image_key`` name them (a checkpoint's version, a dataset folder's stamp), ``image_size`` is the size
     the inspected pixels refer to."""
     return _image_ablation(model_key, image_key, tuple(image_size), _model=model, _image=image, _truth=truth)
 

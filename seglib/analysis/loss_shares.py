@@ -258,3 +258,29 @@ def loss_share_sentence(table, tolerance: float = SHARE_TOLERANCE) -> str:
         sentence += (f" The rarest class present, {rare['class']}, holds {share_text(float(rare['pixel share']))} "
                      f"of the pixels and {share_text(float(rare[SHARE_COLUMNS['cross-entropy']]))} of the loss.")
     return sentence
+
+
+def rarest_class_caption(table, split: str) -> str:
+    """What the background and the rarest class present hold of the pixels and of each loss in a
+    ``loss_shares`` table, the rarest class's weight and IoU, and where the weights come from ("" when no
+    class has pixels)."""
+    import pandas as pd
+
+    present = table[table["pixels"] > 0]
+    if not len(present):
+        return ""
+
+    def shares(row) -> str:
+        return (f"{share_text(row['pixel share'])} of the pixels, "
+                f"{share_text(row['cross-entropy share'])} of the cross-entropy, "
+                f"{share_text(row['weighted-cross-entropy share'])} of the weighted cross-entropy and "
+                f"{share_text(row['focal share'])} of the focal loss")
+
+    background, rarest = table.iloc[0], present.sort_values("pixels", kind="stable").iloc[0]
+    iou = rarest["IoU"]
+    return (f"On these images the background holds {shares(background)}. The rarest class present, "
+            f"{rarest['class']}, holds {shares(rarest)}; its median-frequency weight is "
+            f"{rarest['class weight']:,.1f} and the model's IoU on it "
+            + ("is undefined." if pd.isna(iou) else f"{iou:.2f}.")
+            + f" Weights come from the pixel counts of the whole {split} split; classes without pixels get "
+            "weight 0. Focal loss with γ = 2.")

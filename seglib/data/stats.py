@@ -362,6 +362,20 @@ def count_class_pixels(pairs, num_classes: int = NUM_CLASSES, size: int | None =
     return counts
 
 
+def imbalance_sentence(fractions) -> str:
+    """What a split's class shares (``DatasetStats.fractions``) say about imbalance: the background's share,
+    how many times the rarest class's pixels the most frequent body part has, and the people's share."""
+    fractions = np.asarray(fractions, dtype=np.float64)
+    foreground = fractions[1:].sum()
+    if not foreground > 0:
+        return ("No mask of this split labels any body part: every labelled pixel is background, so there is "
+                "no person for a model to learn.")
+    rarest = int(np.argmin(np.where(fractions > 0, fractions, np.inf)))
+    return (f"Background: {fractions[0]:.1%} of all pixels. The most frequent body part, "
+            f"{class_label(int(np.argmax(fractions[1:])) + 1)}, has "
+            f"{fractions[1:].max() / max(fractions[rarest], 1e-12):,.0f}× the pixels of the rarest class, "
+            f"{class_label(rarest)}. People cover {foreground:.1%} of the pixels.")
+
 # ---------------------------------------------------------------------------
 # the cache: one .npz per (dataset files, split, size)
 # ---------------------------------------------------------------------------

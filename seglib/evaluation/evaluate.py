@@ -125,6 +125,18 @@ class ImageComparison:
         """Classes the prediction uses that are not in the truth."""
         return [int(c) for c in np.flatnonzero((self.truth_counts == 0) & (self.predicted_counts > 0))]
 
+    def presence_sentence(self) -> str:
+        """Which classes vanished from the prediction, which it invented, and how many classes have no IoU
+        (in neither mask) (Markdown)."""
+        missed = [class_label(c) for c in self.missed_classes]
+        invented = [class_label(c) for c in self.invented_classes]
+        absent = int(np.isnan(self.per_class_iou).sum())
+        return ((f"In the truth but never predicted: **{', '.join(missed)}**. " if missed
+                 else "Every class of the truth appears in the prediction. ")
+                + (f"Predicted but not in the truth: {', '.join(invented)}. " if invented else "")
+                + ({0: "", 1: "1 class appears in neither mask and has no IoU (left out of the mean)."}.get(
+                    absent, f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")))
+
 
 def compare_masks(truth: np.ndarray, predicted: np.ndarray, num_classes: int = len(CLASS_NAMES),
                   ignore_label: int = IGNORE_LABEL) -> ImageComparison:

@@ -125,6 +125,30 @@ def describe(model) -> dict[str, Any]:
             "trainable": int(trainable), "weights_message": str(getattr(model, "weights_message", "") or "")}
 
 
+
+def final_layer(rows: list[dict[str, Any]]) -> tuple[str, tuple[int, int, int]]:
+    """What the last layer of ``layer_table`` rows is, as the start of a sentence that ends in its output
+    ("The last layer, `logits` (Conv2D, 1 × 1 kernel), outputs"), and its output's (height, width, channels).
+
+    The last layer is the 1 x 1 convolution itself, or (``model.upsample_logits``) an upsampling of its
+    output: the sentence says which, with the kernel only where there is one.
+    """
+    logits_row = rows[-1]
+    last_conv = next((row for row in reversed(rows) if row.get("kernel_size")), None)
+    if logits_row.get("kernel_size"):
+        text = (f"The last layer, `{logits_row['name']}` ({logits_row['type']}, "
+                f"{' × '.join(map(str, logits_row['kernel_size']))} kernel), outputs")
+    elif last_conv is not None:
+        conv_height, conv_width = last_conv["output_shape"][1:3]
+        text = (f"The last convolution, `{last_conv['name']}` ({last_conv['type']}, "
+                f"{' × '.join(map(str, last_conv['kernel_size']))} kernel), gives the class scores at "
+                f"{conv_height} × {conv_width}; the last layer, `{logits_row['name']}` ({logits_row['type']}, "
+                "no weights), enlarges them and outputs")
+    else:
+        text = f"The last layer, `{logits_row['name']}` ({logits_row['type']}), outputs"
+    height, width, channels = logits_row["output_shape"][1:]
+    return text, (height, width, channels)
+
 def layer_frame(rows: list[dict[str, Any]]):
     """``layer_table`` rows as the Model page's table (a ``pandas.DataFrame``): ``#``, ``name``, ``type``,
     ``output shape``, ``parameters``, ``stage``, ``kernel`` ('3×3') and ``dilation`` (text, '' without one)."""
