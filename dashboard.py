@@ -67,7 +67,7 @@ elif __name__ == "dashboard":
         """Start the prewarm when the server starts (its runtime, and so the caches, running)."""
         from ui import prewarm  # here, not above: the caches' decorators expect the runtime
 
-        prewarm.start_prewarm(at_server_start=True)
+        prewarm.start_with_server()
         yield
 
     app = st.App(__file__, lifespan=_server_lifespan)

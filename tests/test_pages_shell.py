@@ -316,7 +316,7 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     st.cache_resource.clear()
     assert prewarm.prewarm() == ["dataset statistics", "exercise facts", "loss table", "model description",
                                 "keras example", "keras example layers", "tensorflow", "default model", "first prediction",
-                                "why this pixel", "untrained model"]
+                                "why this pixel", "statistics at the model's size", "untrained model"]
 
     # Every page's first visit now finds them: nothing is loaded, built, counted or predicted again.
     def refuse(*args, **kwargs):
@@ -360,8 +360,8 @@ def test_prewarm_at_server_start_fills_what_the_predictions_page_opens_with(tiny
     assert done[:4] == list(prewarm.SERVER_START_STEPS) == ["tensorflow", "default model", "first prediction",
                                                            "why this pixel"]
     assert done[4:] == ["dataset statistics", "exercise facts", "loss table", "model description", "keras example",
-                        "keras example layers", "untrained model"]
-    assert events == ["why this pixel"] + ["wait"] * 7  # only the steps after the server-start ones waited
+                        "keras example layers", "statistics at the model's size", "untrained model"]
+    assert events == ["why this pixel"] + ["wait"] * 8  # only the steps after the server-start ones waited
 
     def refuse(*args, **kwargs):
         raise AssertionError("computed again: the prewarm missed the page's cache key")
@@ -393,6 +393,7 @@ def test_the_server_starts_the_prewarm_before_any_browser_connects(tiny_dataset,
     with running_dashboard(log, env={"SEGLIB_PREWARM": "1"}):
         line = wait_until(prewarmed, 120, message=lambda: log.read_text(errors="replace")[-3000:])
     assert "(started with the server): " + ", ".join(prewarm.SERVER_START_STEPS) in line, line
+    assert "TensorFlow imported in" in log.read_text(errors="replace")  # before the server answered
     assert "Traceback" not in log.read_text(errors="replace")
 
 

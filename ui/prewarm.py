@@ -16,17 +16,18 @@ until no page run is in progress and none has ended for ``QUIET_SECONDS``
 still gets it), and the steps that read kept results from disk (``ui.kept``)
 come first.
 
-It starts when the server starts (the lifespan of the ``st.App`` in ``dashboard.py``),
-not with the first browser: ``benchmarks/load_viewers.py`` found the first 30 s of a lecture hall
-waiting on the prewarm (started by the first of 20 viewers: TensorFlow's import, the model, the
-kept numbers computed for the first time, every step delayed by the page runs around it), although
-the server had been idle for a minute before. At server start no page runs yet, so the first steps
-are those the slowest first visits wait on (``SERVER_START_STEPS``: TensorFlow, the sidebar's model,
-its first prediction and the Predictions page's "why this pixel" of its first image; the Atrous,
-Model and Predictions pages' first runs need them) and they do not
-wait for quiet moments: a page that needs them waits for them anyway (an import or a cache entry in
-progress is waited for, never done twice). A server started without the hook (an ``AppTest``, an
-older start-up) still starts the prewarm with its first page run, in the order above.
+It starts when the server starts (the lifespan of the ``st.App`` in ``dashboard.py``), not with
+the first browser: ``benchmarks/load_viewers.py`` found the first 30 s of a lecture hall waiting on
+the prewarm (started by the first of 20 viewers: TensorFlow's import, the model, the kept numbers
+computed for the first time, every step delayed by the page runs around it), although the server
+had been idle for a minute before. TensorFlow is imported before the server answers
+(``start_with_server``), so that import never shares the interpreter with a page run. Then, with no
+page run yet, the steps the slowest first visits wait on come first (``SERVER_START_STEPS``: the
+sidebar's model, its first prediction and the Predictions page's "why this pixel" of its first
+image; the Atrous, Model and Predictions pages' first runs need them) and do not wait for quiet
+moments: a page that needs them waits for them anyway (an import or a cache entry in progress is
+waited for, never done twice). A server started without the hook (an ``AppTest``, an older
+start-up) still starts the prewarm with its first page run, in the order above.
 """
 
 from __future__ import annotations
@@ -102,6 +103,27 @@ def start_prewarm(at_server_start: bool = False) -> threading.Thread | None:
         _started.append(thread)
     thread.start()
     return thread
+
+
+def start_with_server() -> threading.Thread | None:
+    """The server is starting (the lifespan of ``dashboard.py``'s ``st.App``; it answers no request yet):
+    import TensorFlow here, then start the prewarm thread (``SERVER_START_STEPS`` first).
+
+    The import holds the interpreter for most of its seconds; done before the server answers, it never
+    shares them with a page run (with the import in the background, a Dataset explorer clicked right after
+    Home took 4.5 s instead of 1.4 s, ``benchmarks/bench_page_open.py``). The server answers that much later
+    (its terminal says how much). Off with ``SEGLIB_PREWARM=0``.
+    """
+    if not settings.prewarm():
+        return None
+    started = time.monotonic()
+    try:
+        _import_tensorflow()
+    except Exception:  # noqa: BLE001 - imported on first use instead, where the page shows the error
+        pass
+    print(f"Prewarm: TensorFlow imported in {time.monotonic() - started:.1f} s before the server answers.",
+          flush=True)
+    return start_prewarm(at_server_start=True)
 
 
 def forget_started() -> None:
@@ -185,6 +207,16 @@ def _why_this_pixel() -> None:
                                  (height // 2, width // 2), sample)
 
 
+def _model_size_stats():
+    """The Atrous page's people heights: the training statistics at the sidebar model's input size (measured
+    with 20 viewers: 2 s of a first Atrous run waited for them while another session counted them)."""
+    from seglib.analysis import aspp
+
+    root = _default_root()
+    size = int(aspp.aspp_analysis(_default_model()).image_size[0])  # the size the page reads them at
+    return datasets.load_stats(root, "train", size=size)
+
+
 def _keras_example_layers() -> dict:
     """The Model page's Keras-example numbers (its layer-by-layer receptive fields need the 512 px build)."""
     from ui import model as model_page
@@ -201,8 +233,8 @@ def prewarm(at_server_start: bool = False) -> list[str]:
     the Dataset explorer's loss chart, the default preset's Model-page description and the
     Keras example's numbers on the Model and Atrous pages. Then TensorFlow, the sidebar's default
     model and a first prediction (its forward pass traced), which the Atrous and Predictions
-    pages need, the Predictions page's "why this pixel" of its first image, and the default preset's
-    untrained model. Each step waits for a quiet moment
+    pages need, the Predictions page's "why this pixel" of its first image, the statistics at the
+    model's size (Atrous page) and the default preset's untrained model. Each step waits for a quiet moment
     (``wait_for_quiet``; all waits together at most ``LONGEST_WAIT``). ``at_server_start``: no page
     has run yet, so ``SERVER_START_STEPS`` come first and without waiting (see the module's
     docstring). A step that fails (no dataset yet, no demo model) is skipped quietly: the page
@@ -221,6 +253,7 @@ def prewarm(at_server_start: bool = False) -> list[str]:
              ("default model", _default_model),
              ("first prediction", _trace_default_model),
              ("why this pixel", _why_this_pixel),
+             ("statistics at the model's size", _model_size_stats),
              ("untrained model", lambda: models.load_model(preset=preset))]
     if at_server_start:
         steps.sort(key=lambda step: step[0] not in SERVER_START_STEPS)  # stable: the rest keep their order
