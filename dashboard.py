@@ -3,6 +3,11 @@
 Builds the navigation over the pages in ``pages/`` (every planned page whose
 file exists, in the order of ``ui.registry.PLANNED_PAGES``), draws the shared
 sidebar (dataset, model, palette) and runs the selected page.
+
+``streamlit run`` finds the ``st.App`` below (it reads this file's syntax tree) and serves
+this file through it, so the dashboard has a hook for the moment the server starts (the
+app's ``lifespan``): the background prewarm (``ui.prewarm``) starts there, before any
+browser connects, instead of with the first visitor.
 """
 
 import time
@@ -52,3 +57,17 @@ def main() -> None:
 # server's terminal and broke the pool (multiprocessing's "safe importing of main").
 if __name__ == "__main__":
     main()
+elif __name__ == "dashboard":
+    # ``streamlit run`` imports this file as the module ``dashboard`` to serve the app below; each page
+    # view runs it as ``__main__`` (above).
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def _server_lifespan(_app):
+        """Start the prewarm when the server starts (its runtime, and so the caches, running)."""
+        from ui import prewarm  # here, not above: the caches' decorators expect the runtime
+
+        prewarm.start_with_server()
+        yield
+
+    app = st.App(__file__, lifespan=_server_lifespan)

@@ -10,7 +10,8 @@ quiet spell, so the quiet wait itself is never counted.
 
 * **first visit after start-up** (``first_s``): a fresh server for each page (a
   cold start: TensorFlow imported, models loaded, figures built for the first time;
-  the server's background prewarm starts with the first browser, as in class): the
+  the server imports TensorFlow before it answers, and its background prewarm starts with it;
+  the seconds until it answered are printed below the table): the
   Home page is opened, and once it has settled (and ``--read-home`` seconds later, default
   at once) the page's link is clicked. The browser
   has been on the dashboard before (every server of the benchmark listens on one port,
@@ -120,7 +121,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pages", nargs="+", help="only these pages (navigation titles)")
     parser.add_argument("--read-home", type=float, default=0.0,
                         help="seconds a first visit stays on Home before the click (default 0: at once, the "
-                             "server's background prewarm has had no time; a reader listening to the "
+                             "server's background prewarm has had the least time; a reader listening to the "
                              "instructor stays longer)")
     parser.add_argument("--json", help="write every visit to this file")
     return parser.parse_args(argv)
@@ -249,13 +250,20 @@ def _environment(**values: str):
                 os.environ[key] = value
 
 
+#: Seconds from each server's start to its answer to the health check (printed with the table).
+SERVER_STARTS: list[float] = []
+
+
 @contextlib.contextmanager
 def _server(workdir: Path, port: int | None = None):
     """A dashboard on ``port`` (default: a free one) for the duration of the block: ``(url, run-times file)``."""
     run_times = workdir / "run_times.jsonl"
     run_times.unlink(missing_ok=True)
+    started = time.perf_counter()
     with _environment(SEGLIB_RUNS_DIR=str(workdir / "runs"), SEGLIB_RUN_TIMES=str(run_times)):
         url, process = dashboard_support.start_dashboard(workdir / "streamlit.log", port=port)
+    # How long the server took to answer: it imports TensorFlow first (ui.prewarm), a first visit does not.
+    SERVER_STARTS.append(round(time.perf_counter() - started, 2))
     try:
         yield url, run_times
     finally:
@@ -385,6 +393,9 @@ def print_table(rows: list[dict], load: str) -> None:
     print(f"\n{describe()}; load average before: {load}, after: {load_average('all')}. Warm: median of the "
           f"tour's later rounds; server s: its warm script run; browser s: the browser's main-thread tasks "
           f"(script s of them JavaScript). Targets: warm <= {TARGETS['warm_s']:g} s, first <= {TARGETS['first_s']:g} s.")
+    if SERVER_STARTS:
+        print(f"The servers answered their health check {statistics.median(SERVER_STARTS):.2f} s (median of "
+              f"{len(SERVER_STARTS)}; longest {max(SERVER_STARTS):.2f} s) after they were started.")
 
 
 def run(quick: bool = False, warm: int | None = None, pages: list[str] | None = None) -> list[dict]:

@@ -122,6 +122,22 @@ def start_server(workdir: Path, size: int, train: int = 48, val: int = 12) -> tu
     return dashboard_support.start_dashboard(workdir / "streamlit.log")
 
 
+def prewarm_finished(log: Path, timeout: float) -> str:
+    """Wait (at most ``timeout`` s) for the started server's prewarm to finish (``ui.prewarm`` prints
+    "Prewarm done ..." in its log); the line, or what happened instead."""
+    def done() -> str | None:
+        with contextlib.suppress(OSError):
+            for line in log.read_text(errors="replace").splitlines():
+                if line.startswith("Prewarm done"):
+                    return line
+        return None
+
+    try:
+        return "server: " + dashboard_support.wait_until(done, timeout, interval=1.0)
+    except TimeoutError:
+        return f"server: no prewarm finished within {timeout:g} s (off, or still running)"
+
+
 def start_lecture_run(seconds: float) -> str:
     from seglib.presets import get_preset
     from seglib.training import scheduler
@@ -727,6 +743,7 @@ def main(argv=None) -> int:
             print("starting the dashboard on a small synthetic dataset...", flush=True)
             url, server = start_server(workdir, args.size)
         worker_rate = {}
+        worker_cores = {}  # the cores the worker kept busy (its CPU seconds per second), alone and with the viewers
         if not args.no_run:
             print("starting a lecture training run...", flush=True)
             run_id = start_lecture_run(args.seconds)
@@ -737,10 +754,17 @@ def main(argv=None) -> int:
                 first_epoch, deadline = run_state(run_id).get("epoch"), time.time() + 180
                 while time.time() < deadline and run_state(run_id).get("epoch") == first_epoch:
                     time.sleep(1)
+                if server is not None:  # and not while the server's prewarm (ui.prewarm) computes beside it
+                    print(prewarm_finished(workdir / "streamlit.log", 180), flush=True)
                 rate = WorkerRate(run_id).start()
+                alone_pid = run_state(run_id).get("pid")
+                alone_cpu = cpu_seconds_by_group(None, alone_pid)["training worker"]
                 time.sleep(args.alone)
                 worker_rate["alone"] = rate.stop()
-                print(f"training worker alone: {worker_rate['alone']} images/s over {args.alone:g} s", flush=True)
+                worker_cores["alone"] = round((cpu_seconds_by_group(None, alone_pid)["training worker"]
+                                               - alone_cpu) / args.alone, 2)
+                print(f"training worker alone: {worker_rate['alone']} images/s over {args.alone:g} s, "
+                      f"{worker_cores['alone']:g} cores busy", flush=True)
         print(f"{args.viewers} viewers for {args.seconds:.0f} s on {url} ...", flush=True)
         began = time.time()
         worker_pid = None
@@ -863,6 +887,20 @@ def main(argv=None) -> int:
             print(f"\ntraining run during the test: status {run_progress['status']}, epoch {run_progress.get('epoch')}; "
                   f"{worker_rate.get('with viewers') or '?'} images/s with the viewers, "
                   f"{worker_rate.get('alone') or '?'} alone" + (f" (ratio {ratio:.2f}, target >= 0.5)" if ratio else ""))
+            if "training worker" in cpu_used and wall > 0:
+                worker_cores["with viewers"] = round(cpu_used["training worker"] / wall, 2)
+            if worker_cores.get("alone") and worker_cores.get("with viewers"):
+                # Fewer images/s is either fewer cores (taken by the server and the browsers) or less work
+                # per core (TensorFlow's threads waiting for each other on a busy machine): both printed.
+                per_core = {k: (worker_rate.get(k) or 0) / worker_cores[k] for k in ("alone", "with viewers")}
+                ceiling = max(0.0, (os.cpu_count() or 1) - (args.browser_cores if group.active else 0)) / max(
+                    worker_cores["alone"], 1e-9)
+                print(f"  the worker kept {worker_cores['alone']:g} cores busy alone and {worker_cores['with viewers']:g} "
+                      f"with the viewers (server {cpu_used.get('server', 0) / wall:.2f} cores"
+                      + (f", browsers up to {args.browser_cores:g} by their quota" if group.active else "")
+                      + f"); images per CPU-second {per_core['alone']:.1f} alone, {per_core['with viewers']:.1f} "
+                      f"with the viewers. With the browsers' cores taken the worker can keep at most "
+                      f"{min(1.0, ceiling):.2f} of its cores alone.")
         result = {"machine": describe(), "load_average_after": load_average("all"),
                   "viewers": args.viewers, "seconds": args.seconds, "wall_seconds": wall, "cpus": os.cpu_count(),
                   "browser_group": group.describe(), "browser_cores": args.browser_cores if group.active else None,
@@ -870,7 +908,7 @@ def main(argv=None) -> int:
                   "browser_nice": None if group.active else args.browser_nice, "think_seconds": args.think,
                   "summary": rows, "server_summary": server_summary, "server_steps": steps, "server_runs": server_rows,
                   "cpu_seconds": cpu_used, "errors": errors, "records": records, "worker_images_per_second": worker_rate,
-                  "worker_ratio": ratio, "py_spy": profiled,
+                  "worker_ratio": ratio, "worker_cores": worker_cores, "py_spy": profiled,
                   "training_run": {k: run_progress.get(k) for k in ("status", "epoch", "step", "images_per_second")}
                   if run_progress else None}
         out = Path(args.json) if args.json else workdir / "load_viewers.json"

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import bug_free as _bug_free
 from apptest_support import charts as _charts
+from apptest_support import error_free
 from apptest_support import open_app
 from apptest_support import text as _text
 
@@ -315,7 +316,7 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     st.cache_resource.clear()
     assert prewarm.prewarm() == ["dataset statistics", "exercise facts", "loss table", "model description",
                                 "keras example", "keras example layers", "tensorflow", "default model", "first prediction",
-                                "untrained model"]
+                                "why this pixel", "statistics at the model's size", "untrained model"]
 
     # Every page's first visit now finds them: nothing is loaded, built, counted or predicted again.
     def refuse(*args, **kwargs):
@@ -336,6 +337,64 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     table = datasets.loss_table(choice, root, "train", datasets.LOSS_IMAGES_DEFAULT, stats.class_counts)
     assert table.attrs["images"] == min(datasets.LOSS_IMAGES_DEFAULT, len(datasets.load_dataset(root).split("train")))
     lab.warm_facts(root, choice)
+
+
+@pytest.mark.slow
+def test_prewarm_at_server_start_fills_what_the_predictions_page_opens_with(tiny_dataset, monkeypatch):
+    """At server start the steps the slowest first visits wait on come first, without waiting for quiet
+    moments; the Predictions page's first run then finds its "why this pixel" (ablation and gradient)
+    computed, under the page's own cache keys."""
+    import seglib.analysis.ablation
+    import seglib.analysis.erf
+    import streamlit as st
+
+    from ui import prewarm
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    events = []
+    monkeypatch.setattr(prewarm, "wait_for_quiet", lambda **_: events.append("wait") or 0.0)
+    monkeypatch.setattr(prewarm, "_why_this_pixel",
+                        lambda original=prewarm._why_this_pixel: (events.append("why this pixel"), original())[1])
+    done = prewarm.prewarm(at_server_start=True)
+    assert done[:4] == list(prewarm.SERVER_START_STEPS) == ["tensorflow", "default model", "first prediction",
+                                                           "why this pixel"]
+    assert done[4:] == ["dataset statistics", "exercise facts", "loss table", "model description", "keras example",
+                        "keras example layers", "statistics at the model's size", "untrained model"]
+    assert events == ["why this pixel"] + ["wait"] * 8  # only the steps after the server-start ones waited
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again: the prewarm missed the page's cache key")
+
+    monkeypatch.setattr(seglib.analysis.ablation, "ablate_image", refuse)
+    monkeypatch.setattr(seglib.analysis.erf, "effective_receptive_field", refuse)
+    app = open_app("pages/predictions.py")
+    error_free(app)
+    assert "Why this pixel" in [header.value for header in app.header]
+
+
+@pytest.mark.slow
+def test_the_server_starts_the_prewarm_before_any_browser_connects(tiny_dataset, tmp_path):
+    """``streamlit run dashboard.py`` serves the file through its ``st.App``, whose lifespan starts the
+    prewarm: it finishes on a server nobody has opened, with the server-start steps first."""
+    from dashboard_support import running_dashboard, wait_until
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    from ui import prewarm
+
+    found = discover_asgi_app(Path(__file__).resolve().parent.parent / "dashboard.py")
+    assert found.is_asgi_app and found.import_string == "dashboard:app"
+    log = tmp_path / "streamlit.log"
+
+    def prewarmed() -> str | None:
+        return next((line for line in log.read_text(errors="replace").splitlines()
+                     if line.startswith("Prewarm done")), None)
+
+    with running_dashboard(log, env={"SEGLIB_PREWARM": "1"}):
+        line = wait_until(prewarmed, 120, message=lambda: log.read_text(errors="replace")[-3000:])
+    assert "(started with the server): " + ", ".join(prewarm.SERVER_START_STEPS) in line, line
+    assert "TensorFlow imported in" in log.read_text(errors="replace")  # before the server answered
+    assert "Traceback" not in log.read_text(errors="replace")
 
 
 def test_prewarm_steps_wait_for_the_page_runs():
@@ -366,7 +425,7 @@ def test_prewarm_starts_once_per_server_and_only_when_on(monkeypatch):
     from ui import prewarm
 
     prewarm.forget_started()
-    monkeypatch.setattr(prewarm, "prewarm", lambda: None)  # the thread itself: tested above
+    monkeypatch.setattr(prewarm, "prewarm", lambda **_: None)  # the thread itself: tested above
     monkeypatch.setenv("SEGLIB_PREWARM", "0")
     assert prewarm.start_prewarm() is None
     monkeypatch.setenv("SEGLIB_PREWARM", "1")

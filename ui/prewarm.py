@@ -15,6 +15,19 @@ until no page run is in progress and none has ended for ``QUIET_SECONDS``
 (all waits together at most ``LONGEST_WAIT`` seconds, so a busy lecture hall
 still gets it), and the steps that read kept results from disk (``ui.kept``)
 come first.
+
+It starts when the server starts (the lifespan of the ``st.App`` in ``dashboard.py``), not with
+the first browser: ``benchmarks/load_viewers.py`` found the first 30 s of a lecture hall waiting on
+the prewarm (started by the first of 20 viewers: TensorFlow's import, the model, the kept numbers
+computed for the first time, every step delayed by the page runs around it), although the server
+had been idle for a minute before. TensorFlow is imported before the server answers
+(``start_with_server``), so that import never shares the interpreter with a page run. Then, with no
+page run yet, the steps the slowest first visits wait on come first (``SERVER_START_STEPS``: the
+sidebar's model, its first prediction and the Predictions page's "why this pixel" of its first
+image; the Atrous, Model and Predictions pages' first runs need them) and do not wait for quiet
+moments: a page that needs them waits for them anyway (an import or a cache entry in progress is
+waited for, never done twice). A server started without the hook (an ``AppTest``, an older
+start-up) still starts the prewarm with its first page run, in the order above.
 """
 
 from __future__ import annotations
@@ -32,6 +45,9 @@ QUIET_SECONDS = 3.0
 #: ... or, all the prewarm's waits together, after this long at the latest (a lecture hall arriving is
 #: never quiet: each of nine steps waiting its own 10 s delayed TensorFlow by a minute).
 LONGEST_WAIT = 10.0
+
+#: Server start: the steps to take first, without waiting for quiet moments (no page has run yet).
+SERVER_START_STEPS = ("tensorflow", "default model", "first prediction", "why this pixel")
 
 _runs = {"active": 0, "ended": time.monotonic()}
 _runs_changed = threading.Condition()
@@ -69,9 +85,11 @@ _lock = threading.Lock()
 _started: list[threading.Thread] = []  # the one prewarm thread of this server process, once started
 
 
-def start_prewarm() -> threading.Thread | None:
+def start_prewarm(at_server_start: bool = False) -> threading.Thread | None:
     """Once per server process, start :func:`prewarm` in a background thread.
 
+    ``at_server_start``: called by the lifespan of ``dashboard.py``'s ``st.App`` (no page has run:
+    ``SERVER_START_STEPS`` first).
     Off with ``SEGLIB_PREWARM=0``. Returns the thread (None if already started or off).
     """
     if not settings.prewarm():
@@ -79,11 +97,33 @@ def start_prewarm() -> threading.Thread | None:
     with _lock:
         if _started:
             return None
-        # The starting session's context: the cached functions run as they would in a page.
-        thread = thread_with_session_context(lambda: prewarm(), name="seglib-prewarm")
+        # The starting session's context, if any: the cached functions run as they would in a page.
+        thread = thread_with_session_context(lambda: prewarm(at_server_start=at_server_start),
+                                             name="seglib-prewarm")
         _started.append(thread)
     thread.start()
     return thread
+
+
+def start_with_server() -> threading.Thread | None:
+    """The server is starting (the lifespan of ``dashboard.py``'s ``st.App``; it answers no request yet):
+    import TensorFlow here, then start the prewarm thread (``SERVER_START_STEPS`` first).
+
+    The import holds the interpreter for most of its seconds; done before the server answers, it never
+    shares them with a page run (with the import in the background, a Dataset explorer clicked right after
+    Home took 4.5 s instead of 1.4 s, ``benchmarks/bench_page_open.py``). The server answers that much later
+    (its terminal says how much). Off with ``SEGLIB_PREWARM=0``.
+    """
+    if not settings.prewarm():
+        return None
+    started = time.monotonic()
+    try:
+        _import_tensorflow()
+    except Exception:  # noqa: BLE001 - imported on first use instead, where the page shows the error
+        pass
+    print(f"Prewarm: TensorFlow imported in {time.monotonic() - started:.1f} s before the server answers.",
+          flush=True)
+    return start_prewarm(at_server_start=True)
 
 
 def forget_started() -> None:
@@ -147,6 +187,36 @@ def _trace_default_model():
     return inference.predict(_default_model(), image)
 
 
+def _why_this_pixel() -> None:
+    """The Predictions page's first view: "why this pixel" (an ablation and a gradient, the page's slowest
+    part) for its defaults: the validation split's first image, its middle pixel, the sidebar's model."""
+    from seglib.evaluation import inference
+    from ui import why_pixel
+    from ui.stamps import folder_stamp
+
+    choice = _default_choice()
+    model = models.load_choice(choice)
+    dataset = datasets.load_dataset(_default_root())
+    split = "val" if dataset.split("val") else "train"
+    _, image, truth = datasets.load_sample(str(dataset.root), split, 0)
+    prediction = inference.predict(model, image)
+    height, width = prediction.image_size
+    model_key = (choice.key, *(choice.stamp or (id(model),)))  # how pages/predictions.py names the model
+    sample = why_pixel.Sample(str(dataset.root), folder_stamp(dataset.root), split, 0)
+    why_pixel.warm_pixel_section(model, model_key, f"{split}-0", image, truth, prediction,
+                                 (height // 2, width // 2), sample)
+
+
+def _model_size_stats():
+    """The Atrous page's people heights: the training statistics at the sidebar model's input size (measured
+    with 20 viewers: 2 s of a first Atrous run waited for them while another session counted them)."""
+    from seglib.analysis import aspp
+
+    root = _default_root()
+    size = int(aspp.aspp_analysis(_default_model()).image_size[0])  # the size the page reads them at
+    return datasets.load_stats(root, "train", size=size)
+
+
 def _keras_example_layers() -> dict:
     """The Model page's Keras-example numbers (its layer-by-layer receptive fields need the 512 px build)."""
     from ui import model as model_page
@@ -154,7 +224,7 @@ def _keras_example_layers() -> dict:
     return model_page.keras_example_numbers()
 
 
-def prewarm() -> list[str]:
+def prewarm(at_server_start: bool = False) -> list[str]:
     """Fill the shared caches the first visit of each page needs; the names of the steps done.
 
     First what is cheap once kept on disk (``ui.kept``; computed the first time on a machine):
@@ -163,10 +233,12 @@ def prewarm() -> list[str]:
     the Dataset explorer's loss chart, the default preset's Model-page description and the
     Keras example's numbers on the Model and Atrous pages. Then TensorFlow, the sidebar's default
     model and a first prediction (its forward pass traced), which the Atrous and Predictions
-    pages need, and the default preset's untrained model. Each step waits for a quiet moment
-    (``wait_for_quiet``; all waits together at most ``LONGEST_WAIT``). A step that fails (no
-    dataset yet, no demo model) is skipped quietly: the page that needs it shows the error
-    itself when visited.
+    pages need, the Predictions page's "why this pixel" of its first image, the statistics at the
+    model's size (Atrous page) and the default preset's untrained model. Each step waits for a quiet moment
+    (``wait_for_quiet``; all waits together at most ``LONGEST_WAIT``). ``at_server_start``: no page
+    has run yet, so ``SERVER_START_STEPS`` come first and without waiting (see the module's
+    docstring). A step that fails (no dataset yet, no demo model) is skipped quietly: the page
+    that needs it shows the error itself when visited.
     """
     from seglib.presets import get_preset, preset_names
 
@@ -180,14 +252,24 @@ def prewarm() -> list[str]:
              ("tensorflow", _import_tensorflow),
              ("default model", _default_model),
              ("first prediction", _trace_default_model),
+             ("why this pixel", _why_this_pixel),
+             ("statistics at the model's size", _model_size_stats),
              ("untrained model", lambda: models.load_model(preset=preset))]
+    if at_server_start:
+        steps.sort(key=lambda step: step[0] not in SERVER_START_STEPS)  # stable: the rest keep their order
     done = []
     waited = 0.0
+    started = time.monotonic()
     for name, step in steps:
-        waited += wait_for_quiet(longest=max(0.0, LONGEST_WAIT - waited))
+        if not (at_server_start and name in SERVER_START_STEPS):
+            waited += wait_for_quiet(longest=max(0.0, LONGEST_WAIT - waited))
         try:
             step()
         except Exception:  # noqa: BLE001 - a cache not warmed is a slower first visit, nothing more
             continue
         done.append(name)
+    # One line in the server's terminal (and log): the caches are warm from here on.
+    print(f"Prewarm done in {time.monotonic() - started:.1f} s"
+          f"{' (started with the server)' if at_server_start else ''}: {', '.join(done) or 'nothing'}.",
+          flush=True)
     return done

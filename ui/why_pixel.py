@@ -185,6 +185,36 @@ def _shown_split_table(result: split_ablation.SplitAblation):
     return pd.DataFrame(shown).set_index(pd.Index(table["switched off"], name="switched off"))
 
 
+def _cache_key(image_key: str, sample: Sample | None) -> tuple:
+    return (image_key,) + ((sample.root, sample.stamp) if sample else ())
+
+
+def _ablation_and_taps(model, model_key: tuple, image_key: str, image: np.ndarray, truth: np.ndarray | None,
+                       prediction: inference.Prediction, sample: Sample | None):
+    """The image's ablation and the model's ASPP taps, through the caches."""
+    result = image_ablation(model, model_key, _cache_key(image_key, sample), image, truth, prediction.image_size)
+    return result, _aspp(model_key, _model=model)
+
+
+def _pixel_field(model, model_key: tuple, image_key: str, image: np.ndarray, prediction: inference.Prediction,
+                 sample: Sample | None, model_pixel: tuple[int, int], class_index: int):
+    """The picture at the model's size and the effective receptive field of ``model_pixel``, through the caches."""
+    key = _cache_key(image_key, sample)
+    model_image = _model_image(model_key, key, prediction.input_size, _image=image)
+    return model_image, _field(model_key, key, model_pixel, class_index, _model=model, _model_image=model_image)
+
+
+def warm_pixel_section(model, model_key: tuple, image_key: str, image: np.ndarray, truth: np.ndarray | None,
+                       prediction: inference.Prediction, pixel: tuple[int, int], sample: Sample | None) -> None:
+    """Fill the caches ``pixel_section`` reads for these arguments, drawing nothing (``ui.prewarm``: the
+    Predictions page's first view; its ablation and gradient were 2 of its 5 s on a fresh server)."""
+    result, _ = _ablation_and_taps(model, model_key, image_key, image, truth, prediction, sample)
+    row, column = int(pixel[0]), int(pixel[1])
+    table = result.pixel_table(row, column)
+    model_pixel = inference.model_pixel((row, column), prediction.image_size, prediction.input_size)
+    _pixel_field(model, model_key, image_key, image, prediction, sample, model_pixel, int(table["class id"].iloc[0]))
+
+
 def pixel_section(model, model_key: tuple, image_key: str, image: np.ndarray, truth: np.ndarray | None,
                   prediction: inference.Prediction, pixel: tuple[int, int], sample: Sample | None) -> None:
     """"Why this pixel": the effective receptive field of the image pixel ``pixel`` = ``(row, column)``
@@ -196,19 +226,16 @@ def pixel_section(model, model_key: tuple, image_key: str, image: np.ndarray, tr
         "branch reads around it. On the right, each part **switched off** in turn (its output multiplied by "
         "0 at inference, the trained weights unchanged): the pixel's class and probability, and the "
         "image's mean IoU.")
-    key = (image_key,) + ((sample.root, sample.stamp) if sample else ())
     size = prediction.input_size
     row, column = int(pixel[0]), int(pixel[1])
     with drawing.error_boundary("Switching parts of the model off", stop=False):
         with st.spinner("Running every part switched off (once per image)..."):
-            result = image_ablation(model, model_key, key, image, truth, prediction.image_size)
-            analysis = _aspp(model_key, _model=model)
+            result, analysis = _ablation_and_taps(model, model_key, image_key, image, truth, prediction, sample)
         table = result.pixel_table(row, column)
         model_row, model_column = inference.model_pixel((row, column), prediction.image_size, size)
-        model_image = _model_image(model_key, key, size, _image=image)
         with st.spinner("Back-propagating the pixel's logit to the image..."):
-            field = _field(model_key, key, (model_row, model_column), int(table["class id"].iloc[0]),
-                           _model=model, _model_image=model_image)
+            model_image, field = _pixel_field(model, model_key, image_key, image, prediction, sample,
+                                              (model_row, model_column), int(table["class id"].iloc[0]))
         grid = aspp.sampling_grid(analysis, (model_row, model_column))
         left, right = st.columns([1, 1.45])
         with left:
