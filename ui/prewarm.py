@@ -201,7 +201,7 @@ def _why_this_pixel() -> None:
     _, image, truth = datasets.load_sample(str(dataset.root), split, 0)
     prediction = inference.predict(model, image)
     height, width = prediction.image_size
-    model_key = (choice.key, *(choice.stamp or (id(model),)))  # how pages/predictions.py names the model
+    model_key = models.model_key(choice, model)  # how pages/predictions.py names the model
     sample = why_pixel.Sample(str(dataset.root), folder_stamp(dataset.root), split, 0)
     why_pixel.warm_pixel_section(model, model_key, f"{split}-0", image, truth, prediction,
                                  (height // 2, width // 2), sample)
