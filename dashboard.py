@@ -48,7 +48,7 @@ def main() -> None:
         # Once a page has imported Keras, keep Streamlit from resetting it after each run.
         streamlit_workarounds.keep_keras_state_between_reruns()
         # The server's side of a page view (SEGLIB_RUN_TIMES; off unless set, for benchmarks).
-        run_times.record_run_time(page.title, time.perf_counter() - _run_started, clock)
+        run_times.record_run_time(page.title, _run_started, clock)
 
 
 # Streamlit runs this file as ``__main__``. A multiprocessing "spawn" child (the

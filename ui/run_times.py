@@ -60,9 +60,12 @@ class StepClock:
             size = message.ByteSize()
         self.steps.append([_where(), kind, round(wall, 4), round(cpu, 4), size])
 
-    def finish(self) -> tuple[float, list[list]]:
-        """The run's thread-CPU seconds and its steps (the time after the last message as step 'end')."""
+    def finish(self, now: float | None = None) -> tuple[float, list[list]]:
+        """The run's thread-CPU seconds and its steps (the time after the last message as step 'end', up to
+        ``now``, a ``time.perf_counter()`` reading: the moment the run's wall time was taken)."""
         wall, cpu = self._lap()
+        if now is not None:
+            wall -= time.perf_counter() - now
         self.steps.append(["end", "", round(wall, 4), round(cpu, 4), 0])
         return time.thread_time() - self.started_cpu, self.steps
 
@@ -96,14 +99,18 @@ def start_steps() -> StepClock | None:
     return clock
 
 
-def record_run_time(page_title: str, seconds: float, clock: StepClock | None = None) -> None:
+def record_run_time(page_title: str, started: float, clock: StepClock | None = None) -> None:
     """Append ``{"page", "seconds", "time"}`` (with ``cpu_seconds`` and ``steps`` from ``clock``) as a JSON
     line to ``SEGLIB_RUN_TIMES`` (if set).
 
-    ``seconds``: the wall time of one whole script run in the server (sidebar and page, waits for
-    other sessions included): the server's part of a page view, without the browser's drawing.
-    Never raises; off unless the variable is set.
+    ``started``: the ``time.perf_counter()`` reading at the start of the script run; ``seconds`` is the wall
+    time of the whole run in the server (sidebar and page, waits for other sessions included): the
+    server's part of a page view, without the browser's drawing. The steps end at the same moment, so
+    they never add up to more than ``seconds`` (but for their rounding). Never raises; off unless the
+    variable is set.
     """
+    ended = time.perf_counter()
+    seconds = ended - started
     path = settings.run_times_file()
     if clock is not None:
         clock.stop()
@@ -111,7 +118,7 @@ def record_run_time(page_title: str, seconds: float, clock: StepClock | None = N
         return
     row = {"page": page_title, "seconds": round(float(seconds), 4), "time": time.time()}
     if clock is not None:
-        cpu, steps = clock.finish()
+        cpu, steps = clock.finish(ended)
         row.update(cpu_seconds=round(cpu, 4), steps=steps)
     line = json.dumps(row) + "\n"
     with contextlib.suppress(OSError):
