@@ -370,6 +370,9 @@ def test_prewarm_at_server_start_fills_what_the_predictions_page_opens_with(tiny
 
     monkeypatch.setattr(seglib.analysis.ablation, "ablate_image", refuse)
     monkeypatch.setattr(seglib.analysis.erf, "effective_receptive_field", refuse)
+    from ui.predictions import view  # the page's prediction of its first image is the prewarm's too
+
+    monkeypatch.setattr(view.inference, "predict", refuse)
     app = open_app("pages/predictions.py")
     error_free(app)
     assert "Why this pixel" in [header.value for header in app.header]

@@ -190,19 +190,20 @@ def _trace_default_model():
 def _why_this_pixel() -> None:
     """The Predictions page's first view: "why this pixel" (an ablation and a gradient, the page's slowest
     part) for its defaults: the validation split's first image, its middle pixel, the sidebar's model."""
-    from seglib.evaluation import inference
     from ui import why_pixel
+    from ui.predictions import view
     from ui.stamps import folder_stamp
 
     choice = _default_choice()
     model = models.load_choice(choice)
     dataset = datasets.load_dataset(_default_root())
     split = "val" if dataset.split("val") else "train"
-    _, image, truth = datasets.load_sample(str(dataset.root), split, 0)
-    prediction = inference.predict(model, image)
-    height, width = prediction.image_size
     model_key = models.model_key(choice, model)  # how pages/predictions.py names the model
-    sample = why_pixel.Sample(str(dataset.root), folder_stamp(dataset.root), split, 0)
+    stamp = folder_stamp(dataset.root)
+    # The page's own cached prediction of the image (filled here for its first run too).
+    _, image, truth, prediction = view._predict_sample(model_key, str(dataset.root), stamp, split, 0, model)
+    height, width = prediction.image_size
+    sample = why_pixel.Sample(str(dataset.root), stamp, split, 0)
     why_pixel.warm_pixel_section(model, model_key, f"{split}-0", image, truth, prediction,
                                  (height // 2, width // 2), sample)
 
