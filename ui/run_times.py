@@ -37,8 +37,8 @@ class StepClock:
         self.started_cpu = self.cpu
         self.steps: list[list] = []
 
-    def _lap(self) -> tuple[float, float]:
-        wall, cpu = time.perf_counter(), time.thread_time()
+    def _lap(self, now: float | None = None) -> tuple[float, float]:
+        wall, cpu = time.perf_counter() if now is None else now, time.thread_time()
         lap = (wall - self.wall, cpu - self.cpu)
         self.wall, self.cpu = wall, cpu
         return lap
@@ -63,9 +63,7 @@ class StepClock:
     def finish(self, now: float | None = None) -> tuple[float, list[list]]:
         """The run's thread-CPU seconds and its steps (the time after the last message as step 'end', up to
         ``now``, a ``time.perf_counter()`` reading: the moment the run's wall time was taken)."""
-        wall, cpu = self._lap()
-        if now is not None:
-            wall -= time.perf_counter() - now
+        wall, cpu = self._lap(now)
         self.steps.append(["end", "", round(wall, 4), round(cpu, 4), 0])
         return time.thread_time() - self.started_cpu, self.steps
 
