@@ -11,6 +11,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from seglib.analysis import aspp, dilation, erf, rates
 from seglib.classes import class_label
+from seglib.data.stats import height_spread
 from seglib.figures import receptive as receptive_figures
 from seglib.presets import INPUT_SIZES
 from ui import atrous as page_state
@@ -116,7 +117,7 @@ with people_column:
     # People's heights, at the model's input size, next to the scales the branches read.
     heights = page_state.people_heights(size)
     if heights is not None:
-        h = page_state.height_numbers(heights)
+        h = height_spread(heights)
         st.markdown(
             f"**People in the training split**, at {size} px: {heights.size:,} people; "
             f"10 % are under **{h['p10']:.0f} px**, the median is **{h['median']:.0f} px**, 10 % are over "

@@ -262,3 +262,18 @@ def test_dataset_page_draws_a_split_with_people_free_and_refused_masks(tiny_data
         assert not any("of the 4 masks" in w.value for w in at.warning), [w.value for w in at.warning]
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_height_spread_is_numpys_percentiles_and_its_doctest_holds():
+    """The Atrous page's people heights and ``data stats`` read one summary (``height_spread``)."""
+    import doctest
+
+    import numpy as np
+
+    from seglib.data import stats
+
+    heights = np.array([12, 40, 41, 90, 7, 65])
+    spread = stats.height_spread(heights)
+    assert [spread[k] for k in ("p10", "median", "p90")] == list(np.percentile(heights, [10, 50, 90]))
+    assert (spread["min"], spread["max"]) == (7.0, 90.0)
+    assert doctest.testmod(stats).failed == 0

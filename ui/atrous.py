@@ -17,6 +17,7 @@ import streamlit as st
 
 from seglib.analysis import aspp, dilation, erf, rates
 from seglib.config import BACKBONE_NAMES
+from seglib.data.stats import height_spread
 from seglib.evaluation import evaluate
 from seglib.presets import INPUT_SIZES, get_preset, preset_names
 from ui import datasets, drawing, models, selection, uploads, url_state, why_pixel
@@ -161,12 +162,6 @@ def people_heights(size: int) -> np.ndarray | None:
     return None
 
 
-def height_numbers(heights: np.ndarray) -> dict[str, float]:
-    """10th percentile, median, 90th percentile, smallest and largest of ``heights``."""
-    p10, median, p90 = np.percentile(heights, [10, 50, 90])
-    return {"p10": p10, "median": median, "p90": p90, "min": heights.min(), "max": heights.max()}
-
-
 def keras_example_comparison(analysis: aspp.AsppAnalysis, name: str) -> tuple[pd.DataFrame, str]:
     """The table that sets this model beside the Keras example (its size-independent numbers from the
     64 px build, ``ui.models.reduced_numbers``), and the sentence that reads it."""
@@ -232,7 +227,7 @@ def exercise_numbers(analysis: aspp.AsppAnalysis, model, heights: np.ndarray | N
     rows, columns = analysis.feature_size
     line = ""
     if heights is not None:
-        h = height_numbers(heights)
+        h = height_spread(heights)
         line = (f"- People in the training split: 10th / 50th / 90th percentile **{h['p10']:.0f} / {h['median']:.0f} / "
                 f"{h['p90']:.0f} px** tall at {size} px (range {h['min']:.0f} to {h['max']:.0f} px).\n")
     return ("**The numbers you need** (for the model above):\n\n" + line

@@ -64,6 +64,18 @@ PARALLEL_MINIMUM = 400
 OBJECT_COLUMNS = ("image", "class_id", "area", "height", "width")
 
 
+def height_spread(heights) -> dict[str, float]:
+    """10th percentile, median, 90th percentile, smallest and largest of people's ``heights`` (px; not empty).
+
+    >>> height_spread([10, 20, 30, 40, 50])["median"]
+    30.0
+    """
+    values = np.asarray(heights, dtype=np.float64)
+    p10, median, p90 = np.percentile(values, [10, 50, 90])
+    return {"p10": float(p10), "median": float(median), "p90": float(p90),
+            "min": float(values.min()), "max": float(values.max())}
+
+
 @dataclass
 class DatasetStats:
     """Statistics of one split. Arrays are the truth; DataFrames are views of them."""
@@ -177,9 +189,9 @@ class DatasetStats:
         heights = self.person_heights
         if len(heights) == 0:
             return {"count": 0, "source": self.person_source}
-        p10, median, p90 = np.percentile(heights, [10, 50, 90])
-        return {"count": int(len(heights)), "min": int(heights.min()), "p10": float(p10), "median": float(median),
-                "p90": float(p90), "max": int(heights.max()),
+        spread = height_spread(heights)
+        return {"count": int(len(heights)), "min": int(spread["min"]), "p10": spread["p10"],
+                "median": spread["median"], "p90": spread["p90"], "max": int(spread["max"]),
                 "max_over_min": float(heights.max() / max(int(heights.min()), 1)), "source": self.person_source}
 
     # -- output ----------------------------------------------------------------
