@@ -281,19 +281,24 @@ def test_a_stop_in_the_last_batch_ends_stopped_and_removes_the_stop_file(tiny_da
     scheduler.delete_run(folder.name)
 
 
-def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_dataset, data_root):
+def _unlabelled_validation_copy(tiny_dataset, root):
+    """A copy of the tiny dataset at ``root`` whose validation masks label no pixel (every pixel "ignore")."""
     import shutil
 
     import cv2
 
-    from seglib.training.worker import train
-
-    root = data_root / "unlabelled-validation"
     if not root.exists():
         shutil.copytree(tiny_dataset, root)
         for mask in (root / "Validation" / "Category_ids").glob("*.png"):
             shape = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED).shape[:2]
-            cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))  # every pixel "ignore"
+            cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))
+    return root
+
+
+def test_a_validation_split_without_labelled_pixels_fails_before_training(tiny_dataset, data_root):
+    from seglib.training.worker import train
+
+    root = _unlabelled_validation_copy(tiny_dataset, data_root / "unlabelled-validation")
     folder = folders.create_run(tiny_config(**ONE_EPOCH, **{"data.root": root.name}), status="running")
     started = time.time()
     assert train(folder) == "failed"
@@ -333,19 +338,10 @@ def test_train_on_a_missing_or_unusable_folder_creates_no_run_folder(own_runs_di
 def test_masks_the_worker_would_refuse_create_no_run_folder(own_runs_dir, tiny_dataset, data_root, capsys):
     """The validation masks label no pixel: the worker refuses them, so neither ``train`` nor Start
     (``scheduler.start_run``) leaves a failed run folder behind."""
-    import shutil
-
-    import cv2
-
     from seglib.cli.main import main
     from seglib.errors import DatasetError
 
-    root = data_root / "unlabelled-validation-before"
-    if not root.exists():
-        shutil.copytree(tiny_dataset, root)
-        for mask in (root / "Validation" / "Category_ids").glob("*.png"):
-            shape = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED).shape[:2]
-            cv2.imwrite(str(mask), np.full(shape, 255, np.uint8))  # every pixel "ignore"
+    root = _unlabelled_validation_copy(tiny_dataset, data_root / "unlabelled-validation-before")
     before = sorted(p.name for p in own_runs_dir.iterdir())
     assert main(["train", "--data", root.name, "--epochs", "1", "--image-size", "64"]) == 1
     assert "The validation split has no labelled pixel" in capsys.readouterr().err
