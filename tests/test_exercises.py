@@ -298,6 +298,18 @@ def test_missing_facts_leave_questions_open():
         assert lab_answers.check_answer(question, "0.5").status == "open"
 
 
+def test_missing_facts_never_put_none_in_what_a_student_reads():
+    """While the sidebar model's numbers are still being computed (just after start-up) the questions are
+    drawn without them: the Atrous page's sidebar once asked "For a None px input, ...?"."""
+    import dataclasses
+
+    for exercise in ex.build_exercises({}):
+        for item in (exercise, *exercise.questions):
+            for field in dataclasses.fields(item):
+                value = getattr(item, field.name)
+                assert not (isinstance(value, str) and "None" in value), (field.name, value)
+
+
 def test_markdown_export_has_name_date_answers_and_key_numbers(facts):
     facts = {**facts, "model_label": "Untrained: lecture", "run_id": "r1", "run_best_val_mean_iou": 0.5123}
     exercises = ex.build_exercises(facts)

@@ -101,7 +101,8 @@ def scales_exercise(facts: dict[str, Any], models: Models) -> Exercise:
                      view="where-each-branch-looks",
                      model_answer=_encoder_answer(backbone_field, size)),
             Question("output_size", "13-2",
-                     f"For a {size} px input, what are the height × width of the model's output?",
+                     (f"For a {size} px input" if size else "For an input of the model's size")
+                     + ", what are the height × width of the model's output?",
                      kind="size",
                      answer=(get("output_height"), get("output_width")) if get("output_height") else None,
                      view="the-final-layer", source=mine_source,
