@@ -219,3 +219,13 @@ def test_the_figure_has_three_losses_the_pixels_and_iou(tiny_dataset, tiny_model
     assert figure.layout.yaxis.type == "log"
     shares = list(figure.data[0].y)
     assert shares == sorted(shares, reverse=True)  # most frequent first: rare classes on the right
+
+
+def test_the_rarest_class_caption_names_the_focal_gamma_the_table_was_computed_with(tiny_dataset, tiny_model):
+    from seglib.data.dataset import open_dataset
+
+    pairs = open_dataset(tiny_dataset).split("val")
+    for gamma in (2.0, 0.5):
+        table = loss_shares.loss_shares(tiny_model, pairs, 64, 20, None, limit=2, gamma=gamma)
+        caption = loss_shares.rarest_class_caption(table, "val")
+        assert f"Focal loss with γ = {gamma:g}." in caption, caption

@@ -283,4 +283,4 @@ def rarest_class_caption(table, split: str) -> str:
             f"{rarest['class weight']:,.1f} and the model's IoU on it "
             + ("is undefined." if pd.isna(iou) else f"{iou:.2f}.")
             + f" Weights come from the pixel counts of the whole {split} split; classes without pixels get "
-            "weight 0. Focal loss with γ = 2.")
+            f"weight 0. Focal loss with γ = {table.attrs.get('gamma', 2.0):g}.")
