@@ -238,6 +238,37 @@ def test_side_panel_draws_before_the_models_numbers_are_computed(tiny_dataset, m
     again = _panel("predictions.py", exercise="13-5")
     assert not any("still being computed" in c.value for c in again.sidebar.caption)
     assert "pixel x = " in again.text_input(key="panel_answer_pixel_probability").label
+    # The note leaves its slot empty: the exercises' expanders keep their places in the element tree.
+    assert _sidebar_places(at) and _sidebar_places(again) == _sidebar_places(at)
+
+
+def _sidebar_places(at) -> list[tuple[int, str]]:
+    """Where each of the sidebar's top-level expanders sits among its children."""
+    return [(index, child.label) for index, child in enumerate(at.sidebar.children.values())
+            if child.type == "expander"]
+
+
+def test_a_failed_background_computation_is_not_announced_as_pending_for_ever(tiny_dataset, monkeypatch, tmp_path):
+    """When the thread cannot compute the model's numbers (a broken checkpoint), the next run computes
+    them in the page (and would show why they failed) instead of saying they are still being computed
+    and starting another thread."""
+    import streamlit as st
+
+    from ui import lab
+
+    def broken(root, choice):
+        raise RuntimeError("the checkpoint cannot be read")
+
+    monkeypatch.setenv("SEGLIB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(lab, "_facts_ready", set())
+    monkeypatch.setattr(lab, "warm_facts", broken)
+    st.cache_data.clear()
+    at = _panel("predictions.py", exercise="13-5")
+    assert any("still being computed" in c.value for c in at.sidebar.caption)
+    _facts_computed_in_the_background()
+    again = _panel("predictions.py", exercise="13-5")
+    assert not any("still being computed" in c.value for c in again.sidebar.caption)
+    assert "pixel x = " in again.text_input(key="panel_answer_pixel_probability").label
 
 
 def test_side_panel_checks_reasoning_answers(tiny_dataset):

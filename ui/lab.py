@@ -89,8 +89,9 @@ def warm_facts(root, choice: models.ModelChoice) -> None:
         _facts_ready.add(_facts_key(root, choice))
 
 
-# The model and sample numbers this server has computed (or read from disk), by model and dataset; and
-# those a background thread is computing. The side panel waits for them only once a student answered.
+# The model and sample numbers this server has computed (or read from disk), or failed to compute (a
+# broken checkpoint: the page then computes them itself and shows why), by model and dataset; and those
+# a background thread is computing. The side panel waits for them only once a student answered.
 _facts_ready: set[tuple] = set()
 _facts_computing: set[tuple] = set()
 _facts_lock = threading.Lock()
@@ -114,7 +115,8 @@ def _facts_in_background(root, choice: models.ModelChoice) -> None:
         try:
             warm_facts(root, choice)
         except Exception:  # noqa: BLE001 - the page that needs them shows the error when it computes them
-            pass
+            with _facts_lock:  # tried: not "still being computed" for ever, nor a new thread on every run
+                _facts_ready.add(key)
         finally:
             with _facts_lock:
                 _facts_computing.discard(key)
@@ -351,10 +353,13 @@ def exercise_panel(page: str) -> None:
         st.divider()
         st.subheader(":material/school: Exercises on this page")
         st.caption("Answers typed here are the same as on the Exercises page, and stay in this browser.")
+        # A fixed slot: the note goes on a later run, and the expanders below must keep their places
+        # (an element tree that shifts redraws them, closing the one a student opened).
+        note = st.empty()
         if facts.get("pending"):
-            st.caption(":material/hourglass_top: The numbers answers are checked against are still being "
-                       "computed for the sidebar's model (just after the dashboard started); your first Check "
-                       "waits for them.")
+            note.caption(":material/hourglass_top: The numbers answers are checked against are still being "
+                         "computed for the sidebar's model (just after the dashboard started); your first Check "
+                         "waits for them.")
         for key in order:
             exercise = exercises[key]
             with st.expander(f"Exercise {key}: {exercise.title}", expanded=key == wanted or len(order) == 1):
