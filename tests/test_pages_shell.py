@@ -317,8 +317,7 @@ def test_prewarm_fills_the_caches_the_first_page_visits_use(tiny_dataset, monkey
     st.cache_data.clear()
     st.cache_resource.clear()
     assert prewarm.prewarm() == ["dataset statistics", "exercise facts", "loss table", "model description",
-                                "keras example", "keras example layers", "tensorflow", "default model", "first prediction",
-                                "why this pixel", "statistics at the model's size", "untrained model"]
+                                "keras example", "keras example layers", "tensorflow", "default model", "why this pixel", "statistics at the model's size", "untrained model"]
 
     # Every page's first visit now finds them: nothing is loaded, built, counted or predicted again.
     def refuse(*args, **kwargs):
@@ -359,9 +358,8 @@ def test_prewarm_at_server_start_fills_what_the_predictions_page_opens_with(tiny
     monkeypatch.setattr(prewarm, "_why_this_pixel",
                         lambda original=prewarm._why_this_pixel: (events.append("why this pixel"), original())[1])
     done = prewarm.prewarm(at_server_start=True)
-    assert done[:4] == list(prewarm.SERVER_START_STEPS) == ["tensorflow", "default model", "first prediction",
-                                                           "why this pixel"]
-    assert done[4:] == ["dataset statistics", "exercise facts", "loss table", "model description", "keras example",
+    assert done[:3] == list(prewarm.SERVER_START_STEPS) == ["tensorflow", "default model", "why this pixel"]
+    assert done[3:] == ["dataset statistics", "exercise facts", "loss table", "model description", "keras example",
                         "keras example layers", "statistics at the model's size", "untrained model"]
     assert events == ["why this pixel"] + ["wait"] * 8  # only the steps after the server-start ones waited
 

@@ -23,7 +23,7 @@ computed for the first time, every step delayed by the page runs around it), alt
 had been idle for a minute before. TensorFlow is imported before the server answers
 (``start_with_server``), so that import never shares the interpreter with a page run. Then, with no
 page run yet, the steps the slowest first visits wait on come first (``SERVER_START_STEPS``: the
-sidebar's model, its first prediction and the Predictions page's "why this pixel" of its first
+sidebar's model, and the Predictions page's first prediction and "why this pixel" of its first
 image; the Atrous, Model and Predictions pages' first runs need them) and do not wait for quiet
 moments: a page that needs them waits for them anyway (an import or a cache entry in progress is
 waited for, never done twice). A server started without the hook (an ``AppTest``, an older
@@ -47,7 +47,7 @@ QUIET_SECONDS = 3.0
 LONGEST_WAIT = 10.0
 
 #: Server start: the steps to take first, without waiting for quiet moments (no page has run yet).
-SERVER_START_STEPS = ("tensorflow", "default model", "first prediction", "why this pixel")
+SERVER_START_STEPS = ("tensorflow", "default model", "why this pixel")
 
 _runs = {"active": 0, "ended": time.monotonic()}
 _runs_changed = threading.Condition()
@@ -176,20 +176,9 @@ def _loss_table():
                                datasets.load_stats(root, split).class_counts)
 
 
-def _trace_default_model():
-    """A prediction with the default model, so the Predictions page finds its forward pass traced."""
-    from seglib.evaluation import inference
-
-    root = _default_root()
-    dataset = datasets.load_dataset(root)
-    split = "val" if dataset.split("val") else _default_split(root)
-    _, image, _ = datasets.load_sample(root, split, 0)
-    return inference.predict(_default_model(), image)
-
-
 def _why_this_pixel() -> None:
-    """The Predictions page's first view: "why this pixel" (an ablation and a gradient, the page's slowest
-    part) for its defaults: the validation split's first image, its middle pixel, the sidebar's model."""
+    """The Predictions page's first view: its prediction of the first image, and "why this pixel" (an
+    ablation and a gradient, the page's slowest part) for its defaults: the validation split's first image, its middle pixel, the sidebar's model."""
     from ui import why_pixel
     from ui.predictions import view
     from ui.stamps import folder_stamp
@@ -233,8 +222,8 @@ def prewarm(at_server_start: bool = False) -> list[str]:
     with exercises needs (the model's and those of the image the Predictions page opens first),
     the Dataset explorer's loss chart, the default preset's Model-page description and the
     Keras example's numbers on the Model and Atrous pages. Then TensorFlow, the sidebar's default
-    model and a first prediction (its forward pass traced), which the Atrous and Predictions
-    pages need, the Predictions page's "why this pixel" of its first image, the statistics at the
+    model, which the Atrous and Predictions pages need, the Predictions page's first prediction (its
+    forward pass traced, under the page's own cache key) and "why this pixel" of it, the statistics at the
     model's size (Atrous page) and the default preset's untrained model. Each step waits for a quiet moment
     (``wait_for_quiet``; all waits together at most ``LONGEST_WAIT``). ``at_server_start``: no page
     has run yet, so ``SERVER_START_STEPS`` come first and without waiting (see the module's
@@ -252,7 +241,6 @@ def prewarm(at_server_start: bool = False) -> list[str]:
              ("keras example layers", _keras_example_layers),
              ("tensorflow", _import_tensorflow),
              ("default model", _default_model),
-             ("first prediction", _trace_default_model),
              ("why this pixel", _why_this_pixel),
              ("statistics at the model's size", _model_size_stats),
              ("untrained model", lambda: models.load_model(preset=preset))]
