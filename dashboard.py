@@ -35,8 +35,9 @@ def main() -> None:
     # The browser tab names the page, so several open tabs stay apart.
     st.set_page_config(page_title=f"{page.title} · Segmentation lab")
     sidebar.sidebar()
+    prewarm.start_prewarm()  # once per server; normally already started with the server (the lifespan below),
+    # this starts it where there was no lifespan (AppTest), while the first visitor reads Home
     prewarm.run_started()  # the prewarm waits for page runs (it would stall them); ended in the finally below
-    prewarm.start_prewarm()  # once per server: the shared models and statistics load while Home is read
     try:
         page.run()
     except Exception as error:  # noqa: BLE001 - last guard: a message, never Streamlit's exception box

@@ -43,7 +43,7 @@ from ui.streamlit_workarounds import thread_with_session_context
 #: page within a second or two of the last one drawing; with 1 s the import still met that click)...
 QUIET_SECONDS = 3.0
 #: ... or, all the prewarm's waits together, after this long at the latest (a lecture hall arriving is
-#: never quiet: each of nine steps waiting its own 10 s delayed TensorFlow by a minute).
+#: never quiet: when each step had a wait of its own, 10 s each, TensorFlow came a minute late).
 LONGEST_WAIT = 10.0
 
 #: Server start: the steps to take first, without waiting for quiet moments (no page has run yet).
@@ -110,19 +110,19 @@ def start_with_server() -> threading.Thread | None:
     import TensorFlow here, then start the prewarm thread (``SERVER_START_STEPS`` first).
 
     The import holds the interpreter for most of its seconds; done before the server answers, it never
-    shares them with a page run (with the import in the background, a Dataset explorer clicked right after
-    Home took 4.5 s instead of 1.4 s, ``benchmarks/bench_page_open.py``). The server answers that much later
-    (its terminal says how much). Off with ``SEGLIB_PREWARM=0``.
+    shares them with a page run (the module's docstring says what that cost a first visit). The server
+    answers that much later (its terminal says how much). Off with ``SEGLIB_PREWARM=0``.
     """
     if not settings.prewarm():
         return None
     started = time.monotonic()
     try:
         _import_tensorflow()
-    except Exception:  # noqa: BLE001 - imported on first use instead, where the page shows the error
-        pass
-    print(f"Prewarm: TensorFlow imported in {time.monotonic() - started:.1f} s before the server answers.",
-          flush=True)
+        print(f"Prewarm: TensorFlow imported in {time.monotonic() - started:.1f} s before the server answers.",
+              flush=True)
+    except Exception as error:  # noqa: BLE001 - imported on first use instead, where the page shows the error
+        print(f"Prewarm: TensorFlow could not be imported ({type(error).__name__}); the pages that need it "
+              "will say why.", flush=True)
     return start_prewarm(at_server_start=True)
 
 
