@@ -74,3 +74,23 @@ def test_one_model_key_for_every_cache(tmp_path):
     assert models.model_key(untrained) == ("untrained:lecture", None)
     assert models.model_key(untrained, model, 96) == ("untrained:lecture", 96, id(model))
     assert not models.keeps_on_disk(models.model_key(untrained, model, 96))  # random weights: never kept
+
+
+def test_an_upgraded_library_is_not_served_a_result_kept_by_the_old_one(monkeypatch):
+    """Kept logits and loss tables depend on TensorFlow, Keras and NumPy, not only on the sources."""
+    from importlib import metadata
+
+    from ui import kept
+
+    kept.code_digest.cache_clear()
+    before = kept.code_digest()
+    installed = metadata.version
+    monkeypatch.setattr(metadata, "version",
+                        lambda name: "0.0.0-upgraded" if name == "keras" else installed(name))
+    kept.code_digest.cache_clear()
+    try:
+        assert kept.code_digest() != before
+    finally:
+        monkeypatch.undo()
+        kept.code_digest.cache_clear()
+    assert kept.code_digest() == before

@@ -7,15 +7,15 @@ table), yet depend only on files that rarely change: a checkpoint, a dataset fol
 preset. ``on_disk`` keeps such a result as a pickle under ``settings.cache_dir()/kept``,
 keyed on the function, its arguments (those whose name starts with ``_`` are left out, as
 Streamlit's caches do: pass the file stamps that stand for them) and a digest of the
-``seglib`` and ``ui`` sources, so a change of the code that computes it is never served a
-stale result. A restarted dashboard then reads a small file instead of importing
+``seglib`` and ``ui`` sources and of the installed versions of the libraries that compute it
+(TensorFlow, Keras, NumPy), so a change of the code or an upgrade is never served a stale result. A restarted dashboard then reads a small file instead of importing
 TensorFlow for the page's first visit. Measured with ``benchmarks/bench_page_open.py``.
 
 Use it under ``st.cache_data`` (memory first, then disk, then compute)::
 
     @st.cache_data(show_spinner=False)
     @kept.on_disk("model_numbers")
-    def _model_numbers(key: str, stamp: tuple, _choice): ...
+    def _model_numbers(key: tuple, _choice): ...
 """
 
 from __future__ import annotations
@@ -34,10 +34,22 @@ from seglib.io import atomic_write_bytes
 _PROJECT = Path(__file__).resolve().parent.parent
 
 
+#: The installed libraries whose version a kept result depends on (read without importing them).
+LIBRARIES = ("tensorflow", "keras", "numpy")
+
+
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """A digest of every source file of ``seglib`` and ``ui`` (once per process)."""
+    """A digest of every source file of ``seglib`` and ``ui`` and of the ``LIBRARIES``' versions (once
+    per process)."""
+    from importlib import metadata
+
     digest = hashlib.sha1()
+    for library in LIBRARIES:
+        try:
+            digest.update(f"{library}=={metadata.version(library)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{library} missing\0".encode())
     for folder in ("seglib", "ui"):
         for path in sorted((_PROJECT / folder).rglob("*.py")):
             with contextlib.suppress(OSError):
