@@ -9,7 +9,7 @@ import streamlit as st
 from seglib.classes import CLASS_NAMES, IGNORE_LABEL, class_label, numbered_label
 from seglib.config import field_names
 from seglib.analysis import loss_shares
-from seglib.data.stats import imbalance_sentence
+from seglib.data.stats import height_sentence, height_spread, imbalance_sentence
 from seglib.evaluation import losses
 from seglib.figures import loss_shares as loss_share_figures
 from seglib.figures import charts as chart_figures
@@ -211,16 +211,12 @@ with left:
         title=f"Heights of {len(heights):,} people ({split} split)"), key="heights")
 with right:
     if len(heights):
-        p10, median, p90 = np.percentile(heights, [10, 50, 90])
+        spread = height_spread(heights)
         numbers = st.columns(3)
-        numbers[0].metric("Small (10th percentile)", f"{p10:.0f} px")
-        numbers[1].metric("Median", f"{median:.0f} px")
-        numbers[2].metric("Large (90th percentile)", f"{p90:.0f} px")
-        st.markdown(
-            f"In images {reference_height:.0f} pixels high, the middle 80% of the people are between "
-            f"**{p10:.0f}** and **{p90:.0f}** pixels tall: a factor of **{p90 / max(p10, 1):.0f}** in scale, "
-            "before counting the partly hidden ones. A filter that covers a whole small person covers "
-            "only a hand of a large one.")
+        numbers[0].metric("Small (10th percentile)", f"{spread['p10']:.0f} px")
+        numbers[1].metric("Median", f"{spread['median']:.0f} px")
+        numbers[2].metric("Large (90th percentile)", f"{spread['p90']:.0f} px")
+        st.markdown(height_sentence(heights, reference_height))
     else:
         st.info("No people were found in this split's masks.")
 

@@ -277,3 +277,14 @@ def test_the_height_spread_is_numpys_percentiles_and_its_doctest_holds():
     assert [spread[k] for k in ("p10", "median", "p90")] == list(np.percentile(heights, [10, 50, 90]))
     assert (spread["min"], spread["max"]) == (7.0, 90.0)
     assert doctest.testmod(stats).failed == 0
+
+
+def test_the_height_sentence_follows_the_factor_between_small_and_large_people():
+    from seglib.data.stats import height_sentence
+
+    wide = height_sentence([20] * 10 + [400] * 10, 512)  # the 90th percentile 20x the 10th
+    assert "a factor of **20.0**" in wide and "only a hand of a large one" in wide
+    some = height_sentence([100] * 10 + [300] * 10, 512)
+    assert "a factor of **3.0**" in some and "about 1/3 of a large one's height" in some and "hand" not in some
+    one = height_sentence([100] * 10 + [110] * 10, 512)
+    assert "one scale" in one and "hand" not in one

@@ -374,6 +374,27 @@ def count_class_pixels(pairs, num_classes: int = NUM_CLASSES, size: int | None =
     return counts
 
 
+def height_sentence(heights, image_height: float) -> str:
+    """What people's ``heights`` (px; not empty) in images ``image_height`` px high say about scale: the
+    middle 80 % of them, the factor between the 90th and the 10th percentile, and what a filter sized for
+    a small person sees of a large one (a hand, about a tenth of a body, only from a factor of 8).
+
+    >>> height_sentence([10, 10, 100, 100], 200).split(":")[0]
+    'In images 200 pixels high, the middle 80% of the people are between **10** and **100** pixels tall'
+    """
+    spread = height_spread(heights)
+    factor = spread["p90"] / max(spread["p10"], 1.0)
+    sentence = (f"In images {image_height:.0f} pixels high, the middle 80% of the people are between "
+                f"**{spread['p10']:.0f}** and **{spread['p90']:.0f}** pixels tall: a factor of **{factor:.1f}** in "
+                "scale, before counting the partly hidden ones.")
+    if factor >= 8:
+        return sentence + " A filter that covers a whole small person covers only a hand of a large one."
+    if factor >= 1.5:
+        return sentence + (f" A filter that covers a whole small person covers about 1/{factor:.0f} of a large "
+                           "one's height.")
+    return sentence + " People come at about one scale here: a single filter size fits most of them."
+
+
 def imbalance_sentence(fractions) -> str:
     """What a split's class shares (``DatasetStats.fractions``) say about imbalance: the background's share,
     how many times the rarest class's pixels the most frequent body part has, and the people's share."""
