@@ -4,14 +4,12 @@ row opens that image at the top of the page."""
 
 from __future__ import annotations
 
-import threading
-
 import pandas as pd
 import streamlit as st
 
 from seglib.classes import numbered_label
 from seglib.evaluation import evaluate
-from ui import drawing, selection
+from ui import drawing, selection, shared_work
 from ui.predictions.view import SOURCE_LABELS
 
 #: Session-state keys: the ``(split, index)`` of each row of the hardest-images table drawn last, and that
@@ -53,37 +51,24 @@ def open_picked_row() -> None:
              icon=":material/image:")
 
 
-@st.cache_resource(show_spinner=False)
-def _evaluation_lock() -> threading.Lock:
-    """One split evaluation at a time on this server (each is many model passes on its CPU)."""
-    return threading.Lock()
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _evaluation_slot(key: tuple) -> dict:
-    """Where the evaluation named by ``key`` is kept once someone pressed Evaluate, for every session;
-    Streamlit's cache keeps the 8 most recent."""
-    return {"result": None}
+#: The split evaluation as ``ui.shared_work`` names it (one at a time on this server, kept for every session).
+SPLIT_EVALUATION = "split evaluation"
 
 
 def kept_evaluation(key: tuple) -> evaluate.SplitEvaluation | None:
     """The evaluation ``key`` names if someone on this server has computed it."""
-    return _evaluation_slot(key)["result"]
+    return shared_work.kept(SPLIT_EVALUATION, key)
 
 
 def evaluate_once(key: tuple, model, pairs, limit: int, num_classes: int) -> evaluate.SplitEvaluation | None:
     """Evaluate the first ``limit`` of ``pairs`` with a progress bar, unless another session finished it while
-    this one waited for the lock; kept for every session under ``key``."""
-    slot = _evaluation_slot(key)
+    this one waited for its turn; kept for every session under ``key``."""
     evaluation = None
     bar = st.progress(0.0, text="Waiting for the model (another evaluation may be running)...")
-    with _evaluation_lock(), drawing.error_boundary("Evaluating the split"):
-        evaluation = slot["result"]  # another session may have finished it while this one waited
-        if evaluation is None:
-            evaluation = evaluate.evaluate_split(
-                model, pairs, None, limit=limit, num_classes=num_classes,
-                progress=lambda done, total: bar.progress(done / total, text=f"Predicted {done} of {total} images"))
-            slot["result"] = evaluation
+    with drawing.error_boundary("Evaluating the split"):
+        evaluation = shared_work.compute_once(SPLIT_EVALUATION, key, lambda: evaluate.evaluate_split(
+            model, pairs, None, limit=limit, num_classes=num_classes,
+            progress=lambda done, total: bar.progress(done / total, text=f"Predicted {done} of {total} images")))
     bar.empty()
     return evaluation
 
