@@ -73,7 +73,7 @@ if source == "upload":
         st.info("Upload a photo to segment it, or pick a validation or training image.",
                 icon=":material/upload:")
         st.stop()
-    view = view_state.upload_view(model, choice, upload)
+    view = view_state.upload_view(model, model_key, choice, upload)
 else:
     pairs = dataset.split(source)
     url_state.seed_int("pred_image", 0, 0, len(pairs) - 1, url_key="image")

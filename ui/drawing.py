@@ -213,15 +213,6 @@ def class_legend(palette: np.ndarray | str | None = None, classes=None, hidden=(
     st.markdown(mask_figures.legend_html(palette, classes=classes, hidden=hidden), unsafe_allow_html=True)
 
 
-def mask_figure(mask, image=None, *, kind: str = "overlay", opacity: float = 0.5, visible=None,
-                palette=None, max_size: int = mask_figures.DEFAULT_MAX_SIZE, title: str | None = None,
-                height: int | None = None):
-    """``seglib.figures.masks.mask_figure`` with the sidebar's palette as default."""
-    palette = current_palette() if palette is None else palette
-    return mask_figures.mask_figure(mask, image, kind=kind, palette=palette, opacity=opacity, visible=visible,
-                               max_size=max_size, title=title, height=height)
-
-
 def show_source(function: Callable, label: str | None = None) -> None:
     """An expander with the source code of a library function (as Streamlit's hello demo does)."""
     name = f"{function.__module__}.{function.__qualname__}"

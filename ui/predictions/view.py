@@ -88,15 +88,14 @@ def sample_view(model, model_key: tuple, dataset, split: str, index: int) -> Vie
                 why_pixel.Sample(str(dataset.root), folder_stamp(dataset.root), split, int(index)))
 
 
-def upload_view(model, choice: models.ModelChoice, upload) -> View:
+def upload_view(model, model_key: tuple, choice: models.ModelChoice, upload) -> View:
     """An upload and the model's prediction, what reading it changed, and a warning when the model has only
     seen the synthetic drawings (said before the result)."""
     data = upload.getvalue()
     digest = hashlib.sha1(data).hexdigest()
     with drawing.error_boundary(f"Reading {upload.name}"):
         with st.spinner("Predicting..."):
-            image, prediction, read_notes = _predict_upload(models.model_key(choice, model), digest, upload.name,
-                                                            data, model)
+            image, prediction, read_notes = _predict_upload(model_key, digest, upload.name, data, model)
     del data
     uploads.read_notes(st, upload.name, read_notes)
     drawing.describe_figures(dataset=f"upload {upload.name}")
@@ -126,10 +125,10 @@ def upload_panels(view: View, palette, opacity: float) -> dict:
     figures = {
         "pred-image": mask_figures.mask_figure(prediction.mask, view.image, kind="image", max_size=size,
                                                title="Image", height=height, hover=False),
-        "pred-prediction": drawing.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=size,
-                                               title="Prediction", height=height),
-        "pred-overlay": drawing.mask_figure(prediction.mask, view.image, kind="overlay", opacity=opacity,
-                                            palette=palette, max_size=size, title="Prediction over the image",
-                                            height=height),
+        "pred-prediction": mask_figures.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=size,
+                                                    title="Prediction", height=height),
+        "pred-overlay": mask_figures.mask_figure(prediction.mask, view.image, kind="overlay", opacity=opacity,
+                                                 palette=palette, max_size=size, title="Prediction over the image",
+                                                 height=height),
     }
     return {key: inspector_figures.in_image_pixels(figure, prediction.image_size) for key, figure in figures.items()}
