@@ -131,7 +131,7 @@ with people_column:
 st.subheader("Next to the Keras example")
 branch_rates = rates.atrous_rates(analysis)
 with drawing.error_boundary("Measuring the Keras example's ResNet50", stop=False):
-    comparison, sentence = page_state.keras_example_comparison(analysis, page_state.model_name(labels, source))
+    comparison, sentence = page_state.keras_example_comparison(analysis, page_state.model_name(sidebar_choice, source))
     st.dataframe(comparison, hide_index=True, width="stretch", height=35 * (len(comparison) + 1) + 3)
     compare_text = st.container()
     compare_text.markdown(sentence)

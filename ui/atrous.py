@@ -77,9 +77,9 @@ def source_labels(sidebar_choice: models.ModelChoice) -> dict[str, str]:
             **{name: f"Preset '{name}' (random weights)" for name in preset_names()}}
 
 
-def model_name(labels: dict[str, str], source: str) -> str:
-    """The picked model's name in the comparison's heading."""
-    return labels.get(source, source).replace("Sidebar model: ", "").replace(" (random weights)", "")
+def model_name(sidebar_choice: models.ModelChoice, source: str) -> str:
+    """The picked model's name in the comparison's heading: the sidebar's model, or a preset."""
+    return shorten(sidebar_choice.label) if source == "sidebar" else f"Preset '{source}'"
 
 
 def load(source: str, size_column, note_column) -> Analysed:
