@@ -173,8 +173,7 @@ def class_box_figure(values_by_class: Mapping[int, Sequence[float]], *, palette:
 
     Classes without values are left out. The quartiles are computed here from every value
     (numpy's linear percentiles, as Plotly's own) and only they are sent: the browser draws
-    a few numbers per class instead of thousands of raw values (the Dataset explorer's box
-    chart went from 341 KB to a few KB).
+    a few numbers per class instead of thousands of raw values.
     """
     import plotly.graph_objects as go
 

@@ -34,10 +34,10 @@ MASK_KINDS = ("image", "mask", "overlay")
 #: Largest side, in pixels, of a picture sent to the browser by default.
 DEFAULT_MAX_SIZE = 512
 #: Hover cells a side of the class-name layer of ``mask_figure``: the hover
-#: text is one string per cell, so it is coarser than the picture. At 64 a
-#: cell is a few screen pixels of a figure a third of the page wide (the
-#: Dataset explorer's samples); at 128 the text was 3.6 times larger (244 KB
-#: against 68 KB per figure), and it went to every viewer.
+#: text is one string per cell, so it is coarser than the picture: it grows
+#: with the square of this and goes to every viewer. At 64 a cell is a few
+#: screen pixels of a figure a third of the page wide (the Dataset explorer's
+#: samples).
 DEFAULT_HOVER_SIZE = 64
 #: JPEG quality of the photo-like pictures (an image, or a mask blended over it).
 PHOTO_QUALITY = 90
@@ -93,8 +93,9 @@ def png_data_uri(picture: np.ndarray) -> str:
 def jpeg_data_uri(picture: np.ndarray, quality: int = PHOTO_QUALITY) -> str:
     """Encode an RGB (H, W, 3) or grey (H, W) uint8 array as a JPEG data URI.
 
-    For photos (an image, or a mask blended over one): at quality 90 a 256 px image
-    of the synthetic set is 14 KB against 121 KB as PNG, with no visible loss. Masks
+    For photos (an image, or a mask blended over one): several times smaller than PNG with
+    no visible loss (``tests/test_figures.py`` checks a 256 px sample: under a third of the
+    PNG, within 2 grey levels on average). Masks
     keep ``png_data_uri``: their class colours stay exact (and PNG packs flat colours well).
     """
     import cv2
@@ -158,9 +159,8 @@ def mask_figure(mask: np.ndarray, image: np.ndarray | None = None, *, kind: str 
         class_names: names for the hover text.
         hover: add the hover layer (switch off for very many small figures).
         hover_size: at most this many hover cells a side. The hover text is a
-            string per cell: at 512 x 512 it made a 4 MB figure, at 128 x 128
-            ~0.25 MB, at 64 x 64 (the default) ~0.07 MB, and a cell is still a
-            few screen pixels.
+            string per cell, so the figure grows with the square of this; at
+            64 (the default) a cell is still a few screen pixels.
     """
     import plotly.graph_objects as go
 
