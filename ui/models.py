@@ -265,9 +265,10 @@ def model_description(preset: str, image_size: int) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+@kept.on_disk("reduced_numbers")
 def reduced_numbers(preset: str) -> dict:
     """``seglib.analysis.reduced.reduced_numbers`` of a preset (the Keras example beside the sidebar model on the
-    Atrous page): built once per machine, kept on disk and here, shared by every session.
+    Atrous page): built once per machine, kept on disk (``ui.kept``) and here, shared by every session.
 
     The Keras example's numbers have two homes on purpose: the Atrous page needs only numbers that do not
     depend on the input size (receptive fields, the ASPP input layer), which this 64 px build gives in about
