@@ -52,14 +52,13 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from from_tests import dashboard_support  # benchmarks/ is on the path (script or run_all)
-from load_viewers import CHROMIUM
+from load_viewers import CHROMIUM, server_run_times
 from machine import browser_as_desktop_user, cpu_model, describe, load_average
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,34 +220,14 @@ class Visitor:
 
 def _server_seconds(path: Path, title: str, since: float) -> float | None:
     """The server's own script time of the runs of ``title`` that started after ``since`` (summed)."""
-    total, found = 0.0, False
-    with contextlib.suppress(OSError):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError):
-                row = json.loads(line)
-                if row.get("page") == title and row.get("time", 0) - row.get("seconds", 0) >= since - 0.05:
-                    total += float(row["seconds"])
-                    found = True
-    return round(total, 3) if found else None
+    seconds = [row["seconds"] for row in server_run_times(path, since, time.time())
+               if row.get("page") == title and row["time"] - row["seconds"] >= since - 0.05]
+    return round(sum(seconds), 3) if seconds else None
 
 
 # ---------------------------------------------------------------------------
 # servers
 # ---------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _environment(**values: str):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
 
 #: Seconds from each server's start to its answer to the health check (printed with the table).
 SERVER_STARTS: list[float] = []
@@ -260,19 +239,11 @@ def _server(workdir: Path, port: int | None = None):
     run_times = workdir / "run_times.jsonl"
     run_times.unlink(missing_ok=True)
     started = time.perf_counter()
-    with _environment(SEGLIB_RUNS_DIR=str(workdir / "runs"), SEGLIB_RUN_TIMES=str(run_times)):
-        url, process = dashboard_support.start_dashboard(workdir / "streamlit.log", port=port)
-    # How long the server took to answer: it imports TensorFlow first (ui.prewarm), a first visit does not.
-    SERVER_STARTS.append(round(time.perf_counter() - started, 2))
-    try:
+    env = {"SEGLIB_RUNS_DIR": str(workdir / "runs"), "SEGLIB_RUN_TIMES": str(run_times)}
+    with dashboard_support.running_dashboard(workdir / "streamlit.log", env, port=port) as (url, _):
+        # How long the server took to answer: it imports TensorFlow first (ui.prewarm), a first visit does not.
+        SERVER_STARTS.append(round(time.perf_counter() - started, 2))
         yield url, run_times
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _page_titles() -> list[str]:

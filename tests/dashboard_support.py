@@ -113,10 +113,10 @@ def stop_dashboard(process: subprocess.Popen, timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
-def running_dashboard(log_path: Path, env: Mapping[str, str] | None = None,
-                      timeout: float = START_TIMEOUT) -> Iterator[tuple[str, subprocess.Popen]]:
+def running_dashboard(log_path: Path, env: Mapping[str, str] | None = None, timeout: float = START_TIMEOUT,
+                      port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """``start_dashboard`` for the length of a ``with`` block, stopped at its end whatever happens."""
-    url, process = start_dashboard(log_path, env, timeout)
+    url, process = start_dashboard(log_path, env, timeout, port)
     try:
         yield url, process
     finally:
