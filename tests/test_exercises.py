@@ -303,11 +303,23 @@ def test_missing_facts_never_put_none_in_what_a_student_reads():
     drawn without them: the Atrous page's sidebar once asked "For a None px input, ...?"."""
     import dataclasses
 
-    for exercise in ex.build_exercises({}):
-        for item in (exercise, *exercise.questions):
-            for field in dataclasses.fields(item):
-                value = getattr(item, field.name)
-                assert not (isinstance(value, str) and "None" in value), (field.name, value)
+    def texts(value, where: str):
+        """Every string in ``value``: its dataclass fields, tuples, lists and dicts, all the way down."""
+        if isinstance(value, str):
+            yield where, value
+        elif dataclasses.is_dataclass(value):
+            for field in dataclasses.fields(value):
+                yield from texts(getattr(value, field.name), f"{where}.{field.name}")
+        elif isinstance(value, (tuple, list)):
+            for index, item in enumerate(value):
+                yield from texts(item, f"{where}[{index}]")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from texts(item, f"{where}[{key!r}]")
+
+    found = list(texts(ex.build_exercises({}), "exercises"))
+    assert any(".notes[" in where for where, _ in found)  # the walk reaches the notes built from the facts
+    assert [(where, text) for where, text in found if "None" in text] == []
 
 
 def test_markdown_export_has_name_date_answers_and_key_numbers(facts):

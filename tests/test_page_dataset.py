@@ -27,14 +27,9 @@ def _loss_chart(at: AppTest) -> dict:
 @pytest.fixture(scope="module")
 def counted(tiny_dataset, tmp_path_factory):
     """The page once, with every call of seglib.analysis.loss_shares.loss_shares counted."""
-    import os
+    import streamlit as st
 
     from seglib.analysis import loss_shares
-
-    # An earlier test may have measured this model and split already, and the result is kept on disk
-    # (ui.kept) as well as in Streamlit's cache: a cache folder of this module's own.
-    saved_cache_dir = os.environ["SEGLIB_CACHE_DIR"]
-    os.environ["SEGLIB_CACHE_DIR"] = str(tmp_path_factory.mktemp("dataset-page-cache"))
 
     calls = []
     original = loss_shares.loss_shares
@@ -43,15 +38,13 @@ def counted(tiny_dataset, tmp_path_factory):
         calls.append(args[1:4])
         return original(*args, **kwargs)
 
-    loss_shares.loss_shares = counting
-    import streamlit as st
-
-    st.cache_data.clear()  # an earlier test may have measured this model and split already
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        # An earlier test may have measured this model and split already, and the result is kept on disk
+        # (ui.kept) as well as in Streamlit's cache: a cache folder of this module's own.
+        patch.setenv("SEGLIB_CACHE_DIR", str(tmp_path_factory.mktemp("dataset-page-cache")))
+        patch.setattr(loss_shares, "loss_shares", counting)
+        st.cache_data.clear()
         yield _run(), calls
-    finally:
-        loss_shares.loss_shares = original
-        os.environ["SEGLIB_CACHE_DIR"] = saved_cache_dir
 
 
 def test_the_section_has_its_anchor_and_says_cross_entropy_does_not_rebalance(counted):

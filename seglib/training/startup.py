@@ -4,9 +4,9 @@ The worker (``seglib.training.worker``) calls these in order, reporting each
 step in ``progress.json`` as it goes: the device strategy (``device_strategy``),
 the input pipelines (``input_pipelines``), the model with its optimiser,
 restored from ``last.keras`` on resume (``model_and_optimizer``), and the loss
-``train.loss`` names (``training_loss``). Each is a function of the config and
-the run folder only, so the worker's own code is the run's lifecycle and its
-epochs. What they log goes to the run's ``train.log``.
+``train.loss`` names (``training_loss``). Each takes what it needs as arguments
+and reads no state of the worker, so the worker's own code is the run's lifecycle
+and its epochs. What they log goes to the run's ``train.log``.
 """
 
 from __future__ import annotations
