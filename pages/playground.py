@@ -28,7 +28,7 @@ page_header(
 picker, seed_picker, about = st.columns([1, 1, 3], vertical_alignment="bottom")
 with drawing.error_boundary("Opening the dataset"):
     dataset = datasets.current_dataset()
-    split = "val" if dataset.split("val") else "train"
+    split = datasets.opening_split(dataset)
     count = len(dataset.split(split))
     if not count:
         st.info(f"The dataset {dataset.name} has no images with masks yet: pick another one in the sidebar.",

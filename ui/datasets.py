@@ -82,6 +82,17 @@ def current_dataset():
     return load_dataset(current_dataset_root())
 
 
+def opening_split(dataset) -> str:
+    """The split the Predictions page and the Metric playground open with: validation when it has images,
+    else training (the exercises' pixel numbers and the prewarm are of this split's first image)."""
+    return "val" if dataset.split("val") else "train"
+
+
+def statistics_split(dataset) -> str:
+    """The split the dataset's numbers are read from: training when it has images, else the first."""
+    return "train" if dataset.split("train") else next(iter(dataset.splits))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _stats(root: str, stamp: tuple, split: str, size: int | None):
     from seglib.data.stats import dataset_stats

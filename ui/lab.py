@@ -67,7 +67,7 @@ def _sample_numbers(key: tuple, root: str, data_stamp: tuple, _choice: models.Mo
     from seglib.evaluation import inference
 
     dataset = datasets.load_dataset(root)
-    split = "val" if dataset.split("val") else next(name for name, pairs in dataset.splits.items() if pairs)
+    split = datasets.opening_split(dataset)
     stats = datasets.load_stats(root, split)
     chosen = lab_checks.left_right_image(stats.image_counts)
     stems = [pair.stem for pair in dataset.split(split)]
@@ -155,7 +155,7 @@ def gather_facts(quiet: bool = False, wait: bool = True) -> dict:
     with _part("Reading the dataset statistics", quiet):
         root = datasets.current_dataset_root()
         dataset = datasets.load_dataset(root)
-        split = "train" if dataset.split("train") else next(iter(dataset.splits))
+        split = datasets.statistics_split(dataset)
         facts.update(lab_facts.dataset_numbers(datasets.load_stats(root, split)))
         facts["dataset"] = dataset.name
         facts["synthetic_data"] = synthetic.is_synthetic(root)

@@ -152,7 +152,7 @@ def _default_root():
 
 def _default_split(root) -> str:
     dataset = datasets.load_dataset(root)
-    return "train" if dataset.split("train") else next(iter(dataset.splits))
+    return datasets.statistics_split(dataset)
 
 
 def _default_stats():
@@ -186,7 +186,7 @@ def _why_this_pixel() -> None:
     choice = _default_choice()
     model = models.load_choice(choice)
     dataset = datasets.load_dataset(_default_root())
-    split = "val" if dataset.split("val") else "train"
+    split = datasets.opening_split(dataset)
     model_key = models.model_key(choice, model)  # how pages/predictions.py names the model
     stamp = folder_stamp(dataset.root)
     # The page's own cached prediction of the image (filled here for its first run too).
