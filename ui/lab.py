@@ -117,6 +117,11 @@ def _facts_in_background(root, choice: models.ModelChoice) -> None:
         except Exception:  # noqa: BLE001 - the page that needs them shows the error when it computes them
             with _facts_lock:  # tried: not "still being computed" for ever, nor a new thread on every run
                 _facts_ready.add(key)
+        except BaseException as error:
+            # The session's run was stopped (a page switch, a closed tab) while the thread waited for a
+            # cache entry: Streamlit stops the threads of that run too. The next run starts it again.
+            if not type(error).__module__.startswith("streamlit"):
+                raise
         finally:
             with _facts_lock:
                 _facts_computing.discard(key)
