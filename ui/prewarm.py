@@ -78,7 +78,8 @@ def wait_for_quiet(quiet: float = QUIET_SECONDS, longest: float = LONGEST_WAIT) 
             calm = _runs["active"] == 0 and now - _runs["ended"] >= quiet
             if calm or left <= 0:
                 return now - started
-            _runs_changed.wait(min(left, quiet if _runs["active"] == 0 else left))
+            # Idle: only the rest of the quiet time since the last run ended; busy: until a run changes.
+            _runs_changed.wait(min(left, quiet - (now - _runs["ended"])) if _runs["active"] == 0 else left)
 
 
 _lock = threading.Lock()
