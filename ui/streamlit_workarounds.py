@@ -150,8 +150,8 @@ def watch_sent_messages(callback: Callable[[object], None]) -> Callable[[], None
 FRONTEND_CODE = ("PlotlyChart", "DataFrame", "StreamlitSyntaxHighlighter")
 
 
-@functools.lru_cache(maxsize=4)
-def frontend_code_files(names=FRONTEND_CODE) -> tuple[str, ...]:
+@functools.cache
+def frontend_code_files() -> tuple[str, ...]:
     """The file names of those parts in the installed Streamlit's build (``static/static/js/<name>.<hash>.js``).
 
     Streamlit's frontend imports each one only when the first such element appears; ``ui.components.browser
@@ -163,7 +163,7 @@ def frontend_code_files(names=FRONTEND_CODE) -> tuple[str, ...]:
 
     folder = Path(streamlit.__file__).resolve().parent / "static" / "static" / "js"
     found = []
-    for name in names:
+    for name in FRONTEND_CODE:
         matches = sorted(folder.glob(f"{name}.*.js"))
         if len(matches) == 1:
             found.append(matches[0].name)
