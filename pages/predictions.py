@@ -119,7 +119,8 @@ if view.truth is not None:
                                   "overlap / union.")
     st.markdown(evaluate.ERROR_DIFFERENCE_SENTENCE)
 else:
-    for column, (key, figure) in zip(st.columns(3), view_state.upload_panels(view, palette, opacity).items()):
+    panels = view_state.upload_panels(view, model_key, current_palette_name(), opacity)
+    for column, (key, figure) in zip(st.columns(3), panels.items()):
         with column:
             drawing.plot(figure, key=key)
     st.info("An uploaded image has no ground truth: the difference, the right/wrong map, the error numbers and "

@@ -119,16 +119,25 @@ def comparison_panels(view: View, model_key: tuple, palette_name: str, opacity: 
                                _truth=view.truth, _image=view.image, _predicted=view.prediction.mask)
 
 
-def upload_panels(view: View, palette, opacity: float) -> dict:
-    """The three panels of an upload (no truth) by chart key, in the image's own pixels."""
-    prediction, height, size = view.prediction, panel_height(view), pf.PANEL_MAX_SIZE
+def upload_panels(view: View, model_key: tuple, palette_name: str, opacity: float) -> dict:
+    """The three panels of an upload (no truth) by chart key, in the image's own pixels, from the shared cache."""
+    return _upload_figures(model_key, view.image_id, palette_name, float(opacity), panel_height(view),
+                           _image=view.image, _prediction=view.prediction)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _upload_figures(model_key: tuple, image_id: str, palette_name: str, opacity: float, panel_height: int, *,
+                    _image, _prediction) -> dict:
+    """An upload's three panels, built once per input (a rerun for a clicked pixel or another widget
+    reuses them; ``drawing.plot`` never mutates them)."""
+    palette, size = get_palette(palette_name), pf.PANEL_MAX_SIZE
     figures = {
-        "pred-image": mask_figures.mask_figure(prediction.mask, view.image, kind="image", max_size=size,
-                                               title="Image", height=height, hover=False),
-        "pred-prediction": mask_figures.mask_figure(prediction.mask, kind="mask", palette=palette, max_size=size,
-                                                    title="Prediction", height=height),
-        "pred-overlay": mask_figures.mask_figure(prediction.mask, view.image, kind="overlay", opacity=opacity,
+        "pred-image": mask_figures.mask_figure(_prediction.mask, _image, kind="image", max_size=size,
+                                               title="Image", height=panel_height, hover=False),
+        "pred-prediction": mask_figures.mask_figure(_prediction.mask, kind="mask", palette=palette, max_size=size,
+                                                    title="Prediction", height=panel_height),
+        "pred-overlay": mask_figures.mask_figure(_prediction.mask, _image, kind="overlay", opacity=opacity,
                                                  palette=palette, max_size=size, title="Prediction over the image",
-                                                 height=height),
+                                                 height=panel_height),
     }
-    return {key: inspector_figures.in_image_pixels(figure, prediction.image_size) for key, figure in figures.items()}
+    return {key: inspector_figures.in_image_pixels(figure, _prediction.image_size) for key, figure in figures.items()}
