@@ -131,11 +131,16 @@ class ImageComparison:
         missed = [class_label(c) for c in self.missed_classes]
         invented = [class_label(c) for c in self.invented_classes]
         absent = int(np.isnan(self.per_class_iou).sum())
+        if absent == 1:
+            without_iou = "1 class appears in neither mask and has no IoU (left out of the mean)."
+        elif absent:
+            without_iou = f"{absent} classes appear in neither mask and have no IoU (left out of the mean)."
+        else:
+            without_iou = ""
         return ((f"In the truth but never predicted: **{', '.join(missed)}**. " if missed
                  else "Every class of the truth appears in the prediction. ")
                 + (f"Predicted but not in the truth: {', '.join(invented)}. " if invented else "")
-                + ({0: "", 1: "1 class appears in neither mask and has no IoU (left out of the mean)."}.get(
-                    absent, f"{absent} classes appear in neither mask and have no IoU (left out of the mean).")))
+                + without_iou)
 
 
 def compare_masks(truth: np.ndarray, predicted: np.ndarray, num_classes: int = len(CLASS_NAMES),
