@@ -188,7 +188,8 @@ class Classroom:
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             connection.execute("PRAGMA synchronous = NORMAL")
             if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                self._create(connection)
+                with _CREATE_LOCK:  # threads of one server create the file one at a time
+                    self._create(connection)
             _keep_open(self.path)
             yield connection
         except sqlite3.DatabaseError as error:
@@ -203,11 +204,13 @@ class Classroom:
 
     def _create(self, connection: sqlite3.Connection) -> None:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return  # another thread created it while this one waited for the lock
         if version > SCHEMA_VERSION:
             raise ClassroomError(f"{self._describe()} was written by a newer version of this dashboard "
                                  f"(schema {version}, this one reads {SCHEMA_VERSION}).")
         # WAL is a property of the file: set once, every later connection uses it.
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = self._switch_to_wal(connection)
         if str(mode).lower() != "wal":
             raise ClassroomError(f"SQLite could not switch {self._describe()} to WAL mode (it reports "
                                  f"{mode!r}); put the runs folder on a local disk.")
@@ -221,6 +224,21 @@ class Classroom:
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+
+    def _switch_to_wal(self, connection: sqlite3.Connection) -> str:
+        """``PRAGMA journal_mode = WAL``, tried again until the busy timeout: the switch needs the file
+        to itself, and SQLite answers "database is locked" at once, without waiting in its busy
+        handler, while another connection (another process's first visit) has it open."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while True:
+            try:
+                return str(connection.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -394,6 +412,9 @@ class Classroom:
 #: open, closing never checkpoints: SQLite checkpoints on its own once the WAL has 1000 pages.
 _KEEPERS: dict[str, sqlite3.Connection] = {}
 _KEEPERS_LOCK = threading.Lock()
+#: Held while a connection creates the schema, so the threads of one server do it one at a time (the
+#: next one finds the version set and returns); other processes are covered by ``_switch_to_wal``.
+_CREATE_LOCK = threading.Lock()
 
 
 def _keep_open(path: Path) -> None:
