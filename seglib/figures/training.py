@@ -392,9 +392,9 @@ def preview_figure(images: np.ndarray, truth: np.ndarray, prediction: np.ndarray
     figure = make_subplots(rows=3, cols=count, horizontal_spacing=0.01, vertical_spacing=0.03,
                            column_titles=[html.escape(str(s)) for s in stems[:count]])
     lookup = class_label_lookup(class_names)
-    # The hover text is a class name per cell: a grid of at most PREVIEW_HOVER_SIZE cells a side
-    # per mask (each mask is ~300 screen pixels wide) keeps four 160 px previews near 0.35 MB; at
-    # one cell per pixel they were 8 MB, sent to every viewer on every redraw.
+    # The hover text is a class name per cell, so the figure grows with the square of the grid and
+    # goes to every viewer on every redraw: at most PREVIEW_HOVER_SIZE cells a side per mask (each
+    # about 200 screen pixels wide), a few screen pixels a cell.
     hover_step = max(1, math.ceil(max(size_h, size_w) / PREVIEW_HOVER_SIZE))
     offset = hover_step // 2  # sample the centre pixel of each cell
     for column in range(count):
@@ -411,7 +411,7 @@ def preview_figure(images: np.ndarray, truth: np.ndarray, prediction: np.ndarray
                          row=2, col=column + 1)
         if prediction is not None:
             # Names only per cell, the markup once in the template: Plotly's JSON escapes every < and
-            # > ("</b><br>" became 38 characters per cell), which made the strip 0.58 MB.
+            # > to six characters, so markup in each cell multiplied what the strip sends.
             sub_prediction = prediction[column, offset::hover_step, offset::hover_step]
             figure.add_trace(go.Heatmap(z=sub_prediction, text=lookup[sub_prediction], customdata=lookup[sub_truth],
                                         colorscale=TRANSPARENT, showscale=False, **grid,
