@@ -377,5 +377,5 @@ def test_threads_that_open_a_new_database_at_once_create_it_once(tmp_path):
 def test_servers_that_open_a_new_database_at_once_create_it_once(tmp_path, monkeypatch):
     # Without the lock that orders one server's threads, each thread is what a separate server (a
     # second dashboard on the same runs folder) would be: the WAL switch itself must wait its turn.
-    monkeypatch.setattr(classroom, "_CREATE_LOCK", contextlib.nullcontext(), raising=False)
+    monkeypatch.setattr(classroom, "_CREATE_LOCK", contextlib.nullcontext())
     _first_visits_at_once(tmp_path)
